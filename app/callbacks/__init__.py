@@ -1,0 +1,1 @@
+"""riskmap app/callbacks package."""

@@ -1,0 +1,285 @@
+"""Pure figure builders: frames in, ``plotly.graph_objects.Figure`` out (offline lon/lat maps).
+
+Maps are plain cartesian plotly figures in lon/lat (no tile server, no topojson, no web
+fonts): ``x`` is longitude, ``y`` latitude, and the y axis is anchored to x with
+``scaleratio = 1 / cos(latitude)`` so shapes keep their proportions. Polygons are drawn as
+one ``fill="toself"`` trace per colour class with NaN-separated rings; an invisible marker
+trace at the label points carries the hover tooltips.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+import geopandas as gpd
+import shapely
+
+__all__ = [
+    "BASE_NAME",
+    "PALETTE",
+    "ZERO_COLOUR",
+    "HoverField",
+    "class_breaks",
+    "class_labels",
+    "classify",
+    "empty_figure",
+    "h3_map",
+    "mahalla_map",
+    "polygon_xy",
+]
+
+#: sequential colours for up to 7 classes (ColorBrewer YlOrRd, light to dark)
+PALETTE = ("#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026")
+#: fill of mahallas without incidents
+ZERO_COLOUR = "#eeeeec"
+#: name of the mahalla-boundary base trace
+BASE_NAME = "Mahalla boundaries"
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif"
+
+
+class HoverField(NamedTuple):
+    """One line of a tooltip: ``label: value`` with a d3 format (``""`` for text)."""
+
+    column: str
+    label: str
+    fmt: str = ""
+
+
+def class_breaks(values: np.ndarray | pd.Series, k: int = 6) -> np.ndarray:
+    """Upper bounds of up to ``k`` classes of the positive values (quantiles, rounded up).
+
+    Parameters
+    ----------
+    values
+        Counts (NaN and values <= 0 are ignored: they form the "none" class).
+    k
+        Largest number of classes (1..7).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted, unique, integer-valued float upper bounds; the last is the maximum.
+        Empty when no value is positive.
+
+    Examples
+    --------
+    >>> class_breaks(np.array([1, 2, 3, 4, 5, 6]), k=3).tolist()
+    [2.0, 4.0, 6.0]
+    >>> class_breaks(np.array([0, np.nan])).tolist()
+    []
+    """
+    if not 1 <= k <= len(PALETTE):
+        raise ValueError(f"k={k}: expected 1..{len(PALETTE)} classes")
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if len(v) == 0:
+        return np.empty(0)
+    qs = np.quantile(v, np.linspace(0, 1, k + 1)[1:], method="inverted_cdf")
+    return np.unique(np.ceil(qs))
+
+
+def classify(values: np.ndarray | pd.Series, breaks: np.ndarray) -> np.ndarray:
+    """Class of each value: 0 for NaN / <= 0, else ``i + 1`` where ``breaks[i-1] < v <= breaks[i]``.
+
+    Examples
+    --------
+    >>> classify(np.array([0, 1, 2, 3, 6, np.nan]), np.array([2.0, 4.0, 6.0])).tolist()
+    [0, 1, 1, 2, 3, 0]
+    """
+    v = np.asarray(values, dtype=float)
+    out = np.searchsorted(np.asarray(breaks, dtype=float), v, side="left") + 1
+    out[~(np.isfinite(v) & (v > 0))] = 0
+    return np.minimum(out, len(breaks)).astype(np.int64) if len(breaks) else out * 0
+
+
+def class_labels(breaks: np.ndarray) -> list[str]:
+    """Legend labels of integer classes: ``["1–2", "3–4", "5–6"]``; a one-value class is ``"5"``.
+
+    Examples
+    --------
+    >>> class_labels(np.array([2.0, 3.0, 10.0]))
+    ['1–2', '3', '4–10']
+    """
+    labels, lo = [], 1
+    for b in np.asarray(breaks, dtype=float).astype(np.int64):
+        labels.append(f"{lo:,}" if lo == b else f"{lo:,}–{b:,}")
+        lo = int(b) + 1
+    return labels
+
+
+def polygon_xy(geoms: np.ndarray | gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
+    """Exterior rings of all polygon parts as x/y arrays with a NaN between rings.
+
+    None and empty geometries are skipped; holes are not drawn (they would be filled).
+
+    Examples
+    --------
+    >>> x, y = polygon_xy(np.array([shapely.box(0, 0, 1, 1), None, shapely.box(2, 0, 3, 1)]))
+    >>> len(x), int(np.isnan(x).sum())
+    (11, 1)
+    """
+    arr = np.asarray(geoms, dtype=object)
+    if len(arr) == 0:
+        return np.empty(0), np.empty(0)
+    parts = shapely.get_parts(arr)
+    rings = shapely.get_exterior_ring(parts[shapely.get_type_id(parts) == 3])
+    coords, idx = shapely.get_coordinates(rings, return_index=True)
+    if len(coords) == 0:
+        return np.empty(0), np.empty(0)
+    cuts = np.flatnonzero(np.diff(idx)) + 1
+    coords = np.insert(coords, cuts, np.nan, axis=0)
+    return coords[:, 0], coords[:, 1]
+
+
+def empty_figure(message: str = "No data") -> go.Figure:
+    """A blank map-sized figure showing ``message``."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper",
+                       yref="paper", font={"size": 16, "color": "#555"})
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False},
+                      plot_bgcolor="white", margin={"l": 0, "r": 0, "t": 0, "b": 0},
+                      font={"family": _FONT})
+    return fig
+
+
+def mahalla_map(units: gpd.GeoDataFrame, *, k: int = 6, uirevision: str = "map") -> go.Figure:
+    """Choropleth of incident counts per mahalla.
+
+    Parameters
+    ----------
+    units
+        One row per mahalla: ``geometry``, ``name``, ``district``, ``count``,
+        ``rate_per_1000`` (NaN when population is unknown), ``population``; optional ``x``/``y``
+        label points (else a point on the surface).
+    k
+        Largest number of colour classes of positive counts (mahallas with 0 get their own).
+    uirevision
+        Plotly ``uirevision``: zoom is kept while it stays the same.
+    """
+    frame = units.copy()
+    frame["rate_text"] = _fmt(frame["rate_per_1000"], "{:.2f}")
+    frame["population_text"] = _fmt(frame["population"], "{:,.0f}")
+    hover = (HoverField("name", "Mahalla"), HoverField("district", "District"),
+             HoverField("count", "Incidents", ":,d"),
+             HoverField("rate_text", "Per 1,000 residents"),
+             HoverField("population_text", "Population"))
+    return _choropleth(frame, hover=hover, k=k, base=None, zero_class=True,
+                       legend_title="Incidents per mahalla", uirevision=uirevision,
+                       meta_kind="mahalla")
+
+
+def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = None, *,
+           resolution: int | None = None, k: int = 6, uirevision: str = "map") -> go.Figure:
+    """Hexagon map of incident counts per H3 cell over the mahalla boundaries.
+
+    Parameters
+    ----------
+    units
+        One row per cell with >= 1 incident: ``geometry`` (hexagon), ``h3_hex``, ``count``,
+        ``share`` (% of the selection); optional ``x``/``y`` label points.
+    base
+        Mahalla polygons drawn underneath as outlines (``None``: no base map).
+    resolution
+        H3 resolution, shown in the legend title.
+    k
+        Largest number of colour classes.
+    uirevision
+        Plotly ``uirevision``: zoom is kept while it stays the same.
+    """
+    hover = (HoverField("h3_hex", "H3 cell"), HoverField("count", "Incidents", ":,d"),
+             HoverField("share", "Share of selection", ":.1f"))
+    title = "Incidents per H3 cell" + (f" (res {resolution})" if resolution is not None else "")
+    return _choropleth(units, hover=hover, k=k, base=base, zero_class=False,
+                       legend_title=title, uirevision=uirevision, meta_kind="h3")
+
+
+def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
+                base: gpd.GeoSeries | np.ndarray | None, zero_class: bool, legend_title: str,
+                uirevision: str, meta_kind: str) -> go.Figure:
+    geoms = units.geometry.to_numpy() if len(units) else np.empty(0, dtype=object)
+    base_geoms = np.asarray(base, dtype=object) if base is not None else np.empty(0, object)
+    if len(geoms) == 0 and len(base_geoms) == 0:
+        return empty_figure("No mahallas or incidents match the filters")
+    fig = go.Figure()
+    if len(base_geoms):
+        bx, by = polygon_xy(base_geoms)
+        fig.add_trace(go.Scatter(
+            x=bx, y=by, mode="lines", fill="toself", fillcolor="rgba(250,250,248,1)",
+            line={"color": "#9a9a96", "width": 0.8}, name=BASE_NAME, hoverinfo="skip",
+            meta={"kind": "base"}, legendrank=1000))
+    counts = units["count"].to_numpy(dtype=float) if len(units) else np.empty(0)
+    breaks = class_breaks(counts, k)
+    cls = classify(counts, breaks)
+    colours = _colours(len(breaks))
+    names = [*(["0"] if zero_class else []), *class_labels(breaks)]
+    fills = [*([ZERO_COLOUR] if zero_class else []), *colours]
+    for offset, cls_id in enumerate(range(0 if zero_class else 1, len(breaks) + 1)):
+        sel = cls == cls_id
+        if not sel.any():
+            continue
+        x, y = polygon_xy(geoms[sel])
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines", fill="toself", fillcolor=fills[offset],
+            line={"color": "rgba(90,90,90,0.7)", "width": 0.6}, name=names[offset],
+            hoverinfo="skip", legendgroup="classes", legendrank=cls_id,
+            meta={"kind": meta_kind, "class": cls_id}))
+    if len(units):
+        fig.add_trace(_hover_trace(units, hover, meta_kind))
+    lat0 = _mid_lat(fig)
+    fig.update_layout(
+        margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f4f1",
+        paper_bgcolor="white", font={"family": _FONT, "size": 12}, dragmode="pan",
+        hovermode="closest", uirevision=uirevision, showlegend=True,
+        legend={"title": {"text": legend_title}, "x": 0.01, "y": 0.99, "xanchor": "left",
+                "yanchor": "top", "bgcolor": "rgba(255,255,255,0.85)",
+                "bordercolor": "#ccc", "borderwidth": 1, "itemclick": False,
+                "itemdoubleclick": False},
+        xaxis={"visible": False, "constrain": "domain"},
+        yaxis={"visible": False, "scaleanchor": "x",
+               "scaleratio": 1.0 / math.cos(math.radians(lat0))},
+    )
+    return fig
+
+
+def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str) -> go.Scatter:
+    if "x" in units and "y" in units:
+        x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
+    else:
+        pts = shapely.point_on_surface(units.geometry.to_numpy())
+        x, y = shapely.get_x(pts), shapely.get_y(pts)
+    custom = np.column_stack([units[f.column].to_numpy(dtype=object) for f in hover])
+    lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
+    lines[0] = f"<b>{lines[0]}</b>"
+    return go.Scatter(
+        x=x, y=y, mode="markers", customdata=custom,
+        marker={"size": 14, "opacity": 0, "color": "#000"},
+        hovertemplate="<br>".join(lines) + "<extra></extra>", showlegend=False,
+        name="details", meta={"kind": f"{kind}-hover"})
+
+
+def _colours(n: int) -> list[str]:
+    if n == 0:
+        return []
+    pick = np.round(np.linspace(0, len(PALETTE) - 1, n)).astype(int) if n > 1 else [3]
+    return [PALETTE[i] for i in pick]
+
+
+def _fmt(values: pd.Series, pattern: str) -> list[str]:
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return [pattern.format(x) if np.isfinite(x) else "unknown" for x in v]
+
+
+def _mid_lat(fig: go.Figure) -> float:
+    ys = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)]
+    if not ys:
+        return 0.0
+    y = np.concatenate(ys)
+    y = y[np.isfinite(y)]
+    mid = float((y.min() + y.max()) / 2) if len(y) else 0.0
+    return max(min(mid, 85.0), -85.0)

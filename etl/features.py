@@ -1,0 +1,385 @@
+"""Ingest the mahalla, camera and infrastructure layers (geometry repair, checks, quarantine)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+
+from etl.ingest import IngestReport
+from etl.readers import read_raw, require_columns
+from geo.coverage import CAMERA_DEFAULTS
+from geo.join import PolygonIndex, metric_crs_for
+from layers.builtin import INFRASTRUCTURE
+from layers.spec import CAMERA_TYPES
+from layers.store import Store
+from riskmap.errors import InputFileError
+
+__all__ = [
+    "CAMERA_TYPE_ALIASES",
+    "INFRA_KIND_ALIASES",
+    "check_topology",
+    "ingest_cameras",
+    "ingest_infrastructure",
+    "ingest_mahallas",
+]
+
+CAMERA_TYPE_ALIASES = {
+    "face": "face_recognition", "fr": "face_recognition", "face recognition": "face_recognition",
+    "facial": "face_recognition", "yuzni tanish": "face_recognition",
+    "распознавание лиц": "face_recognition",
+    "lpr": "licence_plate", "anpr": "licence_plate", "license_plate": "licence_plate",
+    "license plate": "licence_plate", "licence plate": "licence_plate", "plate": "licence_plate",
+    "raqam": "licence_plate", "номер": "licence_plate",
+    "traffic camera": "traffic", "speed": "traffic", "yo'l": "traffic", "дорожная": "traffic",
+    "dome": "overview", "ptz": "overview", "cctv": "overview", "общая": "overview",
+    "umumiy": "overview",
+}
+
+INFRA_KIND_ALIASES = {
+    "bus stop": "bus_stop", "busstop": "bus_stop", "bekat": "bus_stop", "остановка": "bus_stop",
+    "police": "police_post", "police station": "police_post", "militsiya": "police_post",
+    "ипх": "police_post", "пост": "police_post",
+    "112": "emergency_service", "emergency": "emergency_service", "ambulance": "medical",
+    "hospital": "medical", "clinic": "medical", "poliklinika": "medical",
+    "fire": "fire_station", "fire station": "fire_station",
+    "bazaar": "market", "bozor": "market", "рынок": "market",
+    "railway station": "station", "bus station": "station", "vokzal": "station",
+    "maktab": "school", "школа": "school",
+    "zone": "tourist_zone", "tourism zone": "tourist_zone", "recreation": "tourist_zone",
+    "power": "power_line", "powerline": "power_line", "lep": "power_line",
+}
+
+
+def _empty_report(layer: str, path: Path) -> IngestReport:
+    return IngestReport(layer=layer, file=str(path))
+
+
+def _strings(frame: pd.DataFrame, col: str) -> pd.Series:
+    if col not in frame.columns:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    s = frame[col].astype("string").str.strip()
+    return s.mask(s == "")
+
+
+def _as_geoframe(path: Path, raw: pd.DataFrame, *, points_ok: bool) -> gpd.GeoDataFrame:
+    """Vector files come with geometry; tables need lat/lon (points) or a WKT column."""
+    if isinstance(raw, gpd.GeoDataFrame):
+        return raw
+    for wkt_col in ("wkt", "geometry", "geom"):
+        if wkt_col in raw.columns:
+            geoms = shapely.from_wkt(raw[wkt_col].astype("string").fillna("").to_numpy(
+                dtype=object), on_invalid="ignore")
+            return gpd.GeoDataFrame(raw.drop(columns=[wkt_col]), geometry=geoms, crs=4326)
+    if points_ok and "lat" in raw.columns and "lon" in raw.columns:
+        lat = pd.to_numeric(raw["lat"].astype("string").str.replace(",", ".", regex=False),
+                            errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        lon = pd.to_numeric(raw["lon"].astype("string").str.replace(",", ".", regex=False),
+                            errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+        geoms = np.full(len(raw), None, dtype=object)
+        geoms[ok] = shapely.points(lon[ok], lat[ok])
+        return gpd.GeoDataFrame(raw.drop(columns=["lat", "lon"]), geometry=geoms, crs=4326)
+    need = "lat" if points_ok else "geometry"
+    raise InputFileError(path, f"required column {need!r} is missing: a table needs "
+                         + ("lat and lon or a WKT column" if points_ok else "a WKT column"),
+                         column=need)
+
+
+class _Quarantine:
+    """Collects bad rows with one reason each."""
+
+    def __init__(self, frame: pd.DataFrame, layer: str, source: str) -> None:
+        self.frame = frame
+        self.layer = layer
+        self.source = source
+        self.reason = np.full(len(frame), None, dtype=object)
+        self.detail = np.full(len(frame), None, dtype=object)
+
+    def fail(self, mask: np.ndarray, code: str, message: Callable[[int], str]) -> None:
+        mask = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711
+        for i in np.flatnonzero(mask):
+            self.reason[i] = code
+            self.detail[i] = message(i)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.reason == None  # noqa: E711
+
+    def records(self) -> pd.DataFrame:
+        bad = ~self.ok
+        sub = self.frame[bad]
+        attrs = pd.DataFrame(sub.drop(columns=[c for c in ("geometry", "_row")
+                                               if c in sub.columns]))
+        geoms = sub.geometry if isinstance(sub, gpd.GeoDataFrame) else None
+        raws = []
+        for i, rec in enumerate(attrs.astype(object).where(attrs.notna(), None).to_dict("records")):
+            rec = {k: (v if isinstance(v, str | int | float | bool) or v is None else str(v))
+                   for k, v in rec.items()}
+            if geoms is not None:
+                g = geoms.iloc[i]
+                rec["wkt"] = None if g is None else shapely.to_wkt(g)
+            raws.append(json.dumps(rec, ensure_ascii=False))
+        rows = sub["_row"].to_numpy()
+        return pd.DataFrame({
+            "quarantine_id": [f"{self.layer[:3]}:{self.source}:{r}" for r in rows],
+            "layer": self.layer,
+            "source_file": self.source,
+            "source_row": rows,
+            "reason": self.reason[bad],
+            "detail": self.detail[bad],
+            "raw": raws,
+            "quarantined_at": pd.Timestamp.now(tz="UTC"),
+        })
+
+
+def _classify(report: IngestReport, store: Store, layer: str, key: str,
+              frame: gpd.GeoDataFrame, q: _Quarantine, replace: bool) -> gpd.GeoDataFrame:
+    """Fill the report's counts; return the rows to write."""
+    ids = frame[key]
+    dup_in_file = ids.duplicated(keep="first").to_numpy(dtype=bool)
+    q.fail(dup_in_file, "conflicting_id",
+           lambda i: f"column {key!r}: {ids.iloc[i]!r} appears earlier in the file")
+    good = frame[q.ok]
+    existing = set() if replace else set(store.read(layer, columns=[key])[key].astype(str))
+    known = good[key].astype(str).isin(existing).to_numpy(dtype=bool)
+    report.input_rows = len(frame)
+    report.loaded = int((~known).sum())
+    report.updated = int(known.sum())
+    report.quarantined = int((~q.ok).sum())
+    report.by_reason = dict(Counter(q.reason[~q.ok].tolist()))
+    return good
+
+
+def _write(store: Store, layer: str, frame: gpd.GeoDataFrame, q: _Quarantine,
+           replace: bool) -> None:
+    quarantine = q.records()
+    with store.transaction() as txn:
+        if replace:
+            txn.replace(layer, frame)
+        elif len(frame):
+            txn.upsert(layer, frame)
+        if len(quarantine):
+            txn.upsert("quarantine", quarantine)
+
+
+# ---- mahallas ----------------------------------------------------------------------------
+
+def ingest_mahallas(path: str | Path, store: Store, *, mapping: Mapping[str, str] | None = None,
+                    replace: bool = False) -> IngestReport:
+    """Load mahalla polygons: repair invalid geometries, report overlaps and gaps.
+
+    Rows without an id, name, district, region or a polygon are quarantined.
+    """
+    t0 = time.perf_counter()
+    path = Path(path)
+    report = _empty_report("mahallas", path)
+    raw = read_raw(path, mapping=mapping, layer="mahallas")
+    frame = _as_geoframe(path, raw, points_ok=False)
+    require_columns(path, frame, ["mahalla_id", "name", "district", "region"])
+    q = _Quarantine(frame, "mahallas", path.name)
+    for col in ("mahalla_id", "name", "district", "region"):
+        s = _strings(frame, col)
+        frame[col] = s
+        q.fail(s.isna().to_numpy(dtype=bool), f"missing_{col}" if col != "mahalla_id"
+               else "missing_id", lambda i, c=col: f"column {c!r} is empty")
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    q.fail(missing, "invalid_geometry", lambda i: "geometry is empty")
+    invalid = ~missing & ~shapely.is_valid(np.where(missing, None, geoms))
+    if invalid.any():
+        geoms[invalid] = _polygonal(shapely.make_valid(geoms[invalid]))
+        report.fixed["make_valid"] = int(invalid.sum())
+    kinds = shapely.get_type_id(geoms)
+    polygonal = np.isin(kinds, [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
+    q.fail(~missing & ~polygonal, "invalid_geometry",
+           lambda i: f"geometry is a {shapely.get_type_id(geoms[i])!s} type, not a polygon")
+    frame = frame.set_geometry(geoms, crs=4326)
+    frame["mahalla_id"] = frame["mahalla_id"].astype("string")
+    if "population" in frame.columns:
+        frame["population"] = pd.to_numeric(frame["population"], errors="coerce")
+    if "name_cyrillic" not in frame.columns:
+        frame["name_cyrillic"] = pd.NA
+    good = _classify(report, store, "mahallas", "mahalla_id", frame, q, replace)
+    report.warnings += check_topology(np.asarray(good.geometry.values), good["mahalla_id"])
+    _write(store, "mahallas", good, q, replace)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep the polygonal part of make_valid's output (collections may hold lines)."""
+    out = geoms.copy()
+    for i, g in enumerate(geoms):
+        if shapely.get_type_id(g) == shapely.GeometryType.GEOMETRYCOLLECTION:
+            parts = [p for p in shapely.get_parts(g)
+                     if shapely.get_type_id(p) in (shapely.GeometryType.POLYGON,
+                                                   shapely.GeometryType.MULTIPOLYGON)]
+            out[i] = shapely.union_all(parts) if parts else shapely.Polygon()
+    return out
+
+
+def check_topology(geoms: np.ndarray, ids: pd.Series, *, min_area_m2: float = 100.0,
+                   max_listed: int = 5) -> list[str]:
+    """Warnings about overlapping mahallas and gaps (holes) between them."""
+    if len(geoms) == 0:
+        return []
+    crs = metric_crs_for(tuple(shapely.total_bounds(geoms)))
+    metric = gpd.GeoSeries(geoms, crs=4326).to_crs(crs).values
+    metric = np.asarray(metric, dtype=object)
+    tree = shapely.STRtree(metric)
+    a, b = tree.query(metric, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    warnings = []
+    if len(a):
+        area = shapely.area(shapely.intersection(metric[a], metric[b]))
+        big = area > min_area_m2
+        if big.any():
+            ida = ids.to_numpy(dtype=object)
+            pairs = [f"{ida[i]}/{ida[j]} ({ar:,.0f} m²)"
+                     for i, j, ar in sorted(zip(a[big], b[big], area[big], strict=True),
+                                            key=lambda t: -t[2])[:max_listed]]
+            warnings.append(f"{int(big.sum())} overlapping mahalla pairs, "
+                            f"{area[big].sum():,.0f} m² in all, e.g. " + ", ".join(pairs))
+    union = shapely.coverage_union_all(metric) if not len(a) else shapely.union_all(metric)
+    parts = shapely.get_parts(union)
+    n_rings = shapely.get_num_interior_rings(parts)
+    owner = np.repeat(np.arange(len(parts)), n_rings)
+    ring_no = np.concatenate([np.arange(k) for k in n_rings]) if len(parts) else owner
+    holes = shapely.area(shapely.polygons(shapely.get_interior_ring(parts[owner], ring_no)))
+    holes = holes[holes > min_area_m2]
+    if len(holes):
+        warnings.append(f"{len(holes)} gaps between mahallas, {holes.sum():,.0f} m² in all")
+    return warnings
+
+
+# ---- cameras -----------------------------------------------------------------------------
+
+def _norm_word(s: pd.Series) -> pd.Series:
+    return s.str.lower().str.replace(r"[\s\-]+", " ", regex=True).str.strip()
+
+
+def _assign_areas(store: Store, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    mahallas = store.read("mahallas", columns=["mahalla_id", "district", "region", "geometry"])
+    if len(mahallas) == 0 or len(frame) == 0:
+        return frame
+    pts = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
+    idx = PolygonIndex(np.asarray(mahallas.geometry.values)).locate(
+        shapely.get_x(pts), shapely.get_y(pts))
+    for col in ("mahalla_id", "district", "region"):
+        vals = mahallas[col].to_numpy(dtype=object)[np.maximum(idx, 0)]
+        vals = np.where(idx >= 0, vals, None)
+        if col in frame.columns:
+            given = frame[col].astype(object).where(frame[col].notna(), None).to_numpy()
+            vals = np.where(pd.isna(given), vals, given)
+        frame[col] = vals
+    return frame
+
+
+def ingest_cameras(path: str | Path, store: Store, *, mapping: Mapping[str, str] | None = None,
+                   replace: bool = False) -> IngestReport:
+    """Load cameras (CSV with lat/lon or vector points), filling per-type defaults."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    report = _empty_report("cameras", path)
+    raw = read_raw(path, mapping=mapping, layer="cameras")
+    frame = _as_geoframe(path, raw, points_ok=True)
+    require_columns(path, frame, ["camera_id", "type"])
+    q = _Quarantine(frame, "cameras", path.name)
+    frame["camera_id"] = _strings(frame, "camera_id")
+    q.fail(frame["camera_id"].isna().to_numpy(dtype=bool), "missing_id",
+           lambda i: "column 'camera_id' is empty")
+    t = _norm_word(_strings(frame, "type").fillna(""))
+    t = t.str.replace(" ", "_").where(t.str.replace(" ", "_").isin(CAMERA_TYPES),
+                                      t.map(CAMERA_TYPE_ALIASES))
+    bad_type = t.isna().to_numpy(dtype=bool)
+    type_raw = frame["type"].astype("string")
+    q.fail(bad_type, "unknown_type",
+           lambda i: f"column 'type': {type_raw.iloc[i]!r} is not one of {', '.join(CAMERA_TYPES)}")
+    frame["type"] = t
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    bad_pt = (shapely.is_missing(geoms) | shapely.is_empty(geoms)
+              | (shapely.get_type_id(geoms) != shapely.GeometryType.POINT))
+    q.fail(bad_pt, "invalid_coordinates", lambda i: "no valid point (lat/lon or geometry)")
+    for col in ("bearing_deg", "fov_deg", "range_m", "height_m"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce") if col in frame.columns \
+            else np.nan
+    for typ, defaults in CAMERA_DEFAULTS.items():
+        is_t = (frame["type"] == typ).fillna(False).to_numpy(dtype=bool)
+        for col in ("range_m", "fov_deg", "height_m"):
+            val = defaults[col]
+            frame.loc[is_t & frame[col].isna().to_numpy(dtype=bool), col] = val
+    frame["bearing_deg"] = frame["bearing_deg"].fillna(0.0) % 360
+    frame["status"] = _strings(frame, "status").fillna("active").str.lower()
+    if "installed_on" in frame.columns:
+        frame["installed_on"] = pd.to_datetime(frame["installed_on"], errors="coerce")
+    frame = _assign_areas(store, frame)
+    good = _classify(report, store, "cameras", "camera_id", frame, q, replace)
+    _write(store, "cameras", good, q, replace)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+# ---- infrastructure ----------------------------------------------------------------------
+
+def ingest_infrastructure(path: str | Path, store: Store, *,
+                          mapping: Mapping[str, str] | None = None,
+                          replace: bool = False) -> IngestReport:
+    """Load infrastructure features of any geometry with a ``kind``."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    report = _empty_report("infrastructure", path)
+    raw = read_raw(path, mapping=mapping, layer="infrastructure")
+    frame = _as_geoframe(path, raw, points_ok=True)
+    require_columns(path, frame, ["kind"])
+    q = _Quarantine(frame, "infrastructure", path.name)
+    kind = _norm_word(_strings(frame, "kind").fillna(""))
+    kind = kind.map(INFRA_KIND_ALIASES).fillna(kind.str.replace(r"[^\w]+", "_", regex=True))
+    kind = kind.mask(kind == "")
+    q.fail(kind.isna().to_numpy(dtype=bool), "missing_kind", lambda i: "column 'kind' is empty")
+    frame["kind"] = kind
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    q.fail(empty, "invalid_geometry", lambda i: "geometry is empty")
+    invalid = ~empty & ~shapely.is_valid(np.where(empty, None, geoms))
+    if invalid.any():
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+        report.fixed["make_valid"] = int(invalid.sum())
+        frame = frame.set_geometry(geoms, crs=4326)
+    ids = _strings(frame, "feature_id")
+    if ids.isna().any():
+        wkb = shapely.to_wkb(np.where(empty, None, geoms))
+        h = pd.util.hash_pandas_object(pd.DataFrame({"k": kind.fillna(""),
+                                                     "g": [bytes(b or b"") for b in wkb]}),
+                                       index=False).to_numpy()
+        gen = pd.Series([f"{k}-{x:016x}" for k, x in zip(kind.fillna("feature"), h, strict=True)],
+                        index=frame.index, dtype="string")
+        ids = ids.fillna(gen)
+    frame["feature_id"] = ids
+    known = set(INFRASTRUCTURE.column_names)
+    extra = [c for c in frame.columns if c not in known and c not in {"geometry", "_row"}]
+    if extra:
+        frame["attrs"] = [json.dumps({k: (v if isinstance(v, str | int | float | bool) else str(v))
+                                      for k, v in rec.items() if v is not None and v == v},
+                                     ensure_ascii=False)
+                          for rec in frame[extra].astype(object).to_dict("records")]
+    if "speed_kmh" in frame.columns:
+        frame["speed_kmh"] = pd.to_numeric(frame["speed_kmh"], errors="coerce")
+    for col in ("season_start", "season_end", "road_class", "name"):
+        if col in frame.columns:
+            frame[col] = _strings(frame, col)
+    frame = _assign_areas(store, frame)
+    good = _classify(report, store, "infrastructure", "feature_id", frame, q, replace)
+    _write(store, "infrastructure", good, q, replace)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+

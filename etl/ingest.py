@@ -1,0 +1,186 @@
+"""Ingest jobs: read a user's file (edge), transform (pure), write in one transaction (edge)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from etl.categories import build_alias_table, load_alias_file
+from etl.incidents import (
+    IncidentContext,
+    finalize,
+    incidents_frame,
+    quarantine_records,
+    transform_chunk,
+)
+from etl.progress import progress_bar
+from etl.readers import iter_raw, require_columns
+from layers.store import Store
+from riskmap.errors import InputFileError, StoreError
+
+__all__ = ["IngestReport", "ingest_incidents", "load_context"]
+
+
+@dataclass
+class IngestReport:
+    """What a load did. ``input_rows == loaded + updated + duplicates + quarantined``."""
+
+    layer: str
+    file: str
+    input_rows: int = 0
+    loaded: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    by_precision: dict[str, int] = field(default_factory=dict)
+    fixed: dict[str, int] = field(default_factory=dict)
+    resolved_quarantine: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    def write(self, path: str | Path) -> None:
+        """Write the report as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
+                              encoding="utf-8")
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        lines = [
+            f"{self.file}: {self.input_rows} rows -> {self.loaded} loaded, {self.updated} updated, "
+            f"{self.duplicates} duplicates, {self.quarantined} quarantined",
+        ]
+        if self.by_reason:
+            lines.append("  quarantined: " + ", ".join(f"{k} {v}" for k, v in
+                                                       sorted(self.by_reason.items())))
+        if self.by_precision:
+            lines.append("  precision: " + ", ".join(f"{k} {v}" for k, v in
+                                                     sorted(self.by_precision.items())))
+        if self.fixed:
+            lines.append("  fixed: " + ", ".join(f"{k} {v}" for k, v in sorted(self.fixed.items())))
+        if self.resolved_quarantine:
+            lines.append(f"  resolved {self.resolved_quarantine} earlier quarantined rows")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def load_aliases(extra: Mapping[str, str] | None = None,
+                 alias_file: str | Path | None = None) -> dict[str, str]:
+    """The category alias table: defaults, then a file, then explicit extras."""
+    merged: dict[str, str] = {}
+    if alias_file:
+        merged.update(load_alias_file(alias_file))
+    merged.update(extra or {})
+    return build_alias_table(merged)
+
+
+def load_context(store: Store, *, aliases: dict[str, str], now: pd.Timestamp | None = None,
+                 tz: str = "Asia/Tashkent", snap_m: float = 200.0, res: int = 9,
+                 fuzzy_threshold: float = 88.0) -> IncidentContext:
+    """Build the geocoding context from the store's mahalla layer."""
+    mahallas = store.read("mahallas")
+    if len(mahallas) == 0:
+        raise StoreError(f"store {store.url} has no mahallas: run `riskmap ingest mahallas FILE` "
+                         "first (incidents are geocoded onto them)")
+    return IncidentContext.from_mahallas(mahallas, aliases=aliases, now=now, tz=tz,
+                                         snap_m=snap_m, res=res, fuzzy_threshold=fuzzy_threshold)
+
+
+def ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
+                     mapping: Mapping[str, str] | None = None, chunk_rows: int = 250_000,
+                     progress: bool = False) -> IngestReport:
+    """Load an incident file into ``store``: every row is loaded, a duplicate, or quarantined.
+
+    The whole load is one transaction: if anything fails, the store is left as it was.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    path = Path(path)
+    source = path.name
+    report = IngestReport(layer="incidents", file=str(path))
+    results = []
+    with progress_bar(desc=f"ingest {source}", unit="rows", enabled=progress) as bar:
+        for i, chunk in enumerate(iter_raw(path, mapping=mapping, chunk_rows=chunk_rows,
+                                                  layer="incidents")):
+            raw = chunk.frame
+            if i == 0:
+                _check_columns(path, raw)
+                if chunk.total_rows:
+                    bar.total = chunk.total_rows
+            results.append(transform_chunk(raw, ctx))
+            bar.update(len(raw))
+    rows = pd.concat([r.rows for r in results], ignore_index=True)
+    raw_all = pd.concat([r.raw for r in results], ignore_index=True)
+    for r in results:
+        for k, v in r.fixed.items():
+            report.fixed[k] = report.fixed.get(k, 0) + v
+    rows = finalize(rows)
+    report.input_rows = len(rows)
+
+    bad = rows["reason"].notna().to_numpy(dtype=bool)
+    in_file_dup = rows["dup_in_file"].to_numpy(dtype=bool) & ~bad
+    good = ~bad & ~in_file_dup
+    cand = rows[good]
+
+    existing = store.read("incidents", columns=["incident_id", "content_hash"])
+    known = pd.Series(existing["content_hash"].to_numpy(dtype="int64"),
+                      index=existing["incident_id"].to_numpy(dtype=object))
+    known = known[~known.index.duplicated()]
+    prev = known.reindex(cand["incident_id"].to_numpy(dtype=object))
+    is_known = prev.notna().to_numpy(dtype=bool)
+    same = is_known & (prev.fillna(0).astype("int64").to_numpy()
+                       == cand["content_hash"].to_numpy(dtype="int64"))
+    new = ~is_known
+    changed = is_known & ~same
+    report.loaded = int(new.sum())
+    report.updated = int(changed.sum())
+    report.duplicates = int(same.sum() + in_file_dup.sum())
+    report.quarantined = int(bad.sum())
+    report.by_reason = {str(k): int(v) for k, v in
+                        Counter(rows.loc[bad, "reason"].tolist()).most_common()}
+    report.by_precision = {str(k): int(v) for k, v in
+                           Counter(cand.loc[new | changed, "geocode_precision"].tolist()
+                                   ).most_common()}
+    now = pd.Timestamp.now(tz="UTC")
+    quarantine = quarantine_records(rows, raw_all, source_file=source, now=now)
+    resolved: list[str] = []
+    if "quarantine_id" in raw_all.columns:
+        qid = raw_all["quarantine_id"].astype("string")
+        ok_rows = (~bad) & qid.notna().to_numpy(dtype=bool)
+        resolved = sorted(set(qid[ok_rows].tolist()))
+        report.resolved_quarantine = len(resolved)
+
+    to_write = incidents_frame(cand[new | changed], source_file=source)
+    with store.transaction() as txn:
+        if len(to_write):
+            txn.upsert("incidents", to_write)
+        if len(quarantine):
+            txn.upsert("quarantine", quarantine)
+        if resolved:
+            txn.delete("quarantine", resolved)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _check_columns(path: Path, raw: pd.DataFrame) -> None:
+    require_columns(path, raw, ["occurred_at", "category"])
+    has_xy = "lat" in raw.columns and "lon" in raw.columns
+    has_addr = any(c in raw.columns for c in ("address", "mahalla", "district"))
+    if not has_xy and not has_addr:
+        missing = "lat" if "lat" not in raw.columns else "lon"
+        raise InputFileError(
+            path, f"required column {missing!r} is missing: a location needs lat and lon, or an "
+                  "address / mahalla / district column (rename with --map SOURCE=FIELD)",
+            column=missing)

@@ -1,0 +1,1 @@
+"""riskmap geo package."""

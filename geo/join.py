@@ -1,0 +1,123 @@
+"""Point-in-polygon assignment and nearest-polygon snapping, vectorised with Shapely 2 STRtree."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import pyproj
+import shapely
+
+__all__ = ["PolygonIndex", "metric_crs_for", "utm_epsg"]
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 UTM zone containing (lon, lat).
+
+    >>> utm_epsg(67.8, 40.1)
+    32642
+    """
+    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def metric_crs_for(bounds: tuple[float, float, float, float]) -> pyproj.CRS:
+    """A metric CRS for a lon/lat extent: the UTM zone of its centre."""
+    minx, miny, maxx, maxy = bounds
+    return pyproj.CRS.from_epsg(utm_epsg((minx + maxx) / 2, (miny + maxy) / 2))
+
+
+class PolygonIndex:
+    """A reusable index over polygons for assigning points to them.
+
+    Parameters
+    ----------
+    polygons
+        Array of (multi)polygons in lon/lat. Empty or missing geometries never match.
+    chunk
+        Points are processed in chunks of this many to bound memory.
+    """
+
+    def __init__(self, polygons: np.ndarray, *, chunk: int = 200_000) -> None:
+        self.polygons = np.asarray(polygons, dtype=object)
+        shapely.prepare(self.polygons)
+        self.tree = shapely.STRtree(self.polygons)
+        self.chunk = chunk
+        valid = ~(shapely.is_empty(self.polygons) | shapely.is_missing(self.polygons))
+        bounds = shapely.total_bounds(self.polygons[valid]) if valid.any() else (0, 0, 1, 1)
+        self._crs = metric_crs_for(tuple(bounds))
+        self._to_metric = pyproj.Transformer.from_crs(4326, self._crs, always_xy=True)
+
+    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Index of the polygon containing each point, or -1 (NaN coordinates give -1).
+
+        Where polygons overlap, the lowest polygon index wins.
+
+        >>> idx = PolygonIndex(np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)]))
+        >>> idx.locate(np.array([0.5, 1.5, 5.0, np.nan]), np.array([0.5, 0.5, 5.0, 0.0])).tolist()
+        [0, 1, -1, -1]
+        """
+        lon = np.asarray(lon, dtype="float64")
+        lat = np.asarray(lat, dtype="float64")
+        out = np.full(len(lon), -1, dtype="int64")
+        for start in range(0, len(lon), self.chunk):
+            stop = min(start + self.chunk, len(lon))
+            out[start:stop] = self._locate_chunk(lon[start:stop], lat[start:stop])
+        return out
+
+    def _locate_chunk(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        out = np.full(len(lon), -1, dtype="int64")
+        finite = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+        if len(finite) == 0:
+            return out
+        pts = shapely.points(lon[finite], lat[finite])
+        p_idx, g_idx = self.tree.query(pts)  # bbox candidates
+        if len(p_idx) == 0:
+            return out
+        inside = shapely.contains_xy(self.polygons[g_idx], lon[finite][p_idx], lat[finite][p_idx])
+        p_idx, g_idx = p_idx[inside], g_idx[inside]
+        # lowest polygon index per point: sort by (point, polygon), keep the first
+        order = np.lexsort((g_idx, p_idx))
+        p_idx, g_idx = p_idx[order], g_idx[order]
+        first = np.ones(len(p_idx), dtype=bool)
+        first[1:] = p_idx[1:] != p_idx[:-1]
+        out[finite[p_idx[first]]] = g_idx[first]
+        return out
+
+    def nearest_within(self, lon: np.ndarray, lat: np.ndarray,
+                       max_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest polygon within ``max_m`` metres of each point: (index or -1, distance m).
+
+        Distances are measured in the UTM zone of the polygons' centre.
+        """
+        lon = np.asarray(lon, dtype="float64")
+        lat = np.asarray(lat, dtype="float64")
+        idx = np.full(len(lon), -1, dtype="int64")
+        dist = np.full(len(lon), np.nan)
+        finite = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+        if len(finite) == 0 or max_m <= 0:
+            return idx, dist
+        # a generous search radius in degrees, then exact metric distances to the candidates
+        deg = max_m / (111_320.0 * max(np.cos(np.radians(np.nanmax(np.abs(lat[finite])))), 0.05))
+        pts = shapely.points(lon[finite], lat[finite])
+        p_idx, g_idx = self.tree.query(pts, predicate="dwithin", distance=deg)
+        if len(p_idx) == 0:
+            return idx, dist
+        x, y = self._to_metric.transform(lon[finite][p_idx], lat[finite][p_idx])
+        cand = np.unique(g_idx)
+        metric = shapely.transform(self.polygons[cand], self._metric_coords)
+        lookup = np.full(len(self.polygons), -1)
+        lookup[cand] = np.arange(len(cand))
+        d = shapely.distance(metric[lookup[g_idx]], shapely.points(x, y))
+        order = np.lexsort((g_idx, d, p_idx))
+        p_idx, g_idx, d = p_idx[order], g_idx[order], d[order]
+        first = np.ones(len(p_idx), dtype=bool)
+        first[1:] = p_idx[1:] != p_idx[:-1]
+        p_idx, g_idx, d = p_idx[first], g_idx[first], d[first]
+        ok = d <= max_m
+        idx[finite[p_idx[ok]]] = g_idx[ok]
+        dist[finite[p_idx[ok]]] = d[ok]
+        return idx, dist
+
+    def _metric_coords(self, coords: np.ndarray) -> np.ndarray:
+        x, y = self._to_metric.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])

@@ -1,0 +1,212 @@
+"""Monthly green/yellow/red mahalla status from a configurable rule, with a reason per row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+import geopandas as gpd
+from libpysal.weights import W
+
+from geo.aggregate import monthly_counts, rate_per_1000, unit_codes
+from geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, mahalla_weights
+
+__all__ = ["StatusRule", "became_red", "crime_free", "left_red", "status_history"]
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """The status rule (all figures over a rolling window ending with each month).
+
+    - **red**: the mahalla is a significant Gi* hot spot at >= ``gi_confidence`` % (Queen
+      contiguity, counts in the window; q-value after Benjamini-Hochberg when ``fdr``), or its
+      rate per 1,000 residents is in the top ``top_share`` of mahallas with known population
+      (rate >= the (1 - top_share) quantile and at least one incident);
+    - **green**: no recorded incident in the window (green wins: a mahalla without incidents
+      is never red, even inside a Gi* hot cluster);
+    - **yellow**: otherwise.
+
+    Parameters
+    ----------
+    window_months
+        Length of the rolling window (default 12).
+    gi_confidence
+        90, 95 (default) or 99.
+    top_share
+        Share of mahallas flagged by rate (default 0.10 = top decile); 0 disables.
+    fdr
+        Use FDR-corrected q-values for the Gi* test.
+    """
+
+    window_months: int = 12
+    gi_confidence: int = 95
+    top_share: float = 0.10
+    fdr: bool = True
+
+    def __post_init__(self) -> None:
+        if self.window_months < 1:
+            raise ValueError(f"window_months must be >= 1, got {self.window_months}")
+        if self.gi_confidence not in (90, 95, 99):
+            raise ValueError(f"gi_confidence must be 90, 95 or 99, got {self.gi_confidence}")
+        if not 0.0 <= self.top_share < 1.0:
+            raise ValueError(f"top_share must be in [0, 1), got {self.top_share}")
+
+
+def _month_start(value: pd.Timestamp | str, shift: int = 0) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+    m = np.datetime64(ts.as_unit("ns").to_datetime64(), "M") + shift
+    return pd.Timestamp(m.astype("datetime64[ns]")).tz_localize("UTC")
+
+
+def _fmt(values: np.ndarray, spec: str) -> np.ndarray:
+    return np.char.mod(spec, np.asarray(values, dtype=float)).astype(object)
+
+
+def status_history(
+    incidents: pd.DataFrame,
+    mahallas: gpd.GeoDataFrame,
+    *,
+    start: pd.Timestamp | str,
+    end: pd.Timestamp | str,
+    rule: StatusRule | None = None,
+    categories: Iterable[str] | None = None,
+    w: W | None = None,
+) -> pd.DataFrame:
+    """Status of every mahalla for every month from ``start`` to ``end`` (months included).
+
+    The window for month m covers m and the ``window_months - 1`` months before it.
+
+    Parameters
+    ----------
+    incidents
+        Columns ``mahalla_id``, ``occurred_at`` (UTC) and, with ``categories``, ``category``.
+        Incidents with an unknown mahalla are ignored.
+    mahallas
+        ``mahalla_id``, ``population`` (NaN allowed: then no rate, only Gi*), ``geometry``.
+    start, end
+        First and last month reported.
+    rule
+        The :class:`StatusRule` (default rule if None).
+    categories
+        Categories counted (default all).
+    w
+        Precomputed :func:`geo.hotspots.mahalla_weights` for ``mahallas``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``mahalla_id``, ``month`` (UTC month start), ``status`` (green/yellow/red), ``why``,
+        ``count``, ``rate_per_1000``, ``gi_z``, ``gi_class``; sorted by month, then in the order
+        of ``mahallas``.
+    """
+    rule = rule or StatusRule()
+    win = rule.window_months
+    pre = _month_start(start, -(win - 1))
+    units = pd.Index(mahallas["mahalla_id"].to_numpy())
+    codes = unit_codes(incidents["mahalla_id"].to_numpy(), units)
+    mask = None
+    if categories is not None:
+        mask = incidents["category"].isin(list(categories)).to_numpy()
+    monthly, months = monthly_counts(
+        codes, incidents["occurred_at"], len(units), start=pre, end=end, mask=mask
+    )
+    csum = np.concatenate([np.zeros((len(units), 1), np.int64), monthly.cumsum(axis=1)], axis=1)
+    window = csum[:, win:] - csum[:, :-win]  # (n_units, n_report_months)
+    months = months[win - 1 :]
+    w = mahalla_weights(mahallas) if w is None else w
+    z = gi_star_z(window, w)
+    p = 2.0 * stats.norm.sf(np.abs(z))
+    if rule.fdr:
+        p = np.column_stack([benjamini_hochberg(p[:, t]) for t in range(p.shape[1])])
+    gi_cls = classify_gi(z, p)
+    alpha = {90: 0.10, 95: 0.05, 99: 0.01}[rule.gi_confidence]
+    gi_red = (z > 0) & (p <= alpha)
+
+    pop = pd.to_numeric(mahallas.get("population", pd.Series(np.nan, index=mahallas.index)),
+                        errors="coerce").to_numpy(dtype=float)
+    rate = rate_per_1000(window.ravel(), np.broadcast_to(pop[:, None], window.shape).ravel()).reshape(
+        window.shape
+    )
+    if rule.top_share > 0 and np.isfinite(rate).any():
+        thr = np.nanquantile(np.where(np.isfinite(rate), rate, np.nan), 1 - rule.top_share, axis=0)
+    else:
+        thr = np.full(window.shape[1], np.inf)
+    thr_b = np.broadcast_to(thr[None, :], window.shape)
+    rate_red = np.isfinite(rate) & (rate >= thr_b) & (window > 0)
+    red = (gi_red | rate_red) & (window > 0)
+    status = np.where(window == 0, "green", "yellow").astype(object)
+    status[red] = "red"
+
+    # Flatten month-major and build the reasons column-wise.
+    n_u, n_m = window.shape
+    st = status.T.ravel()
+    cnt = window.T.ravel()
+    rt = rate.T.ravel()
+    zz = z.T.ravel()
+    gc = gi_cls.T.ravel()
+    th = np.repeat(thr, n_u)
+    pct = f"{rule.top_share * 100:g}"
+    rate_txt = np.where(
+        np.isfinite(rt),
+        _fmt(rt, "%.1f") + " per 1,000 (top " + pct + "%: >= " + _fmt(th, "%.1f") + ")",
+        "rate n/a (population unknown)",
+    )
+    gc_txt = np.char.replace(gc.astype(str), "_", " ").astype(object)
+    gc_txt = np.where(gc == "not_significant", gc_txt, gc_txt + "%")
+    why = (
+        st + ": " + cnt.astype(str).astype(object) + f" incidents in {win} months, " + rate_txt
+        + "; Gi* z=" + _fmt(zz, "%.1f") + " " + gc_txt
+    )
+    green = st == "green"
+    why[green] = f"green: no recorded crime in {win} months"
+    return pd.DataFrame(
+        {
+            "mahalla_id": np.tile(units.to_numpy(), n_m),
+            "month": np.repeat(months, n_u),
+            "status": pd.array(st, dtype="string"),
+            "why": pd.array(why, dtype="string"),
+            "count": cnt.astype(np.int64),
+            "rate_per_1000": rt,
+            "gi_z": zz,
+            "gi_class": pd.array(gc, dtype="string"),
+        }
+    )
+
+
+def _at(history: pd.DataFrame, month: pd.Timestamp | str | None) -> tuple[pd.Series, pd.Series]:
+    months = pd.DatetimeIndex(history["month"].unique()).sort_values()
+    m = months[-1] if month is None else _month_start(month)
+    now = history.loc[history["month"] == m].set_index("mahalla_id")["status"]
+    i = months.get_indexer([m])[0]
+    if i <= 0:
+        prev = pd.Series(pd.NA, index=now.index, dtype="string")
+    else:
+        prev = history.loc[history["month"] == months[i - 1]].set_index("mahalla_id")["status"]
+        prev = prev.reindex(now.index)
+    return now, prev
+
+
+def became_red(history: pd.DataFrame, month: pd.Timestamp | str | None = None) -> list:
+    """Mahalla ids red in ``month`` (default: the last) but not red the month before.
+
+    In the first month of the history there is no previous month; every red mahalla counts.
+    """
+    now, prev = _at(history, month)
+    return now.index[(now == "red").to_numpy() & ~(prev == "red").fillna(False).to_numpy()].tolist()
+
+
+def left_red(history: pd.DataFrame, month: pd.Timestamp | str | None = None) -> list:
+    """Mahalla ids red the month before ``month`` (default: the last) and not red in it."""
+    now, prev = _at(history, month)
+    return now.index[(prev == "red").fillna(False).to_numpy() & (now != "red").to_numpy()].tolist()
+
+
+def crime_free(history: pd.DataFrame, month: pd.Timestamp | str | None = None) -> list:
+    """Mahalla ids green (no recorded crime in the window) in ``month`` (default: the last)."""
+    now, _ = _at(history, month)
+    return now.index[(now == "green").to_numpy()].tolist()

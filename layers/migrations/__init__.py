@@ -1,0 +1,3 @@
+"""Alembic migrations of the PostGIS store (run by :meth:`layers.postgis.PostgisStore.migrate`)."""
+
+__all__: list[str] = []

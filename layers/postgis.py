@@ -1,0 +1,728 @@
+"""The PostGIS store: SQLAlchemy 2 + psycopg 3, bulk COPY in and out, schema managed by Alembic.
+
+Registered layers live in tables created by the Alembic migrations in ``layers/migrations``
+(``geometry(<type>, 4326)`` with GiST indexes, the spec's key as primary key, B-tree indexes on
+the spec's ``indexes``). Unregistered (derived) layers are tables created when first written.
+``riskmap_layers`` lists the layers that hold data, with the Arrow schema their attributes were
+written with, so that reads give back the same dtypes as the embedded (GeoParquet) store.
+
+Writes are one database transaction per :meth:`PostgisStore.transaction` block and are bulk
+loaded with ``COPY ... FROM STDIN (FORMAT csv)``, geometries as hex EWKB. Reads stream
+``COPY (SELECT ...) TO STDOUT`` into Arrow's CSV reader, with filters pushed down into SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from psycopg import sql
+
+import geopandas as gpd
+import shapely
+
+from layers.spec import SRID, LayerSpec, get_spec
+from layers.store import Filter, Store, Transaction, apply_filters, check_filters, prepare
+from riskmap.errors import SchemaError, StoreError
+
+__all__ = ["PostgisStore", "alembic_config", "sqlalchemy_url"]
+
+_GEOM = "geometry"
+_MIGRATION_LOCK = 0x7269736B6D6170  # pg_advisory_xact_lock key: "riskmap"
+_INTERNAL = frozenset({"riskmap_layers", "alembic_version", "spatial_ref_sys"})
+_COPY_ROWS = 100_000  # rows per CSV chunk sent to COPY
+_SPEC_SQL = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean",
+             "timestamp": "timestamp with time zone", "date": "date"}
+_INT_T = frozenset({"int2", "int4", "int8", "oid"})
+_FLOAT_T = frozenset({"float4", "float8", "numeric"})
+_TIME_T = frozenset({"timestamptz", "timestamp"})
+_STRING_T = frozenset({"text", "varchar", "bpchar", "name", "json", "jsonb", "uuid"})
+_MULTI = {"MultiPolygon": "Polygon", "MultiLineString": "LineString", "MultiPoint": "Point"}
+
+
+# ---- helpers: SQL files, URLs, Alembic -----------------------------------------------------
+
+def _sql(name: str) -> str:
+    """The text of ``layers/sql/<name>.sql`` without its comment lines."""
+    text = (resources.files("layers") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Return ``url`` with the psycopg 3 driver (``postgresql+psycopg://``).
+
+    Examples
+    --------
+    >>> sqlalchemy_url("postgres://u@h/db")
+    'postgresql+psycopg://u@h/db'
+    """
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    raise StoreError(f"not a PostgreSQL URL: {url.split('@')[-1]!r}")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config for the store's migrations, built in code (no alembic.ini).
+
+    Parameters
+    ----------
+    url
+        Database URL, used when Alembic opens its own connection (the ``alembic`` CLI);
+        :meth:`PostgisStore.migrate` passes its connection instead.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("layers") / "migrations"))
+    cfg.set_main_option("path_separator", "os")
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return cfg
+
+
+# ---- table introspection -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    base_type: str
+    sql_type: str
+    srid: int | None
+    geometry_type: str | None
+
+    @property
+    def is_geometry(self) -> bool:
+        return self.base_type == "geometry"
+
+
+def _columns(cur: psycopg.Cursor[Any], table: str) -> list[_Column]:
+    rows = cur.execute(_sql("table_columns"), {"table": table}).fetchall()
+    return [_Column(*row) for row in rows]
+
+
+def _arrow_schema(cur: psycopg.Cursor[Any], layer: str) -> pa.Schema | None:
+    row = cur.execute("SELECT arrow_schema FROM riskmap_layers WHERE name = %s",
+                      (layer,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(row[0])))
+
+
+def _check_name(layer: str, spec: LayerSpec | None) -> None:
+    if not layer or len(layer.encode()) > 63 or "\x00" in layer:
+        raise SchemaError(f"layer name {layer!r} cannot be a PostgreSQL table name (1-63 bytes)")
+    if spec is None and (layer in _INTERNAL or layer.startswith("pg_")):
+        raise SchemaError(f"layer name {layer!r} is reserved by the PostGIS store")
+
+
+# ---- frames -> COPY ------------------------------------------------------------------------
+
+@dataclass
+class _Encoded:
+    """A frame split into Arrow attributes and a shapely geometry array."""
+
+    attrs: pa.Table
+    geoms: np.ndarray | None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.attrs.column_names) + ([_GEOM] if self.geoms is not None else [])
+
+    def __len__(self) -> int:
+        return self.attrs.num_rows
+
+    def schema_b64(self) -> str:
+        return base64.b64encode(self.attrs.schema.serialize().to_pybytes()).decode("ascii")
+
+    def csv_chunks(self) -> Iterator[bytes]:
+        table = self.attrs
+        for i, field in enumerate(table.schema):
+            if pa.types.is_dictionary(field.type):
+                table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+            elif pa.types.is_null(field.type):
+                table = table.set_column(i, field.name, table.column(i).cast(pa.large_string()))
+        if self.geoms is not None:
+            ewkb = shapely.to_wkb(shapely.set_srid(self.geoms, SRID), hex=True, include_srid=True,
+                                  output_dimension=2)
+            table = table.append_column(_GEOM, pa.array(ewkb, type=pa.large_string()))
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        for start in range(0, table.num_rows, _COPY_ROWS):
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table.slice(start, _COPY_ROWS), sink, options)
+            yield sink.getvalue().to_pybytes()
+
+
+def _encode(layer: str, frame: pd.DataFrame) -> _Encoded:
+    geoms = None
+    attrs = frame
+    if isinstance(frame, gpd.GeoDataFrame):
+        if frame.crs is not None and frame.crs.to_epsg() != SRID:
+            raise StoreError(
+                f"layer {layer!r}: refusing to write CRS {frame.crs}: the store holds EPSG:{SRID}")
+        geoms = np.asarray(frame.geometry.values)
+        attrs = pd.DataFrame(frame.drop(columns=[frame.geometry.name]))
+    if _GEOM in attrs.columns:
+        raise SchemaError(f"layer {layer!r}: a non-geometry column may not be named {_GEOM!r}")
+    try:
+        table = pa.Table.from_pandas(attrs, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(f"layer {layer!r}: a column cannot be stored: {exc}") from exc
+    return _Encoded(table.replace_schema_metadata(None), geoms)
+
+
+def _arrow_sql_type(layer: str, name: str, typ: pa.DataType) -> str:
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    if pa.types.is_boolean(typ):
+        return "boolean"
+    if pa.types.is_integer(typ):
+        return "bigint"
+    if pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+        return "double precision"
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ):
+        return "text"
+    if pa.types.is_timestamp(typ):
+        return "timestamp with time zone" if typ.tz is not None else "timestamp"
+    if pa.types.is_date(typ):
+        return "date"
+    raise SchemaError(f"layer {layer!r}, column {name!r}: type {typ} cannot be stored in PostGIS")
+
+
+def _spec_geometry_type(spec: LayerSpec) -> str:
+    kinds = set(spec.geometry_types or ())
+    if len(kinds) == 1:
+        return kinds.pop()
+    for multi, single in _MULTI.items():
+        if kinds == {multi, single}:
+            return multi
+    return "Geometry"
+
+
+def _check_keys(layer: str, key: str, frame: pd.DataFrame) -> None:
+    keys = frame[key]
+    if keys.isna().any():
+        raise StoreError(f"layer {layer!r}: {int(keys.isna().sum())} row(s) have no {key!r}")
+    dup = keys[keys.duplicated()]
+    if len(dup):
+        raise StoreError(f"layer {layer!r}: duplicate {key!r} values in the frame: "
+                         f"{sorted(set(dup.astype(str)))[:5]}")
+
+
+# ---- COPY -> frames ------------------------------------------------------------------------
+
+def _select_expr(col: _Column) -> sql.Composable:
+    ident = sql.Identifier(col.name)
+    if col.is_geometry:
+        return sql.SQL("encode(ST_AsBinary({}), 'hex')").format(ident)
+    if col.base_type in _TIME_T:
+        return sql.SQL("(extract(epoch FROM {}) * 1000000)::bigint").format(ident)
+    if col.base_type == "date":
+        return sql.SQL("({} - DATE '1970-01-01')").format(ident)
+    if col.base_type in _INT_T | _FLOAT_T | _STRING_T or col.base_type == "bool":
+        return ident
+    return sql.SQL("{}::text").format(ident)
+
+
+def _csv_type(col: _Column) -> pa.DataType:
+    if col.base_type in _INT_T | _TIME_T or col.base_type == "date":
+        return pa.int64()
+    if col.base_type in _FLOAT_T:
+        return pa.float64()
+    if col.base_type == "bool":
+        return pa.bool_()
+    return pa.large_string()
+
+
+def _natural(col: _Column, arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Turn the CSV-transport encoding back into the column's own Arrow type."""
+    if col.base_type == "timestamptz":
+        return arr.cast(pa.timestamp("us", tz="UTC"))
+    if col.base_type == "timestamp":
+        return arr.cast(pa.timestamp("us"))
+    if col.base_type == "date":
+        return arr.cast(pa.int32()).cast(pa.date32())
+    return arr
+
+
+def _decode(data: bytes, cols: list[_Column]) -> dict[str, Any]:
+    """Parse ``COPY ... TO STDOUT (FORMAT csv)`` output: Arrow arrays and shapely geometries."""
+    names = [c.name for c in cols]
+    if not data:
+        table = pa.table({c.name: pa.array([], type=_csv_type(c)) for c in cols})
+    else:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c.name: _csv_type(c) for c in cols},
+                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+                true_values=["t"], false_values=["f"]),
+        )
+    out: dict[str, Any] = {}
+    for col in cols:
+        arr = table.column(col.name)
+        if col.is_geometry:
+            out[col.name] = shapely.from_wkb(arr.to_numpy(zero_copy_only=False))
+        else:
+            out[col.name] = _natural(col, arr)
+    return out
+
+
+def _string_mapper(t: pa.DataType) -> Any:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.StringDtype()
+    return None
+
+
+def _exact_mapper(t: pa.DataType) -> Any:
+    if pa.types.is_integer(t):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return _string_mapper(t)
+
+
+def _to_target(arr: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    if arr.type == target:
+        return arr
+    if pa.types.is_dictionary(target):
+        return arr.cast(target.value_type).dictionary_encode()
+    if pa.types.is_null(target):
+        return pa.chunked_array([pa.nulls(len(arr))])
+    return arr.cast(target, safe=False)
+
+
+def _series(name: str, arr: pa.ChunkedArray, mapper: Any) -> pd.Series:
+    return pa.table({name: arr}).to_pandas(types_mapper=mapper)[name]
+
+
+def _frame(arrays: dict[str, Any], cols: list[_Column], spec: LayerSpec | None,
+           schema: pa.Schema | None) -> pd.DataFrame:
+    """Assemble the frame the embedded store would return for the same data."""
+    spec_dtypes = dict(spec.empty().dtypes) if spec is not None else {}
+    data: dict[str, pd.Series] = {}
+    geom_col: _Column | None = None
+    for col in cols:
+        if col.is_geometry:
+            geom_col = col
+            continue
+        arr = arrays[col.name]
+        if col.name in spec_dtypes:
+            if col.base_type == "date":
+                arr = arr.cast(pa.timestamp("us"))
+            s = _series(col.name, arr, _exact_mapper)
+            want = spec_dtypes[col.name]
+            data[col.name] = s if s.dtype == want else s.astype(want)
+        else:
+            if schema is not None and col.name in schema.names:
+                arr = _to_target(arr, schema.field(col.name).type)
+            data[col.name] = _series(col.name, arr, _string_mapper)
+    frame = pd.DataFrame(data)
+    if geom_col is None:
+        return frame
+    geoms = gpd.GeoSeries(arrays[geom_col.name], crs=SRID)
+    return gpd.GeoDataFrame(frame, geometry=geoms.rename(_GEOM))
+
+
+def _select(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
+    if columns is None:
+        return frame
+    cols = [c for c in columns if c in frame.columns]
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name not in cols:
+        return pd.DataFrame(frame[cols])
+    return frame[cols]
+
+
+def _py(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _where(layer: str, filters: list[Filter],
+           by_name: dict[str, _Column]) -> tuple[sql.Composable, list[Any]]:
+    """Parameterised WHERE clause; column names are checked against the table's columns."""
+    if not filters:
+        return sql.SQL(""), []
+    ops = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+    terms: list[sql.Composable] = []
+    params: list[Any] = []
+    for name, op, value in filters:
+        col = by_name.get(name)
+        if col is None:
+            raise KeyError(f"filter on unknown column {name!r} of layer {layer!r}")
+        if col.is_geometry:
+            raise SchemaError(f"layer {layer!r}: cannot filter on the geometry column")
+        ident = sql.Identifier(name)
+        typ = sql.SQL(col.sql_type)
+        if op == "in":
+            values = value.tolist() if hasattr(value, "tolist") else list(value)
+            terms.append(sql.SQL("{} = ANY(CAST(%s AS {}[]))").format(ident, typ))
+            params.append([_py(v) for v in values])
+        else:
+            terms.append(sql.SQL("{} {} CAST(%s AS {})").format(ident, sql.SQL(ops[op]), typ))
+            params.append(_py(value))
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms), params
+
+
+# ---- the store -----------------------------------------------------------------------------
+
+class PostgisStore(Store):
+    """Layers as PostGIS tables in the database at ``url``.
+
+    Parameters
+    ----------
+    url
+        ``postgresql+psycopg://user:password@host:port/dbname`` (``postgresql://`` and
+        ``postgres://`` are accepted and use psycopg 3).
+    migrate
+        Create or upgrade the schema with Alembic on open (keyword-only; on by default).
+
+    Examples
+    --------
+    >>> store = PostgisStore("postgresql+psycopg://riskmap@127.0.0.1/riskmap")  # doctest: +SKIP
+    >>> store.read("mahallas", filters=[("region", "=", "Jizzakh")])  # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = sa.create_engine(
+            sqlalchemy_url(url), pool_pre_ping=True,
+            connect_args={"options": "-c TimeZone=UTC"})
+        if migrate:
+            try:
+                self.migrate()
+            except BaseException:
+                self.engine.dispose()
+                raise
+
+    def __repr__(self) -> str:
+        return f"PostgisStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (a no-op when it is there).
+
+        Concurrent callers are serialised with a transaction-level advisory lock.
+
+        Raises
+        ------
+        StoreError
+            The database is unreachable or a migration failed; nothing was changed.
+        """
+        cfg = alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"{self!r}: cannot migrate the schema: {exc.orig}") from exc
+
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        try:
+            with self.engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                assert isinstance(raw, psycopg.Connection)
+                with raw.cursor() as cur:
+                    yield cur
+        except (psycopg.OperationalError, sa.exc.OperationalError) as exc:
+            raise StoreError(f"{self!r}: {exc}") from exc
+
+    # ---- reads ---------------------------------------------------------------------------
+    def layer_names(self) -> list[str]:
+        """Layers that hold data (written at least once and not dropped)."""
+        with self._cursor() as cur:
+            return [row[0] for row in cur.execute(_sql("layer_names")).fetchall()]
+
+    def count(self, layer: str) -> int:
+        """Number of rows in ``layer`` (0 when absent)."""
+        with self._cursor() as cur:
+            if not _columns(cur, layer):
+                return 0
+            row = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(layer)))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
+    def read(self, layer: str, *, columns: Sequence[str] | None = None,
+             filters: Sequence[Filter] | None = None) -> pd.DataFrame:
+        """Read a layer with the filters pushed down into SQL.
+
+        Parameters
+        ----------
+        layer
+            Layer name.
+        columns
+            Columns to return, in this order; a spatial layer keeps its geometry only when
+            ``"geometry"`` is listed. ``None`` returns every column.
+        filters
+            ``(column, op, value)`` terms, ANDed; see :mod:`layers.store`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A GeoDataFrame in EPSG:4326 for spatial layers, with the spec's dtypes; an absent
+            layer reads as the spec's empty frame.
+
+        Raises
+        ------
+        KeyError
+            A requested or filtered column does not exist.
+        """
+        spec = get_spec(layer)
+        flist = check_filters(filters)
+        with self._cursor() as cur:
+            cols = _columns(cur, layer)
+            if not cols:
+                frame = spec.empty() if spec is not None else pd.DataFrame()
+                frame = apply_filters(frame, flist) if len(frame.columns) else frame
+                return _select(frame, columns)
+            by_name = {c.name: c for c in cols}
+            if columns is not None:
+                unknown = [c for c in columns if c not in by_name and c != _GEOM]
+                if unknown:
+                    raise KeyError(f"layer {layer!r} has no column(s) {unknown}; "
+                                   f"it has {list(by_name)}")
+                cols = [c for c in cols if c.name in columns]
+            schema = _arrow_schema(cur, layer)
+            where, params = _where(layer, flist, by_name)
+            query = (sql.SQL("COPY (SELECT {} FROM {}").format(
+                sql.SQL(", ").join(_select_expr(c) for c in cols), sql.Identifier(layer))
+                + where + sql.SQL(") TO STDOUT (FORMAT csv)"))
+            chunks: list[bytes] = []
+            if cols:
+                with cur.copy(query, params or None) as copy:
+                    chunks.extend(bytes(block) for block in copy)
+        arrays = _decode(b"".join(chunks), cols)
+        return _select(_frame(arrays, cols, spec, schema), columns)
+
+    # ---- writes --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One database transaction: every write in the block commits together, or none does.
+
+        Raises
+        ------
+        StoreError
+            A database error; the transaction was rolled back.
+        """
+        try:
+            with self.engine.begin() as conn:
+                raw = conn.connection.driver_connection
+                assert isinstance(raw, psycopg.Connection)
+                with raw.cursor() as cur:
+                    yield _PostgisTransaction(cur)
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"{self!r}: transaction rolled back: {exc.orig}") from exc
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.engine.dispose()
+
+
+class _PostgisTransaction(Transaction):
+    """Writes inside one database transaction (see :meth:`PostgisStore.transaction`)."""
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self.cur = cur
+        self._stage_ids = itertools.count()
+        self._created = False
+
+    @contextlib.contextmanager
+    def _step(self, layer: str, what: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StoreError(f"layer {layer!r}: {what} failed, transaction rolled back: "
+                             f"{exc}") from exc
+
+    # ---- the four operations ---------------------------------------------------------
+    def replace(self, layer: str, frame: pd.DataFrame) -> None:
+        """Replace the whole layer (TRUNCATE + COPY; derived tables are dropped and re-created)."""
+        spec, frame = prepare(layer, frame)
+        _check_name(layer, spec)
+        if spec is not None and spec.key is not None:
+            _check_keys(layer, spec.key, frame)
+        enc = _encode(layer, frame)
+        with self._step(layer, "replace"):
+            cols = _columns(self.cur, layer)
+            if cols and spec is not None and self._fits(layer, cols, enc, exact=True):
+                self.cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(layer)))
+            else:
+                cols = self._create(layer, spec, enc, drop=bool(cols))
+            self._load(layer, cols, enc)
+            self._mark(layer, spec, enc)
+
+    def append(self, layer: str, frame: pd.DataFrame) -> None:
+        """Append rows (COPY); a derived table is created on the first append."""
+        spec, frame = prepare(layer, frame)
+        _check_name(layer, spec)
+        if spec is not None and spec.key is not None:
+            _check_keys(layer, spec.key, frame)
+        enc = _encode(layer, frame)
+        with self._step(layer, "append"):
+            cols = self._existing_or_new(layer, spec, enc)
+            self._load(layer, cols, enc)
+            self._mark(layer, spec, enc if self._created else None)
+
+    def upsert(self, layer: str, frame: pd.DataFrame) -> None:
+        """Insert rows, replacing those whose key exists (COPY to a temp table + ON CONFLICT)."""
+        spec, frame = prepare(layer, frame)
+        if spec is None or spec.key is None:
+            raise StoreError(f"layer {layer!r} has no key to upsert on")
+        _check_name(layer, spec)
+        _check_keys(layer, spec.key, frame)
+        enc = _encode(layer, frame)
+        with self._step(layer, "upsert"):
+            cols = self._existing_or_new(layer, spec, enc)
+            if len(enc):
+                stage = self._stage(layer, cols, enc)
+                names = enc.names
+                ident = sql.Identifier
+                query = sql.SQL(_sql("upsert_from_stage")).format(
+                    table=ident(layer), stage=ident(stage),
+                    columns=sql.SQL(", ").join(map(ident, names)),
+                    select=self._select_from_stage(cols, names),
+                    key=ident(spec.key),
+                    updates=sql.SQL(", ").join(
+                        sql.SQL("{} = EXCLUDED.{}").format(ident(n), ident(n))
+                        for n in names if n != spec.key),
+                )
+                self.cur.execute(query)
+                self.cur.execute(sql.SQL("DROP TABLE {}").format(ident(stage)))
+            self._mark(layer, spec, enc if self._created else None)
+
+    def delete(self, layer: str, key_values: Sequence[str]) -> None:
+        """Delete the rows whose key is in ``key_values`` (``DELETE .. WHERE key = ANY(..)``)."""
+        spec = get_spec(layer)
+        if spec is None or spec.key is None:
+            raise StoreError(f"layer {layer!r} has no key to delete by")
+        _check_name(layer, spec)
+        with self._step(layer, "delete"):
+            cols = _columns(self.cur, layer)
+            if not cols:
+                cols = self._create(layer, spec, _encode(layer, spec.empty()), drop=False)
+            key = next(c for c in cols if c.name == spec.key)
+            values = [_py(v) for v in list(key_values)]
+            self.cur.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(CAST(%s AS {}[]))").format(
+                sql.Identifier(layer), sql.Identifier(spec.key), sql.SQL(key.sql_type)),
+                (values,))
+            self._mark(layer, spec, None)
+
+    # ---- steps -----------------------------------------------------------------------
+    def _existing_or_new(self, layer: str, spec: LayerSpec | None,
+                         enc: _Encoded) -> list[_Column]:
+        """The table's columns, creating the table when absent; refuse unknown columns."""
+        cols = _columns(self.cur, layer)
+        self._created = not cols
+        if not cols:
+            return self._create(layer, spec, enc, drop=False)
+        if not self._fits(layer, cols, enc, exact=False):
+            raise SchemaError(f"layer {layer!r}: columns {enc.names} do not match the "
+                              f"table's {[c.name for c in cols]}")
+        return cols
+
+    def _fits(self, layer: str, cols: list[_Column], enc: _Encoded, *, exact: bool) -> bool:
+        """Whether ``enc`` can go into the table as it is (and its SRID matches)."""
+        table = {c.name: c for c in cols}
+        for col in cols:
+            if col.is_geometry and enc.geoms is not None and col.srid not in (SRID, 0):
+                raise StoreError(f"layer {layer!r}: the table's SRID is {col.srid}, "
+                                 f"the frame's is {SRID}; refusing to write")
+        names = set(enc.names)
+        return names == set(table) if exact else names <= set(table)
+
+    def _create(self, layer: str, spec: LayerSpec | None, enc: _Encoded, *,
+                drop: bool) -> list[_Column]:
+        """Create the layer's table: from its spec when registered, else from the frame."""
+        ident = sql.Identifier
+        if drop:
+            self.cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident(layer)))
+        declared = {c.name: _SPEC_SQL[c.dtype] for c in spec.columns} if spec else {}
+        defs = []
+        for field in enc.attrs.schema:
+            sql_type = declared.get(field.name) or _arrow_sql_type(layer, field.name, field.type)
+            primary = sql.SQL(" PRIMARY KEY") if spec and field.name == spec.key else sql.SQL("")
+            defs.append(sql.SQL("{} {}{}").format(ident(field.name), sql.SQL(sql_type), primary))
+        spatial = spec.spatial if spec is not None else enc.geoms is not None
+        if spatial:
+            kind = _spec_geometry_type(spec) if spec is not None else "Geometry"
+            defs.append(sql.SQL("{} geometry({}, {})").format(
+                ident(_GEOM), sql.SQL(kind), sql.Literal(SRID)))
+        self.cur.execute(sql.SQL("CREATE TABLE {} ({})").format(
+            ident(layer), sql.SQL(", ").join(defs)))
+        if spatial:
+            self.cur.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(
+                ident(layer), ident(_GEOM)))
+        for name in spec.indexes if spec is not None else ():
+            self.cur.execute(sql.SQL("CREATE INDEX ON {} ({})").format(ident(layer), ident(name)))
+        return _columns(self.cur, layer)
+
+    def _needs_multi(self, cols: list[_Column], enc: _Encoded) -> bool:
+        geom = next((c for c in cols if c.is_geometry), None)
+        if geom is None or enc.geoms is None or geom.geometry_type not in _MULTI:
+            return False
+        single = _MULTI[geom.geometry_type]
+        return bool(np.any(shapely.get_type_id(enc.geoms) == _TYPE_IDS[single]))
+
+    def _load(self, layer: str, cols: list[_Column], enc: _Encoded) -> None:
+        """COPY the rows in; through a staging table when single parts need ST_Multi."""
+        if not len(enc):
+            return
+        if not self._needs_multi(cols, enc):
+            self._copy(layer, enc)
+            return
+        stage = self._stage(layer, cols, enc)
+        names = enc.names
+        self.cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+            sql.Identifier(layer), sql.SQL(", ").join(map(sql.Identifier, names)),
+            self._select_from_stage(cols, names), sql.Identifier(stage)))
+        self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
+
+    def _copy(self, table: str, enc: _Encoded) -> None:
+        query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, enc.names)))
+        with self.cur.copy(query) as copy:
+            for chunk in enc.csv_chunks():
+                copy.write(chunk)
+
+    def _stage(self, layer: str, cols: list[_Column], enc: _Encoded) -> str:
+        """A temp table shaped like the layer (geometry unconstrained) holding ``enc``."""
+        stage = f"_riskmap_stage_{next(self._stage_ids)}"
+        select = sql.SQL(", ").join(
+            sql.SQL("{}::geometry AS {}").format(sql.Identifier(c.name), sql.Identifier(c.name))
+            if c.is_geometry else sql.Identifier(c.name) for c in cols)
+        self.cur.execute(sql.SQL(
+            "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            sql.Identifier(stage), select, sql.Identifier(layer)))
+        self._copy(stage, enc)
+        return stage
+
+    @staticmethod
+    def _select_from_stage(cols: list[_Column], names: list[str]) -> sql.Composable:
+        multi = {c.name for c in cols if c.is_geometry and c.geometry_type in _MULTI}
+        return sql.SQL(", ").join(
+            sql.SQL("ST_Multi({})").format(sql.Identifier(n)) if n in multi
+            else sql.Identifier(n) for n in names)
+
+    def _mark(self, layer: str, spec: LayerSpec | None, enc: _Encoded | None) -> None:
+        self.cur.execute(_sql("mark_layer"), {
+            "name": layer, "registered": spec is not None,
+            "arrow_schema": enc.schema_b64() if enc is not None else None})
+
+
+_TYPE_IDS = {"Point": 0, "LineString": 1, "Polygon": 3}

@@ -1,0 +1,172 @@
+"""``riskmap export``: write layers out through the data-access layer (scoped and audited)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_option
+
+__all__ = ["COMMANDS", "export", "format_option", "write_frame"]
+
+
+def format_option(choices: tuple[str, ...]):  # noqa: ANN201
+    """``--format`` with the given choices (the first is the default)."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
+                        show_default=True, help="Output format.")
+
+
+def region_option(func):  # noqa: ANN001, ANN201
+    """``--region``: limit to these regions (repeatable)."""
+    return click.option("--region", "regions", multiple=True,
+                        help="Only these regions (repeatable).")(func)
+
+
+@click.group()
+def export() -> None:
+    """Write layers and analysis results to files (CSV, GeoJSON, Parquet).
+
+    Every export is read through the data-access layer: it is limited to the regions in
+    RISKMAP_APP__REGIONS when set, and written to the audit log.
+    """
+
+
+def access_for(store, settings, regions: tuple[str, ...] = ()):  # noqa: ANN001, ANN201
+    """The data-access object for an export."""
+    from layers.access import DataAccess
+
+    allowed = list(settings.app.regions)
+    if regions:
+        if allowed and not set(regions) <= set(allowed):
+            raise PermissionError(f"regions {sorted(set(regions) - set(allowed))} are outside "
+                                  f"this user's scope ({', '.join(allowed)})")
+        allowed = list(regions)
+    return DataAccess(store, user=settings.user, regions=allowed or None)
+
+
+def write_frame(frame: pd.DataFrame, out: Path, fmt: str) -> None:
+    """Write a frame (GeoDataFrame for geojson) atomically-ish: to a temp file, then rename."""
+    import geopandas as gpd
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if fmt == "csv":
+        frame.to_csv(tmp, index=False, encoding="utf-8")
+    elif fmt == "parquet":
+        frame.to_parquet(tmp, index=False)
+    elif fmt == "geojson":
+        if not isinstance(frame, gpd.GeoDataFrame):
+            raise click.UsageError("this export has no geometry; use --format csv")
+        if tmp.exists():
+            tmp.unlink()
+        frame.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+    else:
+        raise click.UsageError(f"unknown format {fmt}")
+    tmp.replace(out)
+
+
+def incidents_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The export columns of incidents (lat/lon from the point, h3 as hex)."""
+    import shapely
+
+    from geo.h3index import cells_to_hex
+
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
+    lon = np.where(empty, np.nan, shapely.get_x(geoms))
+    lat = np.where(empty, np.nan, shapely.get_y(geoms))
+    out = pd.DataFrame({
+        "incident_id": frame["incident_id"],
+        "occurred_at": frame["occurred_at"].dt.tz_convert("Asia/Tashkent").map(
+            lambda t: t.isoformat() if pd.notna(t) else None),
+        "category": frame["category"],
+        "lat": lat, "lon": lon,
+        "h3": cells_to_hex(frame["h3"].fillna(0).to_numpy(dtype="int64")),
+        "mahalla_id": frame["mahalla_id"],
+        "district": frame["district"],
+        "region": frame["region"],
+        "geocode_precision": frame["geocode_precision"],
+        "flags": frame["flags"].fillna(""),
+        "source_file": frame["source_file"],
+        "source_row": frame["source_row"],
+    })
+    return out
+
+
+@export.command("incidents")
+@store_option
+@format_option(("csv", "geojson", "parquet"))
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
+              help="Output file.")
+@region_option
+@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD), inclusive.")
+@click.option("--category", "categories", multiple=True, help="Only these categories.")
+@fail_cleanly
+def export_incidents(store_url: str | None, fmt: str, out: Path, regions: tuple[str, ...],
+                     date_from: str | None, date_to: str | None,
+                     categories: tuple[str, ...]) -> None:
+    """Write incidents with lat, lon, H3 cell (hex), mahalla and geocode precision."""
+    import geopandas as gpd
+
+    settings = settings_from(store_url)
+    filters = []
+    if date_from:
+        filters.append(("occurred_at", ">=", pd.Timestamp(date_from, tz="Asia/Tashkent")))
+    if date_to:
+        filters.append(("occurred_at", "<", pd.Timestamp(date_to, tz="Asia/Tashkent")
+                        + pd.Timedelta(days=1)))
+    if categories:
+        filters.append(("category", "in", list(categories)))
+    with open_from(settings) as store:
+        frame = access_for(store, settings, regions).read("incidents", filters=filters,
+                                                          purpose="export")
+    table = incidents_table(frame)
+    if fmt == "geojson":
+        table = gpd.GeoDataFrame(table, geometry=frame.geometry.values, crs=4326)
+    write_frame(table, out, fmt)
+    click.echo(f"wrote {len(table)} incidents to {out}")
+
+
+@export.command("quarantine")
+@store_option
+@format_option(("csv", "parquet"))
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
+              help="Output file.")
+@click.option("--layer", default=None, help="Only rows quarantined from this layer.")
+@fail_cleanly
+def export_quarantine(store_url: str | None, fmt: str, out: Path, layer: str | None) -> None:
+    """Write quarantined rows: the original columns plus quarantine_id, reason and detail.
+
+    Correct the rows in the file and load it again with `riskmap ingest incidents FILE`:
+    rows that now load are removed from the quarantine.
+    """
+    settings = settings_from(store_url)
+    with open_from(settings) as store:
+        frame = access_for(store, settings).read(
+            "quarantine", filters=[("layer", "=", layer)] if layer else None, purpose="export")
+    table = quarantine_table(frame)
+    write_frame(table, out, fmt)
+    click.echo(f"wrote {len(table)} quarantined rows to {out}")
+
+
+def quarantine_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Expand the stored original rows back into columns."""
+    raw = pd.DataFrame([json.loads(r) if isinstance(r, str) else {} for r in frame["raw"]])
+    meta = pd.DataFrame({
+        "quarantine_id": frame["quarantine_id"].to_numpy(),
+        "reason": frame["reason"].to_numpy(),
+        "detail": frame["detail"].to_numpy(),
+        "source_file": frame["source_file"].to_numpy(),
+        "source_row": frame["source_row"].to_numpy(),
+    })
+    raw = raw.drop(columns=[c for c in meta.columns if c in raw.columns])
+    return pd.concat([raw.reset_index(drop=True), meta], axis=1)
+
+
+COMMANDS = [export]

@@ -1,0 +1,74 @@
+"""``riskmap ingest``: load a user's file into a layer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_option
+
+__all__ = ["COMMANDS", "ingest"]
+
+LAYERS = ("mahallas", "incidents", "cameras", "infrastructure")
+
+
+@click.command()
+@click.argument("layer", type=click.Choice(LAYERS))
+@click.argument("file", type=click.Path(path_type=Path))
+@store_option
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Write the load summary as JSON to this file.")
+@click.option("--map", "mapping", multiple=True, metavar="SOURCE=FIELD",
+              help="Rename a column of the file to a canonical field (repeatable).")
+@click.option("--replace", is_flag=True,
+              help="Replace the whole layer instead of upserting by id (not for incidents).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+@fail_cleanly
+def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | None,
+           mapping: tuple[str, ...], replace: bool, progress: bool | None) -> None:
+    """Load FILE into LAYER (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile, GeoParquet).
+
+    Every row is loaded, counted as a duplicate, or quarantined with a reason
+    (see `riskmap export quarantine`). A load is one transaction: if it fails, the store
+    is left exactly as it was.
+    """
+    from etl.readers import parse_mapping
+
+    settings = settings_from(store_url)
+    try:
+        renames = parse_mapping(mapping)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--map") from exc
+    show = sys.stderr.isatty() if progress is None else progress
+    with open_from(settings) as store:
+        report = run_ingest(layer, file, store, settings, renames, replace=replace, progress=show)
+    click.echo(report.summary())
+    if report_path is not None:
+        report.write(report_path)
+
+
+def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: bool = False,  # noqa: ANN001
+               progress: bool = False):  # noqa: ANN201
+    """Dispatch to the layer's ingest job (shared by `ingest` and `demo`)."""
+    from etl import features
+    from etl.ingest import ingest_incidents, load_aliases, load_context
+
+    if layer == "incidents":
+        if replace:
+            raise click.BadParameter("incidents are upserted by id; --replace is not allowed")
+        etl = settings.etl
+        ctx = load_context(store, aliases=load_aliases(etl.category_aliases,
+                                                       etl.category_aliases_file),
+                           tz=etl.timezone, snap_m=etl.snap_distance_m, res=etl.h3_resolution,
+                           fuzzy_threshold=etl.fuzzy_threshold)
+        return ingest_incidents(file, store, ctx, mapping=mapping, chunk_rows=etl.chunk_rows,
+                                progress=progress)
+    job = {"mahallas": features.ingest_mahallas, "cameras": features.ingest_cameras,
+           "infrastructure": features.ingest_infrastructure}[layer]
+    return job(file, store, mapping=mapping, replace=replace)
+
+
+COMMANDS = [ingest]

@@ -1,0 +1,85 @@
+"""One typed settings object, read from ``RISKMAP_*`` environment variables and ``.env``.
+
+Nested sections use a double underscore: ``RISKMAP_ETL__SNAP_DISTANCE_M=150``.
+Build it once per entry point (CLI command, app factory) and pass it down; ``geo/`` never sees it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AppSettings", "EtlSettings", "GeoSettings", "Settings", "load_settings"]
+
+
+class EtlSettings(BaseModel):
+    """Incident ETL options."""
+
+    h3_resolution: int = Field(9, ge=0, le=15, description="H3 resolution stored on incidents")
+    snap_distance_m: float = Field(200.0, ge=0, le=5000,
+                                   description="points this close outside every mahalla are snapped")
+    fuzzy_threshold: float = Field(88.0, ge=50, le=100,
+                                   description="minimum rapidfuzz score for a fuzzy mahalla name match")
+    timezone: str = Field("Asia/Tashkent", description="zone of naive timestamps")
+    category_aliases: dict[str, str] = Field(
+        default_factory=dict, description="extra alias -> canonical category code")
+    category_aliases_file: Path | None = Field(
+        None, description="JSON or CSV (alias,category) file of extra category aliases")
+    chunk_rows: int = Field(250_000, ge=1000, description="rows per chunk for progress and memory")
+
+
+class GeoSettings(BaseModel):
+    """Defaults for analytics (plain parameters are passed to geo/ functions)."""
+
+    hotspot_resolutions: list[int] = Field(default_factory=lambda: [7, 8, 9])
+    kde_bandwidth_m: float = Field(300.0, gt=0)
+    kde_cell_m: float = Field(100.0, gt=0)
+    fdr: bool = True
+    status_months: int = Field(12, ge=1, le=60)
+    status_red_top_share: float = Field(0.10, gt=0, lt=1)
+
+
+class AppSettings(BaseModel):
+    """Web app options. There is no default password: set one to require a login."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8050, ge=1, le=65535)
+    username: str = "analyst"
+    password: SecretStr | None = Field(
+        None, description="set RISKMAP_APP__PASSWORD to require HTTP basic auth")
+    regions: list[str] = Field(
+        default_factory=list, description="limit what the app may read to these regions")
+    debug: bool = False
+
+    @model_validator(mode="after")
+    def _password_off_loopback(self) -> AppSettings:
+        loopback = self.host in {"127.0.0.1", "localhost", "::1"}
+        if not loopback and self.password is None:
+            raise ValueError(
+                f"app.host={self.host!r} exposes the app beyond this machine: "
+                "set RISKMAP_APP__PASSWORD (there is no default password)")
+        if self.password is not None and len(self.password.get_secret_value()) < 8:
+            raise ValueError("RISKMAP_APP__PASSWORD must have at least 8 characters")
+        return self
+
+
+class Settings(BaseSettings):
+    """Root settings object."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RISKMAP_", env_nested_delimiter="__", env_file=".env", extra="ignore")
+
+    store: str = Field("./riskmap-data",
+                       description="a directory (embedded store) or a postgresql+psycopg:// URL")
+    user: str = Field("local", description="name written to the audit log")
+    etl: EtlSettings = Field(default_factory=EtlSettings)
+    geo: GeoSettings = Field(default_factory=GeoSettings)
+    app: AppSettings = Field(default_factory=AppSettings)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides (e.g. CLI options) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

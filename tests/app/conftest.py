@@ -1,0 +1,158 @@
+"""Fixtures for app tests: a tiny world in an embedded store, a live app server, headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import geopandas as gpd
+import shapely
+
+from geo.h3index import cells_from_lonlat
+from layers import open_store
+from layers.access import DataAccess
+from layers.store import Store
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+#: the tiny world: a 3x3 grid of 0.01-degree square mahallas with its south-west corner here
+LON0, LAT0, STEP = 67.84, 40.12, 0.01
+REGION = "Jizzax viloyati"
+#: columns 0-1 are in the city, column 2 in the neighbouring district
+DISTRICTS = ("Jizzax shahri", "Jizzax shahri", "Sharof Rashidov tumani")
+NAMES = ("Bog'ishamol", "Navro'z", "O'zbekiston", "Yangiobod", "Do'stlik", "Guliston",
+         "Istiqlol", "Mustaqillik", "Sharq")
+CATS = ("theft", "assault", "burglary", "fraud")
+
+
+def mahalla_grid() -> gpd.GeoDataFrame:
+    """The 3x3 mahalla grid: ids ``M<row><col>``, population 1000 * (1 + index)."""
+    rows, cols = np.divmod(np.arange(9), 3)
+    x0, y0 = LON0 + cols * STEP, LAT0 + rows * STEP
+    return gpd.GeoDataFrame({
+        "mahalla_id": [f"M{r}{c}" for r, c in zip(rows, cols, strict=True)],
+        "name": list(NAMES),
+        "name_cyrillic": [None] * 9,
+        "district": [DISTRICTS[c] for c in cols],
+        "region": [REGION] * 9,
+        "population": 1000.0 * (1 + np.arange(9)),
+    }, geometry=shapely.box(x0, y0, x0 + STEP, y0 + STEP), crs="EPSG:4326")
+
+
+def incident_frame(lon: np.ndarray, lat: np.ndarray, category: list[str] | np.ndarray,
+                   occurred_at: pd.DatetimeIndex | list[str]) -> gpd.GeoDataFrame:
+    """Incidents inside the grid: mahalla from the grid cell, fraud located at the mahalla only."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    category = np.asarray(category, dtype=object)
+    col = np.clip(((lon - LON0) / STEP).astype(int), 0, 2)
+    row = np.clip(((lat - LAT0) / STEP).astype(int), 0, 2)
+    grid = mahalla_grid()
+    idx = row * 3 + col
+    on_mahalla = category == "fraud"
+    reps = shapely.point_on_surface(grid.geometry.to_numpy())
+    plon = np.where(on_mahalla, shapely.get_x(reps)[idx], lon)
+    plat = np.where(on_mahalla, shapely.get_y(reps)[idx], lat)
+    geometry = shapely.points(lon, lat)
+    geometry[on_mahalla] = shapely.from_wkt("POINT EMPTY")
+    n = len(lon)
+    return gpd.GeoDataFrame({
+        "incident_id": [f"I{i:05d}" for i in range(n)],
+        "occurred_at": pd.to_datetime(list(occurred_at), utc=True),
+        "category": category,
+        "h3": cells_from_lonlat(plon, plat, 9),
+        "mahalla_id": grid["mahalla_id"].to_numpy()[idx],
+        "district": grid["district"].to_numpy()[idx],
+        "region": [REGION] * n,
+        "geocode_precision": np.where(on_mahalla, "mahalla", "coordinates"),
+        "flags": [""] * n,
+        "source_file": ["test.csv"] * n,
+        "source_row": np.arange(n) + 2,
+        "content_hash": np.arange(n),
+    }, geometry=geometry, crs="EPSG:4326")
+
+
+def random_incidents(n: int = 500, seed: int = 7) -> gpd.GeoDataFrame:
+    """``n`` incidents, uniform over the grid and over 2025-01-01 .. 2025-06-30 (UTC)."""
+    rng = np.random.default_rng(seed)
+    lon = LON0 + rng.uniform(0.0005, 3 * STEP - 0.0005, n)
+    lat = LAT0 + rng.uniform(0.0005, 3 * STEP - 0.0005, n)
+    category = rng.choice(CATS, n, p=[0.4, 0.3, 0.2, 0.1])
+    start = pd.Timestamp("2025-01-01", tz="UTC").value
+    span = pd.Timestamp("2025-06-30", tz="UTC").value - start
+    occurred = pd.to_datetime(start + rng.integers(0, span, n), utc=True)
+    return incident_frame(lon, lat, category, occurred)
+
+
+def build_store(root: Path, incidents: gpd.GeoDataFrame | None = None) -> Store:
+    """An embedded store in ``root`` holding the grid and ``incidents`` (default: 500 random)."""
+    store = open_store(str(root))
+    with store.transaction() as txn:
+        txn.replace("mahallas", mahalla_grid())
+        txn.replace("incidents", random_incidents() if incidents is None else incidents)
+    return store
+
+
+@pytest.fixture(scope="session")
+def world_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The tiny world, built once per session (tests only read it)."""
+    return build_store(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="session")
+def dash_server(world_store: Store) -> Iterator[str]:
+    """URL of the app over the tiny world, served by werkzeug on a free 127.0.0.1 port."""
+    from werkzeug.serving import make_server
+
+    from app.factory import create_app
+    from riskmap.settings import Settings
+
+    settings = Settings(_env_file=None, store=world_store.url)  # type: ignore[call-arg]
+    dash_app = create_app(settings, DataAccess(world_store, user="test"), demo=True)
+    server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="dash-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Debian Chromium through Selenium 4 (no Selenium Manager, no downloads)."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.fail(f"browser tests need {CHROMIUM} and {CHROMEDRIVER}: run ./scripts/test, "
+                    "which installs them", pytrace=False)
+    os.environ["SE_AVOID_STATS"] = "true"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def assert_clean_console(driver: Any) -> None:
+    """Fail when the browser console holds any SEVERE entry (read entries are cleared)."""
+    severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    assert not severe, "browser console errors:\n" + "\n".join(e["message"] for e in severe)

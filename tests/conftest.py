@@ -1,0 +1,139 @@
+"""Shared fixtures: the tiny world, a fresh PostGIS database per test, and the two-backend ``store``.
+
+PostGIS comes from ``RISKMAP_TEST_POSTGIS_URL`` (``./scripts/test`` starts a throwaway cluster
+and sets it). Without it the PostGIS tests FAIL with a message saying so; set
+``RISKMAP_ALLOW_NO_POSTGIS=1`` to skip them instead (``./scripts/test`` never does, and it fails
+when any test marked ``postgis`` was skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from hypothesis import HealthCheck, settings
+from sqlalchemy.engine import make_url
+
+from tests import fixtures
+
+POSTGIS_ENV = "RISKMAP_TEST_POSTGIS_URL"
+ALLOW_NO_POSTGIS_ENV = "RISKMAP_ALLOW_NO_POSTGIS"
+SKIP_REPORT_ENV = "RISKMAP_POSTGIS_SKIP_REPORT"
+
+# CI machines have 2 slow cores: no per-example deadline; examples stay few per test.
+settings.register_profile("riskmap", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("riskmap")
+
+
+# ---- the tiny world --------------------------------------------------------------------------
+
+@pytest.fixture
+def tiny_world() -> dict[str, pd.DataFrame]:
+    """Every built-in layer of the tiny Jizzakh world (see ``tests/fixtures.py``), fresh copies."""
+    return fixtures.tiny_world()
+
+
+# ---- PostGIS ---------------------------------------------------------------------------------
+
+def _libpq(url: str) -> str:
+    """A SQLAlchemy URL as a libpq connection string for psycopg."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _with_database(url: str, dbname: str) -> str:
+    return make_url(url).set(database=dbname).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> str:
+    """URL of the PostGIS test server (from ``RISKMAP_TEST_POSTGIS_URL``)."""
+    url = os.environ.get(POSTGIS_ENV)
+    if not url:
+        message = (f"{POSTGIS_ENV} is not set: run the tests with ./scripts/test, which starts a "
+                   f"throwaway PostGIS cluster (or set {ALLOW_NO_POSTGIS_ENV}=1 to skip the "
+                   "PostGIS tests on purpose)")
+        if os.environ.get(ALLOW_NO_POSTGIS_ENV) == "1":
+            pytest.skip(message)
+        pytest.fail(message, pytrace=False)
+    return url
+
+
+@pytest.fixture(scope="session")
+def _postgis_template(postgis_url: str) -> Iterator[str]:
+    """A database with PostGIS and the migrated schema, cloned for each test."""
+    from layers.postgis import PostgisStore
+
+    name = f"riskmap_tmpl_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        PostgisStore(_with_database(postgis_url, name)).close()  # migrates
+        yield name
+    finally:
+        with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgis_db(postgis_url: str, _postgis_template: str) -> Iterator[str]:
+    """URL of a fresh database for this test, already migrated (a copy of a template)."""
+    name = f"riskmap_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_postgis_template}"')
+    try:
+        yield _with_database(postgis_url, name)
+    finally:
+        with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def blank_postgis_db(postgis_url: str) -> Iterator[str]:
+    """URL of an empty database (no PostGIS extension, no schema) for migration tests."""
+    name = f"riskmap_b_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    try:
+        yield _with_database(postgis_url, name)
+    finally:
+        with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- the store, on both backends -------------------------------------------------------------
+
+@pytest.fixture(params=["embedded", pytest.param("postgis", marks=pytest.mark.postgis)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty store: a data directory (embedded) or a fresh PostGIS database."""
+    if request.param == "embedded":
+        return str(tmp_path / "store")
+    return str(request.getfixturevalue("postgis_db"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[object]:
+    """An empty, opened store; the same test runs on the embedded and the PostGIS backend."""
+    from layers.store import open_store
+
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+# ---- no silent PostGIS skips -----------------------------------------------------------------
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Record skipped ``postgis`` tests for ``./scripts/test``, which fails on any of them."""
+    path = os.environ.get(SKIP_REPORT_ENV)
+    if (path and report.skipped and "postgis" in report.keywords
+            and not hasattr(report, "wasxfail")):
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{report.nodeid}\n")

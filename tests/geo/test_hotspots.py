@@ -1,0 +1,165 @@
+"""Tests for geo.hotspots: study cells, weights, Gi* against esda, FDR classes."""
+
+import numpy as np
+import pytest
+
+import geopandas as gpd
+import shapely
+import h3.api.basic_int as h3
+import esda
+
+from geo.hotspots import (
+    GiStar,
+    benjamini_hochberg,
+    classify_gi,
+    gi_star_z,
+    h3_weights,
+    hotspots_h3,
+    hotspots_mahalla,
+    mahalla_weights,
+    study_cells,
+)
+
+BOX = shapely.box(69.20, 41.28, 69.26, 41.32)
+
+
+@pytest.fixture(scope="module")
+def area() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"mahalla_id": ["a"], "population": [1000]}, geometry=[BOX], crs=4326)
+
+
+@pytest.fixture(scope="module")
+def cells(area) -> np.ndarray:
+    return study_cells(area, 9)
+
+
+@pytest.fixture(scope="module")
+def grid4() -> gpd.GeoDataFrame:
+    polys = [shapely.box(i, j, i + 1, j + 1) for j in range(4) for i in range(4)]
+    return gpd.GeoDataFrame(
+        {"mahalla_id": [f"m{k}" for k in range(16)]}, geometry=polys, crs=4326
+    )
+
+
+def test_study_cells_centres_inside(cells):
+    assert cells.size > 150
+    assert np.all(np.diff(cells) > 0)
+    centres = np.array([h3.cell_to_latlng(int(c)) for c in cells[::25]])
+    assert shapely.contains_xy(BOX, centres[:, 1], centres[:, 0]).all()
+    # the count matches area / mean cell area within 5%
+    cell_km2 = h3.cell_area(int(cells[0]), "km^2")
+    box_km2 = gpd.GeoSeries([BOX], crs=4326).to_crs(32642).area.iloc[0] / 1e6
+    assert abs(cells.size - box_km2 / cell_km2) / cells.size < 0.05
+
+
+def test_study_cells_empty_layer():
+    empty = gpd.GeoDataFrame({"mahalla_id": []}, geometry=[], crs=4326)
+    assert study_cells(empty).size == 0
+
+
+def test_h3_weights_are_edge_neighbours(cells):
+    w = h3_weights(cells)
+    m = w.sparse.tocsr()
+    assert (m != m.T).nnz == 0
+    assert m.diagonal().sum() == 0
+    card = np.diff(m.indptr)
+    assert card.max() == 6 and card.min() >= 1
+    i = int(np.argmax(card))
+    ring = set(h3.grid_ring(int(cells[i]), 1))
+    assert {int(cells[j]) for j in m.indices[m.indptr[i] : m.indptr[i + 1]]} == ring
+
+
+def test_mahalla_queen_weights(grid4):
+    w = mahalla_weights(grid4)
+    card = np.diff(w.sparse.tocsr().indptr)
+    assert card[5] == 8  # an interior square touches all around it
+    assert sorted(card.tolist()) == [3] * 4 + [5] * 8 + [8] * 4
+
+
+def test_gi_star_equals_esda_h3(cells):
+    rng = np.random.default_rng(3)
+    y = rng.poisson(2.0, cells.size).astype(float)
+    w = h3_weights(cells)
+    ref = esda.G_Local(y, w, transform="B", star=True, permutations=0)
+    est = GiStar().fit(y, h3_weights(cells, star=True))
+    np.testing.assert_allclose(est.z, ref.Zs, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.p, 2 * ref.p_norm, rtol=1e-10)
+    np.testing.assert_allclose(gi_star_z(y, w), ref.Zs, rtol=1e-10, atol=1e-12)
+    # the vectorised multi-column form matches column by column
+    y2 = rng.poisson(1.0, cells.size).astype(float)
+    both = gi_star_z(np.column_stack([y, y2]), w)
+    ref2 = esda.G_Local(y2, w, transform="B", star=True, permutations=0)
+    np.testing.assert_allclose(both[:, 1], ref2.Zs, rtol=1e-10, atol=1e-12)
+
+
+def test_gi_star_equals_esda_mahalla(grid4):
+    y = np.array([1.0, 2, 3, 4, 9, 6, 7, 8, 0, 0, 1, 2, 5, 5, 3, 1])
+    ref = esda.G_Local(y, mahalla_weights(grid4), transform="B", star=True, permutations=0)
+    out = hotspots_mahalla(y, grid4)
+    np.testing.assert_allclose(out["gi_z"].to_numpy(), ref.Zs, rtol=1e-10)
+    assert out["mahalla_id"].tolist() == grid4["mahalla_id"].tolist()
+
+
+def test_planted_cluster_is_hot(cells):
+    rng = np.random.default_rng(7)
+    centre = h3.latlng_to_cell(41.30, 69.23, 9)
+    cluster = np.array(h3.grid_disk(centre, 1), dtype=np.int64)
+    background = rng.choice(cells, 300)
+    hot = np.repeat(cluster, 15)
+    out = hotspots_h3(np.concatenate([background, hot]), cells)
+    row = out.set_index("h3").loc[centre]
+    assert row["gi_class"] == "hot_99"
+    assert row["gi_z"] > 10
+    assert out["count"].sum() == 300 + hot.size
+    assert out["gi_class"].isin(["hot_99", "hot_95", "hot_90"]).sum() >= 7
+
+
+def test_fdr_fewer_significant_on_noise(cells):
+    rng = np.random.default_rng(11)
+    y = rng.poisson(3.0, cells.size)
+    w = h3_weights(cells, star=True)
+    raw = GiStar(fdr=False).fit(y, w)
+    fdr = GiStar().fit(y, w)
+    n_raw = int((raw.gi_class != "not_significant").sum())
+    n_fdr = int((fdr.gi_class != "not_significant").sum())
+    assert n_raw > 0
+    assert n_fdr < n_raw
+    # q >= p always
+    assert np.all(fdr.q >= fdr.p - 1e-15)
+
+
+def test_permutations_reproducible(cells):
+    rng = np.random.default_rng(5)
+    y = rng.poisson(2.0, cells.size)
+    w = h3_weights(cells, star=True)
+    a = GiStar(permutations=99, seed=1).fit(y, w)
+    b = GiStar(permutations=99, seed=1).fit(y, w)
+    np.testing.assert_array_equal(a.p, b.p)
+    assert a.p.min() >= 0.0199 and a.p.max() <= 1.0
+
+
+def test_all_zero_counts_not_significant(cells):
+    out = hotspots_h3(np.array([], dtype=np.int64), cells)
+    assert (out["gi_class"] == "not_significant").all()
+    assert (out["gi_z"] == 0).all() and (out["gi_p"] == 1).all()
+
+
+def test_benjamini_hochberg_hand_values():
+    p = np.array([0.01, 0.04, 0.03, 0.20, np.nan])
+    q = benjamini_hochberg(p)
+    # sorted p: .01 .03 .04 .20 (m=4) -> .04 .06 .0533 .20 -> cummin from top: .04 .0533 .0533 .2
+    np.testing.assert_allclose(q[:4], [0.04, 0.16 / 3, 0.16 / 3, 0.20])
+    assert np.isnan(q[4])
+
+
+def test_classify_gi_levels():
+    z = np.array([3.0, 2.0, 1.7, 0.5, -1.7, -2.0, -3.0])
+    p = np.array([0.005, 0.04, 0.08, 0.6, 0.08, 0.04, 0.005])
+    assert classify_gi(z, p).tolist() == [
+        "hot_99", "hot_95", "hot_90", "not_significant", "cold_90", "cold_95", "cold_99"
+    ]
+
+
+def test_length_mismatch_raises(cells):
+    with pytest.raises(ValueError, match="weights have"):
+        GiStar().fit(np.ones(3), h3_weights(cells))

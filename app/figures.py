@@ -3,8 +3,8 @@
 Maps are plain cartesian plotly figures in lon/lat (no tile server, no topojson, no web
 fonts): ``x`` is longitude, ``y`` latitude, and the y axis is anchored to x with
 ``scaleratio = 1 / cos(latitude)`` so shapes keep their proportions. Polygons are drawn as
-one ``fill="toself"`` trace per colour class with NaN-separated rings; an invisible marker
-trace at the label points carries the hover tooltips.
+one ``fill="toself"`` trace per colour class with NaN-separated rings (float32: ~0.5 m, half
+the payload); an invisible marker trace at the label points carries the hover tooltips.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = No
         One row per cell with >= 1 incident: ``geometry`` (hexagon), ``h3_hex``, ``count``,
         ``share`` (% of the selection); optional ``x``/``y`` label points.
     base
-        Mahalla polygons drawn underneath as outlines (``None``: no base map).
+        Mahalla polygons drawn as outlines over the cells (``None``: no base map).
     resolution
         H3 resolution, shown in the legend title.
     k
@@ -193,7 +193,7 @@ def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = No
         Plotly ``uirevision``: zoom is kept while it stays the same.
     """
     hover = (HoverField("h3_hex", "H3 cell"), HoverField("count", "Incidents", ":,d"),
-             HoverField("share", "Share of selection", ":.1f"))
+             HoverField("share", "Share of selection (%)", ":.1f"))
     title = "Incidents per H3 cell" + (f" (res {resolution})" if resolution is not None else "")
     return _choropleth(units, hover=hover, k=k, base=base, zero_class=False,
                        legend_title=title, uirevision=uirevision, meta_kind="h3")
@@ -207,12 +207,6 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
     if len(geoms) == 0 and len(base_geoms) == 0:
         return empty_figure("No mahallas or incidents match the filters")
     fig = go.Figure()
-    if len(base_geoms):
-        bx, by = polygon_xy(base_geoms)
-        fig.add_trace(go.Scatter(
-            x=bx, y=by, mode="lines", fill="toself", fillcolor="rgba(250,250,248,1)",
-            line={"color": "#9a9a96", "width": 0.8}, name=BASE_NAME, hoverinfo="skip",
-            meta={"kind": "base"}, legendrank=1000))
     counts = units["count"].to_numpy(dtype=float) if len(units) else np.empty(0)
     breaks = class_breaks(counts, k)
     cls = classify(counts, breaks)
@@ -225,10 +219,17 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
             continue
         x, y = polygon_xy(geoms[sel])
         fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines", fill="toself", fillcolor=fills[offset],
+            x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", fill="toself",
+            fillcolor=fills[offset],
             line={"color": "rgba(90,90,90,0.7)", "width": 0.6}, name=names[offset],
             hoverinfo="skip", legendgroup="classes", legendrank=cls_id,
             meta={"kind": meta_kind, "class": cls_id}))
+    if len(base_geoms):  # outlines on top of the cells so boundaries stay readable
+        bx, by = polygon_xy(base_geoms)
+        fig.add_trace(go.Scatter(
+            x=bx.astype(np.float32), y=by.astype(np.float32), mode="lines",
+            line={"color": "rgba(40,40,40,0.55)", "width": 1},
+            name=BASE_NAME, hoverinfo="skip", meta={"kind": "base"}, legendrank=1000))
     if len(units):
         fig.add_trace(_hover_trace(units, hover, meta_kind))
     lat0 = _mid_lat(fig)
@@ -257,7 +258,7 @@ def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str
     lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
     lines[0] = f"<b>{lines[0]}</b>"
     return go.Scatter(
-        x=x, y=y, mode="markers", customdata=custom,
+        x=x.astype(np.float32), y=y.astype(np.float32), mode="markers", customdata=custom,
         marker={"size": 14, "opacity": 0, "color": "#000"},
         hovertemplate="<br>".join(lines) + "<extra></extra>", showlegend=False,
         name="details", meta={"kind": f"{kind}-hover"})

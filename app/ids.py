@@ -18,7 +18,7 @@ DEMO_BADGE = "app-demo-badge"
 SCOPE = "app-scope"
 
 
-class OVERVIEW:  # noqa: N801 - a namespace of constants, read like ids.OVERVIEW.MAP
+class OVERVIEW:
     """Ids of the overview page (``/``)."""
 
     LEVEL = make_id("overview", "level")

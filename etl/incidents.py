@@ -158,38 +158,38 @@ def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext) -> TransformResult:
              for bit, name in enumerate(FLAGS)}
     fixed = {k: v for k, v in fixed.items() if v}
 
+    def obj(values: np.ndarray) -> pd.Series:  # keep text as objects until the final frame
+        return pd.Series(values, dtype=object, copy=False)
+
     rows = pd.DataFrame({
-        "_row": raw["_row"].to_numpy(),
-        "incident_id": _ids(raw),
-        "occurred_at": when.to_numpy(),
-        "category": category.to_numpy(dtype=object),
+        "_row": raw["_row"].to_numpy(dtype="int64"),
+        "incident_id": obj(_ids(raw)),
+        "occurred_at": when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),  # UTC
+        "category": obj(category.to_numpy(dtype=object)),
         "h3": cells,
-        "mahalla_id": mahalla_id,
-        "district": district,
-        "region": region,
-        "geocode_precision": precision,
-        "flags": flag_text,
+        "mahalla_id": obj(mahalla_id),
+        "district": obj(district),
+        "region": obj(region),
+        "geocode_precision": obj(precision),
+        "flags": obj(flag_text),
         "lon": point_lon,
         "lat": point_lat,
-        "reason": reason,
-        "detail": detail,
-        "raw_hash": _raw_hash(raw),
+        "reason": obj(reason),
+        "detail": obj(detail),
     })
-    rows["occurred_at"] = pd.to_datetime(rows["occurred_at"], utc=True)
     return TransformResult(rows=rows, raw=raw, fixed=fixed)
 
 
-def finalize(rows: pd.DataFrame) -> pd.DataFrame:
+def finalize(rows: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     """Whole-file checks: in-file duplicates and ``conflicting_id``; content hashes and ids.
 
-    Adds ``content_hash`` (int64) and ``dup_in_file`` (bool); ids missing in the file become
-    ``h<hash>``.
+    Adds ``content_hash`` (int64), ``raw_hash`` (for rows sharing an id) and ``dup_in_file``
+    (bool); ids missing in the file become ``h<hash>``.
     """
     rows = rows.copy()
     norm = pd.DataFrame({
         "id": rows["incident_id"].fillna(""),
-        "t": rows["occurred_at"].astype("int64", errors="ignore")
-        if rows["occurred_at"].notna().all() else rows["occurred_at"].astype(str),
+        "t": rows["occurred_at"].to_numpy().view("int64"),
         "c": rows["category"].fillna(""),
         "x": np.round(rows["lon"].to_numpy(dtype="float64"), 7),
         "y": np.round(rows["lat"].to_numpy(dtype="float64"), 7),
@@ -203,6 +203,11 @@ def finalize(rows: pd.DataFrame) -> pd.DataFrame:
         rows.loc[no_id, "incident_id"] = [f"h{int(c) & 0xFFFFFFFFFFFFFFFF:016x}"
                                           for c in content[no_id]]
     key = rows["incident_id"]
+    shared = key.duplicated(keep=False).to_numpy(dtype=bool)
+    raw_hash = np.zeros(len(rows), dtype="int64")
+    if shared.any():
+        raw_hash[shared] = _raw_hash(raw[shared])
+    rows["raw_hash"] = raw_hash
     first = ~key.duplicated(keep="first")
     first_hash = pd.Series(rows["raw_hash"].to_numpy(), index=key.to_numpy())[first.to_numpy()]
     seen_hash = first_hash.reindex(key.to_numpy()).to_numpy()
@@ -260,7 +265,7 @@ def incidents_frame(rows: pd.DataFrame, *, source_file: str) -> gpd.GeoDataFrame
         geoms[has] = shapely.points(lon[has], lat[has])
     frame = pd.DataFrame({
         "incident_id": rows["incident_id"].to_numpy(dtype=object),
-        "occurred_at": rows["occurred_at"].to_numpy(),
+        "occurred_at": pd.DatetimeIndex(rows["occurred_at"].to_numpy()).tz_localize("UTC"),
         "category": rows["category"].to_numpy(dtype=object),
         "h3": rows["h3"].to_numpy(dtype="int64"),
         "mahalla_id": rows["mahalla_id"].to_numpy(dtype=object),
@@ -272,7 +277,6 @@ def incidents_frame(rows: pd.DataFrame, *, source_file: str) -> gpd.GeoDataFrame
         "source_row": rows["_row"].to_numpy(dtype="int64"),
         "content_hash": rows["content_hash"].to_numpy(dtype="int64"),
     })
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326))
 
 
@@ -398,7 +402,7 @@ def _raw_hash(raw: pd.DataFrame) -> np.ndarray:
 
 def _qhash(source_file: str, rows: pd.DataFrame) -> np.ndarray:
     key = pd.DataFrame({"f": source_file, "r": rows["_row"].to_numpy(),
-                        "h": rows["raw_hash"].to_numpy()})
+                        "h": rows["raw_hash"].to_numpy(), "c": rows["content_hash"].to_numpy()})
     return pd.util.hash_pandas_object(key, index=False).to_numpy().view("int64")
 
 

@@ -126,7 +126,7 @@ def ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
     for r in results:
         for k, v in r.fixed.items():
             report.fixed[k] = report.fixed.get(k, 0) + v
-    rows = finalize(rows)
+    rows = finalize(rows, raw_all)
     report.input_rows = len(rows)
 
     bad = rows["reason"].notna().to_numpy(dtype=bool)

@@ -8,12 +8,12 @@ import pyarrow as pa
 import scipy.sparse as sp
 from scipy import stats
 
-import geopandas as gpd
-import shapely
-import h3ronpy
-from h3ronpy.vector import ContainmentMode, wkb_to_cells
-from libpysal.weights import W, Queen
 import esda
+import geopandas as gpd
+import h3ronpy
+import shapely
+from h3ronpy.vector import ContainmentMode, wkb_to_cells
+from libpysal.weights import Queen, W
 
 __all__ = [
     "GI_CLASSES",
@@ -115,17 +115,15 @@ def _h3_adjacency(cells: np.ndarray) -> sp.csr_matrix:
     sorted_cells = cells[order]
     disk = h3ronpy.grid_disk(cells.view(np.uint64), 1)
     arr = pa.array(disk)
-    offsets = np.asarray(arr.offsets)
-    nbrs = np.asarray(arr.flatten()).view(np.int64)
+    offsets = arr.offsets.to_numpy()
+    nbrs = arr.flatten().to_numpy().view(np.int64)
     rows = np.repeat(np.arange(n), np.diff(offsets))
     pos = np.searchsorted(sorted_cells, nbrs)
     pos = np.clip(pos, 0, n - 1)
     found = sorted_cells[pos] == nbrs
     cols = order[pos]
     keep = found & (cols != rows)
-    return sp.csr_matrix(
-        (np.ones(keep.sum()), (rows[keep], cols[keep])), shape=(n, n), dtype=float
-    )
+    return sp.csr_matrix((np.ones(keep.sum()), (rows[keep], cols[keep])), shape=(n, n), dtype=float)
 
 
 def h3_weights(cells: np.ndarray, *, star: bool = False) -> W:
@@ -180,12 +178,21 @@ def star_weights(w: W) -> W:
     m = sp.csr_matrix(w.sparse)
     if (m.diagonal() > 0).all():
         return w
-    m = m.tolil()
-    m.setdiag(1.0)
-    return w_from_sparse(m.tocsr())
+    return w_from_sparse(_binary_star(m))
 
 
 # --------------------------------------------------------------------------- statistics
+
+
+def _binary_star(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """0/1 copy of a square sparse matrix with ones on the diagonal."""
+    m = sp.csr_matrix(matrix, dtype=float)
+    m.eliminate_zeros()
+    m.data[:] = 1.0
+    n = m.shape[0]
+    off = m - sp.diags(m.diagonal(), format="csr")
+    off.eliminate_zeros()
+    return sp.csr_matrix(off + sp.identity(n, format="csr"))
 
 
 def gi_star_z(y: np.ndarray, w: W | sp.spmatrix) -> np.ndarray:
@@ -210,10 +217,7 @@ def gi_star_z(y: np.ndarray, w: W | sp.spmatrix) -> np.ndarray:
     y = np.asarray(y, dtype=float)
     one = y.ndim == 1
     Y = y[:, None] if one else y
-    m = sp.csr_matrix(w.sparse if isinstance(w, W) else w, dtype=float)
-    m = (m != 0).astype(float).tolil()
-    m.setdiag(1.0)
-    m = m.tocsr()
+    m = _binary_star(w.sparse if isinstance(w, W) else w)
     n = Y.shape[0]
     card = np.asarray(m.sum(axis=1)).ravel()[:, None]
     total = Y.sum(axis=0)[None, :]

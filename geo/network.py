@@ -128,7 +128,8 @@ def _lonlat_or_xy(points: Points) -> tuple[CRS, np.ndarray]:
         arr = np.asarray(points, dtype=object)
         if arr.ndim == 2 and arr.shape[1] == 2:
             return _WGS84, np.asarray(points, dtype=float).reshape(-1, 2)
-        if arr.ndim == 1 and arr.size == 2 and not any(isinstance(a, BaseGeometry) for a in arr):
+        if arr.ndim == 1 and arr.size == 2 and all(isinstance(a, int | float | np.number)
+                                                   for a in arr):
             return _WGS84, np.asarray(points, dtype=float).reshape(1, 2)
         src, geoms = _WGS84, arr.reshape(-1)
     pts = np.array(geoms, dtype=object)
@@ -155,9 +156,9 @@ def build_road_graph(
     Every vertex of every road line becomes a node; consecutive vertices are joined by an
     edge.  Vertices closer than ``snap_m`` metres merge into one node (clusters of the
     pairs within ``snap_m``, so a chain of close vertices merges even if its ends are
-    farther apart), and a line end that lies within ``snap_m`` of another road's segment
-    interior splits that segment (a T-junction).  Roads that cross without a shared vertex
-    stay unconnected (bridges, overpasses).  Parallel edges keep the fastest.
+    farther apart), and a vertex that lies within ``snap_m`` of another segment's
+    interior splits that segment (a T-junction).  Roads that cross without a vertex at
+    the crossing stay unconnected (bridges, overpasses).  Parallel edges keep the fastest.
 
     Parameters
     ----------
@@ -265,10 +266,8 @@ def _segments(geoms: np.ndarray, index: pd.Index) -> tuple[np.ndarray, np.ndarra
     bad = ~np.isin(types, _LINE_TYPES)
     if bad.any():
         row = part_row[np.flatnonzero(bad)[0]]
-        raise ValueError(
-            f"build_road_graph: road {index[row]!r} has geometry type "
-            f"{shapely.get_type_id(geoms[row])} ({geoms[row].geom_type}); expected "
-            "LineString or MultiLineString")
+        raise ValueError(f"build_road_graph: road {index[row]!r} is a {geoms[row].geom_type}; "
+                         "expected LineString or MultiLineString")
     coords, part_of = shapely.get_coordinates(parts, return_index=True)
     same = part_of[:-1] == part_of[1:]
     i = np.flatnonzero(same)
@@ -375,6 +374,11 @@ class _Arrays:
         self.minutes = minutes
         d = self.xy[self.v] - self.xy[self.u]
         self.length = np.hypot(d[:, 0], d[:, 1])
+
+    def directed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Both directions of every edge: ``u``, ``v``, ``length`` and ``minutes``."""
+        return (np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]),
+                np.tile(self.length, 2), np.tile(self.minutes, 2))
 
     def node_times(self, times: pd.Series | pd.DataFrame) -> np.ndarray:
         """Minutes per node position (inf when unreached) from a ``travel_times`` result."""
@@ -532,7 +536,7 @@ def sample_travel_time(
     straight off-road at ``offroad_kmh``; the best leaving place on each edge has a
     closed form (refraction: leave where the cosine of the angle to the road equals
     off-road speed / road speed), so the answer is exact for this model and agrees with
-    :func:`isochrones`.  Points within a few metres of a road get the road's time.
+    :func:`isochrones`.
 
     Parameters
     ----------
@@ -574,20 +578,49 @@ def sample_travel_time(
     edge = np.flatnonzero(np.isfinite(t_node[arrays.u]) | np.isfinite(t_node[arrays.v]))
     edge = edge[arrays.length[edge] > 0]
     if edge.size:
-        radius = np.maximum(upper - t_node[reached].min(), 0.0) * vo
-        a, b = arrays.xy[arrays.u[edge]], arrays.xy[arrays.v[edge]]
-        tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
-        p_i, e_i = tree.query(shapely.points(pxy[ok]), predicate="dwithin", distance=radius)
-        e = edge[e_i]
-        vr = arrays.length[e] / np.maximum(arrays.minutes[e], 1e-12)
-        p = pxy[ok][p_i]
-        f_u = _edge_time(p, arrays.xy[arrays.u[e]], arrays.xy[arrays.v[e]], arrays.length[e],
-                         vr, t_node[arrays.u[e]], vo)
-        f_v = _edge_time(p, arrays.xy[arrays.v[e]], arrays.xy[arrays.u[e]], arrays.length[e],
-                         vr, t_node[arrays.v[e]], vo)
-        np.minimum.at(upper, p_i, np.minimum(f_u, f_v))
+        _improve_by_edges(arrays, t_node, edge, pxy[ok], upper, vo)
     out[ok] = upper
     return np.where(np.isfinite(out), out, np.nan)
+
+
+def _improve_by_edges(arrays: _Arrays, t_node: np.ndarray, edge: np.ndarray, pxy: np.ndarray,
+                      upper: np.ndarray, vo: float) -> None:
+    """Lower ``upper`` (minutes per point) in place with the best exit from each edge.
+
+    First the nearest edge of each point tightens the bound; then the edges, in bands of
+    their earliest node time ``tau``, are searched within ``(upper - tau) * vo`` of each
+    point: an edge farther away cannot beat the bound, so the result is exact while late
+    edges are only searched nearby.
+    """
+    t_min = np.minimum(t_node[arrays.u[edge]], t_node[arrays.v[edge]])
+    order = np.argsort(t_min, kind="stable")
+    edge, t_min = edge[order], t_min[order]
+    lines = shapely.linestrings(np.stack([arrays.xy[arrays.u[edge]],
+                                          arrays.xy[arrays.v[edge]]], axis=1))
+    points = shapely.points(pxy)
+    p_i, e_i = shapely.STRtree(lines).query_nearest(points, all_matches=False)
+    _apply_edges(arrays, t_node, edge[e_i], pxy, p_i, upper, vo)
+    n_bands = int(min(16, edge.size // 256 + 1))
+    for band in np.array_split(np.arange(edge.size), n_bands):
+        if band.size == 0:
+            continue
+        radius = np.maximum(upper - t_min[band[0]], 0.0) * vo
+        tree = shapely.STRtree(lines[band])
+        p_i, e_i = tree.query(points, predicate="dwithin", distance=radius)
+        _apply_edges(arrays, t_node, edge[band][e_i], pxy, p_i, upper, vo)
+
+
+def _apply_edges(arrays: _Arrays, t_node: np.ndarray, e: np.ndarray, pxy: np.ndarray,
+                 p_i: np.ndarray, upper: np.ndarray, vo: float) -> None:
+    """``upper[p_i] = min(upper[p_i], best time to the point via edge e)`` for each pair."""
+    if e.size == 0:
+        return
+    u, v, length = arrays.u[e], arrays.v[e], arrays.length[e]
+    vr = length / np.maximum(arrays.minutes[e], 1e-12)
+    p = pxy[p_i]
+    f_u = _edge_time(p, arrays.xy[u], arrays.xy[v], length, vr, t_node[u], vo)
+    f_v = _edge_time(p, arrays.xy[v], arrays.xy[u], length, vr, t_node[v], vo)
+    np.minimum.at(upper, p_i, np.minimum(f_u, f_v))
 
 
 def _edge_time(p: np.ndarray, a: np.ndarray, b: np.ndarray, length: np.ndarray,
@@ -652,10 +685,7 @@ def time_to_area(
     if inside.size:
         j = inside[np.argmin(t_node[inside])]
         best, best_src = t_node[j], src_node[j]
-    u = np.concatenate([arrays.u, arrays.v])
-    v = np.concatenate([arrays.v, arrays.u])
-    length = np.concatenate([arrays.length, arrays.length])
-    mins = np.concatenate([arrays.minutes, arrays.minutes])
+    u, v, length, mins = arrays.directed()
     go = np.flatnonzero(np.isfinite(t_node[u]) & (length > 0))
     a, b = arrays.xy[u[go]], arrays.xy[v[go]]
     cut = shapely.intersection(shapely.linestrings(np.stack([a, b], axis=1)), area_m)
@@ -744,14 +774,15 @@ def isochrones(
 def _reach_pieces(arrays: _Arrays, t_node: np.ndarray, limit: float, vo: float,
                   quad_segs: int) -> np.ndarray:
     """Convex hulls of reachable discs for every edge direction and node within ``limit``."""
-    node = np.flatnonzero(t_node < limit)
+    degree = np.bincount(np.concatenate([arrays.u, arrays.v]), minlength=t_node.size)
+    node = np.flatnonzero((t_node < limit) & (degree == 0))  # others are in the edge hulls
     discs = shapely.buffer(shapely.points(arrays.xy[node]), (limit - t_node[node]) * vo,
                            quad_segs=quad_segs)
-    u = np.concatenate([arrays.u, arrays.v])
-    v = np.concatenate([arrays.v, arrays.u])
-    length = np.concatenate([arrays.length, arrays.length])
-    mins = np.concatenate([arrays.minutes, arrays.minutes])
-    go = np.flatnonzero((t_node[u] < limit) & (length > 0))
+    u, v, length, mins = arrays.directed()
+    # when u was reached through this very edge, its piece lies inside the piece from v
+    with np.errstate(invalid="ignore"):  # inf - inf where neither end is reached
+        via_edge = (mins > 0) & (t_node[u] - t_node[v] >= mins * (1 - 1e-9))
+    go = np.flatnonzero((t_node[u] < limit) & (length > 0) & ~via_edge)
     if go.size == 0:
         return discs
     u, v, length, mins = u[go], v[go], length[go], mins[go]

@@ -127,11 +127,12 @@ def status_history(
     alpha = {90: 0.10, 95: 0.05, 99: 0.01}[rule.gi_confidence]
     gi_red = (z > 0) & (p <= alpha)
 
-    pop = pd.to_numeric(mahallas.get("population", pd.Series(np.nan, index=mahallas.index)),
-                        errors="coerce").to_numpy(dtype=float)
-    rate = rate_per_1000(window.ravel(), np.broadcast_to(pop[:, None], window.shape).ravel()).reshape(
-        window.shape
-    )
+    pop = pd.to_numeric(
+        mahallas.get("population", pd.Series(np.nan, index=mahallas.index)), errors="coerce"
+    ).to_numpy(dtype=float)
+    rate = rate_per_1000(
+        window.ravel(), np.broadcast_to(pop[:, None], window.shape).ravel()
+    ).reshape(window.shape)
     if rule.top_share > 0 and np.isfinite(rate).any():
         thr = np.nanquantile(np.where(np.isfinite(rate), rate, np.nan), 1 - rule.top_share, axis=0)
     else:
@@ -151,16 +152,22 @@ def status_history(
     gc = gi_cls.T.ravel()
     th = np.repeat(thr, n_u)
     pct = f"{rule.top_share * 100:g}"
-    rate_txt = np.where(
-        np.isfinite(rt),
-        _fmt(rt, "%.1f") + " per 1,000 (top " + pct + "%: >= " + _fmt(th, "%.1f") + ")",
-        "rate n/a (population unknown)",
-    )
+    rate_fig = _fmt(rt, "%.1f") + " per 1,000"
+    if rule.top_share > 0:
+        rate_fig = rate_fig + " (top " + pct + "%: >= " + _fmt(th, "%.1f") + ")"
+    rate_txt = np.where(np.isfinite(rt), rate_fig, "rate n/a (population unknown)")
     gc_txt = np.char.replace(gc.astype(str), "_", " ").astype(object)
     gc_txt = np.where(gc == "not_significant", gc_txt, gc_txt + "%")
     why = (
-        st + ": " + cnt.astype(str).astype(object) + f" incidents in {win} months, " + rate_txt
-        + "; Gi* z=" + _fmt(zz, "%.1f") + " " + gc_txt
+        st
+        + ": "
+        + cnt.astype(str).astype(object)
+        + f" incidents in {win} months, "
+        + rate_txt
+        + "; Gi* z="
+        + _fmt(zz, "%.1f")
+        + " "
+        + gc_txt
     )
     green = st == "green"
     why[green] = f"green: no recorded crime in {win} months"

@@ -7,8 +7,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-import pyproj
 import geopandas as gpd
+import pyproj
 import shapely
 from rasterio.features import rasterize
 from rasterio.transform import Affine
@@ -149,9 +149,7 @@ def kde_surface(
     sigma = bandwidth_m / cell_size_m
     smooth = ndimage.gaussian_filter(grid, sigma=sigma, mode="constant", truncate=4.0)
     cell_km2 = (cell_size_m / 1000.0) ** 2
-    return Surface(
-        (smooth / cell_km2).astype(np.float32), grid_transform(x0, y1, cell_size_m), crs
-    )
+    return Surface((smooth / cell_km2).astype(np.float32), grid_transform(x0, y1, cell_size_m), crs)
 
 
 def sample_surface(surface: Surface, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

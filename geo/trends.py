@@ -222,9 +222,11 @@ class EmergingHotSpots:
             raise ValueError(f"counts has {counts.shape[0]} units but the weights have {n}")
         self.z = gi_star_z(counts, w)
         self.p = 2.0 * stats.norm.sf(np.abs(self.z))
-        self.q = np.column_stack(
-            [benjamini_hochberg(self.p[:, t]) for t in range(counts.shape[1])]
-        ) if counts.shape[1] else self.p.copy()
+        self.q = (
+            np.column_stack([benjamini_hochberg(self.p[:, t]) for t in range(counts.shape[1])])
+            if counts.shape[1]
+            else self.p.copy()
+        )
         test = self.q if self.fdr else self.p
         sig = test <= self.alpha
         self.hot = sig & (self.z > 0)

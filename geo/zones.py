@@ -142,7 +142,8 @@ def in_season(
 
 def _month_day(occurred_at: Any, tz: str) -> tuple[np.ndarray, np.ndarray]:
     """Local ``month * 100 + day`` per timestamp and a mask of non-missing timestamps."""
-    ts = pd.Series(pd.to_datetime(pd.Series(occurred_at, dtype=object), utc=True))
+    series = occurred_at if isinstance(occurred_at, pd.Series) else pd.Series(occurred_at)
+    ts = pd.Series(pd.to_datetime(series.reset_index(drop=True), utc=True))
     local = ts.dt.tz_convert(tz)
     valid = local.notna().to_numpy()
     md = (local.dt.month.fillna(0) * 100 + local.dt.day.fillna(0)).to_numpy(dtype=int)
@@ -345,13 +346,14 @@ def _incident_figures(incidents: pd.DataFrame, zone_m: BaseGeometry, around: Bas
     located = np.isfinite(xy).all(axis=1)
     x, y = np.nan_to_num(xy[:, 0]), np.nan_to_num(xy[:, 1])
     category = incidents["category"].astype("string").fillna("other").to_numpy(dtype=object)
-    _, valid = _month_day(incidents["occurred_at"].to_numpy(dtype=object), tz)
+    _, valid = _month_day(incidents["occurred_at"], tz)
     if start is not None and end is not None:
-        season = in_season(incidents["occurred_at"].to_numpy(dtype=object), start, end, tz=tz)
+        season = in_season(incidents["occurred_at"], start, end, tz=tz)
     else:
         season = None
     out = {}
     for key, area in (("zone", zone_m), ("buffer", around)):
+        shapely.prepare(area)
         mask = located & shapely.contains_xy(area, x, y)
         out[key] = _count(mask, category, season, valid)
     return out, int((~located).sum())

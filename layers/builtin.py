@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from layers.spec import Column, LayerSpec, register_layer
 
-__all__ = ["AUDIT", "CAMERAS", "INCIDENTS", "INFRASTRUCTURE", "MAHALLAS", "QUARANTINE"]
+__all__ = ["AUDIT", "CAMERAS", "INCIDENTS", "INFRASTRUCTURE", "MAHALLAS", "PLANNED_CAMERAS",
+           "QUARANTINE"]
 
 _POLY = ("Polygon", "MultiPolygon")
 
@@ -66,6 +67,16 @@ CAMERAS = register_layer(LayerSpec(
     geometry_types=("Point",),
     key="camera_id",
     indexes=("mahalla_id", "region"),
+))
+
+PLANNED_CAMERAS = register_layer(LayerSpec(
+    name="planned_cameras",
+    doc="Cameras proposed by the placement planner and accepted by a planner.",
+    columns=(*CAMERAS.columns, Column("plan_id", "str"), Column("rank", "int"),
+             Column("marginal_gain", "float"), Column("site_id", "str")),
+    geometry_types=("Point",),
+    key="camera_id",
+    indexes=("plan_id", "region"),
 ))
 
 INFRASTRUCTURE = register_layer(LayerSpec(

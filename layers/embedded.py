@@ -138,7 +138,7 @@ class _EmbeddedTransaction(Transaction):
         self.written.append(path)
         table = _to_arrow(frame, spec)
         tmp = path.with_suffix(".tmp")
-        pq.write_table(table, tmp, compression="zstd", row_group_size=256_000)
+        pq.write_table(table, tmp, compression="zstd", compression_level=1, row_group_size=256_000)
         _fsync(tmp)
         os.replace(tmp, path)
         return name

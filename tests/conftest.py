@@ -106,14 +106,55 @@ def blank_postgis_db(postgis_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_MIGRATED_TABLES = ("mahallas", "incidents", "cameras", "infrastructure", "quarantine", "audit",
+                    "riskmap_layers")
+_RESET = """
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT tablename FROM pg_tables
+           WHERE schemaname = current_schema()
+             AND tablename NOT IN ('alembic_version', 'spatial_ref_sys', {keep}) LOOP
+    EXECUTE format('DROP TABLE %I CASCADE', r.tablename);
+  END LOOP;
+  TRUNCATE {tables};
+END $$
+""".format(keep=", ".join(f"'{t}'" for t in _MIGRATED_TABLES), tables=", ".join(_MIGRATED_TABLES))
+
+
+@pytest.fixture(scope="session")
+def _postgis_shared(postgis_url: str, _postgis_template: str) -> Iterator[str]:
+    """One migrated database shared by the contract tests, emptied before each test."""
+    name = f"riskmap_s_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_postgis_template}"')
+    try:
+        yield _with_database(postgis_url, name)
+    finally:
+        with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgis_empty_db(_postgis_shared: str) -> str:
+    """URL of a migrated database holding no data (derived tables dropped, layers truncated).
+
+    Cheaper than :func:`postgis_db` (no ``CREATE DATABASE``); use ``postgis_db`` when a test
+    changes the schema itself.
+    """
+    with psycopg.connect(_libpq(_postgis_shared), autocommit=True) as conn:
+        conn.execute(_RESET)
+    return _postgis_shared
+
+
 # ---- the store, on both backends -------------------------------------------------------------
 
 @pytest.fixture(params=["embedded", pytest.param("postgis", marks=pytest.mark.postgis)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """URL of an empty store: a data directory (embedded) or a fresh PostGIS database."""
+    """URL of an empty store: a data directory (embedded) or an emptied PostGIS database."""
     if request.param == "embedded":
         return str(tmp_path / "store")
-    return str(request.getfixturevalue("postgis_db"))
+    return str(request.getfixturevalue("postgis_empty_db"))
 
 
 @pytest.fixture

@@ -1,1 +1,1 @@
-"""riskmap app/callbacks package."""
+"""Page callbacks: one module per page with ``register(app, model)`` attaching ``app.callback``s."""

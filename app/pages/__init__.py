@@ -1,1 +1,1 @@
-"""riskmap app/pages package."""
+"""Page layouts: one module per page with ``register(app, model)`` and ``layout(**query)``."""

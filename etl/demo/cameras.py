@@ -64,18 +64,17 @@ def _alpomish(world: World, infra: Infra, rng: np.random.Generator
     inside = inside[shapely.get_type_id(inside) == 1]
     # schools and bus stops on the streets inside
     sites = street_points(inside, 6, rng)
-    feats = [dict(kind="school" if j < 2 else "bus_stop",
-                  name=f"Alpomish {j + 1}-sonli maktabi" if j < 2 else f"Alpomish {j - 1}-bekat",
-                  road_class=None, speed_kmh=None, season_start=None, season_end=None, town=k,
-                  geometry=Point(x, y)) for j, (x, y) in enumerate(sites)]
+    feats = [{"kind": "school" if j < 2 else "bus_stop",
+                  "name": f"Alpomish {j + 1}-sonli maktabi" if j < 2 else f"Alpomish {j - 1}-bekat",
+                  "road_class": None, "speed_kmh": None, "season_start": None, "season_end": None, "town": k,
+                  "geometry": Point(x, y)} for j, (x, y) in enumerate(sites)]
     # face recognition: 3 per school, 2 per bus stop, 6 along the streets; looking at the site
     per_site = np.r_[3, 3, 2, 2, 2, 2]
     targets = np.vstack([np.repeat(sites, per_site, axis=0), street_points(inside, 6, rng)])
     ang_f = rng.uniform(0, 2 * np.pi, len(targets))
     cam = targets + 15.0 * np.column_stack([np.cos(ang_f), np.sin(ang_f)])
     bad = ~shapely.contains_xy(poly, cam[:, 0], cam[:, 1])
-    cam[bad] = targets[bad] + 0.2 * (np.array(shapely.get_coordinates(poly.centroid))[0]
-                                     - targets[bad])
+    cam[bad] = targets[bad]  # no room beside the site: mount it on the site itself
     face = _frame("face_recognition", cam, _bearing(*(targets - cam).T))
     # traffic: at street crossings inside, looking along a street
     cr = infra.crossings[k]

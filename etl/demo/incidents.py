@@ -13,7 +13,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 import shapely
 
@@ -208,7 +207,7 @@ def simulate_incidents(world: World, infra: Infra, n_target: int,
     mix = mix / mix.sum()
     day_w = _day_weights(n_days, start, 0.3)
     located_target = n_target * (1 - sum(ADDRESS_SHARE.values()))
-    n_bg = int(round(located_target * 0.83))
+    n_bg = round(located_target * 0.83)
     hotspots = _hotspots(world, infra)
     # which component each background event belongs to: 0 = mahalla field, 1.. = hot spots
     shares = np.array([h.share for h in hotspots])
@@ -240,8 +239,8 @@ def simulate_incidents(world: World, infra: Infra, n_target: int,
     mahalla = np.r_[mahalla, np.full(ot.size, -1, np.int64)]
     names = cats[cat]
     # address-only crimes, sized so that the shares hold exactly for the final total
-    total = int(round(t.size / (1 - sum(ADDRESS_SHARE.values()))))
-    n_cyber = int(round(total * ADDRESS_SHARE["cybercrime"]))
+    total = round(t.size / (1 - sum(ADDRESS_SHARE.values())))
+    n_cyber = round(total * ADDRESS_SHARE["cybercrime"])
     n_addr = total - t.size
     home_w = m["population"].to_numpy() * np.where(m["urban"].to_numpy(), 1.6, 1.0)
     home = rng.choice(len(m), size=n_addr, p=home_w / home_w.sum())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,10 +72,10 @@ def road_line(ax: float, ay: float, bx: float, by: float, rng: np.random.Generat
 
 def _feature(kind: str, name: str, geom: object, *, town: int = -1, road_class: str | None = None,
              season: tuple[str, str] | None = None) -> dict[str, object]:
-    return dict(kind=kind, name=name, road_class=road_class,
-                speed_kmh=ROAD_SPEEDS[road_class] if road_class else None,
-                season_start=season[0] if season else None,
-                season_end=season[1] if season else None, town=town, geometry=geom)
+    return {"kind": kind, "name": name, "road_class": road_class,
+                "speed_kmh": ROAD_SPEEDS[road_class] if road_class else None,
+                "season_start": season[0] if season else None,
+                "season_end": season[1] if season else None, "town": town, "geometry": geom}
 
 
 def _region_roads(towns: pd.DataFrame, rng: np.random.Generator) -> list[dict[str, object]]:
@@ -121,7 +122,7 @@ def _motorways(towns: pd.DataFrame, rng: np.random.Generator) -> list[dict[str, 
     out = []
     for chain in _MOTORWAYS:
         present = [n for n in chain if n in where]
-        for a, b in zip(present, present[1:], strict=False):
+        for a, b in itertools.pairwise(present):
             if abs(chain.index(a) - chain.index(b)) != 1:
                 continue
             out.append(_feature("road", f"{a} – {b} avtomagistrali",
@@ -151,7 +152,7 @@ def _street_grid(k: int, t: pd.Series, rng: np.random.Generator
             line = LineString([(ox - ax * half, oy - ay * half), (ox + ax * half, oy + ay * half)])
             main = o == 0
             cls = "secondary" if main else "tertiary"
-            label = "Markaziy" if main else f"{fam + 1}-{int(round(o / spacing)) + m + 1}"
+            label = "Markaziy" if main else f"{fam + 1}-{round(o / spacing) + m + 1}"
             feats.append(_feature("road", f"{t['name']} {label} ko‘chasi", line, town=k,
                                   road_class=cls))
             lines.append(line)

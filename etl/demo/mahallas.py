@@ -73,10 +73,10 @@ def _hex_lattice(cx: float, cy: float, radius: float, spacing: float,
 def _towns_of_district(reg: Region, d: District, poly: object, spec: SizeSpec,
                        rng: np.random.Generator) -> list[dict[str, object]]:
     cx, cy = to_xy(d.lon, d.lat)
-    towns: list[dict[str, object]] = [dict(
-        name=d.town, district=d.name, region=reg.name, x=float(cx), y=float(cy),
-        pop=float(d.town_pop), radius=town_radius(d.town_pop), centre=True, city=d.city,
-        station=d.station)]
+    towns: list[dict[str, object]] = [{
+        "name": d.town, "district": d.name, "region": reg.name, "x": float(cx), "y": float(cy),
+        "pop": float(d.town_pop), "radius": town_radius(d.town_pop), "centre": True, "city": d.city,
+        "station": d.station}]
     if d.city or spec.villages == 0:
         return towns
     minx, miny, maxx, maxy = poly.bounds
@@ -92,8 +92,8 @@ def _towns_of_district(reg: Region, d: District, poly: object, spec: SizeSpec,
         if min(np.hypot(t["x"] - px, t["y"] - py) - t["radius"] for t in towns) < 3 * r + 1500:
             continue
         name = f"{rng.choice(MAHALLA_NAMES)} qishlog‘i"
-        towns.append(dict(name=name, district=d.name, region=reg.name, x=px, y=py, pop=pop,
-                          radius=r, centre=False, city=False, station=False))
+        towns.append({"name": name, "district": d.name, "region": reg.name, "x": px, "y": py, "pop": pop,
+                          "radius": r, "centre": False, "city": False, "station": False})
     return towns
 
 

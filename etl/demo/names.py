@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = [
     "APOSTROPHES",
@@ -44,6 +45,7 @@ _SINGLE = dict(zip(
     ["а", "б", "д", "е", "ф", "г", "ҳ", "и", "ж", "к", "л", "м", "н", "о", "п", "қ", "р", "с",
      "т", "у", "в", "х", "й", "з", "ъ"], strict=True))
 _VOWELS = set("aeiou")
+_MULTI_MAP = dict(_MULTI)
 _TOKEN = re.compile("|".join(re.escape(m) for m, _ in _MULTI) + "|.", re.DOTALL)
 _RUSSIAN = str.maketrans("ўЎқҚғҒҳҲ", "уУкКгГхХ")
 
@@ -53,6 +55,7 @@ def _normalise_apostrophes(text: str) -> str:
     return re.sub(r"[ʼ'`ʻ]", "’", out)
 
 
+@lru_cache(maxsize=65536)
 def to_cyrillic(text: str) -> str:
     """Transliterate Uzbek Latin to Uzbek Cyrillic.
 
@@ -77,11 +80,9 @@ def to_cyrillic(text: str) -> str:
     for m in _TOKEN.finditer(src.lower()):
         tok = m.group(0)
         orig = src[m.start():m.end()]
-        if tok in dict(_MULTI):
-            rep = dict(_MULTI)[tok]
-        elif tok == "e" and not prev.isalpha():
-            rep = "э"
-        elif tok == "e" and prev in _VOWELS:
+        if tok in _MULTI_MAP:
+            rep = _MULTI_MAP[tok]
+        elif (tok == "e" and not prev.isalpha()) or (tok == "e" and prev in _VOWELS):
             rep = "э"
         else:
             rep = _SINGLE.get(tok, orig)

@@ -25,10 +25,10 @@ _HALF_WIDTH_M = 3_500.0
 
 def _row(kind: str, name: str, geom: object, road_class: str | None = None,
          season: tuple[str, str] | None = None) -> dict[str, object]:
-    return dict(kind=kind, name=name, road_class=road_class,
-                speed_kmh=ROAD_SPEEDS[road_class] if road_class else None,
-                season_start=season[0] if season else None,
-                season_end=season[1] if season else None, town=-1, geometry=geom)
+    return {"kind": kind, "name": name, "road_class": road_class,
+                "speed_kmh": ROAD_SPEEDS[road_class] if road_class else None,
+                "season_start": season[0] if season else None,
+                "season_end": season[1] if season else None, "town": -1, "geometry": geom}
 
 
 def build_zone(world: World, rng: np.random.Generator) -> pd.DataFrame:

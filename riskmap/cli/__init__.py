@@ -21,9 +21,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from riskmap.cli import bench, export, ingest, store_cmds
+    from riskmap.cli import bench, build, export, ingest, store_cmds
 
-    for module in (ingest, export, bench, store_cmds):
+    for module in (ingest, export, build, bench, store_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
     # optional command groups contributed by feature modules

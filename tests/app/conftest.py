@@ -156,3 +156,26 @@ def assert_clean_console(driver: Any) -> None:
     """Fail when the browser console holds any SEVERE entry (read entries are cleared)."""
     severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
     assert not severe, "browser console errors:\n" + "\n".join(e["message"] for e in severe)
+
+
+@pytest.fixture
+def clean_console() -> Any:
+    """The :func:`assert_clean_console` helper, as a fixture (conftest is not importable)."""
+    return assert_clean_console
+
+
+@pytest.fixture
+def incidents_at() -> Any:
+    """The :func:`incident_frame` builder: ``incidents_at(lon, lat, category, occurred_at)``."""
+    return incident_frame
+
+
+@pytest.fixture
+def make_store(tmp_path: Path) -> Any:
+    """Factory ``make_store(incidents=None) -> Store``: the grid plus incidents in tmp_path."""
+    counter = iter(range(1_000))
+
+    def make(incidents: gpd.GeoDataFrame | None = None) -> Store:
+        return build_store(tmp_path / f"store{next(counter)}", incidents)
+
+    return make

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +11,7 @@ import h3.api.basic_int as h3
 from geo.aggregate import (
     count_by_cell,
     count_by_mahalla,
+    incident_counts,
     incident_mask,
     month_index,
     monthly_counts,
@@ -62,7 +64,9 @@ def test_count_by_cell_resolutions():
 
 
 def test_incident_mask_window_and_categories():
-    t = pd.Series(pd.to_datetime(["2025-01-01 00:00", "2025-01-31 23:59", "2025-02-01 00:00", None], utc=True))
+    t = pd.Series(
+        pd.to_datetime(["2025-01-01 00:00", "2025-01-31 23:59", "2025-02-01 00:00", None], utc=True)
+    )
     cat = np.array(["theft", "fraud", "theft", "theft"], dtype=object)
     m = incident_mask(t, cat, start="2025-01-01", end="2025-02-01", categories=["theft"])
     assert m.tolist() == [True, False, False, False]
@@ -101,3 +105,26 @@ def test_monthly_counts_matrix():
 def test_month_index_missing():
     t = pd.Series(pd.to_datetime(["1970-02-03", None], utc=True))
     assert month_index(t).tolist() == [1, -1]
+
+
+def test_incident_counts_frame_window_and_categories():
+    inc = pd.DataFrame(
+        {
+            "occurred_at": pd.to_datetime(
+                ["2025-01-05 00:00", "2025-01-06 00:00", "2025-02-01 00:00", "2025-01-07 00:00"],
+                utc=True,
+            ),
+            "category": ["theft", "theft", "theft", "fraud"],
+            "h3": np.array([A, A, A, B], dtype=np.int64),
+            "mahalla_id": ["m1", "m1", "m1", "m2"],
+        }
+    )
+    cells = incident_counts(inc, start="2025-01-01", end="2025-02-01", categories=["theft"])
+    assert cells.to_dict("list") == {"h3": [A], "count": [2]}
+    mahallas = pd.DataFrame({"mahalla_id": ["m1", "m2"], "population": [1000, 2000]})
+    m = incident_counts(inc, by="mahalla", mahallas=mahallas, end="2025-02-01")
+    assert m["count"].tolist() == [2, 1] and m["rate_per_1000"].tolist() == [2.0, 0.5]
+    with pytest.raises(ValueError, match="mahallas"):
+        incident_counts(inc, by="mahalla")
+    with pytest.raises(ValueError, match="by must be"):
+        incident_counts(inc, by="district")

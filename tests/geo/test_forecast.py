@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 import geopandas as gpd
-import shapely
 import h3.api.basic_int as h3
+import shapely
 from h3ronpy.vector import coordinates_to_cells
 
 from geo.forecast import (
@@ -89,12 +89,18 @@ def world():
     xs = np.linspace(BOX[0], BOX[2], 5)
     ys = np.linspace(BOX[1], BOX[3], 5)
     polys = [shapely.box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(4) for j in range(4)]
-    mahallas = gpd.GeoDataFrame({"mahalla_id": [f"m{i}" for i in range(16)]}, geometry=polys,
-                                crs=4326)
+    mahallas = gpd.GeoDataFrame(
+        {"mahalla_id": [f"m{i}" for i in range(16)]}, geometry=polys, crs=4326
+    )
     col = np.clip(np.searchsorted(xs, lon) - 1, 0, 3)
     row = np.clip(np.searchsorted(ys, lat) - 1, 0, 3)
-    inc = pd.DataFrame({"occurred_at": t, "h3": cells,
-                        "mahalla_id": mahallas["mahalla_id"].to_numpy()[col * 4 + row]})
+    inc = pd.DataFrame(
+        {
+            "occurred_at": t,
+            "h3": cells,
+            "mahalla_id": mahallas["mahalla_id"].to_numpy()[col * 4 + row],
+        }
+    )
     return inc, mahallas
 
 
@@ -103,16 +109,29 @@ def test_naive_on_tiny_world(world):
     units = h3_units(study_cells(mahallas, 9))
     n = units.ids.size
     x, y, z = units.ids[10], units.ids[20], units.ids[30]
-    inc = pd.DataFrame({
-        "occurred_at": pd.to_datetime(
-            ["2025-01-10", "2025-01-11", "2025-01-12", "2025-01-20", "2025-02-02",
-             "2025-02-03", "2025-02-04", "2025-03-10"], utc=True),
-        "h3": [x, x, x, y, x, x, z, x],
-    })
+    inc = pd.DataFrame(
+        {
+            "occurred_at": pd.to_datetime(
+                [
+                    "2025-01-10",
+                    "2025-01-11",
+                    "2025-01-12",
+                    "2025-01-20",
+                    "2025-02-02",
+                    "2025-02-03",
+                    "2025-02-04",
+                    "2025-03-10",
+                ],
+                utc=True,
+            ),
+            "h3": [x, x, x, y, x, x, z, x],
+        }
+    )
     scores = method_scores("naive", units, inc, "2025-02-01", horizon_days=28)
     assert scores[10] == 3 and scores[20] == 1 and scores.sum() == 4
-    res = evaluate_forecast(inc, units, "2025-02-01", horizon_days=28, methods=["naive"],
-                            coverages=[1.5 / n])
+    res = evaluate_forecast(
+        inc, units, "2025-02-01", horizon_days=28, methods=["naive"], coverages=[1.5 / n]
+    )
     assert res["test_incidents"] == 3  # x, x, z; the March one is past the horizon
     row = res["methods"][0]
     assert row["hit_rate"] == pytest.approx(2 / 3)
@@ -134,6 +153,14 @@ def test_mahalla_units_areas(world):
     assert set(np.unique(u.lattice_unit)) == set(range(16))
 
 
+def test_mahalla_units_reject_empty_geometry(world):
+    _, mahallas = world
+    broken = mahallas.copy()
+    broken.loc[3, "geometry"] = None
+    with pytest.raises(ValueError, match=r"no geometry \(e.g. \['m3'\]\)"):
+        mahalla_units(broken)
+
+
 def test_best_method_beats_naive_on_synthetic_world(world):
     inc, mahallas = world
     units = h3_units(study_cells(mahallas, 9))
@@ -152,8 +179,14 @@ def test_best_method_beats_naive_on_synthetic_world(world):
 
 def test_mahalla_backtest_runs(world):
     inc, mahallas = world
-    res = backtest(inc, mahalla_units(mahallas), folds=2, horizon_days=28,
-                   coverages=[0.1, 0.25], params=ForecastParams(lookback_days=180))
+    res = backtest(
+        inc,
+        mahalla_units(mahallas),
+        folds=2,
+        horizon_days=28,
+        coverages=[0.1, 0.25],
+        params=ForecastParams(lookback_days=180),
+    )
     assert {r["coverage"] for r in res["methods"]} == {0.1, 0.25}
     for r in res["methods"]:
         assert 0 <= r["hit_rate"] <= 1

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import geopandas as gpd
-import shapely
-import h3.api.basic_int as h3
 import esda
+import geopandas as gpd
+import h3.api.basic_int as h3
+import shapely
 
 from geo.hotspots import (
     GiStar,
@@ -36,9 +36,7 @@ def cells(area) -> np.ndarray:
 @pytest.fixture(scope="module")
 def grid4() -> gpd.GeoDataFrame:
     polys = [shapely.box(i, j, i + 1, j + 1) for j in range(4) for i in range(4)]
-    return gpd.GeoDataFrame(
-        {"mahalla_id": [f"m{k}" for k in range(16)]}, geometry=polys, crs=4326
-    )
+    return gpd.GeoDataFrame({"mahalla_id": [f"m{k}" for k in range(16)]}, geometry=polys, crs=4326)
 
 
 def test_study_cells_centres_inside(cells):
@@ -156,7 +154,13 @@ def test_classify_gi_levels():
     z = np.array([3.0, 2.0, 1.7, 0.5, -1.7, -2.0, -3.0])
     p = np.array([0.005, 0.04, 0.08, 0.6, 0.08, 0.04, 0.005])
     assert classify_gi(z, p).tolist() == [
-        "hot_99", "hot_95", "hot_90", "not_significant", "cold_90", "cold_95", "cold_99"
+        "hot_99",
+        "hot_95",
+        "hot_90",
+        "not_significant",
+        "cold_90",
+        "cold_95",
+        "cold_99",
     ]
 
 

@@ -11,9 +11,15 @@ from geo.status import StatusRule, became_red, crime_free, left_red, status_hist
 
 
 def _grid(nx: int, ny: int) -> gpd.GeoDataFrame:
-    polys = [shapely.box(69 + 0.01 * (k % nx), 41 + 0.01 * (k // nx),
-                         69 + 0.01 * (k % nx + 1), 41 + 0.01 * (k // nx + 1))
-             for k in range(nx * ny)]
+    polys = [
+        shapely.box(
+            69 + 0.01 * (k % nx),
+            41 + 0.01 * (k // nx),
+            69 + 0.01 * (k % nx + 1),
+            41 + 0.01 * (k // nx + 1),
+        )
+        for k in range(nx * ny)
+    ]
     return gpd.GeoDataFrame(
         {"mahalla_id": [f"m{k}" for k in range(nx * ny)], "population": 1000.0},
         geometry=polys,
@@ -53,7 +59,11 @@ def test_history_hand_checked(tiny):
     assert st.loc[["m0", "m2", "m1"], feb].tolist() == ["red", "yellow", "green"]
     # Mar (Feb+Mar): m1 1, m2 2, m9 1 (no population) -> threshold 1.2
     assert st.loc[["m0", "m1", "m2", "m9", "m5"], mar].tolist() == [
-        "green", "yellow", "red", "yellow", "green"
+        "green",
+        "yellow",
+        "red",
+        "yellow",
+        "green",
     ]
     why = h.set_index(["mahalla_id", "month"])["why"]
     assert why[("m0", jan)] == (
@@ -73,8 +83,7 @@ def test_default_twelve_month_window_and_categories(tiny):
     mahallas, inc = tiny
     h = status_history(inc, mahallas, start="2025-03-01", end="2025-03-01")
     assert h.loc[h.mahalla_id == "m0", "count"].item() == 5  # Jan still in the 12-month window
-    none = status_history(inc, mahallas, start="2025-03-01", end="2025-03-01",
-                          categories=["fraud"])
+    none = status_history(inc, mahallas, start="2025-03-01", end="2025-03-01", categories=["fraud"])
     assert (none["status"] == "green").all()
 
 
@@ -84,14 +93,32 @@ def test_gi_hot_cluster_is_red_without_rate_rule():
     rows = [(f"m{k}", "2025-05-05") for k in rng.integers(0, 36, 30)]
     cluster = [7, 8, 9, 13, 14, 15, 19, 20, 21]
     rows += [(f"m{k}", "2025-05-06") for k in cluster for _ in range(12)]
-    h = status_history(_incidents(rows), mahallas, start="2025-05-01", end="2025-05-01",
-                       rule=StatusRule(top_share=0.0))
+    h = status_history(
+        _incidents(rows),
+        mahallas,
+        start="2025-05-01",
+        end="2025-05-01",
+        rule=StatusRule(top_share=0.0),
+    )
     row = h.set_index("mahalla_id").loc["m14"]
     assert row["status"] == "red"
     assert row["gi_class"] in ("hot_95", "hot_99")
+    assert "per 1,000; Gi* z=" in row["why"]  # no rate threshold when top_share = 0
     assert "Gi* z=" in row["why"] and "%" in row["why"].split("Gi*")[1]
     assert set(h.loc[h.status == "red", "mahalla_id"]) <= {f"m{k}" for k in cluster} | {
-        "m1", "m2", "m3", "m6", "m10", "m12", "m16", "m18", "m22", "m24", "m25", "m26", "m27"
+        "m1",
+        "m2",
+        "m3",
+        "m6",
+        "m10",
+        "m12",
+        "m16",
+        "m18",
+        "m22",
+        "m24",
+        "m25",
+        "m26",
+        "m27",
     }
 
 

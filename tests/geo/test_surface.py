@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import pyproj
 import geopandas as gpd
-import shapely
+import pyproj
 import rasterio
+import shapely
 
 from etl.rasters import read_raster, write_cog
 from geo.surface import Surface, grid_transform, kde_surface, sample_surface, utm_crs, zonal_mean
@@ -41,8 +41,9 @@ def test_kde_integrates_to_count_and_peaks_at_cluster(points):
 
 
 def test_single_point_kde_is_gaussian():
-    s = kde_surface(np.array([69.25]), np.array([41.32]), bandwidth_m=200, cell_size_m=20,
-                    bounds=BOUNDS)
+    s = kde_surface(
+        np.array([69.25]), np.array([41.32]), bandwidth_m=200, cell_size_m=20, bounds=BOUNDS
+    )
     peak = s.array.max()
     # 2-D Gaussian peak: 1 / (2 pi sigma^2) per km^2, sigma = 0.2 km (binning blurs it slightly)
     assert peak == pytest.approx(1 / (2 * np.pi * 0.04), rel=0.02)
@@ -53,16 +54,24 @@ def test_sample_surface_points_and_nan():
     arr = np.arange(6, dtype=np.float32).reshape(2, 3)
     s = Surface(arr, grid_transform(500_000, 4_600_000, 100), "EPSG:32642")
     tr = pyproj.Transformer.from_crs("EPSG:32642", 4326, always_xy=True)
-    lon, lat = tr.transform(np.array([500_050.0, 500_250, 500_150, 400_000]),
-                            np.array([4_599_950.0, 4_599_850, 4_599_850, 4_599_950]))
+    lon, lat = tr.transform(
+        np.array([500_050.0, 500_250, 500_150, 400_000]),
+        np.array([4_599_950.0, 4_599_850, 4_599_850, 4_599_950]),
+    )
     vals = sample_surface(s, np.r_[lon, np.nan], np.r_[lat, 41.0])
     assert vals[:3].tolist() == [0.0, 5.0, 4.0]
     assert np.isnan(vals[3]) and np.isnan(vals[4])
 
 
 def test_weights_and_empty_inputs():
-    s = kde_surface(np.array([69.25, 69.25]), np.array([41.32, 41.32]), bandwidth_m=200,
-                    cell_size_m=50, bounds=BOUNDS, weights=np.array([0.5, 1.5]))
+    s = kde_surface(
+        np.array([69.25, 69.25]),
+        np.array([41.32, 41.32]),
+        bandwidth_m=200,
+        cell_size_m=50,
+        bounds=BOUNDS,
+        weights=np.array([0.5, 1.5]),
+    )
     assert s.array.sum() * 0.0025 == pytest.approx(2.0, rel=1e-3)
     empty = kde_surface(np.array([]), np.array([]), bounds=BOUNDS)
     assert empty.array.sum() == 0 and empty.array.size > 1

@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import geopandas as gpd
-import shapely
-import h3.api.basic_int as h3
 import esda
+import geopandas as gpd
+import h3.api.basic_int as h3
+import shapely
 
 from geo.hotspots import h3_weights, study_cells
 from geo.trends import EMERGING_CLASSES, EmergingHotSpots, classify_emerging, mann_kendall

@@ -306,6 +306,22 @@ def test_derived_table_replace_changes_columns_and_append_adds_rows(store: Store
     assert store.read("summary", filters=[("share", ">", 0.5)]).empty
 
 
+def test_nullable_int64_keeps_every_bit(store: Store, tiny_world: dict[str, pd.DataFrame],
+                                        request: pytest.FixtureRequest) -> None:
+    if type(store).__name__ == "EmbeddedStore":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "layers/embedded.py _from_arrow turns a nullable int64 column into float64 before "
+            "casting it to Int64, so values beyond 2**53 lose their low bits")))
+    frame = tiny_world["incidents"]
+    frame["content_hash"] = pd.array([2**53 + 1, None, -(2**62) - 1, 1, 2, 3], dtype="Int64")
+    store.replace("incidents", frame)
+    got = store.read("incidents").set_index("incident_id")["content_hash"]
+    assert str(got.dtype) == "Int64"
+    assert got.loc["I1"] == 2**53 + 1
+    assert pd.isna(got.loc["I2"])
+    assert got.loc["I3"] == -(2**62) - 1
+
+
 # ---- property: incident rows round-trip ------------------------------------------------------
 
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
@@ -331,7 +347,9 @@ def incident_rows(draw: st.DrawFn) -> gpd.GeoDataFrame:
         "mahalla_id": draw(st.lists(_text, min_size=n, max_size=n)),
         "geocode_precision": draw(st.lists(st.sampled_from(PRECISIONS), min_size=n, max_size=n)),
         "flags": draw(st.lists(st.none() | _text, min_size=n, max_size=n)),
-        "source_row": pd.array(draw(st.lists(st.none() | st.integers(-2**63, 2**63 - 1),
+        # nullable ints stay within +-2**53 here: the full range is
+        # test_nullable_int64_keeps_every_bit (a known embedded-store bug)
+        "source_row": pd.array(draw(st.lists(st.none() | st.integers(-2**53, 2**53),
                                              min_size=n, max_size=n)), dtype="Int64"),
     }, geometry=geoms, crs="EPSG:4326")
 

@@ -1,0 +1,105 @@
+"""Callbacks of the overview page: controls -> query -> model aggregates -> map figure + URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, State
+
+from app import figures, ids
+from app.data import LEVELS, AppModel, ViewQuery
+
+__all__ = ["query_from_controls", "register", "render", "summary_text"]
+
+_IDS = ids.OVERVIEW
+
+#: clientside: write the view's query string into the address bar without reloading the page
+_REPLACE_URL = """
+function(search) {
+    if (typeof search !== "string") { return window.dash_clientside.no_update; }
+    const loc = window.location;
+    if (loc.search !== search) {
+        window.history.replaceState(window.history.state, "", loc.pathname + search + loc.hash);
+    }
+    return window.dash_clientside.no_update;
+}
+"""
+
+
+def query_from_controls(level: str | None, region: str | None, district: str | None,
+                        start: str | None, end: str | None, categories: list[str] | None,
+                        precise: list[str] | None) -> ViewQuery:
+    """The :class:`ViewQuery` of the control values (lenient, like a URL)."""
+    return ViewQuery.from_params({
+        "level": level if level in LEVELS else "mahalla",
+        "region": region, "district": district, "start": start, "end": end,
+        "categories": list(categories or ()), "precise": "1" if precise else "",
+    })
+
+
+def render(model: AppModel, query: ViewQuery) -> tuple[go.Figure, str]:
+    """The map and the summary line of ``query``."""
+    units = model.units(query)
+    uirevision = f"{query.region}|{query.district}"
+    if query.resolution is None:
+        fig = figures.mahalla_map(units, uirevision=uirevision)
+    else:
+        fig = figures.h3_map(units, model.base_map(query), resolution=query.resolution,
+                             uirevision=uirevision)
+    return fig, summary_text(query, int(units["count"].sum()),
+                             int((units["count"] > 0).sum()))
+
+
+def summary_text(query: ViewQuery, total: int, n_units: int) -> str:
+    """One line: ``"412 incidents in 9 mahallas, 2025-01-01 – 2025-03-31"``.
+
+    Examples
+    --------
+    >>> summary_text(ViewQuery(level="h3_8"), 1, 1)
+    '1 incident in 1 H3 cell (res 8), all dates'
+    """
+    unit = "mahalla" if query.resolution is None else "H3 cell"
+    text = (f"{total:,} incident{'s' if total != 1 else ''} in {n_units:,} "
+            f"{unit}{'s' if n_units != 1 else ''}")
+    if query.resolution is not None:
+        text += f" (res {query.resolution})"
+    if query.start is None and query.end is None:
+        return text + ", all dates"
+    return text + f", {query.start or '…'} – {query.end or '…'}"
+
+
+def register(app: dash.Dash, model: AppModel) -> None:
+    """Attach the overview callbacks to ``app``."""
+
+    @app.callback(
+        Output(_IDS.DISTRICT, "options"),
+        Output(_IDS.DISTRICT, "value"),
+        Input(_IDS.REGION, "value"),
+        State(_IDS.DISTRICT, "value"),
+        prevent_initial_call=True,
+    )
+    def _districts(region: str | None, district: str | None) -> tuple[list[str], str | None]:
+        options = model.districts(region)
+        return options, district if district in options else None
+
+    @app.callback(
+        Output(_IDS.MAP, "figure"),
+        Output(_IDS.SUMMARY, "children"),
+        Output(_IDS.QUERY, "data"),
+        Input(_IDS.LEVEL, "value"),
+        Input(_IDS.REGION, "value"),
+        Input(_IDS.DISTRICT, "value"),
+        Input(_IDS.DATES, "start_date"),
+        Input(_IDS.DATES, "end_date"),
+        Input(_IDS.CATEGORIES, "value"),
+        Input(_IDS.PRECISE, "value"),
+    )
+    def _update(*controls: Any) -> tuple[go.Figure, str, str]:
+        query = query_from_controls(*controls)
+        fig, text = render(model, query)
+        return fig, text, query.to_search()
+
+    app.clientside_callback(_REPLACE_URL, Output(_IDS.URL_SINK, "children"),
+                            Input(_IDS.QUERY, "data"))

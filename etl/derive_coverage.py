@@ -1,0 +1,548 @@
+"""Build step ``coverage``: camera coverage polygons and coverage figures per mahalla, H3 cell, zone and key site.
+
+``riskmap build --only coverage`` reads mahallas, cameras, incidents and infrastructure, calls the
+pure functions of :mod:`geo.coverage`, and replaces these derived layers in one transaction:
+
+``camera_coverage``
+    Field-of-view polygon of every active camera (``camera_id, type, mahalla_id, district,
+    region``; status ``active`` or unknown; planned and broken cameras are left out).
+``coverage_mahalla``
+    Per mahalla: ``area_covered_pct``, ``incidents_covered_pct`` (incidents of the last
+    ``months`` with coordinates, spatial categories only), ``risk_covered_pct`` (risk-weighted:
+    the risk of each H3 res-9 cell spread evenly over its res-11 children), ``cameras`` and
+    ``cameras_<type>`` for every camera type, with the mahalla polygon.
+``coverage_h3``
+    Per H3 res-9 cell with recent incidents or inside a mahalla with cameras: ``covered_share``,
+    ``risk``, ``gap = risk * (1 - covered_share)``, ``rank`` by gap, with the hexagon.
+``coverage_zones``
+    As ``coverage_mahalla`` for tourist-zone polygons of the infrastructure layer.
+``coverage_sites``
+    Key sites: mahalla entrances (where ``road`` lines cross a mahalla boundary) and bus stops,
+    schools, markets and stations, each with ``covered``, ``n_cameras``, ``nearest_camera`` and
+    ``nearest_camera_m``.
+
+Risk is the count of incidents of the last ``months`` (default 12, ending at the latest
+incident) in the spatial categories (cybercrime and fraud have no place) per H3 res-9 cell, or
+the ``kde`` layer when the store holds one (see :func:`risk_per_cell`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+from shapely import STRtree
+
+from geo.coverage import (
+    coverage_polygons,
+    h3_coverage,
+    key_site_coverage,
+    unit_coverage,
+)
+from geo.h3index import cell_centers, cell_polygons
+from geo.join import PolygonIndex
+from geo.placement import h3_demand
+from layers.spec import (
+    CAMERA_TYPES,
+    NON_SPATIAL_CATEGORIES,
+    SRID,
+    Column,
+    LayerSpec,
+    get_spec,
+    register_layer,
+)
+
+__all__ = [
+    "COVERAGE_LAYERS",
+    "SITE_KINDS",
+    "build",
+    "coverage_layers",
+    "key_sites",
+    "mahalla_entrances",
+    "recent_spatial_mask",
+    "risk_per_cell",
+]
+
+#: infrastructure kinds that are key sites (besides mahalla entrances)
+SITE_KINDS = ("bus_stop", "school", "market", "station")
+#: layers written by this step, by export level
+COVERAGE_LAYERS = {
+    "camera": "camera_coverage",
+    "mahalla": "coverage_mahalla",
+    "h3": "coverage_h3",
+    "zone": "coverage_zones",
+    "site": "coverage_sites",
+}
+#: layer names that may hold a risk surface per H3 cell, and their value columns
+KDE_LAYERS = ("kde", "forecast")
+_VALUE_COLUMNS = ("risk", "kde", "density", "score", "forecast", "value", "expected")
+_DEMAND_RES = 11
+_RES = 9
+
+
+def _register_specs() -> None:
+    """Declare the derived layers (region-scoped by DataAccess because they carry ``region``)."""
+    where = (Column("mahalla_id", "str"), Column("district", "str"), Column("region", "str"))
+    specs = [
+        LayerSpec(name="camera_coverage", doc="Field of view of each active camera.",
+                  columns=(Column("camera_id", "str", required=True),
+                           Column("type", "str"), *where),
+                  geometry_types=("Polygon", "MultiPolygon", "GeometryCollection"),
+                  key="camera_id", extra_columns=True),
+        LayerSpec(name="coverage_mahalla", doc="Camera coverage figures per mahalla.",
+                  columns=(Column("mahalla_id", "str", required=True), Column("name", "str"),
+                           Column("district", "str"), Column("region", "str")),
+                  geometry_types=("Polygon", "MultiPolygon"), promote_to_multi=True,
+                  key="mahalla_id", extra_columns=True),
+        LayerSpec(name="coverage_h3", doc="Camera coverage and uncovered risk per H3 res-9 cell.",
+                  columns=(Column("h3", "int", required=True), *where),
+                  geometry_types=("Polygon",), extra_columns=True),
+        LayerSpec(name="coverage_zones", doc="Camera coverage figures per tourist zone.",
+                  columns=(Column("feature_id", "str", required=True), Column("name", "str"),
+                           Column("district", "str"), Column("region", "str")),
+                  geometry_types=("Polygon", "MultiPolygon"), promote_to_multi=True,
+                  key="feature_id", extra_columns=True),
+        LayerSpec(name="coverage_sites", doc="Key sites: covered or not, nearest camera.",
+                  columns=(Column("site_id", "str", required=True),
+                           Column("kind", "str", required=True), Column("name", "str"), *where),
+                  geometry_types=("Point",), key="site_id", extra_columns=True),
+    ]
+    for spec in specs:
+        if get_spec(spec.name) is None:
+            register_layer(spec)
+
+
+_register_specs()
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+def recent_spatial_mask(incidents: pd.DataFrame, *, months: int = 12,
+                        until: pd.Timestamp | None = None,
+                        precise_only: bool = True) -> np.ndarray:
+    """Incidents of the last ``months`` (ending at ``until``) in categories that have a place.
+
+    Parameters
+    ----------
+    incidents
+        Incident columns ``occurred_at``, ``category`` and (for ``precise_only``)
+        ``geocode_precision``.
+    months
+        Length of the window in calendar months.
+    until
+        End of the window (exclusive of nothing: incidents at ``until`` count); default the
+        latest incident, so an old extract still gives a full year.
+    precise_only
+        Keep only incidents geocoded to coordinates (those placed at a mahalla's representative
+        point would pull cameras onto that point).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask; all False for an empty frame.
+    """
+    if len(incidents) == 0:
+        return np.zeros(0, dtype=bool)
+    t = pd.to_datetime(incidents["occurred_at"], utc=True)
+    end = t.max() if until is None else pd.Timestamp(until)
+    if end.tzinfo is None:
+        end = end.tz_localize("UTC")
+    keep = ((t > end - pd.DateOffset(months=months)) & (t <= end)).fillna(False)
+    keep &= ~incidents["category"].isin(list(NON_SPATIAL_CATEGORIES)).fillna(False)
+    if precise_only and "geocode_precision" in incidents:
+        keep &= (incidents["geocode_precision"] == "coordinates").fillna(False)
+    return keep.to_numpy(dtype=bool)
+
+
+def risk_per_cell(incidents: pd.DataFrame, *, kde: pd.DataFrame | None = None, months: int = 12,
+                  until: pd.Timestamp | None = None,
+                  precise_only: bool = True) -> pd.DataFrame:
+    """Risk per H3 res-9 cell: recent spatial incident counts, or a KDE/forecast layer.
+
+    Parameters
+    ----------
+    incidents
+        Incidents with ``h3`` and the columns :func:`recent_spatial_mask` needs.
+    kde
+        Optional table with an ``h3`` column (int64, res 9) and one value column named
+        ``risk``, ``kde``, ``density``, ``score``, ``forecast``, ``value`` or ``expected``;
+        when given it replaces the counts as ``risk`` (``incidents`` still counted).
+    months, until, precise_only
+        See :func:`recent_spatial_mask`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``h3`` (int64, unique, sorted), ``incidents`` (recent count), ``risk`` (float); only
+        cells with positive risk or incidents.
+    """
+    keep = recent_spatial_mask(incidents, months=months, until=until, precise_only=precise_only)
+    cells = incidents["h3"].to_numpy(dtype=np.int64, na_value=0)[keep] if len(keep) else \
+        np.empty(0, np.int64)
+    cells = cells[cells > 0]
+    uniq, counts = np.unique(cells, return_counts=True)
+    out = pd.DataFrame({"h3": uniq.astype(np.int64), "incidents": counts.astype(np.int64)})
+    if kde is None:
+        out["risk"] = out["incidents"].astype(np.float64)
+        return out
+    column = next((c for c in _VALUE_COLUMNS if c in kde.columns), None)
+    if column is None or "h3" not in kde:
+        raise ValueError(f"the risk layer has columns {list(kde.columns)}; expected 'h3' and one "
+                         f"of {', '.join(_VALUE_COLUMNS)}")
+    values = kde.groupby(kde["h3"].to_numpy(dtype=np.int64, na_value=0))[column].sum()
+    values = values[(values.index > 0) & (values.to_numpy(dtype=float, na_value=0.0) > 0)]
+    merged = pd.DataFrame({"h3": values.index.to_numpy(np.int64),
+                           "risk": values.to_numpy(dtype=np.float64)})
+    out = out[["h3", "incidents"]].merge(merged, on="h3", how="outer")
+    out["incidents"] = out["incidents"].fillna(0).astype(np.int64)
+    out["risk"] = out["risk"].fillna(0.0)
+    return out.sort_values("h3", ignore_index=True)
+
+
+def mahalla_entrances(mahallas: gpd.GeoDataFrame, roads: gpd.GeoDataFrame | gpd.GeoSeries
+                      ) -> gpd.GeoDataFrame:
+    """Points where roads cross mahalla boundaries: the entrances and exits of each mahalla.
+
+    A crossing on a boundary shared by two mahallas is an entrance of both (one row each). Where
+    a road runs along a boundary, the midpoint of the shared stretch is used.
+
+    Parameters
+    ----------
+    mahallas
+        ``mahalla_id`` (``district``/``region`` carried when present) and polygons.
+    roads
+        Road lines (other geometry types are ignored).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``site_id`` (``"entrance:<mahalla_id>:<n>"``), ``kind`` (``"entrance"``), ``name``,
+        ``mahalla_id``, ``district``, ``region`` and points, EPSG:4326; empty when nothing
+        crosses.
+    """
+    m_geom = np.asarray(mahallas.geometry.values, dtype=object)
+    r_geom = np.asarray(roads.geometry.values if isinstance(roads, gpd.GeoDataFrame)
+                        else roads.values, dtype=object)
+    r_geom = r_geom[np.isin(shapely.get_type_id(r_geom), (1, 5))]  # (Multi)LineString
+    boundaries = shapely.boundary(m_geom)
+    if len(r_geom) == 0 or len(m_geom) == 0:
+        mi, ri = np.empty(0, np.int64), np.empty(0, np.int64)
+    else:
+        mi, ri = STRtree(r_geom).query(boundaries, predicate="intersects")
+    cross = shapely.intersection(boundaries[mi], r_geom[ri])
+    parts, owner = shapely.get_parts(cross, return_index=True)
+    lines = shapely.get_type_id(parts) != 0
+    parts[lines] = shapely.line_interpolate_point(parts[lines], 0.5, normalized=True)
+    which = mi[owner]
+    # one entrance per mahalla and place (several road pieces may meet at one crossing)
+    xy = np.round(shapely.get_coordinates(parts), 7) if len(parts) else np.empty((0, 2))
+    key = pd.DataFrame({"m": which, "x": xy[:, 0], "y": xy[:, 1]})
+    first = ~key.duplicated().to_numpy()
+    which, parts = which[first], parts[first]
+    order = np.lexsort((xy[first, 1], xy[first, 0], which))
+    which, parts = which[order], parts[order]
+    ids = mahallas["mahalla_id"].astype(object).to_numpy()[which]
+    n = _rank_within(which)
+    out = pd.DataFrame({
+        "site_id": [f"entrance:{m}:{k}" for m, k in zip(ids, n, strict=True)],
+        "kind": "entrance",
+        "name": [f"Entrance {k} of {m}" for m, k in zip(ids, n, strict=True)],
+        "mahalla_id": ids,
+    })
+    for col in ("district", "region"):
+        out[col] = mahallas[col].astype(object).to_numpy()[which] if col in mahallas else None
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(parts, crs=SRID), crs=SRID)
+
+
+def _rank_within(groups: np.ndarray) -> np.ndarray:
+    """1, 2, ... within each run of equal (sorted) group values."""
+    if len(groups) == 0:
+        return np.empty(0, np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+    lengths = np.diff(np.r_[starts, len(groups)])
+    return np.arange(len(groups)) - np.repeat(starts, lengths) + 1
+
+
+def key_sites(mahallas: gpd.GeoDataFrame, infrastructure: gpd.GeoDataFrame, *,
+              kinds: Sequence[str] = SITE_KINDS, entrances: bool = True) -> gpd.GeoDataFrame:
+    """Key sites: mahalla entrances plus infrastructure points of ``kinds``.
+
+    Infrastructure sites keep their ``feature_id`` as ``site_id``; a missing ``mahalla_id`` is
+    filled from the mahalla containing the point.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``site_id, kind, name, mahalla_id, district, region`` and points, EPSG:4326.
+    """
+    frames = []
+    if entrances and len(infrastructure):
+        roads = infrastructure[(infrastructure["kind"] == "road").fillna(False).to_numpy(bool)]
+        frames.append(mahalla_entrances(mahallas, roads))
+    if len(infrastructure):
+        geoms = np.asarray(infrastructure.geometry.values, dtype=object)
+        sel = (infrastructure["kind"].isin(list(kinds)).fillna(False).to_numpy(bool)
+               & np.isin(shapely.get_type_id(geoms), (0,)) & ~shapely.is_empty(geoms))
+        infra = infrastructure[sel]
+        pts = pd.DataFrame({
+            "site_id": infra["feature_id"].astype(object).to_numpy(),
+            "kind": infra["kind"].astype(object).to_numpy(),
+            "name": infra["name"].astype(object).to_numpy() if "name" in infra else None,
+        })
+        for col in ("mahalla_id", "district", "region"):
+            pts[col] = infra[col].astype(object).to_numpy() if col in infra else None
+        frames.append(gpd.GeoDataFrame(pts, geometry=infra.geometry.to_numpy(), crs=SRID))
+    if not frames:
+        return gpd.GeoDataFrame(
+            {c: pd.Series(dtype=object) for c in
+             ("site_id", "kind", "name", "mahalla_id", "district", "region")},
+            geometry=gpd.GeoSeries([], crs=SRID), crs=SRID)
+    sites = pd.concat(frames, ignore_index=True)
+    sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=SRID)
+    return _fill_units(sites, mahallas)
+
+
+def _fill_units(frame: gpd.GeoDataFrame, mahallas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Fill missing ``mahalla_id``/``district``/``region`` from the mahalla containing the point."""
+    if len(frame) == 0 or len(mahallas) == 0:
+        return frame
+    missing = pd.isna(frame["mahalla_id"]).to_numpy() | pd.isna(frame["region"]).to_numpy()
+    if not missing.any():
+        return frame
+    pts = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object)[missing])
+    where = PolygonIndex(np.asarray(mahallas.geometry.values, dtype=object)).locate(
+        shapely.get_x(pts), shapely.get_y(pts))
+    frame = frame.copy()
+    for col in ("mahalla_id", "district", "region"):
+        values = frame[col].astype(object).to_numpy().copy()
+        lookup = np.append(mahallas[col].astype(object).to_numpy(), None)
+        fill = lookup[where]
+        old = values[missing]
+        values[missing] = np.where(pd.isna(old), fill, old)
+        frame[col] = values
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# the pure step
+# --------------------------------------------------------------------------------------------
+def active_cameras(cameras: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Cameras whose status is ``active`` or unknown."""
+    if "status" not in cameras or len(cameras) == 0:
+        return cameras
+    status = cameras["status"].astype(object)
+    return cameras[(status.isna() | (status == "active")).to_numpy(dtype=bool)]
+
+
+def _percent_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the ``*_pct`` columns (0-100) from the shares of :func:`geo.coverage.unit_coverage`."""
+    for share, pct in (("area_share", "area_covered_pct"), ("incident_share",
+                       "incidents_covered_pct"), ("risk_share", "risk_covered_pct")):
+        if share in frame:
+            frame[pct] = 100.0 * frame[share]
+    for t in CAMERA_TYPES:
+        if f"cameras_{t}" not in frame:
+            frame[f"cameras_{t}"] = 0
+    if "cameras" not in frame:
+        frame["cameras"] = 0
+    return frame
+
+
+def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
+                    incidents: gpd.GeoDataFrame, infrastructure: gpd.GeoDataFrame, *,
+                    risk: pd.DataFrame | None = None, months: int = 12,
+                    until: pd.Timestamp | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """Compute every coverage layer from the base layers (pure: no store access).
+
+    Parameters
+    ----------
+    mahallas, cameras, incidents, infrastructure
+        The base layers (incidents need ``occurred_at, category, h3, geocode_precision`` and
+        point geometry; mahalla-only incidents have empty points and count towards no mahalla).
+    risk
+        Risk per H3 res-9 cell (``h3``, ``risk``, ``incidents``) as made by
+        :func:`risk_per_cell`; computed from ``incidents`` when omitted.
+    months, until
+        Window of the incidents counted (see :func:`recent_spatial_mask`).
+
+    Returns
+    -------
+    dict
+        Frames keyed by layer name (see :data:`COVERAGE_LAYERS`), all EPSG:4326.
+    """
+    cams = active_cameras(cameras).reset_index(drop=True)
+    cov = coverage_polygons(cams) if len(cams) else gpd.GeoSeries([], crs=SRID)
+    has_cov = ~(cov.isna().to_numpy() | cov.is_empty.to_numpy()) if len(cov) else np.zeros(0, bool)
+    cam_cov = gpd.GeoDataFrame({
+        "camera_id": cams["camera_id"].astype(object).to_numpy()[has_cov],
+        "type": cams["type"].astype(object).to_numpy()[has_cov],
+        **{c: (cams[c].astype(object).to_numpy()[has_cov] if c in cams else None)
+           for c in ("mahalla_id", "district", "region")},
+    }, geometry=gpd.GeoSeries(cov.to_numpy()[has_cov], crs=SRID), crs=SRID)
+    cam_cov = _fill_units(cam_cov, mahallas)
+    if risk is None:
+        risk = risk_per_cell(incidents, months=months, until=until)
+    recent = incidents[recent_spatial_mask(incidents, months=months, until=until)]
+    demand = h3_demand(risk["h3"].to_numpy(), risk["risk"].to_numpy(), resolution=_DEMAND_RES) \
+        if len(risk) else gpd.GeoDataFrame({"risk": []}, geometry=gpd.GeoSeries([], crs=SRID))
+
+    def per_unit(units: gpd.GeoDataFrame, unit_id: str) -> pd.DataFrame:
+        if len(units) == 0:
+            return _percent_columns(pd.DataFrame({unit_id: pd.Series(dtype=object)}))
+        got = unit_coverage(units, cam_cov.geometry, unit_id=unit_id, incidents=recent,
+                            risk=demand, cameras=cams)
+        return _percent_columns(got)
+
+    m_fig = per_unit(mahallas, "mahalla_id")
+    keep = [c for c in ("mahalla_id", "name", "district", "region") if c in mahallas]
+    m_out = gpd.GeoDataFrame(
+        pd.concat([mahallas[keep].reset_index(drop=True),
+                   m_fig.drop(columns="mahalla_id").reset_index(drop=True)], axis=1),
+        geometry=mahallas.geometry.reset_index(drop=True), crs=SRID)
+
+    zones = infrastructure[(infrastructure["kind"] == "tourist_zone").fillna(False).to_numpy(bool)
+                           ] if len(infrastructure) else infrastructure
+    zones = zones[np.isin(shapely.get_type_id(np.asarray(zones.geometry.values, dtype=object)),
+                          (3, 6))].reset_index(drop=True) if len(zones) else zones
+    z_fig = per_unit(zones, "feature_id")
+    zkeep = [c for c in ("feature_id", "name", "district", "region") if c in zones]
+    z_out = gpd.GeoDataFrame(
+        pd.concat([zones[zkeep].reset_index(drop=True),
+                   z_fig.drop(columns="feature_id").reset_index(drop=True)], axis=1),
+        geometry=gpd.GeoSeries(zones.geometry.to_numpy() if len(zones) else [], crs=SRID),
+        crs=SRID)
+
+    h3_out = _h3_layer(mahallas, cams, cam_cov, risk)
+    sites = key_sites(mahallas, infrastructure)
+    if len(sites):
+        ks = key_site_coverage(sites, cam_cov.geometry, cam_cov) if len(cam_cov) else \
+            _uncovered(sites, cams)
+        sites = sites.assign(covered=ks["covered"].to_numpy(), n_cameras=ks["n_cameras"].to_numpy(),
+                             nearest_camera=ks["nearest_camera"].to_numpy(),
+                             nearest_camera_m=ks["nearest_m"].to_numpy())
+    else:
+        sites = sites.assign(covered=pd.Series(dtype=bool), n_cameras=pd.Series(dtype=np.int64),
+                             nearest_camera=pd.Series(dtype=object),
+                             nearest_camera_m=pd.Series(dtype=float))
+    return {"camera_coverage": cam_cov, "coverage_mahalla": m_out, "coverage_h3": h3_out,
+            "coverage_zones": z_out, "coverage_sites": sites}
+
+
+def _uncovered(sites: gpd.GeoDataFrame, cams: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Key-site figures when no camera has a coverage polygon (nearest camera still measured)."""
+    empty = gpd.GeoSeries([None] * len(cams), crs=SRID)
+    if len(cams):
+        return key_site_coverage(sites, empty, cams)
+    return pd.DataFrame({"covered": np.zeros(len(sites), bool),
+                         "n_cameras": np.zeros(len(sites), np.int64),
+                         "nearest_camera": [None] * len(sites),
+                         "nearest_m": np.full(len(sites), np.nan)})
+
+
+def _h3_layer(mahallas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, cam_cov: gpd.GeoDataFrame,
+              risk: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Cells with risk, plus the cells of mahallas holding a camera, with coverage and gap."""
+    import pyarrow as pa
+    from h3ronpy.vector import ContainmentMode, wkb_to_cells
+
+    cells = risk["h3"].to_numpy(np.int64)
+    with_cams = set(cams["mahalla_id"].dropna().astype(str)) if "mahalla_id" in cams else set()
+    sel = mahallas["mahalla_id"].astype(object).isin(with_cams).to_numpy(bool)
+    if sel.any():
+        wkb = shapely.to_wkb(np.asarray(mahallas.geometry.values, dtype=object)[sel])
+        inside = pa.array(wkb_to_cells(wkb, _RES, ContainmentMode.ContainsCentroid,
+                                       flatten=True)).to_numpy(zero_copy_only=False)
+        cells = np.union1d(cells, inside.astype(np.uint64).astype(np.int64))
+    cells = np.unique(cells[cells > 0])
+    by_cell = risk.set_index("h3")
+    r = by_cell["risk"].reindex(cells).fillna(0.0).to_numpy(np.float64)
+    n = by_cell["incidents"].reindex(cells).fillna(0).to_numpy(np.int64)
+    if len(cells) == 0:
+        frame = pd.DataFrame({"h3": pd.Series(dtype=np.int64), "covered_share": [], "risk": [],
+                              "gap": [], "rank": pd.Series(dtype=np.int64)})
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=SRID), crs=SRID)
+    frame = h3_coverage(cells, cam_cov.geometry, risk=r)
+    frame["incidents"] = n
+    frame["risk_covered"] = frame["risk"] * frame["covered_share"]
+    frame["covered_pct"] = 100.0 * frame["covered_share"]
+    order = np.lexsort((frame["h3"].to_numpy(), -frame["gap"].to_numpy()))
+    rank = np.empty(len(frame), np.int64)
+    rank[order] = np.arange(1, len(frame) + 1)
+    frame["rank"] = rank
+    frame["h3_hex"] = [format(int(c), "x") for c in cells]
+    lon, lat = cell_centers(cells)
+    where = PolygonIndex(np.asarray(mahallas.geometry.values, dtype=object)).locate(lon, lat) \
+        if len(mahallas) else np.full(len(cells), -1)
+    for col in ("mahalla_id", "district", "region"):
+        lookup = np.append(mahallas[col].astype(object).to_numpy(), None) if col in mahallas \
+            else np.array([None])
+        frame[col] = lookup[where]
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(cell_polygons(cells), crs=SRID),
+                            crs=SRID)
+
+
+# --------------------------------------------------------------------------------------------
+# the build step (edge)
+# --------------------------------------------------------------------------------------------
+def read_risk_layer(store: Any) -> pd.DataFrame | None:
+    """The first of the ``kde``/``forecast`` layers present in ``store`` (None when neither is)."""
+    for name in KDE_LAYERS:
+        if store.has(name):
+            frame = store.read(name)
+            return pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    return None
+
+
+def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any]:
+    """Compute the coverage layers from ``store`` and replace them in one transaction.
+
+    Parameters
+    ----------
+    store
+        The store (base layers in, derived layers out).
+    settings
+        Root settings (``geo.status_months`` sets the incident window).
+    progress
+        Show a progress bar on stderr (same code path either way).
+
+    Returns
+    -------
+    dict
+        Rows written per layer, cameras used, and the risk source (``"counts"`` or ``"kde"``).
+    """
+    from etl.progress import progress_bar
+
+    months = int(getattr(getattr(settings, "geo", None), "status_months", 12))
+    with progress_bar(desc="coverage", unit="steps", total=3, enabled=progress) as bar:
+        mahallas = store.read("mahallas")
+        cameras = store.read("cameras")
+        incidents = store.read("incidents", columns=["incident_id", "occurred_at", "category",
+                                                     "h3", "geocode_precision", "geometry"])
+        infrastructure = store.read("infrastructure")
+        kde = read_risk_layer(store)
+        bar.update(1)
+        risk = risk_per_cell(incidents, kde=kde, months=months)
+        layers = coverage_layers(mahallas, cameras, incidents, infrastructure, risk=risk,
+                                 months=months)
+        bar.update(1)
+        with store.transaction() as txn:
+            for name, frame in layers.items():
+                txn.replace(name, frame)
+        bar.update(1)
+    summary: dict[str, Any] = {name: len(frame) for name, frame in layers.items()}
+    summary["risk"] = "kde" if kde is not None else "counts"
+    summary["months"] = months
+    cm = layers["coverage_mahalla"]
+    if len(cm) and cm["area_m2"].sum() > 0:
+        summary["area_covered_pct"] = round(100 * float(cm["covered_m2"].sum()
+                                                        / cm["area_m2"].sum()), 3)
+    if "risk" in cm and cm["risk"].sum() > 0:
+        summary["risk_covered_pct"] = round(100 * float(cm["risk_covered"].sum()
+                                                        / cm["risk"].sum()), 2)
+    return summary

@@ -1,0 +1,68 @@
+"""``riskmap serve``: run the web app over a store (waitress when installed, else Dash's server)."""
+
+from __future__ import annotations
+
+import click
+from pydantic import ValidationError
+
+from riskmap.cli.common import fail_cleanly, settings_from, store_option
+from riskmap.settings import Settings
+
+__all__ = ["COMMANDS", "build_app", "serve", "serve_app"]
+
+
+def build_app(settings: Settings, *, demo: bool = False) -> object:
+    """Open the settings' store and build the app over a scoped, audited DataAccess."""
+    from app.factory import create_app
+    from layers import open_store
+    from layers.access import DataAccess
+
+    store = open_store(settings.store)
+    access = DataAccess(store, user=settings.user, regions=settings.app.regions or None)
+    return create_app(settings, access, demo=demo)
+
+
+def serve_app(settings: Settings, *, demo: bool = False) -> None:
+    """Serve the app on ``settings.app.host:port`` until interrupted (debug off)."""
+    dash_app = build_app(settings, demo=demo)
+    host, port = settings.app.host, settings.app.port
+    click.echo(f"riskmap: serving {settings.store} on http://{host}:{port}/ "
+               f"({'password required' if settings.app.password else 'no password'}; "
+               "Ctrl+C to stop)")
+    try:
+        from waitress import serve as waitress_serve
+    except ModuleNotFoundError:
+        dash_app.run(host=host, port=port, debug=False)  # type: ignore[attr-defined]
+    else:
+        waitress_serve(dash_app.server, host=host, port=port)  # type: ignore[attr-defined]
+
+
+@click.command()
+@store_option
+@click.option("--host", default=None, metavar="HOST",
+              help="Interface to listen on (default 127.0.0.1; any other needs "
+                   "RISKMAP_APP__PASSWORD). Env: RISKMAP_APP__HOST.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port (default 8050). Env: RISKMAP_APP__PORT.")
+@click.option("--demo", is_flag=True, default=False,
+              help="Mark the data as a synthetic demo (a badge on every page).")
+@fail_cleanly
+def serve(store_url: str | None, host: str | None, port: int | None, demo: bool) -> None:
+    """Serve the web app (maps of incidents by mahalla and H3 cell) over a store.
+
+    Reads go through the data-access layer: they are limited to RISKMAP_APP__REGIONS when
+    set, and audited. Set RISKMAP_APP__PASSWORD to require HTTP basic auth (user
+    RISKMAP_APP__USERNAME, default "analyst"). The app works offline.
+    """
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = settings_from(store_url, app=overrides or None)
+    except ValidationError as exc:  # e.g. a public host without a password
+        # never echo the input values: they may hold the password
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+                             for e in exc.errors(include_input=False, include_url=False))
+        raise click.ClickException(f"invalid settings: {problems}") from exc
+    serve_app(settings, demo=demo)
+
+
+COMMANDS = [serve]

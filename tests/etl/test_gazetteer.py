@@ -1,0 +1,304 @@
+"""Tests for etl.gazetteer: address parsing and matching on a hand-made world of square mahallas.
+
+The world (1-degree squares, lower-left corner given; representative point = square centre):
+
+=====  ===============  ======================  ====================  =======
+id     name             district                region                square
+=====  ===============  ======================  ====================  =======
+m1     Do‘stlik         Jizzax shahri           Jizzax viloyati       (0, 0)
+m2     Navbahor         Jizzax shahri           Jizzax viloyati       (1, 0)
+m3     Bog‘ishamol      Jizzax shahri           Jizzax viloyati       (2, 0)
+m4     Madaniyat        Sharof Rashidov tumani  Jizzax viloyati       (0, 1)
+m5     Do‘stlik         Sharof Rashidov tumani  Jizzax viloyati       (1, 1)
+m6     Qumqo‘rg‘on      Sharof Rashidov tumani  Jizzax viloyati       (2, 1)
+m7     Alpomish         Termiz shahri           Surxondaryo viloyati  (10, 0)
+m8     G‘oliblar        Termiz shahri           Surxondaryo viloyati  (11, 0)
+m9     Navro‘z          Qarshi shahri           Qashqadaryo viloyati  (20, 0)
+m10    Navro‘z          Qarshi tumani           Qashqadaryo viloyati  (21, 0)
+=====  ===============  ======================  ====================  =======
+
+District points: Jizzax shahri (0..3 x 0..1) -> (1.5, 0.5); Sharof Rashidov (0..3 x 1..2) ->
+(1.5, 1.5); Termiz (10..12 x 0..1) -> (11, 0.5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import geopandas as gpd
+import shapely
+
+from etl.gazetteer import MATCH_COLUMNS, Gazetteer, parse_address
+from riskmap.errors import SchemaError
+
+ROWS = [
+    ("m1", "Do‘stlik", "Дўстлик", "Jizzax shahri", "Jizzax viloyati", 0, 0),
+    ("m2", "Navbahor", "Навбаҳор", "Jizzax shahri", "Jizzax viloyati", 1, 0),
+    ("m3", "Bog‘ishamol", "Боғишамол", "Jizzax shahri", "Jizzax viloyati", 2, 0),
+    ("m4", "Madaniyat", "Маданият", "Sharof Rashidov tumani", "Jizzax viloyati", 0, 1),
+    ("m5", "Do‘stlik", "Дўстлик", "Sharof Rashidov tumani", "Jizzax viloyati", 1, 1),
+    ("m6", "Qumqo‘rg‘on", "Қумқўрғон", "Sharof Rashidov tumani", "Jizzax viloyati", 2, 1),
+    ("m7", "Alpomish", "Алпомиш", "Termiz shahri", "Surxondaryo viloyati", 10, 0),
+    ("m8", "G‘oliblar", "Ғолиблар", "Termiz shahri", "Surxondaryo viloyati", 11, 0),
+    ("m9", "Navro‘z", "Наврўз", "Qarshi shahri", "Qashqadaryo viloyati", 20, 0),
+    ("m10", "Navro‘z", "Наврўз", "Qarshi tumani", "Qashqadaryo viloyati", 21, 0),
+]
+CENTRE = {r[0]: (r[5] + 0.5, r[6] + 0.5) for r in ROWS}
+
+
+@pytest.fixture(scope="module")
+def world() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "mahalla_id": [r[0] for r in ROWS],
+            "name": [r[1] for r in ROWS],
+            "name_cyrillic": [r[2] for r in ROWS],
+            "district": [r[3] for r in ROWS],
+            "region": [r[4] for r in ROWS],
+        },
+        geometry=[shapely.box(r[5], r[6], r[5] + 1, r[6] + 1) for r in ROWS],
+        crs="EPSG:4326",
+    )
+
+
+@pytest.fixture(scope="module")
+def gaz(world: gpd.GeoDataFrame) -> Gazetteer:
+    return Gazetteer.from_mahallas(world)
+
+
+def _match1(gaz: Gazetteer, address: str | None = None, **cols: str | None) -> dict[str, object]:
+    series = {k: pd.Series([v], dtype=object) for k, v in cols.items()}
+    addr = None if address is None and cols else pd.Series([address], dtype=object)
+    row = gaz.match(addr, **series).iloc[0]
+    return {k: (None if pd.isna(row[k]) else row[k]) for k in MATCH_COLUMNS}
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def test_parse_address_tags_runs_by_type_words() -> None:
+    def summary(text: str) -> list[tuple[tuple[str, ...], list[str]]]:
+        return [(r.words, sorted(r.roles)) for r in parse_address(text)]
+
+    assert summary("Jizzax shahri, Do‘stlik MFY, 12-uy") == [
+        (("jizzax",), ["district"]), (("do'stlik",), ["mahalla"])]
+    assert summary("г. Джизак, махалля Дустлик, д. 5") == [
+        (("djizak",), ["district"]), (("dustlik",), ["mahalla"])]
+    assert summary("Жиззах шаҳри Дўстлик МФЙ") == [
+        (("jizzax",), ["district"]), (("do'stlik",), ["mahalla"])]
+    assert summary("Termiz sh. Alpomish mahallasi, Navoiy ko‘chasi 7") == [
+        (("termiz",), ["district"]), (("alpomish",), ["mahalla"]), (("navoiy",), ["street"])]
+    assert summary("ул. Навои 5, Дустлик махалля") == [
+        (("navoi",), ["street"]), (("dustlik",), ["mahalla"])]
+    assert summary("8-mart MFY") == [(("8", "mart"), ["mahalla"])]
+    assert summary("") == []
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def test_representative_points(gaz: Gazetteer) -> None:
+    got = gaz.match(mahalla=pd.Series([r[1] for r in ROWS]),
+                    district=pd.Series([r[3] for r in ROWS]))
+    assert got["mahalla_id"].tolist() == [r[0] for r in ROWS]
+    assert list(zip(got["lon"], got["lat"], strict=True)) == [CENTRE[r[0]] for r in ROWS]
+
+
+def test_district_points_are_on_the_union(gaz: Gazetteer) -> None:
+    got = gaz.match(district=pd.Series(["Jizzax shahri", "Sharof Rashidov tumani",
+                                        "Termiz shahri"]))
+    assert got["precision"].tolist() == ["district"] * 3
+    assert list(zip(got["lon"], got["lat"], strict=True)) == [(1.5, 0.5), (1.5, 1.5),
+                                                               (11.0, 0.5)]
+
+
+def test_projected_input_reports_lonlat(world: gpd.GeoDataFrame) -> None:
+    gaz = Gazetteer.from_mahallas(world.to_crs(3857))
+    row = _match1(gaz, "Termiz sh. Alpomish mahallasi")
+    assert row["mahalla_id"] == "m7"
+    assert row["lon"] == pytest.approx(10.5, abs=1e-6)
+    assert row["lat"] == pytest.approx(0.5, abs=1e-2)  # the centre in metres, not degrees
+
+
+def test_missing_column_is_a_schema_error(world: gpd.GeoDataFrame) -> None:
+    with pytest.raises(SchemaError, match="district"):
+        Gazetteer.from_mahallas(world.drop(columns=["district"]))
+
+
+def test_bad_threshold(world: gpd.GeoDataFrame) -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        Gazetteer.from_mahallas(world, threshold=0)
+
+
+def test_empty_geometry_gives_nan_point(world: gpd.GeoDataFrame) -> None:
+    w = world.copy()
+    w.loc[0, "geometry"] = shapely.Polygon()
+    row = _match1(Gazetteer.from_mahallas(w), "Jizzax sh., Do'stlik MFY")
+    assert row["mahalla_id"] == "m1"
+    assert row["lon"] is None  # NaN
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("Jizzax shahri, Do‘stlik MFY, 12-uy", "m1"),
+        ("г. Джизак, махалля Дустлик, д. 5", "m1"),
+        ("Жиззах шаҳри Дўстлик МФЙ", "m1"),
+        ("Jizzax sh., Do'stlik mahallasi", "m1"),
+        ("JIZZAX SH. DO`STLIK MFY", "m1"),
+        ("Jizzax Dustlik 5", "m1"),
+        ("Termiz sh. Alpomish mahallasi", "m7"),
+        ("Sharof Rashidov tumani, Madaniyat", "m4"),
+        ("Шароф Рашидов тумани, Дўстлик МФЙ", "m5"),
+        ("Джизакская область, Шароф-Рашидовский район, махалля Дустлик", "m5"),
+        ("Кумкурган", "m6"),
+        ("Голиблар махалля", "m8"),
+        ("«Bog‘ishamol» MFY fuqarolar yig‘ini", "m3"),
+        ("Qarshi shahri, Navro‘z MFY", "m9"),
+        ("Qarshi tumani, Navro‘z MFY", "m10"),
+    ],
+)
+def test_addresses_match_the_mahalla(gaz: Gazetteer, address: str, expected: str) -> None:
+    row = _match1(gaz, address)
+    assert row["mahalla_id"] == expected
+    assert row["precision"] == "mahalla"
+    assert row["score"] == 100.0
+    assert row["reason"] is None
+    assert (row["lon"], row["lat"]) == CENTRE[expected]
+
+
+@pytest.mark.parametrize("spelling", ["Дўстлик", "Дустлик", "Do‘stlik", "Do'stlik", "Dustlik",
+                                      "DO`STLIK"])
+def test_spelling_variants_match_the_same_mahalla(gaz: Gazetteer, spelling: str) -> None:
+    row = _match1(gaz, f"Jizzax shahri, {spelling} MFY")
+    assert row["mahalla_id"] == "m1"
+
+
+def test_fuzzy_typo_above_threshold(gaz: Gazetteer) -> None:
+    # key "bagishamil" vs "bagishamal": 9 of 10 letters -> ratio 90
+    row = _match1(gaz, "Jizzax sh., Bog'ishamil MFY")
+    assert row["mahalla_id"] == "m3"
+    assert row["precision"] == "mahalla"
+    assert row["score"] == pytest.approx(90.0)
+
+
+def test_fuzzy_typo_needs_the_threshold(world: gpd.GeoDataFrame) -> None:
+    strict = Gazetteer.from_mahallas(world, threshold=95)
+    row = _match1(strict, "Jizzax sh., Bog'ishamil MFY")
+    assert (row["mahalla_id"], row["precision"]) == (None, "district")
+
+
+def test_far_string_is_not_matched(gaz: Gazetteer) -> None:
+    row = _match1(gaz, "Bozorboshi MFY")
+    assert row["mahalla_id"] is None
+    assert row["precision"] is None
+    assert row["reason"] == "not_found"
+    assert row["score"] == 0.0
+
+
+def test_ambiguous_name_without_district_is_not_guessed(gaz: Gazetteer) -> None:
+    row = _match1(gaz, "Do‘stlik MFY")
+    assert row["mahalla_id"] is None
+    assert row["precision"] is None
+    assert row["reason"] == "ambiguous"
+    assert row["lon"] is None  # NaN
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"address": "Jizzax shahri, Do‘stlik MFY"}, "m1"),
+        ({"address": "Sharof Rashidov tumani, Do‘stlik MFY"}, "m5"),
+        ({"mahalla": "Do‘stlik", "district": "Jizzax sh."}, "m1"),
+        ({"mahalla": "Дўстлик", "district": "Шароф Рашидов тумани"}, "m5"),
+        ({"address": "Do‘stlik MFY, 3-uy", "district": "Sharof Rashidov"}, "m5"),
+    ],
+)
+def test_ambiguous_name_resolved_by_district(gaz: Gazetteer, kwargs: dict[str, str],
+                                             expected: str) -> None:
+    assert _match1(gaz, **kwargs)["mahalla_id"] == expected
+
+
+def test_qarshi_city_and_district_share_a_key(gaz: Gazetteer) -> None:
+    # "Qarshi" alone names both Qarshi shahri and Qarshi tumani, each with a Navro‘z
+    assert _match1(gaz, "Qarshi, Navro‘z MFY")["reason"] == "ambiguous"
+    assert _match1(gaz, "Qarshi sh. Navro'z")["mahalla_id"] == "m9"
+
+
+def test_region_restricts_the_search(gaz: Gazetteer) -> None:
+    assert _match1(gaz, "Jizzax viloyati, G‘oliblar MFY")["reason"] == "not_found"
+    assert _match1(gaz, "Surxondaryo viloyati, G‘oliblar MFY")["mahalla_id"] == "m8"
+    assert _match1(gaz, "G‘oliblar", region="Surxondaryo")["mahalla_id"] == "m8"
+    # both Do‘stliks are in Jizzax region: the region alone does not decide
+    assert _match1(gaz, "Jizzax viloyati, Do‘stlik MFY")["reason"] == "ambiguous"
+
+
+def test_district_only_precision(gaz: Gazetteer) -> None:
+    row = _match1(gaz, "Sharof Rashidov tumani")
+    assert row == {"mahalla_id": None, "district": "Sharof Rashidov tumani",
+                   "region": "Jizzax viloyati", "precision": "district", "score": 100.0,
+                   "lon": 1.5, "lat": 1.5, "reason": None}
+
+
+def test_unknown_mahalla_in_known_district_falls_back_to_district(gaz: Gazetteer) -> None:
+    row = _match1(gaz, "г. Джизак, махалля Ялангоч")
+    assert (row["mahalla_id"], row["district"], row["precision"]) == (
+        None, "Jizzax shahri", "district")
+    assert (row["lon"], row["lat"]) == (1.5, 0.5)
+
+
+def test_street_names_are_not_mahallas(gaz: Gazetteer) -> None:
+    # Navbahor is a mahalla of Jizzax, but here it is a street
+    row = _match1(gaz, "Jizzax sh., Navbahor ko‘chasi, 14-uy")
+    assert (row["mahalla_id"], row["precision"]) == (None, "district")
+    row = _match1(gaz, "г. Джизак, ул. Навбахор, д. 3, махалля Дустлик")
+    assert row["mahalla_id"] == "m1"
+
+
+@pytest.mark.parametrize("value", ["", "   ", None])
+def test_empty_rows(gaz: Gazetteer, value: str | None) -> None:
+    row = _match1(gaz, value, mahalla=None)
+    assert row["reason"] == "empty"
+    assert row["precision"] is None
+
+
+def test_address_without_a_name_is_not_found(gaz: Gazetteer) -> None:
+    assert _match1(gaz, "12-uy, 5-xonadon")["reason"] == "not_found"
+
+
+def test_frame_shape_index_and_dtypes(gaz: Gazetteer) -> None:
+    addr = pd.Series(["Jizzax sh., Do'stlik MFY", None, "Do'stlik MFY", "Jizzax sh., Do'stlik MFY"],
+                     index=[40, 41, 42, 43])
+    out = gaz.match(addr)
+    assert tuple(out.columns) == MATCH_COLUMNS
+    assert out.index.tolist() == [40, 41, 42, 43]
+    assert out["mahalla_id"].dtype == "string"
+    assert out["precision"].dtype == "string"
+    assert out["reason"].dtype == "string"
+    assert out["score"].dtype == "float64"
+    assert out["mahalla_id"].tolist() == ["m1", pd.NA, pd.NA, "m1"]
+    assert out["reason"].tolist() == [pd.NA, "empty", "ambiguous", pd.NA]
+
+
+def test_repeated_rows_agree_with_single_rows(gaz: Gazetteer) -> None:
+    forms = ["Jizzax sh., Do'stlik MFY", "Do'stlik MFY", "Кумкурган", "Sharof Rashidov tumani",
+             "Bog'ishamil", None]
+    rng = np.random.default_rng(3)
+    pos = rng.integers(0, len(forms), 500)
+    bulk = gaz.match(pd.Series(np.array(forms, dtype=object)[pos]))
+    singles = pd.concat([gaz.match(pd.Series([f], dtype=object)) for f in forms],
+                        ignore_index=True)
+    expected = singles.iloc[pos].reset_index(drop=True)
+    pd.testing.assert_frame_equal(bulk.reset_index(drop=True), expected)
+
+
+def test_inputs_must_share_an_index(gaz: Gazetteer) -> None:
+    with pytest.raises(ValueError, match="index"):
+        gaz.match(pd.Series(["a"], index=[1]), district=pd.Series(["b"], index=[2]))
+    with pytest.raises(ValueError, match="at least one"):
+        gaz.match()

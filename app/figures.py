@@ -248,7 +248,7 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
     return fig
 
 
-def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str) -> go.Scatter:
+def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str) -> go.Scattergl:
     if "x" in units and "y" in units:
         x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
     else:
@@ -257,7 +257,7 @@ def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str
     custom = np.column_stack([units[f.column].to_numpy(dtype=object) for f in hover])
     lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
     lines[0] = f"<b>{lines[0]}</b>"
-    return go.Scatter(
+    return go.Scattergl(
         x=x.astype(np.float32), y=y.astype(np.float32), mode="markers", customdata=custom,
         marker={"size": 14, "opacity": 0, "color": "#000"},
         hovertemplate="<br>".join(lines) + "<extra></extra>", showlegend=False,

@@ -56,8 +56,8 @@ _ALIASES_BY_CODE: dict[str, tuple[str, ...]] = {
     ),
     "sexual_violence": (
         "jinsiy zo'ravonlik", "nomusga tegish", "жинсий зўравонлик", "номусга тегиш",
-        "изнасилование", "сексуальное насилие", "насильственные действия сексуального характера",
-        "rape", "sexual assault",
+        "изнасилование", "сексуальное насилие", "половое насилие", "половое преступление",
+        "насильственные действия сексуального характера", "rape", "sexual assault",
     ),
     "robbery": (
         "talonchilik", "bosqinchilik", "талончилик", "босқинчилик", "грабёж", "разбой",
@@ -107,8 +107,9 @@ _ALIASES_BY_CODE: dict[str, tuple[str, ...]] = {
         "traffic violation",
     ),
     "weapons": (
-        "qurol", "qurol-yarog'", "qurol saqlash", "қурол", "қурол-яроғ", "оружие",
-        "незаконное хранение оружия", "weapon", "firearms",
+        "qurol", "qurol-yarog'", "qurol saqlash", "qonunsiz qurol saqlash", "қурол",
+        "қурол-яроғ", "қурол сақлаш", "оружие", "незаконное оружие", "незаконное хранение оружия",
+        "незаконный оборот оружия", "weapon", "firearms",
     ),
     "other": (
         "boshqa", "boshqalar", "бошқа", "бошқалар", "прочее", "прочие", "другое", "misc",

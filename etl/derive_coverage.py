@@ -421,8 +421,7 @@ def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
     h3_out = _h3_layer(mahallas, cams, cam_cov, risk)
     sites = key_sites(mahallas, infrastructure)
     if len(sites):
-        ks = key_site_coverage(sites, cam_cov.geometry, cam_cov) if len(cam_cov) else \
-            _uncovered(sites, cams)
+        ks = key_site_coverage(sites, cov, cams) if len(cams) else _uncovered(len(sites))
         sites = sites.assign(covered=ks["covered"].to_numpy(), n_cameras=ks["n_cameras"].to_numpy(),
                              nearest_camera=ks["nearest_camera"].to_numpy(),
                              nearest_camera_m=ks["nearest_m"].to_numpy())
@@ -434,15 +433,10 @@ def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
             "coverage_zones": z_out, "coverage_sites": sites}
 
 
-def _uncovered(sites: gpd.GeoDataFrame, cams: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Key-site figures when no camera has a coverage polygon (nearest camera still measured)."""
-    empty = gpd.GeoSeries([None] * len(cams), crs=SRID)
-    if len(cams):
-        return key_site_coverage(sites, empty, cams)
-    return pd.DataFrame({"covered": np.zeros(len(sites), bool),
-                         "n_cameras": np.zeros(len(sites), np.int64),
-                         "nearest_camera": [None] * len(sites),
-                         "nearest_m": np.full(len(sites), np.nan)})
+def _uncovered(n: int) -> pd.DataFrame:
+    """Key-site figures when there is no active camera."""
+    return pd.DataFrame({"covered": np.zeros(n, bool), "n_cameras": np.zeros(n, np.int64),
+                         "nearest_camera": [None] * n, "nearest_m": np.full(n, np.nan)})
 
 
 def _h3_layer(mahallas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, cam_cov: gpd.GeoDataFrame,

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 import geopandas as gpd
 import shapely
 
-from etl.translit import cyr_to_lat, name_key, unify_apostrophes
+from etl.translit import admin_forms, admin_skeleton, cyr_to_lat, name_key, unify_apostrophes
 from riskmap.errors import SchemaError
 
 __all__ = ["MATCH_COLUMNS", "Gazetteer", "parse_address"]
@@ -43,8 +43,9 @@ _MARKERS: dict[str, tuple[str, str, str | None]] = {
         (_MAHALLA, _PRE, None)),
     **dict.fromkeys(["shahri", "shahar", "shaxri", "shaxar", "sh"], (_DISTRICT, _POST, _CITY)),
     **dict.fromkeys(["tumani", "tuman", "t"], (_DISTRICT, _POST, _RURAL)),
-    **dict.fromkeys(["gorod", "g", "gor"], (_DISTRICT, _PRE, _CITY)),
-    **dict.fromkeys(["rayon", "rayoni"], (_DISTRICT, _EITHER, _RURAL)),
+    **dict.fromkeys(["gorod", "goroda", "gorode", "g", "gor"], (_DISTRICT, _PRE, _CITY)),
+    **dict.fromkeys(["rayon", "rayoni", "rayona", "rayone", "rayonu"],
+                    (_DISTRICT, _EITHER, _RURAL)),
     **dict.fromkeys(["viloyati", "viloyat", "vil", "respublikasi"], (_REGION, _POST, None)),
     **dict.fromkeys(["oblast", "oblasti", "obl", "respublika", "resp"], (_REGION, _EITHER, None)),
     **dict.fromkeys(
@@ -60,7 +61,7 @@ _MARKERS: dict[str, tuple[str, str, str | None]] = {
 _STOPWORDS = frozenset(
     ["uy", "uyi", "dom", "d", "kv", "kvartira", "xonadon", "xonadoni", "korpus", "k", "bino",
      "binosi", "yaqinida", "yonida", "oldida", "orqasida", "ro'parasi", "hududida", "hududi",
-     "ryadom", "okolo", "u", "va", "i", "bilan", "raqamli", "raqam", "n", "no", "nomli",
+     "ryadom", "okolo", "u", "v", "va", "i", "bilan", "raqamli", "raqam", "n", "no", "nomli",
      "imeni", "im"]
 )
 _SEGMENT_RE = re.compile(r"[,;()\[\]{}|\n\r\t/\\]+")
@@ -172,10 +173,13 @@ def parse_address(text: str) -> tuple[_Run, ...]:
     s = unicodedata.normalize("NFC", text)
     s = unify_apostrophes(cyr_to_lat(s)).lower()
     s = _RN_RE.sub(" rayon ", _QUOTES_RE.sub(" ", s))
-    runs: list[_Run] = []
-    for segment in _SEGMENT_RE.split(s):
-        runs.extend(_segment_runs(_tokens(segment)))
-    return tuple(runs)
+    return tuple(run for segment in _SEGMENT_RE.split(s) for run in _parse_segment(segment))
+
+
+@lru_cache(maxsize=100_000)
+def _parse_segment(segment: str) -> tuple[_Run, ...]:
+    """Runs of one cleaned segment (cached: segments repeat far more than whole addresses)."""
+    return tuple(_segment_runs(_tokens(segment)))
 
 
 def _forced(text: str, role: str) -> tuple[_Run, ...]:
@@ -262,6 +266,67 @@ def _index(keys: Iterable[tuple[str, int]]) -> dict[str, frozenset[int]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+class _AdminNames:
+    """District or region names: exact keys, then Russian forms and fuzzy matches with a margin.
+
+    ``exact`` maps :func:`name_key` -> unit positions. :meth:`by_form` resolves what the exact
+    look-up missed: first the :func:`etl.translit.admin_skeleton` of the text's
+    :func:`etl.translit.admin_forms` (accepted when every unit it hits shares one name key,
+    i.e. namesakes such as Qarshi shahri/tumani), then rapidfuzz ``ratio`` on keys and
+    skeletons, accepted only at >= ``threshold`` and ``margin`` points ahead of the next
+    distinct name. Results are cached per (text, allowed units).
+    """
+
+    def __init__(self, names: Sequence[str], *, threshold: float, margin: float) -> None:
+        self.keys = [name_key(n) for n in names]
+        self.exact = _index((k, i) for i, k in enumerate(self.keys))
+        self._by_skel = _index((admin_skeleton(f), i) for i, n in enumerate(names)
+                               for f in admin_forms(n))
+        self.threshold, self.margin = threshold, margin
+        self._cache: dict[tuple[str, frozenset[int] | None],
+                          tuple[frozenset[int], float] | None] = {}
+
+    def by_form(self, text: str, allowed: frozenset[int] | None,
+                ) -> tuple[frozenset[int], float] | None:
+        """Units (within ``allowed``; None = all) that ``text`` names, and the match score."""
+        ck = (text, allowed)
+        if ck not in self._cache:
+            self._cache[ck] = self._by_form(admin_forms(text), allowed)
+        return self._cache[ck]
+
+    def _by_form(self, forms: tuple[str, ...], allowed: frozenset[int] | None,
+                 ) -> tuple[frozenset[int], float] | None:
+        units = range(len(self.keys)) if allowed is None else sorted(allowed)
+        groups: dict[str, list[int]] = {}
+        for u in units:
+            groups.setdefault(self.keys[u], []).append(u)
+        if not forms or not groups:
+            return None
+        keys = list(groups)
+        key_score = process.cdist(forms, keys, scorer=fuzz.ratio, dtype=np.float32).max(axis=0)
+        skeletons = [admin_skeleton(f) for f in forms]
+        for skel in skeletons:
+            hits = {self.keys[u] for u in self._by_skel.get(skel, ())
+                    if allowed is None or u in allowed}
+            if len(hits) == 1:
+                k = hits.pop()
+                return frozenset(groups[k]), round(float(key_score[keys.index(k)]), 2)
+            if hits:
+                break
+        cand_skel = [(j, admin_skeleton(f)) for j, k in enumerate(keys) for f in admin_forms(k)]
+        skel_score = np.zeros(len(keys), dtype=np.float32)
+        flat = process.cdist(skeletons, [sk for _, sk in cand_skel], scorer=fuzz.ratio,
+                             dtype=np.float32).max(axis=0)
+        np.maximum.at(skel_score, np.array([j for j, _ in cand_skel], dtype=np.intp), flat)
+        score = np.maximum(key_score, skel_score)
+        order = np.argsort(-score, kind="stable")
+        best = float(score[order[0]])
+        second = float(score[order[1]]) if len(order) > 1 else 0.0
+        if best < self.threshold or best - second < self.margin:
+            return None
+        return frozenset(groups[keys[order[0]]]), round(best, 2)
+
+
 class Gazetteer:
     """Look-up of mahallas and districts by name, for geocoding addresses without coordinates.
 
@@ -278,13 +343,24 @@ class Gazetteer:
         One row per (region, district): district, region, lon, lat (representative point of
         the union of its mahallas).
     threshold
-        Minimum rapidfuzz ``ratio`` (0..100) of a fuzzy match.
+        Minimum rapidfuzz ``ratio`` (0..100) of a fuzzy mahalla match.
+    admin_threshold
+        Minimum score (0..100) of a fuzzy district/region match. Lower than ``threshold``:
+        the candidates are few (the districts of the named region, else all) and Russian
+        forms differ from Uzbek ones in vowels (Термез/Termiz).
+    admin_margin
+        Points by which the best fuzzy district/region must beat the next distinct name;
+        closer candidates leave the district unknown rather than guess.
     """
 
     def __init__(self, mahallas: pd.DataFrame, districts: pd.DataFrame, *,
-                 threshold: float = 88.0) -> None:
-        if not 0.0 < threshold <= 100.0:
-            raise ValueError(f"threshold must be in (0, 100], got {threshold!r}")
+                 threshold: float = 88.0, admin_threshold: float = 80.0,
+                 admin_margin: float = 10.0) -> None:
+        for name, value in (("threshold", threshold), ("admin_threshold", admin_threshold)):
+            if not 0.0 < value <= 100.0:
+                raise ValueError(f"{name} must be in (0, 100], got {value!r}")
+        if not 0.0 <= admin_margin < 100.0:
+            raise ValueError(f"admin_margin must be in [0, 100), got {admin_margin!r}")
         self.threshold = float(threshold)
         self._ids = pd.array(mahallas["mahalla_id"].to_numpy())
         self._m_lon = mahallas["lon"].to_numpy(dtype="float64")
@@ -307,12 +383,15 @@ class Gazetteer:
         m_keys = [(name_key(n), i) for i, n in enumerate(names)]
         m_keys += [(name_key(c), i) for i, c in enumerate(cyr)]
         self._m_index = _index(m_keys)
-        self._d_index = _index((name_key(d), i) for i, (_, d) in enumerate(d_pairs))
+        admin = {"threshold": float(admin_threshold), "margin": float(admin_margin)}
+        self._d_names = _AdminNames([d for _, d in d_pairs], **admin)
+        self._d_index = self._d_names.exact
         regions = sorted(set(self._d_region))
         self._r_districts = {
             r: frozenset(np.flatnonzero(self._d_region == r).tolist()) for r in regions}
-        self._r_index = _index((name_key(r), i) for i, r in enumerate(regions))
         self._r_names = regions
+        self._r_forms = _AdminNames(regions, **admin)
+        self._r_index = self._r_forms.exact
         # fuzzy choices per district: key -> mahalla positions
         self._d_choices: list[dict[str, frozenset[int]]] = [{} for _ in d_pairs]
         for key, pos in self._m_index.items():
@@ -323,7 +402,8 @@ class Gazetteer:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_mahallas(cls, mahallas: gpd.GeoDataFrame, *, threshold: float = 88.0) -> Gazetteer:
+    def from_mahallas(cls, mahallas: gpd.GeoDataFrame, *, threshold: float = 88.0,
+                      admin_threshold: float = 80.0, admin_margin: float = 10.0) -> Gazetteer:
         """Build the gazetteer from the mahallas layer.
 
         Parameters
@@ -333,7 +413,10 @@ class Gazetteer:
             name_cyrillic. Any CRS (points are reported in EPSG:4326); empty or missing
             geometries give NaN points.
         threshold
-            Minimum fuzzy score (rapidfuzz ``ratio``, 0..100).
+            Minimum fuzzy mahalla score (rapidfuzz ``ratio``, 0..100).
+        admin_threshold, admin_margin
+            Minimum fuzzy district/region score and its lead over the next name (see the
+            class).
 
         Returns
         -------
@@ -368,7 +451,8 @@ class Gazetteer:
         districts = pd.DataFrame({
             "region": [r for r, _ in groups], "district": [d for _, d in groups],
             "lon": d_lon, "lat": d_lat})
-        return cls(table, districts, threshold=threshold)
+        return cls(table, districts, threshold=threshold, admin_threshold=admin_threshold,
+                   admin_margin=admin_margin)
 
     # ------------------------------------------------------------------ matching
 
@@ -450,14 +534,23 @@ class Gazetteer:
         return _Pending(combo, queries, scope, districts, d_score)
 
     def _regions(self, runs: list[_Run]) -> tuple[frozenset[int] | None, set[tuple[int, int, int]]]:
-        """Districts allowed by the region(s) named in the row (None = all) and words used."""
+        """Districts allowed by the region(s) named in the row (None = all) and words used.
+
+        A region-marked run is looked up by exact key, else by Russian form / fuzzy name
+        (``Сурхандарьинская область`` = Surxondaryo viloyati).
+        """
         used: set[tuple[int, int, int]] = set()
         regions: set[int] = set()
         for i, run in enumerate(runs):
-            if _REGION in run.roles:
-                for lo, hi, got in _cover(run.words, lambda k: self._r_index.get(k, frozenset())):
-                    regions |= got
-                    used.add((i, lo, hi))
+            if _REGION not in run.roles:
+                continue
+            spans = _cover(run.words, lambda k: self._r_index.get(k, frozenset()))
+            if not spans:
+                got = self._r_forms.by_form(" ".join(run.words), None)
+                spans = [(0, len(run.words), got[0])] if got else []
+            for lo, hi, hit in spans:
+                regions |= hit
+                used.add((i, lo, hi))
         if not regions:
             return None, used
         allowed = frozenset().union(*(self._r_districts[self._r_names[r]] for r in regions))
@@ -466,7 +559,8 @@ class Gazetteer:
     def _districts(self, runs: list[_Run], allowed: frozenset[int] | None,
                    used: set[tuple[int, int, int]],
                    ) -> tuple[frozenset[int] | None, float, set[tuple[int, int, int]]]:
-        """Candidate districts: marked runs, then bare names, then a mahalla run's prefix."""
+        """Candidate districts: marked runs (exact, then Russian form / fuzzy), then bare
+        names, then a mahalla run's prefix."""
         def lookup(key: str) -> frozenset[int]:
             got = self._d_index.get(key, frozenset())
             return got & allowed if allowed is not None else got
@@ -488,10 +582,11 @@ class Gazetteer:
                 if consume or len(keys) == 1:
                     used |= {(i, lo, hi) for i, lo, hi, _, _ in spans}
                 return found, 100.0, used
-        fuzzy = self._fuzzy_district([r for _, r in marked], allowed)
-        if fuzzy is not None:
-            used |= {(i, 0, len(r.words)) for i, r in marked}
-            return fuzzy[0], fuzzy[1], used
+            if level == 0:
+                forms = self._district_forms(marked, allowed)
+                if forms is not None:
+                    used |= {(i, 0, len(runs[i].words)) for i in forms[2]}
+                    return forms[0], forms[1], used
         return None, 0.0, used
 
     def _by_kind(self, found: frozenset[int], hints: set[str]) -> frozenset[int]:
@@ -501,24 +596,20 @@ class Gazetteer:
         kept = frozenset(d for d in found if self._d_kind[d] in hints)
         return kept or found
 
-    def _fuzzy_district(self, runs: list[_Run], allowed: frozenset[int] | None,
-                        ) -> tuple[frozenset[int], float] | None:
-        """Best fuzzy district for the district-marked runs (all districts scoring the best)."""
-        if not runs:
-            return None
-        choices = {k: v & allowed if allowed is not None else v
-                   for k, v in self._d_index.items()}
-        choices = {k: v for k, v in choices.items() if v}
-        keys = list(choices)
-        best, hits = 0.0, frozenset[int]()
-        for run in runs:
-            for key, score, _ in process.extract(_key(run.words), keys, scorer=fuzz.ratio,
-                                                  score_cutoff=self.threshold, limit=None):
-                if score > best:
-                    best, hits = score, choices[key]
-                elif score == best:
-                    hits = hits | choices[key]
-        return (hits, float(best)) if hits else None
+    def _district_forms(self, marked: list[tuple[int, _Run]], allowed: frozenset[int] | None,
+                        ) -> tuple[frozenset[int], float, list[int]] | None:
+        """Districts that district-marked runs name in a Russian or misspelt form.
+
+        Returns the districts, the best score and the positions of the runs that matched.
+        """
+        found, best, hit_runs = frozenset[int](), 0.0, []
+        for i, run in marked:
+            got = self._d_names.by_form(" ".join(run.words), allowed)
+            if got is not None:
+                found |= self._by_kind(got[0], {run.kind} if run.kind else set())
+                best = max(best, got[1])
+                hit_runs.append(i)
+        return (found, best, hit_runs) if found else None
 
     def _mahalla_lookup(self, scope: frozenset[int] | None) -> Callable[[str], frozenset[int]]:
         def lookup(key: str) -> frozenset[int]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 import geopandas as gpd
 import shapely
@@ -21,6 +23,7 @@ from etl.dates import parse_datetimes
 from etl.gazetteer import Gazetteer
 from geo.h3index import cells_from_lonlat
 from geo.join import PolygonIndex
+from layers.spec import CATEGORIES, PRECISIONS
 
 __all__ = ["IncidentContext", "TransformResult", "finalize", "transform_chunk"]
 
@@ -30,6 +33,9 @@ _EMPTY = shapely.Point()
 #: fix flags as bits of an int mask, in the order they are written
 FLAGS = ("swapped_coordinates", "snapped_to_mahalla", "coordinates_replaced_by_address")
 _SWAPPED, _SNAPPED, _REPLACED = 1, 2, 4
+#: where a row's coordinates stand
+_NONE, _INVALID, _OUTSIDE, _LOCATED = 0, 1, 2, 3
+_PRECISION_CODE = {p: i for i, p in enumerate(PRECISIONS)}
 
 
 @dataclass
@@ -46,6 +52,13 @@ class IncidentContext:
     tz: str = "Asia/Tashkent"
     snap_m: float = 200.0
     res: int = 9
+    mahalla_lookup: pd.Index = field(init=False)
+    district_lookup: pd.MultiIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mahalla_lookup = pd.Index(self.mahalla_ids)
+        pairs = pd.MultiIndex.from_arrays([self.districts, self.regions])
+        self.district_lookup = pairs.unique()
 
     @classmethod
     def from_mahallas(cls, mahallas: gpd.GeoDataFrame, *, aliases: dict[str, str],
@@ -77,8 +90,9 @@ class TransformResult:
 def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext) -> TransformResult:
     """Validate and geocode one block of raw incident rows.
 
-    Returns a frame with one row per input row holding the canonical fields, a ``reason``
-    (quarantine code or <NA>) and a ``detail`` naming the column and value at fault.
+    Returns a frame with one row per input row holding integer codes (category, mahalla index,
+    precision, flags), the point, the H3 cell, a ``reason`` (quarantine code or None) and a
+    ``detail`` naming the column and value at fault. Text is materialised once, at the end.
     """
     n = len(raw)
     reason = np.full(n, None, dtype=object)
@@ -89,7 +103,7 @@ def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext) -> TransformResult:
         if not mask.any():
             return
         reason[mask] = code
-        vals = np.asarray(values, dtype=object)[mask]
+        vals = values(mask) if callable(values) else np.asarray(values, dtype=object)[mask]
         detail[mask] = [f"column {col!r}: {v!r} {what}" for v in vals]
 
     # dates ------------------------------------------------------------------------------
@@ -105,77 +119,68 @@ def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext) -> TransformResult:
 
     # categories -------------------------------------------------------------------------
     cat_raw = _col(raw, "category")
-    category = normalize_categories(cat_raw, ctx.aliases)
-    fail(category.isna().to_numpy(dtype=bool), "unknown_category", "category", cat_raw,
+    cat_code = _category_codes(normalize_categories(cat_raw, ctx.aliases))
+    fail(cat_code < 0, "unknown_category", "category", cat_raw,
          "is not a known category or alias")
 
     # coordinates ------------------------------------------------------------------------
     loc = _locate_coordinates(raw, ctx)
-    flags = loc["flags"]
+    flags, state, m_idx = loc["flags"], loc["state"], loc["idx"]
+    located = m_idx >= 0
+    precision = np.where(located, _PRECISION_CODE["coordinates"], -1).astype("int8")
+    lon = np.where(located, loc["lon"], np.nan)
+    lat = np.where(located, loc["lat"], np.nan)
+    point_lon, point_lat = lon.copy(), lat.copy()  # the geometry (empty unless coordinates)
+    d_idx = np.full(n, -1, dtype="int32")  # district index for district-precision rows
 
     # address geocoding for rows without usable coordinates ------------------------------
-    has_address = _has_address(raw)
-    want_address = (loc["idx"] < 0) & has_address & (reason == None)  # noqa: E711
-    precision = np.where(loc["idx"] >= 0, "coordinates", None).astype(object)
-    mahalla_id = np.full(n, None, dtype=object)
-    district = np.full(n, None, dtype=object)
-    region = np.full(n, None, dtype=object)
-    ok = loc["idx"] >= 0
-    mahalla_id[ok] = ctx.mahalla_ids[loc["idx"][ok]]
-    district[ok] = ctx.districts[loc["idx"][ok]]
-    region[ok] = ctx.regions[loc["idx"][ok]]
-    lon = np.where(ok, loc["lon"], np.nan)
-    lat = np.where(ok, loc["lat"], np.nan)
-    point_lon, point_lat = lon.copy(), lat.copy()  # the geometry (empty unless coordinates)
+    want_address = ~located & _has_address(raw) & (reason == None)  # noqa: E711
     if want_address.any():
         sub = raw.loc[want_address]
         m = ctx.gazetteer.match(
             _opt(sub, "address"), mahalla=_opt(sub, "mahalla"),
             district=_opt(sub, "district"), region=_opt(sub, "region"))
-        got = m["precision"].notna().to_numpy(dtype=bool)
-        rows = np.flatnonzero(want_address)
-        hit = rows[got]
-        precision[hit] = m["precision"].to_numpy(dtype=object)[got]
-        mahalla_id[hit] = m["mahalla_id"].to_numpy(dtype=object)[got]
-        district[hit] = m["district"].to_numpy(dtype=object)[got]
-        region[hit] = m["region"].to_numpy(dtype=object)[got]
+        prec = m["precision"].to_numpy(dtype=object)
+        got = pd.notna(prec)
+        rows_at = np.flatnonzero(want_address)
+        hit = rows_at[got]
+        precision[hit] = [_PRECISION_CODE[p] for p in prec[got]]
+        m_idx[hit] = ctx.mahalla_lookup.get_indexer(m["mahalla_id"].to_numpy(dtype=object)[got])
+        d_idx[hit] = ctx.district_lookup.get_indexer(
+            list(zip(m["district"].to_numpy(dtype=object)[got],
+                     m["region"].to_numpy(dtype=object)[got], strict=True)))
         lon[hit] = m["lon"].to_numpy(dtype="float64")[got]
         lat[hit] = m["lat"].to_numpy(dtype="float64")[got]
-        flags[hit[loc["state"][hit] != "none"]] |= _REPLACED
-    state = loc["state"]
-    fail((state == "invalid") & (precision == None), "invalid_coordinates", "lat/lon",  # noqa: E711
-         loc["text"], "are not valid coordinates")
-    fail((state == "outside") & (precision == None), "outside_area", "lat/lon",  # noqa: E711
-         loc["text"], f"is more than {ctx.snap_m:g} m from every mahalla, even swapped")
-    addr_text = _address_text(raw)
-    fail((state == "none") & (precision == None), "no_location",  # noqa: E711
-         "address", addr_text, "matches no mahalla (and there are no coordinates)")
+        flags[hit[state[hit] != _NONE]] |= _REPLACED
+    unplaced = precision < 0
+    fail((state == _INVALID) & unplaced, "invalid_coordinates", "lat/lon",
+         lambda mask: _coord_text(raw, mask), "are not valid coordinates")
+    fail((state == _OUTSIDE) & unplaced, "outside_area", "lat/lon",
+         lambda mask: _coord_text(raw, mask),
+         f"is more than {ctx.snap_m:g} m from every mahalla, even swapped")
+    fail((state == _NONE) & unplaced, "no_location", "address",
+         lambda mask: _address_text(raw[mask]),
+         "matches no mahalla (and there are no coordinates)")
 
     cells = cells_from_lonlat(lon, lat, ctx.res)
-    flag_text = _flag_text(flags)
     good = reason == None  # noqa: E711
     fixed = {name: int(((flags[good] & (1 << bit)) > 0).sum())
              for bit, name in enumerate(FLAGS)}
     fixed = {k: v for k, v in fixed.items() if v}
-
-    def obj(values: np.ndarray) -> pd.Series:  # keep text as objects until the final frame
-        return pd.Series(values, dtype=object, copy=False)
-
     rows = pd.DataFrame({
         "_row": raw["_row"].to_numpy(dtype="int64"),
-        "incident_id": obj(_ids(raw)),
+        "incident_id": pd.Series(_ids(raw), dtype=object, copy=False),
         "occurred_at": when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),  # UTC
-        "category": obj(category.to_numpy(dtype=object)),
+        "cat_code": cat_code,
         "h3": cells,
-        "mahalla_id": obj(mahalla_id),
-        "district": obj(district),
-        "region": obj(region),
-        "geocode_precision": obj(precision),
-        "flags": obj(flag_text),
+        "m_idx": m_idx.astype("int32"),
+        "d_idx": d_idx,
+        "prec_code": precision,
+        "flags": flags,
         "lon": point_lon,
         "lat": point_lat,
-        "reason": obj(reason),
-        "detail": obj(detail),
+        "reason": pd.Series(reason, dtype=object, copy=False),
+        "detail": pd.Series(detail, dtype=object, copy=False),
     })
     return TransformResult(rows=rows, raw=raw, fixed=fixed)
 
@@ -183,45 +188,56 @@ def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext) -> TransformResult:
 def finalize(rows: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     """Whole-file checks: in-file duplicates and ``conflicting_id``; content hashes and ids.
 
-    Adds ``content_hash`` (int64), ``raw_hash`` (for rows sharing an id) and ``dup_in_file``
-    (bool); ids missing in the file become ``h<hash>``.
+    Adds ``content_hash`` (int64, from the normalised content), ``raw_hash`` (of the original
+    row, for rows sharing an id) and ``dup_in_file``; ids missing in the file become
+    ``h<hash>``.
     """
     rows = rows.copy()
-    norm = pd.DataFrame({
-        "id": rows["incident_id"].fillna(""),
-        "t": rows["occurred_at"].to_numpy().view("int64"),
-        "c": rows["category"].fillna(""),
-        "x": np.round(rows["lon"].to_numpy(dtype="float64"), 7),
-        "y": np.round(rows["lat"].to_numpy(dtype="float64"), 7),
-        "m": rows["mahalla_id"].fillna(""),
-        "p": rows["geocode_precision"].fillna(""),
-    })
-    content = pd.util.hash_pandas_object(norm, index=False).to_numpy().view("int64")
+    ids = rows["incident_id"].to_numpy(dtype=object)
+    no_id = pd.isna(ids)
+    parts = [
+        pd.util.hash_array(rows["occurred_at"].to_numpy().view("int64")),
+        pd.util.hash_array(rows["cat_code"].to_numpy()),
+        pd.util.hash_array(np.round(rows["lon"].to_numpy(), 7)),
+        pd.util.hash_array(np.round(rows["lat"].to_numpy(), 7)),
+        pd.util.hash_array(rows["m_idx"].to_numpy()),
+        pd.util.hash_array(rows["d_idx"].to_numpy()),
+        pd.util.hash_array(rows["prec_code"].to_numpy()),
+        pd.util.hash_array(np.where(no_id, "", ids).astype(object), categorize=False),
+    ]
+    content = parts[0]
+    for i, h in enumerate(parts[1:], start=1):
+        content = content * np.uint64(1000003 + 2 * i) ^ h
+    content = content.view("int64")
     rows["content_hash"] = content
-    no_id = rows["incident_id"].isna().to_numpy(dtype=bool)
     if no_id.any():
-        rows.loc[no_id, "incident_id"] = [f"h{int(c) & 0xFFFFFFFFFFFFFFFF:016x}"
-                                          for c in content[no_id]]
+        ids = ids.copy()
+        ids[no_id] = [f"h{int(c) & 0xFFFFFFFFFFFFFFFF:016x}" for c in content[no_id]]
+        rows["incident_id"] = pd.Series(ids, dtype=object, copy=False)
     key = rows["incident_id"]
     shared = key.duplicated(keep=False).to_numpy(dtype=bool)
     raw_hash = np.zeros(len(rows), dtype="int64")
+    dup_in_file = np.zeros(len(rows), dtype=bool)
     if shared.any():
-        raw_hash[shared] = _raw_hash(raw[shared])
+        at = np.flatnonzero(shared)
+        raw_hash[at] = _raw_hash(raw.iloc[at])
+        sub = pd.DataFrame({"key": key.to_numpy(dtype=object)[at], "h": raw_hash[at],
+                            "row": rows["_row"].to_numpy()[at]})
+        first = ~sub["key"].duplicated(keep="first").to_numpy(dtype=bool)
+        first_of = sub[first].set_index("key")
+        seen_hash = first_of["h"].reindex(sub["key"]).to_numpy()
+        seen_row = first_of["row"].reindex(sub["key"]).to_numpy()
+        same = seen_hash == sub["h"].to_numpy()
+        dup_in_file[at[~first & same]] = True
+        conflict = at[~first & ~same]
+        if len(conflict):
+            bad = ~first & ~same
+            rows.loc[conflict, "reason"] = "conflicting_id"
+            rows.loc[conflict, "detail"] = [
+                f"column 'incident_id': {k!r} was seen at row {r} with different content"
+                for k, r in zip(sub["key"].to_numpy()[bad], seen_row[bad], strict=True)]
     rows["raw_hash"] = raw_hash
-    first = ~key.duplicated(keep="first")
-    first_hash = pd.Series(rows["raw_hash"].to_numpy(), index=key.to_numpy())[first.to_numpy()]
-    seen_hash = first_hash.reindex(key.to_numpy()).to_numpy()
-    later = ~first.to_numpy(dtype=bool)
-    same = seen_hash == rows["raw_hash"].to_numpy()
-    rows["dup_in_file"] = later & same
-    conflict = later & ~same
-    if conflict.any():
-        first_row = pd.Series(rows["_row"].to_numpy(), index=key.to_numpy())[first.to_numpy()]
-        seen_row = first_row.reindex(key[conflict].to_numpy()).to_numpy()
-        rows.loc[conflict, "reason"] = "conflicting_id"
-        rows.loc[conflict, "detail"] = [
-            f"column 'incident_id': {k!r} was seen at row {r} with different content"
-            for k, r in zip(key[conflict], seen_row, strict=True)]
+    rows["dup_in_file"] = dup_in_file
     return rows
 
 
@@ -255,7 +271,8 @@ def quarantine_records(rows: pd.DataFrame, raw: pd.DataFrame, *, source_file: st
     })
 
 
-def incidents_frame(rows: pd.DataFrame, *, source_file: str) -> gpd.GeoDataFrame:
+def incidents_frame(rows: pd.DataFrame, ctx: IncidentContext, *,
+                    source_file: str) -> gpd.GeoDataFrame:
     """The incidents-layer frame of rows that loaded (geometry empty unless coordinates)."""
     lon = rows["lon"].to_numpy(dtype="float64")
     lat = rows["lat"].to_numpy(dtype="float64")
@@ -263,21 +280,43 @@ def incidents_frame(rows: pd.DataFrame, *, source_file: str) -> gpd.GeoDataFrame
     geoms = np.full(len(rows), _EMPTY, dtype=object)
     if has.any():
         geoms[has] = shapely.points(lon[has], lat[has])
+    m_idx = rows["m_idx"].to_numpy()
+    d_idx = rows["d_idx"].to_numpy()
+    mahalla_id = _take_text(ctx.mahalla_ids, m_idx)
+    district = _take_text(ctx.districts, m_idx)
+    region = _take_text(ctx.regions, m_idx)
+    if (d_idx >= 0).any():  # district precision: no mahalla, the district and its region
+        only = (m_idx < 0) & (d_idx >= 0)
+        names = np.array([d for d, _ in ctx.district_lookup], dtype=object)
+        regions = np.array([r for _, r in ctx.district_lookup], dtype=object)
+        district = pd.Series(district, dtype=object).where(~only, names[np.maximum(d_idx, 0)])
+        region = pd.Series(region, dtype=object).where(~only, regions[np.maximum(d_idx, 0)])
     frame = pd.DataFrame({
-        "incident_id": rows["incident_id"].to_numpy(dtype=object),
+        "incident_id": pd.array(rows["incident_id"].to_numpy(dtype=object), dtype="string"),
         "occurred_at": pd.DatetimeIndex(rows["occurred_at"].to_numpy()).tz_localize("UTC"),
-        "category": rows["category"].to_numpy(dtype=object),
+        "category": _take_text(np.array(CATEGORIES, dtype=object), rows["cat_code"].to_numpy()),
         "h3": rows["h3"].to_numpy(dtype="int64"),
-        "mahalla_id": rows["mahalla_id"].to_numpy(dtype=object),
-        "district": rows["district"].to_numpy(dtype=object),
-        "region": rows["region"].to_numpy(dtype=object),
-        "geocode_precision": rows["geocode_precision"].to_numpy(dtype=object),
-        "flags": rows["flags"].to_numpy(dtype=object),
+        "mahalla_id": mahalla_id,
+        "district": district,
+        "region": region,
+        "geocode_precision": _take_text(np.array(PRECISIONS, dtype=object),
+                                        rows["prec_code"].to_numpy()),
+        "flags": _take_text(_flag_names(rows["flags"].to_numpy()),
+                            _flag_index(rows["flags"].to_numpy())),
         "source_file": source_file,
         "source_row": rows["_row"].to_numpy(dtype="int64"),
         "content_hash": rows["content_hash"].to_numpy(dtype="int64"),
     })
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326))
+
+
+def _take_text(values: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """Strings by integer code (-1 gives missing), built as Arrow strings in one pass."""
+    codes = np.asarray(codes)
+    table = pa.array(list(values) + [None], type=pa.string())
+    taken = table.take(pa.array(np.where(codes < 0, len(values), codes).astype("int64")))
+    return pd.Series(pd.arrays.ArrowStringArray(taken) if hasattr(pd.arrays, "ArrowStringArray")
+                     else taken.to_pandas(), dtype="string")
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -319,9 +358,16 @@ def _address_text(raw: pd.DataFrame) -> np.ndarray:
 
 def _to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Parse numbers (decimal comma allowed): (values, blank mask)."""
-    blank = _blank(series)
     if pd.api.types.is_numeric_dtype(series):
-        return series.to_numpy(dtype="float64", na_value=np.nan), blank
+        vals = series.to_numpy(dtype="float64", na_value=np.nan)
+        return vals, ~np.isfinite(vals)
+    blank = _blank(series)
+    try:  # fast path: clean numeric text, cast by Arrow in C++
+        arr = pa.array(series.astype("string"), type=pa.string())
+        arr = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), arr)
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), blank
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
+        pass
     text = series.astype("string").str.strip().str.replace(",", ".", regex=False)
     vals = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return vals, blank
@@ -331,23 +377,20 @@ def _locate_coordinates(raw: pd.DataFrame, ctx: IncidentContext) -> dict[str, An
     n = len(raw)
     flags = np.zeros(n, dtype="int64")
     idx = np.full(n, -1, dtype="int64")
-    state = np.full(n, "none", dtype=object)
-    text = np.full(n, "", dtype=object)
+    state = np.full(n, _NONE, dtype="int8")
     if not all(c in raw.columns for c in _COORD_COLS):
         nan = np.full(n, np.nan)
-        return {"idx": idx, "lon": nan, "lat": nan, "flags": flags, "state": state, "text": text}
+        return {"idx": idx, "lon": nan, "lat": nan, "flags": flags, "state": state}
     lat, lat_blank = _to_float(raw["lat"])
     lon, lon_blank = _to_float(raw["lon"])
-    text = (raw["lat"].astype("string").fillna("") + ", "
-            + raw["lon"].astype("string").fillna("")).to_numpy(dtype=object)
     both_blank = lat_blank & lon_blank
     parsed = np.isfinite(lat) & np.isfinite(lon)
     in_range = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
     swapped_range = (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
     null_island = (lat == 0) & (lon == 0)
     usable = parsed & (in_range | swapped_range) & ~null_island
-    state[~both_blank & ~usable] = "invalid"
-    state[usable] = "outside"  # until located
+    state[~both_blank & ~usable] = _INVALID
+    state[usable] = _OUTSIDE  # until located
     x, y = np.where(usable, lon, np.nan), np.where(usable, lat, np.nan)
     x = np.where(in_range, x, np.nan)
     idx[:] = ctx.index.locate(x, y)
@@ -372,15 +415,28 @@ def _locate_coordinates(raw: pd.DataFrame, ctx: IncidentContext) -> dict[str, An
         if swap:
             lon[fix], lat[fix] = lat[fix].copy(), lon[fix].copy()
         flags[fix] |= (_SWAPPED | _SNAPPED) if swap else _SNAPPED
-    state[idx >= 0] = "located"
-    return {"idx": idx, "lon": lon, "lat": lat, "flags": flags, "state": state, "text": text}
+    state[idx >= 0] = _LOCATED
+    return {"idx": idx, "lon": lon, "lat": lat, "flags": flags, "state": state}
 
 
-def _flag_text(flags: np.ndarray) -> np.ndarray:
-    uniq, inverse = np.unique(flags, return_inverse=True)
-    names = np.array([",".join(f for b, f in enumerate(FLAGS) if u & (1 << b)) for u in uniq],
-                     dtype=object)
-    return names[inverse]
+def _flag_names(flags: np.ndarray) -> np.ndarray:
+    """Comma-separated names of each distinct flag mask (sorted like ``np.unique``)."""
+    return np.array([",".join(f for b, f in enumerate(FLAGS) if u & (1 << b))
+                     for u in np.unique(flags)], dtype=object)
+
+
+def _flag_index(flags: np.ndarray) -> np.ndarray:
+    return np.unique(flags, return_inverse=True)[1]
+
+
+def _category_codes(category: pd.Series) -> np.ndarray:
+    """Index of each canonical code in CATEGORIES (-1 when missing)."""
+    return pd.Categorical(category, categories=list(CATEGORIES)).codes.astype("int8")
+
+
+def _coord_text(raw: pd.DataFrame, mask: np.ndarray) -> list[str]:
+    sub = raw[mask]
+    return [f"{a}, {b}" for a, b in zip(sub["lat"], sub["lon"], strict=True)]
 
 
 def _ids(raw: pd.DataFrame) -> np.ndarray:

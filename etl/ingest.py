@@ -150,9 +150,11 @@ def ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
     report.quarantined = int(bad.sum())
     report.by_reason = {str(k): int(v) for k, v in
                         Counter(rows.loc[bad, "reason"].tolist()).most_common()}
-    report.by_precision = {str(k): int(v) for k, v in
-                           Counter(cand.loc[new | changed, "geocode_precision"].tolist()
-                                   ).most_common()}
+    from layers.spec import PRECISIONS
+
+    codes = np.bincount(cand["prec_code"].to_numpy()[new | changed].astype("int64"),
+                        minlength=len(PRECISIONS))
+    report.by_precision = {p: int(c) for p, c in zip(PRECISIONS, codes, strict=True) if c}
     now = pd.Timestamp.now(tz="UTC")
     quarantine = quarantine_records(rows, raw_all, source_file=source, now=now)
     resolved: list[str] = []
@@ -162,7 +164,7 @@ def ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
         resolved = sorted(set(qid[ok_rows].tolist()))
         report.resolved_quarantine = len(resolved)
 
-    to_write = incidents_frame(cand[new | changed], source_file=source)
+    to_write = incidents_frame(cand[new | changed], ctx, source_file=source)
     with store.transaction() as txn:
         if len(to_write):
             txn.upsert("incidents", to_write)

@@ -46,6 +46,7 @@ __all__ = [
     "candidate_sites",
     "load_plan_frames",
     "plan_cameras",
+    "plan_table",
     "planned_cameras_frame",
     "road_intersections",
     "select_area",
@@ -118,17 +119,22 @@ class PlanResult:
 
     def table(self) -> pd.DataFrame:
         """The plan as a flat table with ``lon``/``lat`` (for CSV and field teams)."""
-        geoms = np.asarray(self.plan.geometry.values, dtype=object)
-        out = pd.DataFrame(self.plan.drop(columns="geometry"))
-        out["lon"] = shapely.get_x(geoms) if len(geoms) else []
-        out["lat"] = shapely.get_y(geoms) if len(geoms) else []
-        return out
+        return plan_table(self.plan)
 
     def summary_json(self) -> str:
         """:attr:`summary` plus the curve, as indented JSON."""
         data = dict(self.summary)
         data["curve"] = self.curve.to_dict(orient="list")
         return json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def plan_table(plan: gpd.GeoDataFrame) -> pd.DataFrame:
+    """A plan as a flat table: its columns plus ``lon``/``lat`` of each camera."""
+    geoms = np.asarray(plan.geometry.values, dtype=object)
+    out = pd.DataFrame(plan.drop(columns="geometry"))
+    out["lon"] = shapely.get_x(geoms) if len(geoms) else []
+    out["lat"] = shapely.get_y(geoms) if len(geoms) else []
+    return out
 
 
 def _json_default(value: Any) -> Any:
@@ -313,9 +319,10 @@ def candidate_sites(area: gpd.GeoDataFrame, infrastructure: gpd.GeoDataFrame,
     geoms = np.asarray(sites.geometry.values, dtype=object)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     sites, geoms = sites[ok], geoms[ok]
-    inside = PolygonIndex(np.asarray(area.geometry.values, dtype=object)).locate(
-        shapely.get_x(geoms), shapely.get_y(geoms)) >= 0
-    sites = sites[inside]
+    # entrances lie on the boundary: keep points in or on an area mahalla
+    hit, _ = STRtree(np.asarray(area.geometry.values, dtype=object)).query(
+        geoms, predicate="intersects")
+    sites = sites.iloc[np.unique(hit)]
     xy = np.round(shapely.get_coordinates(np.asarray(sites.geometry.values, dtype=object)), 7)
     dup = pd.DataFrame(xy).duplicated().to_numpy() | sites["site_id"].duplicated().to_numpy()
     return sites[~dup].reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -11,6 +12,8 @@ import pandas as pd
 __all__ = [
     "APOSTROPHES",
     "NAME_TYPE_WORDS",
+    "admin_forms",
+    "admin_skeleton",
     "cyr_to_lat",
     "name_key",
     "name_keys",
@@ -33,6 +36,14 @@ _CYR: dict[str, str] = {
 }
 _CYR_VOWELS = frozenset("аеёиоуэюяўыәөүіaeiou")
 _CYR_SOFT = frozenset("ъь")
+# Letters left to str.translate: lower case, and capitals whose Latin is one letter (or none).
+_CYR_TABLE = str.maketrans({
+    **_CYR, **{k.upper(): v.upper() for k, v in _CYR.items() if len(v) <= 1}})
+# Letters that need their context: е (ye after a vowel or at a word start) and capitals whose
+# Latin has two letters (Ш -> Sh or SH).
+_CONTEXT_RE = re.compile(
+    "[еЕ" + "".join(k.upper() for k, v in _CYR.items() if len(v) > 1) + "]")
+_ANY_CYR_RE = re.compile("[\u0400-\u04ff]")
 
 # Words that name the *type* of a place rather than the place: removed by ``name_key`` wherever
 # they occur. Spelled as they look after ``cyr_to_lat``, lower-cased, apostrophes as "'".
@@ -45,7 +56,7 @@ NAME_TYPE_WORDS: frozenset[str] = frozenset(
         "aul", "posyolok", "poselok", "shaharcha", "shaharchasi",
         # districts and cities
         "shahri", "shahar", "shaxri", "shaxar", "sh", "tumani", "tuman", "t", "rayon", "rayoni",
-        "gorod", "g", "gor",
+        "rayona", "rayone", "rayonu", "gorod", "goroda", "gorode", "g", "gor",
         # regions
         "viloyati", "viloyat", "vil", "oblast", "oblasti", "obl", "respublikasi", "respublika",
         "resp",
@@ -55,8 +66,15 @@ NAME_TYPE_WORDS: frozenset[str] = frozenset(
 _QUOTES_RE = re.compile(r"[«»\"“”„‟‹›〈〉]")
 _RN_RE = re.compile(r"\br-n\b")
 _WORD_SPLIT_RE = re.compile(r"[^0-9a-z']+")
-_RU_SUFFIX_RE = re.compile(r"(?<=[a-z]{3})(?:skiy|skij|skaya|skoye|skoe|sky)$")
+# Russian adjective endings, nominative and the common oblique cases ("в Денауском районе").
+_RU_SUFFIX_RE = re.compile(
+    r"(?<=[a-z]{3})(?:skiy|skij|skaya|skoye|skoe|sky|skogo|skomu|skom|skoy|skoj|skuyu|skiye|skie"
+    r"|skikh|skix)$")
 _DOUBLE_RE = re.compile(r"(.)\1+")
+_MAX_FORMS = 8
+_SKEL_SOFT_Y_RE = re.compile(r"(?<=[^aeiouy])y(?=[aeiou])")
+_SKEL_TAIL_RE = re.compile(r"[aeiouy]+$")
+_SKEL_VOWELS_RE = re.compile(r"[aeiou]+")
 
 
 def _case_like(out: str, ch: str, prev: str, nxt: str) -> str:
@@ -101,23 +119,22 @@ def cyr_to_lat(text: str) -> str:
     """
     if not isinstance(text, str):
         return ""
-    if not any("\u0400" <= c <= "\u04ff" for c in text):
+    if not _ANY_CYR_RE.search(text):
         return text
-    out: list[str] = []
-    n = len(text)
-    for i, ch in enumerate(text):
-        low = ch.lower()
-        lat = _CYR.get(low)
-        if lat is None:
-            out.append(ch)
-            continue
-        prev = text[i - 1] if i else ""
-        nxt = text[i + 1] if i + 1 < n else ""
-        if low == "е" and (not prev.isalpha() or prev.lower() in _CYR_VOWELS
-                           or prev.lower() in _CYR_SOFT):
-            lat = "ye"
-        out.append(_case_like(lat, ch, prev, nxt))
-    return "".join(out)
+    return _CONTEXT_RE.sub(_context_letter, text).translate(_CYR_TABLE)
+
+
+def _context_letter(m: re.Match[str]) -> str:
+    """Latin for a letter whose spelling depends on its neighbours (е -> e/ye; Ш -> Sh/SH)."""
+    ch, i, text = m.group(0), m.start(), m.string
+    prev = text[i - 1] if i else ""
+    nxt = text[i + 1] if i + 1 < len(text) else ""
+    low = ch.lower()
+    lat = _CYR[low]
+    if low == "е" and (not prev.isalpha() or prev.lower() in _CYR_VOWELS
+                       or prev.lower() in _CYR_SOFT):
+        lat = "ye"
+    return _case_like(lat, ch, prev, nxt)
 
 
 def unify_apostrophes(text: str) -> str:
@@ -149,7 +166,15 @@ def _fold(word: str) -> str:
     w = w.replace("x", "h").replace("q", "k").replace("o", "a").replace("w", "v")
     if w.endswith("h"):
         w = w[:-1] + "k"
+    if w.endswith("au"):
+        w = w[:-1] + "v"
     return w.replace("\x01", "sh").replace("\x02", "ch")
+
+
+def _name_words(text: str) -> list[str]:
+    """Lower-case Latin words of ``text`` without type words (all of them if only those)."""
+    words = _latin_words(text)
+    return [w for w in words if w not in NAME_TYPE_WORDS] or words
 
 
 @lru_cache(maxsize=200_000)
@@ -172,8 +197,9 @@ def name_key(text: str) -> str:
     4. Russian adjective endings -skiy/-skaya/-skoye/-sky are cut when at least three letters
        remain ("Юнусабадский" -> "yunusabad").
     5. Each word is folded: o‘ -> u, g‘ -> g, other apostrophes dropped, dj/zh -> j, ts -> s,
-       iy -> i (Navoiy = Навои), x -> h, q -> k, o -> a (Toshkent = Ташкент), w -> v, and a
-       word-final h -> k (Jizzax = Джизак); "sh" and "ch" are kept as units.
+       iy -> i (Navoiy = Навои), x -> h, q -> k, o -> a (Toshkent = Ташкент), w -> v, a
+       word-final h -> k (Jizzax = Джизак) and a word-final au -> av (Denov = Денау); "sh"
+       and "ch" are kept as units.
     6. The words are joined without spaces (Yangi Hayot = Yangihayot) and runs of one letter
        are collapsed to one (Jizzax = Jizax).
 
@@ -198,11 +224,93 @@ def name_key(text: str) -> str:
     """
     if not isinstance(text, str):
         return ""
-    words = _latin_words(text)
-    kept = [w for w in words if w not in NAME_TYPE_WORDS]
-    if not kept:
-        kept = words
-    return _DOUBLE_RE.sub(r"\1", "".join(_fold(w) for w in kept))
+    return _DOUBLE_RE.sub(r"\1", "".join(_fold(w) for w in _name_words(text)))
+
+
+@lru_cache(maxsize=50_000)
+def admin_forms(text: str) -> tuple[str, ...]:
+    """Return the name keys a district, city or region name may stand for.
+
+    The first is :func:`name_key` of ``text``. A Russian adjective in -инский/-ынский/-инская
+    is built on a stem that may or may not keep its "-ин-" (Кукдалинский = Ko‘kdala,
+    Каршинский = Qarshi, Сурхандарьинская = Surxondaryo, but Зааминский = Zomin), so for each
+    such word a second key without the "in" follows (at most eight keys in all).
+
+    Parameters
+    ----------
+    text
+        A district/city/region name, with or without type words; None/NaN give ().
+
+    Returns
+    -------
+    tuple of str
+        Distinct keys, :func:`name_key` first; empty for empty text.
+
+    Examples
+    --------
+    >>> admin_forms("Кукдалинский район")
+    ('kukdalin', 'kukdal')
+    >>> admin_forms("г. Термез")
+    ('termez',)
+    >>> admin_forms("")
+    ()
+    """
+    if not isinstance(text, str):
+        return ()
+    options: list[list[str]] = []
+    for word in _name_words(text):
+        opts = [_fold(word)]
+        cut = _RU_SUFFIX_RE.search(word)
+        if cut is not None and cut.start() >= 5 and word[:cut.start()].endswith("in"):
+            opts.append(_fold(word[:cut.start() - 2]))
+        options.append(opts)
+    out: list[str] = []
+    for combo in itertools.islice(itertools.product(*options), _MAX_FORMS):
+        key = _DOUBLE_RE.sub(r"\1", "".join(combo))
+        if key and key not in out:
+            out.append(key)
+    return tuple(out)
+
+
+@lru_cache(maxsize=50_000)
+def admin_skeleton(key: str) -> str:
+    """Reduce a name key to the consonant skeleton shared by its Russian and Uzbek spellings.
+
+    Meant for district, city and region names only (few candidates, compared within a
+    region): Russian spelling changes the vowels of Uzbek names (Термез = Termiz, Мубарек =
+    Muborak, Хорезм = Xorazm, Фергана = Farg‘ona), drops or adds a final vowel (Бухара =
+    Buxoro, Карши(н-) = Qarshi, Сурхандарь(ин-) = Surxondaryo) and softens consonants with я
+    (Галляарал = G‘allaorol); a final -bot/-bad alternates too (Музрабад = Muzrabot).
+
+    Rules, applied to a :func:`name_key`: a "y" between a consonant and a vowel is dropped;
+    the final run of vowels (and "y") is cut when at least three letters remain; a final "d"
+    becomes "t"; every run of vowels becomes "a"; doubled letters collapse.
+
+    Parameters
+    ----------
+    key
+        A key from :func:`name_key` or :func:`admin_forms`.
+
+    Returns
+    -------
+    str
+        The skeleton ("" for "").
+
+    Examples
+    --------
+    >>> admin_skeleton(name_key("Termiz")) == admin_skeleton(name_key("Термез"))
+    True
+    >>> admin_skeleton("surhandarya"), admin_skeleton("surhandar")
+    ('surhandar', 'surhandar')
+    >>> admin_skeleton("")
+    ''
+    """
+    s = _SKEL_SOFT_Y_RE.sub("", key)
+    cut = _SKEL_TAIL_RE.sub("", s)
+    s = cut if len(cut) >= 3 else s
+    if s.endswith("d"):
+        s = s[:-1] + "t"
+    return _DOUBLE_RE.sub(r"\1", _SKEL_VOWELS_RE.sub("a", s))
 
 
 def name_keys(values: pd.Series) -> pd.Series:

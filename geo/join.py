@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 import pyproj
@@ -35,10 +38,14 @@ class PolygonIndex:
         Array of (multi)polygons in lon/lat. Empty or missing geometries never match.
     chunk
         Points are processed in chunks of this many to bound memory.
+    threads
+        Chunks run on this many threads (GEOS releases the GIL); default: the cores, up to 4.
     """
 
-    def __init__(self, polygons: np.ndarray, *, chunk: int = 200_000) -> None:
+    def __init__(self, polygons: np.ndarray, *, chunk: int = 100_000,
+                 threads: int | None = None) -> None:
         self.polygons = np.asarray(polygons, dtype=object)
+        self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         shapely.prepare(self.polygons)
         self.tree = shapely.STRtree(self.polygons)
         self.chunk = chunk
@@ -59,9 +66,18 @@ class PolygonIndex:
         lon = np.asarray(lon, dtype="float64")
         lat = np.asarray(lat, dtype="float64")
         out = np.full(len(lon), -1, dtype="int64")
-        for start in range(0, len(lon), self.chunk):
-            stop = min(start + self.chunk, len(lon))
-            out[start:stop] = self._locate_chunk(lon[start:stop], lat[start:stop])
+        spans = [(a, min(a + self.chunk, len(lon))) for a in range(0, len(lon), self.chunk)]
+
+        def run(span: tuple[int, int]) -> None:
+            a, b = span
+            out[a:b] = self._locate_chunk(lon[a:b], lat[a:b])
+
+        if len(spans) > 1 and self.threads > 1:  # GEOS releases the GIL: use the cores
+            with ThreadPoolExecutor(self.threads) as pool:
+                list(pool.map(run, spans))
+        else:
+            for span in spans:
+                run(span)
         return out
 
     def _locate_chunk(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

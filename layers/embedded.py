@@ -218,10 +218,9 @@ def _to_arrow(frame: pd.DataFrame, spec: LayerSpec | None) -> pa.Table:
             raise StoreError(f"refusing to write CRS {frame.crs}: the store holds EPSG:{SRID}")
         gcol = frame.geometry.name
         geoms = np.asarray(frame.geometry.values)
-        wkb = shapely.to_wkb(geoms, flavor="iso")
         attrs = pd.DataFrame(frame.drop(columns=[gcol]))
         table = pa.Table.from_pandas(attrs, preserve_index=False)
-        table = table.append_column("geometry", pa.array(wkb, type=pa.binary()))
+        table = table.append_column("geometry", _wkb_array(geoms))
         kinds = sorted({t for t in shapely.get_type_id(geoms[~shapely.is_empty(geoms)
                                                              & ~shapely.is_missing(geoms)])})
         names = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
@@ -246,6 +245,30 @@ def _to_arrow(frame: pd.DataFrame, spec: LayerSpec | None) -> pa.Table:
     if spec is None:
         meta[b"riskmap.derived"] = b"1"
     return table.replace_schema_metadata(meta)
+
+
+def _wkb_array(geoms: np.ndarray) -> pa.Array:
+    """ISO WKB of geometries; all-point columns are encoded with numpy (no per-geometry calls).
+
+    An empty point is written as a point with NaN coordinates, as WKB has it.
+    """
+    kinds = shapely.get_type_id(geoms)
+    if len(geoms) and np.all(kinds == shapely.GeometryType.POINT):
+        n = len(geoms)
+        rec = np.empty(n, dtype=np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"),
+                                          ("y", "<f8")], align=False))
+        rec["order"] = 1
+        rec["type"] = 1
+        empty = shapely.is_empty(geoms)
+        rec["x"] = np.nan
+        rec["y"] = np.nan
+        if (~empty).any():
+            rec["x"][~empty] = shapely.get_x(geoms[~empty])
+            rec["y"][~empty] = shapely.get_y(geoms[~empty])
+        offsets = np.arange(0, 21 * (n + 1), 21, dtype="int32")
+        return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
+                                                      pa.py_buffer(rec.tobytes())])
+    return pa.array(shapely.to_wkb(geoms, flavor="iso"), type=pa.binary())
 
 
 def _from_arrow(table: pa.Table, spec: LayerSpec | None) -> pd.DataFrame:

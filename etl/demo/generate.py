@@ -22,6 +22,7 @@ from etl.demo.mahallas import NAMED_MAHALLAS, World, build_mahallas
 from etl.demo.places import build_admin, to_lonlat
 from etl.demo.rows import (
     CATEGORY_ALIASES,
+    DISTRICT_ONLY_COLUMNS,
     FIX_FLAGS,
     address_table,
     excel_rows,
@@ -111,8 +112,11 @@ def _named(world: World) -> dict[str, list[dict[str, str]]]:
 
 def _manifest(size: str, seed: int, world: World, infra_gdf: gpd.GeoDataFrame,
               cams: pd.DataFrame, ev: Events, csv_rows: pd.DataFrame, xlsx_rows: int,
-              dirty: dict[str, int]) -> dict[str, object]:
+              dirty: dict[str, int], addresses: np.ndarray) -> dict[str, object]:
     start, end = period()
+    district_only = set(addresses[:, list(DISTRICT_ONLY_COLUMNS)].ravel())
+    n_district_only = int((csv_rows["address"].isin(district_only)
+                           & (csv_rows["lat"] == "")).sum())
     quarantine = {k: v for k, v in dirty.items() if k not in FIX_FLAGS}
     alp = cams[cams["alpomish"]]
     m = world.mahallas
@@ -133,9 +137,14 @@ def _manifest(size: str, seed: int, world: World, infra_gdf: gpd.GeoDataFrame,
             "incidents_generated": int(ev.t_min.size),
         },
         "incidents": {
+            "note": "by_category, address_only and located count the generated incidents "
+                    "(both files, before dirty rows); district_only_addresses counts rows "
+                    "of incidents.csv without coordinates whose address names only a "
+                    "district (geocode_precision district)",
             "by_category": dict(sorted(Counter(ev.category.tolist()).items())),
             "address_only": int(np.isnan(ev.x).sum()),
             "located": int((~np.isnan(ev.x)).sum()),
+            "district_only_addresses": n_district_only,
         },
         "dirty": {
             "file": "incidents.csv",
@@ -232,7 +241,8 @@ def generate_demo(out_dir: Path, *, size: str = "small", seed: int = 42,
             cameras=write_csv(_camera_frame(cams), out_dir / "cameras.csv"),
             infrastructure=write_geojson(infra_gdf, out_dir / "infrastructure.geojson"),
             manifest=write_json(
-                _manifest(size, seed, world, infra_gdf, cams, ev, rows, len(xls), dirty),
+                _manifest(size, seed, world, infra_gdf, cams, ev, rows, len(xls), dirty,
+                          addresses),
                 out_dir / "manifest.json"),
         )
         bar.update()

@@ -12,7 +12,7 @@ from shapely.geometry import MultiPoint, MultiPolygon
 
 from etl.demo.config import SizeSpec
 from etl.demo.names import MAHALLA_NAMES, to_cyrillic
-from etl.demo.places import District, Region, to_lonlat, to_xy, town_radius
+from etl.demo.places import District, Region, to_xy, town_radius
 
 __all__ = ["NAMED_MAHALLAS", "World", "build_mahallas"]
 
@@ -246,10 +246,3 @@ def build_mahallas(regions: tuple[Region, ...], region_polys: dict[str, object],
     towns_df = pd.DataFrame(all_towns)
     return World(regions, region_polys, district_polys, mahallas, towns_df)
 
-
-def mahallas_lonlat(world: World) -> tuple[pd.DataFrame, np.ndarray]:
-    """The mahalla attribute table and its geometries converted to lon/lat."""
-    geoms = shapely.transform(
-        world.mahallas["geometry"].to_numpy(),
-        lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1])))
-    return world.mahallas.drop(columns="geometry"), geoms

@@ -28,6 +28,7 @@ __all__ = [
     "build_admin",
     "to_lonlat",
     "to_xy",
+    "town_radius",
 ]
 
 LAT0 = 40.0
@@ -56,10 +57,6 @@ def to_xy(lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray,
 def to_lonlat(x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`to_xy`: plane metres to lon/lat degrees."""
     return (np.asarray(x, dtype=float) / _KX + LON0, np.asarray(y, dtype=float) / _KY + LAT0)
-
-
-def _geom_to_lonlat(geom: object) -> object:
-    return shapely.transform(geom, lambda c: np.column_stack(to_lonlat(c[:, 0], c[:, 1])))
 
 
 def _poly_xy(lonlat: list[tuple[float, float]]) -> Polygon:
@@ -233,6 +230,9 @@ OTHER_REGIONS: tuple[Region, ...] = (
                  "Нукус", 42.4531, 59.6103, 330_000),
 )
 
+# Regions that are one city (a compact disc, no other districts).
+_CITY_REGIONS = frozenset({"TS"})
+
 # Coarse outline of Uzbekistan (lon, lat); used only for the large (whole-country) size.
 _COUNTRY = (
     (56.00, 45.00), (58.55, 45.55), (61.00, 44.40), (62.00, 43.50), (64.40, 43.60),
@@ -315,9 +315,20 @@ def _region_outlines(regions: tuple[Region, ...], other: tuple[Region, ...]) -> 
     country = shapely.union_all([_poly_xy(list(_COUNTRY)), *main])
     rest = shapely.difference(country, shapely.union_all(main))
     ox, oy = to_xy(np.array([r.lon for r in other]), np.array([r.lat for r in other]))
-    cells = _voronoi_cells(ox, oy, rest)
+    # a city region (Tashkent city) is a compact disc carved out of its neighbours
+    city = np.array([r.code in _CITY_REGIONS for r in other])
+    discs = {i: shapely.intersection(
+        Point(ox[i], oy[i]).buffer(1.6 * town_radius(other[i].districts[0].town_pop), 32), rest)
+        for i in np.flatnonzero(city)}
+    if discs:
+        rest = shapely.difference(rest, shapely.union_all(list(discs.values())))
+    cells = iter(_voronoi_cells(ox[~city], oy[~city], rest))
     outs = []
-    for cell, px, py in zip(cells, ox, oy, strict=True):
+    for i, (px, py) in enumerate(zip(ox, oy, strict=True)):
+        if i in discs:
+            outs.append(discs[i])
+            continue
+        cell = next(cells)
         parts = shapely.get_parts(cell)
         parts = parts[shapely.get_type_id(parts) == 3]
         hit = parts[shapely.contains_xy(parts, px, py)]
@@ -356,7 +367,7 @@ def build_admin(*, whole_country: bool, districts_per_other: int = 10,
         if rng is None:
             rng = np.random.default_rng(0)
         for reg, out in zip(other, outlines[len(MAIN_REGIONS):], strict=True):
-            n = 0 if reg.code == "TS" else districts_per_other
+            n = 0 if reg.code in _CITY_REGIONS else districts_per_other
             regions.append(_synthetic_districts(reg, out, n, rng))
     region_polys: dict[str, object] = {}
     district_polys: dict[tuple[str, str], object] = {}

@@ -18,6 +18,8 @@ from etl.demo.places import to_lonlat
 __all__ = [
     "CATEGORY_ALIASES",
     "DIRTY_RATES",
+    "DISTRICT_ONLY_COLUMNS",
+    "DISTRICT_ONLY_SHARE",
     "FIX_FLAGS",
     "RAW_COLUMNS",
     "address_table",
@@ -58,6 +60,10 @@ DIRTY_RATES: dict[str, float] = {
     "no_location": 0.0005, "conflicting_id": 0.0005, "duplicate_row": 0.0010,
 }
 FIX_FLAGS = ("swapped_coordinates", "snapped_to_mahalla")
+# Share of address-only incidents whose address names only the district (no mahalla), and the
+# columns of :func:`address_table` holding those spellings.
+DISTRICT_ONLY_SHARE = 0.01
+DISTRICT_ONLY_COLUMNS = (8, 9, 10)
 _INVALID_DATES = ("31.02.2024", "yesterday", "2024-13-45T10:00:00", "32.01.2025 10:00",
                   "vchera")
 _UNKNOWN_CATEGORIES = ("qwerty", "категория 17", "misc-42", "???", "xyz-kod")
@@ -99,7 +105,12 @@ def _category_text(cat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def address_table(world: World) -> np.ndarray:
-    """Per mahalla, eight spellings of its address (Latin, Cyrillic, Russian variants)."""
+    """Per mahalla, spellings of its address: eight with the mahalla, three district-only.
+
+    Columns 0-7 name the mahalla (Uzbek Latin with varied apostrophes, Uzbek Cyrillic,
+    Russian; some with the region first); columns 8-10 name only the district (Latin,
+    Cyrillic, Russian), for incidents that can be placed in a district but no mahalla.
+    """
     m = world.mahallas
     ru_d = {(r.name, d.name): d.russian for r in world.regions for d in r.districts}
     ru_r = {r.name: r.russian for r in world.regions}
@@ -117,6 +128,7 @@ def address_table(world: World) -> np.ndarray:
             f"{to_cyrillic(reg)}, {dcy}, {cyr} маҳалласи",
             f"{ru_d[(reg, dist)]}, махалля {rus}",
             f"{ru_r[reg]}, {ru_d[(reg, dist)]}, махалля {rus}",
+            dist, f"{to_cyrillic(reg)}, {dcy}", ru_d[(reg, dist)],
         ))
     return np.array(rows, dtype=object)
 
@@ -161,6 +173,8 @@ def format_rows(ev: Events, world: World, rng: np.random.Generator, *,
     located = ~np.isnan(ev.x)
     table = address_table(world) if addresses is None else addresses
     var = rng.choice(8, size=n, p=[0.2, 0.12, 0.08, 0.1, 0.15, 0.1, 0.15, 0.1])
+    district_only = ~located & (rng.random(n) < DISTRICT_ONLY_SHARE)
+    var[district_only] = DISTRICT_ONLY_COLUMNS[0] + rng.integers(0, 3, int(district_only.sum()))
     addr = np.full(n, "", dtype=object)
     has = ~located | ((ev.mahalla >= 0) & (rng.random(n) < 0.25))
     addr[has] = table[ev.mahalla[has], np.where(located[has], 0, var[has])]

@@ -55,7 +55,10 @@ def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: boo
     """Dispatch to the layer's ingest job (shared by `ingest` and `demo`)."""
     from etl import features
     from etl.ingest import ingest_incidents, load_aliases, load_context
+    from riskmap.errors import InputFileError
 
+    if not Path(file).is_file():
+        raise InputFileError(file, "file not found")
     if layer == "incidents":
         if replace:
             raise click.BadParameter("incidents are upserted by id; --replace is not allowed")

@@ -1,0 +1,512 @@
+"""Callbacks of the commanders' page: thin wrappers over pure functions of ``CommandersData``.
+
+Every function the callbacks call (``render_map``, ``viewport_update``, ``panel``,
+``incident_page``, ``red_list_rows``, ``evaluation_panel``, ``make_brief``) takes plain values
+and returns plain values or figures, so tests and ``benchmarks/bench_commanders.py`` call them
+directly, without a browser.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import dash
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, ctx
+
+import shapely
+
+from app.brief import Brief, brief_csv, brief_filename, brief_html
+from app.commanders_data import CommandersData, CommandersView, Viewport, data_for
+from app.data import AppModel
+from app.figures import HoverField, empty_figure
+from app.figures_commanders import (
+    METRICS,
+    category_chart,
+    kde_image,
+    metric_map,
+    pai_chart,
+    point_layer,
+    resolution_for_span,
+    trend_chart,
+)
+from app.pages.commanders import IDS
+
+__all__ = [
+    "evaluation_panel",
+    "incident_page",
+    "make_brief",
+    "panel",
+    "play_step",
+    "red_list_rows",
+    "register",
+    "render_map",
+    "view_from_controls",
+    "viewport_update",
+]
+
+_REPLACE_URL = """
+function(search) {
+    if (typeof search !== "string") { return window.dash_clientside.no_update; }
+    const loc = window.location;
+    if (loc.search !== search) {
+        window.history.replaceState(window.history.state, "", loc.pathname + search + loc.hash);
+    }
+    return window.dash_clientside.no_update;
+}
+"""
+_MAHALLA_HOVER = (HoverField("name", "Mahalla"), HoverField("district", "District"),
+                  HoverField("count", "Incidents", ":,d"), HoverField("rate_text", "Per 1,000"),
+                  HoverField("gi_text", "Gi*"), HoverField("trend_text", "Trend"),
+                  HoverField("status_text", "Status"), HoverField("mahalla_id", "Id"))
+_H3_HOVER = (HoverField("h3_hex", "H3 cell"), HoverField("count", "Incidents", ":,d"),
+             HoverField("share", "Share of selection (%)", ":.1f"),
+             HoverField("gi_text", "Gi*"), HoverField("trend_text", "Trend"))
+
+
+# ---------------------------------------------------------------------------- pure steps
+def view_from_controls(months: list[date], level: str | None, metric: str | None,
+                       region: str | None, district: str | None, span: list[int] | None,
+                       categories: list[str] | None, layers: list[str] | None,
+                       mahalla: str | None = None) -> CommandersView:
+    """The :class:`CommandersView` of the control values (a full month range means "all")."""
+    start = end = None
+    if months and span and len(span) == 2 and list(span) != [0, len(months) - 1]:
+        lo, hi = (min(max(int(v), 0), len(months) - 1) for v in span)
+        start = months[lo]
+        end = _month_end(months[hi])
+    return CommandersView.from_params({
+        "level": level, "metric": metric, "region": region, "district": district,
+        "start": start, "end": end, "categories": list(categories or ()),
+        "layers": ",".join(layers or ()), "mahalla": mahalla,
+    })
+
+
+def _month_end(first: date) -> date:
+    nxt = (pd.Timestamp(first) + pd.DateOffset(months=1)).date()
+    return nxt - timedelta(days=1)
+
+
+def _span(rng: list[float] | None, area: tuple[float, float, float, float] | None) -> float | None:
+    if rng:
+        return abs(rng[1] - rng[0])
+    if area is not None and all(np.isfinite(area)):
+        return area[2] - area[0]
+    return None
+
+
+def viewport_update(relayout: dict[str, Any] | None, current: dict[str, Any] | None,
+                    level: str) -> dict[str, Any] | None:
+    """New viewport store after a pan/zoom, or ``None`` when the map need not be redrawn.
+
+    The store is ``{"range": [x0, x1, y0, y1] | None}``. A redraw is needed when the H3
+    resolution for the new x-span changes, or (H3 level) when the view leaves the drawn
+    extent (the old range padded by its own size on each side).
+
+    Examples
+    --------
+    >>> viewport_update({"xaxis.range[0]": 67.0, "xaxis.range[1]": 67.1,
+    ...                  "yaxis.range[0]": 40.0, "yaxis.range[1]": 40.1}, None, "h3")
+    {'range': [67.0, 67.1, 40.0, 40.1]}
+    >>> viewport_update({"autosize": True}, None, "h3") is None
+    True
+    """
+    if not relayout:
+        return None
+    if relayout.get("xaxis.autorange") or relayout.get("yaxis.autorange"):
+        return {"range": None} if (current or {}).get("range") else None
+    keys = ("xaxis.range[0]", "xaxis.range[1]", "yaxis.range[0]", "yaxis.range[1]")
+    if all(k in relayout for k in keys):
+        rng = [float(relayout[k]) for k in keys]
+    elif "xaxis.range" in relayout and "yaxis.range" in relayout:
+        rng = [*map(float, relayout["xaxis.range"]), *map(float, relayout["yaxis.range"])]
+    else:
+        return None
+    old = (current or {}).get("range")
+    if old is None:
+        return {"range": rng}
+    if resolution_for_span(_span(rng, None)) != resolution_for_span(_span(old, None)):
+        return {"range": rng}
+    if level == "h3":
+        x0, x1, y0, y1 = _padded(old)
+        if not (min(rng[:2]) >= x0 and max(rng[:2]) <= x1 and min(rng[2:]) >= y0
+                and max(rng[2:]) <= y1):
+            return {"range": rng}
+    return None
+
+
+def _padded(rng: list[float]) -> tuple[float, float, float, float]:
+    x0, x1 = sorted(rng[:2])
+    y0, y1 = sorted(rng[2:])
+    dx, dy = x1 - x0, y1 - y0
+    return x0 - dx, x1 + dx, y0 - dy, y1 + dy
+
+
+def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, Any] | None,
+               highlight: list[str] | None = None) -> tuple[go.Figure, str]:
+    """The map figure and the summary line of ``view``.
+
+    Parameters
+    ----------
+    data
+        The page's data.
+    view
+        The page state.
+    viewport
+        ``{"range": [x0, x1, y0, y1] | None}`` (sets the H3 resolution and drawn extent).
+    highlight
+        Mahalla ids outlined (red-list selection and the open panel's mahalla).
+    """
+    base = data.base_map(view)
+    area = tuple(shapely.total_bounds(base)) if len(base) else None
+    rng = (viewport or {}).get("range")
+    metric = view.metric
+    uirev = f"{view.region}|{view.district}"
+    ids = list(dict.fromkeys([*(highlight or ()), *([view.mahalla] if view.mahalla else [])]))
+    hl = data.geometries(ids) if ids else None
+    if view.level == "h3" and metric not in {"status", "rate"}:  # mahalla measures
+        res = resolution_for_span(_span(rng, area))
+        extent = None
+        if rng:
+            x0, x1, y0, y1 = _padded(rng)
+            extent = (x0, y0, x1, y1)
+        units = data.h3_units(view, Viewport(res=res, extent=extent))
+        units["gi_text"] = _gi_text(units)
+        units["trend_text"] = _text(units["trend"])
+        fig = metric_map(units, metric, hover=_H3_HOVER, base=base, highlight=hl, kind="h3",
+                         title=f"{METRICS[metric]} (H3 res {res})", uirevision=uirev)
+        what = f"{int((units['count'] > 0).sum()):,} H3 cells (res {res})"
+        total = data.model.total(view.query(res))
+    else:
+        units = data.mahalla_units(view)
+        units["rate_text"] = [f"{v:.2f}" if np.isfinite(v) else "unknown"
+                              for v in units["rate"].to_numpy(dtype=float)]
+        units["gi_text"] = _gi_text(units)
+        units["trend_text"] = _text(units["trend"])
+        units["status_text"] = _text(units["status"])
+        fig = metric_map(units, metric, hover=_MAHALLA_HOVER, highlight=hl, kind="mahalla",
+                         uirevision=uirev)
+        total = int(units["count"].sum())
+        what = f"{len(units):,} mahallas"
+    _add_layers(fig, data, view)
+    when = ("all dates" if view.start is None and view.end is None
+            else f"{view.start or '…'} – {view.end or '…'}")
+    return fig, f"{total:,} incident{'s' if total != 1 else ''} in {what}, {when}"
+
+
+def _gi_text(units: pd.DataFrame) -> list[str]:
+    z = units["gi_z"].to_numpy(dtype=float)
+    cls = units["gi_class"].astype(object).to_numpy()
+    return [f"{c.replace('_', ' ')} (z={v:.1f})" for c, v in zip(cls, z, strict=True)]
+
+
+def _text(values: pd.Series) -> list[str]:
+    return ["n/a" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+            else str(v).replace("_", " ") for v in values.astype(object)]
+
+
+def _in_area(frame: pd.DataFrame, view: CommandersView) -> pd.DataFrame:
+    keep = np.ones(len(frame), dtype=bool)
+    for key in ("region", "district"):
+        if getattr(view, key) and key in frame:
+            keep &= (frame[key].astype(object) == getattr(view, key)).to_numpy(dtype=bool)
+    return frame[keep]
+
+
+def _add_layers(fig: go.Figure, data: CommandersData, view: CommandersView) -> None:
+    if "kde" in view.layers:
+        got = data.kde(view)
+        if got is not None:
+            fig.add_layout_image(kde_image(*got))
+    if "cameras" in view.layers:
+        cams = data.cameras()
+        if cams is not None and len(cams):
+            cams = _in_area(cams, view)
+            pts = shapely.point_on_surface(cams.geometry.to_numpy())
+            point_layer(fig, shapely.get_x(pts), shapely.get_y(pts), name="Cameras",
+                        kind="cameras", colour="#1f4e9c", symbol="diamond",
+                        hover=cams[["camera_id", "type", "status", "range_m"]])
+    if "infrastructure" in view.layers:
+        infra = data.infrastructure()
+        if infra is not None and len(infra):
+            infra = _in_area(infra, view)
+            pts = shapely.point_on_surface(infra.geometry.to_numpy())
+            point_layer(fig, shapely.get_x(pts), shapely.get_y(pts), name="Infrastructure",
+                        kind="infrastructure", colour="#2a7f62", symbol="square", size=6,
+                        hover=infra[["name", "kind"]].fillna(""))
+
+
+def panel(data: CommandersData, view: CommandersView, mahalla_id: str | None) -> dict[str, Any]:
+    """Contents of the mahalla side panel (title, meta line, charts, tables)."""
+    info = data.mahalla_info(mahalla_id) if mahalla_id else None
+    if info is None:
+        return {"title": "Click a mahalla on the map", "meta": "", "trend": empty_figure(""),
+                "categories": empty_figure(""), "status": [], "cameras": [], "disabled": True}
+    prof = data.mahalla_profile(view, mahalla_id)
+    status = data.mahalla_status(mahalla_id)
+    pop = info["population"]
+    now = (f" · status {status['status'].iloc[0]} ({status['month'].iloc[0]})"
+           if len(status) else "")
+    meta = (f"{info['district']}, {info['region']} · population "
+            f"{'unknown' if pop is None else f'{pop:,.0f}'} · {prof['total']:,} incidents in "
+            f"the window{now}")
+    return {
+        "title": f"{info['name']} ({mahalla_id})", "meta": meta,
+        "trend": trend_chart(prof["months"], prof["monthly"], title="Incidents per month"),
+        "categories": category_chart(prof["categories"], prof["category_counts"],
+                                     title="By category (window)"),
+        "status": status.to_dict("records"),
+        "cameras": data.cameras_in(mahalla_id).to_dict("records"),
+        "disabled": False,
+    }
+
+
+def incident_page(data: CommandersData, view: CommandersView, mahalla_id: str | None,
+                  page: int, size: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of the mahalla's incidents (newest first) and the number of pages."""
+    if not mahalla_id or data.mahalla_info(mahalla_id) is None:
+        return [], 1
+    rows = data.incidents_of(view, mahalla_id)
+    pages = max(1, -(-len(rows) // max(size, 1)))
+    page = min(max(page, 0), pages - 1)
+    return rows.iloc[page * size:(page + 1) * size].astype(object).to_dict("records"), pages
+
+
+def red_list_rows(data: CommandersData, view: CommandersView) -> tuple[list[dict[str, Any]],
+                                                                       list[dict[str, Any]]]:
+    """Rows of the red list and their tooltips (the status "why")."""
+    frame = data.red_list(view)
+    tips = [{"status": {"value": str(w), "type": "text"}} for w in frame["why"]]
+    return frame.drop(columns="why").astype(object).to_dict("records"), tips
+
+
+def evaluation_panel(data: CommandersData, region: str | None) -> tuple[str, go.Figure]:
+    """The evaluation text and PAI chart of the region (computed once per region)."""
+    ev = data.evaluation(region)
+    where = region or "all regions"
+    if ev["best"] is None:
+        return f"Not enough data to evaluate forecasts for {where}.", empty_figure("No evaluation")
+    m = ev["methods"]
+    at5 = m[np.isclose(m["coverage"], 0.05)].set_index("method")["pai"]
+    naive = at5.get("naive", np.nan)
+    text = (f"{where}: best method at 5% of the area is {ev['best'].replace('_', ' ')} "
+            f"(PAI {at5[ev['best']]:.2f}; naive counts {naive:.2f}), forecasting "
+            f"{ev['test_incidents']:,} incidents in the 28 days after {ev['cutoff']}.")
+    return text, pai_chart(m)
+
+
+def make_brief(data: CommandersData, view: CommandersView, mahalla_id: str, *,
+               demo: bool = False) -> Brief:
+    """The brief of one mahalla; its reads go through DataAccess with purpose ``"brief"``."""
+    info = data.mahalla_info(mahalla_id)
+    if info is None:
+        raise ValueError(f"unknown mahalla {mahalla_id!r}")
+    access = data.model.access
+    incidents = data.incidents_of(view, mahalla_id, purpose="brief")
+    prof = data.mahalla_profile(view, mahalla_id)
+    status = pd.DataFrame(columns=["month", "status", "count", "why"])
+    if access.store.has("mahalla_status"):
+        h = access.read("mahalla_status", columns=["mahalla_id", "month", "status", "count",
+                                                   "why"],
+                        filters=[("mahalla_id", "=", mahalla_id)], purpose="brief")
+        h = h.sort_values("month", ascending=False).head(12)
+        status = pd.DataFrame({"month": pd.to_datetime(h["month"], utc=True).dt.strftime("%Y-%m"),
+                               "status": h["status"].astype(object), "count": h["count"],
+                               "why": h["why"].astype(object)}).reset_index(drop=True)
+    else:
+        status = data.mahalla_status(mahalla_id)
+    cameras = pd.DataFrame(columns=["camera_id", "type", "status", "range_m"])
+    if access.store.has("cameras"):
+        cams = access.read("cameras", columns=list(cameras.columns),
+                           filters=[("mahalla_id", "=", mahalla_id)], purpose="brief")
+        cameras = pd.DataFrame(cams.drop(columns="geometry", errors="ignore"))
+    cats = ", ".join(view.categories) if view.categories else "all categories"
+    when = ("all dates" if view.start is None and view.end is None
+            else f"{view.start or '…'} – {view.end or '…'}")
+    access.audit("brief", layer="incidents", rows=len(incidents),
+                 detail={"mahalla_id": mahalla_id, "window": when, "categories": cats})
+    return Brief(
+        mahalla=info, window=f"{when}, {cats}", incidents=incidents,
+        months=[m.strftime("%Y-%m") for m in prof["months"]],
+        monthly=[int(v) for v in prof["monthly"]],
+        categories=pd.DataFrame({"category": prof["categories"],
+                                 "count": prof["category_counts"]}).sort_values(
+                                     "count", ascending=False, kind="stable"),
+        status=status, cameras=cameras,
+        generated=f"{pd.Timestamp.now(tz=data.model.timezone):%Y-%m-%d %H:%M} for "
+                  f"{access.user}",
+        demo=demo or data.model.demo)
+
+
+def play_step(span: list[int], n_months: int, *, start: bool) -> tuple[list[int], bool]:
+    """Next window of the month play-through and whether playing goes on.
+
+    Starting from the full range plays one month at a time from the first month; each step
+    shifts the window by one month, and playing stops at the last month.
+
+    Examples
+    --------
+    >>> play_step([0, 11], 12, start=True)
+    ([0, 0], True)
+    >>> play_step([3, 5], 12, start=False)
+    ([4, 6], True)
+    >>> play_step([10, 11], 12, start=False)
+    ([10, 11], False)
+    """
+    lo, hi = int(span[0]), int(span[1])
+    last = max(n_months - 1, 0)
+    if start:
+        if (lo, hi) == (0, last) or hi >= last:
+            width = 0 if (lo, hi) == (0, last) else hi - lo
+            return [0, width], last > width
+        return [lo, hi], True
+    if hi >= last:
+        return [lo, hi], False
+    return [lo + 1, hi + 1], hi + 1 < last
+
+
+# ---------------------------------------------------------------------------- wiring
+def register(app: dash.Dash, model: AppModel) -> None:
+    """Attach the commanders' callbacks to ``app``."""
+    data = data_for(model)
+    controls = [Input(IDS.LEVEL, "value"), Input(IDS.METRIC, "value"), Input(IDS.REGION, "value"),
+                Input(IDS.DISTRICT, "value"), Input(IDS.MONTHS, "value"),
+                Input(IDS.CATEGORIES, "value"), Input(IDS.LAYERS, "value")]
+
+    def view_of(*values: Any, mahalla: str | None = None) -> CommandersView:
+        return view_from_controls(data.months(), *values, mahalla=mahalla)
+
+    @app.callback(Output(IDS.DISTRICT, "options"), Output(IDS.DISTRICT, "value"),
+                  Input(IDS.REGION, "value"), State(IDS.DISTRICT, "value"),
+                  prevent_initial_call=True)
+    def _districts(region: str | None, district: str | None) -> tuple[list[str], str | None]:
+        options = model.districts(region)
+        return options, district if district in options else None
+
+    @app.callback(Output(IDS.VIEWPORT, "data"), Input(IDS.MAP, "relayoutData"),
+                  State(IDS.VIEWPORT, "data"), State(IDS.LEVEL, "value"),
+                  prevent_initial_call=True)
+    def _viewport(relayout: dict[str, Any] | None, current: dict[str, Any] | None,
+                  level: str) -> Any:
+        got = viewport_update(relayout, current, level)
+        return dash.no_update if got is None else got
+
+    @app.callback(Output(IDS.MAP, "figure"), Output(IDS.SUMMARY, "children"),
+                  Output(IDS.QUERY, "data"), Output(IDS.MONTHS_TEXT, "children"),
+                  *controls, Input(IDS.VIEWPORT, "data"), Input(IDS.SELECTED, "data"),
+                  Input(IDS.REDLIST, "selected_row_ids"))
+    def _map(*values: Any) -> tuple[go.Figure, str, str, str]:
+        *ctrl, viewport, selected, red_ids = values
+        view = view_of(*ctrl, mahalla=selected)
+        fig, summary = render_map(data, view, viewport, list(red_ids or ()))
+        months = data.months()
+        text = ""
+        if months:
+            lo, hi = (min(max(int(v), 0), len(months) - 1)
+                      for v in (ctrl[4] or [0, len(months) - 1]))
+            text = f"{months[lo]:%b %Y} – {months[hi]:%b %Y}"
+        return fig, summary, view.to_search(), text
+
+    app.clientside_callback(_REPLACE_URL, Output(IDS.URL_SINK, "children"),
+                            Input(IDS.QUERY, "data"))
+
+    @app.callback(Output(IDS.SELECTED, "data"), Output(IDS.TABS, "value"),
+                  Input(IDS.MAP, "clickData"), prevent_initial_call=True)
+    def _click(click: dict[str, Any] | None) -> tuple[Any, Any]:
+        points = (click or {}).get("points") or []
+        if not points:
+            return dash.no_update, dash.no_update
+        pt = points[0]
+        custom = pt.get("customdata")
+        mahalla = None
+        if isinstance(custom, list) and len(custom) == len(_MAHALLA_HOVER):
+            mahalla = str(custom[-1])
+        if mahalla is None and pt.get("x") is not None and pt.get("y") is not None:
+            mahalla = data.mahalla_at(float(pt["x"]), float(pt["y"]))
+        if mahalla is None:
+            return dash.no_update, dash.no_update
+        return mahalla, "mahalla"
+
+    @app.callback(Output(IDS.PANEL_TITLE, "children"), Output(IDS.PANEL_META, "children"),
+                  Output(IDS.TREND, "figure"), Output(IDS.CATS_CHART, "figure"),
+                  Output(IDS.STATUS, "data"), Output(IDS.CAMERAS, "data"),
+                  Output(IDS.BRIEF_HTML, "disabled"), Output(IDS.BRIEF_CSV, "disabled"),
+                  Input(IDS.SELECTED, "data"), *controls)
+    def _panel(selected: str | None, *ctrl: Any) -> tuple[Any, ...]:
+        p = panel(data, view_of(*ctrl), selected)
+        return (p["title"], p["meta"], p["trend"], p["categories"], p["status"],
+                p["cameras"], p["disabled"], p["disabled"])
+
+    @app.callback(Output(IDS.INCIDENTS, "data"), Output(IDS.INCIDENTS, "page_count"),
+                  Output(IDS.INCIDENTS, "page_current"),
+                  Input(IDS.SELECTED, "data"), Input(IDS.INCIDENTS, "page_current"),
+                  Input(IDS.INCIDENTS, "page_size"), *controls)
+    def _incidents(selected: str | None, page: int | None, size: int | None,
+                   *ctrl: Any) -> tuple[Any, ...]:
+        if ctx.triggered_id != IDS.INCIDENTS:
+            page = 0
+        rows, pages = incident_page(data, view_of(*ctrl), selected, page or 0, size or 10)
+        return rows, pages, min(page or 0, pages - 1)
+
+    @app.callback(Output(IDS.REDLIST, "data"), Output(IDS.REDLIST, "tooltip_data"),
+                  Output(IDS.REDLIST, "selected_rows"),
+                  Input(IDS.REGION, "value"), Input(IDS.DISTRICT, "value"),
+                  Input(IDS.MONTHS, "value"))
+    def _red(region: str | None, district: str | None, span: list[int] | None) -> Any:
+        view = view_of("mahalla", None, region, district, span, None, None)
+        rows, tips = red_list_rows(data, view)
+        return rows, tips, []
+
+    @app.callback(Output(IDS.EVAL_TEXT, "children"), Output(IDS.EVAL_CHART, "figure"),
+                  Input(IDS.TABS, "value"), Input(IDS.REGION, "value"))
+    def _evaluation(tab: str, region: str | None) -> Any:
+        if tab != "eval":
+            return dash.no_update, dash.no_update
+        return evaluation_panel(data, region)
+
+    @app.callback(Output(IDS.TICK, "disabled"), Output(IDS.PLAY, "children"),
+                  Output(IDS.MONTHS, "value"),
+                  Input(IDS.PLAY, "n_clicks"), Input(IDS.TICK, "n_intervals"),
+                  State(IDS.TICK, "disabled"), State(IDS.MONTHS, "value"),
+                  prevent_initial_call=True)
+    def _play(_clicks: int, _ticks: int, stopped: bool, span: list[int]) -> Any:
+        n = len(data.months())
+        if ctx.triggered_id == IDS.PLAY:
+            if not stopped:
+                return True, "▶ Play by month", dash.no_update
+            new, going = play_step(span, n, start=True)
+        else:
+            if stopped:
+                return dash.no_update, dash.no_update, dash.no_update
+            new, going = play_step(span, n, start=False)
+        return (not going, "⏸ Pause" if going else "▶ Play by month", new)
+
+    def _brief(selected: str | None, ctrl: tuple[Any, ...]) -> Brief | None:
+        if not selected or data.mahalla_info(selected) is None:
+            return None
+        return make_brief(data, view_of(*ctrl), selected)
+
+    @app.callback(Output(IDS.DOWNLOAD_HTML, "data"), Input(IDS.BRIEF_HTML, "n_clicks"),
+                  State(IDS.SELECTED, "data"), *[State(c.component_id, c.component_property)
+                                                 for c in controls],
+                  prevent_initial_call=True)
+    def _brief_html(_n: int, selected: str | None, *ctrl: Any) -> Any:
+        brief = _brief(selected, ctrl)
+        if brief is None:
+            return dash.no_update
+        return {"content": brief_html(brief), "filename": brief_filename(brief, "html"),
+                "type": "text/html", "base64": False}
+
+    @app.callback(Output(IDS.DOWNLOAD_CSV, "data"), Input(IDS.BRIEF_CSV, "n_clicks"),
+                  State(IDS.SELECTED, "data"), *[State(c.component_id, c.component_property)
+                                                 for c in controls],
+                  prevent_initial_call=True)
+    def _brief_csv(_n: int, selected: str | None, *ctrl: Any) -> Any:
+        brief = _brief(selected, ctrl)
+        if brief is None:
+            return dash.no_update
+        return {"content": brief_csv(brief), "filename": brief_filename(brief, "csv"),
+                "type": "text/csv", "base64": False}

@@ -1,0 +1,609 @@
+"""Data behind the commanders' page: metric units, status, red list, mahalla panel, KDE, evaluation.
+
+A :class:`CommandersData` wraps the app's :class:`app.data.AppModel` (one per app): counts come
+from the model's cached integer codes (a mask plus ``np.bincount``), Gi* from
+:func:`geo.hotspots.gi_star_z` over cached contiguity matrices, and the derived layers of
+``riskmap build`` (``hotspots_h3``, ``hotspots_mahalla``, ``mahalla_status``, ``kde_surface``)
+are read once through :class:`layers.access.DataAccess` (audited, purpose ``"app"``). When a
+derived layer is missing it is computed from the model with :mod:`etl.hotspots_job`.
+
+A :class:`CommandersView` is what the page shows; it round-trips through the URL query string.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
+
+import geopandas as gpd
+import shapely
+
+from app.data import AppModel, ViewQuery, _parse_categories, _parse_date
+from app.figures_commanders import METRICS
+from geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, h3_weights, mahalla_weights
+
+__all__ = [
+    "LAYERS",
+    "CommandersData",
+    "CommandersView",
+    "Viewport",
+    "data_for",
+    "month_starts",
+]
+
+#: optional map layers
+LAYERS = ("kde", "cameras", "infrastructure")
+_INCIDENT_LIST_COLUMNS = ["incident_id", "occurred_at", "category", "geocode_precision", "flags"]
+_REGISTRY: dict[int, CommandersData] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Viewport:
+    """The H3 resolution shown and the lon/lat extent drawn (``None``: everything)."""
+
+    res: int = 7
+    extent: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class CommandersView:
+    """The state of the commanders' page (all optional; defaults are the full picture).
+
+    Parameters
+    ----------
+    level
+        ``"mahalla"`` or ``"h3"`` (resolution follows the zoom).
+    metric
+        One of :data:`app.figures_commanders.METRICS`.
+    region, district
+        Area filter.
+    start, end
+        First and last local day.
+    categories
+        Categories kept (empty: all).
+    layers
+        Optional layers shown (:data:`LAYERS`).
+    mahalla
+        The mahalla whose side panel is open.
+    """
+
+    level: str = "mahalla"
+    metric: str = "count"
+    region: str | None = None
+    district: str | None = None
+    start: date | None = None
+    end: date | None = None
+    categories: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    mahalla: str | None = None
+
+    def query(self, res: int | None = None) -> ViewQuery:
+        """The model's :class:`ViewQuery` (``res`` for the H3 level, default 9)."""
+        level = "mahalla" if self.level == "mahalla" else f"h3_{res or 9}"
+        return ViewQuery(level=level, region=self.region, district=self.district,
+                         start=self.start, end=self.end, categories=self.categories)
+
+    def to_params(self) -> dict[str, str]:
+        """Non-default fields as URL query parameters."""
+        out: dict[str, str] = {}
+        if self.level != "mahalla":
+            out["level"] = self.level
+        if self.metric != "count":
+            out["metric"] = self.metric
+        for key in ("region", "district", "mahalla"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        for key in ("start", "end"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key).isoformat()
+        if self.categories:
+            out["categories"] = ",".join(self.categories)
+        if self.layers:
+            out["layers"] = ",".join(self.layers)
+        return out
+
+    def to_search(self) -> str:
+        """The URL query string (``""`` for the default view)."""
+        params = self.to_params()
+        return "?" + urlencode(params, safe=",") if params else ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> CommandersView:
+        """Parse URL query parameters leniently (bad values fall back to defaults).
+
+        Examples
+        --------
+        >>> CommandersView.from_params({"level": "h3", "metric": "bogus", "layers": "kde,x"})
+        ... # doctest: +NORMALIZE_WHITESPACE
+        CommandersView(level='h3', metric='count', region=None, district=None, start=None,
+                       end=None, categories=(), layers=('kde',), mahalla=None)
+        """
+        start, end = _parse_date(params.get("start")), _parse_date(params.get("end"))
+        if start is not None and end is not None and start > end:
+            start, end = end, start
+        metric = str(params.get("metric") or "count")
+        return cls(
+            level="h3" if params.get("level") == "h3" else "mahalla",
+            metric=metric if metric in METRICS else "count",
+            region=str(params["region"]) if params.get("region") else None,
+            district=str(params["district"]) if params.get("district") else None,
+            start=start, end=end,
+            categories=_parse_categories(params.get("categories")),
+            layers=tuple(x for x in _parse_categories(params.get("layers")) if x in LAYERS),
+            mahalla=str(params["mahalla"]) if params.get("mahalla") else None,
+        )
+
+
+def month_starts(first: date | None, last: date | None) -> list[date]:
+    """First day of every month from ``first``'s month to ``last``'s month.
+
+    Examples
+    --------
+    >>> month_starts(date(2025, 1, 15), date(2025, 3, 2))
+    [datetime.date(2025, 1, 1), datetime.date(2025, 2, 1), datetime.date(2025, 3, 1)]
+    >>> month_starts(None, None)
+    []
+    """
+    if first is None or last is None:
+        return []
+    idx = pd.period_range(pd.Period(first, "M"), pd.Period(last, "M"), freq="M")
+    return [p.start_time.date() for p in idx]
+
+
+def data_for(model: AppModel) -> CommandersData:
+    """The (one, cached) :class:`CommandersData` of ``model``."""
+    with _REGISTRY_LOCK:
+        got = _REGISTRY.get(id(model))
+        if got is None or got.model is not model:
+            got = _REGISTRY[id(model)] = CommandersData(model)
+        return got
+
+
+class CommandersData:
+    """Cached queries of the commanders' page over an :class:`AppModel`.
+
+    Parameters
+    ----------
+    model
+        The app's model (incidents and mahallas as integer codes).
+    """
+
+    def __init__(self, model: AppModel) -> None:
+        self.model = model
+        self._lock = threading.RLock()
+        self._cache: dict[Any, Any] = {}
+        self._lru: OrderedDict[Any, Any] = OrderedDict()
+
+    # ---- small helpers ------------------------------------------------------------------
+    def _cached(self, key: Any, build: Any) -> Any:
+        got = self._cache.get(key)
+        if got is None:
+            with self._lock:
+                got = self._cache.get(key)
+                if got is None:
+                    got = self._cache[key] = build()
+        return got
+
+    def _layer(self, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """A derived layer read once through DataAccess (``None`` when the store lacks it)."""
+        def read() -> Any:
+            access = self.model.access
+            if not access.store.has(name):
+                return False
+            return access.read(name, columns=columns, purpose="app")
+        got = self._cached(("layer", name), read)
+        return None if got is False else got
+
+    def months(self) -> list[date]:
+        """Month starts (local) from the first to the last incident."""
+        return month_starts(*self.model.date_bounds())
+
+    def mahalla_index(self) -> pd.Index:
+        """Positions of the mahalla ids in ``model.mahallas``."""
+        return self._cached("mindex", lambda: pd.Index(
+            self.model.mahallas["mahalla_id"].astype(object).to_numpy()))
+
+    def _positions(self, view: CommandersView) -> np.ndarray:
+        m = self.model.mahallas
+        keep = np.ones(len(m), dtype=bool)
+        if view.region:
+            keep &= (m["region"] == view.region).fillna(False).to_numpy(dtype=bool)
+        if view.district:
+            keep &= (m["district"] == view.district).fillna(False).to_numpy(dtype=bool)
+        return np.flatnonzero(keep)
+
+    # ---- the map ------------------------------------------------------------------------
+    def mahalla_units(self, view: CommandersView) -> gpd.GeoDataFrame:
+        """Mahallas of the view with ``count, rate, gi_z, gi_class, trend, status, why``."""
+        units = self.model.units(replace(view, level="mahalla").query()).reset_index(drop=True)
+        units["rate"] = units["rate_per_1000"]
+        pos = self.mahalla_index().get_indexer(units["mahalla_id"].astype(object).to_numpy())
+        adj = self._cached("mahalla_adj", lambda: mahalla_weights(self.model.mahallas).sparse)
+        z, cls = _gi(units["count"].to_numpy(dtype=float), adj[pos][:, pos])
+        units["gi_z"] = z
+        units["gi_class"] = cls
+        trend = self._trend_lookup("mahalla", None)
+        units["trend"] = (units["mahalla_id"].astype(object).map(trend).astype(object)
+                          if trend is not None else None)
+        status = self.status_at(view)
+        units["status"] = units["mahalla_id"].astype(object).map(status["status"]).astype(object)
+        units["why"] = units["mahalla_id"].astype(object).map(status["why"]).astype(object)
+        return units
+
+    def h3_units(self, view: CommandersView, viewport: Viewport) -> gpd.GeoDataFrame:
+        """Cells of the view at ``viewport.res`` inside its extent, with the metric columns.
+
+        The Gi* universe is every cell at that resolution with at least one incident in the
+        region/district (any date or category), so zero cells of the selection take part.
+        """
+        res = viewport.res
+        universe = self._universe(view, res)
+        q = view.query(res)
+        uniq, codes = self.model._cells(res)
+        keep = self.model.mask(q)
+        counts_all = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
+        cells, upos, adj = universe
+        y = counts_all[upos].astype(float)
+        z, cls = _gi(y, adj)
+        polys, cx, cy, hexes = self.model._cell_shapes(res)
+        frame = pd.DataFrame({"h3": cells, "h3_hex": hexes[upos], "count": y.astype(np.int64),
+                              "gi_z": z, "gi_class": cls})
+        total = frame["count"].sum()
+        frame["share"] = frame["count"] * 100.0 / total if total else 0.0
+        frame["rate"] = np.nan
+        trend = self._trend_lookup("h3", res)
+        frame["trend"] = frame["h3"].map(trend).astype(object) if trend is not None else None
+        frame["status"] = None
+        frame["x"], frame["y"] = cx[upos], cy[upos]
+        out = gpd.GeoDataFrame(frame, geometry=polys[upos], crs="EPSG:4326")
+        show = (out["count"] > 0).to_numpy() if view.metric == "count" else np.ones(len(out), bool)
+        if viewport.extent is not None:
+            x0, y0, x1, y1 = viewport.extent
+            show &= ((out["x"] >= x0) & (out["x"] <= x1) & (out["y"] >= y0)
+                     & (out["y"] <= y1)).to_numpy()
+        return out[show].reset_index(drop=True)
+
+    def _universe(self, view: CommandersView, res: int) -> tuple[np.ndarray, np.ndarray, Any]:
+        def build() -> tuple[np.ndarray, np.ndarray, Any]:
+            uniq, codes = self.model._cells(res)
+            area = self.model.mask(ViewQuery(region=view.region, district=view.district))
+            present = np.bincount(codes[area & (codes >= 0)], minlength=len(uniq)) > 0
+            upos = np.flatnonzero(present)
+            return uniq[upos], upos, h3_weights(uniq[upos]).sparse
+        return self._cached(("universe", res, view.region, view.district), build)
+
+    def _trend_lookup(self, level: str, res: int | None) -> pd.Series | None:
+        if level == "mahalla":
+            layer = self._layer("hotspots_mahalla")
+            if layer is None or "trend" not in layer:
+                return None
+            return pd.Series(layer["trend"].astype(object).to_numpy(),
+                             index=layer["mahalla_id"].astype(object).to_numpy())
+        layer = self._layer("hotspots_h3")
+        if layer is None or "trend" not in layer:
+            return None
+        sel = layer[layer["res"].to_numpy() == res] if "res" in layer else layer
+        return pd.Series(sel["trend"].astype(object).to_numpy(),
+                         index=sel["h3"].to_numpy(dtype=np.int64))
+
+    def base_map(self, view: CommandersView) -> np.ndarray:
+        """Mahalla polygons of the view's area."""
+        return self.model.mahallas.geometry.to_numpy()[self._positions(view)]
+
+    def geometries(self, mahalla_ids: list[str]) -> np.ndarray:
+        """Polygons of the given mahallas (unknown ids are skipped)."""
+        pos = self.mahalla_index().get_indexer(list(mahalla_ids))
+        return self.model.mahallas.geometry.to_numpy()[pos[pos >= 0]]
+
+    def mahalla_at(self, x: float, y: float) -> str | None:
+        """Id of the mahalla containing the point (``None`` outside every mahalla)."""
+        geoms = self.model.mahallas.geometry.to_numpy()
+        tree = self._cached("tree", lambda: shapely.STRtree(geoms))
+        hits = tree.query(shapely.Point(x, y), predicate="intersects")
+        if len(hits) == 0:
+            return None
+        return str(self.model.mahallas["mahalla_id"].iloc[int(np.min(hits))])
+
+    # ---- status and the red list --------------------------------------------------------
+    def status_history(self) -> pd.DataFrame:
+        """The ``mahalla_status`` layer, or the history computed from the model."""
+        def build() -> pd.DataFrame:
+            layer = self._layer("mahalla_status")
+            if layer is not None and len(layer):
+                h = layer.copy()
+            else:
+                from etl.hotspots_job import status_history_frame
+
+                first, last = self.model.date_bounds()
+                if first is None:
+                    return pd.DataFrame(columns=["mahalla_id", "month", "status", "why",
+                                                 "count", "rate_per_1000", "gi_z", "gi_class"])
+                h = status_history_frame(self._incident_frame(), self.model.mahallas,
+                                         start=pd.Timestamp(first), end=pd.Timestamp(last))
+            h["month"] = pd.to_datetime(h["month"], utc=True)
+            h["mahalla_id"] = h["mahalla_id"].astype(object)
+            return h.sort_values(["month", "mahalla_id"]).reset_index(drop=True)
+        return self._cached("status", build)
+
+    def _status_month(self, view: CommandersView) -> pd.Timestamp | None:
+        h = self.status_history()
+        if h.empty:
+            return None
+        months = pd.DatetimeIndex(h["month"].unique()).sort_values()
+        if view.end is None:
+            return months[-1]
+        want = pd.Timestamp(view.end.replace(day=1), tz="UTC")
+        ok = months[months <= want]
+        return ok[-1] if len(ok) else months[0]
+
+    def status_at(self, view: CommandersView) -> pd.DataFrame:
+        """``status`` and ``why`` per mahalla id at the view's last month."""
+        h = self.status_history()
+        month = self._status_month(view)
+        if month is None:
+            return pd.DataFrame({"status": [], "why": []}, dtype=object)
+        cur = h[h["month"] == month]
+        return pd.DataFrame({"status": cur["status"].astype(object).to_numpy(),
+                             "why": cur["why"].astype(object).to_numpy()},
+                            index=cur["mahalla_id"].to_numpy())
+
+    def red_list(self, view: CommandersView) -> pd.DataFrame:
+        """Red mahallas of the view's area at its last month; ``newly red`` when not red before.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``id, mahalla_id, name, district, status ("red" | "newly red"), count,
+            rate_per_1000, gi_z, why``, the newly red first, then by count (descending).
+        """
+        h = self.status_history()
+        month = self._status_month(view)
+        cols = ["id", "mahalla_id", "name", "district", "status", "count", "rate_per_1000",
+                "gi_z", "why"]
+        if month is None:
+            return pd.DataFrame(columns=cols)
+        cur = h[(h["month"] == month) & (h["status"] == "red")]
+        prev = h[(h["month"] == month - pd.DateOffset(months=1)) & (h["status"] == "red")]
+        m = self.model.mahallas.iloc[self._positions(view)]
+        m = m.set_index(m["mahalla_id"].astype(object))
+        cur = cur[cur["mahalla_id"].isin(m.index)]
+        has_prev = (h["month"] == month - pd.DateOffset(months=1)).any()
+        newly = ~cur["mahalla_id"].isin(set(prev["mahalla_id"])) if has_prev else False
+        out = pd.DataFrame({
+            "id": cur["mahalla_id"].to_numpy(),
+            "mahalla_id": cur["mahalla_id"].to_numpy(),
+            "name": m.loc[cur["mahalla_id"], "name"].astype(object).to_numpy(),
+            "district": m.loc[cur["mahalla_id"], "district"].astype(object).to_numpy(),
+            "status": np.where(np.asarray(newly, dtype=bool) & np.ones(len(cur), bool),
+                               "newly red", "red"),
+            "count": cur["count"].to_numpy(dtype=np.int64),
+            "rate_per_1000": np.round(cur["rate_per_1000"].to_numpy(dtype=float), 2),
+            "gi_z": np.round(cur["gi_z"].to_numpy(dtype=float), 2),
+            "why": cur["why"].astype(object).to_numpy(),
+        })
+        out["_new"] = out["status"] == "newly red"
+        out = out.sort_values(["_new", "count"], ascending=[False, False], kind="stable")
+        return out.drop(columns="_new").reset_index(drop=True)
+
+    # ---- the mahalla panel --------------------------------------------------------------
+    def mahalla_info(self, mahalla_id: str) -> dict[str, Any] | None:
+        """Name, district, region and population of a mahalla (``None``: unknown id)."""
+        pos = self.mahalla_index().get_indexer([mahalla_id])[0]
+        if pos < 0:
+            return None
+        row = self.model.mahallas.iloc[int(pos)]
+        pop = pd.to_numeric(pd.Series([row["population"]]), errors="coerce").iloc[0]
+        return {"mahalla_id": mahalla_id, "name": str(row["name"]),
+                "district": str(row["district"]), "region": str(row["region"]),
+                "population": None if pd.isna(pop) else float(pop)}
+
+    def mahalla_profile(self, view: CommandersView, mahalla_id: str) -> dict[str, Any]:
+        """Monthly counts (all months, view's categories) and category counts (view's window).
+
+        Returns
+        -------
+        dict
+            ``months`` (DatetimeIndex, local month starts), ``monthly`` (int64),
+            ``categories`` (names), ``category_counts`` (int64), ``total`` (in the window).
+        """
+        d = self.model._data()
+        pos = int(self.mahalla_index().get_indexer([mahalla_id])[0])
+        cats_only = replace(view, start=None, end=None, region=None, district=None)
+        here = d.mahalla_code == pos
+        sel_all = self.model.mask(cats_only.query()) & here
+        months = pd.DatetimeIndex([pd.Timestamp(m) for m in self.months()])
+        local = pd.to_datetime(d.t[sel_all], utc=True).tz_convert(self.model.timezone)
+        if len(months):
+            idx = ((local.year - months[0].year) * 12 + (local.month - months[0].month)).to_numpy()
+            monthly = np.bincount(idx[(idx >= 0) & (idx < len(months))], minlength=len(months))
+        else:
+            monthly = np.zeros(0, dtype=np.int64)
+        sel = self.model.mask(replace(view, region=None, district=None).query()) & here
+        cat = np.bincount(d.cat_code[sel], minlength=len(d.cat_names))
+        nz = np.flatnonzero(cat[1:]) + 1
+        return {"months": months, "monthly": monthly.astype(np.int64),
+                "categories": [str(d.cat_names[i]) for i in nz],
+                "category_counts": cat[nz].astype(np.int64), "total": int(sel.sum())}
+
+    def mahalla_status(self, mahalla_id: str, months: int = 12) -> pd.DataFrame:
+        """The last ``months`` rows of a mahalla's status history (newest first)."""
+        h = self.status_history()
+        rows = h[h["mahalla_id"] == mahalla_id].sort_values("month", ascending=False)
+        out = rows.head(months)[["month", "status", "count", "why"]].copy()
+        out["month"] = out["month"].dt.strftime("%Y-%m")
+        return out.reset_index(drop=True)
+
+    def cameras_in(self, mahalla_id: str) -> pd.DataFrame:
+        """Cameras of a mahalla: ``camera_id, type, status, range_m``."""
+        cams = self.cameras()
+        if cams is None or cams.empty:
+            return pd.DataFrame(columns=["camera_id", "type", "status", "range_m"])
+        sel = cams[(cams["mahalla_id"].astype(object) == mahalla_id).to_numpy(dtype=bool)]
+        return pd.DataFrame(sel[["camera_id", "type", "status", "range_m"]]).reset_index(drop=True)
+
+    def incidents_of(self, view: CommandersView, mahalla_id: str, *,
+                     purpose: str = "app") -> pd.DataFrame:
+        """Incidents of a mahalla in the view's window and categories, newest first.
+
+        Read through DataAccess with ``purpose`` (audited); the last few reads are cached.
+        """
+        key = (mahalla_id, purpose)
+        frame = self._lru.get(key) if purpose == "app" else None
+        if frame is None:
+            frame = self.model.access.read("incidents", columns=_INCIDENT_LIST_COLUMNS,
+                                           filters=[("mahalla_id", "=", mahalla_id)],
+                                           purpose=purpose)
+            frame = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+            if purpose == "app":
+                with self._lock:
+                    self._lru[key] = frame
+                    while len(self._lru) > 16:
+                        self._lru.popitem(last=False)
+        t = pd.to_datetime(frame["occurred_at"], utc=True).dt.tz_convert(self.model.timezone)
+        keep = np.ones(len(frame), dtype=bool)
+        if view.start is not None:
+            keep &= (t >= pd.Timestamp(view.start, tz=self.model.timezone)).to_numpy()
+        if view.end is not None:
+            day_after = pd.Timestamp(view.end, tz=self.model.timezone) + pd.Timedelta(days=1)
+            keep &= (t < day_after).to_numpy()
+        if view.categories:
+            keep &= frame["category"].isin(list(view.categories)).to_numpy(dtype=bool)
+        out = frame[keep].copy()
+        out["occurred_at"] = t[keep].dt.strftime("%Y-%m-%d %H:%M")
+        out = out.sort_values("occurred_at", ascending=False, kind="stable")
+        return out[[c for c in _INCIDENT_LIST_COLUMNS if c in out]].reset_index(drop=True)
+
+    # ---- point layers -------------------------------------------------------------------
+    def cameras(self) -> gpd.GeoDataFrame | None:
+        """The cameras layer (``None`` when the store has none)."""
+        return self._layer("cameras", ["camera_id", "type", "status", "range_m", "mahalla_id",
+                                       "district", "region", "geometry"])
+
+    def infrastructure(self) -> gpd.GeoDataFrame | None:
+        """The infrastructure layer without roads and power lines."""
+        def build() -> Any:
+            layer = self._layer("infrastructure", ["feature_id", "kind", "name", "mahalla_id",
+                                                   "district", "region", "geometry"])
+            if layer is None:
+                return False
+            keep = ~layer["kind"].isin(["road", "power_line"]).to_numpy(dtype=bool)
+            return layer[keep].reset_index(drop=True)
+        got = self._cached("infra", build)
+        return None if got is False else got
+
+    # ---- KDE ----------------------------------------------------------------------------
+    def kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, ...]] | None:
+        """Density grid and its lon/lat bounds: the ``kde_surface`` layer, else the selection's."""
+        layer = self._cached("kde_layer", lambda: _read_kde_layer(self._layer("kde_surface"))
+                             or False)
+        if layer is not False:
+            return layer
+        key = ("kde", view.region, view.district, view.start, view.end, view.categories)
+        got = self._lru.get(key)
+        if got is None:
+            got = self._live_kde(view)
+            with self._lock:
+                self._lru[key] = got
+        return got
+
+    def _live_kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, ...]] | None:
+        from etl.hotspots_job import kde
+
+        keep = self.model.mask(view.query())
+        if not keep.any():
+            return None
+        surface = kde(self._incident_frame(keep), bandwidth_m=400.0, cell_m=200.0)
+        return surface.array, _lonlat_bounds(surface.transform, surface.array.shape,
+                                             surface.crs)
+
+    # ---- evaluation ---------------------------------------------------------------------
+    def evaluation(self, region: str | None) -> dict[str, Any]:
+        """Forecast evaluation over the region's mahallas (cached per region).
+
+        One cut-off 28 days before the last incident (:func:`geo.forecast.evaluate_forecast`
+        on mahalla units). Returns ``{"methods": DataFrame, "best": str | None,
+        "test_incidents": int, "cutoff": str}``.
+        """
+        return self._cached(("eval", region), lambda: self._evaluate(region))
+
+    def _evaluate(self, region: str | None) -> dict[str, Any]:
+        from geo.forecast import evaluate_forecast, mahalla_units
+
+        view = CommandersView(region=region)
+        pos = self._positions(view)
+        mahallas = self.model.mahallas.iloc[pos].reset_index(drop=True)
+        keep = self.model.mask(view.query())
+        inc = self._incident_frame(keep)
+        empty = {"methods": pd.DataFrame(columns=["method", "coverage", "pai", "hit_rate"]),
+                 "best": None, "test_incidents": 0, "cutoff": ""}
+        if len(mahallas) < 3 or inc.empty:
+            return empty
+        cutoff = (inc["occurred_at"].max() - pd.Timedelta(days=28)).floor("D")
+        res = evaluate_forecast(inc, mahalla_units(mahallas), cutoff, horizon_days=28)
+        methods = pd.DataFrame(res["methods"])
+        at5 = methods[np.isclose(methods["coverage"], 0.05)].dropna(subset=["pai"])
+        best = str(at5.sort_values("pai", ascending=False)["method"].iloc[0]) if len(at5) else None
+        return {"methods": methods, "best": best, "test_incidents": res["test_incidents"],
+                "cutoff": res["cutoff"].strftime("%Y-%m-%d")}
+
+    # ---- internals ----------------------------------------------------------------------
+    def _incident_frame(self, keep: np.ndarray | None = None) -> pd.DataFrame:
+        """Incidents as the frame etl.hotspots_job and geo.forecast expect (no geometry)."""
+        d = self.model._data()
+        sel = np.ones(len(d.t), bool) if keep is None else keep
+        ids = np.append(self.model.mahallas["mahalla_id"].astype(object).to_numpy(), None)
+        return pd.DataFrame({
+            "occurred_at": pd.to_datetime(d.t[sel], utc=True),
+            "h3": d.cells9[sel],
+            "mahalla_id": ids[d.mahalla_code[sel]],
+            "category": d.cat_names[d.cat_code[sel]],
+        })
+
+
+def _gi(y: np.ndarray, adj: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Gi* z and the FDR-corrected class of ``y`` over the binary contiguity ``adj``."""
+    if len(y) < 3:
+        return np.zeros(len(y)), np.full(len(y), "not_significant", dtype=object)
+    z = gi_star_z(y, sp.csr_matrix(adj))
+    p = 2.0 * stats.norm.sf(np.abs(z))
+    return z, classify_gi(z, benjamini_hochberg(p))
+
+
+def _lonlat_bounds(transform: Any, shape: tuple[int, ...], crs: Any) -> tuple[float, ...]:
+    from pyproj import Transformer
+
+    a, b, c, d, e, f = (transform.a, transform.b, transform.c, transform.d, transform.e,
+                        transform.f) if hasattr(transform, "a") else tuple(transform)[:6]
+    h, w = shape[:2]
+    xs = [c, c + a * w + b * h]
+    ys = [f, f + d * w + e * h]
+    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return tuple(tr.transform_bounds(min(xs), min(ys), max(xs), max(ys)))
+
+
+def _read_kde_layer(layer: pd.DataFrame | None) -> tuple[np.ndarray, tuple[float, ...]] | None:
+    """Decode the first row of the ``kde_surface`` layer (COG bytes) into an array and bounds."""
+    if layer is None or layer.empty or "cog" not in layer:
+        return None
+    from rasterio.io import MemoryFile
+
+    row = layer.iloc[0]
+    with MemoryFile(bytes(row["cog"])) as mem, mem.open() as src:
+        array = src.read(1).astype(np.float32)
+        crs = src.crs.to_wkt()
+        tr = json.loads(row["transform"]) if isinstance(row.get("transform"), str) else None
+        transform = tr or [src.transform.a, src.transform.b, src.transform.c,
+                           src.transform.d, src.transform.e, src.transform.f]
+    return array, _lonlat_bounds(transform, array.shape, crs)

@@ -1,0 +1,432 @@
+"""Pure figure builders of the commanders' page: metric maps, KDE image, point layers, panel charts.
+
+Everything here takes frames or arrays and returns ``plotly.graph_objects.Figure`` objects
+or plain dicts, with no store access, so each builder is unit-testable. Maps follow
+:mod:`app.figures` (offline lon/lat cartesian axes, one filled trace per colour class, an
+invisible marker trace carrying the tooltips); the legend entries are the class traces, so
+the legend always shows the colours the polygons are filled with.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+import geopandas as gpd
+import shapely
+
+from app.figures import (
+    PALETTE,
+    ZERO_COLOUR,
+    HoverField,
+    class_breaks,
+    class_labels,
+    classify,
+    empty_figure,
+    polygon_xy,
+)
+
+__all__ = [
+    "CATEGORICAL_COLOURS",
+    "METRICS",
+    "MetricClasses",
+    "category_chart",
+    "kde_image",
+    "metric_classes",
+    "metric_map",
+    "pai_chart",
+    "png_data_uri",
+    "point_layer",
+    "resolution_for_span",
+    "trend_chart",
+]
+
+#: map metrics and their legend titles
+METRICS = {
+    "count": "Incidents",
+    "rate": "Incidents per 1,000 residents",
+    "gi_class": "Gi* hot / cold spot",
+    "trend": "Emerging hot spot trend",
+    "status": "Mahalla status",
+}
+#: fixed colours of the categorical metrics (Gi* classes, status, emerging-trend classes)
+CATEGORICAL_COLOURS: dict[str, str] = {
+    "hot_99": "#b2182b", "hot_95": "#ef8a62", "hot_90": "#fddbc7",
+    "not_significant": "#f2f2f0",
+    "cold_90": "#d1e5f0", "cold_95": "#67a9cf", "cold_99": "#2166ac",
+    "red": "#d73027", "yellow": "#fee08b", "green": "#1a9850",
+    "new_hot_spot": "#67000d", "consecutive_hot_spot": "#a50f15",
+    "intensifying_hot_spot": "#cb181d", "persistent_hot_spot": "#ef3b2c",
+    "diminishing_hot_spot": "#fb6a4a", "sporadic_hot_spot": "#fc9272",
+    "oscillating_hot_spot": "#fcbba1", "historical_hot_spot": "#fee0d2",
+    "new_cold_spot": "#08306b", "consecutive_cold_spot": "#08519c",
+    "intensifying_cold_spot": "#2171b5", "persistent_cold_spot": "#4292c6",
+    "diminishing_cold_spot": "#6baed6", "sporadic_cold_spot": "#9ecae1",
+    "oscillating_cold_spot": "#c6dbef", "historical_cold_spot": "#deebf7",
+    "no_pattern": "#f2f2f0",
+}
+_MISSING = "#d0d0cc"
+_OTHER = ("#8c6bb1", "#41ae76", "#fe9929", "#737373", "#e7298a", "#66a61e")
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif"
+_METHOD_COLOURS = {"naive": "#737373", "kde": "#d95f02", "gi": "#1b9e77",
+                   "near_repeat": "#7570b3"}
+#: x-range spans (degrees of longitude) above which the next coarser resolution is shown
+_SPAN_RES = ((0.6, 7), (0.15, 8))
+
+
+class MetricClasses:
+    """Colour classes of one metric over a set of units.
+
+    Attributes
+    ----------
+    codes
+        Class position of each unit (into ``names``/``colours``).
+    names
+        Legend label of each class.
+    colours
+        Fill colour of each class (hex).
+    """
+
+    def __init__(self, codes: np.ndarray, names: list[str], colours: list[str]) -> None:
+        self.codes = codes
+        self.names = names
+        self.colours = colours
+
+
+def resolution_for_span(span_deg: float | None) -> int:
+    """H3 resolution to show for a map whose x-range spans ``span_deg`` degrees of longitude.
+
+    Examples
+    --------
+    >>> resolution_for_span(2.0), resolution_for_span(0.3), resolution_for_span(0.05)
+    (7, 8, 9)
+    >>> resolution_for_span(None)
+    7
+    """
+    if span_deg is None or not np.isfinite(span_deg):
+        return _SPAN_RES[0][1]
+    for limit, res in _SPAN_RES:
+        if span_deg > limit:
+            return res
+    return 9
+
+
+def metric_classes(values: pd.Series | np.ndarray, metric: str, *, k: int = 6) -> MetricClasses:
+    """Classes and colours of ``values`` for ``metric`` (see :data:`METRICS`).
+
+    ``count``: quantile classes of the positive counts (:func:`app.figures.class_breaks`),
+    plus a ``0`` class; ``rate``: quantile classes of the positive rates (one decimal) plus
+    ``0`` and ``unknown`` (NaN: population unknown); categorical metrics: one class per
+    value present, in the order of :data:`CATEGORICAL_COLOURS`, missing values as ``n/a``.
+
+    Examples
+    --------
+    >>> c = metric_classes(np.array(["red", "green", None], dtype=object), "status")
+    >>> c.names, c.codes.tolist()
+    (['red', 'green', 'n/a'], [0, 1, 2])
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric={metric!r}: expected one of {', '.join(METRICS)}")
+    if metric == "count":
+        v = np.asarray(values, dtype=float)
+        breaks = class_breaks(v, k)
+        cls = classify(v, breaks)
+        return MetricClasses(cls, ["0", *class_labels(breaks)], [ZERO_COLOUR, *_ramp(len(breaks))])
+    if metric == "rate":
+        return _rate_classes(np.asarray(values, dtype=float), k)
+    return _categorical_classes(np.asarray(values, dtype=object))
+
+
+def _rate_classes(v: np.ndarray, k: int) -> MetricClasses:
+    pos = v[np.isfinite(v) & (v > 0)]
+    breaks = (np.unique(np.round(np.quantile(pos, np.linspace(0, 1, k + 1)[1:]), 1))
+              if len(pos) else np.empty(0))
+    if len(breaks):
+        breaks[-1] = max(breaks[-1], float(pos.max()))
+    codes = np.searchsorted(breaks, v, side="left") + 1
+    codes = np.minimum(codes, len(breaks))
+    codes[~(np.isfinite(v) & (v > 0))] = 0
+    names = ["0"]
+    lo = 0.0
+    for b in breaks:
+        names.append(f"{lo:.1f}–{b:.1f}")
+        lo = float(b)
+    colours = [ZERO_COLOUR, *_ramp(len(breaks))]
+    unknown = ~np.isfinite(v)
+    if unknown.any():
+        codes[unknown] = len(names)
+        names.append("unknown")
+        colours.append(_MISSING)
+    return MetricClasses(codes.astype(np.int64), names, colours)
+
+
+def _categorical_classes(v: np.ndarray) -> MetricClasses:
+    labels = np.array(["n/a" if (x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)))
+                       else str(x) for x in v], dtype=object)
+    present = set(labels.tolist())
+    order = [c for c in CATEGORICAL_COLOURS if c in present]
+    order += sorted(present - set(order) - {"n/a"})
+    if "n/a" in present:
+        order.append("n/a")
+    extra = iter(_OTHER * 10)
+    colours = [CATEGORICAL_COLOURS.get(c) or (_MISSING if c == "n/a" else next(extra))
+               for c in order]
+    codes = pd.Index(order).get_indexer(labels).astype(np.int64)
+    return MetricClasses(codes, order, colours)
+
+
+def _ramp(n: int) -> list[str]:
+    if n == 0:
+        return []
+    pick = np.round(np.linspace(0, len(PALETTE) - 1, n)).astype(int) if n > 1 else [3]
+    return [PALETTE[i] for i in pick]
+
+
+def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverField],
+               base: gpd.GeoSeries | np.ndarray | None = None,
+               highlight: gpd.GeoSeries | np.ndarray | None = None,
+               kind: str = "mahalla", title: str | None = None,
+               uirevision: str = "map") -> go.Figure:
+    """Map of ``units`` coloured by ``metric``: one filled trace per class, outlines, tooltips.
+
+    Parameters
+    ----------
+    units
+        One row per unit: polygon ``geometry``, the ``metric`` column (``rate`` reads
+        ``rate_per_1000`` when there is no ``rate`` column), the hover columns, and optional
+        ``x``/``y`` tooltip points (else a point on the surface).
+    metric
+        One of :data:`METRICS`.
+    hover
+        Tooltip lines; the first is shown in bold.
+    base
+        Mahalla polygons drawn as thin outlines on top (``None``: none).
+    highlight
+        Polygons drawn with a thick outline (selected mahallas), ``meta.kind == "highlight"``.
+    kind
+        ``"mahalla"`` or ``"h3"``: ``meta.kind`` of the class traces (``"<kind>-hover"`` for
+        the tooltip trace).
+    title
+        Legend title (default: the metric's label).
+    uirevision
+        Plotly ``uirevision``: the zoom is kept while it stays the same.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    geoms = units.geometry.to_numpy() if len(units) else np.empty(0, dtype=object)
+    base_geoms = np.asarray(base, dtype=object) if base is not None else np.empty(0, object)
+    if len(geoms) == 0 and len(base_geoms) == 0:
+        return empty_figure("No mahallas or incidents match the filters")
+    column = "rate_per_1000" if metric == "rate" and "rate" not in units else metric
+    values = units[column].to_numpy() if len(units) else np.empty(0)
+    classes = metric_classes(values, metric)
+    fig = go.Figure()
+    for code, (name, colour) in enumerate(zip(classes.names, classes.colours, strict=True)):
+        sel = classes.codes == code
+        if not sel.any():
+            continue
+        x, y = polygon_xy(geoms[sel])
+        fig.add_trace(go.Scatter(
+            x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", fill="toself",
+            fillcolor=colour, line={"color": "rgba(90,90,90,0.6)", "width": 0.5}, name=name,
+            hoverinfo="skip", legendgroup="classes", legendrank=code + 1,
+            meta={"kind": kind, "class": name, "n": int(sel.sum())}))
+    if len(base_geoms):
+        bx, by = polygon_xy(base_geoms)
+        fig.add_trace(go.Scatter(
+            x=bx.astype(np.float32), y=by.astype(np.float32), mode="lines",
+            line={"color": "rgba(40,40,40,0.5)", "width": 0.8}, name="Mahalla boundaries",
+            hoverinfo="skip", meta={"kind": "base"}, legendrank=1000))
+    if highlight is not None and len(highlight):
+        hx, hy = polygon_xy(np.asarray(highlight, dtype=object))
+        fig.add_trace(go.Scatter(
+            x=hx.astype(np.float32), y=hy.astype(np.float32), mode="lines",
+            line={"color": "#111", "width": 3}, name="Selected", hoverinfo="skip",
+            meta={"kind": "highlight", "n": int(len(highlight))}, legendrank=1001))
+    if len(units):
+        fig.add_trace(_hover_trace(units, hover, kind))
+    _map_layout(fig, title or METRICS[metric], uirevision)
+    return fig
+
+
+def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str) -> go.Scatter:
+    if "x" in units and "y" in units:
+        x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
+    else:
+        pts = shapely.point_on_surface(units.geometry.to_numpy())
+        x, y = shapely.get_x(pts), shapely.get_y(pts)
+    custom = np.column_stack([units[f.column].astype(object).to_numpy() for f in hover])
+    lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
+    lines[0] = f"<b>{lines[0]}</b>"
+    return go.Scatter(
+        x=x, y=y, mode="markers", customdata=custom,
+        marker={"size": 14, "opacity": 0, "color": "#000"},
+        hovertemplate="<br>".join(lines) + "<extra></extra>", showlegend=False,
+        name="details", meta={"kind": f"{kind}-hover"})
+
+
+def _map_layout(fig: go.Figure, legend_title: str, uirevision: str) -> None:
+    ys = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)]
+    y = np.concatenate(ys) if ys else np.empty(0)
+    y = y[np.isfinite(y)]
+    lat0 = float((y.min() + y.max()) / 2) if len(y) else 0.0
+    fig.update_layout(
+        margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f4f1",
+        paper_bgcolor="white", font={"family": _FONT, "size": 12}, dragmode="pan",
+        hovermode="closest", uirevision=uirevision, showlegend=True, clickmode="event",
+        legend={"title": {"text": legend_title}, "x": 0.01, "y": 0.99, "xanchor": "left",
+                "yanchor": "top", "bgcolor": "rgba(255,255,255,0.88)", "bordercolor": "#ccc",
+                "borderwidth": 1, "itemclick": False, "itemdoubleclick": False},
+        xaxis={"visible": False, "constrain": "domain"},
+        yaxis={"visible": False, "scaleanchor": "x",
+               "scaleratio": 1.0 / math.cos(math.radians(max(min(lat0, 85.0), -85.0)))},
+    )
+
+
+def point_layer(fig: go.Figure, x: np.ndarray, y: np.ndarray, *, name: str, kind: str,
+                hover: pd.DataFrame, colour: str, symbol: str = "circle",
+                size: int = 8) -> go.Figure:
+    """Add a point layer (cameras, infrastructure) with tooltips listing ``hover``'s columns.
+
+    Rows with a missing coordinate are dropped. Returns ``fig`` (modified in place).
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    cols = list(hover.columns)
+    custom = hover.astype(object).to_numpy()[ok]
+    lines = [f"{c.replace('_', ' ').capitalize()}: %{{customdata[{i}]}}"
+             for i, c in enumerate(cols)]
+    if lines:
+        lines[0] = f"<b>{lines[0]}</b>"
+    fig.add_trace(go.Scatter(
+        x=x[ok], y=y[ok], mode="markers", name=name, customdata=custom,
+        marker={"size": size, "color": colour, "symbol": symbol,
+                "line": {"color": "#fff", "width": 1}},
+        hovertemplate="<br>".join(lines) + "<extra></extra>", meta={"kind": kind},
+        legendrank=900))
+    return fig
+
+
+def png_data_uri(rgba: np.ndarray) -> str:
+    """Encode an ``(h, w, 4)`` uint8 RGBA array as a ``data:image/png;base64,...`` URI.
+
+    A minimal PNG writer (zlib only): no imaging library, nothing fetched.
+
+    Examples
+    --------
+    >>> png_data_uri(np.zeros((1, 1, 4), dtype=np.uint8))[:22]
+    'data:image/png;base64,'
+    """
+    arr = np.ascontiguousarray(rgba, dtype=np.uint8)
+    if arr.ndim != 3 or arr.shape[2] != 4:
+        raise ValueError(f"png_data_uri: expected an (h, w, 4) RGBA array, got {arr.shape}")
+    h, w = arr.shape[:2]
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), arr.reshape(h, w * 4)], axis=1)
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+
+    png = (b"\x89PNG\r\n\x1a\n"
+           + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def kde_image(array: np.ndarray, bounds: tuple[float, float, float, float], *,
+              opacity: float = 0.65, max_pixels: int = 600) -> dict[str, Any]:
+    """A plotly layout image of a density grid placed by its lon/lat ``bounds``.
+
+    Parameters
+    ----------
+    array
+        Density, row 0 to the north; NaN and values <= 0 are transparent.
+    bounds
+        ``(west, south, east, north)`` in degrees.
+    opacity
+        Image opacity.
+    max_pixels
+        Longest side after striding down (keeps the data URI small).
+
+    Returns
+    -------
+    dict
+        A ``layout.images`` entry (``source`` is a PNG data URI; ``name == "kde"``).
+    """
+    a = np.asarray(array, dtype=float)
+    step = max(1, int(math.ceil(max(a.shape) / max_pixels)))
+    a = a[::step, ::step]
+    finite = np.isfinite(a) & (a > 0)
+    top = float(np.quantile(a[finite], 0.995)) if finite.any() else 1.0
+    t = np.clip(np.where(finite, a, 0.0) / (top or 1.0), 0.0, 1.0)
+    ramp = np.array([[255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32],
+                     [189, 0, 38]], dtype=float)
+    pos = t * (len(ramp) - 1)
+    i = np.minimum(pos.astype(int), len(ramp) - 2)
+    f = (pos - i)[..., None]
+    rgb = ramp[i] * (1 - f) + ramp[i + 1] * f
+    alpha = np.where(t > 0.02, 70 + 185 * np.sqrt(t), 0)
+    rgba = np.dstack([rgb, alpha]).round().astype(np.uint8)
+    west, south, east, north = bounds
+    return {"source": png_data_uri(rgba), "xref": "x", "yref": "y", "x": west, "y": north,
+            "sizex": east - west, "sizey": north - south, "sizing": "stretch",
+            "opacity": opacity, "layer": "above", "name": "kde"}
+
+
+def trend_chart(months: pd.DatetimeIndex, counts: np.ndarray, *, title: str = "") -> go.Figure:
+    """Bar chart of incidents per month (``meta.kind == "trend"``)."""
+    fig = go.Figure(go.Bar(x=[m.strftime("%Y-%m") for m in months], y=np.asarray(counts),
+                           marker_color="#bd0026", name="Incidents", meta={"kind": "trend"},
+                           hovertemplate="%{x}: %{y:,d}<extra></extra>"))
+    return _small_layout(fig, title, "Incidents per month")
+
+
+def category_chart(categories: Sequence[str], counts: np.ndarray, *,
+                   title: str = "") -> go.Figure:
+    """Horizontal bars of incidents per category, largest on top (``meta.kind == "categories"``)."""
+    order = np.argsort(np.asarray(counts), kind="stable")
+    labels = [str(categories[i]).replace("_", " ").capitalize() for i in order]
+    fig = go.Figure(go.Bar(x=np.asarray(counts)[order], y=labels, orientation="h",
+                           marker_color="#fc4e2a", meta={"kind": "categories"},
+                           hovertemplate="%{y}: %{x:,d}<extra></extra>"))
+    fig = _small_layout(fig, title, "")
+    fig.update_layout(height=max(140, 22 * len(labels) + 50))
+    return fig
+
+
+def pai_chart(methods: pd.DataFrame) -> go.Figure:
+    """PAI against area share, one line per method (``methods``: method, coverage, pai)."""
+    fig = go.Figure()
+    if methods.empty:
+        return empty_figure("No evaluation")
+    for name, g in methods.groupby("method", sort=False):
+        g = g.sort_values("coverage")
+        fig.add_trace(go.Scatter(
+            x=g["coverage"].to_numpy() * 100, y=g["pai"].to_numpy(), mode="lines+markers",
+            name=str(name).replace("_", " "), meta={"kind": "pai", "method": str(name)},
+            line={"color": _METHOD_COLOURS.get(str(name), "#444")},
+            hovertemplate="%{x:.0f}% of area: PAI %{y:.2f}<extra>" + str(name) + "</extra>"))
+    fig = _small_layout(fig, "", "PAI (hit rate ÷ area share)")
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.3},
+                      xaxis={"title": {"text": "% of area flagged"}, "ticksuffix": "%"})
+    return fig
+
+
+def _small_layout(fig: go.Figure, title: str, ytitle: str) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}} if title else None,
+        margin={"l": 40, "r": 10, "t": 28 if title else 8, "b": 30}, height=200,
+        paper_bgcolor="white", plot_bgcolor="white", font={"family": _FONT, "size": 11},
+        showlegend=False, yaxis={"title": {"text": ytitle}, "gridcolor": "#eee"},
+        xaxis={"gridcolor": "#eee"})
+    return fig

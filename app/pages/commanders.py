@@ -1,0 +1,246 @@
+"""The commanders' page (``/commanders``): hot spots, status, red list, mahalla panel and briefs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import dash
+from dash import dash_table, dcc, html
+
+from app.commanders_data import CommandersView, data_for
+from app.data import AppModel
+from app.factory import current_model
+from app.figures_commanders import METRICS
+from app.ids import make_id
+from app.pages.overview import category_label
+
+__all__ = ["IDS", "PATH", "layout", "month_range", "register", "slider_marks"]
+
+PATH = "/commanders"
+_P = "cmd"
+
+
+class IDS:
+    """Component ids of the commanders' page."""
+
+    LEVEL = make_id(_P, "level")
+    METRIC = make_id(_P, "metric")
+    REGION = make_id(_P, "region")
+    DISTRICT = make_id(_P, "district")
+    MONTHS = make_id(_P, "months")
+    MONTHS_TEXT = make_id(_P, "months-text")
+    PLAY = make_id(_P, "play")
+    TICK = make_id(_P, "tick")
+    CATEGORIES = make_id(_P, "categories")
+    LAYERS = make_id(_P, "layers")
+    MAP = make_id(_P, "map")
+    SUMMARY = make_id(_P, "summary")
+    VIEWPORT = make_id(_P, "viewport")
+    QUERY = make_id(_P, "query")
+    URL_SINK = make_id(_P, "url-sink")
+    SELECTED = make_id(_P, "selected")
+    TABS = make_id(_P, "tabs")
+    PANEL = make_id(_P, "panel")
+    PANEL_TITLE = make_id(_P, "panel-title")
+    PANEL_META = make_id(_P, "panel-meta")
+    TREND = make_id(_P, "trend")
+    CATS_CHART = make_id(_P, "cats-chart")
+    STATUS = make_id(_P, "status")
+    CAMERAS = make_id(_P, "cameras")
+    INCIDENTS = make_id(_P, "incidents")
+    BRIEF_HTML = make_id(_P, "brief-html")
+    BRIEF_CSV = make_id(_P, "brief-csv")
+    DOWNLOAD_HTML = make_id(_P, "download-html")
+    DOWNLOAD_CSV = make_id(_P, "download-csv")
+    REDLIST = make_id(_P, "redlist")
+    EVAL_TEXT = make_id(_P, "eval-text")
+    EVAL_CHART = make_id(_P, "eval-chart")
+
+
+_LEVELS = ({"label": "Mahallas", "value": "mahalla"},
+           {"label": "H3 hexagons (resolution follows zoom)", "value": "h3"})
+_LAYER_OPTIONS = ({"label": " Risk surface (KDE)", "value": "kde"},
+                  {"label": " Cameras", "value": "cameras"},
+                  {"label": " Infrastructure", "value": "infrastructure"})
+_GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False, "staticPlot": False}
+
+
+def register(app: dash.Dash, model: AppModel) -> None:
+    """Register the page (Dash Pages) for ``app``."""
+    dash.register_page(__name__, path=PATH, name="Commanders", title="riskmap · commanders",
+                       order=10, layout=layout)
+
+
+def slider_marks(months: list[date]) -> dict[int, str]:
+    """Slider labels: about six evenly spaced ``YYYY-MM`` marks (first and last always).
+
+    Examples
+    --------
+    >>> slider_marks([date(2025, m, 1) for m in (1, 2, 3)])
+    {0: '2025-01', 1: '2025-02', 2: '2025-03'}
+    """
+    if not months:
+        return {}
+    step = max(1, len(months) // 6)
+    keep = set(range(0, len(months), step)) | {len(months) - 1}
+    return {i: months[i].strftime("%Y-%m") for i in sorted(keep)}
+
+
+def month_range(view: CommandersView, months: list[date]) -> list[int]:
+    """Slider positions ``[first, last]`` of the view's dates (the full range when open).
+
+    Examples
+    --------
+    >>> ms = [date(2025, m, 1) for m in (1, 2, 3, 4)]
+    >>> month_range(CommandersView(start=date(2025, 2, 1), end=date(2025, 3, 31)), ms)
+    [1, 2]
+    >>> month_range(CommandersView(), ms)
+    [0, 3]
+    """
+    if not months:
+        return [0, 0]
+    last = len(months) - 1
+    lo = 0 if view.start is None else sum(m <= view.start for m in months) - 1
+    hi = last if view.end is None else sum(m <= view.end for m in months) - 1
+    lo, hi = min(max(lo, 0), last), min(max(hi, 0), last)
+    return [min(lo, hi), max(lo, hi)]
+
+
+def layout(**query: Any) -> html.Div:
+    """The page, with its state read from the URL query parameters (bad values are ignored)."""
+    model = current_model()
+    data = data_for(model)
+    view = CommandersView.from_params(query)
+    months = data.months()
+    regions = model.regions()
+    districts = model.districts(view.region if view.region in regions else None)
+    cats = model.categories()
+    known = view.mahalla if view.mahalla and data.mahalla_info(view.mahalla) else None
+    return html.Div([
+        html.Aside([
+            _field("Show", dcc.RadioItems(id=IDS.LEVEL, options=list(_LEVELS), value=view.level,
+                                          className="radio-list")),
+            _field("Colour by", dcc.Dropdown(
+                id=IDS.METRIC, options=[{"label": v, "value": k} for k, v in METRICS.items()],
+                value=view.metric, clearable=False)),
+            _field("Region", dcc.Dropdown(
+                id=IDS.REGION, options=regions,
+                value=view.region if view.region in regions else None,
+                placeholder="All regions")),
+            _field("District", dcc.Dropdown(
+                id=IDS.DISTRICT, options=districts,
+                value=view.district if view.district in districts else None,
+                placeholder="All districts")),
+            _field("Months", html.Div([
+                dcc.RangeSlider(id=IDS.MONTHS, min=0, max=max(len(months) - 1, 0), step=1,
+                                value=month_range(view, months), marks=slider_marks(months),
+                                allowCross=False, updatemode="mouseup"),
+                html.Div([
+                    html.Button("▶ Play by month", id=IDS.PLAY, n_clicks=0,
+                                className="button", title="Step the window month by month"),
+                    html.Span(id=IDS.MONTHS_TEXT, className="months-text"),
+                ], className="row"),
+                dcc.Interval(id=IDS.TICK, interval=1500, disabled=True, n_intervals=0),
+            ])),
+            _field("Categories", dcc.Dropdown(
+                id=IDS.CATEGORIES, multi=True,
+                options=[{"label": category_label(c), "value": c} for c in cats],
+                value=[c for c in view.categories if c in cats], placeholder="All categories")),
+            _field("Layers", dcc.Checklist(id=IDS.LAYERS, options=list(_LAYER_OPTIONS),
+                                           value=list(view.layers), className="check-list")),
+            html.P(id=IDS.SUMMARY, className="summary", role="status"),
+        ], className="controls"),
+        html.Section([
+            dcc.Graph(id=IDS.MAP, className="map", responsive=True,
+                      style={"height": "100%", "width": "100%"},
+                      config={"displaylogo": False, "scrollZoom": True,
+                              "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}),
+        ], className="map-panel"),
+        html.Aside([
+            dcc.Tabs(id=IDS.TABS, value="mahalla" if known else "red", children=[
+                dcc.Tab(label="Mahalla", value="mahalla", children=_panel()),
+                dcc.Tab(label="Red list", value="red", children=_red_list()),
+                dcc.Tab(label="Forecast check", value="eval", children=_evaluation()),
+            ]),
+        ], className="side"),
+        dcc.Store(id=IDS.SELECTED, data=known),
+        dcc.Store(id=IDS.VIEWPORT, data={"res": 7, "extent": None}),
+        dcc.Store(id=IDS.QUERY),
+        html.Div(id=IDS.URL_SINK, hidden=True),
+    ], className="page page-commanders")
+
+
+def _panel() -> html.Div:
+    small = {"displaylogo": False, "displayModeBar": False}
+    return html.Div([
+        html.H3(id=IDS.PANEL_TITLE, children="Click a mahalla on the map"),
+        html.Div(id=IDS.PANEL_META, className="panel-meta"),
+        html.Div([
+            html.Button("Brief (printable HTML)", id=IDS.BRIEF_HTML, n_clicks=0,
+                        className="button", disabled=True),
+            html.Button("Brief data (CSV)", id=IDS.BRIEF_CSV, n_clicks=0, className="button",
+                        disabled=True),
+            dcc.Download(id=IDS.DOWNLOAD_HTML), dcc.Download(id=IDS.DOWNLOAD_CSV),
+        ], className="row"),
+        dcc.Graph(id=IDS.TREND, config=small, style={"height": "200px"}),
+        dcc.Graph(id=IDS.CATS_CHART, config=small),
+        html.H4("Status history"),
+        _table(IDS.STATUS, [("month", "Month"), ("status", "Status"), ("count", "Incidents"),
+                            ("why", "Why")], page_size=6),
+        html.H4("Cameras in the mahalla"),
+        _table(IDS.CAMERAS, [("camera_id", "Camera"), ("type", "Type"), ("status", "Status"),
+                             ("range_m", "Range (m)")], page_size=5),
+        html.H4("Incidents"),
+        dash_table.DataTable(
+            id=IDS.INCIDENTS, page_action="custom", page_current=0, page_size=10,
+            columns=[{"name": n, "id": i} for i, n in (
+                ("incident_id", "Id"), ("occurred_at", "When (local)"),
+                ("category", "Category"), ("geocode_precision", "Located by"))],
+            data=[], style_table={"overflowX": "auto"}, style_cell=_CELL,
+            style_header=_HEADER),
+    ], id=IDS.PANEL, className="panel")
+
+
+_CELL = {"fontFamily": "inherit", "fontSize": "0.8rem", "padding": "2px 6px",
+         "textAlign": "left", "whiteSpace": "normal", "height": "auto"}
+_HEADER = {"fontWeight": "600", "backgroundColor": "#f4f4f1"}
+
+
+def _table(id_: str, columns: list[tuple[str, str]], *, page_size: int) -> dash_table.DataTable:
+    return dash_table.DataTable(id=id_, columns=[{"name": n, "id": i} for i, n in columns],
+                                data=[], page_size=page_size, style_cell=_CELL,
+                                style_header=_HEADER, style_table={"overflowX": "auto"})
+
+
+def _red_list() -> html.Div:
+    return html.Div([
+        html.P("Red and newly red mahallas at the last month of the window. Select rows to "
+               "outline them on the map; sort by any column.", className="note"),
+        dash_table.DataTable(
+            id=IDS.REDLIST, sort_action="native", row_selectable="multi", selected_rows=[],
+            page_size=15,
+            columns=[{"name": n, "id": i} for i, n in (
+                ("name", "Mahalla"), ("district", "District"), ("status", "Status"),
+                ("count", "Incidents (12 mo)"), ("rate_per_1000", "Per 1,000"),
+                ("gi_z", "Gi* z"))],
+            data=[], style_cell=_CELL, style_header=_HEADER, style_table={"overflowX": "auto"},
+            style_data_conditional=[{"if": {"filter_query": '{status} = "newly red"'},
+                                     "backgroundColor": "#fde0dc", "fontWeight": "600"}],
+            tooltip_duration=None),
+    ], className="panel")
+
+
+def _evaluation() -> html.Div:
+    return html.Div([
+        dcc.Loading(html.Div([
+            html.P(id=IDS.EVAL_TEXT, className="note",
+                   children="Open this tab to compare forecasting methods for the region."),
+            dcc.Graph(id=IDS.EVAL_CHART, config={"displaylogo": False,
+                                                 "displayModeBar": False}),
+        ])),
+    ], className="panel")
+
+
+def _field(label: str, control: Any) -> html.Div:
+    return html.Div([html.Label(label, className="field-label"), control], className="field")

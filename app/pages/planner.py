@@ -1,0 +1,130 @@
+"""The camera planner page (``/planner``): area, budget and types in; proposed cameras, coverage and gain curve out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import dcc, html
+
+from app.data import AppModel
+from app.factory import current_model
+from app.figures import empty_figure
+from app.ids import make_id
+from etl.planning import DEFAULT_CANDIDATES
+from layers.spec import CAMERA_TYPES
+
+__all__ = ["CANDIDATE_OPTIONS", "IDS", "PATH", "TYPE_OPTIONS", "area_options", "layout",
+           "register"]
+
+PATH = "/planner"
+
+
+class IDS:
+    """Ids of the planner page (kept here until they move into ``app/ids.py``)."""
+
+    AREA = make_id("planner", "area")
+    BUDGET = make_id("planner", "budget")
+    TYPES = make_id("planner", "types")
+    CANDIDATES = make_id("planner", "candidates")
+    RUN = make_id("planner", "run")
+    LOADING = make_id("planner", "loading")
+    SUMMARY = make_id("planner", "summary")
+    MAP = make_id("planner", "map")
+    CURVE = make_id("planner", "curve")
+    PLAN = make_id("planner", "plan")
+    DOWNLOAD_GEOJSON = make_id("planner", "download-geojson")
+    DOWNLOAD_CSV = make_id("planner", "download-csv")
+    DOWNLOAD = make_id("planner", "download")
+    ACCEPT = make_id("planner", "accept")
+    ACCEPTED = make_id("planner", "accepted")
+
+
+TYPE_OPTIONS = [{"label": " " + t.replace("_", " ").capitalize(), "value": t}
+                for t in CAMERA_TYPES]
+CANDIDATE_OPTIONS = [{"label": " " + k.replace("_", " ").capitalize() + (
+    " (H3 res-10 grid over risk cells)" if k == "grid" else ""), "value": k}
+    for k in (*DEFAULT_CANDIDATES, "grid")]
+_BUTTON = {"padding": "0.35rem 0.8rem", "cursor": "pointer"}
+
+
+def register(app: dash.Dash, model: AppModel) -> None:  # noqa: ARG001 - the page API
+    """Register the page (Dash Pages) for ``app``."""
+    dash.register_page(__name__, path=PATH, name="Camera planner",
+                       title="riskmap · camera planner", order=50, layout=layout)
+
+
+def area_options(model: AppModel) -> list[dict[str, str]]:
+    """Dropdown options: every region, district and mahalla in scope (value: the name or id)."""
+    m = model.mahallas
+    out = [{"label": f"Region: {r}", "value": r} for r in model.regions()]
+    out += [{"label": f"District: {d}", "value": d} for d in model.districts()]
+    if len(m):
+        names = m["name"].astype(object).to_numpy()
+        dists = m["district"].astype(object).to_numpy()
+        mids = m["mahalla_id"].astype(object).to_numpy()
+        out += [{"label": f"Mahalla: {n} ({d})", "value": str(i)}
+                for n, d, i in sorted(zip(names, dists, mids, strict=True),
+                                      key=lambda t: (str(t[0]), str(t[1])))]
+    return out
+
+
+def layout(**query: Any) -> html.Div:
+    """The page; ``?area=NAME&budget=K`` preselect the controls."""
+    model = current_model()
+    options = area_options(model)
+    values = {o["value"] for o in options}
+    area = query.get("area") if query.get("area") in values else None
+    try:
+        budget = max(1, min(200, int(query.get("budget", 10))))
+    except (TypeError, ValueError):
+        budget = 10
+    return html.Div([
+        html.Aside([
+            _field("Area", dcc.Dropdown(id=IDS.AREA, options=options, value=area,
+                                        placeholder="Everything in scope")),
+            _field("New cameras (budget)", dcc.Input(
+                id=IDS.BUDGET, type="number", min=1, max=200, step=1, value=budget,
+                debounce=False, style={"width": "6rem"})),
+            _field("Camera types", dcc.Checklist(id=IDS.TYPES, options=TYPE_OPTIONS,
+                                                 value=list(CAMERA_TYPES),
+                                                 className="check-list")),
+            _field("Candidate sites", dcc.Checklist(id=IDS.CANDIDATES,
+                                                    options=CANDIDATE_OPTIONS,
+                                                    value=list(DEFAULT_CANDIDATES),
+                                                    className="check-list")),
+            html.Button("Run plan", id=IDS.RUN, n_clicks=0, style=_BUTTON),
+            html.P("Existing active and planned cameras stay fixed; the plan maximises the "
+                   "incidents of the last 12 months (spatial categories) newly covered.",
+                   className="hint", style={"fontSize": "0.8rem", "color": "#5f625a"}),
+            html.P(id=IDS.SUMMARY, className="summary", role="status"),
+            html.Div([
+                html.Button("Download GeoJSON", id=IDS.DOWNLOAD_GEOJSON, n_clicks=0,
+                            disabled=True, style=_BUTTON),
+                html.Button("Download CSV", id=IDS.DOWNLOAD_CSV, n_clicks=0, disabled=True,
+                            style=_BUTTON),
+            ], style={"display": "flex", "gap": "0.5rem", "flexWrap": "wrap"}),
+            html.Button("Accept into planned cameras", id=IDS.ACCEPT, n_clicks=0,
+                        disabled=True, style=_BUTTON),
+            html.P(id=IDS.ACCEPTED, className="summary", role="status"),
+            dcc.Download(id=IDS.DOWNLOAD),
+            dcc.Store(id=IDS.PLAN),
+        ], className="controls"),
+        html.Section([
+            dcc.Loading(id=IDS.LOADING, type="default", children=html.Div([
+                dcc.Graph(id=IDS.MAP, figure=empty_figure(
+                    "Choose an area, a budget and camera types, then run the plan"),
+                    responsive=True, style={"height": "65vh", "width": "100%"},
+                    config={"displaylogo": False, "scrollZoom": True}),
+                dcc.Graph(id=IDS.CURVE, figure=empty_figure("The gain curve appears here"),
+                          style={"height": "28vh", "width": "100%"},
+                          config={"displaylogo": False}),
+            ])),
+        ], style={"minWidth": 0}),
+    ], className="page page-planner",
+        style={"flex": 1, "display": "grid", "gridTemplateColumns": "19rem 1fr",
+               "minHeight": "calc(100vh - 3rem)"})
+
+
+def _field(label: str, control: Any) -> html.Div:
+    return html.Div([html.Label(label, className="field-label"), control], className="field")

@@ -286,12 +286,12 @@ class CommandersData:
 
     def _trend_lookup(self, level: str, res: int | None) -> pd.Series | None:
         if level == "mahalla":
-            layer = self._layer("hotspots_mahalla")
+            layer = self._layer("hotspots_mahalla", ["mahalla_id", "trend"])
             if layer is None or "trend" not in layer:
                 return None
             return pd.Series(layer["trend"].astype(object).to_numpy(),
                              index=layer["mahalla_id"].astype(object).to_numpy())
-        layer = self._layer("hotspots_h3")
+        layer = self._layer("hotspots_h3", ["h3", "res", "trend"])
         if layer is None or "trend" not in layer:
             return None
         sel = layer[layer["res"].to_numpy() == res] if "res" in layer else layer

@@ -22,6 +22,7 @@ import shapely
 
 __all__ = [
     "BASE_NAME",
+    "GL_HOVER_MIN",
     "PALETTE",
     "ZERO_COLOUR",
     "HoverField",
@@ -40,6 +41,8 @@ PALETTE = ("#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#8
 ZERO_COLOUR = "#eeeeec"
 #: name of the mahalla-boundary base trace
 BASE_NAME = "Mahalla boundaries"
+#: above this many units the invisible hover markers are WebGL (thousands of SVG nodes are slow)
+GL_HOVER_MIN = 5_000
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif"
 
 
@@ -248,7 +251,8 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
     return fig
 
 
-def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str) -> go.Scattergl:
+def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField],
+                 kind: str) -> go.Scatter | go.Scattergl:
     if "x" in units and "y" in units:
         x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
     else:
@@ -257,7 +261,8 @@ def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str
     custom = np.column_stack([units[f.column].to_numpy(dtype=object) for f in hover])
     lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
     lines[0] = f"<b>{lines[0]}</b>"
-    return go.Scattergl(
+    trace = go.Scattergl if len(units) > GL_HOVER_MIN else go.Scatter
+    return trace(
         x=x.astype(np.float32), y=y.astype(np.float32), mode="markers", customdata=custom,
         marker={"size": 14, "opacity": 0, "color": "#000"},
         hovertemplate="<br>".join(lines) + "<extra></extra>", showlegend=False,

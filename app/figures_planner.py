@@ -12,8 +12,15 @@ import plotly.graph_objects as go
 import geopandas as gpd
 import shapely
 
-from app.figures import BASE_NAME, PALETTE, class_breaks, class_labels, classify, empty_figure, \
-    polygon_xy
+from app.figures import (
+    BASE_NAME,
+    PALETTE,
+    class_breaks,
+    class_labels,
+    classify,
+    empty_figure,
+    polygon_xy,
+)
 from geo.h3index import cell_polygons
 
 __all__ = [
@@ -134,7 +141,7 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 
 def _map_layout(fig: go.Figure, area: gpd.GeoDataFrame, uirevision: str) -> None:
-    minx, miny, maxx, maxy = area.total_bounds
+    _, miny, _, maxy = area.total_bounds
     lat0 = float((miny + maxy) / 2) if np.isfinite(miny) else 0.0
     fig.update_layout(
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f4f1", paper_bgcolor="white",
@@ -156,7 +163,7 @@ def gain_curve(curve: pd.DataFrame, summary: dict[str, Any] | None = None) -> go
     --------
     >>> fig = gain_curve(pd.DataFrame({"n_cameras": [0, 1, 2],
     ...                                "covered_share": [0.1, 0.4, 0.5]}))
-    >>> list(fig.data[0].y)
+    >>> [float(v) for v in fig.data[0].y]
     [10.0, 40.0, 50.0]
     """
     if len(curve) == 0 or not np.isfinite(curve["covered_share"].to_numpy(float)).any():

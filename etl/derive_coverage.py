@@ -321,7 +321,7 @@ def _fill_units(frame: gpd.GeoDataFrame, mahallas: gpd.GeoDataFrame) -> gpd.GeoD
     frame = frame.copy()
     for col in ("mahalla_id", "district", "region"):
         values = frame[col].astype(object).to_numpy().copy()
-        lookup = np.append(mahallas[col].astype(object).to_numpy(), None)
+        lookup = _with_missing(mahallas[col].astype(object).to_numpy())
         fill = lookup[where]
         old = values[missing]
         values[missing] = np.where(pd.isna(old), fill, old)
@@ -443,6 +443,7 @@ def _h3_layer(mahallas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, cam_cov: gpd.G
               risk: pd.DataFrame) -> gpd.GeoDataFrame:
     """Cells with risk, plus the cells of mahallas holding a camera, with coverage and gap."""
     import pyarrow as pa
+
     from h3ronpy.vector import ContainmentMode, wkb_to_cells
 
     cells = risk["h3"].to_numpy(np.int64)
@@ -474,7 +475,7 @@ def _h3_layer(mahallas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, cam_cov: gpd.G
     where = PolygonIndex(np.asarray(mahallas.geometry.values, dtype=object)).locate(lon, lat) \
         if len(mahallas) else np.full(len(cells), -1)
     for col in ("mahalla_id", "district", "region"):
-        lookup = np.append(mahallas[col].astype(object).to_numpy(), None) if col in mahallas \
+        lookup = _with_missing(mahallas[col].astype(object).to_numpy()) if col in mahallas \
             else np.array([None])
         frame[col] = lookup[where]
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(cell_polygons(cells), crs=SRID),
@@ -540,3 +541,10 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
         summary["risk_covered_pct"] = round(100 * float(cm["risk_covered"].sum()
                                                         / cm["risk"].sum()), 2)
     return summary
+
+
+def _with_missing(values: np.ndarray) -> np.ndarray:
+    """``values`` (as objects) with a trailing None, so that index -1 looks up None."""
+    out = np.empty(len(values) + 1, dtype=object)
+    out[:-1] = values
+    return out

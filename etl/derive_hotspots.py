@@ -8,7 +8,10 @@ with :mod:`etl.hotspots_job`, and replaces these derived layers in **one** trans
     Per study cell at each resolution of ``geo.hotspot_resolutions`` (7, 8, 9): ``h3``, ``res``,
     ``count``, ``gi_z``, ``gi_p``, ``gi_class``, ``trend``, ``status``, plus ``mahalla_id``,
     ``district`` and ``region`` of the mahalla holding the cell centre. Cybercrime and fraud
-    are left out (no place of occurrence).
+    are left out (no place of occurrence). Gi* runs over every study cell, but only cells
+    that carry information are written (an incident in the window, a significant class, an
+    emerging pattern or a non-green status): a study cell that is absent has count 0,
+    ``not_significant``, ``no_pattern`` and ``green``.
 ``hotspots_mahalla``
     Per mahalla: ``mahalla_id``, ``name``, ``district``, ``region``, ``count``, ``rate`` (per
     1,000 residents), ``gi_z``, ``gi_p``, ``gi_class``, ``trend``, ``status``, ``why`` (all
@@ -251,6 +254,9 @@ def hotspot_layers(
                               "count": hs["count"], "gi_z": hs["gi_z"], "gi_p": hs["gi_p"],
                               "gi_class": hs["gi_class"], "trend": ts["trend"].to_numpy(),
                               "status": ts["status"].to_numpy()})
+        keep = ((frame["count"] > 0) | (frame["gi_class"] != "not_significant")
+                | (frame["trend"] != "no_pattern") | (frame["status"] != "green"))
+        frame = frame[keep.fillna(True).to_numpy(dtype=bool)].reset_index(drop=True)
         h3_frames.append(pd.concat([frame, cell_places(mahallas, frame["h3"].to_numpy(), res)],
                                    axis=1))
     out["hotspots_h3"] = pd.concat(h3_frames, ignore_index=True)

@@ -17,7 +17,7 @@ import shapely
 from etl.ingest import IngestReport
 from etl.readers import read_raw, require_columns
 from geo.coverage import CAMERA_DEFAULTS
-from geo.join import PolygonIndex, metric_crs_for
+from geo.join import PolygonIndex
 from layers.builtin import INFRASTRUCTURE
 from layers.spec import CAMERA_TYPES
 from layers.store import Store
@@ -232,16 +232,18 @@ def check_topology(geoms: np.ndarray, ids: pd.Series, *, min_area_m2: float = 10
     """Warnings about overlapping mahallas and gaps (holes) between them."""
     if len(geoms) == 0:
         return []
-    crs = metric_crs_for(tuple(shapely.total_bounds(geoms)))
-    metric = gpd.GeoSeries(geoms, crs=4326).to_crs(crs).values
-    metric = np.asarray(metric, dtype=object)
+    # Work in degrees: reprojecting vertices would bend shared edges whose vertex sets differ
+    # and invent slivers. Areas are scaled to m² at the layer's mean latitude.
+    metric = np.asarray(geoms, dtype=object)
+    lat0 = float(np.mean(shapely.total_bounds(metric)[[1, 3]]))
+    m2_per_deg2 = 111_320.0 ** 2 * float(np.cos(np.radians(lat0)))
     tree = shapely.STRtree(metric)
     a, b = tree.query(metric, predicate="intersects")
     keep = a < b
     a, b = a[keep], b[keep]
     warnings = []
     if len(a):
-        area = shapely.area(shapely.intersection(metric[a], metric[b]))
+        area = shapely.area(shapely.intersection(metric[a], metric[b])) * m2_per_deg2
         big = area > min_area_m2
         if big.any():
             ida = ids.to_numpy(dtype=object)
@@ -256,6 +258,7 @@ def check_topology(geoms: np.ndarray, ids: pd.Series, *, min_area_m2: float = 10
     owner = np.repeat(np.arange(len(parts)), n_rings)
     ring_no = np.concatenate([np.arange(k) for k in n_rings]) if len(parts) else owner
     holes = shapely.area(shapely.polygons(shapely.get_interior_ring(parts[owner], ring_no)))
+    holes = holes * m2_per_deg2
     holes = holes[holes > min_area_m2]
     if len(holes):
         warnings.append(f"{len(holes)} gaps between mahallas, {holes.sum():,.0f} m² in all")

@@ -744,13 +744,19 @@ def _remaining(runs: list[_Run], used: set[tuple[int, int, int]]) -> list[_Run]:
 def _distinct_combos(given: dict[str, pd.Series], n: int,
                      ) -> tuple[list[dict[str, str]], np.ndarray]:
     """Distinct (address, mahalla, district, region) combinations and each row's combo code."""
-    cols = {k: v.astype("string").fillna("").to_numpy(dtype=object) for k, v in given.items()}
-    frame = pd.DataFrame(cols)
+    codes = np.zeros(n, dtype=np.int64)
+    texts: dict[str, np.ndarray] = {}
+    for name, ser in given.items():
+        col, uniques = pd.factorize(ser.to_numpy(dtype=object), use_na_sentinel=True)
+        texts[name] = np.array(["" if pd.isna(u) else str(u) for u in uniques] + [""],
+                               dtype=object)
+        col = np.where(col < 0, len(uniques), col).astype(np.int64)
+        codes = pd.factorize(codes * (len(uniques) + 1) + col)[0].astype(np.int64)
+        texts[name] = texts[name][col]
     if n == 0:
-        return [], np.zeros(0, dtype=np.int64)
-    codes = frame.groupby(list(cols), sort=False).ngroup().to_numpy(dtype=np.int64)
+        return [], codes
     _, first = np.unique(codes, return_index=True)
-    combos = [{k: cols[k][i] for k in cols} for i in first]
+    combos = [{k: v[i] for k, v in texts.items()} for i in first]
     return combos, codes
 
 

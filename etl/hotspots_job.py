@@ -29,6 +29,7 @@ from scipy import stats
 import geopandas as gpd
 import shapely
 
+from geo.forecast import ForecastParams, Units, backtest, evaluate_forecast, h3_units, mahalla_units
 from geo.aggregate import monthly_counts, parent_cells, rate_per_1000, unit_codes
 from geo.h3index import cell_centers
 from geo.hotspots import (
@@ -49,6 +50,8 @@ __all__ = [
     "analysis_mask",
     "compute_hotspots",
     "default_window",
+    "evaluate",
+    "evaluation_units",
     "hotspot_table",
     "kde",
     "status_history_frame",
@@ -621,3 +624,98 @@ def _fit_cell(ext: tuple[float, float, float, float], bandwidth_m: float, cell: 
     while (width / cell + 2) * (height / cell + 2) * 1.1 > MAX_CELLS:
         cell *= 2
     return cell
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluation_units(mahallas: gpd.GeoDataFrame, *, level: str = "h3", res: int = 9) -> Units:
+    """Forecast units (:class:`geo.forecast.Units`) over the study area, weights cached.
+
+    Res-9 cells are their own lattice and reuse the sparse weights of :func:`study_units`
+    (no libpysal ``W`` for millions of cells); coarser cells and mahallas come from
+    :func:`geo.forecast.h3_units` / :func:`geo.forecast.mahalla_units`.
+    """
+    _check_level(level, res)
+    if level == "mahalla":
+        return mahalla_units(mahallas.reset_index(drop=True))
+    if res != 9:
+        return h3_units(study_cells(mahallas, res), res)
+    cells, w = study_units(mahallas, level="h3", res=9)
+    return Units("h3", cells, np.ones(cells.size), w, cells, np.arange(cells.size), 9)
+
+
+def evaluate(
+    incidents: pd.DataFrame,
+    mahallas: gpd.GeoDataFrame,
+    *,
+    level: str = "h3",
+    res: int = 9,
+    cutoff: pd.Timestamp | str | None = None,
+    horizon_days: int = 30,
+    folds: int = 1,
+    categories: Sequence[str] | None = None,
+    include_non_spatial: bool = False,
+    params: ForecastParams | None = None,
+) -> dict[str, Any]:
+    """Backtest the forecast methods (naive, kde, gi, near_repeat) by hit rate, PAI and PEI*.
+
+    Parameters
+    ----------
+    incidents
+        ``h3``, ``mahalla_id``, ``occurred_at``, ``category``.
+    mahallas
+        The study area (and the units for ``level="mahalla"``).
+    level, res, categories, include_non_spatial
+        As in :func:`compute_hotspots` (non-spatial categories only count per mahalla unless
+        ``include_non_spatial``).
+    cutoff
+        Forecast date (the last one with ``folds > 1``); default: ``horizon_days`` before the
+        latest incident, so the test window is complete.
+    horizon_days
+        Test window length; earlier folds step back by it.
+    folds
+        1: one cut-off (:func:`geo.forecast.evaluate_forecast`); > 1: rolling backtest, the
+        figures are means over folds with ``*_std`` spreads and a ``folds`` list.
+    params
+        :class:`geo.forecast.ForecastParams` (lookback, bandwidths).
+
+    Returns
+    -------
+    dict
+        ``test_incidents``, ``methods`` (method, coverage, hit_rate, pai, pei, ...),
+        ``best`` (per coverage: the method with the highest PAI), ``level``, ``res``,
+        ``horizon_days``, ``cutoffs``.
+    """
+    if horizon_days < 1:
+        raise ValueError(f"horizon_days must be >= 1, got {horizon_days}")
+    mask = analysis_mask(incidents, level=level, categories=categories,
+                         include_non_spatial=include_non_spatial)
+    inc = incidents.loc[mask, ["h3", "mahalla_id", "occurred_at"]].reset_index(drop=True)
+    inc["h3"] = pd.to_numeric(inc["h3"], errors="coerce").fillna(0).astype(np.int64)
+    inc["occurred_at"] = pd.to_datetime(inc["occurred_at"], utc=True)
+    units = evaluation_units(mahallas, level=level, res=res)
+    if cutoff is None:
+        if inc.empty:
+            raise ValueError("no incidents to evaluate on")
+        last = (inc["occurred_at"].max() - pd.Timedelta(days=horizon_days)).floor("D")
+    else:
+        last = _utc(cutoff)
+    if folds > 1:
+        res_ = backtest(inc, units, folds=folds, horizon_days=horizon_days, last_cutoff=last,
+                        params=params)
+        cutoffs = [f["cutoff"] for f in res_["folds"]]
+    else:
+        res_ = evaluate_forecast(inc, units, last, horizon_days=horizon_days, params=params)
+        cutoffs = [res_.pop("cutoff")]
+    table = pd.DataFrame(res_["methods"])
+    best = {}
+    for cov, g in table.groupby("coverage", sort=True):
+        pai = g["pai"].to_numpy(dtype=float)
+        if np.isfinite(pai).any():
+            row = g.iloc[int(np.nanargmax(pai))]
+            best[f"{float(cov):g}"] = {"method": row["method"], "pai": float(row["pai"])}
+    res_.update({"best": best, "level": level, "res": res if level == "h3" else None,
+                 "horizon_days": int(horizon_days), "folds_n": int(max(folds, 1)),
+                 "cutoffs": [str(pd.Timestamp(c).date()) for c in cutoffs]})
+    return res_

@@ -297,8 +297,9 @@ def candidate_sites(area: gpd.GeoDataFrame, infrastructure: gpd.GeoDataFrame,
     if "intersection" in kinds and len(roads):
         frames.append(road_intersections(roads))
     if "grid" in kinds and risk_cells is not None and len(risk_cells):
-        import h3ronpy
         import pyarrow as pa
+
+        import h3ronpy
 
         kids = pa.array(h3ronpy.change_resolution(
             pa.array(np.asarray(risk_cells).astype(np.uint64)), _GRID_RES)
@@ -457,6 +458,7 @@ def _result(planner: CameraPlanner, frames: PlanFrames, area_m: gpd.GeoDataFrame
             cells: pd.DataFrame, existing: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
             summary: dict[str, Any], t0: float, *, run_exact: bool) -> PlanResult:
     sel = planner.selected
+    assert planner.candidate_geometry is not None and planner.coverage_geometry is not None
     idx = sel["candidate"].to_numpy(np.int64)
     geoms = np.asarray(planner.candidate_geometry.values, dtype=object)[idx]
     cov = np.asarray(planner.coverage_geometry.values, dtype=object)[idx]
@@ -532,7 +534,7 @@ def _locate(plan: gpd.GeoDataFrame, area_m: gpd.GeoDataFrame) -> gpd.GeoDataFram
     where = PolygonIndex(np.asarray(area_m.geometry.values, dtype=object)).locate(
         shapely.get_x(geoms), shapely.get_y(geoms)) if len(geoms) else np.empty(0, np.int64)
     for col in ("mahalla_id", "district", "region"):
-        lookup = np.append(area_m[col].astype(object).to_numpy(), None)
+        lookup = _with_missing(area_m[col].astype(object).to_numpy())
         plan[col] = lookup[where] if len(geoms) else []
     return plan
 
@@ -583,3 +585,9 @@ def accept_plan(access: Any, plan: gpd.GeoDataFrame, *, note: str | None = None)
             txn.append("audit", record)
     return len(rows)
 
+
+def _with_missing(values: np.ndarray) -> np.ndarray:
+    """``values`` (as objects) with a trailing None, so that index -1 looks up None."""
+    out = np.empty(len(values) + 1, dtype=object)
+    out[:-1] = values
+    return out

@@ -301,7 +301,7 @@ def admin_skeleton(key: str) -> str:
     >>> admin_skeleton(name_key("Termiz")) == admin_skeleton(name_key("Термез"))
     True
     >>> admin_skeleton("surhandarya"), admin_skeleton("surhandar")
-    ('surhandar', 'surhandar')
+    ('sarhandar', 'sarhandar')
     >>> admin_skeleton("")
     ''
     """

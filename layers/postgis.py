@@ -44,6 +44,7 @@ _GEOM = "geometry"
 _MIGRATION_LOCK = 0x7269736B6D6170  # pg_advisory_xact_lock key: "riskmap"
 _INTERNAL = frozenset({"riskmap_layers", "alembic_version", "spatial_ref_sys"})
 _COPY_ROWS = 100_000  # rows per CSV chunk sent to COPY
+_REINDEX_ROWS = 20_000  # a replace this big drops the indexes and builds them after the COPY
 _SPEC_SQL = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean",
              "timestamp": "timestamp with time zone", "date": "date"}
 _INT_T = frozenset({"int2", "int4", "int8", "oid"})
@@ -147,21 +148,54 @@ class _Encoded:
         return base64.b64encode(self.attrs.schema.serialize().to_pybytes()).decode("ascii")
 
     def csv_chunks(self) -> Iterator[bytes]:
+        """The rows as CSV for ``COPY ... (FORMAT csv)``: NULL unquoted, strings quoted."""
         table = self.attrs
         for i, field in enumerate(table.schema):
+            col = table.column(i)
             if pa.types.is_dictionary(field.type):
-                table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+                col = col.cast(field.type.value_type)
             elif pa.types.is_null(field.type):
-                table = table.set_column(i, field.name, table.column(i).cast(pa.large_string()))
+                col = col.cast(pa.large_string())
+            elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+                # the same instants as naive UTC wall times (the session's TimeZone is UTC):
+                # Arrow writes those several times faster than zoned ones
+                col = col.cast(pa.timestamp(field.type.unit))
+            table = table.set_column(i, field.name, col)
         if self.geoms is not None:
-            ewkb = shapely.to_wkb(shapely.set_srid(self.geoms, SRID), hex=True, include_srid=True,
-                                  output_dimension=2)
-            table = table.append_column(_GEOM, pa.array(ewkb, type=pa.large_string()))
+            table = table.append_column(_GEOM, _wkb_hex(self.geoms))
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
         for start in range(0, table.num_rows, _COPY_ROWS):
             sink = pa.BufferOutputStream()
             pacsv.write_csv(table.slice(start, _COPY_ROWS), sink, options)
             yield sink.getvalue().to_pybytes()
+
+
+def _wkb_hex(geoms: np.ndarray) -> pa.Array:
+    """Hex WKB (2D, SRID taken from the column) of each geometry; null for missing ones.
+
+    Points (the big layers) are packed with numpy; other geometries go through shapely.
+    """
+    n = len(geoms)
+    missing = shapely.is_missing(geoms)
+    kinds = shapely.get_type_id(geoms)
+    if np.all((kinds == 0) | missing):
+        solid = ~missing & ~shapely.is_empty(geoms)
+        rec = np.zeros(n, dtype=[("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+        rec["order"], rec["kind"] = 1, 1
+        rec["x"], rec["y"] = np.nan, np.nan  # WKB of POINT EMPTY
+        rec["x"][solid] = shapely.get_x(geoms[solid])
+        rec["y"][solid] = shapely.get_y(geoms[solid])
+        data = rec.tobytes()
+        offsets = np.arange(n + 1, dtype=np.int64) * rec.dtype.itemsize
+    else:
+        binary = pa.array(shapely.to_wkb(geoms, output_dimension=2), type=pa.large_binary())
+        data = binary.buffers()[2].to_pybytes() if n and binary.buffers()[2] else b""
+        offsets = np.frombuffer(binary.buffers()[1], dtype=np.int64)[:n + 1] - (
+            np.frombuffer(binary.buffers()[1], dtype=np.int64)[0] if n else 0)
+    validity = pa.array(~missing).buffers()[1] if missing.any() else None
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer((offsets * 2).astype(np.int64)), pa.py_buffer(data.hex().encode()),
+        validity, int(missing.sum()))
 
 
 def _encode(layer: str, frame: pd.DataFrame) -> _Encoded:
@@ -220,33 +254,55 @@ def _check_keys(layer: str, key: str, frame: pd.DataFrame) -> None:
                          f"{sorted(set(dup.astype(str)))[:5]}")
 
 
-# ---- COPY -> frames ------------------------------------------------------------------------
+# ---- SQL -> frames --------------------------------------------------------------------------
+# A read runs one query that renders each row with PostgreSQL's record output (CSV-like: NULL
+# is an empty unquoted field, '"' and '\\' are doubled inside quotes) and joins them into a few
+# large values (``_READ_ROWS`` rows each), so Python handles a few buffers instead of a message
+# per row; Arrow's CSV reader then parses them. Timestamps travel as epoch microseconds, dates
+# as epoch days, points as x/y, other geometries as hex WKB.
 
-def _select_expr(col: _Column) -> sql.Composable:
+_SENTINEL = "_riskmap_row"  # a constant first field: a row is never an empty line
+_READ_ROWS = 50_000
+
+
+def _transport(col: _Column) -> list[tuple[str, sql.Composable, pa.DataType]]:
+    """(field name, SQL expression, Arrow CSV type) of each value sent for ``col``."""
     ident = sql.Identifier(col.name)
+    if col.is_geometry and col.geometry_type == "Point":
+        return [(f"{col.name}.x", sql.SQL("ST_X({})").format(ident), pa.float64()),
+                (f"{col.name}.y", sql.SQL("ST_Y({})").format(ident), pa.float64()),
+                (f"{col.name}.null", sql.SQL("{} IS NULL").format(ident), pa.bool_())]
     if col.is_geometry:
-        return sql.SQL("encode(ST_AsBinary({}), 'hex')").format(ident)
+        return [(col.name, sql.SQL("encode(ST_AsBinary({}), 'hex')").format(ident),
+                 pa.large_string())]
     if col.base_type in _TIME_T:
-        return sql.SQL("(extract(epoch FROM {}) * 1000000)::bigint").format(ident)
+        expr: sql.Composable = sql.SQL("(extract(epoch FROM {}) * 1000000)::bigint").format(ident)
+        return [(col.name, expr, pa.int64())]
     if col.base_type == "date":
-        return sql.SQL("({} - DATE '1970-01-01')").format(ident)
-    if col.base_type in _INT_T | _FLOAT_T | _STRING_T or col.base_type == "bool":
-        return ident
-    return sql.SQL("{}::text").format(ident)
-
-
-def _csv_type(col: _Column) -> pa.DataType:
-    if col.base_type in _INT_T | _TIME_T or col.base_type == "date":
-        return pa.int64()
+        return [(col.name, sql.SQL("({} - DATE '1970-01-01')").format(ident), pa.int64())]
+    if col.base_type in _INT_T:
+        return [(col.name, sql.SQL("{}::bigint").format(ident), pa.int64())]
     if col.base_type in _FLOAT_T:
-        return pa.float64()
+        return [(col.name, sql.SQL("{}::float8").format(ident), pa.float64())]
     if col.base_type == "bool":
-        return pa.bool_()
-    return pa.large_string()
+        return [(col.name, ident, pa.bool_())]
+    return [(col.name, sql.SQL("{}::text").format(ident), pa.large_string())]
+
+
+def _read_query(layer: str, cols: list[_Column], where: sql.Composable) -> sql.Composable:
+    fields = [f for col in cols for f in _transport(col)]
+    select = sql.SQL(", ").join(
+        [sql.SQL("1 AS {}").format(sql.Identifier(_SENTINEL))]
+        + [sql.SQL("{} AS {}").format(expr, sql.Identifier(name)) for name, expr, _ in fields])
+    return sql.SQL(
+        "SELECT convert_to(string_agg(substr(q.t, 2, length(q.t) - 2), E'\\n'), 'UTF8') "
+        "FROM (SELECT r::text AS t, (row_number() OVER ()) / {rows} AS batch "
+        "FROM (SELECT {select} FROM {table}{where}) AS r) AS q GROUP BY q.batch").format(
+        rows=sql.Literal(_READ_ROWS), select=select, table=sql.Identifier(layer), where=where)
 
 
 def _natural(col: _Column, arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Turn the CSV-transport encoding back into the column's own Arrow type."""
+    """Turn the transport encoding back into the column's own Arrow type."""
     if col.base_type == "timestamptz":
         return arr.cast(pa.timestamp("us", tz="UTC"))
     if col.base_type == "timestamp":
@@ -256,28 +312,43 @@ def _natural(col: _Column, arr: pa.ChunkedArray) -> pa.ChunkedArray:
     return arr
 
 
-def _decode(data: bytes, cols: list[_Column]) -> dict[str, Any]:
-    """Parse ``COPY ... TO STDOUT (FORMAT csv)`` output: Arrow arrays and shapely geometries."""
-    names = [c.name for c in cols]
-    if not data:
-        table = pa.table({c.name: pa.array([], type=_csv_type(c)) for c in cols})
+def _points(x: np.ndarray, y: np.ndarray, null: np.ndarray) -> np.ndarray:
+    out = shapely.points(np.column_stack([x, y]))
+    empty = np.isnan(x) & ~null
+    out[empty] = shapely.Point()
+    out[null] = None
+    return out
+
+
+def _decode(blocks: list[bytes], cols: list[_Column]) -> dict[str, Any]:
+    """Parse the read query's blocks: Arrow arrays and shapely geometries per column."""
+    fields = [f for col in cols for f in _transport(col)]
+    types = {name: typ for name, _, typ in fields}
+    if not blocks:
+        table = pa.table({name: pa.array([], type=typ) for name, typ in types.items()})
     else:
         table = pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            pa.py_buffer(b"\n".join(blocks)),
+            read_options=pacsv.ReadOptions(column_names=[_SENTINEL, *types],
+                                           block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, double_quote=True,
+                                             escape_char="\\"),
             convert_options=pacsv.ConvertOptions(
-                column_types={c.name: _csv_type(c) for c in cols},
+                column_types={_SENTINEL: pa.int8(), **types},
                 null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
                 true_values=["t"], false_values=["f"]),
         )
     out: dict[str, Any] = {}
     for col in cols:
-        arr = table.column(col.name)
-        if col.is_geometry:
-            out[col.name] = shapely.from_wkb(arr.to_numpy(zero_copy_only=False))
+        if col.is_geometry and col.geometry_type == "Point":
+            x, y, null = (table.column(f"{col.name}.{k}") for k in ("x", "y", "null"))
+            out[col.name] = _points(x.to_numpy(), y.to_numpy(),
+                                    null.fill_null(True).to_numpy().astype(bool))
+        elif col.is_geometry:
+            hexes = table.column(col.name).to_numpy(zero_copy_only=False)
+            out[col.name] = shapely.from_wkb(hexes)
         else:
-            out[col.name] = _natural(col, arr)
+            out[col.name] = _natural(col, table.column(col.name))
     return out
 
 
@@ -403,7 +474,7 @@ class PostgisStore(Store):
         self.url = url
         self.engine = sa.create_engine(
             sqlalchemy_url(url), pool_pre_ping=True,
-            connect_args={"options": "-c TimeZone=UTC"})
+            connect_args={"options": "-c TimeZone=UTC -c extra_float_digits=3"})
         if migrate:
             try:
                 self.migrate()
@@ -500,14 +571,11 @@ class PostgisStore(Store):
                 cols = [c for c in cols if c.name in columns]
             schema = _arrow_schema(cur, layer)
             where, params = _where(layer, flist, by_name)
-            query = (sql.SQL("COPY (SELECT {} FROM {}").format(
-                sql.SQL(", ").join(_select_expr(c) for c in cols), sql.Identifier(layer))
-                + where + sql.SQL(") TO STDOUT (FORMAT csv)"))
-            chunks: list[bytes] = []
+            blocks: list[bytes] = []
             if cols:
-                with cur.copy(query, params or None) as copy:
-                    chunks.extend(bytes(block) for block in copy)
-        arrays = _decode(b"".join(chunks), cols)
+                cur.execute(_read_query(layer, cols, where), params or None, binary=True)
+                blocks = [bytes(row[0]) for row in cur.fetchall() if row[0] is not None]
+        arrays = _decode(blocks, cols)
         return _select(_frame(arrays, cols, spec, schema), columns)
 
     # ---- writes --------------------------------------------------------------------------
@@ -562,9 +630,14 @@ class _PostgisTransaction(Transaction):
             cols = _columns(self.cur, layer)
             if cols and spec is not None and self._fits(layer, cols, enc, exact=True):
                 self.cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(layer)))
+                if len(enc) >= _REINDEX_ROWS:  # building indexes after the load is faster
+                    with self._indexes_dropped(layer):
+                        self._load(layer, cols, enc)
+                else:
+                    self._load(layer, cols, enc)
             else:
                 cols = self._create(layer, spec, enc, drop=bool(cols))
-            self._load(layer, cols, enc)
+                self._load(layer, cols, enc)
             self._mark(layer, spec, enc)
 
     def append(self, layer: str, frame: pd.DataFrame) -> None:
@@ -645,6 +718,25 @@ class _PostgisTransaction(Transaction):
                                  f"the frame's is {SRID}; refusing to write")
         names = set(enc.names)
         return names == set(table) if exact else names <= set(table)
+
+    @contextlib.contextmanager
+    def _indexes_dropped(self, layer: str) -> Iterator[None]:
+        """Drop the table's indexes (and key constraints) for the block, then re-create them."""
+        rows = self.cur.execute(_sql("table_indexes"), {"table": layer}).fetchall()
+        table = sql.Identifier(layer)
+        for index, _, constraint, _ in rows:
+            if constraint is not None:
+                self.cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                    table, sql.Identifier(constraint)))
+            else:
+                self.cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index)))
+        yield
+        for _, index_def, constraint, constraint_def in rows:
+            if constraint is not None:
+                self.cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                    table, sql.Identifier(constraint), sql.SQL(constraint_def)))
+            else:
+                self.cur.execute(sql.SQL(index_def))
 
     def _create(self, layer: str, spec: LayerSpec | None, enc: _Encoded, *,
                 drop: bool) -> list[_Column]:

@@ -18,7 +18,10 @@ from app.pages.planner import IDS
 from etl.planning import PlanResult, accept_plan, load_plan_frames, plan_cameras, plan_table
 from riskmap.errors import RiskmapError
 
-__all__ = ["plan_from_store", "register", "run_plan"]
+__all__ = ["MAX_MAHALLAS_WITHOUT_AREA", "plan_from_store", "register", "run_plan"]
+
+#: above this many mahallas in scope the page asks for an area (a plan over all of them is slow)
+MAX_MAHALLAS_WITHOUT_AREA = 200
 
 
 def run_plan(model: AppModel, area: str | None, budget: Any, types: list[str] | None,
@@ -42,6 +45,9 @@ def run_plan(model: AppModel, area: str | None, budget: Any, types: list[str] | 
         raise ConfigError("choose at least one camera type")
     if not candidates:
         raise ConfigError("choose at least one kind of candidate site")
+    if area is None and len(model.mahallas) > MAX_MAHALLAS_WITHOUT_AREA:
+        raise ConfigError(f"{len(model.mahallas):,} mahallas are in scope: choose a region, "
+                          "district or mahalla first")
     frames = load_plan_frames(model.access, area=area, purpose="app")
     return plan_cameras(frames, area=area, budget=k, types=types, candidates=candidates,
                         time_limit=30.0)

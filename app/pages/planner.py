@@ -48,7 +48,7 @@ CANDIDATE_OPTIONS = [{"label": " " + k.replace("_", " ").capitalize() + (
 _BUTTON = {"padding": "0.35rem 0.8rem", "cursor": "pointer"}
 
 
-def register(app: dash.Dash, model: AppModel) -> None:  # noqa: ARG001 - the page API
+def register(app: dash.Dash, model: AppModel) -> None:
     """Register the page (Dash Pages) for ``app``."""
     dash.register_page(__name__, path=PATH, name="Camera planner",
                        title="riskmap · camera planner", order=50, layout=layout)

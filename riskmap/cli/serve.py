@@ -24,7 +24,11 @@ def build_app(settings: Settings, *, demo: bool = False) -> object:
 
 def serve_app(settings: Settings, *, demo: bool = False) -> None:
     """Serve the app on ``settings.app.host:port`` until interrupted (debug off)."""
+    from app.factory import EXTENSION_KEY
+
     dash_app = build_app(settings, demo=demo)
+    # read the data now, so a bad store fails here and the first page is fast
+    dash_app.server.extensions[EXTENSION_KEY].load()  # type: ignore[attr-defined]
     host, port = settings.app.host, settings.app.port
     click.echo(f"riskmap: serving {settings.store} on http://{host}:{port}/ "
                f"({'password required' if settings.app.password else 'no password'}; "

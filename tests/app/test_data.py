@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import shapely
 
 from app.data import LEVELS, AppModel, ViewQuery
-from geo.h3index import parents
+from geo.h3index import cells_from_lonlat, parents
 from layers.access import DataAccess
 
 # six incidents, by grid square (row, col) of the 0.01-degree mahalla grid at 67.84E 40.12N
@@ -143,3 +143,31 @@ def test_view_query_round_trips_through_the_url(level: str, region: str | None,
     q = ViewQuery(level=level, region=region, district=district, start=start, end=end,
                   categories=tuple(categories), precise=precise)
     assert ViewQuery.from_params(dict(parse_qsl(q.to_search()[1:]))) == q
+
+
+def test_empty_store_renders_a_message(tmp_path: Any) -> None:
+    from app.callbacks.overview import render
+    from layers import open_store
+
+    model = AppModel(DataAccess(open_store(str(tmp_path / "empty")), audit=False))
+    assert model.n_incidents == 0 and model.regions() == [] and model.categories() == []
+    for level in LEVELS:
+        fig, text = render(model, ViewQuery(level=level))
+        assert text.startswith("0 incidents in 0 ")
+        assert fig.layout.annotations[0].text.startswith("No mahallas or incidents")
+
+
+def test_controls_to_query_to_map(model: AppModel) -> None:
+    from app.callbacks.overview import query_from_controls, render
+
+    q = query_from_controls("h3_9", None, "Jizzax shahri", "2025-03-01T00:00:00",
+                            "2025-03-31", ["theft"], ["precise"])
+    assert q == ViewQuery(level="h3_9", district="Jizzax shahri", start=date(2025, 3, 1),
+                          end=date(2025, 3, 31), categories=("theft",), precise=True)
+    fig, text = render(model, q)
+    # the two thefts of March in M00 (incidents 0 and 1; the third theft is in M02)
+    n_cells = len(np.unique(cells_from_lonlat(LON[:2], LAT[:2], 9)))
+    assert text == (f"2 incidents in {n_cells} H3 cell{'s' if n_cells > 1 else ''} (res 9), "
+                    "2025-03-01 – 2025-03-31")
+    assert [t.meta["kind"] for t in fig.data][-2:] == ["base", "h3-hover"]
+    assert query_from_controls(None, None, None, None, None, None, []) == ViewQuery()

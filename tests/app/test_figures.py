@@ -93,6 +93,7 @@ def test_mahalla_map_classes_legend_and_tooltips() -> None:
     assert all(t.fill == "toself" and t.showlegend is not False for t in polys)
     assert [int(np.isnan(np.asarray(t.x, dtype=float)).sum()) + 1 for t in polys] == [1, 1, 1]
     hover = next(t for t in fig.data if t.meta["kind"] == "mahalla-hover")
+    assert hover.type == "scatter"  # SVG: few units
     assert hover.showlegend is False and hover.marker.opacity == 0
     rows = np.asarray(hover.customdata)
     assert rows[:, 0].tolist() == ["Bog'ishamol", "Navro'z", "Sharq"]
@@ -136,3 +137,14 @@ def test_empty_inputs_give_a_message() -> None:
     fig = figures.h3_map(empty.assign(h3=pd.Series(dtype="int64"), h3_hex="", share=0.0),
                          _mahallas().geometry)
     assert [t.meta["kind"] for t in fig.data] == ["base"]
+
+
+def test_many_units_hover_through_webgl() -> None:
+    n = figures.GL_HOVER_MIN + 1
+    x0 = 67.0 + np.arange(n) * 1e-4
+    units = gpd.GeoDataFrame({"h3_hex": ["x"] * n, "count": np.ones(n, dtype=int),
+                              "share": np.full(n, 100 / n)},
+                             geometry=shapely.box(x0, 40.0, x0 + 1e-4, 40.0001), crs="EPSG:4326")
+    fig = figures.h3_map(units)
+    assert [t.type for t in fig.data] == ["scatter", "scattergl"]
+    assert len(fig.data[-1].x) == n

@@ -145,3 +145,4 @@ def test_overview_view_state_from_url(browser: Any, dash_server: str,
         "css selector", "#overview-level input[value='h3_9']").is_selected()
     assert parse_qs(urlsplit(browser.current_url).query) == parse_qs(query[1:])
     clean_console(browser)
+    assert _hosts(browser) == {"127.0.0.1"}

@@ -15,8 +15,6 @@ from layers.access import DataAccess
 from layers.store import Store
 from tests.etl.test_derive_coverage import coverage_world
 
-pytestmark = pytest.mark.browser
-
 _MAP = "#planner-map .js-plotly-plot"
 _PROPOSED_JS = """
 const gd = document.querySelector(arguments[0]);
@@ -63,6 +61,44 @@ def _text(driver: Any, element_id: str) -> str:
     return driver.find_element("id", element_id).text
 
 
+def _result() -> Any:
+    from etl.planning import plan_cameras
+    from tests.etl.test_planning import _frames
+
+    return plan_cameras(_frames(), budget=2, types=["overview"], exact=False,
+                        candidates="bus_stop,market,grid")
+
+
+def test_plan_map_draws_every_layer() -> None:
+    from app.figures_planner import plan_map
+
+    res = _result()
+    fig = plan_map(res.area, res.cells, res.existing, res.existing_coverage, res.plan,
+                   res.plan_coverage)
+    kinds = [t.meta["kind"] for t in fig.data]
+    assert kinds[0] == "base" and "risk" in kinds
+    for kind in ("existing-coverage", "proposed-coverage", "existing", "proposed"):
+        assert kinds.count(kind) == 1
+    proposed = fig.data[kinds.index("proposed")]
+    assert list(proposed.text) == ["1", "2"]
+    assert len(fig.data[kinds.index("existing")].x) == 2  # C1 active + C3 planned
+
+
+def test_plan_store_round_trip_and_texts() -> None:
+    from app.callbacks.planner import plan_from_store
+    from app.figures_planner import gain_curve, plan_summary_text
+
+    res = _result()
+    back = plan_from_store({"plan_id": "p", "geojson": res.to_geojson()})
+    assert back["camera_id"].tolist() == res.plan["camera_id"].tolist()
+    assert plan_from_store(None) is None
+    text = plan_summary_text(res.summary)
+    assert text.startswith("2 cameras proposed: risk covered ") and "greedy" in text
+    curve = gain_curve(res.curve, res.summary)
+    assert len(curve.data[0].y) == 3 and curve.data[0].y[0] <= curve.data[0].y[-1]
+
+
+@pytest.mark.browser
 def test_planner_run_download_accept(planner_server: str, planner_store: Store, browser: Any,
                                      clean_console: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By

@@ -164,3 +164,19 @@ def test_normalize_categories_normalises_each_distinct_label_once(
     assert sorted(map(str, calls)) == sorted(labels)
     assert out.value_counts().to_dict() == {
         "theft": 2500, "vehicle_theft": 2500, "traffic": 2500, "other": 2500}
+
+
+@pytest.mark.parametrize(("label", "code"), [("половое насилие", "sexual_violence"),
+                                             ("Незаконное оружие", "weapons"),
+                                             ("қурол сақлаш", "weapons")])
+def test_russian_and_cyrillic_phrasings(label: str, code: str) -> None:
+    assert normalize_categories(pd.Series([label]), build_alias_table()).tolist() == [code]
+
+
+def test_every_demo_category_label_is_known() -> None:
+    # the demo generator's vocabulary (Uzbek Latin/Cyrillic, Russian, codes, robbery extras)
+    from etl.demo.rows import alias_lookup
+
+    labels = alias_lookup()
+    got = normalize_categories(pd.Series(list(labels)), build_alias_table())
+    assert got.tolist() == list(labels.values())

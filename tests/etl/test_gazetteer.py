@@ -302,3 +302,137 @@ def test_inputs_must_share_an_index(gaz: Gazetteer) -> None:
         gaz.match(pd.Series(["a"], index=[1]), district=pd.Series(["b"], index=[2]))
     with pytest.raises(ValueError, match="at least one"):
         gaz.match()
+
+
+# ----------------------------------------------------------------------------- Russian forms
+
+# A second world for Russian district/region forms: one Navro‘z per district (so only the
+# district can place it), plus Bahor in one district of each of two regions.
+RU_DISTRICTS = [
+    ("Termiz shahri", "Surxondaryo viloyati"), ("Termiz tumani", "Surxondaryo viloyati"),
+    ("Denov tumani", "Surxondaryo viloyati"), ("Muzrabot tumani", "Surxondaryo viloyati"),
+    ("Qarshi shahri", "Qashqadaryo viloyati"), ("Qarshi tumani", "Qashqadaryo viloyati"),
+    ("Ko‘kdala tumani", "Qashqadaryo viloyati"), ("Muborak tumani", "Qashqadaryo viloyati"),
+    ("Kasbi tumani", "Qashqadaryo viloyati"),
+]
+
+
+def _world(rows: list[tuple[str, str, str, str]]) -> gpd.GeoDataFrame:
+    """(mahalla_id, name, district, region) rows on unit squares along the x axis."""
+    return gpd.GeoDataFrame(
+        {"mahalla_id": [r[0] for r in rows], "name": [r[1] for r in rows],
+         "district": [r[2] for r in rows], "region": [r[3] for r in rows]},
+        geometry=[shapely.box(i, 0, i + 1, 1) for i in range(len(rows))], crs="EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def ru_gaz() -> Gazetteer:
+    rows = [(f"n{i}", "Navro‘z", d, r) for i, (d, r) in enumerate(RU_DISTRICTS)]
+    rows += [("b1", "Bahor", "Denov tumani", "Surxondaryo viloyati"),
+             ("b2", "Bahor", "Kasbi tumani", "Qashqadaryo viloyati")]
+    return Gazetteer.from_mahallas(_world(rows))
+
+
+def _nav(district: str) -> str:
+    return f"n{[d for d, _ in RU_DISTRICTS].index(district)}"
+
+
+@pytest.mark.parametrize(
+    ("address", "district"),
+    [
+        ("г. Термез, махалля Навруз", "Termiz shahri"),  # е for i; г. picks the city
+        ("Сурхандарьинская область, г. Термез, махалля Навруз", "Termiz shahri"),
+        ("Термезский район, махалля Навруз", "Termiz tumani"),  # район picks the tuman
+        ("Денауский район, махалля Навруз", "Denov tumani"),  # -ау = -ov
+        ("Сурхандарьинская область, Денауский р-н, махалля Навруз", "Denov tumani"),
+        ("в Денауском районе, махалля Навруз", "Denov tumani"),  # oblique case
+        ("Музрабадский район, махалля Навруз", "Muzrabot tumani"),  # -bad = -bot
+        ("г. Карши, махалля Навруз", "Qarshi shahri"),
+        ("Каршинский район, махалля Навруз", "Qarshi tumani"),  # -и + -нский
+        ("Кашкадарьинская область, Каршинский район, махалля Навруз", "Qarshi tumani"),
+        ("Кукдалинский район, махалля Навруз", "Ko‘kdala tumani"),  # -а + -инский
+        ("Мубарекский район, махалля Навруз", "Muborak tumani"),  # е for o
+        ("Касбийский район, махалля Навруз", "Kasbi tumani"),
+    ],
+)
+def test_russian_district_forms(ru_gaz: Gazetteer, address: str, district: str) -> None:
+    row = _match1(ru_gaz, address)
+    assert (row["mahalla_id"], row["district"], row["precision"]) == (
+        _nav(district), district, "mahalla")
+
+
+def test_russian_district_form_alone_gives_the_district(ru_gaz: Gazetteer) -> None:
+    row = _match1(ru_gaz, "Денауский район")
+    assert (row["mahalla_id"], row["district"], row["precision"]) == (
+        None, "Denov tumani", "district")
+    assert row["score"] == 100.0  # final -au reads as -av: the keys are equal
+    row = _match1(ru_gaz, "г. Термез")
+    assert (row["district"], row["precision"]) == ("Termiz shahri", "district")
+    assert row["score"] == pytest.approx(100 * 10 / 12)  # "termez" vs "termiz"
+
+
+def test_russian_district_form_in_its_own_column(ru_gaz: Gazetteer) -> None:
+    row = _match1(ru_gaz, None, mahalla="Навруз", district="Мубарекский район")
+    assert row["mahalla_id"] == _nav("Muborak tumani")
+
+
+def test_russian_region_forms_restrict_the_search(ru_gaz: Gazetteer) -> None:
+    assert _match1(ru_gaz, "Сурхандарьинская область, махалля Бахор")["mahalla_id"] == "b1"
+    assert _match1(ru_gaz, "Кашкадарьинская область, махалля Бахор")["mahalla_id"] == "b2"
+    assert _match1(ru_gaz, "махалля Бахор")["reason"] == "ambiguous"
+    # the region is read, but it holds several Navro‘z
+    assert _match1(ru_gaz, "Кашкадарьинская область, махалля Навруз")["reason"] == "ambiguous"
+
+
+def test_russian_district_outside_the_named_region_is_not_taken(ru_gaz: Gazetteer) -> None:
+    # Denov is in Surxondaryo, so in Qashqadaryo "Денауский" names nothing: no district
+    row = _match1(ru_gaz, "Кашкадарьинская область, Денауский район, махалля Навруз")
+    assert row["mahalla_id"] is None
+    assert row["reason"] == "ambiguous"
+
+
+@pytest.mark.parametrize("address", ["г. Атлантида, махалля Навруз",
+                                     "Нарнийский район, махалля Навруз",
+                                     "г. Луна, махалля Навруз"])
+def test_made_up_district_is_not_matched(ru_gaz: Gazetteer, address: str) -> None:
+    row = _match1(ru_gaz, address)
+    assert (row["mahalla_id"], row["district"], row["reason"]) == (None, None, "ambiguous")
+
+
+def test_fuzzy_district_needs_a_clear_margin() -> None:
+    rows = [("s1", "Bahor", "Sardoba tumani", "Sirdaryo viloyati"),
+            ("s2", "Bahor", "Sardor tumani", "Sirdaryo viloyati")]
+    # key "sardabar": ratio 93.3 against "sardaba", 85.7 against "sardar" -> 7.6 points apart
+    address = "Сардоборский район, махалля Бахор"
+    strict = Gazetteer.from_mahallas(_world(rows))  # margin 10: too close to choose
+    row = _match1(strict, address)
+    assert (row["mahalla_id"], row["reason"]) == (None, "ambiguous")
+    loose = Gazetteer.from_mahallas(_world(rows), admin_margin=5)
+    row = _match1(loose, address)
+    assert (row["mahalla_id"], row["district"]) == ("s1", "Sardoba tumani")
+    assert row["score"] == 100.0  # the mahalla matched exactly inside the district
+    assert _match1(loose, "Сардоборский район")["score"] == pytest.approx(93.33)
+    high = Gazetteer.from_mahallas(_world(rows), admin_threshold=95, admin_margin=5)
+    assert _match1(high, address)["reason"] == "ambiguous"
+
+
+def test_bad_admin_parameters(world: gpd.GeoDataFrame) -> None:
+    with pytest.raises(ValueError, match="admin_threshold"):
+        Gazetteer.from_mahallas(world, admin_threshold=120)
+    with pytest.raises(ValueError, match="admin_margin"):
+        Gazetteer.from_mahallas(world, admin_margin=-1)
+
+
+def test_every_demo_district_and_region_reads_in_russian() -> None:
+    # the real names of etl.demo.places: Russian "<adjective> район" / "г. <city>" forms
+    from etl.demo.places import MAIN_REGIONS
+
+    rows = [(f"d{i}", f"M{i}", d.name, r.name) for i, (r, d) in enumerate(
+        (r, d) for r in MAIN_REGIONS for d in r.districts)]
+    gaz = Gazetteer.from_mahallas(_world(rows))
+    pairs = [(r, d) for r in MAIN_REGIONS for d in r.districts]
+    addresses = [d.russian for _, d in pairs] + [f"{r.russian}, {d.russian}" for r, d in pairs]
+    got = gaz.match(pd.Series(addresses))
+    expected = [d.name for _, d in pairs] * 2
+    assert got["district"].tolist() == expected
+    assert got["precision"].tolist() == ["district"] * len(addresses)

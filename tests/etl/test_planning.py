@@ -50,7 +50,7 @@ def test_select_area_by_region_district_name_or_id() -> None:
     assert len(select_area(m, "termiz SHAHRI")) == 2
     assert select_area(m, "Bog'ishamol")["mahalla_id"].tolist() == ["T-A"]  # ' matches ‘
     assert select_area(m, ["T-B", "T-A"])["mahalla_id"].tolist() == ["T-A", "T-B"]
-    with pytest.raises(ConfigError, match="Nowhere.*Termiz shahri"):
+    with pytest.raises(ConfigError, match=r"Nowhere.*Termiz shahri"):
         select_area(m, "Nowhere")
 
 

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.translit import cyr_to_lat, name_key, name_keys, unify_apostrophes
+import etl.translit as translit
+from etl.translit import (
+    admin_forms,
+    admin_skeleton,
+    cyr_to_lat,
+    name_key,
+    name_keys,
+    unify_apostrophes,
+)
 
 UZ_CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяўқғҳ"
 
@@ -136,3 +144,118 @@ def test_name_key_properties(text: str) -> None:
     assert name_key(text.upper()) == key  # case never matters
     assert name_key(cyr_to_lat(text)) == key  # Cyrillic and its Latin spelling agree
     assert not re.search(r"(.)\1", key)  # doubled letters collapsed
+
+
+def _reference_cyr_to_lat(text: str) -> str:
+    """The letter-by-letter definition of ``cyr_to_lat`` (the module uses translate + regex)."""
+    out = []
+    for i, ch in enumerate(text):
+        low = ch.lower()
+        lat = translit._CYR.get(low)
+        if lat is None:
+            out.append(ch)
+            continue
+        prev = text[i - 1] if i else ""
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if low == "е" and (not prev.isalpha() or prev.lower() in "аеёиоуэюяўыәөүіaeiouъь"):
+            lat = "ye"
+        if ch.isupper() and lat:
+            if len(lat) == 1 or not lat[1].isalpha():
+                lat = lat.upper()
+            elif nxt.isupper() or (not nxt.isalpha() and prev.isupper()):
+                lat = lat.upper()
+            else:
+                lat = lat[0].upper() + lat[1:]
+        out.append(lat)
+    return "".join(out)
+
+
+@given(st.text(alphabet=UZ_CYRILLIC + UZ_CYRILLIC.upper() + "ңіїєәөү aeAE1-.", max_size=25))
+def test_cyr_to_lat_agrees_with_the_letter_by_letter_rules(text: str) -> None:
+    assert cyr_to_lat(text) == _reference_cyr_to_lat(text)
+
+
+# ----------------------------------------------------------------------------- Russian forms
+
+
+@pytest.mark.parametrize(
+    ("russian", "uzbek"),
+    [
+        ("Денау", "Denov"),  # final -ау = -ov
+        ("Денауский район", "Denov tumani"),
+        ("Денауском районе", "Denov tumani"),  # oblique case of the adjective and of район
+        ("Денауского района", "Denov tumani"),
+        ("Бахмальский район", "Baxmal tumani"),
+        ("Навоийская область", "Navoiy viloyati"),
+        ("Касбийский район", "Kasbi tumani"),
+    ],
+)
+def test_name_key_reads_russian_forms(russian: str, uzbek: str) -> None:
+    assert name_key(russian) == name_key(uzbek)
+
+
+def test_admin_forms_known_values() -> None:
+    assert admin_forms("Кукдалинский район") == ("kukdalin", "kukdal")
+    assert admin_forms("Сурхандарьинская область") == ("surhandarin", "surhandar")
+    assert admin_forms("Зааминский район") == ("zamin", "zam")
+    assert admin_forms("г. Термез") == ("termez",)  # no adjective: one form
+    assert admin_forms("Ko‘kdala tumani") == ("kukdala",)
+    assert admin_forms("Пушкин") == ("pushkin",)  # -in without an adjective ending stays
+    assert admin_forms("") == ()
+    assert admin_forms(None) == ()  # type: ignore[arg-type]
+
+
+def test_admin_forms_first_is_the_name_key() -> None:
+    for text in ["Каршинский район", "Qarshi tumani", "Шараф-Рашидовский район", "г. Джизак"]:
+        assert admin_forms(text)[0] == name_key(text)
+
+
+def test_admin_skeleton_known_values() -> None:
+    assert admin_skeleton("termez") == admin_skeleton("termiz") == "tarmaz"  # vowels -> a
+    assert admin_skeleton("surhandarya") == "sarhandar"  # soft y dropped, final vowel cut
+    assert admin_skeleton("muzrabad") == admin_skeleton("muzrabat") == "mazrabat"  # final d
+    assert admin_skeleton("galyaral") == "galaral"
+    assert admin_skeleton("uzun") == "azan"
+    assert admin_skeleton("ua") == "a"  # too short to cut: only the vowel rule applies
+    assert admin_skeleton("") == ""
+
+
+def _skeletons(text: str) -> set[str]:
+    return {admin_skeleton(f) for f in admin_forms(text)}
+
+
+@pytest.mark.parametrize(
+    ("russian", "uzbek"),
+    [
+        ("г. Термез", "Termiz shahri"),  # е for i
+        ("Термезский район", "Termiz tumani"),
+        ("Мубарекский район", "Muborak tumani"),  # е for o/a
+        ("Кукдалинский район", "Ko‘kdala tumani"),  # -а + -инский
+        ("Каршинский район", "Qarshi tumani"),  # -и + -нский
+        ("Камашинский район", "Qamashi tumani"),
+        ("Чиракчинский район", "Chiroqchi tumani"),
+        ("Шурчинский район", "Sho‘rchi tumani"),
+        ("Сариасийский район", "Sariosiyo tumani"),
+        ("Галляаральский район", "G‘allaorol tumani"),  # я after a consonant
+        ("Музрабадский район", "Muzrabot tumani"),  # -bad = -bot
+        ("Сурхандарьинская область", "Surxondaryo viloyati"),
+        ("Кашкадарьинская область", "Qashqadaryo viloyati"),
+        ("Сырдарьинская область", "Sirdaryo viloyati"),
+        ("Бухарская область", "Buxoro viloyati"),
+        ("Ферганская область", "Farg‘ona viloyati"),
+        ("Хорезмская область", "Xorazm viloyati"),
+        ("г. Ургенч", "Urganch shahri"),
+    ],
+)
+def test_admin_skeletons_join_russian_and_uzbek_forms(russian: str, uzbek: str) -> None:
+    assert name_key(russian) != name_key(uzbek)  # the plain keys differ ...
+    assert _skeletons(russian) & _skeletons(uzbek)  # ... the skeletons meet
+
+
+def test_admin_skeletons_keep_the_demo_districts_apart() -> None:
+    names = ["Termiz", "Angor", "Bandixon", "Boysun", "Denov", "Jarqo‘rg‘on", "Qiziriq",
+             "Qumqo‘rg‘on", "Muzrabot", "Oltinsoy", "Sariosiyo", "Sherobod", "Sho‘rchi", "Uzun",
+             "Qarshi", "Shahrisabz", "Kitob", "Chiroqchi", "Dehqonobod", "G‘uzor", "Kasbi",
+             "Koson", "Ko‘kdala", "Mirishkor", "Muborak", "Nishon", "Qamashi", "Yakkabog‘"]
+    skeletons = [admin_skeleton(name_key(n)) for n in names]
+    assert len(set(skeletons)) == len(names)

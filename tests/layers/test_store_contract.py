@@ -322,6 +322,25 @@ def test_nullable_int64_keeps_every_bit(store: Store, tiny_world: dict[str, pd.D
     assert got.loc["I3"] == -(2**62) - 1
 
 
+AWKWARD = ["", " ", "a\\b", '"q"', "x,y", "(p)", "line\nbreak", "tab\tx", "\\", '\\"', "NULL",
+           "\\N", "Дўстлик", "é\r\n", ")", "  lead", None]
+
+
+def test_awkward_strings_and_floats_roundtrip(store: Store) -> None:
+    frame = pd.DataFrame({
+        "s": pd.array(AWKWARD, dtype="string"),
+        "f": [np.inf, -np.inf, np.nan, 0.1, -0.0, 1e308, 5e-324] + [1.0] * 10,
+    })
+    store.replace("awkward", frame)
+    got = store.read("awkward")
+    assert got["s"].tolist() == frame["s"].tolist()
+    assert got["f"].iloc[:7].tolist()[:2] == [np.inf, -np.inf]
+    assert np.isnan(got["f"].iloc[2])
+    assert got["f"].iloc[3:7].tolist() == [0.1, -0.0, 1e308, 5e-324]
+    only = store.read("awkward", columns=["s"], filters=[("s", "in", ["", "\\N", "NULL"])])
+    assert sorted(only["s"].tolist()) == ["", "NULL", "\\N"]
+
+
 # ---- property: incident rows round-trip ------------------------------------------------------
 
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),

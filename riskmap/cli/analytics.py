@@ -1,0 +1,305 @@
+"""``riskmap evaluate``, ``riskmap export hotspots`` and ``riskmap export kde``: hotspot analytics."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import pandas as pd
+
+from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_option
+from riskmap.cli.export import access_for, export, format_option, region_option, write_frame
+
+__all__ = ["COMMANDS", "evaluate", "export_hotspots", "export_kde", "format_evaluation",
+           "hotspots_export_table"]
+
+_TZ = "Asia/Tashkent"
+_INCIDENT_COLUMNS = ["h3", "mahalla_id", "occurred_at", "category", "region"]
+
+
+def _window(date_from: str | None, date_to: str | None) -> tuple[Any, Any]:
+    """[start, end) from inclusive local (Tashkent) days."""
+    start = pd.Timestamp(date_from, tz=_TZ).tz_convert("UTC") if date_from else None
+    end = ((pd.Timestamp(date_to, tz=_TZ) + pd.Timedelta(days=1)).tz_convert("UTC")
+           if date_to else None)
+    return start, end
+
+
+def _read_inputs(access: Any, purpose: str, *, geometry: bool = False) -> tuple[Any, Any]:
+    cols = _INCIDENT_COLUMNS + (["geometry"] if geometry else [])
+    incidents = access.read("incidents", columns=cols, purpose=purpose)
+    mahallas = access.read("mahallas", purpose=purpose)
+    if len(mahallas) == 0:
+        raise click.ClickException("the store has no mahallas: run `riskmap ingest mahallas`")
+    return incidents, mahallas
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _fmt(value: Any, spec: str = ".2f") -> str:
+    return "-" if value is None or not math.isfinite(float(value)) else format(float(value), spec)
+
+
+def format_evaluation(report: dict[str, Any]) -> str:
+    """A readable table of an evaluation report, one row per method and coverage.
+
+    With several folds each figure reads ``mean ± std``. The last lines name the best
+    method (highest PAI) at each coverage.
+    """
+    rows = report["methods"]
+    multi = any("pai_std" in r for r in rows)
+    head = f"{'method':<12} {'coverage':>8} {'hit rate':>15} {'PAI':>15} {'PEI*':>15}"
+    lines = [
+        f"level {report.get('level')}"
+        + (f" res {report['res']}" if report.get("res") is not None else "")
+        + f", horizon {report.get('horizon_days')} days, cut-off(s) "
+        + ", ".join(report.get("cutoffs", []))
+        + f", {report['test_incidents']} test incidents",
+        head,
+        "-" * len(head),
+    ]
+    for r in rows:
+        cells = []
+        for key, spec in (("hit_rate", ".3f"), ("pai", ".2f"), ("pei", ".3f")):
+            text = _fmt(r.get(key), spec)
+            if multi:
+                text += " ± " + _fmt(r.get(f"{key}_std"), spec)
+            cells.append(f"{text:>15}")
+        lines.append(f"{r['method']:<12} {r['coverage']:>7.0%} " + " ".join(cells))
+    lines.append("")
+    for cov, b in report.get("best", {}).items():
+        naive = next((r for r in rows if r["method"] == "naive"
+                      and abs(r["coverage"] - float(cov)) < 1e-12), None)
+        vs = f" (naive {_fmt(naive['pai'])})" if naive is not None else ""
+        lines.append(f"best at {float(cov):.0%} of the area: {b['method']} "
+                     f"(PAI {_fmt(b['pai'])}){vs}")
+    return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(float(value)) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+@click.command()
+@store_option
+@click.option("--cutoff", default=None, metavar="YYYY-MM-DD",
+              help="Forecast date (UTC midnight); with --folds, the last one. Default: "
+                   "--horizon-days before the latest incident.")
+@click.option("--horizon-days", type=click.IntRange(1, 366), default=30, show_default=True,
+              help="Test window after each cut-off.")
+@click.option("--folds", type=click.IntRange(1, 24), default=1, show_default=True,
+              help="Rolling backtest over this many cut-offs, --horizon-days apart.")
+@click.option("--level", type=click.Choice(["h3", "mahalla"]), default="h3", show_default=True,
+              help="Units the forecast ranks.")
+@click.option("--res", type=click.IntRange(5, 9), default=9, show_default=True,
+              help="H3 resolution (level h3).")
+@click.option("--category", "categories", multiple=True, help="Only these categories.")
+@click.option("--include-non-spatial", is_flag=True,
+              help="Also use cybercrime and fraud (victim's mahalla) on H3 cells.")
+@click.option("--lookback-days", type=click.IntRange(7, 3650), default=365, show_default=True,
+              help="History used by the kde and gi methods.")
+@click.option("--bandwidth-m", type=click.FloatRange(min=10), default=None,
+              help="KDE bandwidth (default: the settings' geo.kde_bandwidth_m).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Write the figures as JSON here.")
+@region_option
+@fail_cleanly
+def evaluate(store_url: str | None, cutoff: str | None, horizon_days: int, folds: int,
+             level: str, res: int, categories: tuple[str, ...], include_non_spatial: bool,
+             lookback_days: int, bandwidth_m: float | None, report_path: Path | None,
+             regions: tuple[str, ...]) -> None:
+    """Backtest the hotspot forecasts: hit rate, PAI and PEI* at 1, 2, 5 and 10 % of the area.
+
+    Methods: naive (counts of the last --horizon-days), kde (Gaussian kernel density of the
+    last --lookback-days), gi (Gi* z of those counts) and near_repeat (time-decayed kernel).
+    Each ranks the units from data before the cut-off and is scored on the incidents of
+    the next --horizon-days. With --folds K > 1 the figures are means over K cut-offs with
+    their standard deviation. Cybercrime and fraud are left out on H3 cells unless
+    --include-non-spatial.
+    """
+    from etl.hotspots_job import evaluate as run_evaluation
+    from geo.forecast import ForecastParams
+
+    settings = settings_from(store_url)
+    params = ForecastParams(lookback_days=lookback_days,
+                            bandwidth_m=bandwidth_m or float(settings.geo.kde_bandwidth_m))
+    with open_from(settings) as store:
+        incidents, mahallas = _read_inputs(access_for(store, settings, regions), "report")
+    try:
+        report = run_evaluation(incidents, mahallas, level=level, res=res, cutoff=cutoff,
+                                horizon_days=horizon_days, folds=folds,
+                                categories=list(categories) or None,
+                                include_non_spatial=include_non_spatial, params=params)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(format_evaluation(report))
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = report_path.with_name(f".{report_path.name}.tmp")
+        tmp.write_text(json.dumps(_jsonable(report), indent=2, ensure_ascii=False),
+                       encoding="utf-8")
+        tmp.replace(report_path)
+        click.echo(f"wrote {report_path}")
+
+
+# --------------------------------------------------------------------------- export hotspots
+
+
+def hotspots_export_table(table: pd.DataFrame, mahallas: Any, *, level: str, res: int,
+                          geometry: bool = False) -> pd.DataFrame:
+    """The export columns: ``id`` (H3 hex or mahalla_id), figures, and names for mahallas.
+
+    H3 rows are limited to cells that carry information (an incident in the window, a
+    significant Gi* class, an emerging pattern or a non-green status). With ``geometry`` a
+    GeoDataFrame with the cell hexagons or mahalla polygons is returned.
+    """
+    import geopandas as gpd
+
+    from geo.h3index import cell_polygons, cells_to_hex
+
+    cols = ["count", "rate", "gi_z", "gi_p", "gi_q", "gi_class", "trend", "status", "why"]
+    if level == "h3":
+        keep = ((table["count"] > 0) | (table["gi_class"] != "not_significant")
+                | (table["trend"] != "no_pattern") | (table["status"] != "green"))
+        table = table[keep.fillna(True).to_numpy(dtype=bool)].reset_index(drop=True)
+        cells = table["id"].to_numpy(np.int64)
+        out = pd.DataFrame({"id": cells_to_hex(cells), "res": res, **{c: table[c] for c in cols}})
+        geoms = cell_polygons(cells) if geometry else None
+    else:
+        m = mahallas.reset_index(drop=True)
+        out = pd.DataFrame({"id": table["id"].to_numpy(), **{c: table[c].to_numpy() for c in cols}})
+        for c in ("name", "district", "region"):
+            out[c] = m[c].to_numpy() if c in m else None
+        geoms = m.geometry.to_numpy() if geometry else None
+    if geometry:
+        return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=4326))
+    return out
+
+
+@export.command("hotspots")
+@store_option
+@click.option("--level", type=click.Choice(["h3", "mahalla"]), default="h3", show_default=True,
+              help="Units: H3 cells or mahallas.")
+@click.option("--res", type=click.IntRange(5, 9), default=9, show_default=True,
+              help="H3 resolution (level h3).")
+@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD), inclusive.")
+@click.option("--category", "categories", multiple=True, help="Only these categories.")
+@click.option("--include-non-spatial", is_flag=True,
+              help="Also count cybercrime and fraud (victim's mahalla) on H3 cells.")
+@click.option("--no-fdr", is_flag=True, help="Classify from raw p instead of FDR q-values.")
+@format_option(("csv", "geojson"))
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
+              help="Output file.")
+@region_option
+@fail_cleanly
+def export_hotspots(store_url: str | None, level: str, res: int, date_from: str | None,
+                    date_to: str | None, categories: tuple[str, ...], include_non_spatial: bool,
+                    no_fdr: bool, fmt: str, out: Path, regions: tuple[str, ...]) -> None:
+    """Write counts, rates, Gi* hot/cold spots, trend and status per H3 cell or mahalla.
+
+    Columns: id (H3 hex or mahalla_id), count, rate (per 1,000 residents; mahallas only),
+    gi_z, gi_p, gi_q (FDR), gi_class (hot/cold at 90/95/99 %), trend (emerging hot spot
+    class over the 12 months before --to), status (green/yellow/red) and why; mahallas add
+    name, district and region. Without --from/--to the window is the last 12 full months
+    of data. H3 cells without incidents or any finding are left out. GeoJSON carries the
+    hexagons or mahalla polygons.
+    """
+    from etl.hotspots_job import default_window, hotspot_table
+
+    settings = settings_from(store_url)
+    start, end = _window(date_from, date_to)
+    with open_from(settings) as store:
+        incidents, mahallas = _read_inputs(access_for(store, settings, regions), "export")
+    if start is None and end is None:
+        start, end = default_window(incidents, int(settings.geo.status_months))
+    table = hotspot_table(incidents, mahallas, level=level, res=res, start=start, end=end,
+                          categories=list(categories) or None,
+                          include_non_spatial=include_non_spatial,
+                          fdr=not no_fdr and bool(settings.geo.fdr))
+    frame = hotspots_export_table(table, mahallas, level=level, res=res,
+                                  geometry=fmt == "geojson")
+    write_frame(frame, out, fmt)
+    click.echo(f"wrote {len(frame)} {'cells' if level == 'h3' else 'mahallas'} to {out}")
+
+
+# --------------------------------------------------------------------------- export kde
+
+
+@export.command("kde")
+@store_option
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
+              help="Output GeoTIFF (Cloud-Optimised).")
+@click.option("--bandwidth-m", type=click.FloatRange(min=10), default=None,
+              help="Kernel bandwidth in metres; given, the surface is recomputed.")
+@click.option("--cell-m", type=click.FloatRange(min=5), default=None,
+              help="Cell size in metres; given, the surface is recomputed.")
+@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD); recomputes.")
+@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD); recomputes.")
+@click.option("--category", "categories", multiple=True, help="Only these categories; recomputes.")
+@click.option("--include-non-spatial", is_flag=True,
+              help="Also use cybercrime and fraud (placed at the victim's mahalla).")
+@region_option
+@fail_cleanly
+def export_kde(store_url: str | None, out: Path, bandwidth_m: float | None, cell_m: float | None,
+               date_from: str | None, date_to: str | None, categories: tuple[str, ...],
+               include_non_spatial: bool, regions: tuple[str, ...]) -> None:
+    """Write the KDE risk surface (incidents per km², UTM) as a Cloud-Optimised GeoTIFF.
+
+    Without options this is the surface `riskmap build` stored (bandwidth
+    geo.kde_bandwidth_m, the last 12 full months). A bandwidth, cell size, window or
+    category recomputes it from the incidents, as does a region-scoped user (the stored
+    surface covers every region).
+    """
+    from etl.derive_hotspots import read_kde_cog
+    from etl.hotspots_job import default_window, kde
+    from etl.rasters import write_cog
+
+    settings = settings_from(store_url)
+    recompute = any(v for v in (bandwidth_m, cell_m, date_from, date_to, categories,
+                                include_non_spatial))
+    with open_from(settings) as store:
+        access = access_for(store, settings, regions)
+        stored = None
+        if not recompute and access.regions is None and store.has("kde_surface"):
+            stored = access.read("kde_surface", purpose="export")
+        if stored is not None and len(stored):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.tmp")
+            tmp.write_bytes(read_kde_cog(stored))
+            tmp.replace(out)
+            row = stored.iloc[0]
+            click.echo(f"wrote the stored KDE surface ({row['width']} x {row['height']} cells, "
+                       f"bandwidth {row['bandwidth_m']:g} m) to {out}")
+            return
+        incidents, mahallas = _read_inputs(access, "export", geometry=True)
+    start, end = _window(date_from, date_to)
+    if start is None and end is None:
+        start, end = default_window(incidents, int(settings.geo.status_months))
+    bw = bandwidth_m or float(settings.geo.kde_bandwidth_m)
+    surface = kde(incidents, bandwidth_m=bw, cell_m=cell_m or float(settings.geo.kde_cell_m),
+                  start=start, end=end, categories=list(categories) or None,
+                  include_non_spatial=include_non_spatial,
+                  bounds=tuple(float(v) for v in mahallas.total_bounds))
+    write_cog(out, surface.array, surface.transform, surface.crs)
+    h, w = surface.array.shape
+    click.echo(f"wrote a KDE surface ({w} x {h} cells of {surface.transform.a:g} m, "
+               f"bandwidth {bw:g} m) to {out}")
+
+
+COMMANDS = [evaluate]

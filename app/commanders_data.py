@@ -12,6 +12,7 @@ A :class:`CommandersView` is what the page shows; it round-trips through the URL
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections import OrderedDict
@@ -268,7 +269,8 @@ class CommandersData:
         frame["status"] = None
         frame["x"], frame["y"] = cx[upos], cy[upos]
         out = gpd.GeoDataFrame(frame, geometry=polys[upos], crs="EPSG:4326")
-        show = (out["count"] > 0).to_numpy() if view.metric == "count" else np.ones(len(out), bool)
+        show = ((out["count"] > 0).to_numpy(copy=True) if view.metric == "count"
+                else np.ones(len(out), bool))
         if viewport.extent is not None:
             x0, y0, x1, y1 = viewport.extent
             show &= ((out["x"] >= x0) & (out["x"] <= x1) & (out["y"] >= y0)
@@ -600,7 +602,9 @@ def _read_kde_layer(layer: pd.DataFrame | None) -> tuple[np.ndarray, tuple[float
     from rasterio.io import MemoryFile
 
     row = layer.iloc[0]
-    with MemoryFile(bytes(row["cog"])) as mem, mem.open() as src:
+    cog = row["cog"]
+    raw = bytes(cog) if isinstance(cog, bytes | bytearray | memoryview) else base64.b64decode(str(cog))
+    with MemoryFile(raw) as mem, mem.open() as src:
         array = src.read(1).astype(np.float32)
         crs = src.crs.to_wkt()
         tr = json.loads(row["transform"]) if isinstance(row.get("transform"), str) else None

@@ -167,10 +167,10 @@ class AppModel:
     timezone
         Zone of the calendar days in :class:`ViewQuery` (incidents are stored in UTC).
 
-    Examples
-    --------
-    >>> model = AppModel(access)                                # doctest: +SKIP
-    >>> model.counts(ViewQuery(level="h3_8", categories=("theft",)))  # doctest: +SKIP
+    Notes
+    -----
+    Typical use: ``AppModel(access).counts(ViewQuery(level="h3_8", categories=("theft",)))``.
+    The first call reads the store; later calls only aggregate in memory.
     """
 
     def __init__(self, access: DataAccess, *, demo: bool = False,

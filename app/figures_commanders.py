@@ -39,6 +39,7 @@ __all__ = [
     "METRICS",
     "MetricClasses",
     "category_chart",
+    "class_name",
     "kde_image",
     "metric_classes",
     "metric_map",
@@ -131,7 +132,7 @@ def metric_classes(values: pd.Series | np.ndarray, metric: str, *, k: int = 6) -
     --------
     >>> c = metric_classes(np.array(["red", "green", None], dtype=object), "status")
     >>> c.names, c.codes.tolist()
-    (['red', 'green', 'n/a'], [0, 1, 2])
+    (['Red', 'Green', 'n/a'], [0, 1, 2])
     """
     if metric not in METRICS:
         raise ValueError(f"metric={metric!r}: expected one of {', '.join(METRICS)}")
@@ -180,7 +181,21 @@ def _categorical_classes(v: np.ndarray) -> MetricClasses:
     colours = [CATEGORICAL_COLOURS.get(c) or (_MISSING if c == "n/a" else next(extra))
                for c in order]
     codes = pd.Index(order).get_indexer(labels).astype(np.int64)
-    return MetricClasses(codes, order, colours)
+    return MetricClasses(codes, [class_name(c) for c in order], colours)
+
+
+def class_name(value: str) -> str:
+    """Legend label of a categorical class.
+
+    Examples
+    --------
+    >>> class_name("hot_99"), class_name("not_significant"), class_name("new_hot_spot")
+    ('Hot spot 99%', 'Not significant', 'New hot spot')
+    """
+    kind, _, level = value.partition("_")
+    if kind in {"hot", "cold"} and level.isdigit():
+        return f"{kind.capitalize()} spot {level}%"
+    return value.replace("_", " ").capitalize() if value != "n/a" else value
 
 
 def _ramp(n: int) -> list[str]:
@@ -367,7 +382,7 @@ def kde_image(array: np.ndarray, bounds: tuple[float, float, float, float], *,
     step = max(1, int(math.ceil(max(a.shape) / max_pixels)))
     a = a[::step, ::step]
     finite = np.isfinite(a) & (a > 0)
-    top = float(np.quantile(a[finite], 0.995)) if finite.any() else 1.0
+    top = float(np.quantile(a[finite], 0.98)) if finite.any() else 1.0
     t = np.clip(np.where(finite, a, 0.0) / (top or 1.0), 0.0, 1.0)
     ramp = np.array([[255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32],
                      [189, 0, 38]], dtype=float)

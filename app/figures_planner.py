@@ -26,6 +26,7 @@ from geo.h3index import cell_polygons
 __all__ = [
     "EXISTING_COLOUR",
     "PROPOSED_COLOUR",
+    "coverage_summary_text",
     "gain_curve",
     "plan_map",
     "plan_summary_text",
@@ -49,7 +50,8 @@ def _fill_trace(geoms: Any, name: str, fill: str, line: str, kind: str, *,
 
 def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataFrame,
              existing_coverage: gpd.GeoSeries, plan: gpd.GeoDataFrame,
-             plan_coverage: gpd.GeoSeries, *, uirevision: str = "planner") -> go.Figure:
+             plan_coverage: gpd.GeoSeries, *, value: str = "risk", value_label: str = "Risk",
+             uirevision: str = "planner") -> go.Figure:
     """Map of a plan: risk cells, existing and proposed coverage, existing and proposed cameras.
 
     Parameters
@@ -57,8 +59,8 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
     area
         Mahallas of the area (drawn as the base).
     cells
-        Risk per H3 res-9 cell (``h3``, ``risk``); cells with positive risk are coloured in
-        quantile classes.
+        Values per H3 res-9 cell (``h3`` and the ``value`` column); cells with a positive value
+        are coloured in quantile classes labelled ``value_label``.
     existing, existing_coverage
         Fixed cameras (points) and their coverage polygons.
     plan, plan_coverage
@@ -80,17 +82,19 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
                        "base", rank=1000)
     if base is not None:
         fig.add_trace(base)
-    risky = cells[cells["risk"] > 0] if len(cells) else cells
+    values = cells[value].to_numpy(float) if len(cells) else np.empty(0)
+    risky = cells[values > 0] if len(cells) else cells
     if len(risky):
         polys = cell_polygons(risky["h3"].to_numpy(np.int64))
-        breaks = class_breaks(risky["risk"].to_numpy(float), 5)
-        cls = classify(risky["risk"].to_numpy(float), breaks)
-        labels = class_labels(breaks)
+        v = risky[value].to_numpy(float)
+        breaks, labels = _breaks(v, 5)
+        cls = classify(v, breaks)
         colours = [PALETTE[i] for i in np.round(np.linspace(0, 4, max(len(breaks), 1))).astype(int)]
         for i in range(1, len(breaks) + 1):
             sel = cls == i
-            trace = _fill_trace(polys[sel], f"Risk {labels[i - 1]}", _rgba(colours[i - 1], 0.55),
-                                "rgba(120,120,120,0.4)", "risk", rank=100 + i)
+            trace = _fill_trace(polys[sel], f"{value_label} {labels[i - 1]}",
+                                _rgba(colours[i - 1], 0.55), "rgba(120,120,120,0.4)", "risk",
+                                rank=100 + i)
             if trace is not None:
                 fig.add_trace(trace)
     for geoms, name, colour, kind, rank in (
@@ -132,6 +136,16 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
             meta={"kind": "proposed"}, legendrank=1))
     _map_layout(fig, area, uirevision)
     return fig
+
+
+def _breaks(values: np.ndarray, k: int) -> tuple[np.ndarray, list[str]]:
+    """Quantile class bounds and labels: integer classes for counts, 2 decimals otherwise."""
+    if np.allclose(values, np.round(values)) and values.max() >= k:
+        breaks = class_breaks(values, k)
+        return breaks, class_labels(breaks)
+    breaks = np.unique(np.quantile(values, np.linspace(0, 1, k + 1)[1:]))
+    lows = np.r_[values.min(), breaks[:-1]]
+    return breaks, [f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(lows, breaks, strict=True)]
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -212,3 +226,28 @@ def plan_summary_text(summary: dict[str, Any]) -> str:
     seconds = float(summary.get("seconds") or 0.0)
     return (f"{n} camera{'s' if n != 1 else ''} proposed: risk covered "
             f"{100 * (before or 0):.1f}% → {100 * (after or 0):.1f}% ({method}; {seconds:.1f} s)")
+
+
+def coverage_summary_text(frame: pd.DataFrame) -> str:
+    """Current coverage of an area from its ``coverage_mahalla`` rows.
+
+    Examples
+    --------
+    >>> coverage_summary_text(pd.DataFrame({"area_m2": [3e5, 1e5], "covered_m2": [4e3, 0.0],
+    ...     "incidents": [8, 2], "incidents_covered": [1, 0], "risk": [8.0, 2.0],
+    ...     "risk_covered": [0.5, 0.0], "cameras": [3, 0]}))
+    'Now: 3 cameras cover 1.0% of the area, 10.0% of recent incidents and 5.0% of the risk'
+    >>> coverage_summary_text(pd.DataFrame())
+    'No coverage figures: run `riskmap build --only coverage`'
+    """
+    if len(frame) == 0 or "area_m2" not in frame:
+        return "No coverage figures: run `riskmap build --only coverage`"
+
+    def pct(part: str, whole: str) -> str:
+        total = float(frame[whole].sum()) if whole in frame else 0.0
+        return "n/a" if total <= 0 else f"{100 * float(frame[part].sum()) / total:.1f}%"
+
+    n = int(frame["cameras"].sum()) if "cameras" in frame else 0
+    return (f"Now: {n:,} camera{'s' if n != 1 else ''} cover {pct('covered_m2', 'area_m2')} of "
+            f"the area, {pct('incidents_covered', 'incidents')} of recent incidents and "
+            f"{pct('risk_covered', 'risk')} of the risk")

@@ -22,8 +22,8 @@ pure functions of :mod:`geo.coverage`, and replaces these derived layers in one 
     ``nearest_camera_m``.
 
 Risk is the count of incidents of the last ``months`` (default 12, ending at the latest
-incident) in the spatial categories (cybercrime and fraud have no place) per H3 res-9 cell, or
-the ``kde`` layer when the store holds one (see :func:`risk_per_cell`).
+incident) in the spatial categories (cybercrime and fraud have no place) per H3 res-9 cell
+(see :func:`risk_per_cell`, which also accepts a risk table per cell).
 """
 
 from __future__ import annotations
@@ -78,8 +78,7 @@ COVERAGE_LAYERS = {
     "zone": "coverage_zones",
     "site": "coverage_sites",
 }
-#: layer names that may hold a risk surface per H3 cell, and their value columns
-KDE_LAYERS = ("kde", "forecast")
+#: value columns accepted in a risk table per H3 cell (see :func:`risk_per_cell`)
 _VALUE_COLUMNS = ("risk", "kde", "density", "score", "forecast", "value", "expected")
 _DEMAND_RES = 11
 _RES = 9
@@ -485,15 +484,6 @@ def _h3_layer(mahallas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, cam_cov: gpd.G
 # --------------------------------------------------------------------------------------------
 # the build step (edge)
 # --------------------------------------------------------------------------------------------
-def read_risk_layer(store: Any) -> pd.DataFrame | None:
-    """The first of the ``kde``/``forecast`` layers present in ``store`` (None when neither is)."""
-    for name in KDE_LAYERS:
-        if store.has(name):
-            frame = store.read(name)
-            return pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    return None
-
-
 def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any]:
     """Compute the coverage layers from ``store`` and replace them in one transaction.
 
@@ -520,9 +510,8 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
         incidents = store.read("incidents", columns=["incident_id", "occurred_at", "category",
                                                      "h3", "geocode_precision", "geometry"])
         infrastructure = store.read("infrastructure")
-        kde = read_risk_layer(store)
         bar.update(1)
-        risk = risk_per_cell(incidents, kde=kde, months=months)
+        risk = risk_per_cell(incidents, months=months)
         layers = coverage_layers(mahallas, cameras, incidents, infrastructure, risk=risk,
                                  months=months)
         bar.update(1)
@@ -531,7 +520,7 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
                 txn.replace(name, frame)
         bar.update(1)
     summary: dict[str, Any] = {name: len(frame) for name, frame in layers.items()}
-    summary["risk"] = "kde" if kde is not None else "counts"
+    summary["risk"] = "counts"
     summary["months"] = months
     cm = layers["coverage_mahalla"]
     if len(cm) and cm["area_m2"].sum() > 0:

@@ -94,10 +94,13 @@ def _tokens(segment: str) -> list[tuple[str, str]]:
         elif tok in _STOPWORDS:
             out.append(("stop", tok))
         elif _DIGIT_RE.search(tok):
-            # a number glued to a following name word belongs to the name ("8-mart")
+            # a number glued to a following name word belongs to the name ("8-mart"), and so
+            # does one between a name and its type word ("Toshkent 1-tumani", "Bahor 2-MFY")
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
             glued = nxt and nxt not in _MARKERS and nxt not in _STOPWORDS and nxt.isalpha()
-            out.append(("word" if glued else "num", tok))
+            numbered = (bool(out) and out[-1][0] == "word" and nxt in _MARKERS
+                        and _MARKERS[nxt][0] != _STREET)
+            out.append(("word" if glued or numbered else "num", tok))
         else:
             out.append(("word", tok))
     return out
@@ -464,7 +467,11 @@ class Gazetteer:
         Rules: names are compared by phonetic key (exact match first, then rapidfuzz
         ``ratio`` >= ``threshold``); a region or district found in the row (given columns, or
         words such as "shahri", "tumani", "г.", "район", "viloyati" in the address, or a bare
-        district name) restricts the mahalla search to it; a mahalla name that exists in
+        district name) restricts the mahalla search to it. A marked district or region the
+        keys miss is read as a Russian form (Денауский район = Denov tumani, г. Термез =
+        Termiz shahri, Сурхандарьинская область = Surxondaryo viloyati; see
+        :func:`etl.translit.admin_skeleton`), else fuzzily with ``admin_threshold`` and
+        ``admin_margin``, among the districts of the named region if any; a mahalla name that exists in
         several candidate districts leaves the row unmatched with reason "ambiguous"; a row
         where only one district is recognisable gets precision "district" at the district's
         representative point. Streets ("Navoiy ko‘chasi", "ул. Навои") and house numbers are

@@ -24,11 +24,7 @@ import geopandas as gpd
 import shapely
 from shapely import STRtree
 
-from etl.derive_coverage import (
-    KDE_LAYERS,
-    mahalla_entrances,
-    risk_per_cell,
-)
+from etl.derive_coverage import mahalla_entrances, risk_per_cell
 from geo.coverage import coverage_polygons
 from geo.h3index import cell_centers
 from geo.join import PolygonIndex
@@ -40,10 +36,12 @@ __all__ = [
     "DEFAULT_CANDIDATES",
     "EXACT_MAX_CAMERAS",
     "EXACT_MAX_CANDIDATES",
+    "KDE_LAYER",
     "PlanFrames",
     "PlanResult",
     "accept_plan",
     "candidate_sites",
+    "kde_demand",
     "load_plan_frames",
     "plan_cameras",
     "plan_table",
@@ -62,6 +60,8 @@ EXACT_MAX_CANDIDATES = 2_000
 EXACT_MAX_CAMERAS = 20
 _DEMAND_RES = 12
 _GRID_RES = 10
+#: the layer holding the KDE risk surface (written by the hotspots build step)
+KDE_LAYER = "kde_surface"
 _INCIDENT_COLUMNS = ["h3", "occurred_at", "category", "geocode_precision", "mahalla_id"]
 
 
@@ -74,7 +74,7 @@ class PlanFrames:
     cameras: gpd.GeoDataFrame
     infrastructure: gpd.GeoDataFrame
     planned: gpd.GeoDataFrame | None = None
-    risk_layer: pd.DataFrame | None = None
+    risk_layer: pd.DataFrame | None = None  # the kde_surface table, read for risk="kde"
 
 
 @dataclass
@@ -149,10 +149,11 @@ def _json_default(value: Any) -> Any:
 # reading (edge)
 # --------------------------------------------------------------------------------------------
 def load_plan_frames(access: Any, *, area: str | Sequence[str] | None = None,
-                     purpose: str = "plan") -> PlanFrames:
+                     risk: str = "counts", purpose: str = "plan") -> PlanFrames:
     """Read the layers a plan needs through the data-access layer (a bare Store is wrapped).
 
-    Incidents are read only for the mahallas of ``area`` (all when None).
+    Incidents are read only for the mahallas of ``area`` (all when None); the ``kde_surface``
+    layer (built by ``riskmap build --only hotspots``) only when ``risk="kde"``.
     """
     from layers.access import DataAccess
 
@@ -172,13 +173,72 @@ def load_plan_frames(access: Any, *, area: str | Sequence[str] | None = None,
     planned = access.read("planned_cameras", purpose=purpose) \
         if store.has("planned_cameras") else None
     risk_layer = None
-    for name in KDE_LAYERS:
-        if store.has(name):
-            frame = access.read(name, purpose=purpose)
-            risk_layer = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-            break
+    if risk == "kde" and store.has(KDE_LAYER):
+        risk_layer = pd.DataFrame(access.read(KDE_LAYER, purpose=purpose))
     return PlanFrames(mahallas=mahallas, incidents=incidents, cameras=cameras,
                       infrastructure=infrastructure, planned=planned, risk_layer=risk_layer)
+
+
+def kde_demand(kde_table: pd.DataFrame, area: gpd.GeoDataFrame
+               ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Demand from the KDE surface: expected incidents at each H3 res-12 child of the area.
+
+    The surface (incidents per km², a COG in the ``kde_surface`` layer) is read only over the
+    area's bounds, sampled at the centre of every res-12 child of the res-9 cells whose centre
+    lies in the area, and multiplied by the child's area.
+
+    Returns
+    -------
+    tuple
+        Risk per res-9 cell (``h3, incidents, risk``; ``incidents`` is 0: the surface has no
+        counts) and the demand points (``h3, parent, risk``, only positive risk).
+    """
+    import pyarrow as pa
+    from affine import Affine
+
+    from h3ronpy import cells_area_km2
+    from h3ronpy.vector import ContainmentMode, wkb_to_cells
+    from pyproj import Transformer
+    from rasterio.errors import WindowError
+    from rasterio.io import MemoryFile
+    from rasterio.windows import Window, from_bounds
+
+    from etl.derive_hotspots import read_kde_cog
+    from geo.surface import Surface, sample_surface
+
+    wkb = shapely.to_wkb(np.asarray(area.geometry.values, dtype=object))
+    cells = pa.array(wkb_to_cells(wkb, 9, ContainmentMode.ContainsCentroid, flatten=True)
+                     ).to_numpy(zero_copy_only=False).astype(np.uint64).astype(np.int64)
+    cells = np.unique(cells[cells > 0])
+    empty = pd.DataFrame({"h3": np.empty(0, np.int64), "incidents": np.empty(0, np.int64),
+                          "risk": np.empty(0)})
+    if len(cells) == 0:
+        return empty, h3_demand(cells, np.empty(0), resolution=_DEMAND_RES)
+    demand = h3_demand(cells, np.ones(len(cells)), resolution=_DEMAND_RES)
+    lon = shapely.get_x(np.asarray(demand.geometry.values, dtype=object))
+    lat = shapely.get_y(np.asarray(demand.geometry.values, dtype=object))
+    with MemoryFile(read_kde_cog(kde_table)) as mem, mem.open() as ds:
+        pad = 0.01
+        minx, miny, maxx, maxy = area.total_bounds
+        bounds = Transformer.from_crs(4326, ds.crs.to_wkt(), always_xy=True).transform_bounds(
+            minx - pad, miny - pad, maxx + pad, maxy + pad)
+        try:
+            window = from_bounds(*bounds, transform=ds.transform).round_offsets(
+            ).round_lengths().intersection(Window(0, 0, ds.width, ds.height))
+        except WindowError:  # the area and the surface do not meet
+            return empty, demand.iloc[:0]
+        surface = Surface(ds.read(1, window=window).astype(np.float64),
+                          ds.transform @ Affine.translation(window.col_off, window.row_off),
+                          ds.crs.to_wkt())
+    per_km2 = np.nan_to_num(sample_surface(surface, lon, lat))
+    km2 = pa.array(cells_area_km2(pa.array(demand["h3"].to_numpy().astype(np.uint64)))
+                   ).to_numpy(zero_copy_only=False)
+    demand["risk"] = np.clip(per_km2, 0.0, None) * km2
+    per_cell = demand.groupby("parent")["risk"].sum()
+    out = pd.DataFrame({"h3": per_cell.index.to_numpy(np.int64), "incidents": 0,
+                        "risk": per_cell.to_numpy(np.float64)})
+    return out[out["risk"] > 0].reset_index(drop=True), \
+        demand[demand["risk"] > 0].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,7 +444,7 @@ def plan_cameras(frames: PlanFrames, *, area: str | Sequence[str] | None = None,
         :data:`EXACT_MAX_CANDIDATES` candidates and at most :data:`EXACT_MAX_CAMERAS` cameras.
     risk
         ``"counts"``: incidents of the last ``months`` in spatial categories per H3 res-9 cell;
-        ``"kde"``: the store's ``kde`` (or ``forecast``) layer.
+        ``"kde"``: the KDE surface of the ``kde_surface`` layer (see :func:`kde_demand`).
     months, precise_only
         Incident window and whether only incidents with coordinates count (see
         :func:`etl.derive_coverage.recent_spatial_mask`).
@@ -416,17 +476,20 @@ def plan_cameras(frames: PlanFrames, *, area: str | Sequence[str] | None = None,
     if risk not in {"counts", "kde"}:
         raise ConfigError(f"risk={risk!r}: expected 'counts' or 'kde'")
     if risk == "kde" and frames.risk_layer is None:
-        raise ConfigError("--risk kde needs a 'kde' or 'forecast' layer in the store; run "
-                          "`riskmap build --only hotspots` first or use --risk counts")
+        raise ConfigError(f"--risk kde needs the {KDE_LAYER!r} layer in the store: run "
+                          "`riskmap build --only hotspots` first, or use --risk counts")
     area_m = select_area(frames.mahallas, area).reset_index(drop=True)
     if len(area_m) == 0:
         raise ConfigError("the area holds no mahallas (check the store and your region scope)")
     ids = set(area_m["mahalla_id"].astype(str))
     inc = frames.incidents
     inc = inc[inc["mahalla_id"].astype(object).isin(ids).to_numpy(bool)] if len(inc) else inc
-    cells = risk_per_cell(inc, kde=frames.risk_layer if risk == "kde" else None, months=months,
-                          precise_only=precise_only)
-    cells = cells[_area_cells(cells["h3"].to_numpy(np.int64), area_m)].reset_index(drop=True)
+    if risk == "kde":
+        cells, demand = kde_demand(frames.risk_layer, area_m)
+    else:
+        cells = risk_per_cell(inc, months=months, precise_only=precise_only)
+        cells = cells[_area_cells(cells["h3"].to_numpy(np.int64), area_m)].reset_index(drop=True)
+        demand = None
     sites = candidate_sites(area_m, frames.infrastructure, kinds,
                             risk_cells=cells["h3"].to_numpy(np.int64))
     existing = _existing(frames, area_m)
@@ -442,7 +505,9 @@ def plan_cameras(frames: PlanFrames, *, area: str | Sequence[str] | None = None,
     if len(cells) == 0 or cells["risk"].sum() <= 0 or len(sites) == 0:
         return _empty_result(frames, area_m, cells, existing, summary, t0,
                              "no risk in the area" if len(sites) else "no candidate sites")
-    demand = h3_demand(cells["h3"].to_numpy(), cells["risk"].to_numpy(), resolution=_DEMAND_RES)
+    if demand is None:
+        demand = h3_demand(cells["h3"].to_numpy(), cells["risk"].to_numpy(),
+                           resolution=_DEMAND_RES)
     planner = CameraPlanner.from_geodataframes(
         demand, sites, types=types, bearings=bearings, existing_cameras=existing,
         costs=costs, k=budget, budget=money_budget)

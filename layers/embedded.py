@@ -280,6 +280,10 @@ def _from_arrow(table: pa.Table, spec: LayerSpec | None) -> pd.DataFrame:
         table = table.drop_columns(["geometry"])
     frame = table.to_pandas(types_mapper=_types_mapper)
     if spec is not None:
+        for col in spec.columns:  # nullable ints straight from Arrow: no float64 detour
+            if col.dtype == "int" and col.name in table.column_names:
+                frame[col.name] = table.column(col.name).to_pandas(
+                    types_mapper={pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype()}.get)
         frame = _restore(spec, frame)
     if has_geo:
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs=SRID))

@@ -255,14 +255,14 @@ def _check_keys(layer: str, key: str, frame: pd.DataFrame) -> None:
 
 
 # ---- SQL -> frames --------------------------------------------------------------------------
-# A read runs one query that renders each row with PostgreSQL's record output (CSV-like: NULL
-# is an empty unquoted field, '"' and '\\' are doubled inside quotes) and joins them into a few
-# large values (``_READ_ROWS`` rows each), so Python handles a few buffers instead of a message
-# per row; Arrow's CSV reader then parses them. Timestamps travel as epoch microseconds, dates
-# as epoch days, points as x/y, other geometries as hex WKB.
+# A read selects each row rendered by PostgreSQL's record output, "(v1,v2,...)": CSV-like (NULL
+# is an empty unquoted field; a value with a quote, backslash, comma, parenthesis or space is
+# quoted, with '"' and '\\' doubled). Constant first and last fields absorb the parentheses.
+# The rows arrive as bytes, are joined, and Arrow's CSV reader parses them column-wise.
+# Timestamps travel as epoch microseconds, dates as epoch days, points as x/y, other geometries
+# as hex WKB.
 
-_SENTINEL = "_riskmap_row"  # a constant first field: a row is never an empty line
-_READ_ROWS = 50_000
+_FIRST, _LAST = "_riskmap_first", "_riskmap_last"
 
 
 def _transport(col: _Column) -> list[tuple[str, sql.Composable, pa.DataType]]:
@@ -289,16 +289,14 @@ def _transport(col: _Column) -> list[tuple[str, sql.Composable, pa.DataType]]:
     return [(col.name, sql.SQL("{}::text").format(ident), pa.large_string())]
 
 
-def _read_query(layer: str, cols: list[_Column], where: sql.Composable) -> sql.Composable:
+def _read_query(layer: str, cols: list[_Column], where: sql.Composable) -> sql.Composed:
     fields = [f for col in cols for f in _transport(col)]
     select = sql.SQL(", ").join(
-        [sql.SQL("1 AS {}").format(sql.Identifier(_SENTINEL))]
-        + [sql.SQL("{} AS {}").format(expr, sql.Identifier(name)) for name, expr, _ in fields])
-    return sql.SQL(
-        "SELECT convert_to(string_agg(substr(q.t, 2, length(q.t) - 2), E'\\n'), 'UTF8') "
-        "FROM (SELECT r::text AS t, (row_number() OVER ()) / {rows} AS batch "
-        "FROM (SELECT {select} FROM {table}{where}) AS r) AS q GROUP BY q.batch").format(
-        rows=sql.Literal(_READ_ROWS), select=select, table=sql.Identifier(layer), where=where)
+        [sql.SQL("1 AS {}").format(sql.Identifier(_FIRST))]
+        + [sql.SQL("{} AS {}").format(expr, sql.Identifier(name)) for name, expr, _ in fields]
+        + [sql.SQL("1 AS {}").format(sql.Identifier(_LAST))])
+    return sql.SQL("SELECT convert_to(r::text, 'UTF8') FROM (SELECT {} FROM {}{}) AS r").format(
+        select, sql.Identifier(layer), where)
 
 
 def _natural(col: _Column, arr: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -321,7 +319,7 @@ def _points(x: np.ndarray, y: np.ndarray, null: np.ndarray) -> np.ndarray:
 
 
 def _decode(blocks: list[bytes], cols: list[_Column]) -> dict[str, Any]:
-    """Parse the read query's blocks: Arrow arrays and shapely geometries per column."""
+    """Parse the read query's rows: Arrow arrays and shapely geometries per column."""
     fields = [f for col in cols for f in _transport(col)]
     types = {name: typ for name, _, typ in fields}
     if not blocks:
@@ -329,12 +327,12 @@ def _decode(blocks: list[bytes], cols: list[_Column]) -> dict[str, Any]:
     else:
         table = pacsv.read_csv(
             pa.py_buffer(b"\n".join(blocks)),
-            read_options=pacsv.ReadOptions(column_names=[_SENTINEL, *types],
+            read_options=pacsv.ReadOptions(column_names=[_FIRST, *types, _LAST],
                                            block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, double_quote=True,
                                              escape_char="\\"),
             convert_options=pacsv.ConvertOptions(
-                column_types={_SENTINEL: pa.int8(), **types},
+                column_types={_FIRST: pa.string(), **types, _LAST: pa.string()},
                 null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
                 true_values=["t"], false_values=["f"]),
         )
@@ -574,7 +572,7 @@ class PostgisStore(Store):
             blocks: list[bytes] = []
             if cols:
                 cur.execute(_read_query(layer, cols, where), params or None, binary=True)
-                blocks = [bytes(row[0]) for row in cur.fetchall() if row[0] is not None]
+                blocks = [row[0] for row in cur.fetchall()]
         arrays = _decode(blocks, cols)
         return _select(_frame(arrays, cols, spec, schema), columns)
 

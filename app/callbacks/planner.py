@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import dash
+import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, no_update
 
@@ -13,19 +14,29 @@ import geopandas as gpd
 
 from app.data import AppModel
 from app.figures import empty_figure
-from app.figures_planner import gain_curve, plan_map, plan_summary_text
+from app.figures_planner import coverage_summary_text, gain_curve, plan_map, plan_summary_text
 from app.pages.planner import IDS
-from etl.planning import PlanResult, accept_plan, load_plan_frames, plan_cameras, plan_table
+from etl.planning import (
+    PlanResult,
+    accept_plan,
+    load_plan_frames,
+    plan_cameras,
+    plan_table,
+    select_area,
+)
 from riskmap.errors import RiskmapError
 
-__all__ = ["MAX_MAHALLAS_WITHOUT_AREA", "plan_from_store", "register", "run_plan"]
+__all__ = ["MAX_GAP_CELLS", "MAX_MAHALLAS_WITHOUT_AREA", "coverage_view", "plan_from_store",
+           "register", "run_plan"]
 
+#: the map of current coverage draws at most this many gap cells (the largest)
+MAX_GAP_CELLS = 3_000
 #: above this many mahallas in scope the page asks for an area (a plan over all of them is slow)
 MAX_MAHALLAS_WITHOUT_AREA = 200
 
 
 def run_plan(model: AppModel, area: str | None, budget: Any, types: list[str] | None,
-             candidates: list[str] | None) -> PlanResult:
+             candidates: list[str] | None, risk: str = "counts") -> PlanResult:
     """Read the layers through the model's DataAccess (audited as ``app``) and plan.
 
     Raises
@@ -48,9 +59,35 @@ def run_plan(model: AppModel, area: str | None, budget: Any, types: list[str] | 
     if area is None and len(model.mahallas) > MAX_MAHALLAS_WITHOUT_AREA:
         raise ConfigError(f"{len(model.mahallas):,} mahallas are in scope: choose a region, "
                           "district or mahalla first")
-    frames = load_plan_frames(model.access, area=area, purpose="app")
+    frames = load_plan_frames(model.access, area=area, risk=risk, purpose="app")
     return plan_cameras(frames, area=area, budget=k, types=types, candidates=candidates,
-                        time_limit=30.0)
+                        risk=risk, time_limit=30.0)
+
+
+def coverage_view(model: AppModel, area: str | None) -> tuple[go.Figure, str]:
+    """Current coverage of an area: the largest gaps (risk x (1 - covered share)) on the map,
+    with the camera coverage polygons, and one line of coverage figures."""
+    store = model.access.store
+    if not store.has("coverage_h3"):
+        return (empty_figure("Run `riskmap build --only coverage` to see coverage gaps"),
+                coverage_summary_text(pd.DataFrame()))
+    try:
+        chosen = select_area(model.mahallas, area)
+    except RiskmapError as exc:
+        return empty_figure(str(exc)), ""
+    ids = [str(i) for i in chosen["mahalla_id"]]
+    where = [("mahalla_id", "in", ids)]
+    figures = model.access.read("coverage_mahalla", filters=where, purpose="app")
+    gaps = model.access.read("coverage_h3", columns=["h3", "gap", "risk", "mahalla_id"],
+                             filters=[*where, ("gap", ">", 0.0)], purpose="app")
+    gaps = gaps.sort_values("gap", ascending=False).head(MAX_GAP_CELLS)
+    cov = model.access.read("camera_coverage", filters=where, purpose="app")
+    cams = model.access.read("cameras", filters=where, purpose="app")
+    cams = cams[(cams["status"].astype(object) != "broken").to_numpy(bool)]
+    fig = plan_map(chosen, pd.DataFrame(gaps), cams, cov.geometry, cams.iloc[:0],
+                   gpd.GeoSeries([], crs=4326), value="gap", value_label="Gap",
+                   uirevision=str(area))
+    return fig, coverage_summary_text(figures)
 
 
 def plan_from_store(data: dict[str, Any] | None) -> gpd.GeoDataFrame | None:
@@ -68,6 +105,14 @@ def register(app: dash.Dash, model: AppModel) -> None:
 
     @app.callback(
         Output(IDS.MAP, "figure"),
+        Output(IDS.COVERAGE, "children"),
+        Input(IDS.AREA, "value"),
+    )
+    def _coverage(area: str | None) -> tuple[go.Figure, str]:
+        return coverage_view(model, area)
+
+    @app.callback(
+        Output(IDS.MAP, "figure", allow_duplicate=True),
         Output(IDS.CURVE, "figure"),
         Output(IDS.SUMMARY, "children"),
         Output(IDS.PLAN, "data"),
@@ -80,12 +125,13 @@ def register(app: dash.Dash, model: AppModel) -> None:
         State(IDS.BUDGET, "value"),
         State(IDS.TYPES, "value"),
         State(IDS.CANDIDATES, "value"),
+        State(IDS.RISK, "value"),
         prevent_initial_call=True,
     )
     def _run(_: int, area: str | None, budget: Any, types: list[str] | None,
-             candidates: list[str] | None) -> tuple[Any, ...]:
+             candidates: list[str] | None, risk: str | None) -> tuple[Any, ...]:
         try:
-            res = run_plan(model, area, budget, types, candidates)
+            res = run_plan(model, area, budget, types, candidates, risk or "counts")
         except RiskmapError as exc:
             fig = empty_figure(str(exc))
             return fig, empty_figure(""), f"Cannot plan: {exc}", None, True, True, True, ""

@@ -73,7 +73,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
 
 
 def slider_marks(months: list[date]) -> dict[int, str]:
-    """Slider labels: about six evenly spaced ``YYYY-MM`` marks (first and last always).
+    """Slider labels: up to five evenly spaced ``YYYY-MM`` marks (first and last always).
 
     Examples
     --------
@@ -82,7 +82,7 @@ def slider_marks(months: list[date]) -> dict[int, str]:
     """
     if not months:
         return {}
-    step = max(1, len(months) // 6)
+    step = max(1, -(-len(months) // 4))
     keep = set(range(0, len(months), step)) | {len(months) - 1}
     return {i: months[i].strftime("%Y-%m") for i in sorted(keep)}
 
@@ -202,7 +202,8 @@ def _panel() -> html.Div:
     ], id=IDS.PANEL, className="panel")
 
 
-_CELL = {"fontFamily": "inherit", "fontSize": "0.8rem", "padding": "2px 6px",
+_CELL = {"fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif",
+         "fontSize": "0.78rem", "padding": "2px 6px",
          "textAlign": "left", "whiteSpace": "normal", "height": "auto"}
 _HEADER = {"fontWeight": "600", "backgroundColor": "#f4f4f1"}
 
@@ -222,7 +223,7 @@ def _red_list() -> html.Div:
             page_size=15,
             columns=[{"name": n, "id": i} for i, n in (
                 ("name", "Mahalla"), ("district", "District"), ("status", "Status"),
-                ("count", "Incidents (12 mo)"), ("rate_per_1000", "Per 1,000"),
+                ("count", "12 mo"), ("rate_per_1000", "/1,000"),
                 ("gi_z", "Gi* z"))],
             data=[], style_cell=_CELL, style_header=_HEADER, style_table={"overflowX": "auto"},
             style_data_conditional=[{"if": {"filter_query": '{status} = "newly red"'},

@@ -11,7 +11,7 @@ from app.data import AppModel
 from app.factory import current_model
 from app.figures import empty_figure
 from app.ids import make_id
-from etl.planning import DEFAULT_CANDIDATES
+from etl.planning import DEFAULT_CANDIDATES, KDE_LAYER
 from layers.spec import CAMERA_TYPES
 
 __all__ = ["CANDIDATE_OPTIONS", "IDS", "PATH", "TYPE_OPTIONS", "area_options", "layout",
@@ -24,6 +24,8 @@ class IDS:
     """Ids of the planner page (kept here until they move into ``app/ids.py``)."""
 
     AREA = make_id("planner", "area")
+    RISK = make_id("planner", "risk")
+    COVERAGE = make_id("planner", "coverage")
     BUDGET = make_id("planner", "budget")
     TYPES = make_id("planner", "types")
     CANDIDATES = make_id("planner", "candidates")
@@ -83,6 +85,12 @@ def layout(**query: Any) -> html.Div:
         html.Aside([
             _field("Area", dcc.Dropdown(id=IDS.AREA, options=options, value=area,
                                         placeholder="Everything in scope")),
+            html.P(id=IDS.COVERAGE, className="summary", role="status"),
+            _field("Risk", dcc.RadioItems(id=IDS.RISK, options=[
+                {"label": " Incidents, last 12 months", "value": "counts"},
+                {"label": " KDE surface", "value": "kde",
+                 "disabled": not model.access.store.has(KDE_LAYER)}],
+                value="counts", className="radio-list")),
             _field("New cameras (budget)", dcc.Input(
                 id=IDS.BUDGET, type="number", min=1, max=200, step=1, value=budget,
                 debounce=False, style={"width": "6rem"})),
@@ -94,8 +102,9 @@ def layout(**query: Any) -> html.Div:
                                                     value=list(DEFAULT_CANDIDATES),
                                                     className="check-list")),
             html.Button("Run plan", id=IDS.RUN, n_clicks=0, style=_BUTTON),
-            html.P("Existing active and planned cameras stay fixed; the plan maximises the "
-                   "incidents of the last 12 months (spatial categories) newly covered.",
+            html.P("The map shows coverage gaps (risk not covered) until a plan runs. Existing "
+                   "active and planned cameras stay fixed; the plan maximises the risk newly "
+                   "covered (cybercrime and fraud have no place and do not count).",
                    className="hint", style={"fontSize": "0.8rem", "color": "#5f625a"}),
             html.P(id=IDS.SUMMARY, className="summary", role="status"),
             html.Div([
@@ -112,8 +121,7 @@ def layout(**query: Any) -> html.Div:
         ], className="controls"),
         html.Section([
             dcc.Loading(id=IDS.LOADING, type="default", children=html.Div([
-                dcc.Graph(id=IDS.MAP, figure=empty_figure(
-                    "Choose an area, a budget and camera types, then run the plan"),
+                dcc.Graph(id=IDS.MAP, figure=empty_figure("Loading the current coverage ..."),
                     responsive=True, style={"height": "65vh", "width": "100%"},
                     config={"displaylogo": False, "scrollZoom": True}),
                 dcc.Graph(id=IDS.CURVE, figure=empty_figure("The gain curve appears here"),

@@ -159,7 +159,7 @@ def plan_cameras_cmd(store_url: str | None, budget: int | None, areas: tuple[str
     area = list(areas) or None
     with open_from(settings) as store:
         access = access_for(store, settings)
-        frames = load_plan_frames(access, area=area, purpose="plan")
+        frames = load_plan_frames(access, area=area, risk=risk, purpose="plan")
     result = plan_cameras(
         frames, area=area, budget=budget,
         types=[t.strip() for t in types.split(",") if t.strip()] if types else None,

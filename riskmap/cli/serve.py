@@ -19,7 +19,16 @@ def build_app(settings: Settings, *, demo: bool = False) -> object:
 
     store = open_store(settings.store)
     access = DataAccess(store, user=settings.user, regions=settings.app.regions or None)
-    return create_app(settings, access, demo=demo)
+    return create_app(settings, access, demo=demo or is_synthetic(store))
+
+
+def is_synthetic(store: object) -> bool:
+    """True when ``riskmap demo`` built this store (it records so in ``store_meta``)."""
+    meta = store.read("store_meta")  # type: ignore[attr-defined]
+    if len(meta) == 0 or "key" not in meta.columns:
+        return False
+    flags = meta.loc[meta["key"] == "synthetic", "value"].astype(str).tolist()
+    return bool(flags) and flags[0] == "true"
 
 
 def serve_app(settings: Settings, *, demo: bool = False) -> None:

@@ -114,7 +114,9 @@ def dash_server(world_store: Store) -> Iterator[str]:
     from app.factory import create_app
     from riskmap.settings import Settings
 
-    settings = Settings(_env_file=None, store=world_store.url)  # type: ignore[call-arg]
+    # explicit app section: a RISKMAP_APP__* variable of the developer must not change the app
+    settings = Settings(_env_file=None, store=world_store.url,  # type: ignore[call-arg]
+                        app={"password": None, "regions": [], "host": "127.0.0.1"})
     dash_app = create_app(settings, DataAccess(world_store, user="test"), demo=True)
     server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="dash-test-server", daemon=True)

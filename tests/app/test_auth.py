@@ -32,6 +32,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
 
 
 def _client(world_store: Any, **app: Any) -> Any:
+    app = {"password": None, "regions": [], "host": "127.0.0.1", **app}
     settings = Settings(_env_file=None, store=world_store.url, app=app)  # type: ignore[call-arg]
     dash_app = create_app(settings, DataAccess(world_store, user="test", audit=False))
     return dash_app.server.test_client()

@@ -28,7 +28,12 @@ return t ? Array.from(arr(t.text)) : null;
 @pytest.fixture(scope="module")
 def planner_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """The two-mahalla world of the coverage tests, in its own store (the test writes to it)."""
-    return coverage_world(tmp_path_factory.mktemp("planner") / "store")
+    from etl.derive_coverage import build
+    from riskmap.settings import Settings
+
+    store = coverage_world(tmp_path_factory.mktemp("planner") / "store")
+    build(store, Settings(_env_file=None, store=store.url))  # type: ignore[call-arg]
+    return store
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +54,12 @@ def planner_server(planner_store: Store) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+_KINDS_JS = """
+const gd = document.querySelector(arguments[0]);
+return (gd && gd.data) ? gd.data.map(t => t.meta ? t.meta.kind : null) : null;
+"""
 
 
 def _wait(driver: Any, predicate: Any, timeout: float = 30) -> Any:
@@ -110,6 +121,10 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
                             {"behavior": "allow", "downloadPath": str(downloads)})
     browser.get(planner_server + "/planner")
     run = _wait(browser, lambda d: d.find_element("id", "planner-run"))
+    # before a plan: the current coverage (1 active camera) and the gaps on the map
+    _wait(browser, lambda d: _text(d, "planner-coverage").startswith("Now: 1 camera cover "))
+    kinds = _wait(browser, lambda d: d.execute_script(_KINDS_JS, _MAP))
+    assert "risk" in kinds and "existing-coverage" in kinds and "proposed" not in kinds
     assert browser.find_element("id", "planner-accept").get_attribute("disabled") is not None
     budget = browser.find_element("id", "planner-budget")
     budget.send_keys(Keys.CONTROL, "a")
@@ -121,6 +136,7 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     summary = _text(browser, "planner-summary")
     assert "exact MILP" in summary  # small instance: the MILP ran
     ranks = _wait(browser, lambda d: d.execute_script(_PROPOSED_JS, _MAP))
+    assert "proposed-coverage" in browser.execute_script(_KINDS_JS, _MAP)
     assert ranks == ["1", "2", "3", "4", "5"]
 
     browser.find_element("id", "planner-download-geojson").click()

@@ -122,7 +122,7 @@ def test_bad_options_are_config_errors() -> None:
         plan_cameras(_frames())
     with pytest.raises(ConfigError, match="unknown camera types"):
         plan_cameras(_frames(), budget=1, types=["drone"])
-    with pytest.raises(ConfigError, match="needs a 'kde'"):
+    with pytest.raises(ConfigError, match="needs the 'kde_surface' layer"):
         plan_cameras(_frames(), budget=1, risk="kde")
 
 
@@ -167,3 +167,34 @@ def test_table_and_geojson() -> None:
     assert isinstance(res.plan, gpd.GeoDataFrame) and res.plan.crs.to_epsg() == 4326
     assert (res.plan["range_m"].iloc[0], res.plan["fov_deg"].iloc[0]) == (120.0, 360.0)
     assert pd.api.types.is_float_dtype(res.plan["marginal_gain"])
+
+
+def _uniform_kde(tmp_path: Path, per_km2: float) -> pd.DataFrame:
+    """A ``kde_surface`` table holding a uniform surface over the world (UTM 42N, 100 m)."""
+    import base64
+
+    from etl.rasters import write_cog
+    from geo.surface import grid_transform
+
+    path = write_cog(tmp_path / "kde.tif", np.full((40, 40), per_km2, np.float32),
+                     grid_transform(345_000.0, 4_122_500.0, 100.0), "EPSG:32642")
+    return pd.DataFrame({"name": ["risk"], "cog": [base64.b64encode(path.read_bytes()).decode()]})
+
+
+def test_kde_demand_integrates_the_surface(tmp_path: Path) -> None:
+    import h3
+
+    from etl.planning import kde_demand
+
+    cells, demand = kde_demand(_uniform_kde(tmp_path, 10.0), world_mahallas())
+    assert len(cells) > 0 and (cells["incidents"] == 0).all()
+    # 10 incidents per km2 times each res-9 cell's area (its children tile it exactly)
+    expected = [10.0 * h3.cell_area(h3.int_to_str(int(c)), "km^2") for c in cells["h3"]]
+    np.testing.assert_allclose(cells["risk"], expected, rtol=1e-6)
+    assert demand["risk"].sum() == pytest.approx(cells["risk"].sum())
+    frames = _frames()
+    frames.risk_layer = _uniform_kde(tmp_path, 10.0)
+    res = plan_cameras(frames, budget=1, risk="kde", types=["overview"], exact=False)
+    assert res.summary["risk"] == "kde" and res.summary["total_risk"] == pytest.approx(
+        cells["risk"].sum())
+    assert len(res.plan) == 1

@@ -160,9 +160,8 @@ def _reference_cyr_to_lat(text: str) -> str:
         if low == "е" and (not prev.isalpha() or prev.lower() in "аеёиоуэюяўыәөүіaeiouъь"):
             lat = "ye"
         if ch.isupper() and lat:
-            if len(lat) == 1 or not lat[1].isalpha():
-                lat = lat.upper()
-            elif nxt.isupper() or (not nxt.isalpha() and prev.isupper()):
+            single = len(lat) == 1 or not lat[1].isalpha()
+            if single or nxt.isupper() or (not nxt.isalpha() and prev.isupper()):
                 lat = lat.upper()
             else:
                 lat = lat[0].upper() + lat[1:]

@@ -231,3 +231,24 @@ def test_repr_hides_the_password(postgis_empty_db: str) -> None:
 def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="cannot migrate"):
         PostgisStore("postgresql+psycopg://nobody:pw@127.0.0.1:9/nowhere?connect_timeout=2")
+
+
+def test_big_replace_rebuilds_the_same_indexes(postgis_db: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replace past ``_REINDEX_ROWS`` drops indexes for the COPY and re-creates them as they were."""
+    import layers.postgis
+
+    monkeypatch.setattr(layers.postgis, "_REINDEX_ROWS", 2)
+    with _connect(postgis_db) as conn:
+        before = _catalog(conn)
+    with PostgisStore(postgis_db) as store:
+        store.replace("incidents", fixtures.incidents())
+        store.replace("mahallas", fixtures.mahallas())
+        assert store.count("incidents") == 6
+        with pytest.raises(StoreError, match="rolled back"):
+            store.append("incidents", fixtures.incidents().iloc[:1])  # the key is enforced again
+    with _connect(postgis_db) as conn:
+        assert _catalog(conn) == before
+        names = {r[0] for r in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'incidents'").fetchall()}
+    assert {"incidents_pkey", "ix_incidents_h3", "gix_incidents_geometry"} <= names

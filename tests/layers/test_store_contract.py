@@ -306,12 +306,7 @@ def test_derived_table_replace_changes_columns_and_append_adds_rows(store: Store
     assert store.read("summary", filters=[("share", ">", 0.5)]).empty
 
 
-def test_nullable_int64_keeps_every_bit(store: Store, tiny_world: dict[str, pd.DataFrame],
-                                        request: pytest.FixtureRequest) -> None:
-    if type(store).__name__ == "EmbeddedStore":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "layers/embedded.py _from_arrow turns a nullable int64 column into float64 before "
-            "casting it to Int64, so values beyond 2**53 lose their low bits")))
+def test_nullable_int64_keeps_every_bit(store: Store, tiny_world: dict[str, pd.DataFrame]) -> None:
     frame = tiny_world["incidents"]
     frame["content_hash"] = pd.array([2**53 + 1, None, -(2**62) - 1, 1, 2, 3], dtype="Int64")
     store.replace("incidents", frame)

@@ -1,0 +1,199 @@
+"""Unit tests of the commanders' figure builders (pure: frames in, figures out)."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import geopandas as gpd
+import shapely
+
+from app.figures import ZERO_COLOUR, HoverField
+from app.figures_commanders import (
+    CATEGORICAL_COLOURS,
+    category_chart,
+    class_name,
+    kde_image,
+    metric_classes,
+    metric_map,
+    pai_chart,
+    png_data_uri,
+    point_layer,
+    resolution_for_span,
+    trend_chart,
+)
+
+
+def _decode_png(uri: str) -> tuple[int, int, np.ndarray]:
+    """Width, height and RGBA pixels of a PNG data URI written by png_data_uri."""
+    raw = base64.b64decode(uri.split(",", 1)[1])
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    w = h = 0
+    while pos < len(raw):
+        (length,) = struct.unpack(">I", raw[pos:pos + 4])
+        tag, body = raw[pos + 4:pos + 8], raw[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", raw[pos + 8 + length:pos + 12 + length])
+        assert crc == zlib.crc32(tag + body) & 0xFFFFFFFF
+        if tag == b"IHDR":
+            w, h = struct.unpack(">II", body[:8])
+            assert body[8:10] == b"\x08\x06"  # 8-bit RGBA
+        elif tag == b"IDAT":
+            idat += body
+        pos += 12 + length
+    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + 4 * w)
+    assert (rows[:, 0] == 0).all()  # filter type "none" on every row
+    return w, h, rows[:, 1:].reshape(h, w, 4)
+
+
+def test_resolution_follows_the_span() -> None:
+    assert [resolution_for_span(s) for s in (5.0, 0.61, 0.6, 0.16, 0.15, 0.01)] == [
+        7, 7, 8, 8, 9, 9]
+    assert resolution_for_span(None) == 7
+    assert resolution_for_span(float("nan")) == 7
+
+
+def test_count_classes_hand_case() -> None:
+    c = metric_classes(np.array([0, 1, 2, 3, 4, 5, 6]), "count", k=3)
+    assert c.names == ["0", "1–2", "3–4", "5–6"]
+    assert c.codes.tolist() == [0, 1, 1, 2, 2, 3, 3]
+    assert c.colours[0] == ZERO_COLOUR and len(set(c.colours)) == 4
+
+
+def test_rate_classes_keep_zero_and_unknown_apart() -> None:
+    c = metric_classes(np.array([0.0, np.nan, 1.0, 2.0, 4.0]), "rate", k=2)
+    assert c.names[0] == "0" and c.names[-1] == "unknown"
+    assert c.codes[0] == 0 and c.codes[1] == len(c.names) - 1
+    assert 0 < c.codes[2] <= c.codes[3] <= c.codes[4] < len(c.names) - 1
+    assert c.names[c.codes[4]].endswith("4.0")  # the top class reaches the maximum
+
+
+def test_categorical_classes_order_colours_and_labels() -> None:
+    v = np.array(["not_significant", "hot_99", None, "cold_95", "hot_99"], dtype=object)
+    c = metric_classes(v, "gi_class")
+    assert c.names == ["Hot spot 99%", "Not significant", "Cold spot 95%", "n/a"]
+    assert c.colours[:3] == [CATEGORICAL_COLOURS[k] for k in ("hot_99", "not_significant",
+                                                               "cold_95")]
+    assert c.codes.tolist() == [1, 0, 3, 2, 0]
+    unknown = metric_classes(np.array(["weird", "red"], dtype=object), "status")
+    assert unknown.names == ["Red", "Weird"] and unknown.colours[1] not in ("", None)
+    with pytest.raises(ValueError, match="expected one of"):
+        metric_classes(np.array([1]), "bogus")
+    assert class_name("intensifying_hot_spot") == "Intensifying hot spot"
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(-5, 1e6)), max_size=60),
+       st.sampled_from(["count", "rate"]), st.integers(1, 7))
+def test_numeric_classes_are_valid_and_monotone(values: list[float | None], metric: str,
+                                                k: int) -> None:
+    v = np.array([np.nan if x is None else x for x in values], dtype=float)
+    if metric == "count":
+        v = np.where(np.isfinite(v), np.floor(np.abs(v)), 0)
+    c = metric_classes(v, metric, k=k)
+    assert len(c.names) == len(c.colours)
+    assert ((c.codes >= 0) & (c.codes < len(c.names))).all()
+    finite_pos = np.isfinite(v) & (v > 0)
+    assert (c.codes[finite_pos] > 0).all()
+    order = np.argsort(v[finite_pos], kind="stable")
+    assert np.all(np.diff(c.codes[finite_pos][order]) >= 0)
+
+
+def _units() -> gpd.GeoDataFrame:
+    x0 = np.array([67.84, 67.85, 67.86])
+    return gpd.GeoDataFrame({
+        "mahalla_id": ["A", "B", "C"], "name": ["Bog'ishamol", "Navro'z", "Sharq"],
+        "count": [0, 4, 9], "status": ["green", "red", "red"],
+        "gi_class": ["cold_90", "not_significant", "hot_95"],
+    }, geometry=shapely.box(x0, 40.12, x0 + 0.01, 40.13), crs="EPSG:4326")
+
+
+_HOVER = (HoverField("name", "Mahalla"), HoverField("count", "Incidents", ":,d"),
+          HoverField("mahalla_id", "Id"))
+
+
+def test_metric_map_legend_matches_fills_and_tooltips() -> None:
+    units = _units()
+    fig = metric_map(units, "status", hover=_HOVER, highlight=units.geometry.iloc[[1]])
+    classes = [t for t in fig.data if t.meta["kind"] == "mahalla"]
+    assert [t.name for t in classes] == ["Red", "Green"]
+    assert [t.fillcolor for t in classes] == [CATEGORICAL_COLOURS["red"],
+                                              CATEGORICAL_COLOURS["green"]]
+    assert [t.meta["n"] for t in classes] == [2, 1]
+    # two red squares: 2 rings of 5 points and one NaN gap
+    assert len(classes[0].x) == 11 and np.isnan(np.asarray(classes[0].x, float)).sum() == 1
+    highlight = next(t for t in fig.data if t.meta["kind"] == "highlight")
+    assert highlight.meta["n"] == 1 and highlight.line.width == 3
+    hover = next(t for t in fig.data if t.meta["kind"] == "mahalla-hover")
+    assert [row[0] for row in hover.customdata] == ["Bog'ishamol", "Navro'z", "Sharq"]
+    assert [row[2] for row in hover.customdata] == ["A", "B", "C"]
+    assert "%{customdata[1]:,d}" in hover.hovertemplate
+    assert fig.layout.legend.title.text == "Mahalla status"
+    counts = metric_map(units, "count", hover=_HOVER)
+    assert [t.name for t in counts.data if t.meta["kind"] == "mahalla"][0] == "0"
+
+
+def test_metric_map_empty_and_base_only() -> None:
+    empty = _units().iloc[:0]
+    fig = metric_map(empty, "count", hover=_HOVER)
+    assert fig.layout.annotations[0].text.startswith("No mahallas")
+    base = metric_map(empty, "count", hover=_HOVER, base=_units().geometry, kind="h3")
+    assert [t.meta["kind"] for t in base.data] == ["base"]
+
+
+def test_point_layer_drops_missing_coordinates() -> None:
+    fig = metric_map(_units(), "count", hover=_HOVER)
+    hover = pd.DataFrame({"camera_id": ["C1", "C2", "C3"], "type": ["overview"] * 3})
+    point_layer(fig, np.array([67.845, np.nan, 67.855]), np.array([40.125, 40.0, 40.125]),
+                name="Cameras", kind="cameras", hover=hover, colour="#1f4e9c")
+    cams = fig.data[-1]
+    assert cams.meta["kind"] == "cameras" and len(cams.x) == 2
+    assert [r[0] for r in cams.customdata] == ["C1", "C3"]
+
+
+def test_png_round_trip() -> None:
+    rgba = np.zeros((2, 3, 4), dtype=np.uint8)
+    rgba[0, 0] = (255, 0, 0, 255)
+    rgba[1, 2] = (0, 0, 255, 128)
+    w, h, pixels = _decode_png(png_data_uri(rgba))
+    assert (w, h) == (3, 2)
+    assert np.array_equal(pixels, rgba)
+    with pytest.raises(ValueError, match="RGBA"):
+        png_data_uri(np.zeros((2, 2, 3), dtype=np.uint8))
+
+
+def test_kde_image_places_the_grid_and_hides_zeros() -> None:
+    grid = np.zeros((4, 6))
+    grid[1, 2] = 5.0
+    grid[2, 3] = np.nan
+    img = kde_image(grid, (67.0, 40.0, 67.6, 40.4))
+    assert (img["x"], img["y"]) == (67.0, 40.4)
+    assert img["sizex"] == pytest.approx(0.6) and img["sizey"] == pytest.approx(0.4)
+    assert img["xref"] == "x" and img["yref"] == "y" and img["sizing"] == "stretch"
+    w, h, pixels = _decode_png(img["source"])
+    assert (w, h) == (6, 4)
+    alpha = pixels[..., 3]
+    assert alpha[1, 2] == 255 and alpha.sum() == 255  # only the one positive cell shows
+    big = kde_image(np.ones((1200, 300)), (0, 0, 1, 1), max_pixels=600)
+    assert _decode_png(big["source"])[:2] == (150, 600)
+
+
+def test_panel_charts() -> None:
+    months = pd.date_range("2025-01-01", periods=3, freq="MS")
+    trend = trend_chart(months, np.array([1, 0, 4]))
+    assert list(trend.data[0].x) == ["2025-01", "2025-02", "2025-03"]
+    assert list(trend.data[0].y) == [1, 0, 4]
+    cats = category_chart(["theft", "vehicle_theft"], np.array([5, 2]))
+    assert list(cats.data[0].y) == ["Vehicle theft", "Theft"]  # largest on top
+    rows = pd.DataFrame({"method": ["naive", "naive", "kde", "kde"],
+                         "coverage": [0.05, 0.01, 0.01, 0.05], "pai": [2.0, 3.0, 5.0, 4.0]})
+    pai = pai_chart(rows)
+    assert [t.meta["method"] for t in pai.data] == ["naive", "kde"]
+    assert list(pai.data[0].x) == [1.0, 5.0] and list(pai.data[0].y) == [3.0, 2.0]
+    assert pai_chart(rows.iloc[:0]).layout.annotations[0].text == "No evaluation"

@@ -31,7 +31,7 @@ import geopandas as gpd
 import shapely
 
 from app.data import AppModel, ViewQuery, _parse_categories, _parse_date
-from app.figures_commanders import METRICS
+from app.figures_commanders import METRICS, RingIndex, ring_index
 from geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, h3_weights, mahalla_weights
 
 __all__ = [
@@ -231,6 +231,7 @@ class CommandersData:
         units = self.model.units(replace(view, level="mahalla").query()).reset_index(drop=True)
         units["rate"] = units["rate_per_1000"]
         pos = self.mahalla_index().get_indexer(units["mahalla_id"].astype(object).to_numpy())
+        units["pos"] = pos
         adj = self._cached("mahalla_adj", lambda: mahalla_weights(self.model.mahallas).sparse)
         z, cls = _gi(units["count"].to_numpy(dtype=float), adj[pos][:, pos])
         units["gi_z"] = z
@@ -260,7 +261,7 @@ class CommandersData:
         z, cls = _gi(y, adj)
         polys, cx, cy, hexes = self.model._cell_shapes(res)
         frame = pd.DataFrame({"h3": cells, "h3_hex": hexes[upos], "count": y.astype(np.int64),
-                              "gi_z": z, "gi_class": cls})
+                              "gi_z": z, "gi_class": cls, "pos": upos})
         total = frame["count"].sum()
         frame["share"] = frame["count"] * 100.0 / total if total else 0.0
         frame["rate"] = np.nan
@@ -304,10 +305,31 @@ class CommandersData:
         """Mahalla polygons of the view's area."""
         return self.model.mahallas.geometry.to_numpy()[self._positions(view)]
 
-    def geometries(self, mahalla_ids: list[str]) -> np.ndarray:
-        """Polygons of the given mahallas (unknown ids are skipped)."""
+    def area_bounds(self, view: CommandersView) -> tuple[float, float, float, float] | None:
+        """Lon/lat bounds of the view's mahallas (``None`` when there are none)."""
+        def build() -> Any:
+            base = self.base_map(view)
+            return tuple(float(v) for v in shapely.total_bounds(base)) if len(base) else False
+        got = self._cached(("bounds", view.region, view.district), build)
+        return None if got is False else got
+
+    def mahalla_rings(self) -> RingIndex:
+        """Flattened rings of every mahalla (cached)."""
+        return self._cached("mrings", lambda: ring_index(self.model.mahallas.geometry.to_numpy()))
+
+    def cell_rings(self, res: int) -> RingIndex:
+        """Flattened rings of every cell at ``res`` (aligned with the model's cells)."""
+        return self._cached(("crings", res), lambda: ring_index(self.model._cell_shapes(res)[0]))
+
+    def base_rings(self, view: CommandersView) -> RingIndex:
+        """Rings of the mahallas of the view's area (cached per area)."""
+        return self._cached(("brings", view.region, view.district),
+                            lambda: self.mahalla_rings().take(self._positions(view)))
+
+    def highlight_rings(self, mahalla_ids: list[str]) -> RingIndex:
+        """Rings of the given mahallas (unknown ids are skipped)."""
         pos = self.mahalla_index().get_indexer(list(mahalla_ids))
-        return self.model.mahallas.geometry.to_numpy()[pos[pos >= 0]]
+        return self.mahalla_rings().take(pos[pos >= 0])
 
     def mahalla_at(self, x: float, y: float) -> str | None:
         """Id of the mahalla containing the point (``None`` outside every mahalla)."""

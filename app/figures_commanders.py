@@ -10,11 +10,12 @@ the legend always shows the colours the polygons are filled with.
 from __future__ import annotations
 
 import base64
+import html
 import math
 import struct
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,13 +32,13 @@ from app.figures import (
     class_labels,
     classify,
     empty_figure,
-    polygon_xy,
 )
 
 __all__ = [
     "CATEGORICAL_COLOURS",
     "METRICS",
     "MetricClasses",
+    "RingIndex",
     "category_chart",
     "class_name",
     "kde_image",
@@ -46,7 +47,9 @@ __all__ = [
     "pai_chart",
     "png_data_uri",
     "point_layer",
+    "hover_text",
     "resolution_for_span",
+    "ring_index",
     "trend_chart",
 ]
 
@@ -205,27 +208,126 @@ def _ramp(n: int) -> list[str]:
     return [PALETTE[i] for i in pick]
 
 
+class RingIndex(NamedTuple):
+    """Exterior rings of many polygons, flattened once for fast per-class gathering.
+
+    ``x``/``y`` hold every ring followed by a NaN (float32); unit ``i`` owns the slice
+    ``start[i]:stop[i]`` (all its parts, each with its trailing NaN; empty for None/empty).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+
+    def take(self, positions: np.ndarray) -> RingIndex:
+        """The rings of the units at ``positions`` (a new, compact index)."""
+        pos = np.asarray(positions, dtype=np.int64)
+        idx = _ranges(self.start[pos], self.stop[pos])
+        lengths = self.stop[pos] - self.start[pos]
+        stop = np.cumsum(lengths)
+        return RingIndex(self.x[idx], self.y[idx], stop - lengths, stop)
+
+    def gather(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x/y of the units where ``mask`` is True, NaN-separated (float32)."""
+        sel = np.flatnonzero(mask)
+        idx = _ranges(self.start[sel], self.stop[sel])
+        return self.x[idx], self.y[idx]
+
+
+def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(start[i], stop[i])`` for all i, vectorised."""
+    lengths = (stop - start).astype(np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(start - np.cumsum(lengths) + lengths, lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def ring_index(geoms: np.ndarray | gpd.GeoSeries) -> RingIndex:
+    """Flatten the exterior rings of polygons (holes are not drawn: they would be filled).
+
+    Examples
+    --------
+    >>> r = ring_index(np.array([shapely.box(0, 0, 1, 1), None], dtype=object))
+    >>> len(r.x), r.start.tolist(), r.stop.tolist()
+    (6, [0, 6], [6, 6])
+    """
+    arr = np.asarray(geoms, dtype=object)
+    n = len(arr)
+    if n == 0:
+        return RingIndex(np.empty(0, np.float32), np.empty(0, np.float32),
+                         np.zeros(0, np.int64), np.zeros(0, np.int64))
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    poly = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
+    rings = shapely.get_exterior_ring(parts[poly])
+    owner = owner[poly]
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(ring_of, minlength=len(rings)) + 1  # + the NaN separator
+    ring_end = np.cumsum(counts)
+    ring_start = ring_end - counts
+    xy = np.full((int(ring_end[-1]) if len(rings) else 0, 2), np.nan, dtype=np.float32)
+    if len(coords):
+        within = np.arange(len(coords)) - (np.cumsum(counts - 1) - (counts - 1))[ring_of]
+        xy[ring_start[ring_of] + within] = coords
+    per_unit = np.bincount(owner, weights=counts, minlength=n).astype(np.int64)
+    stop = np.cumsum(per_unit)
+    return RingIndex(xy[:, 0], xy[:, 1], stop - per_unit, stop)
+
+
+def hover_text(units: pd.DataFrame, hover: Sequence[HoverField]) -> np.ndarray:
+    """One tooltip string per unit (``<b>first</b><br>label: value ...``), as an object array.
+
+    ``fmt`` ``":,d"`` formats integers with thousands separators, ``":.1f"`` one decimal;
+    other values are shown as text (missing as ``n/a``).
+
+    Examples
+    --------
+    >>> hover_text(pd.DataFrame({"n": [1200], "s": ["x"]}),
+    ...            [HoverField("n", "Incidents", ":,d"), HoverField("s", "Name")]).tolist()
+    ['<b>Incidents: 1,200</b><br>Name: x']
+    """
+    out = None
+    for i, f in enumerate(hover):
+        values = units[f.column].astype(object).to_numpy()
+        fmt = "{" + f.fmt + "}" if f.fmt else "{}"
+        text = np.array(["n/a" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                         else html.escape(fmt.format(v)) for v in values], dtype=object)
+        line = (f"<b>{f.label}: " + text + "</b>") if i == 0 else (f"{f.label}: " + text)
+        out = line if out is None else out + "<br>" + line
+    return out if out is not None else np.full(len(units), "", dtype=object)
+
+
 def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverField],
-               base: gpd.GeoSeries | np.ndarray | None = None,
-               highlight: gpd.GeoSeries | np.ndarray | None = None,
+               key: str = "mahalla_id", rings: RingIndex | None = None,
+               base: RingIndex | None = None, highlight: RingIndex | None = None,
                kind: str = "mahalla", title: str | None = None,
-               uirevision: str = "map") -> go.Figure:
+               uirevision: str = "map") -> dict[str, Any]:
     """Map of ``units`` coloured by ``metric``: one filled trace per class, outlines, tooltips.
+
+    Returns a plain plotly figure dict (what ``dcc.Graph`` takes; ``go.Figure(fig)`` to
+    inspect it): building ``go.Figure`` objects would deep-copy every coordinate array.
 
     Parameters
     ----------
     units
         One row per unit: polygon ``geometry``, the ``metric`` column (``rate`` reads
-        ``rate_per_1000`` when there is no ``rate`` column), the hover columns, and optional
-        ``x``/``y`` tooltip points (else a point on the surface).
+        ``rate_per_1000`` when there is no ``rate`` column), the hover columns, ``key`` and
+        optional ``x``/``y`` tooltip points (else a point on the surface).
     metric
         One of :data:`METRICS`.
     hover
         Tooltip lines; the first is shown in bold.
+    key
+        Column whose value each tooltip point carries as ``customdata`` (for clicks).
+    rings
+        :func:`ring_index` of ``units.geometry`` (precomputed by the caller to save time;
+        computed here when ``None``).
     base
-        Mahalla polygons drawn as thin outlines on top (``None``: none).
+        Rings of the mahalla outlines drawn on top (``None``: none).
     highlight
-        Polygons drawn with a thick outline (selected mahallas), ``meta.kind == "highlight"``.
+        Rings drawn with a thick outline (selected mahallas), ``meta.kind == "highlight"``.
     kind
         ``"mahalla"`` or ``"h3"``: ``meta.kind`` of the class traces (``"<kind>-hover"`` for
         the tooltip trace).
@@ -236,99 +338,97 @@ def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverFie
 
     Returns
     -------
-    plotly.graph_objects.Figure
+    dict
+        ``{"data": [...], "layout": {...}}``.
     """
-    geoms = units.geometry.to_numpy() if len(units) else np.empty(0, dtype=object)
-    base_geoms = np.asarray(base, dtype=object) if base is not None else np.empty(0, object)
-    if len(geoms) == 0 and len(base_geoms) == 0:
-        return empty_figure("No mahallas or incidents match the filters")
+    n_base = 0 if base is None else len(base.start)
+    if len(units) == 0 and n_base == 0:
+        return empty_figure("No mahallas or incidents match the filters").to_plotly_json()
+    rings = rings if rings is not None else ring_index(units.geometry.to_numpy())
     column = "rate_per_1000" if metric == "rate" and "rate" not in units else metric
     values = units[column].to_numpy() if len(units) else np.empty(0)
     classes = metric_classes(values, metric)
-    fig = go.Figure()
+    data: list[dict[str, Any]] = []
     for code, (name, colour) in enumerate(zip(classes.names, classes.colours, strict=True)):
         sel = classes.codes == code
         if not sel.any():
             continue
-        x, y = polygon_xy(geoms[sel])
-        fig.add_trace(go.Scatter(
-            x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", fill="toself",
-            fillcolor=colour, line={"color": "rgba(90,90,90,0.6)", "width": 0.5}, name=name,
-            hoverinfo="skip", legendgroup="classes", legendrank=code + 1,
-            meta={"kind": kind, "class": name, "n": int(sel.sum())}))
-    if len(base_geoms):
-        bx, by = polygon_xy(base_geoms)
-        fig.add_trace(go.Scatter(
-            x=bx.astype(np.float32), y=by.astype(np.float32), mode="lines",
-            line={"color": "rgba(40,40,40,0.5)", "width": 0.8}, name="Mahalla boundaries",
-            hoverinfo="skip", meta={"kind": "base"}, legendrank=1000))
-    if highlight is not None and len(highlight):
-        hx, hy = polygon_xy(np.asarray(highlight, dtype=object))
-        fig.add_trace(go.Scatter(
-            x=hx.astype(np.float32), y=hy.astype(np.float32), mode="lines",
-            line={"color": "#111", "width": 3}, name="Selected", hoverinfo="skip",
-            meta={"kind": "highlight", "n": int(len(highlight))}, legendrank=1001))
+        x, y = rings.gather(sel)
+        data.append({
+            "type": "scatter", "x": x, "y": y, "mode": "lines", "fill": "toself",
+            "fillcolor": colour, "line": {"color": "rgba(90,90,90,0.6)", "width": 0.5},
+            "name": name, "hoverinfo": "skip", "legendgroup": "classes", "legendrank": code + 1,
+            "meta": {"kind": kind, "class": name, "n": int(sel.sum())}})
+    if base is not None and n_base:
+        data.append({"type": "scatter", "x": base.x, "y": base.y, "mode": "lines",
+                     "line": {"color": "rgba(40,40,40,0.5)", "width": 0.8},
+                     "name": "Mahalla boundaries", "hoverinfo": "skip",
+                     "meta": {"kind": "base"}, "legendrank": 1000})
+    if highlight is not None and len(highlight.start):
+        data.append({"type": "scatter", "x": highlight.x, "y": highlight.y, "mode": "lines",
+                     "line": {"color": "#111", "width": 3}, "name": "Selected",
+                     "hoverinfo": "skip", "legendrank": 1001,
+                     "meta": {"kind": "highlight", "n": int(len(highlight.start))}})
     if len(units):
-        fig.add_trace(_hover_trace(units, hover, kind))
-    _map_layout(fig, title or METRICS[metric], uirevision)
-    return fig
+        data.append(_hover_trace(units, hover, kind, key))
+    return {"data": data, "layout": _map_layout(data, title or METRICS[metric], uirevision)}
 
 
-def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str) -> go.Scatter:
+def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str,
+                 key: str) -> dict[str, Any]:
     if "x" in units and "y" in units:
         x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
     else:
         pts = shapely.point_on_surface(units.geometry.to_numpy())
         x, y = shapely.get_x(pts), shapely.get_y(pts)
-    custom = np.column_stack([units[f.column].astype(object).to_numpy() for f in hover])
-    lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
-    lines[0] = f"<b>{lines[0]}</b>"
-    return go.Scatter(
-        x=x, y=y, mode="markers", customdata=custom,
-        marker={"size": 14, "opacity": 0, "color": "#000"},
-        hovertemplate="<br>".join(lines) + "<extra></extra>", showlegend=False,
-        name="details", meta={"kind": f"{kind}-hover"})
+    return {"type": "scatter", "x": x.astype(np.float32), "y": y.astype(np.float32),
+            "mode": "markers", "customdata": units[key].astype(str).tolist(),
+            "text": hover_text(units, hover).tolist(),
+            "marker": {"size": 14, "opacity": 0, "color": "#000"},
+            "hovertemplate": "%{text}<extra></extra>", "showlegend": False,
+            "name": "details", "meta": {"kind": f"{kind}-hover"}}
 
 
-def _map_layout(fig: go.Figure, legend_title: str, uirevision: str) -> None:
-    ys = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)]
-    y = np.concatenate(ys) if ys else np.empty(0)
-    y = y[np.isfinite(y)]
-    lat0 = float((y.min() + y.max()) / 2) if len(y) else 0.0
-    fig.update_layout(
-        margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f4f1",
-        paper_bgcolor="white", font={"family": _FONT, "size": 12}, dragmode="pan",
-        hovermode="closest", uirevision=uirevision, showlegend=True, clickmode="event",
-        legend={"title": {"text": legend_title}, "x": 0.01, "y": 0.99, "xanchor": "left",
-                "yanchor": "top", "bgcolor": "rgba(255,255,255,0.88)", "bordercolor": "#ccc",
-                "borderwidth": 1, "itemclick": False, "itemdoubleclick": False},
-        xaxis={"visible": False, "constrain": "domain"},
-        yaxis={"visible": False, "scaleanchor": "x",
-               "scaleratio": 1.0 / math.cos(math.radians(max(min(lat0, 85.0), -85.0)))},
-    )
+def _map_layout(data: list[dict[str, Any]], legend_title: str, uirevision: str) -> dict[str, Any]:
+    lo, hi = np.inf, -np.inf
+    for t in data:
+        y = np.asarray(t.get("y", ()), dtype=float)
+        y = y[np.isfinite(y)]
+        if len(y):
+            lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
+    lat0 = (lo + hi) / 2 if np.isfinite(lo) else 0.0
+    return {
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "plot_bgcolor": "#f4f4f1",
+        "paper_bgcolor": "white", "font": {"family": _FONT, "size": 12}, "dragmode": "pan",
+        "hovermode": "closest", "uirevision": uirevision, "showlegend": True,
+        "clickmode": "event",
+        "legend": {"title": {"text": legend_title}, "x": 0.01, "y": 0.99, "xanchor": "left",
+                   "yanchor": "top", "bgcolor": "rgba(255,255,255,0.88)", "bordercolor": "#ccc",
+                   "borderwidth": 1, "itemclick": False, "itemdoubleclick": False},
+        "xaxis": {"visible": False, "constrain": "domain"},
+        "yaxis": {"visible": False, "scaleanchor": "x",
+                  "scaleratio": 1.0 / math.cos(math.radians(max(min(lat0, 85.0), -85.0)))},
+    }
 
 
-def point_layer(fig: go.Figure, x: np.ndarray, y: np.ndarray, *, name: str, kind: str,
+def point_layer(fig: dict[str, Any], x: np.ndarray, y: np.ndarray, *, name: str, kind: str,
                 hover: pd.DataFrame, colour: str, symbol: str = "circle",
-                size: int = 8) -> go.Figure:
-    """Add a point layer (cameras, infrastructure) with tooltips listing ``hover``'s columns.
+                size: int = 8) -> dict[str, Any]:
+    """Add a point layer (cameras, infrastructure) to a figure dict, tooltips from ``hover``.
 
     Rows with a missing coordinate are dropped. Returns ``fig`` (modified in place).
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
-    cols = list(hover.columns)
-    custom = hover.astype(object).to_numpy()[ok]
-    lines = [f"{c.replace('_', ' ').capitalize()}: %{{customdata[{i}]}}"
-             for i, c in enumerate(cols)]
-    if lines:
-        lines[0] = f"<b>{lines[0]}</b>"
-    fig.add_trace(go.Scatter(
-        x=x[ok], y=y[ok], mode="markers", name=name, customdata=custom,
-        marker={"size": size, "color": colour, "symbol": symbol,
-                "line": {"color": "#fff", "width": 1}},
-        hovertemplate="<br>".join(lines) + "<extra></extra>", meta={"kind": kind},
-        legendrank=900))
+    fields = [HoverField(c, c.replace("_", " ").capitalize()) for c in hover.columns]
+    fig["data"].append({
+        "type": "scatter", "x": x[ok].astype(np.float32), "y": y[ok].astype(np.float32),
+        "mode": "markers", "name": name,
+        "customdata": hover[hover.columns[0]].astype(str).to_numpy()[ok].tolist(),
+        "text": hover_text(hover, fields)[ok].tolist(),
+        "marker": {"size": size, "color": colour, "symbol": symbol,
+                   "line": {"color": "#fff", "width": 1}},
+        "hovertemplate": "%{text}<extra></extra>", "meta": {"kind": kind}, "legendrank": 900})
     return fig
 
 

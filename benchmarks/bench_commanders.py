@@ -8,7 +8,7 @@ to a temporary directory; with ``--store`` it uses an existing store (e.g. the l
 It then builds the app's model, warms it (first read, status history, contiguity), and
 replays a list of filter changes (metric, level, region, district, months, categories,
 zoom, layers) through :func:`app.callbacks.commanders.render_map`, serialising each figure to
-JSON as Dash does. Printed per change: the time of the cold first pass and the median of the
+JSON as Dash does (``plotly.io.json.to_json_plotly``). Printed per change: the time of the cold first pass and the median of the
 warm passes; overall the median and p95, the ratio to the overview page's map update for the
 same filters (the baseline: counts only), and to ``np.sort`` of 1M floats (a machine-speed
 yardstick). The target is a map update under 1 s on a 2-core machine.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.io as pio
+from plotly.io.json import to_json_plotly
 
 import geopandas as gpd
 import shapely
@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace, tmp: str) -> None:
     warm: dict[str, list[float]] = {name: [] for name, _, _ in scenarios}
     for p in range(args.passes + 1):
         for name, view, viewport in scenarios:
-            s = _timed(lambda v=view, vp=viewport: pio.to_json(render_map(data, v, vp)[0]))
+            s = _timed(lambda v=view, vp=viewport: to_json_plotly(render_map(data, v, vp)[0]))
             (warm[name].append(s) if p else cold.__setitem__(name, s))
 
     base: list[float] = []
@@ -178,7 +178,7 @@ def _run(args: argparse.Namespace, tmp: str) -> None:
         for _name, view, _vp in scenarios:
             if view.level == "mahalla":
                 q = view.query()
-                base.append(_timed(lambda q=q: pio.to_json(overview_render(model, q)[0])))
+                base.append(_timed(lambda q=q: to_json_plotly(overview_render(model, q)[0])))
     print(f"\n{'filter change':<38} {'cold':>9} {'warm median':>12}")
     for name, _, _ in scenarios:
         print(f"{name:<38} {cold[name] * 1000:7.0f} ms {np.median(warm[name]) * 1000:9.0f} ms")

@@ -50,7 +50,10 @@ def _parse_day_first(text: pd.Series) -> pd.Series:
     times faster than ``strptime`` formats; hours, minutes and seconds are range-checked here
     because assembly would roll 25:00 over into the next day.
     """
-    groups = pc.extract_regex(pa.array(text.array), _DMY_RE)
+    arr = pa.array(text.array)
+    if isinstance(arr, pa.ChunkedArray):  # pandas may hand over a chunked Arrow array
+        arr = arr.combine_chunks()
+    groups = pc.extract_regex(arr, _DMY_RE)
     parts: dict[str, np.ndarray] = {}
     for name in _DMY_LIMITS:
         field = groups.field(name)

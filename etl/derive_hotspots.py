@@ -285,7 +285,10 @@ def hotspot_layers(
         hist[col] = (where[col].reindex(hist["mahalla_id"]).to_numpy()
                      if col in where else None)
     out["mahalla_status"] = hist
-    bounds = tuple(float(v) for v in mahallas.total_bounds) if len(mahallas) else None
+    bounds = None
+    if len(mahallas):
+        x0, y0, x1, y1 = (float(v) for v in mahallas.total_bounds)
+        bounds = (x0, y0, x1, y1)
     surface = kde(incidents, bandwidth_m=bandwidth_m, cell_m=cell_m, start=start, end=end,
                   bounds=bounds)
     out["kde_surface"] = kde_row(surface, bandwidth_m=bandwidth_m,

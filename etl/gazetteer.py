@@ -28,6 +28,7 @@ _CITY, _RURAL = "city", "district"
 _POST, _PRE, _EITHER = "post", "pre", "either"
 _MAX_NGRAM = 4
 _FUZZY_CHUNK = 2048
+_FORM_CACHE = 100_000
 
 # Marker words (as they look after transliteration, lower case, apostrophes as "'"):
 # word -> (role, preferred side, district kind). Uzbek markers follow the name ("Do'stlik MFY",
@@ -294,6 +295,8 @@ class _AdminNames:
         """Units (within ``allowed``; None = all) that ``text`` names, and the match score."""
         ck = (text, allowed)
         if ck not in self._cache:
+            if len(self._cache) >= _FORM_CACHE:
+                self._cache.clear()
             self._cache[ck] = self._by_form(admin_forms(text), allowed)
         return self._cache[ck]
 

@@ -29,14 +29,21 @@ from scipy import stats
 import geopandas as gpd
 import shapely
 
-from geo.forecast import ForecastParams, Units, backtest, evaluate_forecast, h3_units, mahalla_units
 from geo.aggregate import monthly_counts, parent_cells, rate_per_1000, unit_codes
+from geo.forecast import (
+    ForecastParams,
+    Units,
+    backtest,
+    evaluate_forecast,
+    h3_units,
+    mahalla_units,
+)
 from geo.h3index import cell_centers
 from geo.hotspots import (
-    _h3_adjacency,
     benjamini_hochberg,
     classify_gi,
     gi_star_z,
+    h3_adjacency,
     mahalla_weights,
     study_cells,
 )
@@ -52,6 +59,7 @@ __all__ = [
     "default_window",
     "evaluate",
     "evaluation_units",
+    "gi_star",
     "hotspot_table",
     "kde",
     "status_history_frame",
@@ -158,8 +166,8 @@ def analysis_mask(
 def _layer_key(mahallas: gpd.GeoDataFrame, level: str, res: int) -> tuple[Any, ...]:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(np.asarray(mahallas["mahalla_id"].astype(str).to_numpy(), dtype="U").tobytes())
-    digest.update(np.asarray(mahallas.total_bounds, dtype=float).tobytes() if len(mahallas)
-                  else b"")
+    for wkb in shapely.to_wkb(mahallas.geometry.to_numpy()):
+        digest.update(wkb if wkb is not None else b"-")
     return (level, int(res), len(mahallas), digest.hexdigest())
 
 
@@ -195,7 +203,7 @@ def study_units(
         return _CACHE[key]
     if level == "h3":
         ids = study_cells(mahallas, res)
-        adj = _h3_adjacency(ids)
+        adj = h3_adjacency(ids)
     else:
         ids = mahallas["mahalla_id"].to_numpy()
         adj = sp.csr_matrix(mahalla_weights(mahallas.reset_index(drop=True)).sparse, dtype=float)

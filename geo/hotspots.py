@@ -21,6 +21,7 @@ __all__ = [
     "benjamini_hochberg",
     "classify_gi",
     "gi_star_z",
+    "h3_adjacency",
     "h3_weights",
     "hotspots_h3",
     "hotspots_mahalla",
@@ -106,7 +107,11 @@ def w_from_sparse(matrix: sp.spmatrix, ids: list | None = None) -> W:
     return W(neighbors, weights, id_order=keys, silence_warnings=True)
 
 
-def _h3_adjacency(cells: np.ndarray) -> sp.csr_matrix:
+def h3_adjacency(cells: np.ndarray) -> sp.csr_matrix:
+    """Binary adjacency of H3 cells: ``a[i, j] = 1`` when ``j`` is one of ``i``'s 6 neighbours.
+
+    Neighbours outside ``cells`` are ignored; an empty input gives a 0x0 matrix.
+    """
     cells = np.asarray(cells, dtype=np.int64)
     n = cells.size
     if n == 0:
@@ -143,7 +148,7 @@ def h3_weights(cells: np.ndarray, *, star: bool = False) -> W:
     -------
     libpysal.weights.W
     """
-    adj = _h3_adjacency(cells)
+    adj = h3_adjacency(cells)
     if star:
         adj = adj + sp.identity(adj.shape[0], format="csr")
     return w_from_sparse(adj)

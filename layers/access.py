@@ -63,6 +63,8 @@ class DataAccess:
 
         ``purpose`` says why (``"app"``, ``"export"``, ``"report"``, ...) in the audit log.
         """
+        if self.regions is not None and get_spec(layer) is None:
+            return self._read_unregistered(layer, columns, filters, purpose)
         scoped = self._scoped(layer, filters)
         cols = None
         if columns is not None:
@@ -73,6 +75,26 @@ class DataAccess:
                     cols.append("region")
         frame = self.store.read(layer, columns=cols, filters=scoped)
         if columns is not None and cols is not None and len(cols) != len(columns):
+            frame = frame[[c for c in frame.columns if c in columns or c == "geometry"]]
+        self.audit(purpose, layer=layer, detail={"filters": _jsonable(filters), "columns":
+                                                   list(columns) if columns else None},
+                   rows=len(frame))
+        return frame
+
+    def _read_unregistered(self, layer: str, columns: Sequence[str] | None,
+                           filters: Sequence[Filter] | None, purpose: str) -> pd.DataFrame:
+        """A scoped read of a layer without a spec: filter by its ``region`` column, or refuse.
+
+        Fails closed: a scoped user never sees a table that cannot be scoped.
+        """
+        frame = self.store.read(layer, filters=filters)
+        if len(frame.columns) and "region" not in frame.columns:
+            raise PermissionError(
+                f"user {self.user!r} is scoped to {self.scope}: layer {layer!r} has no region "
+                "column to scope it by")
+        if "region" in frame.columns:
+            frame = frame[frame["region"].isin(self.regions or []).to_numpy(dtype=bool)]
+        if columns is not None:
             frame = frame[[c for c in frame.columns if c in columns or c == "geometry"]]
         self.audit(purpose, layer=layer, detail={"filters": _jsonable(filters), "columns":
                                                    list(columns) if columns else None},

@@ -7,8 +7,8 @@ the spec's ``indexes``). Unregistered (derived) layers are tables created when f
 written with, so that reads give back the same dtypes as the embedded (GeoParquet) store.
 
 Writes are one database transaction per :meth:`PostgisStore.transaction` block and are bulk
-loaded with ``COPY ... FROM STDIN (FORMAT csv)``, geometries as hex EWKB. Reads stream
-``COPY (SELECT ...) TO STDOUT`` into Arrow's CSV reader, with filters pushed down into SQL.
+loaded with ``COPY ... FROM STDIN (FORMAT csv)`` (CSV written by Arrow, geometries as hex WKB).
+Reads run one parameterised query (filters pushed down) whose rows Arrow's CSV reader parses.
 """
 
 from __future__ import annotations
@@ -616,22 +616,24 @@ class _PostgisTransaction(Transaction):
             raise StoreError(f"layer {layer!r}: {what} failed, transaction rolled back: "
                              f"{exc}") from exc
 
-    # ---- the four operations ---------------------------------------------------------
-    def replace(self, layer: str, frame: pd.DataFrame) -> None:
-        """Replace the whole layer (TRUNCATE + COPY; derived tables are dropped and re-created)."""
+    def _prepare(self, layer: str, frame: pd.DataFrame) -> tuple[LayerSpec | None, _Encoded]:
+        """Conform to the spec, check the name and keys, and encode: all before any SQL."""
         spec, frame = prepare(layer, frame)
         _check_name(layer, spec)
         if spec is not None and spec.key is not None:
             _check_keys(layer, spec.key, frame)
-        enc = _encode(layer, frame)
+        return spec, _encode(layer, frame)
+
+    # ---- the four operations ---------------------------------------------------------
+    def replace(self, layer: str, frame: pd.DataFrame) -> None:
+        """Replace the whole layer (TRUNCATE + COPY; derived tables are dropped and re-created)."""
+        spec, enc = self._prepare(layer, frame)
         with self._step(layer, "replace"):
             cols = _columns(self.cur, layer)
             if cols and spec is not None and self._fits(layer, cols, enc, exact=True):
                 self.cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(layer)))
-                if len(enc) >= _REINDEX_ROWS:  # building indexes after the load is faster
-                    with self._indexes_dropped(layer):
-                        self._load(layer, cols, enc)
-                else:
+                big = len(enc) >= _REINDEX_ROWS  # then building indexes after the COPY is faster
+                with self._indexes_dropped(layer) if big else contextlib.nullcontext():
                     self._load(layer, cols, enc)
             else:
                 cols = self._create(layer, spec, enc, drop=bool(cols))
@@ -640,11 +642,7 @@ class _PostgisTransaction(Transaction):
 
     def append(self, layer: str, frame: pd.DataFrame) -> None:
         """Append rows (COPY); a derived table is created on the first append."""
-        spec, frame = prepare(layer, frame)
-        _check_name(layer, spec)
-        if spec is not None and spec.key is not None:
-            _check_keys(layer, spec.key, frame)
-        enc = _encode(layer, frame)
+        spec, enc = self._prepare(layer, frame)
         with self._step(layer, "append"):
             cols = self._existing_or_new(layer, spec, enc)
             self._load(layer, cols, enc)
@@ -652,12 +650,11 @@ class _PostgisTransaction(Transaction):
 
     def upsert(self, layer: str, frame: pd.DataFrame) -> None:
         """Insert rows, replacing those whose key exists (COPY to a temp table + ON CONFLICT)."""
-        spec, frame = prepare(layer, frame)
+        spec = get_spec(layer)
         if spec is None or spec.key is None:
             raise StoreError(f"layer {layer!r} has no key to upsert on")
-        _check_name(layer, spec)
-        _check_keys(layer, spec.key, frame)
-        enc = _encode(layer, frame)
+        spec, enc = self._prepare(layer, frame)
+        assert spec is not None and spec.key is not None
         with self._step(layer, "upsert"):
             cols = self._existing_or_new(layer, spec, enc)
             if len(enc):

@@ -106,7 +106,8 @@ def blank_postgis_db(postgis_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-_MIGRATED_TABLES = ("mahallas", "incidents", "cameras", "infrastructure", "quarantine", "audit",
+_MIGRATED_TABLES = ("mahallas", "incidents", "cameras", "planned_cameras", "infrastructure",
+                    "quarantine", "audit",
                     "riskmap_layers")
 _RESET = """
 DO $$

@@ -62,6 +62,7 @@ _MAHALLA_HOVER = (HoverField("name", "Mahalla"), HoverField("district", "Distric
                   HoverField("count", "Incidents", ":,d"), HoverField("rate_text", "Per 1,000"),
                   HoverField("gi_text", "Gi*"), HoverField("trend_text", "Trend"),
                   HoverField("status_text", "Status"), HoverField("mahalla_id", "Id"))
+#: tooltip points of mahallas carry the mahalla id as customdata; cells their hex id
 _H3_HOVER = (HoverField("h3_hex", "H3 cell"), HoverField("count", "Incidents", ":,d"),
              HoverField("share", "Share of selection (%)", ":.1f"),
              HoverField("gi_text", "Gi*"), HoverField("trend_text", "Trend"))
@@ -146,7 +147,7 @@ def _padded(rng: list[float]) -> tuple[float, float, float, float]:
 
 
 def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, Any] | None,
-               highlight: list[str] | None = None) -> tuple[go.Figure, str]:
+               highlight: list[str] | None = None) -> tuple[dict[str, Any], str]:
     """The map figure and the summary line of ``view``.
 
     Parameters
@@ -160,13 +161,12 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
     highlight
         Mahalla ids outlined (red-list selection and the open panel's mahalla).
     """
-    base = data.base_map(view)
-    area = tuple(shapely.total_bounds(base)) if len(base) else None
+    area = data.area_bounds(view)
     rng = (viewport or {}).get("range")
     metric = view.metric
     uirev = f"{view.region}|{view.district}"
     ids = list(dict.fromkeys([*(highlight or ()), *([view.mahalla] if view.mahalla else [])]))
-    hl = data.geometries(ids) if ids else None
+    hl = data.highlight_rings(ids) if ids else None
     if view.level == "h3" and metric not in {"status", "rate"}:  # mahalla measures
         res = resolution_for_span(_span(rng, area))
         extent = None
@@ -176,7 +176,9 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         units = data.h3_units(view, Viewport(res=res, extent=extent))
         units["gi_text"] = _gi_text(units)
         units["trend_text"] = _text(units["trend"])
-        fig = metric_map(units, metric, hover=_H3_HOVER, base=base, highlight=hl, kind="h3",
+        fig = metric_map(units, metric, hover=_H3_HOVER, key="h3_hex",
+                         rings=data.cell_rings(res).take(units["pos"].to_numpy()),
+                         base=data.base_rings(view), highlight=hl, kind="h3",
                          title=f"{METRICS[metric]} (H3 res {res})", uirevision=uirev)
         what = f"{int((units['count'] > 0).sum()):,} H3 cells (res {res})"
         total = data.model.total(view.query(res))
@@ -187,8 +189,9 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         units["gi_text"] = _gi_text(units)
         units["trend_text"] = _text(units["trend"])
         units["status_text"] = _text(units["status"])
-        fig = metric_map(units, metric, hover=_MAHALLA_HOVER, highlight=hl, kind="mahalla",
-                         uirevision=uirev)
+        fig = metric_map(units, metric, hover=_MAHALLA_HOVER,
+                         rings=data.mahalla_rings().take(units["pos"].to_numpy()),
+                         highlight=hl, kind="mahalla", uirevision=uirev)
         total = int(units["count"].sum())
         what = f"{len(units):,} mahallas"
     _add_layers(fig, data, view)
@@ -216,11 +219,11 @@ def _in_area(frame: pd.DataFrame, view: CommandersView) -> pd.DataFrame:
     return frame[keep]
 
 
-def _add_layers(fig: go.Figure, data: CommandersData, view: CommandersView) -> None:
+def _add_layers(fig: dict[str, Any], data: CommandersData, view: CommandersView) -> None:
     if "kde" in view.layers:
         got = data.kde(view)
         if got is not None:
-            fig.add_layout_image(kde_image(*got))
+            fig["layout"].setdefault("images", []).append(kde_image(*got))
     if "cameras" in view.layers:
         cams = data.cameras()
         if cams is not None and len(cams):
@@ -398,7 +401,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
                   Output(IDS.QUERY, "data"), Output(IDS.MONTHS_TEXT, "children"),
                   *controls, Input(IDS.VIEWPORT, "data"), Input(IDS.SELECTED, "data"),
                   Input(IDS.REDLIST, "selected_row_ids"))
-    def _map(*values: Any) -> tuple[go.Figure, str, str, str]:
+    def _map(*values: Any) -> tuple[dict[str, Any], str, str, str]:
         *ctrl, viewport, selected, red_ids = values
         view = view_of(*ctrl, mahalla=selected)
         fig, summary = render_map(data, view, viewport, list(red_ids or ()))
@@ -422,8 +425,8 @@ def register(app: dash.Dash, model: AppModel) -> None:
         pt = points[0]
         custom = pt.get("customdata")
         mahalla = None
-        if isinstance(custom, list) and len(custom) == len(_MAHALLA_HOVER):
-            mahalla = str(custom[-1])
+        if isinstance(custom, str) and data.mahalla_info(custom) is not None:
+            mahalla = custom  # a mahalla's tooltip point carries its id
         if mahalla is None and pt.get("x") is not None and pt.get("y") is not None:
             mahalla = data.mahalla_at(float(pt["x"]), float(pt["y"]))
         if mahalla is None:

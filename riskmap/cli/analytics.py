@@ -292,10 +292,11 @@ def export_kde(store_url: str | None, out: Path, bandwidth_m: float | None, cell
     if start is None and end is None:
         start, end = default_window(incidents, int(settings.geo.status_months))
     bw = bandwidth_m or float(settings.geo.kde_bandwidth_m)
+    x0, y0, x1, y1 = (float(v) for v in mahallas.total_bounds)
     surface = kde(incidents, bandwidth_m=bw, cell_m=cell_m or float(settings.geo.kde_cell_m),
                   start=start, end=end, categories=list(categories) or None,
                   include_non_spatial=include_non_spatial,
-                  bounds=tuple(float(v) for v in mahallas.total_bounds))
+                  bounds=(x0, y0, x1, y1))
     write_cog(out, surface.array, surface.transform, surface.crs)
     h, w = surface.array.shape
     click.echo(f"wrote a KDE surface ({w} x {h} cells of {surface.transform.a:g} m, "

@@ -8,6 +8,7 @@ import zlib
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from app.figures_commanders import (
     CATEGORICAL_COLOURS,
     category_chart,
     class_name,
+    hover_text,
     kde_image,
     metric_classes,
     metric_map,
@@ -27,6 +29,7 @@ from app.figures_commanders import (
     png_data_uri,
     point_layer,
     resolution_for_span,
+    ring_index,
     trend_chart,
 )
 
@@ -120,30 +123,70 @@ _HOVER = (HoverField("name", "Mahalla"), HoverField("count", "Incidents", ":,d")
 
 def test_metric_map_legend_matches_fills_and_tooltips() -> None:
     units = _units()
-    fig = metric_map(units, "status", hover=_HOVER, highlight=units.geometry.iloc[[1]])
+    fig = go.Figure(metric_map(units, "status", hover=_HOVER,
+                               highlight=ring_index(units.geometry.iloc[[1]])))
     classes = [t for t in fig.data if t.meta["kind"] == "mahalla"]
     assert [t.name for t in classes] == ["Red", "Green"]
     assert [t.fillcolor for t in classes] == [CATEGORICAL_COLOURS["red"],
                                               CATEGORICAL_COLOURS["green"]]
     assert [t.meta["n"] for t in classes] == [2, 1]
-    # two red squares: 2 rings of 5 points and one NaN gap
-    assert len(classes[0].x) == 11 and np.isnan(np.asarray(classes[0].x, float)).sum() == 1
+    # two red squares: 2 rings of 5 points, each closed by a NaN
+    assert len(classes[0].x) == 12 and np.isnan(np.asarray(classes[0].x, float)).sum() == 2
     highlight = next(t for t in fig.data if t.meta["kind"] == "highlight")
     assert highlight.meta["n"] == 1 and highlight.line.width == 3
     hover = next(t for t in fig.data if t.meta["kind"] == "mahalla-hover")
-    assert [row[0] for row in hover.customdata] == ["Bog'ishamol", "Navro'z", "Sharq"]
-    assert [row[2] for row in hover.customdata] == ["A", "B", "C"]
-    assert "%{customdata[1]:,d}" in hover.hovertemplate
+    assert list(hover.customdata) == ["A", "B", "C"]  # clicks carry the mahalla id
+    assert hover.text[1] == "<b>Mahalla: Navro&#x27;z</b><br>Incidents: 4<br>Id: B"
     assert fig.layout.legend.title.text == "Mahalla status"
-    counts = metric_map(units, "count", hover=_HOVER)
+    counts = go.Figure(metric_map(units, "count", hover=_HOVER))
     assert [t.name for t in counts.data if t.meta["kind"] == "mahalla"][0] == "0"
+
+
+def test_hover_text_formats_and_missing_values() -> None:
+    frame = pd.DataFrame({"n": [1234567, 3], "share": [12.345, np.nan], "s": ["<x>", None]})
+    text = hover_text(frame, [HoverField("n", "N", ":,d"), HoverField("share", "Share", ":.1f"),
+                              HoverField("s", "S")])
+    assert text.tolist() == ["<b>N: 1,234,567</b><br>Share: 12.3<br>S: &lt;x&gt;",
+                             "<b>N: 3</b><br>Share: n/a<br>S: n/a"]
+
+
+def test_ring_index_hand_case_and_take() -> None:
+    square = shapely.box(0, 0, 1, 1)
+    multi = shapely.MultiPolygon([shapely.box(10, 0, 11, 1), shapely.box(12, 0, 13, 1)])
+    holed = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2)]])
+    r = ring_index(np.array([square, None, multi, shapely.from_wkt("POLYGON EMPTY"), holed],
+                            dtype=object))
+    assert r.start.tolist() == [0, 6, 6, 18, 18] and r.stop.tolist() == [6, 6, 18, 18, 24]
+    assert r.x[:6].tolist()[:5] == [1, 1, 0, 0, 1] and np.isnan(r.x[5])
+    x, y = r.gather(np.array([False, False, True, False, False]))
+    assert np.nanmin(x) == 10 and np.nanmax(x) == 13 and np.isnan(x).sum() == 2
+    sub = r.take(np.array([4, 0]))
+    assert sub.start.tolist() == [0, 6] and sub.stop.tolist() == [6, 12]
+    assert np.nanmax(sub.x[:6]) == 4  # the holed polygon's exterior only
+    assert ring_index(np.empty(0, dtype=object)).x.size == 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.integers(1, 5),
+                          st.booleans()), min_size=1, max_size=20), st.data())
+def test_gather_equals_building_rings_again(boxes: list[tuple[int, int, int, bool]],
+                                            draw: st.DataObject) -> None:
+    geoms = np.array([None if missing else shapely.box(x, y, x + w, y + w)
+                      for x, y, w, missing in boxes], dtype=object)
+    r = ring_index(geoms)
+    mask = np.array(draw.draw(st.lists(st.booleans(), min_size=len(geoms),
+                                       max_size=len(geoms))))
+    x, y = r.gather(mask)
+    again = ring_index(geoms[mask])
+    np.testing.assert_array_equal(x, again.x)
+    np.testing.assert_array_equal(y, again.y)
 
 
 def test_metric_map_empty_and_base_only() -> None:
     empty = _units().iloc[:0]
-    fig = metric_map(empty, "count", hover=_HOVER)
+    fig = go.Figure(metric_map(empty, "count", hover=_HOVER))
     assert fig.layout.annotations[0].text.startswith("No mahallas")
-    base = metric_map(empty, "count", hover=_HOVER, base=_units().geometry, kind="h3")
+    base = go.Figure(metric_map(empty, "count", hover=_HOVER,
+                                base=ring_index(_units().geometry), kind="h3"))
     assert [t.meta["kind"] for t in base.data] == ["base"]
 
 
@@ -152,9 +195,10 @@ def test_point_layer_drops_missing_coordinates() -> None:
     hover = pd.DataFrame({"camera_id": ["C1", "C2", "C3"], "type": ["overview"] * 3})
     point_layer(fig, np.array([67.845, np.nan, 67.855]), np.array([40.125, 40.0, 40.125]),
                 name="Cameras", kind="cameras", hover=hover, colour="#1f4e9c")
-    cams = fig.data[-1]
+    cams = go.Figure(fig).data[-1]
     assert cams.meta["kind"] == "cameras" and len(cams.x) == 2
-    assert [r[0] for r in cams.customdata] == ["C1", "C3"]
+    assert list(cams.customdata) == ["C1", "C3"]
+    assert cams.text[0] == "<b>Camera id: C1</b><br>Type: overview"
 
 
 def test_png_round_trip() -> None:

@@ -50,7 +50,8 @@ def world_mahallas() -> gpd.GeoDataFrame:
 def world_infrastructure() -> gpd.GeoDataFrame:
     """Roads: one east-west through both mahallas (crosses the shared boundary once), one
     north-south entering A from the south, one short north-south inside B crossing the first;
-    a bus stop 0.0005 deg east of A's centre, a school and a market in B."""
+    a bus stop 0.0005 deg east of A's centre, a school and a market in B, and a tourist zone
+    covering the west half of A (so it holds half of the dome at A's centre)."""
     y = LAT0 + S / 2
     geoms = [
         shapely.LineString([(LON0 + 0.002, y), (LON0 + 0.018, y)]),
@@ -59,14 +60,15 @@ def world_infrastructure() -> gpd.GeoDataFrame:
         shapely.Point(A_CENTRE[0] + 0.0005, A_CENTRE[1]),
         shapely.Point(LON0 + 0.015, LAT0 + 0.002),
         shapely.Point(*B_CENTRE),
+        shapely.box(LON0, LAT0, A_CENTRE[0], LAT0 + S),
     ]
     return gpd.GeoDataFrame({
-        "feature_id": ["R1", "R2", "R3", "BS1", "SC1", "MK1"],
-        "kind": ["road", "road", "road", "bus_stop", "school", "market"],
-        "name": ["Main", "South", "Cross", "Stop", "School 1", "Bazaar"],
-        "road_class": ["primary", "secondary", "tertiary", None, None, None],
-        "mahalla_id": [None, None, None, "T-A", None, "T-B"],
-        "district": [DISTRICT] * 6, "region": [REGION] * 6,
+        "feature_id": ["R1", "R2", "R3", "BS1", "SC1", "MK1", "Z1"],
+        "kind": ["road", "road", "road", "bus_stop", "school", "market", "tourist_zone"],
+        "name": ["Main", "South", "Cross", "Stop", "School 1", "Bazaar", "West park"],
+        "road_class": ["primary", "secondary", "tertiary", None, None, None, None],
+        "mahalla_id": [None, None, None, "T-A", None, "T-B", "T-A"],
+        "district": [DISTRICT] * 7, "region": [REGION] * 7,
     }, geometry=geoms, crs=4326)
 
 
@@ -188,6 +190,11 @@ def test_coverage_layers_hand_checked() -> None:
     assert bool(sites.loc["BS1", "covered"]) and not bool(sites.loc["SC1", "covered"])
     assert sites.loc["BS1", "nearest_camera"] == "C1"
     assert sites.loc["BS1", "nearest_camera_m"] == pytest.approx(0.0005 * M_LON, abs=1.0)
+    zone = out["coverage_zones"].set_index("feature_id").loc["Z1"]
+    assert zone["covered_m2"] == pytest.approx(_dome_area() / 2, rel=0.01)
+    thefts = world_incidents().iloc[:10].geometry.x.to_numpy()
+    assert zone["incidents"] == (thefts < A_CENTRE[0]).sum()  # the recent thefts west of centre
+    assert zone["incidents_covered_pct"] == 100.0  # all within 30 m of the camera
     h3 = out["coverage_h3"]
     np.testing.assert_allclose(h3["gap"], h3["risk"] * (1 - h3["covered_share"]))
     assert sorted(h3["rank"]) == list(range(1, len(h3) + 1))

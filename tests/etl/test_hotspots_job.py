@@ -165,7 +165,7 @@ def test_h3_gi_matches_phase_one_hotspots_h3(mahallas: gpd.GeoDataFrame) -> None
 
 def test_gi_star_constant_counts_are_not_significant() -> None:
     _, w = study_units(fixtures.mahallas(), level="mahalla")
-    z, p, q, cls = gi_star(np.zeros(4), w)
+    z, p, _q, cls = gi_star(np.zeros(4), w)
     assert z.tolist() == [0.0] * 4 and p.tolist() == [1.0] * 4
     assert cls.tolist() == ["not_significant"] * 4
 

@@ -361,9 +361,7 @@ def incident_rows(draw: st.DrawFn) -> gpd.GeoDataFrame:
         "mahalla_id": draw(st.lists(_text, min_size=n, max_size=n)),
         "geocode_precision": draw(st.lists(st.sampled_from(PRECISIONS), min_size=n, max_size=n)),
         "flags": draw(st.lists(st.none() | _text, min_size=n, max_size=n)),
-        # nullable ints stay within +-2**53 here: the full range is
-        # test_nullable_int64_keeps_every_bit (a known embedded-store bug)
-        "source_row": pd.array(draw(st.lists(st.none() | st.integers(-2**53, 2**53),
+        "source_row": pd.array(draw(st.lists(st.none() | st.integers(-2**63, 2**63 - 1),
                                              min_size=n, max_size=n)), dtype="Int64"),
     }, geometry=geoms, crs="EPSG:4326")
 

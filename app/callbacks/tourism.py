@@ -1,0 +1,135 @@
+"""Callbacks of the tourism page: compute the chosen zone, draw it, and download its report."""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, State, html, no_update
+
+from app.data import AppModel
+from app.figures import empty_figure
+from app.figures_tourism import (
+    FAIL_COLOUR,
+    PASS_COLOUR,
+    checklist_label,
+    checklist_value,
+    season_chart,
+    zone_map,
+)
+from app.pages.tourism import IDS
+from etl.zone_report import ZoneReport, zone_report
+from riskmap.errors import RiskmapError
+
+__all__ = ["checklist_items", "get_report", "register", "share_table", "zone_view"]
+
+_CACHE: weakref.WeakKeyDictionary[AppModel, dict[str, ZoneReport]] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def get_report(model: AppModel, zone: str) -> ZoneReport:
+    """The report of ``zone`` (feature id or name), computed once per app through its access."""
+    with _LOCK:
+        cached = _CACHE.setdefault(model, {})
+        if zone not in cached:
+            cached[zone] = zone_report(model.access, zone, purpose="app", tz=model.timezone)
+        return cached[zone]
+
+
+def checklist_items(report: ZoneReport) -> list[html.Li]:
+    """One red or green list item per checklist row, with its figure and detail."""
+    out = []
+    for row in report.checklist:
+        ok = bool(row["ok"])
+        colour = PASS_COLOUR if ok else FAIL_COLOUR
+        out.append(html.Li([
+            html.B(("✔ " if ok else "✘ ") + checklist_label(row["item"])),
+            html.Br(),
+            html.Span(checklist_value(row), className="check-value"),
+            html.Br(),
+            html.Small(row["detail"], style={"color": "#5f625a"}),
+        ], className="check-ok" if ok else "check-fail", **{"data-item": row["item"]},
+            style={"borderLeft": f"4px solid {colour}", "padding": "0.2rem 0.5rem",
+                   "background": "#eef8f0" if ok else "#fbeeed", "color": colour}))
+    return out
+
+
+def share_table(report: ZoneReport) -> html.Table:
+    """Share of the zone beyond 10/20/30 minutes, per responder."""
+    data = report.to_json()["isochrone_share_by_source"]
+    minutes = sorted({m for v in data.values() for m in v}, key=float)
+    labels = {"police": "Police", "emergency": "112"}
+    head = html.Tr([html.Th("")] + [html.Th(f"{m} min") for m in minutes])
+    rows = [html.Tr([html.Td(labels.get(k, k))] + [
+        html.Td("–" if v.get(m, {}).get("beyond") is None else f"{v[m]['beyond']:.0%}")
+        for m in minutes]) for k, v in sorted(data.items(), key=lambda kv: kv[0] != "police")]
+    return html.Table([head, *rows], style={"fontSize": "0.85rem", "width": "100%"})
+
+
+def zone_view(model: AppModel, zone: str | None, source: str | None
+              ) -> tuple[go.Figure, go.Figure, str, Any, Any, bool]:
+    """Map, season chart, summary, checklist, shares and the download state for a zone."""
+    if not zone:
+        msg = "No tourist zone: add kind=tourist_zone polygons to the infrastructure layer"
+        return empty_figure(msg), empty_figure(""), msg, [], None, True
+    try:
+        report = get_report(model, zone)
+    except RiskmapError as exc:
+        return empty_figure(str(exc)), empty_figure(""), str(exc), [], None, True
+    ctx = report.context
+    fig = zone_map(report.geometry, report.isochrones, ctx.get("coverage"),
+                   ctx.get("infrastructure"), ctx.get("incidents"),
+                   source_kind=source or "police", uirevision=zone)
+    data = report.to_json()
+    bars = season_chart(data["incidents_by_category"].get("buffer", {}),
+                        title=f"Incidents within {data['buffer_m'] / 1000:g} km, by season")
+    season = data["season"]
+    ready = data["readiness"]
+    summary = (f"{report.name}: {data['area_km2']:.1f} km², season "
+               f"{season['start'] or '–'} to {season['end'] or '–'}; cameras cover "
+               f"{data['camera_coverage_pct']:.1f} % of the zone; {ready['passed']} of "
+               f"{ready['total']} readiness items pass.")
+    return fig, bars, summary, checklist_items(report), share_table(report), False
+
+
+def register(app: dash.Dash, model: AppModel) -> None:
+    """Attach the tourism callbacks to ``app``."""
+
+    @app.callback(
+        Output(IDS.MAP, "figure"),
+        Output(IDS.SEASON, "figure"),
+        Output(IDS.SUMMARY, "children"),
+        Output(IDS.CHECKLIST, "children"),
+        Output(IDS.SHARES, "children"),
+        Output(IDS.DOWNLOAD_HTML, "disabled"),
+        Output(IDS.DOWNLOAD_JSON, "disabled"),
+        Input(IDS.ZONE, "value"),
+        Input(IDS.SOURCE, "value"),
+    )
+    def _show(zone: str | None, source: str | None) -> tuple[Any, ...]:
+        fig, bars, summary, items, shares, disabled = zone_view(model, zone, source)
+        return fig, bars, summary, items, shares, disabled, disabled
+
+    @app.callback(
+        Output(IDS.DOWNLOAD, "data"),
+        Input(IDS.DOWNLOAD_HTML, "n_clicks"),
+        Input(IDS.DOWNLOAD_JSON, "n_clicks"),
+        State(IDS.ZONE, "value"),
+        prevent_initial_call=True,
+    )
+    def _download(_h: int, _j: int, zone: str | None) -> Any:
+        if not zone:
+            return no_update
+        report = get_report(model, zone)
+        slug = "".join(c if c.isalnum() else "-" for c in report.name.lower()).strip("-")
+        model.access.audit("download_zone_report", layer="infrastructure",
+                           detail={"zone": report.name, "feature_id": report.feature_id})
+        if dash.ctx.triggered_id == IDS.DOWNLOAD_JSON:
+            return {"content": json.dumps(report.to_json(), indent=2, ensure_ascii=False),
+                    "filename": f"zone-{slug}.json", "type": "application/json"}
+        return {"content": report.to_html(), "filename": f"zone-{slug}.html",
+                "type": "text/html"}

@@ -1,0 +1,356 @@
+"""The commanders' page: its data and callback functions on the tiny world, then end to end in Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from app.brief import brief_csv
+from app.callbacks.commanders import (
+    incident_page,
+    make_brief,
+    panel,
+    play_step,
+    red_list_rows,
+    render_map,
+    view_from_controls,
+    viewport_update,
+)
+from app.commanders_data import CommandersData, CommandersView
+from app.data import AppModel
+from etl.hotspots_job import compute_hotspots, status_history_frame
+from layers.access import DataAccess
+
+MONTHS = [date(2025, m, 1) for m in range(1, 7)]
+
+
+@pytest.fixture(scope="module")
+def incidents(world_store: Any) -> pd.DataFrame:
+    return world_store.read("incidents")
+
+
+@pytest.fixture(scope="module")
+def data(world_store: Any) -> CommandersData:
+    return CommandersData(AppModel(DataAccess(world_store, user="test", audit=False)))
+
+
+# ---------------------------------------------------------------------------- no browser
+def test_view_round_trips_through_the_url() -> None:
+    view = CommandersView(level="h3", metric="gi_class", region="Jizzax viloyati",
+                          start=date(2025, 2, 1), end=date(2025, 3, 31),
+                          categories=("theft", "assault"), layers=("kde", "cameras"),
+                          mahalla="M11")
+    params = {k: v[0] for k, v in parse_qs(view.to_search()[1:]).items()}
+    assert CommandersView.from_params(params) == view
+    assert CommandersView().to_search() == ""
+    assert CommandersView.from_params({"level": "x", "metric": "y", "start": "2025-13-01"}) == \
+        CommandersView()
+
+
+def test_controls_to_view() -> None:
+    full = view_from_controls(MONTHS, "mahalla", "count", None, None, [0, 5], [], [])
+    assert full.start is None and full.end is None
+    part = view_from_controls(MONTHS, "h3", "status", "R", "D", [1, 2], ["theft"], ["kde"])
+    assert (part.start, part.end) == (date(2025, 2, 1), date(2025, 3, 31))
+    assert part.level == "h3" and part.categories == ("theft",) and part.layers == ("kde",)
+
+
+def test_viewport_redraws_only_when_needed() -> None:
+    def rng(x0: float, x1: float) -> dict[str, float]:
+        return {"xaxis.range[0]": x0, "xaxis.range[1]": x1, "yaxis.range[0]": 40.0,
+                "yaxis.range[1]": 40.1}
+
+    first = viewport_update(rng(67.0, 67.1), None, "h3")
+    assert first == {"range": [67.0, 67.1, 40.0, 40.1]}
+    # a small pan inside the drawn extent (the range padded by its size) keeps the map
+    assert viewport_update(rng(67.05, 67.15), first, "h3") is None
+    # leaving the drawn extent, or changing resolution (span 0.1 -> 1.0 deg), redraws
+    assert viewport_update(rng(67.25, 67.35), first, "h3") is not None
+    assert viewport_update(rng(66.5, 67.5), first, "mahalla") is not None
+    assert viewport_update(rng(67.25, 67.35), first, "mahalla") is None
+    assert viewport_update({"xaxis.autorange": True}, first, "h3") == {"range": None}
+    assert viewport_update({"dragmode": "zoom"}, first, "h3") is None
+
+
+def test_play_steps_month_by_month() -> None:
+    assert play_step([0, 5], 6, start=True) == ([0, 0], True)
+    assert play_step([0, 0], 6, start=False) == ([1, 1], True)
+    assert play_step([3, 4], 6, start=False) == ([4, 5], False)
+    assert play_step([4, 5], 6, start=True) == ([0, 1], True)
+
+
+def test_mahalla_counts_and_gi_match_the_shared_computation(data: CommandersData,
+                                                            incidents: pd.DataFrame) -> None:
+    view = CommandersView(metric="gi_class", categories=("theft", "assault"))
+    units = data.mahalla_units(view)
+    keep = incidents["category"].isin(["theft", "assault"])
+    expected = incidents[keep].groupby("mahalla_id").size()
+    got = units.set_index("mahalla_id")["count"]
+    assert got.to_dict() == expected.reindex(got.index, fill_value=0).to_dict()
+    shared = compute_hotspots(incidents, data.model.mahallas, level="mahalla",
+                              categories=["theft", "assault"]).set_index("id")
+    np.testing.assert_allclose(units.set_index("mahalla_id")["gi_z"],
+                               shared.loc[got.index, "gi_z"], atol=1e-9)
+    assert (units.set_index("mahalla_id")["gi_class"] == shared.loc[got.index, "gi_class"]).all()
+    # rate per 1,000 residents: population is 1000 * (1 + grid index)
+    m11 = units.set_index("mahalla_id").loc["M11"]
+    assert m11["rate"] == pytest.approx(m11["count"] / 5000 * 1000)
+
+
+def test_h3_units_at_the_zoom_resolution(data: CommandersData, incidents: pd.DataFrame) -> None:
+    fig, summary = render_map(data, CommandersView(level="h3"), None)
+    n9 = incidents["h3"].nunique()
+    assert summary == f"500 incidents in {n9} H3 cells (res 9), all dates"
+    fig = go.Figure(fig)
+    cells = [t for t in fig.data if t.meta["kind"] == "h3"]
+    assert sum(t.meta["n"] for t in cells) == n9
+    # each hexagon is one ring of 7 points followed by a NaN
+    assert sum(int(np.isnan(np.asarray(t.x, float)).sum()) for t in cells) == n9
+    assert next(t for t in fig.data if t.meta["kind"] == "base").meta == {"kind": "base"}
+
+
+def test_red_list_is_the_status_rule(data: CommandersData, incidents: pd.DataFrame) -> None:
+    rows, tips = red_list_rows(data, CommandersView())
+    hist = status_history_frame(incidents, data.model.mahallas, start="2025-01-01",
+                                end="2025-06-30")
+    last = hist[hist["month"] == hist["month"].max()]
+    before = hist[hist["month"] == sorted(hist["month"].unique())[-2]]
+    red = set(last.loc[last["status"] == "red", "mahalla_id"])
+    assert {r["mahalla_id"] for r in rows} == red and red
+    was_red = set(before.loc[before["status"] == "red", "mahalla_id"])
+    assert {r["mahalla_id"] for r in rows if r["status"] == "newly red"} == red - was_red
+    assert all(t["status"]["value"].startswith("red:") for t in tips)
+
+
+def test_panel_and_paged_incidents(data: CommandersData, incidents: pd.DataFrame) -> None:
+    view = CommandersView(categories=("theft",), start=date(2025, 2, 1), end=date(2025, 4, 30))
+    p = panel(data, view, "M11")
+    assert p["title"] == "Do'stlik (M11)" and not p["disabled"]
+    here = incidents[incidents["mahalla_id"] == "M11"]
+    local = here["occurred_at"].dt.tz_convert("Asia/Tashkent")
+    in_window = (here["category"] == "theft") & (local >= pd.Timestamp("2025-02-01",
+                                                                       tz="Asia/Tashkent")) \
+        & (local < pd.Timestamp("2025-05-01", tz="Asia/Tashkent"))
+    assert f"{int(in_window.sum())} incidents in the window" in p["meta"]
+    trend = go.Figure(p["trend"]).data[0]
+    months = local.dt.strftime("%Y-%m")[here["category"] == "theft"].value_counts()
+    assert dict(zip(trend.x, trend.y, strict=True)) == {
+        m: months.get(m, 0) for m in ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05",
+                                      "2025-06"]}
+    rows, pages = incident_page(data, view, "M11", 0, 3)
+    assert pages == -(-int(in_window.sum()) // 3) and len(rows) == min(3, int(in_window.sum()))
+    assert [r["occurred_at"] for r in rows] == sorted((r["occurred_at"] for r in rows),
+                                                      reverse=True)
+    last_page, _ = incident_page(data, view, "M11", 99, 3)
+    assert 1 <= len(last_page) <= 3
+    assert panel(data, view, "nope")["disabled"]
+    assert incident_page(data, view, None, 0, 10) == ([], 1)
+
+
+def test_brief_reads_are_audited(make_store: Any, incidents: pd.DataFrame) -> None:
+    store = make_store()
+    model = AppModel(DataAccess(store, user="officer"))
+    brief = make_brief(CommandersData(model), CommandersView(categories=("theft",)), "M11")
+    assert brief.mahalla["name"] == "Do'stlik"
+    n = int(((incidents["mahalla_id"] == "M11") & (incidents["category"] == "theft")).sum())
+    assert len(pd.read_csv(io.StringIO(brief_csv(brief)))) == n
+    audit = store.read("audit")
+    briefs = audit[audit["action"] == "brief"]
+    assert set(briefs["layer"]) >= {"incidents"} and (briefs["user"] == "officer").all()
+    assert any("M11" in str(d) for d in briefs["detail"])
+
+
+# ---------------------------------------------------------------------------- browser
+_MAP = "#cmd-map .js-plotly-plot"
+_TRACES_JS = """
+const gd = document.querySelector(arguments[0]);
+if (!gd || !gd.data) { return null; }
+const arr = v => (v && v._inputArray) ? v._inputArray : (v || []);
+return gd.data.map(t => ({name: t.name, kind: t.meta ? t.meta.kind : null,
+    n: t.meta ? t.meta.n : null, fill: t.fillcolor || null,
+    ids: t.customdata ? Array.from(arr(t.customdata), String) : null}));
+"""
+#: offset from the centre of the map's drag layer to the tooltip point of mahalla arguments[1]
+_POINT_JS = """
+const gd = document.querySelector(arguments[0]);
+const t = gd._fullData.find(d => d.meta && d.meta.kind === 'mahalla-hover');
+const i = Array.from(t.customdata).indexOf(arguments[1]);
+const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+const drag = gd.querySelector('.nsewdrag').getBoundingClientRect();
+const px = xa._offset + xa.l2p(Number(t.x[i])), py = ya._offset + ya.l2p(Number(t.y[i]));
+const box = gd.getBoundingClientRect();
+return [box.left + px - (drag.left + drag.width / 2), box.top + py - (drag.top + drag.height / 2)];
+"""
+
+
+def _wait(driver: Any, predicate: Any, timeout: float = 20) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(predicate)
+
+
+def _text(driver: Any, id_: str) -> str:
+    return driver.find_element("id", id_).text
+
+
+def _traces_when(driver: Any, summary: str) -> list[dict[str, Any]]:
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        _wait(driver, lambda d: _text(d, "cmd-summary") == summary)
+    except TimeoutException:
+        logs = [e["message"] for e in driver.get_log("browser")]
+        raise AssertionError(f"summary {_text(driver, 'cmd-summary')!r}, expected {summary!r};"
+                             f" console: {logs}") from None
+    return _wait(driver, lambda d: d.execute_script(_TRACES_JS, _MAP))
+
+
+def _legend(driver: Any) -> list[tuple[str, str]]:
+    return driver.execute_script("""
+        return Array.from(document.querySelectorAll(arguments[0] + ' .legend .traces')).map(
+            g => [g.querySelector('.legendtext').textContent,
+                  (g.querySelector('.legendfill path') || {style: {}}).style.fill || '']);
+    """, _MAP)
+
+
+def _rgb(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def _choose(driver: Any, dropdown_id: str, value: str) -> None:
+    """Tick ``value`` in a Dash 4 multi-select dropdown, then close it."""
+    from selenium.webdriver.common.keys import Keys
+
+    driver.find_element("css selector", f"#{dropdown_id}").click()
+    option = _wait(driver, lambda d: d.find_element(
+        "xpath", f"//label[contains(@class,'dash-dropdown-option')][.//input[@value='{value}']]"))
+    option.click()
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+
+
+def _downloaded(folder: Path, name: str) -> str:
+    path = folder / name
+    _wait(None, lambda _: path.exists() and path.stat().st_size > 0)
+    return path.read_text(encoding="utf-8")
+
+
+def _query(driver: Any) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(driver.current_url).query)
+
+
+@pytest.mark.browser
+def test_commanders_end_to_end(browser: Any, dash_server: str, world_store: Any,
+                               incidents: pd.DataFrame, clean_console: Any,
+                               tmp_path: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    browser.execute_cdp_cmd("Page.setDownloadBehavior",
+                            {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.get(dash_server + "/commanders")
+    traces = _traces_when(browser, "500 incidents in 9 mahallas, all dates")
+    classes = [t for t in traces if t["kind"] == "mahalla"]
+    assert sum(t["n"] for t in classes) == 9
+    assert [(name, fill) for name, fill in _legend(browser)][:len(classes)] == [
+        (t["name"], _rgb(t["fill"])) for t in classes]
+    hover = next(t for t in traces if t["kind"] == "mahalla-hover")
+    assert sorted(hover["ids"]) == [f"M{r}{c}" for r in range(3) for c in range(3)]
+
+    # the red list shows the red mahallas of the last month
+    hist = status_history_frame(incidents, world_store.read("mahallas"), start="2025-06-01",
+                                end="2025-06-30")
+    red = hist.loc[hist["status"] == "red", "mahalla_id"]
+    names = dict(zip(world_store.read("mahallas")["mahalla_id"],
+                     world_store.read("mahallas")["name"], strict=True))
+    browser.find_element("xpath", "//div[contains(@class,'tab') and .='Red list']").click()
+    _wait(browser, lambda d: {e.text for e in d.find_elements(
+        "css selector", "#cmd-redlist td[data-dash-column='name']")} == {names[m] for m in red})
+
+    # filters: H3 hexagons (res 9 at this zoom), then theft only; the URL follows
+    browser.find_element("xpath", "//label[contains(., 'H3 hexagons')]").click()
+    _traces_when(browser, f"500 incidents in {incidents['h3'].nunique()} H3 cells (res 9), "
+                          "all dates")
+    assert _query(browser) == {"level": ["h3"]}
+    _choose(browser, "cmd-categories", "theft")
+    theft = incidents[incidents["category"] == "theft"]
+    _traces_when(browser, f"{len(theft)} incidents in {theft['h3'].nunique()} H3 cells "
+                          "(res 9), all dates")
+    assert _query(browser) == {"level": ["h3"], "categories": ["theft"]}
+
+    # back to mahallas; click Do'stlik (M11) on the map: the side panel opens
+    browser.find_element("xpath", "//label[contains(., 'Mahallas')]").click()
+    _traces_when(browser, f"{len(theft)} incidents in 9 mahallas, all dates")
+    dx, dy = browser.execute_script(_POINT_JS, _MAP, "M11")
+    drag = browser.find_element("css selector", f"{_MAP} .nsewdrag")
+    ActionChains(browser).move_to_element_with_offset(drag, int(dx), int(dy)).pause(0.3) \
+        .click().perform()
+    _wait(browser, lambda d: _text(d, "cmd-panel-title") == "Do'stlik (M11)")
+    n11 = int((theft["mahalla_id"] == "M11").sum())
+    _wait(browser, lambda d: f"{n11} incidents in the window" in _text(d, "cmd-panel-meta"))
+    rows = _wait(browser, lambda d: d.find_elements(
+        "css selector", "#cmd-incidents td[data-dash-column='incident_id']"))
+    assert len(rows) == min(10, n11)
+    assert _query(browser)["mahalla"] == ["M11"]
+    selected = next(t for t in browser.execute_script(_TRACES_JS, _MAP)
+                    if t["kind"] == "highlight")
+    assert selected["n"] == 1
+
+    # export: the printable brief and the CSV
+    browser.find_element("id", "cmd-brief-html").click()
+    page = _downloaded(tmp_path, "brief-M11.html")
+    assert "Do&#x27;stlik mahalla" in page and "http://" not in page and "<script" not in page
+    browser.find_element("id", "cmd-brief-csv").click()
+    csv = pd.read_csv(io.StringIO(_downloaded(tmp_path, "brief-M11.csv")))
+    assert len(csv) == n11 and set(csv["category"]) == {"theft"}
+    audit = world_store.read("audit")
+    assert ((audit["action"] == "brief") & (audit["layer"] == "incidents")).sum() >= 2
+
+    # the forecast check for the region
+    browser.find_element("xpath", "//div[contains(@class,'tab') and .='Forecast check']").click()
+    _wait(browser, lambda d: "best method at 5% of the area" in _text(d, "cmd-eval-text"), 60)
+    clean_console(browser)
+    hosts = set(browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).hostname);"))
+    assert hosts <= {"127.0.0.1"}
+
+
+@pytest.mark.browser
+def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
+                                            incidents: pd.DataFrame,
+                                            clean_console: Any) -> None:
+    query = ("?level=h3&metric=gi_class&start=2025-02-01&end=2025-03-31"
+             "&categories=theft,assault&layers=cameras,kde&mahalla=M11")
+    browser.get(dash_server + "/commanders" + query)
+    local = incidents["occurred_at"].dt.tz_convert("Asia/Tashkent")
+    keep = (incidents["category"].isin(["theft", "assault"])
+            & (local >= pd.Timestamp("2025-02-01", tz="Asia/Tashkent"))
+            & (local < pd.Timestamp("2025-04-01", tz="Asia/Tashkent")))
+    n_cells = incidents.loc[keep, "h3"].nunique()
+    traces = _traces_when(browser, f"{int(keep.sum())} incidents in {n_cells} H3 cells (res 9)"
+                                   ", 2025-02-01 – 2025-03-31")
+    assert {"h3", "base", "highlight", "h3-hover"} <= {t["kind"] for t in traces}
+    assert browser.execute_script(
+        f"return document.querySelector('{_MAP}').layout.images.length") == 1  # the KDE
+    _wait(browser, lambda d: _text(d, "cmd-panel-title") == "Do'stlik (M11)")
+    assert _text(browser, "cmd-months-text") == "Feb 2025 – Mar 2025"
+    assert parse_qs(urlsplit(browser.current_url).query) == parse_qs(query[1:])
+
+    # play through the months: the two-month window steps forward a month a tick, then pause
+    browser.find_element("id", "cmd-play").click()
+    _wait(browser, lambda d: "Pause" in _text(d, "cmd-play"))
+    _wait(browser, lambda d: _text(d, "cmd-months-text") == "Mar 2025 – Apr 2025", 10)
+    _wait(browser, lambda d: _text(d, "cmd-summary").endswith("2025-03-01 – 2025-04-30"))
+    browser.find_element("id", "cmd-play").click()
+    _wait(browser, lambda d: "Play" in _text(d, "cmd-play"))
+    clean_console(browser)
+    assert json.loads(json.dumps(_query(browser)))["start"][0].startswith("2025-0")

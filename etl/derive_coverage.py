@@ -51,10 +51,6 @@ from layers.spec import (
     CAMERA_TYPES,
     NON_SPATIAL_CATEGORIES,
     SRID,
-    Column,
-    LayerSpec,
-    get_spec,
-    register_layer,
 )
 
 __all__ = [
@@ -84,39 +80,6 @@ _DEMAND_RES = 11
 _RES = 9
 
 
-def _register_specs() -> None:
-    """Declare the derived layers (region-scoped by DataAccess because they carry ``region``)."""
-    where = (Column("mahalla_id", "str"), Column("district", "str"), Column("region", "str"))
-    specs = [
-        LayerSpec(name="camera_coverage", doc="Field of view of each active camera.",
-                  columns=(Column("camera_id", "str", required=True),
-                           Column("type", "str"), *where),
-                  geometry_types=("Polygon", "MultiPolygon", "GeometryCollection"),
-                  key="camera_id", extra_columns=True),
-        LayerSpec(name="coverage_mahalla", doc="Camera coverage figures per mahalla.",
-                  columns=(Column("mahalla_id", "str", required=True), Column("name", "str"),
-                           Column("district", "str"), Column("region", "str")),
-                  geometry_types=("Polygon", "MultiPolygon"), promote_to_multi=True,
-                  key="mahalla_id", extra_columns=True),
-        LayerSpec(name="coverage_h3", doc="Camera coverage and uncovered risk per H3 res-9 cell.",
-                  columns=(Column("h3", "int", required=True), *where),
-                  geometry_types=("Polygon",), extra_columns=True),
-        LayerSpec(name="coverage_zones", doc="Camera coverage figures per tourist zone.",
-                  columns=(Column("feature_id", "str", required=True), Column("name", "str"),
-                           Column("district", "str"), Column("region", "str")),
-                  geometry_types=("Polygon", "MultiPolygon"), promote_to_multi=True,
-                  key="feature_id", extra_columns=True),
-        LayerSpec(name="coverage_sites", doc="Key sites: covered or not, nearest camera.",
-                  columns=(Column("site_id", "str", required=True),
-                           Column("kind", "str", required=True), Column("name", "str"), *where),
-                  geometry_types=("Point",), key="site_id", extra_columns=True),
-    ]
-    for spec in specs:
-        if get_spec(spec.name) is None:
-            register_layer(spec)
-
-
-_register_specs()
 
 
 # --------------------------------------------------------------------------------------------

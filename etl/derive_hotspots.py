@@ -59,7 +59,6 @@ from etl.hotspots_job import (
 from etl.rasters import write_cog
 from geo.aggregate import unit_codes
 from geo.status import StatusRule
-from layers.spec import Column, LayerSpec, get_spec, register_layer
 
 __all__ = ["HOTSPOT_LAYERS", "build", "cell_places", "hotspot_layers", "kde_row",
            "read_kde_cog"]
@@ -68,44 +67,6 @@ HOTSPOT_LAYERS = ("hotspots_h3", "hotspots_mahalla", "mahalla_status", "kde_surf
 _HISTORY_MAX_MONTHS = 24
 
 
-def _register_specs() -> None:
-    """Declare the derived layers (region-scoped by DataAccess because they carry ``region``)."""
-    where = (Column("mahalla_id", "str"), Column("district", "str"), Column("region", "str"))
-    gi = (Column("count", "int"), Column("gi_z", "float"), Column("gi_p", "float"),
-          Column("gi_class", "str"), Column("trend", "str"), Column("status", "str"))
-    specs = [
-        LayerSpec(name="hotspots_h3", doc="Gi* hot spots, trend and status per H3 cell (7-9).",
-                  columns=(Column("h3", "int", required=True), Column("res", "int"), *gi,
-                           *where),
-                  indexes=("res", "region")),
-        LayerSpec(name="hotspots_mahalla", doc="Counts, rates, Gi*, trend and status per mahalla.",
-                  columns=(Column("mahalla_id", "str", required=True), Column("name", "str"),
-                           Column("district", "str"), Column("region", "str"),
-                           Column("count", "int"), Column("rate", "float"),
-                           *gi[1:], Column("why", "str")),
-                  key="mahalla_id", indexes=("region",)),
-        LayerSpec(name="mahalla_status", doc="Month-by-month mahalla status with a reason.",
-                  columns=(Column("mahalla_id", "str", required=True),
-                           Column("month", "timestamp", required=True),
-                           Column("status", "str"), Column("why", "str"), Column("count", "int"),
-                           Column("rate_per_1000", "float"), Column("gi_z", "float"),
-                           Column("gi_class", "str"), Column("district", "str"),
-                           Column("region", "str")),
-                  indexes=("month", "region")),
-        LayerSpec(name="kde_surface", doc="KDE risk surface as a base64 Cloud-Optimised GeoTIFF.",
-                  columns=(Column("name", "str", required=True), Column("crs_wkt", "str"),
-                           Column("transform", "str"), Column("width", "int"),
-                           Column("height", "int"), Column("bandwidth_m", "float"),
-                           Column("cell_m", "float"), Column("start", "timestamp"),
-                           Column("end", "timestamp"), Column("cog", "str")),
-                  key="name"),
-    ]
-    for spec in specs:
-        if get_spec(spec.name) is None:
-            register_layer(spec)
-
-
-_register_specs()
 
 
 # --------------------------------------------------------------------------- pieces

@@ -179,23 +179,49 @@ class CommandersData:
     ----------
     model
         The app's model (incidents and mahallas as integer codes).
+    background
+        Warm the H3 caches of an area in a background thread after its first map
+        (:meth:`warm`).
     """
 
-    def __init__(self, model: AppModel) -> None:
+    def __init__(self, model: AppModel, *, background: bool = True) -> None:
         self.model = model
+        self.background = background
         self._lock = threading.RLock()
+        self._key_locks: dict[Any, threading.Lock] = {}
         self._cache: dict[Any, Any] = {}
         self._lru: OrderedDict[Any, Any] = OrderedDict()
 
     # ---- small helpers ------------------------------------------------------------------
     def _cached(self, key: Any, build: Any) -> Any:
+        """``build()`` once per key; concurrent callers of the same key wait for it."""
         got = self._cache.get(key)
         if got is None:
             with self._lock:
+                key_lock = self._key_locks.setdefault(key, threading.Lock())
+            with key_lock:
                 got = self._cache.get(key)
                 if got is None:
                     got = self._cache[key] = build()
         return got
+
+    def warm(self, view: CommandersView, resolutions: tuple[int, ...] = (7, 8, 9)) -> None:
+        """Prepare the H3 caches of the view's area (cells, shapes, contiguity) in the background.
+
+        The first map at a resolution otherwise pays for them (seconds on 1M incidents).
+        Runs once per area in a daemon thread; does nothing when ``background`` is off.
+        """
+        key = ("warm", view.region, view.district)
+        if not self.background or key in self._cache:
+            return
+        self._cache[key] = True
+
+        def run() -> None:
+            for res in resolutions:
+                self._universe(view, res)
+                self.cell_rings(res)
+
+        threading.Thread(target=run, name="commanders-warm", daemon=True).start()
 
     def _layer(self, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
         """A derived layer read once through DataAccess (``None`` when the store lacks it)."""
@@ -528,7 +554,7 @@ class CommandersData:
         return None if got is False else got
 
     # ---- KDE ----------------------------------------------------------------------------
-    def kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, ...]] | None:
+    def kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
         """Density grid and its lon/lat bounds: the ``kde_surface`` layer, else the selection's."""
         layer = self._cached("kde_layer", lambda: _read_kde_layer(self._layer("kde_surface"))
                              or False)
@@ -542,7 +568,7 @@ class CommandersData:
                 self._lru[key] = got
         return got
 
-    def _live_kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, ...]] | None:
+    def _live_kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
         from etl.hotspots_job import kde
 
         keep = self.model.mask(view.query())
@@ -587,7 +613,8 @@ class CommandersData:
         """Incidents as the frame etl.hotspots_job and geo.forecast expect (no geometry)."""
         d = self.model._data()
         sel = np.ones(len(d.t), bool) if keep is None else keep
-        ids = np.append(self.model.mahallas["mahalla_id"].astype(object).to_numpy(), None)
+        ids = np.append(self.model.mahallas["mahalla_id"].astype(object).to_numpy(),
+                        np.array([None], dtype=object))
         return pd.DataFrame({
             "occurred_at": pd.to_datetime(d.t[sel], utc=True),
             "h3": d.cells9[sel],
@@ -605,7 +632,8 @@ def _gi(y: np.ndarray, adj: Any) -> tuple[np.ndarray, np.ndarray]:
     return z, classify_gi(z, benjamini_hochberg(p))
 
 
-def _lonlat_bounds(transform: Any, shape: tuple[int, ...], crs: Any) -> tuple[float, ...]:
+def _lonlat_bounds(transform: Any, shape: tuple[int, ...],
+                   crs: Any) -> tuple[float, float, float, float]:
     from pyproj import Transformer
 
     a, b, c, d, e, f = (transform.a, transform.b, transform.c, transform.d, transform.e,
@@ -614,10 +642,11 @@ def _lonlat_bounds(transform: Any, shape: tuple[int, ...], crs: Any) -> tuple[fl
     xs = [c, c + a * w + b * h]
     ys = [f, f + d * w + e * h]
     tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    return tuple(tr.transform_bounds(min(xs), min(ys), max(xs), max(ys)))
+    west, south, east, north = tr.transform_bounds(min(xs), min(ys), max(xs), max(ys))
+    return float(west), float(south), float(east), float(north)
 
 
-def _read_kde_layer(layer: pd.DataFrame | None) -> tuple[np.ndarray, tuple[float, ...]] | None:
+def _read_kde_layer(layer: pd.DataFrame | None) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
     """Decode the first row of the ``kde_surface`` layer (COG bytes) into an array and bounds."""
     if layer is None or layer.empty or "cog" not in layer:
         return None

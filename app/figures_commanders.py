@@ -41,13 +41,13 @@ __all__ = [
     "RingIndex",
     "category_chart",
     "class_name",
+    "hover_text",
     "kde_image",
     "metric_classes",
     "metric_map",
     "pai_chart",
     "png_data_uri",
     "point_layer",
-    "hover_text",
     "resolution_for_span",
     "ring_index",
     "trend_chart",
@@ -368,7 +368,7 @@ def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverFie
         data.append({"type": "scatter", "x": highlight.x, "y": highlight.y, "mode": "lines",
                      "line": {"color": "#111", "width": 3}, "name": "Selected",
                      "hoverinfo": "skip", "legendrank": 1001,
-                     "meta": {"kind": "highlight", "n": int(len(highlight.start))}})
+                     "meta": {"kind": "highlight", "n": len(highlight.start)}})
     if len(units):
         data.append(_hover_trace(units, hover, kind, key))
     return {"data": data, "layout": _map_layout(data, title or METRICS[metric], uirevision)}
@@ -479,7 +479,7 @@ def kde_image(array: np.ndarray, bounds: tuple[float, float, float, float], *,
         A ``layout.images`` entry (``source`` is a PNG data URI; ``name == "kde"``).
     """
     a = np.asarray(array, dtype=float)
-    step = max(1, int(math.ceil(max(a.shape) / max_pixels)))
+    step = max(1, math.ceil(max(a.shape) / max_pixels))
     a = a[::step, ::step]
     finite = np.isfinite(a) & (a > 0)
     top = float(np.quantile(a[finite], 0.98)) if finite.any() else 1.0

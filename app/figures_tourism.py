@@ -177,7 +177,7 @@ def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
                                          "scaleratio": 1 / max(math.cos(math.radians(
                                              zone.centroid.y)), 0.2)},
         plot_bgcolor="white", margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        legend={"bgcolor": "rgba(255,255,255,0.85)", "x": 1.0, "xanchor": "left", "y": 1.0,
+        legend={"bgcolor": "rgba(255,255,255,0.85)", "x": 1.0, "xanchor": "left", "y": 0.93,
                 "font": {"size": 11}},
         font={"family": _FONT}, uirevision=uirevision, dragmode="pan")
     return fig

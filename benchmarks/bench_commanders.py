@@ -113,7 +113,7 @@ def _scenarios(model: AppModel) -> list[tuple[str, CommandersView, dict | None]]
     r0 = regions[0] if regions else None
     r1 = regions[-1] if regions else None
     d0 = model.districts(r1)[0] if r1 and model.districts(r1) else None
-    first, last = model.date_bounds()
+    _first, last = model.date_bounds()
     half = date(last.year, max(last.month - 5, 1), 1) if last else None
     b = model.mahallas.total_bounds
     cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2

@@ -52,6 +52,7 @@ MAP_KINDS = ("road", "power_line", "camp", "beach", "hotel", "entrance", "police
              "emergency_service", "fire_station", "medical", "town")
 _WGS84 = "EPSG:4326"
 _MAX_MAP_INCIDENTS = 5_000
+_MAP_REACH_M = 10_000.0
 
 
 class UnknownZoneError(ConfigError):
@@ -349,13 +350,15 @@ def road_graph(infrastructure: pd.DataFrame) -> nx.Graph:
 def _context(geom: BaseGeometry, infrastructure: gpd.GeoDataFrame, incidents: pd.DataFrame,
              coverage: gpd.GeoSeries | None, buffer_m: float, figures: dict[str, Any],
              tz: str) -> dict[str, Any]:
-    """Map layers near the zone (within the buffer, facilities within 3 buffers)."""
+    """Map layers near the zone: incidents and coverage within the buffer, features within
+    3 buffers or 10 km."""
     from geo.zones import in_season
 
     crs = metric_crs(gpd.GeoSeries([geom], crs=_WGS84))
     zone_m = gpd.GeoSeries([geom], crs=_WGS84).to_crs(crs).iloc[0]
     around = gpd.GeoSeries([zone_m.buffer(buffer_m)], crs=crs).to_crs(_WGS84).iloc[0]
-    wide = gpd.GeoSeries([zone_m.buffer(3 * buffer_m)], crs=crs).to_crs(_WGS84).iloc[0]
+    wide = gpd.GeoSeries([zone_m.buffer(max(3 * buffer_m, _MAP_REACH_M))],
+                         crs=crs).to_crs(_WGS84).iloc[0]
     kind = infrastructure["kind"].astype("string")
     infra = infrastructure[kind.isin(list(MAP_KINDS)).fillna(False).to_numpy(bool)]
     g = np.asarray(infra.geometry.values, dtype=object)

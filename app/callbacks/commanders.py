@@ -195,6 +195,7 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         total = int(units["count"].sum())
         what = f"{len(units):,} mahallas"
     _add_layers(fig, data, view)
+    data.warm(view)
     when = ("all dates" if view.start is None and view.end is None
             else f"{view.start or '…'} – {view.end or '…'}")
     return fig, f"{total:,} incident{'s' if total != 1 else ''} in {what}, {when}"
@@ -248,6 +249,7 @@ def panel(data: CommandersData, view: CommandersView, mahalla_id: str | None) ->
     if info is None:
         return {"title": "Click a mahalla on the map", "meta": "", "trend": empty_figure(""),
                 "categories": empty_figure(""), "status": [], "cameras": [], "disabled": True}
+    assert mahalla_id is not None
     prof = data.mahalla_profile(view, mahalla_id)
     status = data.mahalla_status(mahalla_id)
     pop = info["population"]
@@ -379,8 +381,11 @@ def register(app: dash.Dash, model: AppModel) -> None:
                 Input(IDS.DISTRICT, "value"), Input(IDS.MONTHS, "value"),
                 Input(IDS.CATEGORIES, "value"), Input(IDS.LAYERS, "value")]
 
-    def view_of(*values: Any, mahalla: str | None = None) -> CommandersView:
-        return view_from_controls(data.months(), *values, mahalla=mahalla)
+    def view_of(level: str | None, metric: str | None, region: str | None,
+                district: str | None, span: list[int] | None, categories: list[str] | None,
+                layers: list[str] | None, mahalla: str | None = None) -> CommandersView:
+        return view_from_controls(data.months(), level, metric, region, district, span,
+                                  categories, layers, mahalla)
 
     @app.callback(Output(IDS.DISTRICT, "options"), Output(IDS.DISTRICT, "value"),
                   Input(IDS.REGION, "value"), State(IDS.DISTRICT, "value"),

@@ -50,8 +50,7 @@ def checklist_items(report: ZoneReport) -> list[html.Li]:
             html.B(("✔ " if ok else "✘ ") + checklist_label(row["item"])),
             html.Br(),
             html.Span(checklist_value(row), className="check-value"),
-            html.Br(),
-            html.Small(row["detail"], style={"color": "#5f625a"}),
+            html.Small(" · " + str(row["detail"]), style={"color": "#5f625a"}),
         ], className="check-ok" if ok else "check-fail", **{"data-item": row["item"]},
             style={"borderLeft": f"4px solid {colour}", "padding": "0.2rem 0.5rem",
                    "background": "#eef8f0" if ok else "#fbeeed", "color": colour}))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -275,6 +274,12 @@ def test_commanders_end_to_end(browser: Any, dash_server: str, world_store: Any,
     browser.find_element("xpath", "//div[contains(@class,'tab') and .='Red list']").click()
     _wait(browser, lambda d: {e.text for e in d.find_elements(
         "css selector", "#cmd-redlist td[data-dash-column='name']")} == {names[m] for m in red})
+    # selecting a row outlines that mahalla on the map
+    first_red = browser.find_element(
+        "css selector", "#cmd-redlist td[data-dash-column='name']").text
+    browser.find_element("css selector", "#cmd-redlist td input[type='checkbox']").click()
+    _wait(browser, lambda d: [t["n"] for t in d.execute_script(_TRACES_JS, _MAP)
+                              if t["kind"] == "highlight"] == [1])
 
     # filters: H3 hexagons (res 9 at this zoom), then theft only; the URL follows
     browser.find_element("xpath", "//label[contains(., 'H3 hexagons')]").click()
@@ -303,7 +308,8 @@ def test_commanders_end_to_end(browser: Any, dash_server: str, world_store: Any,
     assert _query(browser)["mahalla"] == ["M11"]
     selected = next(t for t in browser.execute_script(_TRACES_JS, _MAP)
                     if t["kind"] == "highlight")
-    assert selected["n"] == 1
+    # outlined: the red-list selection and the open mahalla
+    assert selected["n"] == len({"M11", *(m for m in red if names[m] == first_red)})
 
     # export: the printable brief and the CSV
     browser.find_element("id", "cmd-brief-html").click()

@@ -139,7 +139,7 @@ def test_metric_map_legend_matches_fills_and_tooltips() -> None:
     assert hover.text[1] == "<b>Mahalla: Navro&#x27;z</b><br>Incidents: 4<br>Id: B"
     assert fig.layout.legend.title.text == "Mahalla status"
     counts = go.Figure(metric_map(units, "count", hover=_HOVER))
-    assert [t.name for t in counts.data if t.meta["kind"] == "mahalla"][0] == "0"
+    assert next(t.name for t in counts.data if t.meta["kind"] == "mahalla") == "0"
 
 
 def test_hover_text_formats_and_missing_values() -> None:
@@ -158,7 +158,7 @@ def test_ring_index_hand_case_and_take() -> None:
                             dtype=object))
     assert r.start.tolist() == [0, 6, 6, 18, 18] and r.stop.tolist() == [6, 6, 18, 18, 24]
     assert r.x[:6].tolist()[:5] == [1, 1, 0, 0, 1] and np.isnan(r.x[5])
-    x, y = r.gather(np.array([False, False, True, False, False]))
+    x, _y = r.gather(np.array([False, False, True, False, False]))
     assert np.nanmin(x) == 10 and np.nanmax(x) == 13 and np.isnan(x).sum() == 2
     sub = r.take(np.array([4, 0]))
     assert sub.start.tolist() == [0, 6] and sub.stop.tolist() == [6, 12]

@@ -20,7 +20,8 @@ from tests import fixtures
 
 pytestmark = pytest.mark.postgis
 
-BUILTIN = ["mahallas", "incidents", "cameras", "infrastructure", "quarantine", "audit"]
+BUILTIN = ["mahallas", "incidents", "cameras", "planned_cameras", "infrastructure", "quarantine",
+           "audit"]
 _SQL_TYPES = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean",
               "timestamp": "timestamp with time zone", "date": "date"}
 
@@ -62,7 +63,7 @@ def test_open_migrates_a_blank_database_to_head(blank_postgis_db: str) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with _connect(blank_postgis_db) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
-        assert head == "0001"
+        assert head == "0002"
         assert conn.execute(
             "SELECT count(*) FROM pg_extension WHERE extname = 'postgis'").fetchone() == (1,)
         tables = {r[0] for r in conn.execute(
@@ -110,7 +111,8 @@ def test_geometry_columns_have_srid_4326_and_gist_indexes(postgis_db: str) -> No
             SELECT f_table_name, srid, type FROM geometry_columns
             WHERE f_table_schema = 'public' ORDER BY f_table_name""").fetchall()
         assert rows == [("cameras", 4326, "POINT"), ("incidents", 4326, "POINT"),
-                        ("infrastructure", 4326, "GEOMETRY"), ("mahallas", 4326, "MULTIPOLYGON")]
+                        ("infrastructure", 4326, "GEOMETRY"), ("mahallas", 4326, "MULTIPOLYGON"),
+                        ("planned_cameras", 4326, "POINT")]
         typmod = {"POINT": "Point", "GEOMETRY": "Geometry", "MULTIPOLYGON": "MultiPolygon"}
         for table, _, kind in rows:
             assert ("gist", "geometry", f"geometry({typmod[kind]},4326)") in _indexes(conn, table)

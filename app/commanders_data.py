@@ -205,6 +205,14 @@ class CommandersData:
                     got = self._cache[key] = build()
         return got
 
+    def _remember(self, key: Any, value: Any, size: int = 16) -> None:
+        """Keep ``value`` in the small LRU cache (incident lists, live KDE surfaces)."""
+        with self._lock:
+            self._lru[key] = value
+            self._lru.move_to_end(key)
+            while len(self._lru) > size:
+                self._lru.popitem(last=False)
+
     def warm(self, view: CommandersView, resolutions: tuple[int, ...] = (7, 8, 9)) -> None:
         """Prepare the H3 caches of the view's area (cells, shapes, contiguity) in the background.
 
@@ -517,10 +525,7 @@ class CommandersData:
                                            purpose=purpose)
             frame = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
             if purpose == "app":
-                with self._lock:
-                    self._lru[key] = frame
-                    while len(self._lru) > 16:
-                        self._lru.popitem(last=False)
+                self._remember(key, frame)
         t = pd.to_datetime(frame["occurred_at"], utc=True).dt.tz_convert(self.model.timezone)
         keep = np.ones(len(frame), dtype=bool)
         if view.start is not None:
@@ -564,8 +569,7 @@ class CommandersData:
         got = self._lru.get(key)
         if got is None:
             got = self._live_kde(view)
-            with self._lock:
-                self._lru[key] = got
+            self._remember(key, got)
         return got
 
     def _live_kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,22 @@ def load_context(store: Store, *, aliases: dict[str, str], now: pd.Timestamp | N
                                          snap_m=snap_m, res=res, fuzzy_threshold=fuzzy_threshold)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small objects are made.
+
+    Shapely points and Arrow/pandas buffers hold no reference cycles; without the pause each
+    allocation burst triggers collections that rescan everything alive (2-3x slower).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
                      mapping: Mapping[str, str] | None = None, chunk_rows: int = 250_000,
                      progress: bool = False) -> IngestReport:
@@ -104,6 +122,14 @@ def ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
 
     The whole load is one transaction: if anything fails, the store is left as it was.
     """
+    with _gc_paused():
+        return _ingest_incidents(path, store, ctx, mapping=mapping, chunk_rows=chunk_rows,
+                                 progress=progress)
+
+
+def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
+                      mapping: Mapping[str, str] | None, chunk_rows: int,
+                      progress: bool) -> IngestReport:
     import time
 
     t0 = time.perf_counter()

@@ -308,7 +308,7 @@ def compute_zone(zone: pd.Series, infrastructure: gpd.GeoDataFrame, incidents: p
     ZoneReport
     """
     th = thresholds or ReadinessThresholds()
-    geom = zone.geometry if isinstance(zone.get("geometry"), BaseGeometry) else zone["geometry"]
+    geom = zone["geometry"]
     if graph is None:
         graph = road_graph(infrastructure)
     incidents = _empty_as_missing(incidents)

@@ -31,7 +31,7 @@ from etl.zone_report import (
     make_thresholds,
     road_graph,
 )
-from layers.spec import SRID, Column, LayerSpec, get_spec, register_layer
+from layers.spec import SRID
 
 __all__ = ["ZONE_LAYERS", "build", "zone_layers"]
 
@@ -39,33 +39,6 @@ __all__ = ["ZONE_LAYERS", "build", "zone_layers"]
 ZONE_LAYERS = ("zone_readiness", "zone_isochrones", "zone_figures")
 
 
-def _register_specs() -> None:
-    """Declare the derived layers (not region-scoped: zone-level figures only)."""
-    specs = [
-        LayerSpec(name="zone_readiness", doc="Readiness checklist of each tourist zone.",
-                  columns=(Column("zone", "str", required=True), Column("feature_id", "str"),
-                           Column("item", "str", required=True), Column("ok", "bool"),
-                           Column("value", "float"), Column("threshold", "float"),
-                           Column("unit", "str"), Column("detail", "str")),
-                  extra_columns=True),
-        LayerSpec(name="zone_isochrones", doc="Parts of each zone reached within 10/20/30 min.",
-                  columns=(Column("zone", "str", required=True), Column("feature_id", "str"),
-                           Column("minutes", "float", required=True),
-                           Column("source_kind", "str", required=True),
-                           Column("within", "float")),
-                  geometry_types=("Polygon", "MultiPolygon"), promote_to_multi=True,
-                  extra_columns=True),
-        LayerSpec(name="zone_figures", doc="Figures of each tourist zone (JSON).",
-                  columns=(Column("zone", "str", required=True), Column("feature_id", "str"),
-                           Column("figures", "str")),
-                  key="feature_id", extra_columns=True),
-    ]
-    for spec in specs:
-        if get_spec(spec.name) is None:
-            register_layer(spec)
-
-
-_register_specs()
 
 
 def zone_layers(reports: list[ZoneReport]) -> dict[str, pd.DataFrame]:
@@ -149,6 +122,13 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
                                             tz=tz))
                 bar.update(1)
         layers = zone_layers(reports)
+        if len(zones):  # zone layers carry their zone's region, so DataAccess can scope them
+            region = dict(zip(zones["feature_id"], zones["region"], strict=True))
+            for frame in layers.values():
+                frame["region"] = frame["feature_id"].map(region)
+        else:
+            for frame in layers.values():
+                frame["region"] = pd.Series(dtype="string")
         with store.transaction() as txn:
             for name, frame in layers.items():
                 txn.replace(name, frame)

@@ -101,8 +101,9 @@ def to_metric_xy(points: Points, crs: CRS | str) -> np.ndarray:
 
     Examples
     --------
-    >>> to_metric_xy([None], "EPSG:32642")
-    array([[nan, nan]])
+    >>> to_metric_xy([None, shapely.Point()], "EPSG:32642")
+    array([[nan, nan],
+           [nan, nan]])
     """
     src, xy = _lonlat_or_xy(points)
     out = np.full_like(xy, np.nan)
@@ -133,6 +134,7 @@ def _lonlat_or_xy(points: Points) -> tuple[CRS, np.ndarray]:
             return _WGS84, np.asarray(points, dtype=float).reshape(1, 2)
         src, geoms = _WGS84, arr.reshape(-1)
     pts = np.array(geoms, dtype=object)
+    pts[shapely.is_empty(pts)] = None  # empty geometries are missing points (NaN rows)
     other = shapely.get_type_id(pts) > 0  # lines, polygons, collections (None is -1)
     pts[other] = shapely.point_on_surface(pts[other])
     xy = np.column_stack([shapely.get_x(pts), shapely.get_y(pts)]).astype(float)

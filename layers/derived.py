@@ -1,4 +1,4 @@
-"""Specs of the derived layers written by ``riskmap build`` (hotspots and camera coverage).
+"""Specs of the derived layers written by ``riskmap build`` (hotspots, coverage, zones).
 
 They carry ``region`` (and ``mahalla_id``/``district`` where it applies), so the data-access
 layer scopes them like the base layers.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from layers.spec import Column, LayerSpec, register_layer
 
-__all__ = ["COVERAGE_SPECS", "HOTSPOT_SPECS"]
+__all__ = ["COVERAGE_SPECS", "HOTSPOT_SPECS", "ZONE_SPECS"]
 
 
 def _hotspot_specs() -> list[LayerSpec]:
@@ -74,5 +74,29 @@ def _coverage_specs() -> list[LayerSpec]:
     return specs
 
 
+def _zone_specs() -> list[LayerSpec]:
+    specs = [
+        LayerSpec(name="zone_readiness", doc="Readiness checklist of each tourist zone.",
+                  columns=(Column("zone", "str", required=True), Column("feature_id", "str"),
+                           Column("item", "str", required=True), Column("ok", "bool"),
+                           Column("value", "float"), Column("threshold", "float"),
+                           Column("unit", "str"), Column("detail", "str"), Column("region", "str")),
+                  extra_columns=True),
+        LayerSpec(name="zone_isochrones", doc="Parts of each zone reached within 10/20/30 min.",
+                  columns=(Column("zone", "str", required=True), Column("feature_id", "str"),
+                           Column("minutes", "float", required=True),
+                           Column("source_kind", "str", required=True),
+                           Column("within", "float"), Column("region", "str")),
+                  geometry_types=("Polygon", "MultiPolygon"), promote_to_multi=True,
+                  extra_columns=True),
+        LayerSpec(name="zone_figures", doc="Figures of each tourist zone (JSON).",
+                  columns=(Column("zone", "str", required=True), Column("feature_id", "str"),
+                           Column("figures", "str"), Column("region", "str")),
+                  key="feature_id", extra_columns=True),
+    ]
+    return specs
+
+
 HOTSPOT_SPECS = tuple(register_layer(s) for s in _hotspot_specs())
 COVERAGE_SPECS = tuple(register_layer(s) for s in _coverage_specs())
+ZONE_SPECS = tuple(register_layer(s) for s in _zone_specs())

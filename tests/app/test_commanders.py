@@ -28,6 +28,7 @@ from app.callbacks.commanders import (
 from app.commanders_data import CommandersData, CommandersView
 from app.data import AppModel
 from etl.hotspots_job import compute_hotspots, status_history_frame
+from geo.h3index import parents
 from layers.access import DataAccess
 
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
@@ -350,6 +351,14 @@ def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
     _wait(browser, lambda d: _text(d, "cmd-panel-title") == "Do'stlik (M11)")
     assert _text(browser, "cmd-months-text") == "Feb 2025 – Mar 2025"
     assert parse_qs(urlsplit(browser.current_url).query) == parse_qs(query[1:])
+
+    # zooming out past 0.6 degrees of longitude switches the hexagons to resolution 7
+    browser.execute_script("""Plotly.relayout(document.querySelector(arguments[0]),
+        {'xaxis.range[0]': 67.3, 'xaxis.range[1]': 68.3,
+         'yaxis.range[0]': 39.8, 'yaxis.range[1]': 40.4});""", _MAP)
+    n7 = len(np.unique(parents(incidents.loc[keep, "h3"].to_numpy(dtype="int64"), 7)))
+    _traces_when(browser, f"{int(keep.sum())} incidents in {n7} H3 cells (res 7), "
+                          "2025-02-01 – 2025-03-31")
 
     # play through the months: the two-month window steps forward a month a tick, then pause
     browser.find_element("id", "cmd-play").click()

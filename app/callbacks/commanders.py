@@ -58,6 +58,18 @@ function(search) {
     return window.dash_clientside.no_update;
 }
 """
+_ACTUAL_RANGE = """
+function(relayout) {
+    const gd = document.querySelector("#MAP_ID .js-plotly-plot");
+    const full = gd && gd._fullLayout;
+    if (!relayout || !full || !full.xaxis || !full.yaxis) {
+        return window.dash_clientside.no_update;
+    }
+    const x = full.xaxis.range, y = full.yaxis.range;
+    return {"xaxis.range[0]": x[0], "xaxis.range[1]": x[1],
+            "yaxis.range[0]": y[0], "yaxis.range[1]": y[1]};
+}
+""".replace("MAP_ID", IDS.MAP)
 _MAHALLA_HOVER = (HoverField("name", "Mahalla"), HoverField("district", "District"),
                   HoverField("count", "Incidents", ":,d"), HoverField("rate_text", "Per 1,000"),
                   HoverField("gi_text", "Gi*"), HoverField("trend_text", "Trend"),
@@ -394,7 +406,12 @@ def register(app: dash.Dash, model: AppModel) -> None:
         options = model.districts(region)
         return options, district if district in options else None
 
-    @app.callback(Output(IDS.VIEWPORT, "data"), Input(IDS.MAP, "relayoutData"),
+    # every relayout (zoom, pan, autosize) reports the axis ranges actually shown: a later
+    # autosize event must not lose the range of a zoom whose callback is still in flight
+    app.clientside_callback(_ACTUAL_RANGE, Output(IDS.RANGE, "data"),
+                            Input(IDS.MAP, "relayoutData"), prevent_initial_call=True)
+
+    @app.callback(Output(IDS.VIEWPORT, "data"), Input(IDS.RANGE, "data"),
                   State(IDS.VIEWPORT, "data"), State(IDS.LEVEL, "value"),
                   prevent_initial_call=True)
     def _viewport(relayout: dict[str, Any] | None, current: dict[str, Any] | None,

@@ -37,6 +37,7 @@ class IDS:
     MAP = make_id(_P, "map")
     SUMMARY = make_id(_P, "summary")
     VIEWPORT = make_id(_P, "viewport")
+    RANGE = make_id(_P, "range")
     QUERY = make_id(_P, "query")
     URL_SINK = make_id(_P, "url-sink")
     SELECTED = make_id(_P, "selected")
@@ -165,7 +166,8 @@ def layout(**query: Any) -> html.Div:
             ]),
         ], className="side"),
         dcc.Store(id=IDS.SELECTED, data=known),
-        dcc.Store(id=IDS.VIEWPORT, data={"res": 7, "extent": None}),
+        dcc.Store(id=IDS.VIEWPORT, data={"range": None}),
+        dcc.Store(id=IDS.RANGE),
         dcc.Store(id=IDS.QUERY),
         html.Div(id=IDS.URL_SINK, hidden=True),
     ], className="page page-commanders")

@@ -313,7 +313,7 @@ def incidents_frame(rows: pd.DataFrame, ctx: IncidentContext, *,
 def _take_text(values: np.ndarray, codes: np.ndarray) -> pd.Series:
     """Strings by integer code (-1 gives missing), built as Arrow strings in one pass."""
     codes = np.asarray(codes)
-    table = pa.array(list(values) + [None], type=pa.string())
+    table = pa.array([*list(values), None], type=pa.string())
     taken = table.take(pa.array(np.where(codes < 0, len(values), codes).astype("int64")))
     return pd.Series(pd.arrays.ArrowStringArray(taken) if hasattr(pd.arrays, "ArrowStringArray")
                      else taken.to_pandas(), dtype="string")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import operator
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -221,8 +222,8 @@ def _to_arrow(frame: pd.DataFrame, spec: LayerSpec | None) -> pa.Table:
         attrs = pd.DataFrame(frame.drop(columns=[gcol]))
         table = pa.Table.from_pandas(attrs, preserve_index=False)
         table = table.append_column("geometry", _wkb_array(geoms))
-        kinds = sorted({t for t in shapely.get_type_id(geoms[~shapely.is_empty(geoms)
-                                                             & ~shapely.is_missing(geoms)])})
+        present = ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
+        kinds = sorted(set(shapely.get_type_id(geoms[present]).tolist()))
         names = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                  "MultiPolygon", "GeometryCollection"]
         bbox = list(shapely.total_bounds(geoms)) if len(geoms) else []
@@ -315,17 +316,16 @@ def _to_expression(filters: list[Filter], schema: pa.Schema) -> Any:
         field = pads.field(col)
         typ = schema.field(col).type
         value = _scalar_for(value, typ)
-        term = {
-            "=": lambda: field == value,
-            "!=": lambda: field != value,
-            "<": lambda: field < value,
-            "<=": lambda: field <= value,
-            ">": lambda: field > value,
-            ">=": lambda: field >= value,
-            "in": lambda: field.isin(value),
-        }[op]()
+        term = _compare(field, op, value)
         expr = term if expr is None else expr & term
     return expr
+
+
+def _compare(field: Any, op: str, value: Any) -> Any:
+    if op == "in":
+        return field.isin(value)
+    return {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}[op](field, value)
 
 
 def _scalar_for(value: Any, typ: pa.DataType) -> Any:

@@ -71,7 +71,7 @@ def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, se
         serve_app(settings, demo=True)
 
 
-def _build(store, settings, progress: bool) -> None:  # noqa: ANN001
+def _build(store, settings, progress: bool) -> None:
     try:
         from etl.build import build_all
     except ModuleNotFoundError:

@@ -14,13 +14,13 @@ from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_opt
 __all__ = ["COMMANDS", "export", "format_option", "write_frame"]
 
 
-def format_option(choices: tuple[str, ...]):  # noqa: ANN201
+def format_option(choices: tuple[str, ...]):
     """``--format`` with the given choices (the first is the default)."""
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
                         show_default=True, help="Output format.")
 
 
-def region_option(func):  # noqa: ANN001, ANN201
+def region_option(func):
     """``--region``: limit to these regions (repeatable)."""
     return click.option("--region", "regions", multiple=True,
                         help="Only these regions (repeatable).")(func)
@@ -35,7 +35,7 @@ def export() -> None:
     """
 
 
-def access_for(store, settings, regions: tuple[str, ...] = ()):  # noqa: ANN001, ANN201
+def access_for(store, settings, regions: tuple[str, ...] = ()):
     """The data-access object for an export."""
     from layers.access import DataAccess
 

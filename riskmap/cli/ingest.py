@@ -50,8 +50,8 @@ def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | No
         report.write(report_path)
 
 
-def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: bool = False,  # noqa: ANN001
-               progress: bool = False):  # noqa: ANN201
+def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: bool = False,
+               progress: bool = False):
     """Dispatch to the layer's ingest job (shared by `ingest` and `demo`)."""
     from etl import features
     from etl.ingest import ingest_incidents, load_aliases, load_context

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import geopandas as gpd
 import pytest
+
+import geopandas as gpd
 
 from tests.etl.grid import grid_frame
 

@@ -46,7 +46,7 @@ def test_a_file_broken_half_way_changes_nothing(store, tmp_path):
     ingest_incidents(_csv(tmp_path / "good.csv", 50, prefix="G"), store, ctx)
     before = _snapshot(store)
     broken = _csv(tmp_path / "broken.csv", 5000, prefix="B", broken_at=4000)
-    with pytest.raises(InputFileError, match="broken.csv"):
+    with pytest.raises(InputFileError, match=r"broken\.csv"):
         ingest_incidents(broken, store, ctx, chunk_rows=1000)  # fails after 3 chunks
     after = _snapshot(store)
     pd.testing.assert_frame_equal(before[0], after[0])

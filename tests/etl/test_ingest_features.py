@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pytest
+
+import geopandas as gpd
 import shapely
 
 from etl.features import ingest_cameras, ingest_infrastructure, ingest_mahallas

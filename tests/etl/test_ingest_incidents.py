@@ -6,10 +6,11 @@ import csv
 import json
 from pathlib import Path
 
-import h3
 import numpy as np
 import pandas as pd
 import pytest
+
+import h3
 import shapely
 
 from etl.ingest import ingest_incidents, load_aliases, load_context
@@ -164,7 +165,7 @@ def test_missing_required_column_names_file_and_column_and_changes_nothing(world
                                 ["incident_id", "occurred_at", "category"]), store, ctx)
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(InputFileError, match="empty.csv"):
+    with pytest.raises(InputFileError, match=r"empty\.csv"):
         ingest_incidents(empty, store, ctx)
     pd.testing.assert_frame_equal(store.read("incidents"), before)
 

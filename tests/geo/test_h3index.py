@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import h3
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import h3
 
 from geo.h3index import cell_centers, cells_from_lonlat, cells_to_hex, hex_to_cells, parents
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import shapely
 
 from geo.join import PolygonIndex, utm_epsg
 

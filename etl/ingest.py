@@ -93,7 +93,7 @@ def load_context(store: Store, *, aliases: dict[str, str], now: pd.Timestamp | N
     """Build the geocoding context from the store's mahalla layer."""
     mahallas = store.read("mahallas")
     if len(mahallas) == 0:
-        raise StoreError(f"store {store.url} has no mahallas: run `riskmap ingest mahallas FILE` "
+        raise StoreError(f"store {store!r} has no mahallas: run `riskmap ingest mahallas FILE` "
                          "first (incidents are geocoded onto them)")
     return IncidentContext.from_mahallas(mahallas, aliases=aliases, now=now, tz=tz,
                                          snap_m=snap_m, res=res, fuzzy_threshold=fuzzy_threshold)

@@ -53,6 +53,9 @@ class EmbeddedStore(Store):
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"store path {self.root} exists and is not a directory")
 
+    def __repr__(self) -> str:
+        return f"EmbeddedStore({str(self.root)!r})"
+
     # ---- manifest ------------------------------------------------------------------------
     def _manifest(self) -> dict[str, Any]:
         path = self.root / _MANIFEST

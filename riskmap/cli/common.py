@@ -13,7 +13,7 @@ import click
 from riskmap.errors import RiskmapError
 from riskmap.settings import Settings, load_settings
 
-__all__ = ["echo_json", "fail_cleanly", "open_from", "settings_from", "store_option"]
+__all__ = ["echo_json", "fail_cleanly", "open_from", "safe_url", "settings_from", "store_option"]
 
 
 def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,3 +52,15 @@ def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
 def echo_json(data: Any) -> None:
     """Print JSON to stdout."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def safe_url(url: str) -> str:
+    """The store URL for display: a database password is masked (``***``)."""
+    if "://" not in url:
+        return url
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy understands: show only its scheme
+        return url.split("://", 1)[0] + "://..."

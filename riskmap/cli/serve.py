@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from pydantic import ValidationError
 
-from riskmap.cli.common import fail_cleanly, settings_from, store_option
+from riskmap.cli.common import fail_cleanly, safe_url, settings_from, store_option
 from riskmap.settings import Settings
 
 __all__ = ["COMMANDS", "build_app", "serve", "serve_app"]
@@ -39,7 +39,7 @@ def serve_app(settings: Settings, *, demo: bool = False) -> None:
     # read the data now, so a bad store fails here and the first page is fast
     dash_app.server.extensions[EXTENSION_KEY].load()  # type: ignore[attr-defined]
     host, port = settings.app.host, settings.app.port
-    click.echo(f"riskmap: serving {settings.store} on http://{host}:{port}/ "
+    click.echo(f"riskmap: serving {safe_url(settings.store)} on http://{host}:{port}/ "
                f"({'password required' if settings.app.password else 'no password'}; "
                "Ctrl+C to stop)")
     try:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from riskmap.cli.common import echo_json, fail_cleanly, open_from, settings_from, store_option
+from riskmap.cli.common import (
+    echo_json,
+    fail_cleanly,
+    open_from,
+    safe_url,
+    settings_from,
+    store_option,
+)
 
 __all__ = ["COMMANDS", "info", "migrate"]
 
@@ -19,9 +26,9 @@ def info(store_url: str | None, as_json: bool) -> None:
     with open_from(settings) as store:
         counts = {name: store.count(name) for name in store.layer_names()}
     if as_json:
-        echo_json({"store": settings.store, "layers": counts})
+        echo_json({"store": safe_url(settings.store), "layers": counts})
         return
-    click.echo(f"store: {settings.store}")
+    click.echo(f"store: {safe_url(settings.store)}")
     for name, n in counts.items():
         click.echo(f"  {name:<24} {n:>10,}")
     if not counts:

@@ -237,7 +237,10 @@ class CommandersData:
             access = self.model.access
             if not access.store.has(name):
                 return False
-            return access.read(name, columns=columns, purpose="app")
+            try:
+                return access.read(name, columns=columns, purpose="app")
+            except PermissionError:  # not region-scoped (e.g. the KDE): computed live instead
+                return False
         got = self._cached(("layer", name), read)
         return None if got is False else got
 

@@ -52,9 +52,10 @@ class DataAccess:
         spec = get_spec(layer)
         if spec is not None and "region" in spec.column_names:
             out.append(("region", "in", list(self.regions)))
-        elif spec is not None and layer in {"quarantine", "audit"}:
+        else:  # fail closed: a scoped user never reads a layer that cannot be scoped
             raise PermissionError(
-                f"user {self.user!r} is scoped to {self.scope}: layer {layer!r} is not region-scoped")
+                f"user {self.user!r} is scoped to {self.scope}: layer {layer!r} is not "
+                "region-scoped")
         return out
 
     def read(self, layer: str, *, columns: Sequence[str] | None = None,

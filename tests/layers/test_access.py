@@ -32,5 +32,7 @@ def test_scoped_users_cannot_read_unscopable_tables(store):
         scoped.read("summary_table")
     with pytest.raises(PermissionError, match="quarantine"):
         scoped.read("quarantine")
+    with pytest.raises(PermissionError, match="kde_surface"):  # registered, but no region
+        scoped.read("kde_surface")
     assert scoped.read("by_region")["v"].tolist() == [1]
     assert len(DataAccess(store, user="hq").read("summary_table")) == 1

@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,7 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
+from app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
 from geo.aggregate import rate_per_1000
 from geo.h3index import cell_centers, cell_polygons, parents
 from layers.access import DataAccess
@@ -87,25 +87,16 @@ class ViewQuery:
 
     def to_params(self) -> dict[str, str]:
         """Non-default fields as URL query parameters (categories comma-separated)."""
-        out: dict[str, str] = {}
-        if self.level != "mahalla":
-            out["level"] = self.level
-        for key in ("region", "district"):
-            if getattr(self, key):
-                out[key] = getattr(self, key)
-        for key in ("start", "end"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key).isoformat()
-        if self.categories:
-            out["categories"] = ",".join(self.categories)
-        if self.precise:
-            out["precise"] = "1"
-        return out
+        return encode_params([
+            ("level", None if self.level == "mahalla" else self.level),
+            ("region", self.region), ("district", self.district),
+            ("start", self.start), ("end", self.end),
+            ("categories", self.categories), ("precise", self.precise),
+        ])
 
     def to_search(self) -> str:
         """The URL query string (``"?level=h3_8&..."``, or ``""`` for the default view)."""
-        params = self.to_params()
-        return "?" + urlencode(params, safe=",") if params else ""
+        return search_string(self.to_params())
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ViewQuery:
@@ -119,16 +110,14 @@ class ViewQuery:
         True
         """
         level = str(params.get("level") or "mahalla")
-        start, end = _parse_date(params.get("start")), _parse_date(params.get("end"))
-        if start is not None and end is not None and start > end:
-            start, end = end, start
+        start, end = parse_window(params)
         return cls(
             level=level if level in LEVELS else "mahalla",
-            region=str(params["region"]) if params.get("region") else None,
-            district=str(params["district"]) if params.get("district") else None,
+            region=parse_text(params, "region"),
+            district=parse_text(params, "district"),
             start=start,
             end=end,
-            categories=_parse_categories(params.get("categories")),
+            categories=parse_list(params.get("categories")),
             precise=str(params.get("precise", "")).lower() in {"1", "true", "yes"},
         )
 
@@ -422,19 +411,3 @@ def _lookup(names: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
     table = pd.Series(names).isin(list(wanted)).to_numpy(dtype=bool, copy=True)
     table[0] = False
     return table
-
-
-def _parse_date(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def _parse_categories(value: Any) -> tuple[str, ...]:
-    if not value:
-        return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))

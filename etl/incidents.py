@@ -64,14 +64,17 @@ class IncidentContext:
     def from_mahallas(cls, mahallas: gpd.GeoDataFrame, *, aliases: dict[str, str],
                       now: pd.Timestamp | None = None, tz: str = "Asia/Tashkent",
                       snap_m: float = 200.0, res: int = 9,
-                      fuzzy_threshold: float = 88.0) -> IncidentContext:
+                      fuzzy_threshold: float = 88.0, admin_threshold: float = 80.0,
+                      admin_margin: float = 10.0) -> IncidentContext:
         """Build the context from the mahalla layer."""
         return cls(
             mahalla_ids=mahallas["mahalla_id"].astype(str).to_numpy(dtype=object),
             districts=mahallas["district"].astype(str).to_numpy(dtype=object),
             regions=mahallas["region"].astype(str).to_numpy(dtype=object),
             index=PolygonIndex(np.asarray(mahallas.geometry.values)),
-            gazetteer=Gazetteer.from_mahallas(mahallas, threshold=fuzzy_threshold),
+            gazetteer=Gazetteer.from_mahallas(mahallas, threshold=fuzzy_threshold,
+                                              admin_threshold=admin_threshold,
+                                              admin_margin=admin_margin),
             aliases=aliases,
             now=now if now is not None else pd.Timestamp.now(tz="UTC"),
             tz=tz, snap_m=snap_m, res=res,

@@ -89,14 +89,17 @@ def load_aliases(extra: Mapping[str, str] | None = None,
 
 def load_context(store: Store, *, aliases: dict[str, str], now: pd.Timestamp | None = None,
                  tz: str = "Asia/Tashkent", snap_m: float = 200.0, res: int = 9,
-                 fuzzy_threshold: float = 88.0) -> IncidentContext:
+                 fuzzy_threshold: float = 88.0, admin_threshold: float = 80.0,
+                 admin_margin: float = 10.0) -> IncidentContext:
     """Build the geocoding context from the store's mahalla layer."""
     mahallas = store.read("mahallas")
     if len(mahallas) == 0:
         raise StoreError(f"store {store!r} has no mahallas: run `riskmap ingest mahallas FILE` "
                          "first (incidents are geocoded onto them)")
     return IncidentContext.from_mahallas(mahallas, aliases=aliases, now=now, tz=tz,
-                                         snap_m=snap_m, res=res, fuzzy_threshold=fuzzy_threshold)
+                                         snap_m=snap_m, res=res, fuzzy_threshold=fuzzy_threshold,
+                                         admin_threshold=admin_threshold,
+                                         admin_margin=admin_margin)
 
 
 @contextmanager

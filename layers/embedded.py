@@ -159,6 +159,13 @@ class _EmbeddedTransaction(Transaction):
         spec, frame = prepare(layer, frame)
         if len(frame) == 0 and layer in self.manifest["layers"]:
             return
+        if spec is not None and spec.key is not None and layer in self.manifest["layers"]:
+            have = self._current(layer)[spec.key]
+            clash = frame[spec.key].isin(have)
+            if clash.any():
+                raise StoreError(f"layer {layer!r}: append would repeat key {spec.key!r} "
+                                 f"({', '.join(map(str, frame.loc[clash, spec.key][:5]))}); "
+                                 "use upsert")
         parts = list(self.manifest["layers"].get(layer, []))
         if len(parts) >= 32:  # compact many small appends (e.g. the audit log) into one part
             current = self._current(layer)

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from layers.spec import LayerSpec, conform, get_spec
+from riskmap.errors import StoreError
 
 __all__ = ["Filter", "Store", "Transaction", "open_store"]
 
@@ -99,7 +100,14 @@ def prepare(layer: str, frame: pd.DataFrame) -> tuple[LayerSpec | None, pd.DataF
     spec = get_spec(layer)
     if spec is None:
         return None, frame.reset_index(drop=True)
-    return spec, conform(spec, frame)
+    frame = conform(spec, frame)
+    if spec.key is not None:
+        dup = frame[spec.key].duplicated(keep=False)
+        if dup.any():
+            shown = sorted(set(frame.loc[dup.to_numpy(dtype=bool), spec.key].astype(str)))[:5]
+            raise StoreError(f"layer {layer!r}: key {spec.key!r} repeats within the rows to write "
+                             f"({', '.join(shown)}{', ...' if dup.sum() > 5 else ''})")
+    return spec, frame
 
 
 def check_filters(filters: Sequence[Filter] | None) -> list[Filter]:

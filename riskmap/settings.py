@@ -22,6 +22,10 @@ class EtlSettings(BaseModel):
                                    description="points this close outside every mahalla are snapped")
     fuzzy_threshold: float = Field(88.0, ge=50, le=100,
                                    description="minimum rapidfuzz score for a fuzzy mahalla name match")
+    admin_threshold: float = Field(80.0, ge=50, le=100,
+                                   description="minimum score for a fuzzy district/region match")
+    admin_margin: float = Field(10.0, ge=0, le=50,
+                                description="lead a district match needs over the runner-up")
     timezone: str = Field("Asia/Tashkent", description="zone of naive timestamps")
     category_aliases: dict[str, str] = Field(
         default_factory=dict, description="extra alias -> canonical category code")

@@ -66,7 +66,8 @@ def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: boo
         ctx = load_context(store, aliases=load_aliases(etl.category_aliases,
                                                        etl.category_aliases_file),
                            tz=etl.timezone, snap_m=etl.snap_distance_m, res=etl.h3_resolution,
-                           fuzzy_threshold=etl.fuzzy_threshold)
+                           fuzzy_threshold=etl.fuzzy_threshold,
+                           admin_threshold=etl.admin_threshold, admin_margin=etl.admin_margin)
         return ingest_incidents(file, store, ctx, mapping=mapping, chunk_rows=etl.chunk_rows,
                                 progress=progress)
     job = {"mahallas": features.ingest_mahallas, "cameras": features.ingest_cameras,

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -30,8 +29,9 @@ from scipy import stats
 import geopandas as gpd
 import shapely
 
-from app.data import AppModel, ViewQuery, _parse_categories, _parse_date
+from app.data import AppModel, ViewQuery
 from app.figures_commanders import METRICS, RingIndex, ring_index
+from app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
 from geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, h3_weights, mahalla_weights
 
 __all__ = [
@@ -98,27 +98,17 @@ class CommandersView:
 
     def to_params(self) -> dict[str, str]:
         """Non-default fields as URL query parameters."""
-        out: dict[str, str] = {}
-        if self.level != "mahalla":
-            out["level"] = self.level
-        if self.metric != "count":
-            out["metric"] = self.metric
-        for key in ("region", "district", "mahalla"):
-            if getattr(self, key):
-                out[key] = getattr(self, key)
-        for key in ("start", "end"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key).isoformat()
-        if self.categories:
-            out["categories"] = ",".join(self.categories)
-        if self.layers:
-            out["layers"] = ",".join(self.layers)
-        return out
+        return encode_params([
+            ("level", None if self.level == "mahalla" else self.level),
+            ("metric", None if self.metric == "count" else self.metric),
+            ("region", self.region), ("district", self.district), ("mahalla", self.mahalla),
+            ("start", self.start), ("end", self.end),
+            ("categories", self.categories), ("layers", self.layers),
+        ])
 
     def to_search(self) -> str:
         """The URL query string (``""`` for the default view)."""
-        params = self.to_params()
-        return "?" + urlencode(params, safe=",") if params else ""
+        return search_string(self.to_params())
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> CommandersView:
@@ -131,19 +121,17 @@ class CommandersView:
         CommandersView(level='h3', metric='count', region=None, district=None, start=None,
                        end=None, categories=(), layers=('kde',), mahalla=None)
         """
-        start, end = _parse_date(params.get("start")), _parse_date(params.get("end"))
-        if start is not None and end is not None and start > end:
-            start, end = end, start
+        start, end = parse_window(params)
         metric = str(params.get("metric") or "count")
         return cls(
             level="h3" if params.get("level") == "h3" else "mahalla",
             metric=metric if metric in METRICS else "count",
-            region=str(params["region"]) if params.get("region") else None,
-            district=str(params["district"]) if params.get("district") else None,
+            region=parse_text(params, "region"),
+            district=parse_text(params, "district"),
             start=start, end=end,
-            categories=_parse_categories(params.get("categories")),
-            layers=tuple(x for x in _parse_categories(params.get("layers")) if x in LAYERS),
-            mahalla=str(params["mahalla"]) if params.get("mahalla") else None,
+            categories=parse_list(params.get("categories")),
+            layers=tuple(x for x in parse_list(params.get("layers")) if x in LAYERS),
+            mahalla=parse_text(params, "mahalla"),
         )
 
 
@@ -254,13 +242,7 @@ class CommandersData:
             self.model.mahallas["mahalla_id"].astype(object).to_numpy()))
 
     def _positions(self, view: CommandersView) -> np.ndarray:
-        m = self.model.mahallas
-        keep = np.ones(len(m), dtype=bool)
-        if view.region:
-            keep &= (m["region"] == view.region).fillna(False).to_numpy(dtype=bool)
-        if view.district:
-            keep &= (m["district"] == view.district).fillna(False).to_numpy(dtype=bool)
-        return np.flatnonzero(keep)
+        return self.model.mahalla_positions(view.region, view.district)
 
     # ---- the map ------------------------------------------------------------------------
     def mahalla_units(self, view: CommandersView) -> gpd.GeoDataFrame:
@@ -290,13 +272,13 @@ class CommandersData:
         res = viewport.res
         universe = self._universe(view, res)
         q = view.query(res)
-        uniq, codes = self.model._cells(res)
+        uniq, codes = self.model.cells(res)
         keep = self.model.mask(q)
         counts_all = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
         cells, upos, adj = universe
         y = counts_all[upos].astype(float)
         z, cls = _gi(y, adj)
-        polys, cx, cy, hexes = self.model._cell_shapes(res)
+        polys, cx, cy, hexes = self.model.cell_shapes(res)
         frame = pd.DataFrame({"h3": cells, "h3_hex": hexes[upos], "count": y.astype(np.int64),
                               "gi_z": z, "gi_class": cls, "pos": upos})
         total = frame["count"].sum()
@@ -317,7 +299,7 @@ class CommandersData:
 
     def _universe(self, view: CommandersView, res: int) -> tuple[np.ndarray, np.ndarray, Any]:
         def build() -> tuple[np.ndarray, np.ndarray, Any]:
-            uniq, codes = self.model._cells(res)
+            uniq, codes = self.model.cells(res)
             area = self.model.mask(ViewQuery(region=view.region, district=view.district))
             present = np.bincount(codes[area & (codes >= 0)], minlength=len(uniq)) > 0
             upos = np.flatnonzero(present)
@@ -356,7 +338,7 @@ class CommandersData:
 
     def cell_rings(self, res: int) -> RingIndex:
         """Flattened rings of every cell at ``res`` (aligned with the model's cells)."""
-        return self._cached(("crings", res), lambda: ring_index(self.model._cell_shapes(res)[0]))
+        return self._cached(("crings", res), lambda: ring_index(self.model.cell_shapes(res)[0]))
 
     def base_rings(self, view: CommandersView) -> RingIndex:
         """Rings of the mahallas of the view's area (cached per area)."""
@@ -479,7 +461,7 @@ class CommandersData:
             ``months`` (DatetimeIndex, local month starts), ``monthly`` (int64),
             ``categories`` (names), ``category_counts`` (int64), ``total`` (in the window).
         """
-        d = self.model._data()
+        d = self.model.codes()
         pos = int(self.mahalla_index().get_indexer([mahalla_id])[0])
         cats_only = replace(view, start=None, end=None, region=None, district=None)
         here = d.mahalla_code == pos
@@ -618,7 +600,7 @@ class CommandersData:
     # ---- internals ----------------------------------------------------------------------
     def _incident_frame(self, keep: np.ndarray | None = None) -> pd.DataFrame:
         """Incidents as the frame etl.hotspots_job and geo.forecast expect (no geometry)."""
-        d = self.model._data()
+        d = self.model.codes()
         sel = np.ones(len(d.t), bool) if keep is None else keep
         ids = np.append(self.model.mahallas["mahalla_id"].astype(object).to_numpy(),
                         np.array([None], dtype=object))

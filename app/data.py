@@ -26,6 +26,7 @@ import geopandas as gpd
 import shapely
 
 from app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
+from app.viewaudit import ViewAuditor
 from geo.aggregate import rate_per_1000
 from geo.h3index import cell_centers, cell_polygons, parents
 from layers.access import DataAccess
@@ -35,6 +36,7 @@ __all__ = [
     "INCIDENT_COLUMNS",
     "LEVELS",
     "AppModel",
+    "IncidentCodes",
     "ViewQuery",
 ]
 
@@ -122,6 +124,29 @@ class ViewQuery:
         )
 
 
+@dataclass(frozen=True)
+class IncidentCodes:
+    """The incidents as the model holds them: one array entry per incident (read-only views).
+
+    Attributes
+    ----------
+    t
+        Occurrence time, int64 ns UTC (``np.iinfo(np.int64).min`` when missing).
+    cells9
+        H3 cell at resolution 9 (int64, 0 when missing).
+    mahalla_code
+        Position in :attr:`AppModel.mahallas` (int32, -1 when unknown).
+    cat_code, cat_names
+        Category code (int16/int32, 0 = missing) and the name of each code (index 0: None).
+    """
+
+    t: np.ndarray
+    cells9: np.ndarray
+    mahalla_code: np.ndarray
+    cat_code: np.ndarray
+    cat_names: np.ndarray
+
+
 @dataclass
 class _Loaded:
     """Everything read from the store, as arrays (built once by :meth:`AppModel.load`)."""
@@ -169,6 +194,7 @@ class AppModel:
         self.timezone = timezone
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
+        self._views = ViewAuditor(access)
 
     # ---- loading ----------------------------------------------------------------------
     def load(self) -> AppModel:
@@ -190,6 +216,13 @@ class AppModel:
             if self._loaded is None:
                 self._loaded = _load(self.access)
             return self._loaded
+
+    def audit_view(self, page: str, params: dict[str, Any] | None = None) -> bool:
+        """Audit that a user opened the view ``params`` of ``page`` (once per minute per view).
+
+        See :class:`app.viewaudit.ViewAuditor`; returns whether a record was written.
+        """
+        return self._views.record(page, params)
 
     # ---- vocabulary for the controls ----------------------------------------------------
     @property
@@ -229,6 +262,13 @@ class AppModel:
             return None, None
         lo, hi = pd.to_datetime([t.min(), t.max()], utc=True).tz_convert(self.timezone)
         return lo.date(), hi.date()
+
+    def codes(self) -> IncidentCodes:
+        """The incident arrays behind every aggregate (read-only; one entry per incident)."""
+        d = self._data()
+        return IncidentCodes(t=_readonly(d.t), cells9=_readonly(d.cells9),
+                             mahalla_code=_readonly(d.mahalla_code),
+                             cat_code=_readonly(d.cat_code), cat_names=_readonly(d.cat_names))
 
     # ---- queries ----------------------------------------------------------------------
     def mask(self, query: ViewQuery) -> np.ndarray:
@@ -274,7 +314,7 @@ class AppModel:
 
     def base_map(self, query: ViewQuery) -> gpd.GeoSeries:
         """Mahalla polygons inside the query's region/district (the base layer of a map)."""
-        return self._data().mahallas.geometry.iloc[self._mahalla_positions(query)]
+        return self._data().mahallas.geometry.iloc[self.mahalla_positions(query.region, query.district)]
 
     # ---- internals --------------------------------------------------------------------
     def _window(self, query: ViewQuery) -> tuple[int, int]:
@@ -294,7 +334,7 @@ class AppModel:
         if res is None:
             counts = np.bincount(d.mahalla_code[keep & (d.mahalla_code >= 0)],
                                  minlength=len(d.mahallas))
-            pos = self._mahalla_positions(query)
+            pos = self.mahalla_positions(query.region, query.district)
             m = d.mahallas.iloc[pos]
             c = counts[pos].astype(np.int64)
             pop = m["population"].to_numpy(dtype=float, na_value=np.nan)
@@ -310,10 +350,10 @@ class AppModel:
             geoms = m.geometry.to_numpy()
             x, y = d.rep_x[pos], d.rep_y[pos]
         else:
-            uniq, codes = self._cells(res)
+            uniq, codes = self.cells(res)
             counts = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
             pos = np.flatnonzero(counts)
-            polys, cx, cy, hexes = self._cell_shapes(res)
+            polys, cx, cy, hexes = self.cell_shapes(res)
             frame = pd.DataFrame({
                 "h3": uniq[pos],
                 "h3_hex": hexes[pos],
@@ -324,16 +364,19 @@ class AppModel:
         frame["share"] = frame["count"] * 100.0 / total if total else 0.0
         return frame, (geoms, x, y)
 
-    def _mahalla_positions(self, query: ViewQuery) -> np.ndarray:
+    # ---- cached units (also used by app.commanders_data) -----------------------------
+    def mahalla_positions(self, region: str | None = None,
+                          district: str | None = None) -> np.ndarray:
+        """Positions in :attr:`mahallas` of the mahallas in ``region`` and ``district``."""
         m = self._data().mahallas
         keep = np.ones(len(m), dtype=bool)
-        if query.region:
-            keep &= (m["region"] == query.region).fillna(False).to_numpy(dtype=bool)
-        if query.district:
-            keep &= (m["district"] == query.district).fillna(False).to_numpy(dtype=bool)
+        if region:
+            keep &= (m["region"] == region).fillna(False).to_numpy(dtype=bool)
+        if district:
+            keep &= (m["district"] == district).fillna(False).to_numpy(dtype=bool)
         return np.flatnonzero(keep)
 
-    def _cells(self, res: int) -> tuple[np.ndarray, np.ndarray]:
+    def cells(self, res: int) -> tuple[np.ndarray, np.ndarray]:
         """Unique cells at ``res`` and each incident's position among them (-1: no cell)."""
         d = self._data()
         got = d.cells.get(res)
@@ -347,12 +390,12 @@ class AppModel:
                 got = d.cells[res] = (uniq, codes)
         return got
 
-    def _cell_shapes(self, res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def cell_shapes(self, res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Cached polygons, centre lon/lat and hex ids of every cell at ``res``."""
         d = self._data()
         got = d.cell_shapes.get(res)
         if got is None:
-            uniq, _ = self._cells(res)
+            uniq, _ = self.cells(res)
             cx, cy = cell_centers(uniq)
             hexes = np.array([format(int(c), "x") for c in uniq], dtype=object)
             got = d.cell_shapes[res] = (cell_polygons(uniq), cx, cy, hexes)
@@ -404,6 +447,12 @@ def _codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     names = np.empty(len(uniques) + 1, dtype=object)
     names[1:] = np.asarray(uniques, dtype=object)
     return (codes + 1).astype(np.int32), names
+
+
+def _readonly(values: np.ndarray) -> np.ndarray:
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 def _lookup(names: np.ndarray, wanted: Sequence[str]) -> np.ndarray:

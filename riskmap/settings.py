@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["AppSettings", "EtlSettings", "GeoSettings", "Settings", "load_settings"]
@@ -48,6 +48,8 @@ class GeoSettings(BaseModel):
 class AppSettings(BaseModel):
     """Web app options. There is no default password: set one to require a login."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)  # never echo a password
+
     host: str = "127.0.0.1"
     port: int = Field(8050, ge=1, le=65535)
     username: str = "analyst"
@@ -73,7 +75,8 @@ class Settings(BaseSettings):
     """Root settings object."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RISKMAP_", env_nested_delimiter="__", env_file=".env", extra="ignore")
+        env_prefix="RISKMAP_", env_nested_delimiter="__", env_file=".env", extra="ignore",
+        hide_input_in_errors=True)
 
     store: str = Field("./riskmap-data",
                        description="a directory (embedded store) or a postgresql+psycopg:// URL")

@@ -19,6 +19,7 @@ from dash import Input, Output, State, ctx
 
 import shapely
 
+from app import ids
 from app.brief import Brief, brief_csv, brief_filename, brief_html
 from app.commanders_data import CommandersData, CommandersView, Viewport, data_for
 from app.data import AppModel
@@ -33,7 +34,6 @@ from app.figures_commanders import (
     resolution_for_span,
     trend_chart,
 )
-from app.pages.commanders import IDS
 
 __all__ = [
     "evaluation_panel",
@@ -47,6 +47,8 @@ __all__ = [
     "view_from_controls",
     "viewport_update",
 ]
+
+_IDS = ids.COMMANDERS
 
 _REPLACE_URL = """
 function(search) {
@@ -69,7 +71,7 @@ function(relayout) {
     return {"xaxis.range[0]": x[0], "xaxis.range[1]": x[1],
             "yaxis.range[0]": y[0], "yaxis.range[1]": y[1]};
 }
-""".replace("MAP_ID", IDS.MAP)
+""".replace("MAP_ID", _IDS.MAP)
 _MAHALLA_HOVER = (HoverField("name", "Mahalla"), HoverField("district", "District"),
                   HoverField("count", "Incidents", ":,d"), HoverField("rate_text", "Per 1,000"),
                   HoverField("gi_text", "Gi*"), HoverField("trend_text", "Trend"),
@@ -389,9 +391,9 @@ def play_step(span: list[int], n_months: int, *, start: bool) -> tuple[list[int]
 def register(app: dash.Dash, model: AppModel) -> None:
     """Attach the commanders' callbacks to ``app``."""
     data = data_for(model)
-    controls = [Input(IDS.LEVEL, "value"), Input(IDS.METRIC, "value"), Input(IDS.REGION, "value"),
-                Input(IDS.DISTRICT, "value"), Input(IDS.MONTHS, "value"),
-                Input(IDS.CATEGORIES, "value"), Input(IDS.LAYERS, "value")]
+    controls = [Input(_IDS.LEVEL, "value"), Input(_IDS.METRIC, "value"), Input(_IDS.REGION, "value"),
+                Input(_IDS.DISTRICT, "value"), Input(_IDS.MONTHS, "value"),
+                Input(_IDS.CATEGORIES, "value"), Input(_IDS.LAYERS, "value")]
 
     def view_of(level: str | None, metric: str | None, region: str | None,
                 district: str | None, span: list[int] | None, categories: list[str] | None,
@@ -399,8 +401,8 @@ def register(app: dash.Dash, model: AppModel) -> None:
         return view_from_controls(data.months(), level, metric, region, district, span,
                                   categories, layers, mahalla)
 
-    @app.callback(Output(IDS.DISTRICT, "options"), Output(IDS.DISTRICT, "value"),
-                  Input(IDS.REGION, "value"), State(IDS.DISTRICT, "value"),
+    @app.callback(Output(_IDS.DISTRICT, "options"), Output(_IDS.DISTRICT, "value"),
+                  Input(_IDS.REGION, "value"), State(_IDS.DISTRICT, "value"),
                   prevent_initial_call=True)
     def _districts(region: str | None, district: str | None) -> tuple[list[str], str | None]:
         options = model.districts(region)
@@ -408,21 +410,21 @@ def register(app: dash.Dash, model: AppModel) -> None:
 
     # every relayout (zoom, pan, autosize) reports the axis ranges actually shown: a later
     # autosize event must not lose the range of a zoom whose callback is still in flight
-    app.clientside_callback(_ACTUAL_RANGE, Output(IDS.RANGE, "data"),
-                            Input(IDS.MAP, "relayoutData"), prevent_initial_call=True)
+    app.clientside_callback(_ACTUAL_RANGE, Output(_IDS.RANGE, "data"),
+                            Input(_IDS.MAP, "relayoutData"), prevent_initial_call=True)
 
-    @app.callback(Output(IDS.VIEWPORT, "data"), Input(IDS.RANGE, "data"),
-                  State(IDS.VIEWPORT, "data"), State(IDS.LEVEL, "value"),
+    @app.callback(Output(_IDS.VIEWPORT, "data"), Input(_IDS.RANGE, "data"),
+                  State(_IDS.VIEWPORT, "data"), State(_IDS.LEVEL, "value"),
                   prevent_initial_call=True)
     def _viewport(relayout: dict[str, Any] | None, current: dict[str, Any] | None,
                   level: str) -> Any:
         got = viewport_update(relayout, current, level)
         return dash.no_update if got is None else got
 
-    @app.callback(Output(IDS.MAP, "figure"), Output(IDS.SUMMARY, "children"),
-                  Output(IDS.QUERY, "data"), Output(IDS.MONTHS_TEXT, "children"),
-                  *controls, Input(IDS.VIEWPORT, "data"), Input(IDS.SELECTED, "data"),
-                  Input(IDS.REDLIST, "selected_row_ids"))
+    @app.callback(Output(_IDS.MAP, "figure"), Output(_IDS.SUMMARY, "children"),
+                  Output(_IDS.QUERY, "data"), Output(_IDS.MONTHS_TEXT, "children"),
+                  *controls, Input(_IDS.VIEWPORT, "data"), Input(_IDS.SELECTED, "data"),
+                  Input(_IDS.REDLIST, "selected_row_ids"))
     def _map(*values: Any) -> tuple[dict[str, Any], str, str, str]:
         *ctrl, viewport, selected, red_ids = values
         view = view_of(*ctrl, mahalla=selected)
@@ -435,11 +437,11 @@ def register(app: dash.Dash, model: AppModel) -> None:
             text = f"{months[lo]:%b %Y} – {months[hi]:%b %Y}"
         return fig, summary, view.to_search(), text
 
-    app.clientside_callback(_REPLACE_URL, Output(IDS.URL_SINK, "children"),
-                            Input(IDS.QUERY, "data"))
+    app.clientside_callback(_REPLACE_URL, Output(_IDS.URL_SINK, "children"),
+                            Input(_IDS.QUERY, "data"))
 
-    @app.callback(Output(IDS.SELECTED, "data"), Output(IDS.TABS, "value"),
-                  Input(IDS.MAP, "clickData"), prevent_initial_call=True)
+    @app.callback(Output(_IDS.SELECTED, "data"), Output(_IDS.TABS, "value"),
+                  Input(_IDS.MAP, "clickData"), prevent_initial_call=True)
     def _click(click: dict[str, Any] | None) -> tuple[Any, Any]:
         points = (click or {}).get("points") or []
         if not points:
@@ -455,51 +457,51 @@ def register(app: dash.Dash, model: AppModel) -> None:
             return dash.no_update, dash.no_update
         return mahalla, "mahalla"
 
-    @app.callback(Output(IDS.PANEL_TITLE, "children"), Output(IDS.PANEL_META, "children"),
-                  Output(IDS.TREND, "figure"), Output(IDS.CATS_CHART, "figure"),
-                  Output(IDS.STATUS, "data"), Output(IDS.CAMERAS, "data"),
-                  Output(IDS.BRIEF_HTML, "disabled"), Output(IDS.BRIEF_CSV, "disabled"),
-                  Input(IDS.SELECTED, "data"), *controls)
+    @app.callback(Output(_IDS.PANEL_TITLE, "children"), Output(_IDS.PANEL_META, "children"),
+                  Output(_IDS.TREND, "figure"), Output(_IDS.CATS_CHART, "figure"),
+                  Output(_IDS.STATUS, "data"), Output(_IDS.CAMERAS, "data"),
+                  Output(_IDS.BRIEF_HTML, "disabled"), Output(_IDS.BRIEF_CSV, "disabled"),
+                  Input(_IDS.SELECTED, "data"), *controls)
     def _panel(selected: str | None, *ctrl: Any) -> tuple[Any, ...]:
         p = panel(data, view_of(*ctrl), selected)
         return (p["title"], p["meta"], p["trend"], p["categories"], p["status"],
                 p["cameras"], p["disabled"], p["disabled"])
 
-    @app.callback(Output(IDS.INCIDENTS, "data"), Output(IDS.INCIDENTS, "page_count"),
-                  Output(IDS.INCIDENTS, "page_current"),
-                  Input(IDS.SELECTED, "data"), Input(IDS.INCIDENTS, "page_current"),
-                  Input(IDS.INCIDENTS, "page_size"), *controls)
+    @app.callback(Output(_IDS.INCIDENTS, "data"), Output(_IDS.INCIDENTS, "page_count"),
+                  Output(_IDS.INCIDENTS, "page_current"),
+                  Input(_IDS.SELECTED, "data"), Input(_IDS.INCIDENTS, "page_current"),
+                  Input(_IDS.INCIDENTS, "page_size"), *controls)
     def _incidents(selected: str | None, page: int | None, size: int | None,
                    *ctrl: Any) -> tuple[Any, ...]:
-        if ctx.triggered_id != IDS.INCIDENTS:
+        if ctx.triggered_id != _IDS.INCIDENTS:
             page = 0
         rows, pages = incident_page(data, view_of(*ctrl), selected, page or 0, size or 10)
         return rows, pages, min(page or 0, pages - 1)
 
-    @app.callback(Output(IDS.REDLIST, "data"), Output(IDS.REDLIST, "tooltip_data"),
-                  Output(IDS.REDLIST, "selected_rows"),
-                  Input(IDS.REGION, "value"), Input(IDS.DISTRICT, "value"),
-                  Input(IDS.MONTHS, "value"))
+    @app.callback(Output(_IDS.REDLIST, "data"), Output(_IDS.REDLIST, "tooltip_data"),
+                  Output(_IDS.REDLIST, "selected_rows"),
+                  Input(_IDS.REGION, "value"), Input(_IDS.DISTRICT, "value"),
+                  Input(_IDS.MONTHS, "value"))
     def _red(region: str | None, district: str | None, span: list[int] | None) -> Any:
         view = view_of("mahalla", None, region, district, span, None, None)
         rows, tips = red_list_rows(data, view)
         return rows, tips, []
 
-    @app.callback(Output(IDS.EVAL_TEXT, "children"), Output(IDS.EVAL_CHART, "figure"),
-                  Input(IDS.TABS, "value"), Input(IDS.REGION, "value"))
+    @app.callback(Output(_IDS.EVAL_TEXT, "children"), Output(_IDS.EVAL_CHART, "figure"),
+                  Input(_IDS.TABS, "value"), Input(_IDS.REGION, "value"))
     def _evaluation(tab: str, region: str | None) -> Any:
         if tab != "eval":
             return dash.no_update, dash.no_update
         return evaluation_panel(data, region)
 
-    @app.callback(Output(IDS.TICK, "disabled"), Output(IDS.PLAY, "children"),
-                  Output(IDS.MONTHS, "value"),
-                  Input(IDS.PLAY, "n_clicks"), Input(IDS.TICK, "n_intervals"),
-                  State(IDS.TICK, "disabled"), State(IDS.MONTHS, "value"),
+    @app.callback(Output(_IDS.TICK, "disabled"), Output(_IDS.PLAY, "children"),
+                  Output(_IDS.MONTHS, "value"),
+                  Input(_IDS.PLAY, "n_clicks"), Input(_IDS.TICK, "n_intervals"),
+                  State(_IDS.TICK, "disabled"), State(_IDS.MONTHS, "value"),
                   prevent_initial_call=True)
     def _play(_clicks: int, _ticks: int, stopped: bool, span: list[int]) -> Any:
         n = len(data.months())
-        if ctx.triggered_id == IDS.PLAY:
+        if ctx.triggered_id == _IDS.PLAY:
             if not stopped:
                 return True, "▶ Play by month", dash.no_update
             new, going = play_step(span, n, start=True)
@@ -514,8 +516,8 @@ def register(app: dash.Dash, model: AppModel) -> None:
             return None
         return make_brief(data, view_of(*ctrl), selected)
 
-    @app.callback(Output(IDS.DOWNLOAD_HTML, "data"), Input(IDS.BRIEF_HTML, "n_clicks"),
-                  State(IDS.SELECTED, "data"), *[State(c.component_id, c.component_property)
+    @app.callback(Output(_IDS.DOWNLOAD_HTML, "data"), Input(_IDS.BRIEF_HTML, "n_clicks"),
+                  State(_IDS.SELECTED, "data"), *[State(c.component_id, c.component_property)
                                                  for c in controls],
                   prevent_initial_call=True)
     def _brief_html(_n: int, selected: str | None, *ctrl: Any) -> Any:
@@ -525,8 +527,8 @@ def register(app: dash.Dash, model: AppModel) -> None:
         return {"content": brief_html(brief), "filename": brief_filename(brief, "html"),
                 "type": "text/html", "base64": False}
 
-    @app.callback(Output(IDS.DOWNLOAD_CSV, "data"), Input(IDS.BRIEF_CSV, "n_clicks"),
-                  State(IDS.SELECTED, "data"), *[State(c.component_id, c.component_property)
+    @app.callback(Output(_IDS.DOWNLOAD_CSV, "data"), Input(_IDS.BRIEF_CSV, "n_clicks"),
+                  State(_IDS.SELECTED, "data"), *[State(c.component_id, c.component_property)
                                                  for c in controls],
                   prevent_initial_call=True)
     def _brief_csv(_n: int, selected: str | None, *ctrl: Any) -> Any:

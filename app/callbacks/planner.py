@@ -12,10 +12,10 @@ from dash import Input, Output, State, no_update
 
 import geopandas as gpd
 
+from app import ids
 from app.data import AppModel
 from app.figures import empty_figure
 from app.figures_planner import coverage_summary_text, gain_curve, plan_map, plan_summary_text
-from app.pages.planner import IDS
 from etl.planning import (
     PlanResult,
     accept_plan,
@@ -28,6 +28,8 @@ from riskmap.errors import RiskmapError
 
 __all__ = ["MAX_GAP_CELLS", "MAX_MAHALLAS_WITHOUT_AREA", "coverage_view", "plan_from_store",
            "register", "run_plan"]
+
+_IDS = ids.PLANNER
 
 #: the map of current coverage draws at most this many gap cells (the largest)
 MAX_GAP_CELLS = 3_000
@@ -104,28 +106,28 @@ def register(app: dash.Dash, model: AppModel) -> None:
     """Attach the planner callbacks to ``app``."""
 
     @app.callback(
-        Output(IDS.MAP, "figure"),
-        Output(IDS.COVERAGE, "children"),
-        Input(IDS.AREA, "value"),
+        Output(_IDS.MAP, "figure"),
+        Output(_IDS.COVERAGE, "children"),
+        Input(_IDS.AREA, "value"),
     )
     def _coverage(area: str | None) -> tuple[go.Figure, str]:
         return coverage_view(model, area)
 
     @app.callback(
-        Output(IDS.MAP, "figure", allow_duplicate=True),
-        Output(IDS.CURVE, "figure"),
-        Output(IDS.SUMMARY, "children"),
-        Output(IDS.PLAN, "data"),
-        Output(IDS.DOWNLOAD_GEOJSON, "disabled"),
-        Output(IDS.DOWNLOAD_CSV, "disabled"),
-        Output(IDS.ACCEPT, "disabled"),
-        Output(IDS.ACCEPTED, "children"),
-        Input(IDS.RUN, "n_clicks"),
-        State(IDS.AREA, "value"),
-        State(IDS.BUDGET, "value"),
-        State(IDS.TYPES, "value"),
-        State(IDS.CANDIDATES, "value"),
-        State(IDS.RISK, "value"),
+        Output(_IDS.MAP, "figure", allow_duplicate=True),
+        Output(_IDS.CURVE, "figure"),
+        Output(_IDS.SUMMARY, "children"),
+        Output(_IDS.PLAN, "data"),
+        Output(_IDS.DOWNLOAD_GEOJSON, "disabled"),
+        Output(_IDS.DOWNLOAD_CSV, "disabled"),
+        Output(_IDS.ACCEPT, "disabled"),
+        Output(_IDS.ACCEPTED, "children"),
+        Input(_IDS.RUN, "n_clicks"),
+        State(_IDS.AREA, "value"),
+        State(_IDS.BUDGET, "value"),
+        State(_IDS.TYPES, "value"),
+        State(_IDS.CANDIDATES, "value"),
+        State(_IDS.RISK, "value"),
         prevent_initial_call=True,
     )
     def _run(_: int, area: str | None, budget: Any, types: list[str] | None,
@@ -144,10 +146,10 @@ def register(app: dash.Dash, model: AppModel) -> None:
         return (fig, curve, plan_summary_text(res.summary), data, none, none, none, "")
 
     @app.callback(
-        Output(IDS.DOWNLOAD, "data"),
-        Input(IDS.DOWNLOAD_GEOJSON, "n_clicks"),
-        Input(IDS.DOWNLOAD_CSV, "n_clicks"),
-        State(IDS.PLAN, "data"),
+        Output(_IDS.DOWNLOAD, "data"),
+        Input(_IDS.DOWNLOAD_GEOJSON, "n_clicks"),
+        Input(_IDS.DOWNLOAD_CSV, "n_clicks"),
+        State(_IDS.PLAN, "data"),
         prevent_initial_call=True,
     )
     def _download(_g: int, _c: int, data: dict[str, Any] | None) -> Any:
@@ -157,7 +159,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
         plan_id = data["plan_id"]
         model.access.audit("download_plan", layer="planned_cameras",
                            detail={"plan_id": plan_id}, rows=len(plan))
-        if dash.ctx.triggered_id == IDS.DOWNLOAD_CSV:
+        if dash.ctx.triggered_id == _IDS.DOWNLOAD_CSV:
             table = plan_table(plan)
             return {"content": table.to_csv(index=False), "filename": f"{plan_id}.csv",
                     "type": "text/csv"}
@@ -165,10 +167,10 @@ def register(app: dash.Dash, model: AppModel) -> None:
                 "type": "application/geo+json"}
 
     @app.callback(
-        Output(IDS.ACCEPTED, "children", allow_duplicate=True),
-        Output(IDS.ACCEPT, "disabled", allow_duplicate=True),
-        Input(IDS.ACCEPT, "n_clicks"),
-        State(IDS.PLAN, "data"),
+        Output(_IDS.ACCEPTED, "children", allow_duplicate=True),
+        Output(_IDS.ACCEPT, "disabled", allow_duplicate=True),
+        Input(_IDS.ACCEPT, "n_clicks"),
+        State(_IDS.PLAN, "data"),
         prevent_initial_call=True,
     )
     def _accept(_: int, data: dict[str, Any] | None) -> tuple[str, bool]:

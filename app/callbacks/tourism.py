@@ -11,6 +11,7 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, html, no_update
 
+from app import ids
 from app.data import AppModel
 from app.figures import empty_figure
 from app.figures_tourism import (
@@ -21,11 +22,12 @@ from app.figures_tourism import (
     season_chart,
     zone_map,
 )
-from app.pages.tourism import IDS
 from etl.zone_report import ZoneReport, zone_report
 from riskmap.errors import RiskmapError
 
 __all__ = ["checklist_items", "get_report", "register", "share_table", "zone_view"]
+
+_IDS = ids.TOURISM
 
 _CACHE: weakref.WeakKeyDictionary[AppModel, dict[str, ZoneReport]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -99,25 +101,25 @@ def register(app: dash.Dash, model: AppModel) -> None:
     """Attach the tourism callbacks to ``app``."""
 
     @app.callback(
-        Output(IDS.MAP, "figure"),
-        Output(IDS.SEASON, "figure"),
-        Output(IDS.SUMMARY, "children"),
-        Output(IDS.CHECKLIST, "children"),
-        Output(IDS.SHARES, "children"),
-        Output(IDS.DOWNLOAD_HTML, "disabled"),
-        Output(IDS.DOWNLOAD_JSON, "disabled"),
-        Input(IDS.ZONE, "value"),
-        Input(IDS.SOURCE, "value"),
+        Output(_IDS.MAP, "figure"),
+        Output(_IDS.SEASON, "figure"),
+        Output(_IDS.SUMMARY, "children"),
+        Output(_IDS.CHECKLIST, "children"),
+        Output(_IDS.SHARES, "children"),
+        Output(_IDS.DOWNLOAD_HTML, "disabled"),
+        Output(_IDS.DOWNLOAD_JSON, "disabled"),
+        Input(_IDS.ZONE, "value"),
+        Input(_IDS.SOURCE, "value"),
     )
     def _show(zone: str | None, source: str | None) -> tuple[Any, ...]:
         fig, bars, summary, items, shares, disabled = zone_view(model, zone, source)
         return fig, bars, summary, items, shares, disabled, disabled
 
     @app.callback(
-        Output(IDS.DOWNLOAD, "data"),
-        Input(IDS.DOWNLOAD_HTML, "n_clicks"),
-        Input(IDS.DOWNLOAD_JSON, "n_clicks"),
-        State(IDS.ZONE, "value"),
+        Output(_IDS.DOWNLOAD, "data"),
+        Input(_IDS.DOWNLOAD_HTML, "n_clicks"),
+        Input(_IDS.DOWNLOAD_JSON, "n_clicks"),
+        State(_IDS.ZONE, "value"),
         prevent_initial_call=True,
     )
     def _download(_h: int, _j: int, zone: str | None) -> Any:
@@ -127,7 +129,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
         slug = "".join(c if c.isalnum() else "-" for c in report.name.lower()).strip("-")
         model.access.audit("download_zone_report", layer="infrastructure",
                            detail={"zone": report.name, "feature_id": report.feature_id})
-        if dash.ctx.triggered_id == IDS.DOWNLOAD_JSON:
+        if dash.ctx.triggered_id == _IDS.DOWNLOAD_JSON:
             return {"content": json.dumps(report.to_json(), indent=2, ensure_ascii=False),
                     "filename": f"zone-{slug}.json", "type": "application/json"}
         return {"content": report.to_html(), "filename": f"zone-{slug}.html",

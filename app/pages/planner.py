@@ -7,39 +7,17 @@ from typing import Any
 import dash
 from dash import dcc, html
 
+from app import ids
 from app.data import AppModel
 from app.factory import current_model
 from app.figures import empty_figure
-from app.ids import make_id
 from etl.planning import DEFAULT_CANDIDATES, KDE_LAYER
 from layers.spec import CAMERA_TYPES
 
-__all__ = ["CANDIDATE_OPTIONS", "IDS", "PATH", "TYPE_OPTIONS", "area_options", "layout",
+__all__ = ["CANDIDATE_OPTIONS", "PATH", "TYPE_OPTIONS", "area_options", "layout",
            "register"]
 
 PATH = "/planner"
-
-
-class IDS:
-    """Ids of the planner page (kept here until they move into ``app/ids.py``)."""
-
-    AREA = make_id("planner", "area")
-    RISK = make_id("planner", "risk")
-    COVERAGE = make_id("planner", "coverage")
-    BUDGET = make_id("planner", "budget")
-    TYPES = make_id("planner", "types")
-    CANDIDATES = make_id("planner", "candidates")
-    RUN = make_id("planner", "run")
-    LOADING = make_id("planner", "loading")
-    SUMMARY = make_id("planner", "summary")
-    MAP = make_id("planner", "map")
-    CURVE = make_id("planner", "curve")
-    PLAN = make_id("planner", "plan")
-    DOWNLOAD_GEOJSON = make_id("planner", "download-geojson")
-    DOWNLOAD_CSV = make_id("planner", "download-csv")
-    DOWNLOAD = make_id("planner", "download")
-    ACCEPT = make_id("planner", "accept")
-    ACCEPTED = make_id("planner", "accepted")
 
 
 TYPE_OPTIONS = [{"label": " " + t.replace("_", " ").capitalize(), "value": t}
@@ -83,48 +61,48 @@ def layout(**query: Any) -> html.Div:
         budget = 10
     return html.Div([
         html.Aside([
-            _field("Area", dcc.Dropdown(id=IDS.AREA, options=options, value=area,
+            _field("Area", dcc.Dropdown(id=ids.PLANNER.AREA, options=options, value=area,
                                         placeholder="Everything in scope")),
-            html.P(id=IDS.COVERAGE, className="summary", role="status"),
-            _field("Risk", dcc.RadioItems(id=IDS.RISK, options=[
+            html.P(id=ids.PLANNER.COVERAGE, className="summary", role="status"),
+            _field("Risk", dcc.RadioItems(id=ids.PLANNER.RISK, options=[
                 {"label": " Incidents, last 12 months", "value": "counts"},
                 {"label": " KDE surface", "value": "kde",
                  "disabled": not model.access.store.has(KDE_LAYER)}],
                 value="counts", className="radio-list")),
             _field("New cameras (budget)", dcc.Input(
-                id=IDS.BUDGET, type="number", min=1, max=200, step=1, value=budget,
+                id=ids.PLANNER.BUDGET, type="number", min=1, max=200, step=1, value=budget,
                 debounce=False, style={"width": "6rem"})),
-            _field("Camera types", dcc.Checklist(id=IDS.TYPES, options=TYPE_OPTIONS,
+            _field("Camera types", dcc.Checklist(id=ids.PLANNER.TYPES, options=TYPE_OPTIONS,
                                                  value=list(CAMERA_TYPES),
                                                  className="check-list")),
-            _field("Candidate sites", dcc.Checklist(id=IDS.CANDIDATES,
+            _field("Candidate sites", dcc.Checklist(id=ids.PLANNER.CANDIDATES,
                                                     options=CANDIDATE_OPTIONS,
                                                     value=list(DEFAULT_CANDIDATES),
                                                     className="check-list")),
-            html.Button("Run plan", id=IDS.RUN, n_clicks=0, style=_BUTTON),
+            html.Button("Run plan", id=ids.PLANNER.RUN, n_clicks=0, style=_BUTTON),
             html.P("The map shows coverage gaps (risk not covered) until a plan runs. Existing "
                    "active and planned cameras stay fixed; the plan maximises the risk newly "
                    "covered (cybercrime and fraud have no place and do not count).",
                    className="hint", style={"fontSize": "0.8rem", "color": "#5f625a"}),
-            html.P(id=IDS.SUMMARY, className="summary", role="status"),
+            html.P(id=ids.PLANNER.SUMMARY, className="summary", role="status"),
             html.Div([
-                html.Button("Download GeoJSON", id=IDS.DOWNLOAD_GEOJSON, n_clicks=0,
+                html.Button("Download GeoJSON", id=ids.PLANNER.DOWNLOAD_GEOJSON, n_clicks=0,
                             disabled=True, style=_BUTTON),
-                html.Button("Download CSV", id=IDS.DOWNLOAD_CSV, n_clicks=0, disabled=True,
+                html.Button("Download CSV", id=ids.PLANNER.DOWNLOAD_CSV, n_clicks=0, disabled=True,
                             style=_BUTTON),
             ], style={"display": "flex", "gap": "0.5rem", "flexWrap": "wrap"}),
-            html.Button("Accept into planned cameras", id=IDS.ACCEPT, n_clicks=0,
+            html.Button("Accept into planned cameras", id=ids.PLANNER.ACCEPT, n_clicks=0,
                         disabled=True, style=_BUTTON),
-            html.P(id=IDS.ACCEPTED, className="summary", role="status"),
-            dcc.Download(id=IDS.DOWNLOAD),
-            dcc.Store(id=IDS.PLAN),
+            html.P(id=ids.PLANNER.ACCEPTED, className="summary", role="status"),
+            dcc.Download(id=ids.PLANNER.DOWNLOAD),
+            dcc.Store(id=ids.PLANNER.PLAN),
         ], className="controls"),
         html.Section([
-            dcc.Loading(id=IDS.LOADING, type="default", children=html.Div([
-                dcc.Graph(id=IDS.MAP, figure=empty_figure("Loading the current coverage ..."),
+            dcc.Loading(id=ids.PLANNER.LOADING, type="default", children=html.Div([
+                dcc.Graph(id=ids.PLANNER.MAP, figure=empty_figure("Loading the current coverage ..."),
                     responsive=True, style={"height": "65vh", "width": "100%"},
                     config={"displaylogo": False, "scrollZoom": True}),
-                dcc.Graph(id=IDS.CURVE, figure=empty_figure("The gain curve appears here"),
+                dcc.Graph(id=ids.PLANNER.CURVE, figure=empty_figure("The gain curve appears here"),
                           style={"height": "28vh", "width": "100%"},
                           config={"displaylogo": False}),
             ])),

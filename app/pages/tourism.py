@@ -7,30 +7,14 @@ from typing import Any
 import dash
 from dash import dcc, html
 
+from app import ids
 from app.data import AppModel
 from app.factory import current_model
 from app.figures import empty_figure
-from app.ids import make_id
 
-__all__ = ["IDS", "PATH", "layout", "register", "zone_options"]
+__all__ = ["PATH", "layout", "register", "zone_options"]
 
 PATH = "/tourism"
-
-
-class IDS:
-    """Ids of the tourism page (kept here until they move into ``app/ids.py``)."""
-
-    ZONE = make_id("tourism", "zone")
-    SOURCE = make_id("tourism", "source")
-    SUMMARY = make_id("tourism", "summary")
-    CHECKLIST = make_id("tourism", "checklist")
-    SHARES = make_id("tourism", "shares")
-    MAP = make_id("tourism", "map")
-    SEASON = make_id("tourism", "season")
-    LOADING = make_id("tourism", "loading")
-    DOWNLOAD_HTML = make_id("tourism", "download-html")
-    DOWNLOAD_JSON = make_id("tourism", "download-json")
-    DOWNLOAD = make_id("tourism", "download")
 
 
 _BUTTON = {"padding": "0.35rem 0.8rem", "cursor": "pointer"}
@@ -63,32 +47,32 @@ def layout(**query: Any) -> html.Div:
     zone = query.get("zone") if query.get("zone") in values else (values[0] if values else None)
     return html.Div([
         html.Aside([
-            _field("Tourist zone", dcc.Dropdown(id=IDS.ZONE, options=options, value=zone,
+            _field("Tourist zone", dcc.Dropdown(id=ids.TOURISM.ZONE, options=options, value=zone,
                                                 clearable=False,
                                                 placeholder="No tourist zone in the store")),
-            _field("Travel time from", dcc.RadioItems(id=IDS.SOURCE, options=[
+            _field("Travel time from", dcc.RadioItems(id=ids.TOURISM.SOURCE, options=[
                 {"label": " Police post", "value": "police"},
                 {"label": " Emergency service (112)", "value": "emergency"}],
                 value="police", className="radio-list")),
-            html.P(id=IDS.SUMMARY, className="summary", role="status"),
-            _field("Readiness checklist", html.Ul(id=IDS.CHECKLIST, style={
+            html.P(id=ids.TOURISM.SUMMARY, className="summary", role="status"),
+            _field("Readiness checklist", html.Ul(id=ids.TOURISM.CHECKLIST, style={
                 "listStyle": "none", "padding": 0, "margin": 0, "display": "flex",
                 "flexDirection": "column", "gap": "0.3rem"})),
-            _field("Share of the zone beyond", html.Div(id=IDS.SHARES)),
+            _field("Share of the zone beyond", html.Div(id=ids.TOURISM.SHARES)),
             html.Div([
-                html.Button("Download report (HTML)", id=IDS.DOWNLOAD_HTML, n_clicks=0,
+                html.Button("Download report (HTML)", id=ids.TOURISM.DOWNLOAD_HTML, n_clicks=0,
                             disabled=True, style=_BUTTON),
-                html.Button("Figures (JSON)", id=IDS.DOWNLOAD_JSON, n_clicks=0,
+                html.Button("Figures (JSON)", id=ids.TOURISM.DOWNLOAD_JSON, n_clicks=0,
                             disabled=True, style=_BUTTON),
             ], style={"display": "flex", "gap": "0.5rem", "flexWrap": "wrap"}),
-            dcc.Download(id=IDS.DOWNLOAD),
+            dcc.Download(id=ids.TOURISM.DOWNLOAD),
         ], className="controls"),
         html.Section([
-            dcc.Loading(id=IDS.LOADING, type="default", children=html.Div([
-                dcc.Graph(id=IDS.MAP, figure=empty_figure("Computing the zone ..."),
+            dcc.Loading(id=ids.TOURISM.LOADING, type="default", children=html.Div([
+                dcc.Graph(id=ids.TOURISM.MAP, figure=empty_figure("Computing the zone ..."),
                           responsive=True, style={"height": "62vh", "width": "100%"},
                           config={"displaylogo": False, "scrollZoom": True}),
-                dcc.Graph(id=IDS.SEASON, figure=empty_figure(""),
+                dcc.Graph(id=ids.TOURISM.SEASON, figure=empty_figure(""),
                           style={"height": "30vh", "width": "100%"},
                           config={"displaylogo": False}),
             ])),

@@ -314,7 +314,8 @@ class AppModel:
 
     def base_map(self, query: ViewQuery) -> gpd.GeoSeries:
         """Mahalla polygons inside the query's region/district (the base layer of a map)."""
-        return self._data().mahallas.geometry.iloc[self.mahalla_positions(query.region, query.district)]
+        pos = self.mahalla_positions(query.region, query.district)
+        return self._data().mahallas.geometry.iloc[pos]
 
     # ---- internals --------------------------------------------------------------------
     def _window(self, query: ViewQuery) -> tuple[int, int]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import ClassVar
+
 __all__ = ["COMMANDERS", "DEMO_BADGE", "HEADER", "MAIN", "NAV", "OVERVIEW", "PLANNER", "SCOPE",
-           "TOURISM", "make_id"]
+           "TOURISM", "PageIds", "make_id"]
 
 
 def make_id(page: str, name: str) -> str:
@@ -19,92 +22,113 @@ DEMO_BADGE = "app-demo-badge"
 SCOPE = "app-scope"
 
 
-class OVERVIEW:
+class PageIds:
+    """Base of a page's id namespace: each annotated name becomes ``<prefix>-<kebab-name>``.
+
+    Examples
+    --------
+    >>> class DEMO(PageIds, prefix="demo"):
+    ...     URL_SINK: str
+    >>> DEMO.URL_SINK
+    'demo-url-sink'
+    """
+
+    PREFIX: ClassVar[str]
+
+    def __init_subclass__(cls, *, prefix: str, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.PREFIX = prefix
+        for name in inspect.get_annotations(cls):
+            if name != "PREFIX":
+                setattr(cls, name, make_id(prefix, name.lower().replace("_", "-")))
+
+
+class OVERVIEW(PageIds, prefix="overview"):
     """Ids of the overview page (``/``)."""
 
-    LEVEL = make_id("overview", "level")
-    REGION = make_id("overview", "region")
-    DISTRICT = make_id("overview", "district")
-    DATES = make_id("overview", "dates")
-    CATEGORIES = make_id("overview", "categories")
-    PRECISE = make_id("overview", "precise")
-    MAP = make_id("overview", "map")
-    SUMMARY = make_id("overview", "summary")
-    QUERY = make_id("overview", "query")
-    URL_SINK = make_id("overview", "url-sink")
+    LEVEL: str
+    REGION: str
+    DISTRICT: str
+    DATES: str
+    CATEGORIES: str
+    PRECISE: str
+    MAP: str
+    SUMMARY: str
+    QUERY: str
+    URL_SINK: str
 
 
-class COMMANDERS:
+class COMMANDERS(PageIds, prefix="cmd"):
     """Ids of the commanders' page (``/commanders``; prefix ``cmd``)."""
 
-    LEVEL = make_id("cmd", "level")
-    METRIC = make_id("cmd", "metric")
-    REGION = make_id("cmd", "region")
-    DISTRICT = make_id("cmd", "district")
-    MONTHS = make_id("cmd", "months")
-    MONTHS_TEXT = make_id("cmd", "months-text")
-    PLAY = make_id("cmd", "play")
-    TICK = make_id("cmd", "tick")
-    CATEGORIES = make_id("cmd", "categories")
-    LAYERS = make_id("cmd", "layers")
-    MAP = make_id("cmd", "map")
-    SUMMARY = make_id("cmd", "summary")
-    VIEWPORT = make_id("cmd", "viewport")
-    RANGE = make_id("cmd", "range")
-    QUERY = make_id("cmd", "query")
-    URL_SINK = make_id("cmd", "url-sink")
-    SELECTED = make_id("cmd", "selected")
-    TABS = make_id("cmd", "tabs")
-    PANEL = make_id("cmd", "panel")
-    PANEL_TITLE = make_id("cmd", "panel-title")
-    PANEL_META = make_id("cmd", "panel-meta")
-    TREND = make_id("cmd", "trend")
-    CATS_CHART = make_id("cmd", "cats-chart")
-    STATUS = make_id("cmd", "status")
-    CAMERAS = make_id("cmd", "cameras")
-    INCIDENTS = make_id("cmd", "incidents")
-    BRIEF_HTML = make_id("cmd", "brief-html")
-    BRIEF_CSV = make_id("cmd", "brief-csv")
-    DOWNLOAD_HTML = make_id("cmd", "download-html")
-    DOWNLOAD_CSV = make_id("cmd", "download-csv")
-    REDLIST = make_id("cmd", "redlist")
-    EVAL_TEXT = make_id("cmd", "eval-text")
-    EVAL_CHART = make_id("cmd", "eval-chart")
+    LEVEL: str
+    METRIC: str
+    REGION: str
+    DISTRICT: str
+    MONTHS: str
+    MONTHS_TEXT: str
+    PLAY: str
+    TICK: str
+    CATEGORIES: str
+    LAYERS: str
+    MAP: str
+    SUMMARY: str
+    VIEWPORT: str
+    RANGE: str
+    QUERY: str
+    URL_SINK: str
+    SELECTED: str
+    TABS: str
+    PANEL: str
+    PANEL_TITLE: str
+    PANEL_META: str
+    TREND: str
+    CATS_CHART: str
+    STATUS: str
+    CAMERAS: str
+    INCIDENTS: str
+    BRIEF_HTML: str
+    BRIEF_CSV: str
+    DOWNLOAD_HTML: str
+    DOWNLOAD_CSV: str
+    REDLIST: str
+    EVAL_TEXT: str
+    EVAL_CHART: str
 
 
-class PLANNER:
+class PLANNER(PageIds, prefix="planner"):
     """Ids of the camera planner page (``/planner``)."""
 
-    AREA = make_id("planner", "area")
-    RISK = make_id("planner", "risk")
-    COVERAGE = make_id("planner", "coverage")
-    BUDGET = make_id("planner", "budget")
-    TYPES = make_id("planner", "types")
-    CANDIDATES = make_id("planner", "candidates")
-    RUN = make_id("planner", "run")
-    LOADING = make_id("planner", "loading")
-    SUMMARY = make_id("planner", "summary")
-    MAP = make_id("planner", "map")
-    CURVE = make_id("planner", "curve")
-    PLAN = make_id("planner", "plan")
-    DOWNLOAD_GEOJSON = make_id("planner", "download-geojson")
-    DOWNLOAD_CSV = make_id("planner", "download-csv")
-    DOWNLOAD = make_id("planner", "download")
-    ACCEPT = make_id("planner", "accept")
-    ACCEPTED = make_id("planner", "accepted")
+    AREA: str
+    RISK: str
+    COVERAGE: str
+    BUDGET: str
+    TYPES: str
+    CANDIDATES: str
+    RUN: str
+    LOADING: str
+    SUMMARY: str
+    MAP: str
+    CURVE: str
+    PLAN: str
+    DOWNLOAD_GEOJSON: str
+    DOWNLOAD_CSV: str
+    DOWNLOAD: str
+    ACCEPT: str
+    ACCEPTED: str
 
 
-class TOURISM:
+class TOURISM(PageIds, prefix="tourism"):
     """Ids of the tourism page (``/tourism``)."""
 
-    ZONE = make_id("tourism", "zone")
-    SOURCE = make_id("tourism", "source")
-    SUMMARY = make_id("tourism", "summary")
-    CHECKLIST = make_id("tourism", "checklist")
-    SHARES = make_id("tourism", "shares")
-    MAP = make_id("tourism", "map")
-    SEASON = make_id("tourism", "season")
-    LOADING = make_id("tourism", "loading")
-    DOWNLOAD_HTML = make_id("tourism", "download-html")
-    DOWNLOAD_JSON = make_id("tourism", "download-json")
-    DOWNLOAD = make_id("tourism", "download")
+    ZONE: str
+    SOURCE: str
+    SUMMARY: str
+    CHECKLIST: str
+    SHARES: str
+    MAP: str
+    SEASON: str
+    LOADING: str
+    DOWNLOAD_HTML: str
+    DOWNLOAD_JSON: str
+    DOWNLOAD: str

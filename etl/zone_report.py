@@ -17,14 +17,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from etl.translit import name_key
-from geo.network import (
-    build_road_graph,
-    isochrone_share,
-    isochrones,
-    metric_crs,
-    to_metric_xy,
-    travel_times,
-)
+from geo.isochrones import isochrone_share, isochrones
+from geo.network import build_road_graph, metric_crs, to_metric_xy, travel_times
 from geo.zones import ReadinessThresholds, readiness_checklist, zone_figures
 from riskmap.errors import ConfigError
 
@@ -209,7 +203,7 @@ def zone_isochrones(graph: nx.Graph, zone: BaseGeometry, infrastructure: pd.Data
                     thresholds: ReadinessThresholds | None = None) -> gpd.GeoDataFrame:
     """Parts of the zone each responder kind reaches within each threshold.
 
-    A place is reached by road (:func:`geo.network.isochrones`: drive, then go straight at
+    A place is reached by road (:func:`geo.isochrones.isochrones`: drive, then go straight at
     ``offroad_kmh``) or straight across country from the facility at ``offroad_kmh``
     (which matters for a post inside the zone away from any road).
 

@@ -13,10 +13,12 @@ import shapely
 from pyproj import CRS
 from shapely import STRtree
 
+from geo.join import metric_crs_for, utm_epsg
 from geo.viewshed import viewshed_polygon
 
 __all__ = [
     "CAMERA_DEFAULTS",
+    "centroid_xy",
     "coverage_gaps",
     "coverage_polygons",
     "covered_area",
@@ -24,11 +26,13 @@ __all__ = [
     "covered_pairs_xy",
     "cut_by_buildings",
     "fill_camera_defaults",
+    "geoms_in_crs",
     "h3_coverage",
     "h3_polygons",
     "key_site_coverage",
     "local_utm_crs",
     "raster_points",
+    "resolve_metric_crs",
     "sector_polygons",
     "unit_coverage",
 ]
@@ -66,33 +70,56 @@ def local_utm_crs(lon: float, lat: float) -> CRS:
     >>> local_utm_crs(62.0, 42.0).to_epsg()
     32641
     """
-    zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+    return CRS.from_epsg(utm_epsg(lon, lat))
 
 
-def _metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs_metric: Any) -> CRS:
-    """The CRS to measure in: the one given, else local UTM at the centre of ``frame``."""
+def resolve_metric_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs_metric: Any) -> CRS:
+    """The CRS to measure in: ``crs_metric`` when given, else local UTM at the centre of ``frame``.
+
+    Raises ValueError when ``crs_metric`` is None and ``frame`` has no CRS; a frame with nothing
+    located gets the zone of Tashkent (any zone will do).
+
+    Examples
+    --------
+    >>> resolve_metric_crs(gpd.GeoSeries([shapely.Point(66.5, 40.6)], crs=4326), None).to_epsg()
+    32642
+    >>> resolve_metric_crs(gpd.GeoSeries([None], crs=4326), "EPSG:32641").to_epsg()
+    32641
+    """
     if crs_metric is not None:
         return CRS.from_user_input(crs_metric)
     if frame.crs is None:
         raise ValueError("geometries have no CRS; set one (EPSG:4326) or pass crs_metric")
     geo = frame.to_crs(4326) if not frame.crs.equals(CRS.from_epsg(4326)) else frame
-    minx, miny, maxx, maxy = geo.total_bounds
-    if not np.all(np.isfinite([minx, miny, maxx, maxy])):
+    bounds = tuple(geo.total_bounds)
+    if not np.all(np.isfinite(bounds)):
         return local_utm_crs(69.0, 41.0)  # nothing located: any zone will do
-    return local_utm_crs((minx + maxx) / 2, (miny + maxy) / 2)
+    return metric_crs_for(bounds)
 
 
-def _geoms(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS, what: str) -> np.ndarray:
-    """Geometry array of ``frame`` in ``crs``; refuses a frame without a CRS."""
+def geoms_in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS, what: str) -> np.ndarray:
+    """Geometry array of ``frame`` in ``crs``; ValueError naming ``what`` when it has no CRS.
+
+    Examples
+    --------
+    >>> geoms_in_crs(gpd.GeoSeries([None], crs=4326), CRS.from_epsg(32642), "cameras")
+    array([None], dtype=object)
+    """
     if frame.crs is None:
         raise ValueError(f"{what} have no CRS; expected one (normally EPSG:4326)")
     series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
     return np.asarray(series.to_crs(crs).values, dtype=object)
 
 
-def _xy(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates of points (centroids of other shapes); NaN for None or empty geometries."""
+def centroid_xy(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of points (centroids of other shapes); NaN for None or empty geometries.
+
+    Examples
+    --------
+    >>> x, y = centroid_xy(np.array([shapely.box(0, 0, 2, 2), None, shapely.Point()]))
+    >>> x.tolist(), y.tolist()
+    ([1.0, nan, nan], [1.0, nan, nan])
+    """
     x = np.full(len(geoms), np.nan)
     y = np.full(len(geoms), np.nan)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
@@ -316,8 +343,8 @@ def coverage_polygons(
     cams = fill_camera_defaults(cameras)
     if viewshed is not None:
         crs_metric = viewshed[2] if viewshed[2] is not None else crs_metric
-    crs = _metric_crs(cameras, crs_metric)
-    x, y = _xy(_geoms(cameras, crs, "cameras"))
+    crs = resolve_metric_crs(cameras, crs_metric)
+    x, y = centroid_xy(geoms_in_crs(cameras, crs, "cameras"))
     rng = cams["range_m"].to_numpy()
     polys = sector_polygons(
         x,
@@ -328,7 +355,7 @@ def coverage_polygons(
         resolution=resolution,
     )
     if buildings is not None:
-        polys = cut_by_buildings(polys, x, y, rng, _geoms(buildings, crs, "buildings"))
+        polys = cut_by_buildings(polys, x, y, rng, geoms_in_crs(buildings, crs, "buildings"))
     if viewshed is not None:
         surface, transform, _ = viewshed
         height = cams["height_m"].fillna(0.0).to_numpy()
@@ -450,7 +477,7 @@ def _weighted(
     if isinstance(points, tuple):
         points = raster_points(*points)
         column = "risk"
-    x, y = _xy(_geoms(points, crs, "risk points"))
+    x, y = centroid_xy(geoms_in_crs(points, crs, "risk points"))
     w = pd.to_numeric(points[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     return x, y, np.nan_to_num(w)
 
@@ -491,9 +518,9 @@ def unit_coverage(
         One row per unit: ``unit_id``, ``area_m2``, ``covered_m2``, ``area_share`` and the optional
         columns above. Shares are NaN where the denominator is zero.
     """
-    crs = _metric_crs(units, crs_metric)
-    ugeo = _geoms(units, crs, "units")
-    cov = _geoms(coverage, crs, "coverage polygons")
+    crs = resolve_metric_crs(units, crs_metric)
+    ugeo = geoms_in_crs(units, crs, "units")
+    cov = geoms_in_crs(coverage, crs, "coverage polygons")
     n = len(units)
     area = np.where(shapely.is_missing(ugeo), np.nan, shapely.area(ugeo))
     covered = covered_area(ugeo, cov)
@@ -509,7 +536,7 @@ def unit_coverage(
         return total, hit
 
     if incidents is not None:
-        ix, iy = _xy(_geoms(incidents, crs, "incidents"))
+        ix, iy = centroid_xy(geoms_in_crs(incidents, crs, "incidents"))
         total, hit = counts(ix, iy, np.ones(len(ix)))
         out["incidents"] = total.astype(np.int64)
         out["incidents_covered"] = hit.astype(np.int64)
@@ -518,7 +545,7 @@ def unit_coverage(
         total, hit = counts(*_weighted(risk, risk_column, crs))
         out["risk"], out["risk_covered"], out["risk_share"] = total, hit, _share(hit, total)
     if cameras is not None:
-        cx, cy = _xy(_geoms(cameras, crs, "cameras"))
+        cx, cy = centroid_xy(geoms_in_crs(cameras, crs, "cameras"))
         where = _assign(cx, cy, ugeo)
         types = cameras["type"].astype(object).fillna("unknown").to_numpy()
         out["cameras"] = np.bincount(where[where >= 0], minlength=n)
@@ -581,10 +608,10 @@ def h3_coverage(
     """
     cells = np.asarray(cells)
     polys = h3_polygons(cells)
-    crs = _metric_crs(polys, crs_metric)
-    geoms = _geoms(polys, crs, "cells")
+    crs = resolve_metric_crs(polys, crs_metric)
+    geoms = geoms_in_crs(polys, crs, "cells")
     area = shapely.area(geoms)
-    covered = covered_area(geoms, _geoms(coverage, crs, "coverage polygons"))
+    covered = covered_area(geoms, geoms_in_crs(coverage, crs, "coverage polygons"))
     share = np.clip(_share(covered, area), 0.0, 1.0)
     r = np.ones(len(cells)) if risk is None else np.asarray(risk, dtype=np.float64)
     return pd.DataFrame(
@@ -648,9 +675,9 @@ def key_site_coverage(
         (cameras whose coverage contains the site), ``nearest_camera`` and ``nearest_m``
         (metres; None/NaN for sites without geometry or when there are no cameras).
     """
-    crs = _metric_crs(sites, crs_metric)
-    sx, sy = _xy(_geoms(sites, crs, "sites"))
-    cov = _geoms(coverage, crs, "coverage polygons")
+    crs = resolve_metric_crs(sites, crs_metric)
+    sx, sy = centroid_xy(geoms_in_crs(sites, crs, "sites"))
+    cov = geoms_in_crs(coverage, crs, "coverage polygons")
     pi, _ = covered_pairs_xy(sx, sy, cov)
     n_cov = np.bincount(pi, minlength=len(sites))
     out = pd.DataFrame(index=sites.index)
@@ -660,7 +687,7 @@ def key_site_coverage(
     out["n_cameras"] = n_cov
     nearest = np.full(len(sites), None, dtype=object)
     dist = np.full(len(sites), np.nan)
-    cgeo = _geoms(cameras, crs, "cameras")
+    cgeo = geoms_in_crs(cameras, crs, "cameras")
     ok = ~(shapely.is_missing(cgeo) | shapely.is_empty(cgeo))
     if ok.any():
         (si, cj), d = STRtree(cgeo[ok]).query_nearest(

@@ -25,7 +25,7 @@ def cells_from_lonlat(lon: np.ndarray, lat: np.ndarray, res: int) -> np.ndarray:
 
     Examples
     --------
-    >>> cells_from_lonlat(np.array([67.84]), np.array([40.12]), 9)[0] > 0
+    >>> bool(cells_from_lonlat(np.array([67.84]), np.array([40.12]), 9)[0] > 0)
     True
     >>> cells_from_lonlat(np.array([np.nan]), np.array([40.0]), 9).tolist()
     [0]

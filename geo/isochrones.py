@@ -14,7 +14,14 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from geo.network import OFFROAD_KMH, GraphArrays, Points, metres_per_minute, metric_crs, to_metric_xy
+from geo.network import (
+    OFFROAD_KMH,
+    GraphArrays,
+    Points,
+    metres_per_minute,
+    metric_crs,
+    to_metric_xy,
+)
 
 __all__ = ["isochrone_share", "isochrones", "sample_travel_time"]
 

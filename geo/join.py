@@ -14,17 +14,31 @@ __all__ = ["PolygonIndex", "metric_crs_for", "utm_epsg"]
 
 
 def utm_epsg(lon: float, lat: float) -> int:
-    """EPSG code of the WGS 84 UTM zone containing (lon, lat).
+    """EPSG code of the WGS 84 UTM zone containing (lon, lat): 326zz north, 327zz south.
 
+    The one place that picks a UTM zone: :func:`metric_crs_for`,
+    :func:`geo.coverage.local_utm_crs`, :func:`geo.surface.utm_crs` and
+    :func:`geo.network.metric_crs` all call it. Longitudes wrap (180 is zone 1, like -180).
+
+    Examples
+    --------
     >>> utm_epsg(67.8, 40.1)
     32642
+    >>> utm_epsg(-70.0, -33.0)
+    32719
     """
     zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
     return (32600 if lat >= 0 else 32700) + zone
 
 
 def metric_crs_for(bounds: tuple[float, float, float, float]) -> pyproj.CRS:
-    """A metric CRS for a lon/lat extent: the UTM zone of its centre."""
+    """A metric CRS for a lon/lat extent ``(minx, miny, maxx, maxy)``: the UTM zone of its centre.
+
+    Examples
+    --------
+    >>> metric_crs_for((69.1, 41.2, 69.4, 41.4)).to_epsg()
+    32642
+    """
     minx, miny, maxx, maxy = bounds
     return pyproj.CRS.from_epsg(utm_epsg((minx + maxx) / 2, (miny + maxy) / 2))
 

@@ -20,6 +20,8 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from geo.join import metric_crs_for
+
 __all__ = [
     "DEFAULT_SPEEDS_KMH",
     "OFFROAD_KMH",
@@ -59,6 +61,8 @@ Points: TypeAlias = gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | Sequence[A
 def metric_crs(geometry: gpd.GeoSeries | gpd.GeoDataFrame) -> CRS:
     """Return the UTM CRS that suits the extent of ``geometry``.
 
+    The UTM zone of the centre of the lon/lat bounds (:func:`geo.join.metric_crs_for`).
+
     Parameters
     ----------
     geometry
@@ -73,6 +77,11 @@ def metric_crs(geometry: gpd.GeoSeries | gpd.GeoDataFrame) -> CRS:
     ------
     ValueError
         If the input has no CRS or no non-empty geometry.
+
+    Examples
+    --------
+    >>> metric_crs(gpd.GeoSeries([None, shapely.Point(69.24, 41.31)], crs=4326)).to_epsg()
+    32642
     """
     series = geometry.geometry if isinstance(geometry, gpd.GeoDataFrame) else geometry
     if series.crs is None:
@@ -82,7 +91,8 @@ def metric_crs(geometry: gpd.GeoSeries | gpd.GeoDataFrame) -> CRS:
     usable = series[~(series.isna() | series.is_empty)]
     if usable.empty:
         raise ValueError("metric_crs: no non-empty geometry to choose a UTM zone from")
-    return CRS(usable.estimate_utm_crs())
+    lonlat = usable if usable.crs.is_geographic else usable.to_crs(_WGS84)
+    return metric_crs_for(tuple(lonlat.total_bounds))
 
 
 def to_metric_xy(points: Points, crs: CRS | str) -> np.ndarray:
@@ -358,7 +368,32 @@ def _assemble(graph: nx.Graph, node_xy: np.ndarray, ua: np.ndarray, ub: np.ndarr
 
 
 class GraphArrays:
-    """Plain arrays of a road graph: node ids and coordinates, edge ends, lengths, minutes."""
+    """Plain arrays of a road graph: node ids and coordinates, edge ends, lengths, minutes.
+
+    Parameters
+    ----------
+    graph
+        Road graph from :func:`build_road_graph` (nodes with ``x``, ``y`` in
+        ``graph.graph["crs"]``; edges with ``minutes``).
+
+    Attributes
+    ----------
+    crs : pyproj.CRS or None
+        The graph's projected CRS (None only for a graph without nodes).
+    nodes : pandas.Index
+        Node ids; array positions below index into it.
+    xy : numpy.ndarray
+        ``(n, 2)`` node coordinates in metres.
+    u, v : numpy.ndarray
+        Node positions of each edge's ends (self-loops left out).
+    length, minutes : numpy.ndarray
+        Straight length in metres and travel time of each edge.
+
+    Raises
+    ------
+    ValueError
+        If a graph with nodes has no CRS, or an edge has no finite, non-negative ``minutes``.
+    """
 
     def __init__(self, graph: nx.Graph) -> None:
         crs = graph.graph.get("crs")
@@ -397,7 +432,13 @@ class GraphArrays:
 
 
 def metres_per_minute(kmh: float) -> float:
-    """Metres per minute at ``kmh``; raises on a non-positive speed."""
+    """Metres per minute at ``kmh``; raises ValueError on a non-positive or non-finite speed.
+
+    Examples
+    --------
+    >>> metres_per_minute(15.0)
+    250.0
+    """
     if not (np.isfinite(kmh) and kmh > 0):
         raise ValueError(f"offroad_kmh must be a positive speed, got {kmh}")
     return kmh * 1000.0 / 60.0

@@ -18,12 +18,12 @@ from shapely import STRtree
 
 from geo.coverage import (
     CAMERA_DEFAULTS,
-    _geoms,
-    _metric_crs,
-    _xy,
+    centroid_xy,
     coverage_polygons,
     covered_pairs_xy,
     fill_camera_defaults,
+    geoms_in_crs,
+    resolve_metric_crs,
 )
 
 __all__ = [
@@ -208,14 +208,14 @@ def coverage_matrix(
     """
     if demand.crs is None or polygons.crs is None:
         raise ValueError(f"both need a CRS: demand has {demand.crs}, polygons have {polygons.crs}")
-    crs = _metric_crs(demand, crs_metric)
-    dgeo = _geoms(demand, crs, "demand")
-    pgeo = _geoms(polygons, crs, "coverage polygons")
+    crs = resolve_metric_crs(demand, crs_metric)
+    dgeo = geoms_in_crs(demand, crs, "demand")
+    pgeo = geoms_in_crs(polygons, crs, "coverage polygons")
     if rule == "area":
         return coverage_matrix_by_area(dgeo, pgeo)
     if rule != "centre":
         raise ValueError(f"rule must be 'centre' or 'area', got {rule!r}")
-    x, y = _xy(dgeo)
+    x, y = centroid_xy(dgeo)
     return coverage_matrix_from_arrays(x, y, pgeo)
 
 
@@ -471,7 +471,7 @@ class CameraPlanner:
         if demand.crs is None or sites.crs is None:
             raise ValueError(f"both need a CRS: demand has {demand.crs}, sites have {sites.crs}")
         t0 = time.perf_counter()
-        crs = _metric_crs(demand, crs_metric)
+        crs = resolve_metric_crs(demand, crs_metric)
         cands = candidate_cameras(sites, types=types, bearings=bearings, site_id=site_id)
         polys = coverage_polygons(cands, crs_metric=crs, buildings=buildings, resolution=resolution)
         a = coverage_matrix(demand, polys, rule=rule, crs_metric=crs)

@@ -13,6 +13,8 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.transform import Affine
 
+from geo.join import utm_epsg
+
 __all__ = ["Surface", "grid_transform", "kde_surface", "sample_surface", "utm_crs", "zonal_mean"]
 
 MAX_CELLS = 40_000_000
@@ -52,8 +54,7 @@ def utm_crs(lon: np.ndarray | float) -> str:
     arr = np.asarray(lon, dtype=float).ravel()
     arr = arr[np.isfinite(arr)]
     med = float(np.median(arr)) if arr.size else 69.0
-    zone = int(np.clip(np.floor((med + 180.0) / 6.0) + 1, 1, 60))
-    return f"EPSG:{32600 + zone}"
+    return f"EPSG:{utm_epsg(med, 0.0)}"
 
 
 def _project(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:

@@ -9,15 +9,14 @@ written with, so that reads give back the same dtypes as the embedded (GeoParque
 Writes are one database transaction per :meth:`PostgisStore.transaction` block and are bulk
 loaded with ``COPY ... FROM STDIN (FORMAT csv)`` (CSV written by Arrow, geometries as hex WKB).
 Reads run one parameterised query (filters pushed down) whose rows Arrow's CSV reader parses.
+The encoding both ways lives in :mod:`layers._pgcodec`; this module runs the SQL.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -25,7 +24,6 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -34,24 +32,31 @@ from psycopg import sql
 import geopandas as gpd
 import shapely
 
+from layers._pgcodec import (
+    GEOM,
+    MULTI,
+    SPEC_SQL,
+    TYPE_IDS,
+    Column,
+    Encoded,
+    arrow_sql_type,
+    decode,
+    encode,
+    py_value,
+    read_query,
+    schema_from_b64,
+    spec_geometry_type,
+    to_frame,
+)
 from layers.spec import SRID, LayerSpec, get_spec
 from layers.store import Filter, Store, Transaction, apply_filters, check_filters, prepare
 from riskmap.errors import SchemaError, StoreError
 
 __all__ = ["PostgisStore", "alembic_config", "sqlalchemy_url"]
 
-_GEOM = "geometry"
 _MIGRATION_LOCK = 0x7269736B6D6170  # pg_advisory_xact_lock key: "riskmap"
 _INTERNAL = frozenset({"riskmap_layers", "alembic_version", "spatial_ref_sys"})
-_COPY_ROWS = 100_000  # rows per CSV chunk sent to COPY
 _REINDEX_ROWS = 20_000  # a replace this big drops the indexes and builds them after the COPY
-_SPEC_SQL = {"str": "text", "int": "bigint", "float": "double precision", "bool": "boolean",
-             "timestamp": "timestamp with time zone", "date": "date"}
-_INT_T = frozenset({"int2", "int4", "int8", "oid"})
-_FLOAT_T = frozenset({"float4", "float8", "numeric"})
-_TIME_T = frozenset({"timestamptz", "timestamp"})
-_STRING_T = frozenset({"text", "varchar", "bpchar", "name", "json", "jsonb", "uuid"})
-_MULTI = {"MultiPolygon": "Polygon", "MultiLineString": "LineString", "MultiPoint": "Point"}
 
 
 # ---- helpers: SQL files, URLs, Alembic -----------------------------------------------------
@@ -95,22 +100,9 @@ def alembic_config(url: str | None = None) -> Config:
 
 # ---- table introspection -------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Column:
-    name: str
-    base_type: str
-    sql_type: str
-    srid: int | None
-    geometry_type: str | None
-
-    @property
-    def is_geometry(self) -> bool:
-        return self.base_type == "geometry"
-
-
-def _columns(cur: psycopg.Cursor[Any], table: str) -> list[_Column]:
+def _columns(cur: psycopg.Cursor[Any], table: str) -> list[Column]:
     rows = cur.execute(_sql("table_columns"), {"table": table}).fetchall()
-    return [_Column(*row) for row in rows]
+    return [Column(*row) for row in rows]
 
 
 def _arrow_schema(cur: psycopg.Cursor[Any], layer: str) -> pa.Schema | None:
@@ -118,7 +110,7 @@ def _arrow_schema(cur: psycopg.Cursor[Any], layer: str) -> pa.Schema | None:
                       (layer,)).fetchone()
     if row is None or row[0] is None:
         return None
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(row[0])))
+    return schema_from_b64(row[0])
 
 
 def _check_name(layer: str, spec: LayerSpec | None) -> None:
@@ -126,284 +118,6 @@ def _check_name(layer: str, spec: LayerSpec | None) -> None:
         raise SchemaError(f"layer name {layer!r} cannot be a PostgreSQL table name (1-63 bytes)")
     if spec is None and (layer in _INTERNAL or layer.startswith("pg_")):
         raise SchemaError(f"layer name {layer!r} is reserved by the PostGIS store")
-
-
-# ---- frames -> COPY ------------------------------------------------------------------------
-
-@dataclass
-class _Encoded:
-    """A frame split into Arrow attributes and a shapely geometry array."""
-
-    attrs: pa.Table
-    geoms: np.ndarray | None
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.attrs.column_names) + ([_GEOM] if self.geoms is not None else [])
-
-    def __len__(self) -> int:
-        return self.attrs.num_rows
-
-    def schema_b64(self) -> str:
-        return base64.b64encode(self.attrs.schema.serialize().to_pybytes()).decode("ascii")
-
-    def csv_chunks(self) -> Iterator[bytes]:
-        """The rows as CSV for ``COPY ... (FORMAT csv)``: NULL unquoted, strings quoted."""
-        table = self.attrs
-        for i, field in enumerate(table.schema):
-            col = table.column(i)
-            if pa.types.is_dictionary(field.type):
-                col = col.cast(field.type.value_type)
-            elif pa.types.is_null(field.type):
-                col = col.cast(pa.large_string())
-            elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
-                # the same instants as naive UTC wall times (the session's TimeZone is UTC):
-                # Arrow writes those several times faster than zoned ones
-                col = col.cast(pa.timestamp(field.type.unit))
-            table = table.set_column(i, field.name, col)
-        if self.geoms is not None:
-            table = table.append_column(_GEOM, _wkb_hex(self.geoms))
-        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        for start in range(0, table.num_rows, _COPY_ROWS):
-            sink = pa.BufferOutputStream()
-            pacsv.write_csv(table.slice(start, _COPY_ROWS), sink, options)
-            yield sink.getvalue().to_pybytes()
-
-
-def _wkb_hex(geoms: np.ndarray) -> pa.Array:
-    """Hex WKB (2D, SRID taken from the column) of each geometry; null for missing ones.
-
-    Points (the big layers) are packed with numpy; other geometries go through shapely.
-    """
-    n = len(geoms)
-    missing = shapely.is_missing(geoms)
-    kinds = shapely.get_type_id(geoms)
-    if np.all((kinds == 0) | missing):
-        solid = ~missing & ~shapely.is_empty(geoms)
-        rec = np.zeros(n, dtype=[("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
-        rec["order"], rec["kind"] = 1, 1
-        rec["x"], rec["y"] = np.nan, np.nan  # WKB of POINT EMPTY
-        rec["x"][solid] = shapely.get_x(geoms[solid])
-        rec["y"][solid] = shapely.get_y(geoms[solid])
-        data = rec.tobytes()
-        offsets = np.arange(n + 1, dtype=np.int64) * rec.dtype.itemsize
-    else:
-        binary = pa.array(shapely.to_wkb(geoms, output_dimension=2), type=pa.large_binary())
-        data = binary.buffers()[2].to_pybytes() if n and binary.buffers()[2] else b""
-        offsets = np.frombuffer(binary.buffers()[1], dtype=np.int64)[:n + 1] - (
-            np.frombuffer(binary.buffers()[1], dtype=np.int64)[0] if n else 0)
-    validity = pa.array(~missing).buffers()[1] if missing.any() else None
-    return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer((offsets * 2).astype(np.int64)), pa.py_buffer(data.hex().encode()),
-        validity, int(missing.sum()))
-
-
-def _encode(layer: str, frame: pd.DataFrame) -> _Encoded:
-    geoms = None
-    attrs = frame
-    if isinstance(frame, gpd.GeoDataFrame):
-        if frame.crs is not None and frame.crs.to_epsg() != SRID:
-            raise StoreError(
-                f"layer {layer!r}: refusing to write CRS {frame.crs}: the store holds EPSG:{SRID}")
-        geoms = np.asarray(frame.geometry.values)
-        attrs = pd.DataFrame(frame.drop(columns=[frame.geometry.name]))
-    if _GEOM in attrs.columns:
-        raise SchemaError(f"layer {layer!r}: a non-geometry column may not be named {_GEOM!r}")
-    try:
-        table = pa.Table.from_pandas(attrs, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise SchemaError(f"layer {layer!r}: a column cannot be stored: {exc}") from exc
-    return _Encoded(table.replace_schema_metadata(None), geoms)
-
-
-def _arrow_sql_type(layer: str, name: str, typ: pa.DataType) -> str:
-    if pa.types.is_dictionary(typ):
-        typ = typ.value_type
-    if pa.types.is_boolean(typ):
-        return "boolean"
-    if pa.types.is_integer(typ):
-        return "bigint"
-    if pa.types.is_floating(typ) or pa.types.is_decimal(typ):
-        return "double precision"
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ):
-        return "text"
-    if pa.types.is_timestamp(typ):
-        return "timestamp with time zone" if typ.tz is not None else "timestamp"
-    if pa.types.is_date(typ):
-        return "date"
-    raise SchemaError(f"layer {layer!r}, column {name!r}: type {typ} cannot be stored in PostGIS")
-
-
-def _spec_geometry_type(spec: LayerSpec) -> str:
-    kinds = set(spec.geometry_types or ())
-    if len(kinds) == 1:
-        return kinds.pop()
-    for multi, single in _MULTI.items():
-        if kinds == {multi, single}:
-            return multi
-    return "Geometry"
-
-
-def _check_keys(layer: str, key: str, frame: pd.DataFrame) -> None:
-    keys = frame[key]
-    if keys.isna().any():
-        raise StoreError(f"layer {layer!r}: {int(keys.isna().sum())} row(s) have no {key!r}")
-    dup = keys[keys.duplicated()]
-    if len(dup):
-        raise StoreError(f"layer {layer!r}: duplicate {key!r} values in the frame: "
-                         f"{sorted(set(dup.astype(str)))[:5]}")
-
-
-# ---- SQL -> frames --------------------------------------------------------------------------
-# A read selects each row rendered by PostgreSQL's record output, "(v1,v2,...)": CSV-like (NULL
-# is an empty unquoted field; a value with a quote, backslash, comma, parenthesis or space is
-# quoted, with '"' and '\\' doubled). Constant first and last fields absorb the parentheses.
-# The rows arrive as bytes, are joined, and Arrow's CSV reader parses them column-wise.
-# Timestamps travel as epoch microseconds, dates as epoch days, points as x/y, other geometries
-# as hex WKB.
-
-_FIRST, _LAST = "_riskmap_first", "_riskmap_last"
-
-
-def _transport(col: _Column) -> list[tuple[str, sql.Composable, pa.DataType]]:
-    """(field name, SQL expression, Arrow CSV type) of each value sent for ``col``."""
-    ident = sql.Identifier(col.name)
-    if col.is_geometry and col.geometry_type == "Point":
-        return [(f"{col.name}.x", sql.SQL("ST_X({})").format(ident), pa.float64()),
-                (f"{col.name}.y", sql.SQL("ST_Y({})").format(ident), pa.float64()),
-                (f"{col.name}.null", sql.SQL("{} IS NULL").format(ident), pa.bool_())]
-    if col.is_geometry:
-        return [(col.name, sql.SQL("encode(ST_AsBinary({}), 'hex')").format(ident),
-                 pa.large_string())]
-    if col.base_type in _TIME_T:
-        expr: sql.Composable = sql.SQL("(extract(epoch FROM {}) * 1000000)::bigint").format(ident)
-        return [(col.name, expr, pa.int64())]
-    if col.base_type == "date":
-        return [(col.name, sql.SQL("({} - DATE '1970-01-01')").format(ident), pa.int64())]
-    if col.base_type in _INT_T:
-        return [(col.name, sql.SQL("{}::bigint").format(ident), pa.int64())]
-    if col.base_type in _FLOAT_T:
-        return [(col.name, sql.SQL("{}::float8").format(ident), pa.float64())]
-    if col.base_type == "bool":
-        return [(col.name, ident, pa.bool_())]
-    return [(col.name, sql.SQL("{}::text").format(ident), pa.large_string())]
-
-
-def _read_query(layer: str, cols: list[_Column], where: sql.Composable) -> sql.Composed:
-    fields = [f for col in cols for f in _transport(col)]
-    select = sql.SQL(", ").join(
-        [sql.SQL("1 AS {}").format(sql.Identifier(_FIRST))]
-        + [sql.SQL("{} AS {}").format(expr, sql.Identifier(name)) for name, expr, _ in fields]
-        + [sql.SQL("1 AS {}").format(sql.Identifier(_LAST))])
-    return sql.SQL("SELECT convert_to(r::text, 'UTF8') FROM (SELECT {} FROM {}{}) AS r").format(
-        select, sql.Identifier(layer), where)
-
-
-def _natural(col: _Column, arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Turn the transport encoding back into the column's own Arrow type."""
-    if col.base_type == "timestamptz":
-        return arr.cast(pa.timestamp("us", tz="UTC"))
-    if col.base_type == "timestamp":
-        return arr.cast(pa.timestamp("us"))
-    if col.base_type == "date":
-        return arr.cast(pa.int32()).cast(pa.date32())
-    return arr
-
-
-def _points(x: np.ndarray, y: np.ndarray, null: np.ndarray) -> np.ndarray:
-    out = shapely.points(np.column_stack([x, y]))
-    empty = np.isnan(x) & ~null
-    out[empty] = shapely.Point()
-    out[null] = None
-    return out
-
-
-def _decode(blocks: list[bytes], cols: list[_Column]) -> dict[str, Any]:
-    """Parse the read query's rows: Arrow arrays and shapely geometries per column."""
-    fields = [f for col in cols for f in _transport(col)]
-    types = {name: typ for name, _, typ in fields}
-    if not blocks:
-        table = pa.table({name: pa.array([], type=typ) for name, typ in types.items()})
-    else:
-        table = pacsv.read_csv(
-            pa.py_buffer(b"\n".join(blocks)),
-            read_options=pacsv.ReadOptions(column_names=[_FIRST, *types, _LAST],
-                                           block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, double_quote=True,
-                                             escape_char="\\"),
-            convert_options=pacsv.ConvertOptions(
-                column_types={_FIRST: pa.string(), **types, _LAST: pa.string()},
-                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
-                true_values=["t"], false_values=["f"]),
-        )
-    out: dict[str, Any] = {}
-    for col in cols:
-        if col.is_geometry and col.geometry_type == "Point":
-            x, y, null = (table.column(f"{col.name}.{k}") for k in ("x", "y", "null"))
-            out[col.name] = _points(x.to_numpy(), y.to_numpy(),
-                                    null.fill_null(True).to_numpy().astype(bool))
-        elif col.is_geometry:
-            hexes = table.column(col.name).to_numpy(zero_copy_only=False)
-            out[col.name] = shapely.from_wkb(hexes)
-        else:
-            out[col.name] = _natural(col, table.column(col.name))
-    return out
-
-
-def _string_mapper(t: pa.DataType) -> Any:
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return pd.StringDtype()
-    return None
-
-
-def _exact_mapper(t: pa.DataType) -> Any:
-    if pa.types.is_integer(t):
-        return pd.Int64Dtype()
-    if pa.types.is_boolean(t):
-        return pd.BooleanDtype()
-    return _string_mapper(t)
-
-
-def _to_target(arr: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
-    if arr.type == target:
-        return arr
-    if pa.types.is_dictionary(target):
-        return arr.cast(target.value_type).dictionary_encode()
-    if pa.types.is_null(target):
-        return pa.chunked_array([pa.nulls(len(arr))])
-    return arr.cast(target, safe=False)
-
-
-def _series(name: str, arr: pa.ChunkedArray, mapper: Any) -> pd.Series:
-    return pa.table({name: arr}).to_pandas(types_mapper=mapper)[name]
-
-
-def _frame(arrays: dict[str, Any], cols: list[_Column], spec: LayerSpec | None,
-           schema: pa.Schema | None) -> pd.DataFrame:
-    """Assemble the frame the embedded store would return for the same data."""
-    spec_dtypes = dict(spec.empty().dtypes) if spec is not None else {}
-    data: dict[str, pd.Series] = {}
-    geom_col: _Column | None = None
-    for col in cols:
-        if col.is_geometry:
-            geom_col = col
-            continue
-        arr = arrays[col.name]
-        if col.name in spec_dtypes:
-            if col.base_type == "date":
-                arr = arr.cast(pa.timestamp("us"))
-            s = _series(col.name, arr, _exact_mapper)
-            want = spec_dtypes[col.name]
-            data[col.name] = s if s.dtype == want else s.astype(want)
-        else:
-            if schema is not None and col.name in schema.names:
-                arr = _to_target(arr, schema.field(col.name).type)
-            data[col.name] = _series(col.name, arr, _string_mapper)
-    frame = pd.DataFrame(data)
-    if geom_col is None:
-        return frame
-    geoms = gpd.GeoSeries(arrays[geom_col.name], crs=SRID)
-    return gpd.GeoDataFrame(frame, geometry=geoms.rename(_GEOM))
 
 
 def _select(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -415,16 +129,8 @@ def _select(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
     return frame[cols]
 
 
-def _py(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _where(layer: str, filters: list[Filter],
-           by_name: dict[str, _Column]) -> tuple[sql.Composable, list[Any]]:
+           by_name: dict[str, Column]) -> tuple[sql.Composable, list[Any]]:
     """Parameterised WHERE clause; column names are checked against the table's columns."""
     if not filters:
         return sql.SQL(""), []
@@ -442,10 +148,10 @@ def _where(layer: str, filters: list[Filter],
         if op == "in":
             values = value.tolist() if hasattr(value, "tolist") else list(value)
             terms.append(sql.SQL("{} = ANY(CAST(%s AS {}[]))").format(ident, typ))
-            params.append([_py(v) for v in values])
+            params.append([py_value(v) for v in values])
         else:
             terms.append(sql.SQL("{} {} CAST(%s AS {})").format(ident, sql.SQL(ops[op]), typ))
-            params.append(_py(value))
+            params.append(py_value(value))
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms), params
 
 
@@ -562,7 +268,7 @@ class PostgisStore(Store):
                 return _select(frame, columns)
             by_name = {c.name: c for c in cols}
             if columns is not None:
-                unknown = [c for c in columns if c not in by_name and c != _GEOM]
+                unknown = [c for c in columns if c not in by_name and c != GEOM]
                 if unknown:
                     raise KeyError(f"layer {layer!r} has no column(s) {unknown}; "
                                    f"it has {list(by_name)}")
@@ -571,10 +277,10 @@ class PostgisStore(Store):
             where, params = _where(layer, flist, by_name)
             blocks: list[bytes] = []
             if cols:
-                cur.execute(_read_query(layer, cols, where), params or None, binary=True)
+                cur.execute(read_query(layer, cols, where), params or None, binary=True)
                 blocks = [row[0] for row in cur.fetchall()]
-        arrays = _decode(blocks, cols)
-        return _select(_frame(arrays, cols, spec, schema), columns)
+        arrays = decode(blocks, cols)
+        return _select(to_frame(arrays, cols, spec, schema), columns)
 
     # ---- writes --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -616,13 +322,11 @@ class _PostgisTransaction(Transaction):
             raise StoreError(f"layer {layer!r}: {what} failed, transaction rolled back: "
                              f"{exc}") from exc
 
-    def _prepare(self, layer: str, frame: pd.DataFrame) -> tuple[LayerSpec | None, _Encoded]:
+    def _prepare(self, layer: str, frame: pd.DataFrame) -> tuple[LayerSpec | None, Encoded]:
         """Conform to the spec, check the name and keys, and encode: all before any SQL."""
         spec, frame = prepare(layer, frame)
-        _check_name(layer, spec)
-        if spec is not None and spec.key is not None:
-            _check_keys(layer, spec.key, frame)
-        return spec, _encode(layer, frame)
+        _check_name(layer, spec)  # keys were checked (present, unique) by prepare()
+        return spec, encode(layer, frame)
 
     # ---- the four operations ---------------------------------------------------------
     def replace(self, layer: str, frame: pd.DataFrame) -> None:
@@ -683,9 +387,9 @@ class _PostgisTransaction(Transaction):
         with self._step(layer, "delete"):
             cols = _columns(self.cur, layer)
             if not cols:
-                cols = self._create(layer, spec, _encode(layer, spec.empty()), drop=False)
+                cols = self._create(layer, spec, encode(layer, spec.empty()), drop=False)
             key = next(c for c in cols if c.name == spec.key)
-            values = [_py(v) for v in list(key_values)]
+            values = [py_value(v) for v in list(key_values)]
             self.cur.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(CAST(%s AS {}[]))").format(
                 sql.Identifier(layer), sql.Identifier(spec.key), sql.SQL(key.sql_type)),
                 (values,))
@@ -693,7 +397,7 @@ class _PostgisTransaction(Transaction):
 
     # ---- steps -----------------------------------------------------------------------
     def _existing_or_new(self, layer: str, spec: LayerSpec | None,
-                         enc: _Encoded) -> list[_Column]:
+                         enc: Encoded) -> list[Column]:
         """The table's columns, creating the table when absent; refuse unknown columns."""
         cols = _columns(self.cur, layer)
         self._created = not cols
@@ -704,7 +408,7 @@ class _PostgisTransaction(Transaction):
                               f"table's {[c.name for c in cols]}")
         return cols
 
-    def _fits(self, layer: str, cols: list[_Column], enc: _Encoded, *, exact: bool) -> bool:
+    def _fits(self, layer: str, cols: list[Column], enc: Encoded, *, exact: bool) -> bool:
         """Whether ``enc`` can go into the table as it is (and its SRID matches)."""
         table = {c.name: c for c in cols}
         for col in cols:
@@ -733,40 +437,40 @@ class _PostgisTransaction(Transaction):
             else:
                 self.cur.execute(sql.SQL(index_def))
 
-    def _create(self, layer: str, spec: LayerSpec | None, enc: _Encoded, *,
-                drop: bool) -> list[_Column]:
+    def _create(self, layer: str, spec: LayerSpec | None, enc: Encoded, *,
+                drop: bool) -> list[Column]:
         """Create the layer's table: from its spec when registered, else from the frame."""
         ident = sql.Identifier
         if drop:
             self.cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident(layer)))
-        declared = {c.name: _SPEC_SQL[c.dtype] for c in spec.columns} if spec else {}
+        declared = {c.name: SPEC_SQL[c.dtype] for c in spec.columns} if spec else {}
         defs = []
         for field in enc.attrs.schema:
-            sql_type = declared.get(field.name) or _arrow_sql_type(layer, field.name, field.type)
+            sql_type = declared.get(field.name) or arrow_sql_type(layer, field.name, field.type)
             primary = sql.SQL(" PRIMARY KEY") if spec and field.name == spec.key else sql.SQL("")
             defs.append(sql.SQL("{} {}{}").format(ident(field.name), sql.SQL(sql_type), primary))
         spatial = spec.spatial if spec is not None else enc.geoms is not None
         if spatial:
-            kind = _spec_geometry_type(spec) if spec is not None else "Geometry"
+            kind = spec_geometry_type(spec) if spec is not None else "Geometry"
             defs.append(sql.SQL("{} geometry({}, {})").format(
-                ident(_GEOM), sql.SQL(kind), sql.Literal(SRID)))
+                ident(GEOM), sql.SQL(kind), sql.Literal(SRID)))
         self.cur.execute(sql.SQL("CREATE TABLE {} ({})").format(
             ident(layer), sql.SQL(", ").join(defs)))
         if spatial:
             self.cur.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(
-                ident(layer), ident(_GEOM)))
+                ident(layer), ident(GEOM)))
         for name in spec.indexes if spec is not None else ():
             self.cur.execute(sql.SQL("CREATE INDEX ON {} ({})").format(ident(layer), ident(name)))
         return _columns(self.cur, layer)
 
-    def _needs_multi(self, cols: list[_Column], enc: _Encoded) -> bool:
+    def _needs_multi(self, cols: list[Column], enc: Encoded) -> bool:
         geom = next((c for c in cols if c.is_geometry), None)
-        if geom is None or enc.geoms is None or geom.geometry_type not in _MULTI:
+        if geom is None or enc.geoms is None or geom.geometry_type not in MULTI:
             return False
-        single = _MULTI[geom.geometry_type]
-        return bool(np.any(shapely.get_type_id(enc.geoms) == _TYPE_IDS[single]))
+        single = MULTI[geom.geometry_type]
+        return bool(np.any(shapely.get_type_id(enc.geoms) == TYPE_IDS[single]))
 
-    def _load(self, layer: str, cols: list[_Column], enc: _Encoded) -> None:
+    def _load(self, layer: str, cols: list[Column], enc: Encoded) -> None:
         """COPY the rows in; through a staging table when single parts need ST_Multi."""
         if not len(enc):
             return
@@ -780,14 +484,14 @@ class _PostgisTransaction(Transaction):
             self._select_from_stage(cols, names), sql.Identifier(stage)))
         self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
 
-    def _copy(self, table: str, enc: _Encoded) -> None:
+    def _copy(self, table: str, enc: Encoded) -> None:
         query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, enc.names)))
         with self.cur.copy(query) as copy:
             for chunk in enc.csv_chunks():
                 copy.write(chunk)
 
-    def _stage(self, layer: str, cols: list[_Column], enc: _Encoded) -> str:
+    def _stage(self, layer: str, cols: list[Column], enc: Encoded) -> str:
         """A temp table shaped like the layer (geometry unconstrained) holding ``enc``."""
         stage = f"_riskmap_stage_{next(self._stage_ids)}"
         select = sql.SQL(", ").join(
@@ -800,16 +504,13 @@ class _PostgisTransaction(Transaction):
         return stage
 
     @staticmethod
-    def _select_from_stage(cols: list[_Column], names: list[str]) -> sql.Composable:
-        multi = {c.name for c in cols if c.is_geometry and c.geometry_type in _MULTI}
+    def _select_from_stage(cols: list[Column], names: list[str]) -> sql.Composable:
+        multi = {c.name for c in cols if c.is_geometry and c.geometry_type in MULTI}
         return sql.SQL(", ").join(
             sql.SQL("ST_Multi({})").format(sql.Identifier(n)) if n in multi
             else sql.Identifier(n) for n in names)
 
-    def _mark(self, layer: str, spec: LayerSpec | None, enc: _Encoded | None) -> None:
+    def _mark(self, layer: str, spec: LayerSpec | None, enc: Encoded | None) -> None:
         self.cur.execute(_sql("mark_layer"), {
             "name": layer, "registered": spec is not None,
             "arrow_schema": enc.schema_b64() if enc is not None else None})
-
-
-_TYPE_IDS = {"Point": 0, "LineString": 1, "Polygon": 3}

@@ -102,6 +102,9 @@ def prepare(layer: str, frame: pd.DataFrame) -> tuple[LayerSpec | None, pd.DataF
         return None, frame.reset_index(drop=True)
     frame = conform(spec, frame)
     if spec.key is not None:
+        missing = frame[spec.key].isna()
+        if missing.any():
+            raise StoreError(f"layer {layer!r}: {int(missing.sum())} row(s) have no {spec.key!r}")
         dup = frame[spec.key].duplicated(keep=False)
         if dup.any():
             shown = sorted(set(frame.loc[dup.to_numpy(dtype=bool), spec.key].astype(str)))[:5]

@@ -21,6 +21,7 @@ import shapely
 
 from app import ids
 from app.brief import Brief, brief_csv, brief_filename, brief_html
+from app.callbacks.common import register_districts, register_url_writer
 from app.commanders_data import CommandersData, CommandersView, Viewport, data_for
 from app.data import AppModel
 from app.figures import HoverField, empty_figure
@@ -36,6 +37,7 @@ from app.figures_commanders import (
 )
 
 __all__ = [
+    "PAGE",
     "evaluation_panel",
     "incident_page",
     "make_brief",
@@ -49,17 +51,9 @@ __all__ = [
 ]
 
 _IDS = ids.COMMANDERS
+#: the page name in the audit log
+PAGE = "commanders"
 
-_REPLACE_URL = """
-function(search) {
-    if (typeof search !== "string") { return window.dash_clientside.no_update; }
-    const loc = window.location;
-    if (loc.search !== search) {
-        window.history.replaceState(window.history.state, "", loc.pathname + search + loc.hash);
-    }
-    return window.dash_clientside.no_update;
-}
-"""
 _ACTUAL_RANGE = """
 function(relayout) {
     const gd = document.querySelector("#MAP_ID .js-plotly-plot");
@@ -240,21 +234,23 @@ def _add_layers(fig: dict[str, Any], data: CommandersData, view: CommandersView)
         if got is not None:
             fig["layout"].setdefault("images", []).append(kde_image(*got))
     if "cameras" in view.layers:
-        cams = data.cameras()
-        if cams is not None and len(cams):
-            cams = _in_area(cams, view)
-            pts = shapely.point_on_surface(cams.geometry.to_numpy())
-            point_layer(fig, shapely.get_x(pts), shapely.get_y(pts), name="Cameras",
-                        kind="cameras", colour="#1f4e9c", symbol="diamond",
-                        hover=cams[["camera_id", "type", "status", "range_m"]])
+        _add_points(fig, data.cameras(), view, ["camera_id", "type", "status", "range_m"],
+                    name="Cameras", kind="cameras", colour="#1f4e9c", symbol="diamond")
     if "infrastructure" in view.layers:
-        infra = data.infrastructure()
-        if infra is not None and len(infra):
-            infra = _in_area(infra, view)
-            pts = shapely.point_on_surface(infra.geometry.to_numpy())
-            point_layer(fig, shapely.get_x(pts), shapely.get_y(pts), name="Infrastructure",
-                        kind="infrastructure", colour="#2a7f62", symbol="square", size=6,
-                        hover=infra[["name", "kind"]].fillna(""))
+        _add_points(fig, data.infrastructure(), view, ["name", "kind"], blank_missing=True,
+                    name="Infrastructure", kind="infrastructure", colour="#2a7f62",
+                    symbol="square", size=6)
+
+
+def _add_points(fig: dict[str, Any], frame: pd.DataFrame | None, view: CommandersView,
+                hover: list[str], *, blank_missing: bool = False, **style: Any) -> None:
+    """A point layer of ``frame`` (features in the view's area; ``hover`` columns in tooltips)."""
+    if frame is None or not len(frame):
+        return
+    frame = _in_area(frame, view)
+    pts = shapely.point_on_surface(frame.geometry.to_numpy())
+    tips = frame[hover].fillna("") if blank_missing else frame[hover]
+    point_layer(fig, shapely.get_x(pts), shapely.get_y(pts), hover=tips, **style)
 
 
 def panel(data: CommandersData, view: CommandersView, mahalla_id: str | None) -> dict[str, Any]:
@@ -391,9 +387,10 @@ def play_step(span: list[int], n_months: int, *, start: bool) -> tuple[list[int]
 def register(app: dash.Dash, model: AppModel) -> None:
     """Attach the commanders' callbacks to ``app``."""
     data = data_for(model)
-    controls = [Input(_IDS.LEVEL, "value"), Input(_IDS.METRIC, "value"), Input(_IDS.REGION, "value"),
-                Input(_IDS.DISTRICT, "value"), Input(_IDS.MONTHS, "value"),
-                Input(_IDS.CATEGORIES, "value"), Input(_IDS.LAYERS, "value")]
+    controls = [Input(_IDS.LEVEL, "value"), Input(_IDS.METRIC, "value"),
+                Input(_IDS.REGION, "value"), Input(_IDS.DISTRICT, "value"),
+                Input(_IDS.MONTHS, "value"), Input(_IDS.CATEGORIES, "value"),
+                Input(_IDS.LAYERS, "value")]
 
     def view_of(level: str | None, metric: str | None, region: str | None,
                 district: str | None, span: list[int] | None, categories: list[str] | None,
@@ -401,12 +398,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
         return view_from_controls(data.months(), level, metric, region, district, span,
                                   categories, layers, mahalla)
 
-    @app.callback(Output(_IDS.DISTRICT, "options"), Output(_IDS.DISTRICT, "value"),
-                  Input(_IDS.REGION, "value"), State(_IDS.DISTRICT, "value"),
-                  prevent_initial_call=True)
-    def _districts(region: str | None, district: str | None) -> tuple[list[str], str | None]:
-        options = model.districts(region)
-        return options, district if district in options else None
+    register_districts(app, model, _IDS.REGION, _IDS.DISTRICT)
 
     # every relayout (zoom, pan, autosize) reports the axis ranges actually shown: a later
     # autosize event must not lose the range of a zoom whose callback is still in flight
@@ -429,6 +421,8 @@ def register(app: dash.Dash, model: AppModel) -> None:
         *ctrl, viewport, selected, red_ids = values
         view = view_of(*ctrl, mahalla=selected)
         fig, summary = render_map(data, view, viewport, list(red_ids or ()))
+        if ctx.triggered_id != _IDS.VIEWPORT:  # a zoom or pan is not a new view
+            model.audit_view(PAGE, view.to_params())
         months = data.months()
         text = ""
         if months:
@@ -437,8 +431,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
             text = f"{months[lo]:%b %Y} – {months[hi]:%b %Y}"
         return fig, summary, view.to_search(), text
 
-    app.clientside_callback(_REPLACE_URL, Output(_IDS.URL_SINK, "children"),
-                            Input(_IDS.QUERY, "data"))
+    register_url_writer(app, _IDS.QUERY, _IDS.URL_SINK)
 
     @app.callback(Output(_IDS.SELECTED, "data"), Output(_IDS.TABS, "value"),
                   Input(_IDS.MAP, "clickData"), prevent_initial_call=True)
@@ -492,6 +485,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
     def _evaluation(tab: str, region: str | None) -> Any:
         if tab != "eval":
             return dash.no_update, dash.no_update
+        model.audit_view(PAGE, {"tab": "eval", "region": region} if region else {"tab": "eval"})
         return evaluation_panel(data, region)
 
     @app.callback(Output(_IDS.TICK, "disabled"), Output(_IDS.PLAY, "children"),
@@ -516,24 +510,22 @@ def register(app: dash.Dash, model: AppModel) -> None:
             return None
         return make_brief(data, view_of(*ctrl), selected)
 
-    @app.callback(Output(_IDS.DOWNLOAD_HTML, "data"), Input(_IDS.BRIEF_HTML, "n_clicks"),
-                  State(_IDS.SELECTED, "data"), *[State(c.component_id, c.component_property)
-                                                 for c in controls],
-                  prevent_initial_call=True)
-    def _brief_html(_n: int, selected: str | None, *ctrl: Any) -> Any:
+    def _brief_download(kind: str, selected: str | None, ctrl: tuple[Any, ...]) -> Any:
         brief = _brief(selected, ctrl)
         if brief is None:
             return dash.no_update
-        return {"content": brief_html(brief), "filename": brief_filename(brief, "html"),
-                "type": "text/html", "base64": False}
+        render, mime = (brief_html, "text/html") if kind == "html" else (brief_csv, "text/csv")
+        return {"content": render(brief), "filename": brief_filename(brief, kind),
+                "type": mime, "base64": False}
+
+    states = [State(c.component_id, c.component_property) for c in controls]
+
+    @app.callback(Output(_IDS.DOWNLOAD_HTML, "data"), Input(_IDS.BRIEF_HTML, "n_clicks"),
+                  State(_IDS.SELECTED, "data"), *states, prevent_initial_call=True)
+    def _brief_html(_n: int, selected: str | None, *ctrl: Any) -> Any:
+        return _brief_download("html", selected, ctrl)
 
     @app.callback(Output(_IDS.DOWNLOAD_CSV, "data"), Input(_IDS.BRIEF_CSV, "n_clicks"),
-                  State(_IDS.SELECTED, "data"), *[State(c.component_id, c.component_property)
-                                                 for c in controls],
-                  prevent_initial_call=True)
+                  State(_IDS.SELECTED, "data"), *states, prevent_initial_call=True)
     def _brief_csv(_n: int, selected: str | None, *ctrl: Any) -> Any:
-        brief = _brief(selected, ctrl)
-        if brief is None:
-            return dash.no_update
-        return {"content": brief_csv(brief), "filename": brief_filename(brief, "csv"),
-                "type": "text/csv", "base64": False}
+        return _brief_download("csv", selected, ctrl)

@@ -6,27 +6,17 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, State
+from dash import Input, Output
 
 from app import figures, ids
+from app.callbacks.common import register_districts, register_url_writer
 from app.data import LEVELS, AppModel, ViewQuery
 
-__all__ = ["query_from_controls", "register", "render", "summary_text"]
+__all__ = ["PAGE", "query_from_controls", "register", "render", "show", "summary_text"]
 
 _IDS = ids.OVERVIEW
-
-#: clientside: write the view's query string into the address bar without reloading the page
-_REPLACE_URL = """
-function(search) {
-    if (typeof search !== "string") { return window.dash_clientside.no_update; }
-    const loc = window.location;
-    if (loc.search !== search) {
-        window.history.replaceState(window.history.state, "", loc.pathname + search + loc.hash);
-    }
-    return window.dash_clientside.no_update;
-}
-"""
-
+#: the page name in the audit log
+PAGE = "overview"
 
 def query_from_controls(level: str | None, region: str | None, district: str | None,
                         start: str | None, end: str | None, categories: list[str] | None,
@@ -52,6 +42,13 @@ def render(model: AppModel, query: ViewQuery) -> tuple[go.Figure, str]:
                              int((units["count"] > 0).sum()))
 
 
+def show(model: AppModel, query: ViewQuery) -> tuple[go.Figure, str, str]:
+    """Map, summary line and URL query string of ``query``; the view is audited (``overview``)."""
+    fig, text = render(model, query)
+    model.audit_view(PAGE, query.to_params())
+    return fig, text, query.to_search()
+
+
 def summary_text(query: ViewQuery, total: int, n_units: int) -> str:
     """One line: ``"412 incidents in 9 mahallas, 2025-01-01 – 2025-03-31"``.
 
@@ -73,16 +70,7 @@ def summary_text(query: ViewQuery, total: int, n_units: int) -> str:
 def register(app: dash.Dash, model: AppModel) -> None:
     """Attach the overview callbacks to ``app``."""
 
-    @app.callback(
-        Output(_IDS.DISTRICT, "options"),
-        Output(_IDS.DISTRICT, "value"),
-        Input(_IDS.REGION, "value"),
-        State(_IDS.DISTRICT, "value"),
-        prevent_initial_call=True,
-    )
-    def _districts(region: str | None, district: str | None) -> tuple[list[str], str | None]:
-        options = model.districts(region)
-        return options, district if district in options else None
+    register_districts(app, model, _IDS.REGION, _IDS.DISTRICT)
 
     @app.callback(
         Output(_IDS.MAP, "figure"),
@@ -97,9 +85,6 @@ def register(app: dash.Dash, model: AppModel) -> None:
         Input(_IDS.PRECISE, "value"),
     )
     def _update(*controls: Any) -> tuple[go.Figure, str, str]:
-        query = query_from_controls(*controls)
-        fig, text = render(model, query)
-        return fig, text, query.to_search()
+        return show(model, query_from_controls(*controls))
 
-    app.clientside_callback(_REPLACE_URL, Output(_IDS.URL_SINK, "children"),
-                            Input(_IDS.QUERY, "data"))
+    register_url_writer(app, _IDS.QUERY, _IDS.URL_SINK)

@@ -16,6 +16,7 @@ from app import ids
 from app.data import AppModel
 from app.figures import empty_figure
 from app.figures_planner import coverage_summary_text, gain_curve, plan_map, plan_summary_text
+from app.urlstate import encode_params
 from etl.planning import (
     PlanResult,
     accept_plan,
@@ -26,10 +27,12 @@ from etl.planning import (
 )
 from riskmap.errors import RiskmapError
 
-__all__ = ["MAX_GAP_CELLS", "MAX_MAHALLAS_WITHOUT_AREA", "coverage_view", "plan_from_store",
-           "register", "run_plan"]
+__all__ = ["MAX_GAP_CELLS", "MAX_MAHALLAS_WITHOUT_AREA", "PAGE", "coverage_view",
+           "plan_from_store", "plan_params", "register", "run_plan"]
 
 _IDS = ids.PLANNER
+#: the page name in the audit log
+PAGE = "planner"
 
 #: the map of current coverage draws at most this many gap cells (the largest)
 MAX_GAP_CELLS = 3_000
@@ -64,6 +67,21 @@ def run_plan(model: AppModel, area: str | None, budget: Any, types: list[str] | 
     frames = load_plan_frames(model.access, area=area, risk=risk, purpose="app")
     return plan_cameras(frames, area=area, budget=k, types=types, candidates=candidates,
                         risk=risk, time_limit=30.0)
+
+
+def plan_params(area: str | None, budget: Any, types: list[str] | None,
+                candidates: list[str] | None, risk: str | None) -> dict[str, str]:
+    """The audited parameters of a plan run (the planner page's controls as text).
+
+    Examples
+    --------
+    >>> plan_params("Termiz shahri", 20, ["overview"], ["school", "grid"], None)
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'area': 'Termiz shahri', 'budget': '20', 'types': 'overview',
+     'candidates': 'school,grid', 'risk': 'counts'}
+    """
+    return encode_params([("area", area), ("budget", budget), ("types", list(types or ())),
+                          ("candidates", list(candidates or ())), ("risk", risk or "counts")])
 
 
 def coverage_view(model: AppModel, area: str | None) -> tuple[go.Figure, str]:
@@ -111,6 +129,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
         Input(_IDS.AREA, "value"),
     )
     def _coverage(area: str | None) -> tuple[go.Figure, str]:
+        model.audit_view(PAGE, {"area": area} if area else None)
         return coverage_view(model, area)
 
     @app.callback(
@@ -132,6 +151,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
     )
     def _run(_: int, area: str | None, budget: Any, types: list[str] | None,
              candidates: list[str] | None, risk: str | None) -> tuple[Any, ...]:
+        model.audit_view(PAGE, plan_params(area, budget, types, candidates, risk))
         try:
             res = run_plan(model, area, budget, types, candidates, risk or "counts")
         except RiskmapError as exc:

@@ -25,9 +25,12 @@ from app.figures_tourism import (
 from etl.zone_report import ZoneReport, zone_report
 from riskmap.errors import RiskmapError
 
-__all__ = ["checklist_items", "get_report", "register", "share_table", "zone_view"]
+__all__ = ["PAGE", "checklist_items", "get_report", "register", "share_table", "view_params",
+           "zone_view"]
 
 _IDS = ids.TOURISM
+#: the page name in the audit log
+PAGE = "tourism"
 
 _CACHE: weakref.WeakKeyDictionary[AppModel, dict[str, ZoneReport]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -97,6 +100,19 @@ def zone_view(model: AppModel, zone: str | None, source: str | None
     return fig, bars, summary, checklist_items(report), share_table(report), False
 
 
+def view_params(zone: str, source: str | None) -> dict[str, str]:
+    """The audited parameters of a zone view (``source`` only when not the default police).
+
+    Examples
+    --------
+    >>> view_params("Z1", "emergency")
+    {'zone': 'Z1', 'source': 'emergency'}
+    >>> view_params("Z1", None)
+    {'zone': 'Z1'}
+    """
+    return {"zone": zone, **({"source": source} if source and source != "police" else {})}
+
+
 def register(app: dash.Dash, model: AppModel) -> None:
     """Attach the tourism callbacks to ``app``."""
 
@@ -113,6 +129,8 @@ def register(app: dash.Dash, model: AppModel) -> None:
     )
     def _show(zone: str | None, source: str | None) -> tuple[Any, ...]:
         fig, bars, summary, items, shares, disabled = zone_view(model, zone, source)
+        if zone:
+            model.audit_view(PAGE, view_params(zone, source))
         return fig, bars, summary, items, shares, disabled, disabled
 
     @app.callback(

@@ -8,10 +8,11 @@ import dash
 from dash import dcc, html
 
 from app import ids
+from app.components import area_fields, categories_field, field, map_panel
 from app.data import AppModel, ViewQuery
 from app.factory import current_model
 
-__all__ = ["LEVEL_OPTIONS", "PATH", "category_label", "layout", "register"]
+__all__ = ["LEVEL_OPTIONS", "PATH", "layout", "register"]
 
 PATH = "/"
 #: aggregation choices (H3 areas are the average cell areas)
@@ -30,56 +31,31 @@ def register(app: dash.Dash, model: AppModel) -> None:
                        order=0, layout=layout)
 
 
-def category_label(code: str) -> str:
-    """Human label of a category code: ``"vehicle_theft"`` -> ``"Vehicle theft"``."""
-    return code.replace("_", " ").capitalize()
-
-
 def layout(**query: Any) -> html.Div:
     """The page, its controls set from the URL query parameters (bad values are ignored)."""
     model = current_model()
     q = ViewQuery.from_params(query)
     first, last = model.date_bounds()
-    regions = model.regions()
-    cats = model.categories()
     return html.Div([
         html.Aside([
-            _field("Show", dcc.RadioItems(
+            field("Show", dcc.RadioItems(
                 id=ids.OVERVIEW.LEVEL, options=list(LEVEL_OPTIONS), value=q.level,
                 className="radio-list")),
-            _field("Region", dcc.Dropdown(
-                id=ids.OVERVIEW.REGION, options=regions,
-                value=q.region if q.region in regions else None, placeholder="All regions")),
-            _field("District", dcc.Dropdown(
-                id=ids.OVERVIEW.DISTRICT, options=model.districts(q.region),
-                value=q.district if q.district in model.districts(q.region) else None,
-                placeholder="All districts")),
-            _field("Dates", dcc.DatePickerRange(
+            *area_fields(model, ids.OVERVIEW.REGION, ids.OVERVIEW.DISTRICT, q.region,
+                         q.district),
+            field("Dates", dcc.DatePickerRange(
                 id=ids.OVERVIEW.DATES, min_date_allowed=first, max_date_allowed=last,
                 start_date=q.start, end_date=q.end, display_format="YYYY-MM-DD",
                 start_date_placeholder_text="from", end_date_placeholder_text="to",
                 clearable=True, initial_visible_month=q.start or first)),
-            _field("Categories", dcc.Dropdown(
-                id=ids.OVERVIEW.CATEGORIES, multi=True,
-                options=[{"label": category_label(c), "value": c} for c in cats],
-                value=[c for c in q.categories if c in cats], placeholder="All categories")),
+            categories_field(ids.OVERVIEW.CATEGORIES, model.categories(), q.categories),
             dcc.Checklist(
                 id=ids.OVERVIEW.PRECISE,
                 options=[{"label": " Only incidents with exact coordinates", "value": _PRECISE}],
                 value=[_PRECISE] if q.precise else [], className="check"),
             html.P(id=ids.OVERVIEW.SUMMARY, className="summary", role="status"),
         ], className="controls"),
-        html.Section([
-            dcc.Graph(id=ids.OVERVIEW.MAP, className="map", responsive=True,
-                      style={"height": "100%", "width": "100%"},
-                      config={"displaylogo": False, "scrollZoom": True,
-                              "modeBarButtonsToRemove": ["select2d", "lasso2d",
-                                                         "autoScale2d"]}),
-        ], className="map-panel"),
+        map_panel(ids.OVERVIEW.MAP),
         dcc.Store(id=ids.OVERVIEW.QUERY),
         html.Div(id=ids.OVERVIEW.URL_SINK, hidden=True),
     ], className="page page-overview")
-
-
-def _field(label: str, control: Any) -> html.Div:
-    return html.Div([html.Label(label, className="field-label"), control], className="field")

@@ -8,9 +8,9 @@ import dash
 from dash import dcc, html
 
 from app import ids
+from app.components import BUTTON, field, map_and_chart, sidebar_page
 from app.data import AppModel
 from app.factory import current_model
-from app.figures import empty_figure
 from etl.planning import DEFAULT_CANDIDATES, KDE_LAYER
 from layers.spec import CAMERA_TYPES
 
@@ -18,6 +18,7 @@ __all__ = ["CANDIDATE_OPTIONS", "PATH", "TYPE_OPTIONS", "area_options", "layout"
            "register"]
 
 PATH = "/planner"
+_IDS = ids.PLANNER
 
 
 TYPE_OPTIONS = [{"label": " " + t.replace("_", " ").capitalize(), "value": t}
@@ -25,7 +26,6 @@ TYPE_OPTIONS = [{"label": " " + t.replace("_", " ").capitalize(), "value": t}
 CANDIDATE_OPTIONS = [{"label": " " + k.replace("_", " ").capitalize() + (
     " (H3 res-10 grid over risk cells)" if k == "grid" else ""), "value": k}
     for k in (*DEFAULT_CANDIDATES, "grid")]
-_BUTTON = {"padding": "0.35rem 0.8rem", "cursor": "pointer"}
 
 
 def register(app: dash.Dash, model: AppModel) -> None:
@@ -59,58 +59,42 @@ def layout(**query: Any) -> html.Div:
         budget = max(1, min(200, int(query.get("budget", 10))))
     except (TypeError, ValueError):
         budget = 10
-    return html.Div([
-        html.Aside([
-            _field("Area", dcc.Dropdown(id=ids.PLANNER.AREA, options=options, value=area,
-                                        placeholder="Everything in scope")),
-            html.P(id=ids.PLANNER.COVERAGE, className="summary", role="status"),
-            _field("Risk", dcc.RadioItems(id=ids.PLANNER.RISK, options=[
-                {"label": " Incidents, last 12 months", "value": "counts"},
-                {"label": " KDE surface", "value": "kde",
-                 "disabled": not model.access.store.has(KDE_LAYER)}],
-                value="counts", className="radio-list")),
-            _field("New cameras (budget)", dcc.Input(
-                id=ids.PLANNER.BUDGET, type="number", min=1, max=200, step=1, value=budget,
-                debounce=False, style={"width": "6rem"})),
-            _field("Camera types", dcc.Checklist(id=ids.PLANNER.TYPES, options=TYPE_OPTIONS,
-                                                 value=list(CAMERA_TYPES),
-                                                 className="check-list")),
-            _field("Candidate sites", dcc.Checklist(id=ids.PLANNER.CANDIDATES,
-                                                    options=CANDIDATE_OPTIONS,
-                                                    value=list(DEFAULT_CANDIDATES),
-                                                    className="check-list")),
-            html.Button("Run plan", id=ids.PLANNER.RUN, n_clicks=0, style=_BUTTON),
-            html.P("The map shows coverage gaps (risk not covered) until a plan runs. Existing "
-                   "active and planned cameras stay fixed; the plan maximises the risk newly "
-                   "covered (cybercrime and fraud have no place and do not count).",
-                   className="hint", style={"fontSize": "0.8rem", "color": "#5f625a"}),
-            html.P(id=ids.PLANNER.SUMMARY, className="summary", role="status"),
-            html.Div([
-                html.Button("Download GeoJSON", id=ids.PLANNER.DOWNLOAD_GEOJSON, n_clicks=0,
-                            disabled=True, style=_BUTTON),
-                html.Button("Download CSV", id=ids.PLANNER.DOWNLOAD_CSV, n_clicks=0, disabled=True,
-                            style=_BUTTON),
-            ], style={"display": "flex", "gap": "0.5rem", "flexWrap": "wrap"}),
-            html.Button("Accept into planned cameras", id=ids.PLANNER.ACCEPT, n_clicks=0,
-                        disabled=True, style=_BUTTON),
-            html.P(id=ids.PLANNER.ACCEPTED, className="summary", role="status"),
-            dcc.Download(id=ids.PLANNER.DOWNLOAD),
-            dcc.Store(id=ids.PLANNER.PLAN),
-        ], className="controls"),
-        html.Section([
-            dcc.Loading(id=ids.PLANNER.LOADING, type="default", children=html.Div([
-                dcc.Graph(id=ids.PLANNER.MAP, figure=empty_figure("Loading the current coverage ..."),
-                    responsive=True, style={"height": "65vh", "width": "100%"},
-                    config={"displaylogo": False, "scrollZoom": True}),
-                dcc.Graph(id=ids.PLANNER.CURVE, figure=empty_figure("The gain curve appears here"),
-                          style={"height": "28vh", "width": "100%"},
-                          config={"displaylogo": False}),
-            ])),
-        ], style={"minWidth": 0}),
-    ], className="page page-planner",
-        style={"flex": 1, "display": "grid", "gridTemplateColumns": "19rem 1fr",
-               "minHeight": "calc(100vh - 3rem)"})
-
-
-def _field(label: str, control: Any) -> html.Div:
-    return html.Div([html.Label(label, className="field-label"), control], className="field")
+    return sidebar_page("planner", [
+        field("Area", dcc.Dropdown(id=_IDS.AREA, options=options, value=area,
+                                   placeholder="Everything in scope")),
+        html.P(id=_IDS.COVERAGE, className="summary", role="status"),
+        field("Risk", dcc.RadioItems(id=_IDS.RISK, options=[
+            {"label": " Incidents, last 12 months", "value": "counts"},
+            {"label": " KDE surface", "value": "kde",
+             "disabled": not model.access.store.has(KDE_LAYER)}],
+            value="counts", className="radio-list")),
+        field("New cameras (budget)", dcc.Input(
+            id=_IDS.BUDGET, type="number", min=1, max=200, step=1, value=budget,
+            debounce=False, style={"width": "6rem"})),
+        field("Camera types", dcc.Checklist(id=_IDS.TYPES, options=TYPE_OPTIONS,
+                                            value=list(CAMERA_TYPES), className="check-list")),
+        field("Candidate sites", dcc.Checklist(id=_IDS.CANDIDATES,
+                                               options=CANDIDATE_OPTIONS,
+                                               value=list(DEFAULT_CANDIDATES),
+                                               className="check-list")),
+        html.Button("Run plan", id=_IDS.RUN, n_clicks=0, style=BUTTON),
+        html.P("The map shows coverage gaps (risk not covered) until a plan runs. Existing "
+               "active and planned cameras stay fixed; the plan maximises the risk newly "
+               "covered (cybercrime and fraud have no place and do not count).",
+               className="hint", style={"fontSize": "0.8rem", "color": "#5f625a"}),
+        html.P(id=_IDS.SUMMARY, className="summary", role="status"),
+        html.Div([
+            html.Button("Download GeoJSON", id=_IDS.DOWNLOAD_GEOJSON, n_clicks=0,
+                        disabled=True, style=BUTTON),
+            html.Button("Download CSV", id=_IDS.DOWNLOAD_CSV, n_clicks=0, disabled=True,
+                        style=BUTTON),
+        ], style={"display": "flex", "gap": "0.5rem", "flexWrap": "wrap"}),
+        html.Button("Accept into planned cameras", id=_IDS.ACCEPT, n_clicks=0,
+                    disabled=True, style=BUTTON),
+        html.P(id=_IDS.ACCEPTED, className="summary", role="status"),
+        dcc.Download(id=_IDS.DOWNLOAD),
+        dcc.Store(id=_IDS.PLAN),
+    ], map_and_chart(_IDS.LOADING, _IDS.MAP, _IDS.CURVE,
+                     map_text="Loading the current coverage ...",
+                     chart_text="The gain curve appears here", map_height="65vh",
+                     chart_height="28vh"), sidebar="19rem")

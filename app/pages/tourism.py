@@ -8,16 +8,16 @@ import dash
 from dash import dcc, html
 
 from app import ids
+from app.components import BUTTON, field, map_and_chart, sidebar_page
 from app.data import AppModel
 from app.factory import current_model
-from app.figures import empty_figure
 
 __all__ = ["PATH", "layout", "register", "zone_options"]
 
 PATH = "/tourism"
+_IDS = ids.TOURISM
 
 
-_BUTTON = {"padding": "0.35rem 0.8rem", "cursor": "pointer"}
 
 
 def register(app: dash.Dash, model: AppModel) -> None:
@@ -45,42 +45,26 @@ def layout(**query: Any) -> html.Div:
     options = zone_options(model)
     values = [o["value"] for o in options]
     zone = query.get("zone") if query.get("zone") in values else (values[0] if values else None)
-    return html.Div([
-        html.Aside([
-            _field("Tourist zone", dcc.Dropdown(id=ids.TOURISM.ZONE, options=options, value=zone,
-                                                clearable=False,
-                                                placeholder="No tourist zone in the store")),
-            _field("Travel time from", dcc.RadioItems(id=ids.TOURISM.SOURCE, options=[
-                {"label": " Police post", "value": "police"},
-                {"label": " Emergency service (112)", "value": "emergency"}],
-                value="police", className="radio-list")),
-            html.P(id=ids.TOURISM.SUMMARY, className="summary", role="status"),
-            _field("Readiness checklist", html.Ul(id=ids.TOURISM.CHECKLIST, style={
-                "listStyle": "none", "padding": 0, "margin": 0, "display": "flex",
-                "flexDirection": "column", "gap": "0.3rem"})),
-            _field("Share of the zone beyond", html.Div(id=ids.TOURISM.SHARES)),
-            html.Div([
-                html.Button("Download report (HTML)", id=ids.TOURISM.DOWNLOAD_HTML, n_clicks=0,
-                            disabled=True, style=_BUTTON),
-                html.Button("Figures (JSON)", id=ids.TOURISM.DOWNLOAD_JSON, n_clicks=0,
-                            disabled=True, style=_BUTTON),
-            ], style={"display": "flex", "gap": "0.5rem", "flexWrap": "wrap"}),
-            dcc.Download(id=ids.TOURISM.DOWNLOAD),
-        ], className="controls"),
-        html.Section([
-            dcc.Loading(id=ids.TOURISM.LOADING, type="default", children=html.Div([
-                dcc.Graph(id=ids.TOURISM.MAP, figure=empty_figure("Computing the zone ..."),
-                          responsive=True, style={"height": "62vh", "width": "100%"},
-                          config={"displaylogo": False, "scrollZoom": True}),
-                dcc.Graph(id=ids.TOURISM.SEASON, figure=empty_figure(""),
-                          style={"height": "30vh", "width": "100%"},
-                          config={"displaylogo": False}),
-            ])),
-        ], style={"minWidth": 0}),
-    ], className="page page-tourism",
-        style={"flex": 1, "display": "grid", "gridTemplateColumns": "22rem 1fr",
-               "minHeight": "calc(100vh - 3rem)"})
-
-
-def _field(label: str, control: Any) -> html.Div:
-    return html.Div([html.Label(label, className="field-label"), control], className="field")
+    return sidebar_page("tourism", [
+        field("Tourist zone", dcc.Dropdown(id=_IDS.ZONE, options=options, value=zone,
+                                           clearable=False,
+                                           placeholder="No tourist zone in the store")),
+        field("Travel time from", dcc.RadioItems(id=_IDS.SOURCE, options=[
+            {"label": " Police post", "value": "police"},
+            {"label": " Emergency service (112)", "value": "emergency"}],
+            value="police", className="radio-list")),
+        html.P(id=_IDS.SUMMARY, className="summary", role="status"),
+        field("Readiness checklist", html.Ul(id=_IDS.CHECKLIST, style={
+            "listStyle": "none", "padding": 0, "margin": 0, "display": "flex",
+            "flexDirection": "column", "gap": "0.3rem"})),
+        field("Share of the zone beyond", html.Div(id=_IDS.SHARES)),
+        html.Div([
+            html.Button("Download report (HTML)", id=_IDS.DOWNLOAD_HTML, n_clicks=0,
+                        disabled=True, style=BUTTON),
+            html.Button("Figures (JSON)", id=_IDS.DOWNLOAD_JSON, n_clicks=0,
+                        disabled=True, style=BUTTON),
+        ], style={"display": "flex", "gap": "0.5rem", "flexWrap": "wrap"}),
+        dcc.Download(id=_IDS.DOWNLOAD),
+    ], map_and_chart(_IDS.LOADING, _IDS.MAP, _IDS.SEASON,
+                     map_text="Computing the zone ...", chart_text="", map_height="62vh",
+                     chart_height="30vh"), sidebar="22rem")

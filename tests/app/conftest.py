@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,26 +107,56 @@ def world_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return build_store(tmp_path_factory.mktemp("world"))
 
 
-@pytest.fixture(scope="session")
-def dash_server(world_store: Store) -> Iterator[str]:
-    """URL of the app over the tiny world, served by werkzeug on a free 127.0.0.1 port."""
+@contextmanager
+def serve_app(store: Store, user: str) -> Iterator[str]:
+    """Serve the app over ``store`` (reads as ``user``) on a free 127.0.0.1 port; yield its URL.
+
+    The settings name the app section explicitly: a developer's ``RISKMAP_APP__*`` variable
+    must not change the app under test.
+    """
     from werkzeug.serving import make_server
 
     from app.factory import create_app
     from riskmap.settings import Settings
 
-    # explicit app section: a RISKMAP_APP__* variable of the developer must not change the app
-    settings = Settings(_env_file=None, store=world_store.url,  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, store=store.url,  # type: ignore[call-arg]
                         app={"password": None, "regions": [], "host": "127.0.0.1"})
-    dash_app = create_app(settings, DataAccess(world_store, user="test"), demo=True)
+    dash_app = create_app(settings, DataAccess(store, user=user), demo=True)
     server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="dash-test-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"app-server-{user}",
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_server() -> Any:
+    """The :func:`serve_app` context manager: ``with app_server(store, user) as url: ...``."""
+    return serve_app
+
+
+@pytest.fixture(scope="session")
+def dash_server(world_store: Store) -> Iterator[str]:
+    """URL of the app over the tiny world, served by werkzeug on a free 127.0.0.1 port."""
+    with serve_app(world_store, "test") as url:
+        yield url
+
+
+def wait_until(driver: Any, predicate: Any, timeout: float = 40) -> Any:
+    """Poll ``predicate(driver)`` every 0.1 s until it is truthy; return its value."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(predicate)
+
+
+@pytest.fixture
+def wait() -> Any:
+    """The :func:`wait_until` helper: ``wait(driver, predicate, timeout=40)``."""
+    return wait_until
 
 
 @pytest.fixture(scope="session")

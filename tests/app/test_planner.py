@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from layers.access import DataAccess
 from layers.store import Store
 from tests.etl.test_derive_coverage import coverage_world
 
@@ -37,35 +35,16 @@ def planner_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 @pytest.fixture(scope="module")
-def planner_server(planner_store: Store) -> Iterator[str]:
+def planner_server(planner_store: Store, app_server: Any) -> Iterator[str]:
     """The app over ``planner_store``, served on a free 127.0.0.1 port."""
-    from werkzeug.serving import make_server
-
-    from app.factory import create_app
-    from riskmap.settings import Settings
-
-    settings = Settings(_env_file=None, store=planner_store.url)  # type: ignore[call-arg]
-    dash_app = create_app(settings, DataAccess(planner_store, user="planner-test"), demo=True)
-    server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="planner-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with app_server(planner_store, "planner-test") as url:
+        yield url
 
 
 _KINDS_JS = """
 const gd = document.querySelector(arguments[0]);
 return (gd && gd.data) ? gd.data.map(t => t.meta ? t.meta.kind : null) : null;
 """
-
-
-def _wait(driver: Any, predicate: Any, timeout: float = 30) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(predicate)
 
 
 def _text(driver: Any, element_id: str) -> str:
@@ -111,7 +90,7 @@ def test_plan_store_round_trip_and_texts() -> None:
 
 @pytest.mark.browser
 def test_planner_run_download_accept(planner_server: str, planner_store: Store, browser: Any,
-                                     clean_console: Any, tmp_path: Path) -> None:
+                                     clean_console: Any, wait: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -120,10 +99,10 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     browser.execute_cdp_cmd("Browser.setDownloadBehavior",
                             {"behavior": "allow", "downloadPath": str(downloads)})
     browser.get(planner_server + "/planner")
-    run = _wait(browser, lambda d: d.find_element("id", "planner-run"))
+    run = wait(browser, lambda d: d.find_element("id", "planner-run"))
     # before a plan: the current coverage (1 active camera) and the gaps on the map
-    _wait(browser, lambda d: _text(d, "planner-coverage").startswith("Now: 1 camera cover "))
-    kinds = _wait(browser, lambda d: d.execute_script(_KINDS_JS, _MAP))
+    wait(browser, lambda d: _text(d, "planner-coverage").startswith("Now: 1 camera cover "))
+    kinds = wait(browser, lambda d: d.execute_script(_KINDS_JS, _MAP))
     assert "risk" in kinds and "existing-coverage" in kinds and "proposed" not in kinds
     assert browser.find_element("id", "planner-accept").get_attribute("disabled") is not None
     budget = browser.find_element("id", "planner-budget")
@@ -132,16 +111,16 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     grid = browser.find_element(By.CSS_SELECTOR, "#planner-candidates input[value='grid']")
     grid.click()
     run.click()
-    _wait(browser, lambda d: _text(d, "planner-summary").startswith("5 cameras proposed"))
+    wait(browser, lambda d: _text(d, "planner-summary").startswith("5 cameras proposed"))
     summary = _text(browser, "planner-summary")
     assert "exact MILP" in summary  # small instance: the MILP ran
-    ranks = _wait(browser, lambda d: d.execute_script(_PROPOSED_JS, _MAP))
+    ranks = wait(browser, lambda d: d.execute_script(_PROPOSED_JS, _MAP))
     assert "proposed-coverage" in browser.execute_script(_KINDS_JS, _MAP)
     assert ranks == ["1", "2", "3", "4", "5"]
 
     browser.find_element("id", "planner-download-geojson").click()
-    target = _wait(browser, lambda d: next(iter(downloads.glob("plan-*.geojson")), None))
-    _wait(browser, lambda d: target.stat().st_size > 0 and not list(downloads.glob("*.crdownload")))
+    target = wait(browser, lambda d: next(iter(downloads.glob("plan-*.geojson")), None))
+    wait(browser, lambda d: target.stat().st_size > 0 and not list(downloads.glob("*.crdownload")))
     features = json.loads(target.read_text())["features"]
     assert len(features) == 5
     gains = [f["properties"]["marginal_gain"] for f in features]
@@ -149,10 +128,10 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     assert {"site_id", "type", "bearing_deg", "fov_deg", "range_m"} <= set(
         features[0]["properties"])
     browser.find_element("id", "planner-download-csv").click()
-    _wait(browser, lambda d: next(iter(downloads.glob("plan-*.csv")), None))
+    wait(browser, lambda d: next(iter(downloads.glob("plan-*.csv")), None))
 
     browser.find_element("id", "planner-accept").click()
-    _wait(browser, lambda d: _text(d, "planner-accepted").startswith("Accepted 5 cameras"))
+    wait(browser, lambda d: _text(d, "planner-accepted").startswith("Accepted 5 cameras"))
     planned = planner_store.read("planned_cameras")
     assert len(planned) == 5 and set(planned["status"]) == {"planned"}
     assert sorted(planned["camera_id"]) == sorted(f["properties"]["camera_id"] for f in features)

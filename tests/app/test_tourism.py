@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,24 +29,10 @@ def tourism_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 @pytest.fixture(scope="module")
-def tourism_server(tourism_store: Store) -> Iterator[str]:
+def tourism_server(tourism_store: Store, app_server: Any) -> Iterator[str]:
     """The app over the tiny zone world, served on a free 127.0.0.1 port."""
-    from werkzeug.serving import make_server
-
-    from app.factory import create_app
-    from riskmap.settings import Settings
-
-    settings = Settings(_env_file=None, store=tourism_store.url,  # type: ignore[call-arg]
-                        app={"password": None, "regions": [], "host": "127.0.0.1"})
-    dash_app = create_app(settings, DataAccess(tourism_store, user="tourism-test"), demo=True)
-    server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="tourism-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with app_server(tourism_store, "tourism-test") as url:
+        yield url
 
 
 def _report(store: Store) -> Any:
@@ -93,19 +79,16 @@ def test_season_chart_and_checklist_texts() -> None:
 
 @pytest.mark.browser
 def test_tourism_page_end_to_end(tourism_server: str, tourism_store: Store, browser: Any,
-                                 clean_console: Any, tmp_path: Path) -> None:
+                                 clean_console: Any, wait: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    def wait(predicate: Any, timeout: float = 40) -> Any:
-        return WebDriverWait(browser, timeout, poll_frequency=0.1).until(predicate)
 
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     browser.execute_cdp_cmd("Browser.setDownloadBehavior",
                             {"behavior": "allow", "downloadPath": str(downloads)})
     browser.get(tourism_server + "/tourism")
-    wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tourism-checklist li")) == 6)
+    wait(browser,
+         lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tourism-checklist li")) == 6)
     items = browser.find_elements(By.CSS_SELECTOR, "#tourism-checklist li")
     verdict = {li.get_attribute("data-item"): li.get_attribute("class") for li in items}
     assert verdict == {"road_access": "check-ok", "power_line": "check-fail",
@@ -117,14 +100,14 @@ def test_tourism_page_end_to_end(tourism_server: str, tourism_store: Store, brow
     assert colour.startswith(("rgba(179, 38, 30", "rgb(179, 38, 30"))
     summary = browser.find_element("id", "tourism-summary").text
     assert summary.startswith("Qo‘ng‘irot ko‘li: 4.0 km²") and "4 of 6" in summary
-    traces = wait(lambda d: d.execute_script(_TRACES_JS, _MAP))
+    traces = wait(browser, lambda d: d.execute_script(_TRACES_JS, _MAP))
     bands = [(s, m) for k, s, m in traces if k == "isochrone"]
     assert bands == [("police", 30), ("police", 20), ("police", 10), ("emergency", 10)]
     assert ["coverage", None, None] in traces
     # switch the bands to the emergency service (112)
     browser.find_element(By.CSS_SELECTOR, "#tourism-source input[value='emergency']").click()
-    wait(lambda d: [t[1] for t in (d.execute_script(_TRACES_JS, _MAP) or [])
-                    if t[0] == "isochrone"][:1] == ["emergency"])
+    wait(browser, lambda d: [t[1] for t in (d.execute_script(_TRACES_JS, _MAP) or [])
+                             if t[0] == "isochrone"][:1] == ["emergency"])
     season = browser.execute_script(
         "const gd = document.querySelector('#tourism-season .js-plotly-plot');"
         "return gd && gd.data ? gd.data.map(t => t.meta.kind) : null;")
@@ -133,13 +116,19 @@ def test_tourism_page_end_to_end(tourism_server: str, tourism_store: Store, brow
     button = browser.find_element("id", "tourism-download-html")
     assert button.get_attribute("disabled") is None
     button.click()
-    target = wait(lambda d: next(iter(downloads.glob("zone-*.html")), None))
-    wait(lambda d: target.stat().st_size > 0 and not list(downloads.glob("*.crdownload")))
+    target = wait(browser, lambda d: next(iter(downloads.glob("zone-*.html")), None))
+    wait(browser,
+         lambda d: target.stat().st_size > 0 and not list(downloads.glob("*.crdownload")))
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "Synthetic demo data" in page
     assert page.count('<td class="status">FAIL') == 2
     audit = tourism_store.read("audit")
     assert (audit["action"] == "download_zone_report").sum() == 1
     assert "app" in set(audit.loc[audit["user"] == "tourism-test", "action"])
+    # each distinct view opened is audited once: the first zone with police, then with 112
+    is_view = (audit["action"].astype(object) == "view") & (
+        audit["layer"].astype(object) == "tourism")
+    views = [json.loads(str(d)) for d in audit.loc[is_view.to_numpy(bool), "detail"]]
+    assert sorted(views, key=len) == [{"zone": "Z1"}, {"zone": "Z1", "source": "emergency"}]
     time.sleep(0.2)
     clean_console(browser)

@@ -173,7 +173,8 @@ def test_empty_points_and_missing_geometries_are_stored_as_such(postgis_empty_db
 
 def test_polygons_are_promoted_with_st_multi(postgis_empty_db: str) -> None:
     """A Polygon reaching the MultiPolygon column (bypassing conform) goes through ST_Multi."""
-    from layers.postgis import _encode, _PostgisTransaction
+    from layers._pgcodec import encode as _encode
+    from layers.postgis import _PostgisTransaction
 
     frame = gpd.GeoDataFrame({"mahalla_id": ["P"], "name": ["Yangi"], "name_cyrillic": [None],
                               "district": ["D"], "region": ["R"], "population": [1.0]},
@@ -202,7 +203,7 @@ def test_duplicate_keys_are_refused_before_writing(postgis_empty_db: str) -> Non
     frame = pd.concat([fixtures.cameras(), fixtures.cameras().iloc[[0]]])
     with PostgisStore(postgis_empty_db) as store:
         store.replace("cameras", fixtures.cameras())
-        with pytest.raises(StoreError, match="duplicate 'camera_id'"):
+        with pytest.raises(StoreError, match="'camera_id' repeats"):
             store.replace("cameras", frame)
         assert store.count("cameras") == 3
 

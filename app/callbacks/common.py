@@ -1,0 +1,48 @@
+"""Callback pieces shared by the pages: the district dropdown and the address-bar writer."""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, State
+
+from app.data import AppModel
+
+__all__ = ["REPLACE_URL", "district_choice", "register_districts", "register_url_writer"]
+
+#: clientside: write the view's query string into the address bar without reloading the page
+REPLACE_URL = """
+function(search) {
+    if (typeof search !== "string") { return window.dash_clientside.no_update; }
+    const loc = window.location;
+    if (loc.search !== search) {
+        window.history.replaceState(window.history.state, "", loc.pathname + search + loc.hash);
+    }
+    return window.dash_clientside.no_update;
+}
+"""
+
+
+def district_choice(model: AppModel, region: str | None,
+                    district: str | None) -> tuple[list[str], str | None]:
+    """The districts of ``region`` and the chosen one (``None`` when it is not among them)."""
+    options = model.districts(region)
+    return options, district if district in options else None
+
+
+def register_districts(app: dash.Dash, model: AppModel, region_id: str,
+                       district_id: str) -> None:
+    """Keep the district dropdown ``district_id`` to the districts of region ``region_id``."""
+
+    @app.callback(Output(district_id, "options"), Output(district_id, "value"),
+                  Input(region_id, "value"), State(district_id, "value"),
+                  prevent_initial_call=True)
+    def _districts(region: str | None, district: str | None) -> tuple[list[str], str | None]:
+        return district_choice(model, region, district)
+
+
+def register_url_writer(app: dash.Dash, query_id: str, sink_id: str) -> None:
+    """Write the query string held by the store ``query_id`` into the address bar.
+
+    ``sink_id`` is a hidden element the clientside callback outputs to (it never changes).
+    """
+    app.clientside_callback(REPLACE_URL, Output(sink_id, "children"), Input(query_id, "data"))

@@ -8,14 +8,17 @@ A page is two modules with the same name, found by this factory (no list to edit
     ``register(app, model)`` calls ``dash.register_page(__name__, path=..., name=...,
     order=..., layout=layout)``; ``layout(**query) -> Component`` builds the page from the
     URL query parameters and reads data only through :func:`current_model`. Put component
-    ids in ``app/ids.py``. ``layout()`` must also work with no arguments (Dash calls it so to
+    ids in ``app/ids.py`` (a ``PageIds`` subclass per page) and shared layout pieces in
+    ``app/components.py``. ``layout()`` must also work with no arguments (Dash calls it so to
     validate callbacks).
 ``app/callbacks/<name>.py``
     ``register(app, model)`` attaches thin ``@app.callback`` functions (closures over
     ``model``) that parse inputs, ask the model or ``geo/``, and return figures built by
-    ``app/figures.py``. Use ``app.callback``/``app.clientside_callback``, never the global
-    ``dash.callback``: that one is consumed by the first app created in a process, and tests
-    create several.
+    ``app/figures.py``. The callback that draws a page's main view calls
+    ``model.audit_view(page, params)`` (see ``app/viewaudit.py``); shared wiring (district
+    dropdown, address-bar writer) is in ``app/callbacks/common.py``. Use
+    ``app.callback``/``app.clientside_callback``, never the global ``dash.callback``: that
+    one is consumed by the first app created in a process, and tests create several.
 
 Pages are Dash Pages (``use_pages=True``, ``pages_folder=""``): the page registry is global
 to the process, so each module registers the same page for every app, and per-app state (the

@@ -185,6 +185,32 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         driver.quit()
 
 
+class Downloads:
+    """The browser's download folder of one test, and a wait for a finished file in it."""
+
+    def __init__(self, driver: Any, folder: Path) -> None:
+        self.driver = driver
+        self.folder = folder
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                               {"behavior": "allow", "downloadPath": str(folder)})
+
+    def wait_for(self, pattern: str, timeout: float = 40) -> Path:
+        """The first file matching ``pattern`` once the browser has finished writing it."""
+        target: Path = wait_until(self.driver, lambda d: next(iter(self.folder.glob(pattern)),
+                                                              None), timeout)
+        wait_until(self.driver, lambda d: target.stat().st_size > 0
+                   and not list(self.folder.glob("*.crdownload")), timeout)
+        return target
+
+
+@pytest.fixture
+def downloads(browser: Any, tmp_path: Path) -> Downloads:
+    """Downloads of the browser go to a fresh folder of this test (see :class:`Downloads`)."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return Downloads(browser, folder)
+
+
 def assert_clean_console(driver: Any) -> None:
     """Fail when the browser console holds any SEVERE entry (read entries are cleared)."""
     severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]

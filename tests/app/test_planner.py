@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from layers.store import Store
@@ -90,14 +90,10 @@ def test_plan_store_round_trip_and_texts() -> None:
 
 @pytest.mark.browser
 def test_planner_run_download_accept(planner_server: str, planner_store: Store, browser: Any,
-                                     clean_console: Any, wait: Any, tmp_path: Path) -> None:
+                                     clean_console: Any, wait: Any, downloads: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    browser.execute_cdp_cmd("Browser.setDownloadBehavior",
-                            {"behavior": "allow", "downloadPath": str(downloads)})
     browser.get(planner_server + "/planner")
     run = wait(browser, lambda d: d.find_element("id", "planner-run"))
     # before a plan: the current coverage (1 active camera) and the gaps on the map
@@ -119,8 +115,7 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     assert ranks == ["1", "2", "3", "4", "5"]
 
     browser.find_element("id", "planner-download-geojson").click()
-    target = wait(browser, lambda d: next(iter(downloads.glob("plan-*.geojson")), None))
-    wait(browser, lambda d: target.stat().st_size > 0 and not list(downloads.glob("*.crdownload")))
+    target = downloads.wait_for("plan-*.geojson")
     features = json.loads(target.read_text())["features"]
     assert len(features) == 5
     gains = [f["properties"]["marginal_gain"] for f in features]
@@ -128,7 +123,7 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     assert {"site_id", "type", "bearing_deg", "fov_deg", "range_m"} <= set(
         features[0]["properties"])
     browser.find_element("id", "planner-download-csv").click()
-    wait(browser, lambda d: next(iter(downloads.glob("plan-*.csv")), None))
+    downloads.wait_for("plan-*.csv")
 
     browser.find_element("id", "planner-accept").click()
     wait(browser, lambda d: _text(d, "planner-accepted").startswith("Accepted 5 cameras"))
@@ -138,5 +133,11 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     audit = planner_store.read("audit")
     assert (audit["action"] == "accept_plan").sum() == 1
     assert set(audit.loc[audit["action"] == "accept_plan", "user"]) == {"planner-test"}
+    # the views opened: the coverage of everything in scope, then the plan that ran
+    is_view = (audit["action"].astype(object) == "view").to_numpy(bool)
+    assert set(audit.loc[is_view, "layer"]) == {"planner"}
+    details = [None if pd.isna(d) else json.loads(d) for d in audit.loc[is_view, "detail"]]
+    assert details[0] is None and len(details) == 2
+    assert details[1]["budget"] == "5" and details[1]["candidates"].endswith(",grid")
     time.sleep(0.2)
     clean_console(browser)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,13 +78,9 @@ def test_season_chart_and_checklist_texts() -> None:
 
 @pytest.mark.browser
 def test_tourism_page_end_to_end(tourism_server: str, tourism_store: Store, browser: Any,
-                                 clean_console: Any, wait: Any, tmp_path: Path) -> None:
+                                 clean_console: Any, wait: Any, downloads: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    browser.execute_cdp_cmd("Browser.setDownloadBehavior",
-                            {"behavior": "allow", "downloadPath": str(downloads)})
     browser.get(tourism_server + "/tourism")
     wait(browser,
          lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tourism-checklist li")) == 6)
@@ -116,9 +111,7 @@ def test_tourism_page_end_to_end(tourism_server: str, tourism_store: Store, brow
     button = browser.find_element("id", "tourism-download-html")
     assert button.get_attribute("disabled") is None
     button.click()
-    target = wait(browser, lambda d: next(iter(downloads.glob("zone-*.html")), None))
-    wait(browser,
-         lambda d: target.stat().st_size > 0 and not list(downloads.glob("*.crdownload")))
+    target = downloads.wait_for("zone-*.html")
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "Synthetic demo data" in page
     assert page.count('<td class="status">FAIL') == 2

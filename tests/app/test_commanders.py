@@ -353,10 +353,19 @@ def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
     assert parse_qs(urlsplit(browser.current_url).query) == parse_qs(query[1:])
 
     # zooming out past 0.6 degrees of longitude switches the hexagons to resolution 7
-    browser.execute_script("""Plotly.relayout(document.querySelector(arguments[0]),
-        {'xaxis.range[0]': 67.3, 'xaxis.range[1]': 68.3,
-         'yaxis.range[0]': 39.8, 'yaxis.range[1]': 40.4});""", _MAP)
     n7 = len(np.unique(parents(incidents.loc[keep, "h3"].to_numpy(dtype="int64"), 7)))
+    res7 = f"{int(keep.sum())} incidents in {n7} H3 cells (res 7)"
+    from selenium.common.exceptions import TimeoutException
+
+    for _ in range(4):  # on a busy machine a relayout can race the first render: zoom again
+        browser.execute_script("""Plotly.relayout(document.querySelector(arguments[0]),
+            {'xaxis.range[0]': 67.3, 'xaxis.range[1]': 68.3,
+             'yaxis.range[0]': 39.8, 'yaxis.range[1]': 40.4});""", _MAP)
+        try:
+            _wait(browser, lambda d: _text(d, "cmd-summary").startswith(res7), timeout=8)
+            break
+        except TimeoutException:
+            continue
     _traces_when(browser, f"{int(keep.sum())} incidents in {n7} H3 cells (res 7), "
                           "2025-02-01 – 2025-03-31")
 

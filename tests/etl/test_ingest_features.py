@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,11 @@ from etl.features import ingest_cameras, ingest_infrastructure, ingest_mahallas
 from layers import open_store
 from tests.etl.grid import centre, grid_frame
 
-OCHA = Path(__file__).resolve().parents[2].parent / "shared/data/uzb-admin-ocha/uzb_adm2_shp.zip"
+# ../shared/data beside the repository (as on every developer machine and in CI), or
+# RISKMAP_SHARED_DATA pointing at that data folder
+SHARED_DATA = Path(os.environ.get("RISKMAP_SHARED_DATA")
+                   or Path(__file__).resolve().parents[2].parent / "shared/data")
+OCHA = SHARED_DATA / "uzb-admin-ocha/uzb_adm2_shp.zip"
 
 
 @pytest.fixture

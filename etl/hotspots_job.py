@@ -443,7 +443,8 @@ def _cell_status(
     label = np.char.replace(cls[busy].astype(str), "_", " ").astype(object)
     label = np.where(cls[busy] == "not_significant", label, label + "%")
     why[busy] = (status[busy] + ": " + count[busy].astype(str).astype(object)
-                 + f" incidents in {win} months; Gi* z="
+                 + np.where(count[busy] == 1, " incident", " incidents").astype(object)
+                 + f" in {win} months; Gi* z="
                  + np.char.mod("%.1f", z[busy]).astype(object) + " " + label)
     return status, why
 

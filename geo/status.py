@@ -162,7 +162,8 @@ def status_history(
         st
         + ": "
         + cnt.astype(str).astype(object)
-        + f" incidents in {win} months, "
+        + np.where(cnt == 1, " incident", " incidents").astype(object)
+        + f" in {win} months, "
         + rate_txt
         + "; Gi* z="
         + _fmt(zz, "%.1f")

@@ -230,7 +230,7 @@ def test_new_hot_spot_and_status(mahallas: gpd.GeoDataFrame) -> None:
     assert per_m.loc[["M2", "M3"], "status"].tolist() == ["green", "green"]
     assert per_m.loc["M1", "status"] in {"yellow", "red"}
     assert per_m.loc["M1", "why"].startswith(per_m.loc["M1", "status"] + ": ")
-    assert per_m.loc["M4", "why"].startswith(per_m.loc["M4", "status"] + ": 1 incidents")
+    assert per_m.loc["M4", "why"].startswith(per_m.loc["M4", "status"] + ": 1 incident in")
 
 
 def test_status_history_month_by_month(mahallas: gpd.GeoDataFrame,

@@ -155,7 +155,8 @@ def data_for(model: AppModel) -> CommandersData:
     """The (one, cached) :class:`CommandersData` of ``model``."""
     with _REGISTRY_LOCK:
         got = _REGISTRY.get(id(model))
-        if got is None or got.model is not model:
+        model.load()  # notices new data in the store (see AppModel._stale)
+        if got is None or got.model is not model or got.generation != model.generation:
             got = _REGISTRY[id(model)] = CommandersData(model)
         return got
 
@@ -174,6 +175,7 @@ class CommandersData:
 
     def __init__(self, model: AppModel, *, background: bool = True) -> None:
         self.model = model
+        self.generation = model.generation
         self.background = background
         self._lock = threading.RLock()
         self._key_locks: dict[Any, threading.Lock] = {}

@@ -14,6 +14,7 @@ round-trips through the URL query string so a view can be shared.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -188,12 +189,16 @@ class AppModel:
     """
 
     def __init__(self, access: DataAccess, *, demo: bool = False,
-                 timezone: str = "Asia/Tashkent") -> None:
+                 timezone: str = "Asia/Tashkent", refresh_s: float = 60.0) -> None:
         self.access = access
         self.demo = demo
         self.timezone = timezone
+        self.refresh_s = refresh_s
+        self.generation = 0  # bumped on every (re)load; page caches compare it
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
+        self._version: str | None = None
+        self._checked = 0.0
         self._views = ViewAuditor(access)
 
     # ---- loading ----------------------------------------------------------------------
@@ -210,12 +215,30 @@ class AppModel:
 
     def _data(self) -> _Loaded:
         loaded = self._loaded
-        if loaded is not None:
+        if loaded is not None and not self._stale():
             return loaded
         with self._lock:
-            if self._loaded is None:
+            if self._loaded is None or self._loaded is loaded:
+                version = self.access.store.version()
                 self._loaded = _load(self.access)
+                self._version = version
+                self._checked = time.monotonic()
+                self.generation += 1
             return self._loaded
+
+    def _stale(self) -> bool:
+        """True when the store changed since the load (checked at most every ``refresh_s``).
+
+        New data loaded by ``riskmap ingest`` or ``riskmap build`` shows up without a restart.
+        """
+        now = time.monotonic()
+        if now - self._checked < self.refresh_s:
+            return False
+        self._checked = now
+        try:
+            return self.access.store.version() != self._version
+        except Exception:  # a store that cannot answer now keeps serving what it has
+            return False
 
     def audit_view(self, page: str, params: dict[str, Any] | None = None) -> bool:
         """Audit that a user opened the view ``params`` of ``page`` (once per minute per view).

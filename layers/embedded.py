@@ -78,6 +78,11 @@ class EmbeddedStore(Store):
         """Layers present in the manifest."""
         return sorted(self._manifest()["layers"])
 
+    def version(self) -> str:
+        """Hash of the manifest's part files, the audit log's left out."""
+        layers = {k: v for k, v in self._manifest()["layers"].items() if k != "audit"}
+        return uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(layers, sort_keys=True)).hex
+
     def count(self, layer: str) -> int:
         """Row count from the Parquet footers."""
         return sum(pq.ParquetFile(p).metadata.num_rows for p in self._paths(layer))

@@ -225,6 +225,14 @@ class PostgisStore(Store):
         with self._cursor() as cur:
             return [row[0] for row in cur.execute(_sql("layer_names")).fetchall()]
 
+    def version(self) -> str:
+        """Latest write time and count of the layers in ``riskmap_layers``, audit log left out."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT coalesce(max(updated_at)::text, '') || '/' || count(*) "
+                "FROM riskmap_layers WHERE name <> 'audit'").fetchone()
+            return str(row[0]) if row else ""
+
     def count(self, layer: str) -> int:
         """Number of rows in ``layer`` (0 when absent)."""
         with self._cursor() as cur:

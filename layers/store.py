@@ -69,6 +69,14 @@ class Store(abc.ABC):
     def count(self, layer: str) -> int:
         """Number of rows in ``layer`` (0 when absent)."""
 
+    @abc.abstractmethod
+    def version(self) -> str:
+        """A cheap token that changes whenever a layer other than the audit log is written.
+
+        Long-running readers (the app) compare it to know when to read again; the audit log is
+        left out because every audited read appends to it.
+        """
+
     # ---- writes ------------------------------------------------------------------------
     @abc.abstractmethod
     @contextmanager

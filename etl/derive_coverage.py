@@ -39,6 +39,7 @@ import shapely
 from shapely import STRtree
 
 from geo.coverage import (
+    Raster,
     coverage_polygons,
     h3_coverage,
     key_site_coverage,
@@ -319,7 +320,8 @@ def _percent_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
                     incidents: gpd.GeoDataFrame, infrastructure: gpd.GeoDataFrame, *,
                     risk: pd.DataFrame | None = None, months: int = 12,
-                    until: pd.Timestamp | None = None) -> dict[str, gpd.GeoDataFrame]:
+                    until: pd.Timestamp | None = None,
+                    viewshed: Raster | None = None) -> dict[str, gpd.GeoDataFrame]:
     """Compute every coverage layer from the base layers (pure: no store access).
 
     Parameters
@@ -332,6 +334,10 @@ def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
         :func:`risk_per_cell`; computed from ``incidents`` when omitted.
     months, until
         Window of the incidents counted (see :func:`recent_spatial_mask`).
+    viewshed
+        Optional ``(surface, transform, crs)`` terrain + building heights: each camera's
+        sector is cut by its line of sight. Building footprints (infrastructure of kind
+        ``building``) always cut the sectors behind them.
 
     Returns
     -------
@@ -339,7 +345,8 @@ def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
         Frames keyed by layer name (see :data:`COVERAGE_LAYERS`), all EPSG:4326.
     """
     cams = active_cameras(cameras).reset_index(drop=True)
-    cov = coverage_polygons(cams) if len(cams) else gpd.GeoSeries([], crs=SRID)
+    cov = coverage_polygons(cams, viewshed=viewshed, buildings=building_footprints(
+        infrastructure)) if len(cams) else gpd.GeoSeries([], crs=SRID)
     has_cov = ~(cov.isna().to_numpy() | cov.is_empty.to_numpy()) if len(cov) else np.zeros(0, bool)
     cam_cov = gpd.GeoDataFrame({
         "camera_id": cams["camera_id"].astype(object).to_numpy()[has_cov],
@@ -447,6 +454,31 @@ def _h3_layer(mahallas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, cam_cov: gpd.G
 # --------------------------------------------------------------------------------------------
 # the build step (edge)
 # --------------------------------------------------------------------------------------------
+def building_footprints(infrastructure: gpd.GeoDataFrame) -> gpd.GeoSeries | None:
+    """Polygons of infrastructure of kind ``building`` (None when there are none)."""
+    if len(infrastructure) == 0 or "kind" not in infrastructure:
+        return None
+    keep = (infrastructure["kind"] == "building").fillna(False).to_numpy(dtype=bool)
+    polys = infrastructure.geometry[keep]
+    polys = polys[polys.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy(dtype=bool)]
+    return polys if len(polys) else None
+
+
+def read_dem(path: Any) -> Raster:
+    """Read the line-of-sight raster (edge): it must be in a projected, metric CRS."""
+    import pyproj
+
+    from etl.rasters import read_raster
+    from riskmap.errors import ConfigError
+
+    array, transform, crs = read_raster(path)
+    crs = pyproj.CRS.from_user_input(crs) if crs is not None else None
+    if crs is None or not crs.is_projected:
+        raise ConfigError(f"{path}: the DEM must be in a projected CRS in metres (got {crs}); "
+                          "reproject it, e.g. gdalwarp -t_srs EPSG:32642")
+    return array, transform, crs
+
+
 def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any]:
     """Compute the coverage layers from ``store`` and replace them in one transaction.
 
@@ -455,7 +487,8 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
     store
         The store (base layers in, derived layers out).
     settings
-        Root settings (``geo.status_months`` sets the incident window).
+        Root settings (``geo.status_months`` sets the incident window; ``geo.dem`` an
+        optional line-of-sight raster).
     progress
         Show a progress bar on stderr (same code path either way).
 
@@ -475,8 +508,9 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
         infrastructure = store.read("infrastructure")
         bar.update(1)
         risk = risk_per_cell(incidents, months=months)
+        dem = getattr(getattr(settings, "geo", None), "dem", None)
         layers = coverage_layers(mahallas, cameras, incidents, infrastructure, risk=risk,
-                                 months=months)
+                                 months=months, viewshed=read_dem(dem) if dem else None)
         bar.update(1)
         with store.transaction() as txn:
             for name, frame in layers.items():

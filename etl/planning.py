@@ -24,7 +24,7 @@ import geopandas as gpd
 import shapely
 from shapely import STRtree
 
-from etl.derive_coverage import mahalla_entrances, risk_per_cell
+from etl.derive_coverage import building_footprints, mahalla_entrances, risk_per_cell
 from geo.coverage import coverage_polygons
 from geo.h3index import cell_centers
 from geo.join import PolygonIndex
@@ -510,7 +510,8 @@ def plan_cameras(frames: PlanFrames, *, area: str | Sequence[str] | None = None,
                            resolution=_DEMAND_RES)
     planner = CameraPlanner.from_geodataframes(
         demand, sites, types=types, bearings=bearings, existing_cameras=existing,
-        costs=costs, k=budget, budget=money_budget)
+        buildings=building_footprints(frames.infrastructure), costs=costs, k=budget,
+        budget=money_budget)
     n_cand = planner.coverage.shape[1]
     run_exact = exact if exact is not None else (
         n_cand <= EXACT_MAX_CANDIDATES and (budget or np.inf) <= EXACT_MAX_CAMERAS)
@@ -548,7 +549,8 @@ def _result(planner: CameraPlanner, frames: PlanFrames, area_m: gpd.GeoDataFrame
         if total > 0 else np.nan,
     }, geometry=gpd.GeoSeries(geoms, crs=SRID), crs=SRID)
     plan = _locate(plan, area_m)
-    ex_cov = coverage_polygons(existing) if len(existing) else gpd.GeoSeries([], crs=SRID)
+    ex_cov = coverage_polygons(existing, buildings=building_footprints(frames.infrastructure)) \
+        if len(existing) else gpd.GeoSeries([], crs=SRID)
     gap = planner.optimality_gap
     summary.update({
         "n_candidates": int(planner.coverage.shape[1]), "n_demand": int(planner.coverage.shape[0]),
@@ -576,7 +578,8 @@ def _empty_result(frames: PlanFrames, area_m: gpd.GeoDataFrame, cells: pd.DataFr
                   existing: gpd.GeoDataFrame, summary: dict[str, Any], t0: float,
                   reason: str) -> PlanResult:
     """A plan with no cameras (nothing to cover, or nowhere to put a camera)."""
-    ex_cov = coverage_polygons(existing) if len(existing) else gpd.GeoSeries([], crs=SRID)
+    ex_cov = coverage_polygons(existing, buildings=building_footprints(frames.infrastructure)) \
+        if len(existing) else gpd.GeoSeries([], crs=SRID)
     plan = gpd.GeoDataFrame({c: [] for c in ("camera_id", "plan_id", "rank", "site_id", "kind",
                                              "type", "bearing_deg", "fov_deg", "range_m",
                                              "height_m", "cost", "marginal_gain",

@@ -41,7 +41,7 @@ CAMERA_TYPES = ("face_recognition", "traffic", "licence_plate", "overview")
 INFRA_KINDS = (
     "tourist_zone", "school", "bus_stop", "market", "station", "police_post",
     "emergency_service", "fire_station", "medical", "road", "power_line", "camp", "beach",
-    "hotel", "entrance", "town",
+    "hotel", "entrance", "town", "building",
 )
 QUARANTINE_REASONS = (
     "missing_date", "invalid_date", "future_date", "unknown_category", "invalid_coordinates",

@@ -43,6 +43,9 @@ class GeoSettings(BaseModel):
     fdr: bool = True
     status_months: int = Field(12, ge=1, le=60)
     status_red_top_share: float = Field(0.10, gt=0, lt=1)
+    dem: Path | None = Field(
+        None, description="terrain + building-height raster (GeoTIFF in metres, projected CRS) "
+                          "for line-of-sight cuts of camera coverage")
 
 
 class AppSettings(BaseModel):

@@ -32,17 +32,26 @@ _IDS = ids.TOURISM
 #: the page name in the audit log
 PAGE = "tourism"
 
-_CACHE: weakref.WeakKeyDictionary[AppModel, dict[str, ZoneReport]] = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[AppModel, dict[tuple[int, str], ZoneReport]] = \
+    weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
 def get_report(model: AppModel, zone: str) -> ZoneReport:
-    """The report of ``zone`` (feature id or name), computed once per app through its access."""
+    """The report of ``zone`` (feature id or name), computed once per data version of the app.
+
+    ``model.load()`` notices new data in the store; the model's ``generation`` then changes and
+    the zone is computed again.
+    """
+    model.load()
+    key = (model.generation, zone)
     with _LOCK:
         cached = _CACHE.setdefault(model, {})
-        if zone not in cached:
-            cached[zone] = zone_report(model.access, zone, purpose="app", tz=model.timezone)
-        return cached[zone]
+        if key not in cached:
+            for old in [k for k in cached if k[0] != model.generation]:
+                del cached[old]
+            cached[key] = zone_report(model.access, zone, purpose="app", tz=model.timezone)
+        return cached[key]
 
 
 def checklist_items(report: ZoneReport) -> list[html.Li]:

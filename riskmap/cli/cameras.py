@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from riskmap.cli.common import echo_json, fail_cleanly, open_from, settings_from, store_option
+from riskmap.cli.common import (
+    echo_json,
+    fail_cleanly,
+    open_from,
+    settings_from,
+    store_option,
+    write_text_atomic,
+)
 from riskmap.cli.export import access_for, export, format_option, region_option, write_frame
 from riskmap.errors import ConfigError
 
@@ -166,11 +173,11 @@ def plan_cameras_cmd(store_url: str | None, budget: int | None, areas: tuple[str
         candidates=candidates, costs=_parse_costs(costs), money_budget=money_budget,
         exact=exact, risk=risk, months=months, precise_only=not all_precisions,
         bearings=bearings, time_limit=time_limit)
-    _write_text(out, result.to_geojson())
+    write_text_atomic(out, result.to_geojson())
     if csv_out is not None:
         write_frame(result.table(), csv_out, "csv")
     if summary_out is not None:
-        _write_text(summary_out, result.summary_json())
+        write_text_atomic(summary_out, result.summary_json())
     s = result.summary
     click.echo(f"{s['n_cameras']} cameras proposed ({s['method']}); covered risk "
                f"{_pct(s['covered_risk_before'])} -> {_pct(s['covered_risk_after'])}; "
@@ -182,13 +189,6 @@ def plan_cameras_cmd(store_url: str | None, budget: int | None, areas: tuple[str
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
-
-def _write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 COMMANDS = [plan]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +14,8 @@ import click
 from riskmap.errors import RiskmapError
 from riskmap.settings import Settings, load_settings
 
-__all__ = ["echo_json", "fail_cleanly", "open_from", "safe_url", "settings_from", "store_option"]
+__all__ = ["echo_json", "fail_cleanly", "open_from", "safe_url", "settings_from", "store_option",
+           "write_text_atomic"]
 
 
 def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -64,3 +66,14 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy understands: show only its scheme
         return url.split("://", 1)[0] + "://..."
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write text beside ``path``, then rename: a reader never sees a half-written file."""
+    from pathlib import Path
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_option
+from riskmap.cli.common import (
+    fail_cleanly,
+    open_from,
+    settings_from,
+    store_option,
+    write_text_atomic,
+)
 
 __all__ = ["COMMANDS", "report", "report_zone"]
 
@@ -59,21 +65,13 @@ def report_zone(name: str, store_url: str | None, out: Path, json_out: Path | No
     result = zone_report(access_for(store, settings), name,
                          thresholds=make_thresholds(**thresholds), buffer_m=buffer_m,
                          tz=settings.etl.timezone)
-    _write(out, result.to_html())
+    write_text_atomic(out, result.to_html())
     if json_out is not None:
-        _write(json_out, json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        write_text_atomic(json_out, json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     ready = result.to_json()["readiness"]
     click.echo(f"{result.name}: {ready['passed']} of {ready['total']} readiness items passed; "
                f"report written to {out}" + (f", figures to {json_out}" if json_out else ""))
 
-
-def _write(path: Path, text: str) -> None:
-    """Write beside, then rename (no half-written report)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 COMMANDS = [report]

@@ -29,10 +29,16 @@ from scipy import stats
 import geopandas as gpd
 import shapely
 
-from app.data import AppModel, ViewQuery
-from app.figures_commanders import METRICS, RingIndex, ring_index
-from app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
-from geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, h3_weights, mahalla_weights
+from riskmap.app.data import AppModel, ViewQuery
+from riskmap.app.figures_commanders import METRICS, RingIndex, ring_index
+from riskmap.app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
+from riskmap.geo.hotspots import (
+    benjamini_hochberg,
+    classify_gi,
+    gi_star_z,
+    h3_weights,
+    mahalla_weights,
+)
 
 __all__ = [
     "LAYERS",
@@ -369,7 +375,7 @@ class CommandersData:
             if layer is not None and len(layer):
                 h = layer.copy()
             else:
-                from etl.hotspots_job import status_history_frame
+                from riskmap.etl.hotspots_job import status_history_frame
 
                 first, last = self.model.date_bounds()
                 if first is None:
@@ -560,7 +566,7 @@ class CommandersData:
         return got
 
     def _live_kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-        from etl.hotspots_job import kde
+        from riskmap.etl.hotspots_job import kde
 
         keep = self.model.mask(view.query())
         if not keep.any():
@@ -580,7 +586,7 @@ class CommandersData:
         return self._cached(("eval", region), lambda: self._evaluate(region))
 
     def _evaluate(self, region: str | None) -> dict[str, Any]:
-        from geo.forecast import evaluate_forecast, mahalla_units
+        from riskmap.geo.forecast import evaluate_forecast, mahalla_units
 
         view = CommandersView(region=region)
         pos = self._positions(view)

@@ -6,8 +6,8 @@ from typing import Any
 
 from dash import dcc, html
 
-from app.data import AppModel
-from app.figures import empty_figure
+from riskmap.app.data import AppModel
+from riskmap.app.figures import empty_figure
 
 __all__ = ["BUTTON", "area_fields", "categories_field", "category_label", "field",
            "map_and_chart", "map_panel", "sidebar_page"]

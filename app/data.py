@@ -26,12 +26,12 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
-from app.viewaudit import ViewAuditor
-from geo.aggregate import rate_per_1000
-from geo.h3index import cell_centers, cell_polygons, parents
-from layers.access import DataAccess
-from layers.spec import CATEGORIES, SRID
+from riskmap.app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
+from riskmap.app.viewaudit import ViewAuditor
+from riskmap.geo.aggregate import rate_per_1000
+from riskmap.geo.h3index import cell_centers, cell_polygons, parents
+from riskmap.layers.access import DataAccess
+from riskmap.layers.spec import CATEGORIES, SRID
 
 __all__ = [
     "INCIDENT_COLUMNS",

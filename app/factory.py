@@ -39,11 +39,11 @@ import dash
 import flask
 from dash import dcc, html
 
-from app import ids
-from app.auth import install_basic_auth
-from app.data import AppModel
-from layers.access import DataAccess
 from riskmap import __version__
+from riskmap.app import ids
+from riskmap.app.auth import install_basic_auth
+from riskmap.app.data import AppModel
+from riskmap.layers.access import DataAccess
 from riskmap.settings import Settings
 
 __all__ = ["ASSETS", "EXTENSION_KEY", "create_app", "current_model", "page_modules"]
@@ -104,12 +104,12 @@ def current_model() -> AppModel:
 
 def page_modules(kind: str) -> list[ModuleType]:
     """The modules of ``app.pages`` or ``app.callbacks`` that define ``register``, by name."""
-    package = importlib.import_module(f"app.{kind}")
+    package = importlib.import_module(f"riskmap.app.{kind}")
     out = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"app.{kind}.{info.name}")
+        module = importlib.import_module(f"riskmap.app.{kind}.{info.name}")
         if callable(getattr(module, "register", None)):
             out.append(module)
     return out

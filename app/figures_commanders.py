@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 import geopandas as gpd
 import shapely
 
-from app.figures import (
+from riskmap.app.figures import (
     PALETTE,
     ZERO_COLOUR,
     HoverField,

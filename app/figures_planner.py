@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import geopandas as gpd
 import shapely
 
-from app.figures import (
+from riskmap.app.figures import (
     BASE_NAME,
     PALETTE,
     class_breaks,
@@ -21,7 +21,7 @@ from app.figures import (
     empty_figure,
     polygon_xy,
 )
-from geo.h3index import cell_polygons
+from riskmap.geo.h3index import cell_polygons
 
 __all__ = [
     "EXISTING_COLOUR",

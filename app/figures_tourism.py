@@ -14,7 +14,7 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from app.figures import empty_figure, polygon_xy
+from riskmap.app.figures import empty_figure, polygon_xy
 
 __all__ = [
     "BAND_COLOURS",

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from layers.access import DataAccess
+from riskmap.layers.access import DataAccess
 
 __all__ = ["VIEW_ACTION", "ViewAuditor"]
 

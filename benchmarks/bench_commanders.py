@@ -30,13 +30,13 @@ from plotly.io.json import to_json_plotly
 import geopandas as gpd
 import shapely
 
-from app.callbacks.commanders import panel, red_list_rows, render_map
-from app.callbacks.overview import render as overview_render
-from app.commanders_data import CommandersView, data_for
-from app.data import AppModel
-from geo.h3index import cells_from_lonlat
-from layers import open_store
-from layers.access import DataAccess
+from riskmap.app.callbacks.commanders import panel, red_list_rows, render_map
+from riskmap.app.callbacks.overview import render as overview_render
+from riskmap.app.commanders_data import CommandersView, data_for
+from riskmap.app.data import AppModel
+from riskmap.geo.h3index import cells_from_lonlat
+from riskmap.layers import open_store
+from riskmap.layers.access import DataAccess
 
 __all__ = ["main", "synthetic_store"]
 

@@ -20,10 +20,10 @@ import geopandas as gpd
 import shapely
 from h3ronpy.vector import coordinates_to_cells
 
-from geo.aggregate import count_by_cell, count_by_mahalla, monthly_counts, unit_codes
-from geo.forecast import hex_kde
-from geo.hotspots import GiStar, gi_star_z, h3_weights, study_cells
-from geo.surface import kde_surface
+from riskmap.geo.aggregate import count_by_cell, count_by_mahalla, monthly_counts, unit_codes
+from riskmap.geo.forecast import hex_kde
+from riskmap.geo.hotspots import GiStar, gi_star_z, h3_weights, study_cells
+from riskmap.geo.surface import kde_surface
 
 __all__ = ["main"]
 

@@ -10,8 +10,8 @@ import scipy.sparse as sp
 import geopandas as gpd
 import h3
 
-from geo.coverage import CAMERA_DEFAULTS, sector_polygons
-from geo.placement import CameraPlanner, coverage_matrix_from_arrays, h3_demand
+from riskmap.geo.coverage import CAMERA_DEFAULTS, sector_polygons
+from riskmap.geo.placement import CameraPlanner, coverage_matrix_from_arrays, h3_demand
 
 __all__ = ["main"]
 

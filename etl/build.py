@@ -15,7 +15,8 @@ from typing import Any
 __all__ = ["STEPS", "build_all"]
 
 #: build steps, in order (later steps may read what earlier ones wrote)
-STEPS: tuple[str, ...] = ("etl.derive_hotspots", "etl.derive_coverage", "etl.derive_zones")
+STEPS: tuple[str, ...] = ("riskmap.etl.derive_hotspots", "riskmap.etl.derive_coverage",
+                         "riskmap.etl.derive_zones")
 
 
 def build_all(store: Any, settings: Any, *, progress: bool = False,

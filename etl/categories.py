@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.translit import cyr_to_lat, unify_apostrophes
 from riskmap.errors import InputFileError
+from riskmap.etl.translit import cyr_to_lat, unify_apostrophes
 
 __all__ = [
     "CATEGORIES",

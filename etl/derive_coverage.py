@@ -38,17 +38,17 @@ import geopandas as gpd
 import shapely
 from shapely import STRtree
 
-from geo.coverage import (
+from riskmap.geo.coverage import (
     Raster,
     coverage_polygons,
     h3_coverage,
     key_site_coverage,
     unit_coverage,
 )
-from geo.h3index import cell_centers, cell_polygons
-from geo.join import PolygonIndex
-from geo.placement import h3_demand
-from layers.spec import (
+from riskmap.geo.h3index import cell_centers, cell_polygons
+from riskmap.geo.join import PolygonIndex
+from riskmap.geo.placement import h3_demand
+from riskmap.layers.spec import (
     CAMERA_TYPES,
     NON_SPATIAL_CATEGORIES,
     SRID,
@@ -468,8 +468,8 @@ def read_dem(path: Any) -> Raster:
     """Read the line-of-sight raster (edge): it must be in a projected, metric CRS."""
     import pyproj
 
-    from etl.rasters import read_raster
     from riskmap.errors import ConfigError
+    from riskmap.etl.rasters import read_raster
 
     array, transform, crs = read_raster(path)
     crs = pyproj.CRS.from_user_input(crs) if crs is not None else None
@@ -497,7 +497,7 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
     dict
         Rows written per layer, cameras used, and the risk source (``"counts"`` or ``"kde"``).
     """
-    from etl.progress import progress_bar
+    from riskmap.etl.progress import progress_bar
 
     months = int(getattr(getattr(settings, "geo", None), "status_months", 12))
     with progress_bar(desc="coverage", unit="steps", total=3, enabled=progress) as bar:

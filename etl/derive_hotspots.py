@@ -49,16 +49,16 @@ import pyproj
 import shapely
 from h3ronpy.vector import ContainmentMode, wkb_to_cells
 
-from etl.hotspots_job import (
+from riskmap.etl.hotspots_job import (
     compute_hotspots,
     default_window,
     kde,
     status_history_frame,
     trends_and_status,
 )
-from etl.rasters import write_cog
-from geo.aggregate import unit_codes
-from geo.status import StatusRule
+from riskmap.etl.rasters import write_cog
+from riskmap.geo.aggregate import unit_codes
+from riskmap.geo.status import StatusRule
 
 __all__ = ["HOTSPOT_LAYERS", "build", "cell_places", "hotspot_layers", "kde_row",
            "read_kde_cog"]
@@ -278,7 +278,7 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
     dict
         Window, rows per layer, hot cells per resolution and mahallas per status.
     """
-    from etl.progress import progress_bar
+    from riskmap.etl.progress import progress_bar
 
     geo = getattr(settings, "geo", None)
     resolutions = tuple(int(r) for r in getattr(geo, "hotspot_resolutions", (7, 8, 9)))

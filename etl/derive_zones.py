@@ -23,7 +23,7 @@ import pandas as pd
 
 import geopandas as gpd
 
-from etl.zone_report import (
+from riskmap.etl.zone_report import (
     ZoneReport,
     compute_zone,
     is_synthetic,
@@ -31,7 +31,7 @@ from etl.zone_report import (
     make_thresholds,
     road_graph,
 )
-from layers.spec import SRID
+from riskmap.layers.spec import SRID
 
 __all__ = ["ZONE_LAYERS", "build", "zone_layers"]
 
@@ -99,7 +99,7 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
     dict
         Zones computed, rows written per layer and checklist items passed.
     """
-    from etl.progress import progress_bar
+    from riskmap.etl.progress import progress_bar
 
     tz = str(getattr(getattr(settings, "etl", None), "timezone", "Asia/Tashkent"))
     infrastructure = store.read("infrastructure") if store.has("infrastructure") else \

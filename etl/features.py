@@ -14,14 +14,14 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from etl.ingest import IngestReport
-from etl.readers import read_raw, require_columns
-from geo.coverage import CAMERA_DEFAULTS
-from geo.join import PolygonIndex
-from layers.builtin import INFRASTRUCTURE
-from layers.spec import CAMERA_TYPES
-from layers.store import Store
 from riskmap.errors import InputFileError
+from riskmap.etl.ingest import IngestReport
+from riskmap.etl.readers import read_raw, require_columns
+from riskmap.geo.coverage import CAMERA_DEFAULTS
+from riskmap.geo.join import PolygonIndex
+from riskmap.layers.builtin import INFRASTRUCTURE
+from riskmap.layers.spec import CAMERA_TYPES
+from riskmap.layers.store import Store
 
 __all__ = [
     "CAMERA_TYPE_ALIASES",

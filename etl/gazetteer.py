@@ -15,8 +15,14 @@ from rapidfuzz import fuzz, process
 import geopandas as gpd
 import shapely
 
-from etl.translit import admin_forms, admin_skeleton, cyr_to_lat, name_key, unify_apostrophes
 from riskmap.errors import SchemaError
+from riskmap.etl.translit import (
+    admin_forms,
+    admin_skeleton,
+    cyr_to_lat,
+    name_key,
+    unify_apostrophes,
+)
 
 __all__ = ["MATCH_COLUMNS", "Gazetteer", "parse_address"]
 

@@ -29,8 +29,8 @@ from scipy import stats
 import geopandas as gpd
 import shapely
 
-from geo.aggregate import monthly_counts, parent_cells, rate_per_1000, unit_codes
-from geo.forecast import (
+from riskmap.geo.aggregate import monthly_counts, parent_cells, rate_per_1000, unit_codes
+from riskmap.geo.forecast import (
     ForecastParams,
     Units,
     backtest,
@@ -38,8 +38,8 @@ from geo.forecast import (
     h3_units,
     mahalla_units,
 )
-from geo.h3index import cell_centers
-from geo.hotspots import (
+from riskmap.geo.h3index import cell_centers
+from riskmap.geo.hotspots import (
     benjamini_hochberg,
     classify_gi,
     gi_star_z,
@@ -47,10 +47,10 @@ from geo.hotspots import (
     mahalla_weights,
     study_cells,
 )
-from geo.status import StatusRule, status_history
-from geo.surface import MAX_CELLS, Surface, kde_surface, utm_crs
-from geo.trends import EmergingHotSpots
-from layers.spec import NON_SPATIAL_CATEGORIES
+from riskmap.geo.status import StatusRule, status_history
+from riskmap.geo.surface import MAX_CELLS, Surface, kde_surface, utm_crs
+from riskmap.geo.trends import EmergingHotSpots
+from riskmap.layers.spec import NON_SPATIAL_CATEGORIES
 
 __all__ = [
     "LEVELS",

@@ -18,12 +18,12 @@ import pyarrow.compute as pc
 import geopandas as gpd
 import shapely
 
-from etl.categories import normalize_categories
-from etl.dates import parse_datetimes
-from etl.gazetteer import Gazetteer
-from geo.h3index import cells_from_lonlat
-from geo.join import PolygonIndex
-from layers.spec import CATEGORIES, PRECISIONS
+from riskmap.etl.categories import normalize_categories
+from riskmap.etl.dates import parse_datetimes
+from riskmap.etl.gazetteer import Gazetteer
+from riskmap.geo.h3index import cells_from_lonlat
+from riskmap.geo.join import PolygonIndex
+from riskmap.layers.spec import CATEGORIES, PRECISIONS
 
 __all__ = ["IncidentContext", "TransformResult", "finalize", "transform_chunk"]
 

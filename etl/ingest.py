@@ -14,18 +14,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from etl.categories import build_alias_table, load_alias_file
-from etl.incidents import (
+from riskmap.errors import InputFileError, StoreError
+from riskmap.etl.categories import build_alias_table, load_alias_file
+from riskmap.etl.incidents import (
     IncidentContext,
     finalize,
     incidents_frame,
     quarantine_records,
     transform_chunk,
 )
-from etl.progress import progress_bar
-from etl.readers import iter_raw, require_columns
-from layers.store import Store
-from riskmap.errors import InputFileError, StoreError
+from riskmap.etl.progress import progress_bar
+from riskmap.etl.readers import iter_raw, require_columns
+from riskmap.layers.store import Store
 
 __all__ = ["IngestReport", "ingest_incidents", "load_context"]
 
@@ -179,7 +179,7 @@ def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
     report.quarantined = int(bad.sum())
     report.by_reason = {str(k): int(v) for k, v in
                         Counter(rows.loc[bad, "reason"].tolist()).most_common()}
-    from layers.spec import PRECISIONS
+    from riskmap.layers.spec import PRECISIONS
 
     codes = np.bincount(cand["prec_code"].to_numpy()[new | changed].astype("int64"),
                         minlength=len(PRECISIONS))

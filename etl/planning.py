@@ -24,13 +24,13 @@ import geopandas as gpd
 import shapely
 from shapely import STRtree
 
-from etl.derive_coverage import building_footprints, mahalla_entrances, risk_per_cell
-from geo.coverage import coverage_polygons
-from geo.h3index import cell_centers
-from geo.join import PolygonIndex
-from geo.placement import CameraPlanner, h3_demand
-from layers.spec import CAMERA_TYPES, SRID
 from riskmap.errors import ConfigError
+from riskmap.etl.derive_coverage import building_footprints, mahalla_entrances, risk_per_cell
+from riskmap.geo.coverage import coverage_polygons
+from riskmap.geo.h3index import cell_centers
+from riskmap.geo.join import PolygonIndex
+from riskmap.geo.placement import CameraPlanner, h3_demand
+from riskmap.layers.spec import CAMERA_TYPES, SRID
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -155,7 +155,7 @@ def load_plan_frames(access: Any, *, area: str | Sequence[str] | None = None,
     Incidents are read only for the mahallas of ``area`` (all when None); the ``kde_surface``
     layer (built by ``riskmap build --only hotspots``) only when ``risk="kde"``.
     """
-    from layers.access import DataAccess
+    from riskmap.layers.access import DataAccess
 
     if not isinstance(access, DataAccess):
         access = DataAccess(access)
@@ -203,8 +203,8 @@ def kde_demand(kde_table: pd.DataFrame, area: gpd.GeoDataFrame
     from rasterio.io import MemoryFile
     from rasterio.windows import Window, from_bounds
 
-    from etl.derive_hotspots import read_kde_cog
-    from geo.surface import Surface, sample_surface
+    from riskmap.etl.derive_hotspots import read_kde_cog
+    from riskmap.geo.surface import Surface, sample_surface
 
     wkb = shapely.to_wkb(np.asarray(area.geometry.values, dtype=object))
     cells = pa.array(wkb_to_cells(wkb, 9, ContainmentMode.ContainsCentroid, flatten=True)

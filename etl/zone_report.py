@@ -16,11 +16,11 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from etl.translit import name_key
-from geo.isochrones import isochrone_share, isochrones
-from geo.network import build_road_graph, metric_crs, to_metric_xy, travel_times
-from geo.zones import ReadinessThresholds, readiness_checklist, zone_figures
 from riskmap.errors import ConfigError
+from riskmap.etl.translit import name_key
+from riskmap.geo.isochrones import isochrone_share, isochrones
+from riskmap.geo.network import build_road_graph, metric_crs, to_metric_xy, travel_times
+from riskmap.geo.zones import ReadinessThresholds, readiness_checklist, zone_figures
 
 __all__ = [
     "MAP_KINDS",
@@ -346,7 +346,7 @@ def _context(geom: BaseGeometry, infrastructure: gpd.GeoDataFrame, incidents: pd
              tz: str) -> dict[str, Any]:
     """Map layers near the zone: incidents and coverage within the buffer, features within
     3 buffers or 10 km."""
-    from geo.zones import in_season
+    from riskmap.geo.zones import in_season
 
     crs = metric_crs(gpd.GeoSeries([geom], crs=_WGS84))
     zone_m = gpd.GeoSeries([geom], crs=_WGS84).to_crs(crs).iloc[0]
@@ -453,8 +453,8 @@ def _read_coverage(access: Any, purpose: str) -> gpd.GeoSeries | None:
         return access.read("camera_coverage", purpose=purpose).geometry
     if not store.has("cameras"):
         return None
-    from etl.derive_coverage import active_cameras
-    from geo.coverage import coverage_polygons
+    from riskmap.etl.derive_coverage import active_cameras
+    from riskmap.geo.coverage import coverage_polygons
 
     cams = active_cameras(access.read("cameras", purpose=purpose))
     return coverage_polygons(cams) if len(cams) else None
@@ -530,7 +530,7 @@ tr.ok { background: #eef8f0; } tr.fail { background: #fbeeed; }
 
 def _render_html(report: ZoneReport) -> str:
     """The report as one self-contained HTML page."""
-    from app.figures_tourism import checklist_label, checklist_value, season_chart, zone_map
+    from riskmap.app.figures_tourism import checklist_label, checklist_value, season_chart, zone_map
 
     data = report.to_json()
     ctx = report.context

@@ -13,8 +13,8 @@ import shapely
 from pyproj import CRS
 from shapely import STRtree
 
-from geo.join import metric_crs_for, utm_epsg
-from geo.viewshed import viewshed_polygon
+from riskmap.geo.join import metric_crs_for, utm_epsg
+from riskmap.geo.viewshed import viewshed_polygon
 
 __all__ = [
     "CAMERA_DEFAULTS",

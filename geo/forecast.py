@@ -16,9 +16,9 @@ import shapely
 from h3ronpy.vector import ContainmentMode, cells_to_coordinates, coordinates_to_cells, wkb_to_cells
 from libpysal.weights import W
 
-from geo.aggregate import parent_cells, unit_codes
-from geo.hotspots import gi_star_z, h3_weights, mahalla_weights
-from geo.surface import utm_crs
+from riskmap.geo.aggregate import parent_cells, unit_codes
+from riskmap.geo.hotspots import gi_star_z, h3_weights, mahalla_weights
+from riskmap.geo.surface import utm_crs
 
 __all__ = [
     "COVERAGES",

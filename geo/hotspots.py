@@ -383,7 +383,7 @@ def hotspots_h3(
         ``h3``, ``count``, ``gi_z``, ``gi_p``, ``gi_q``, ``gi_class``; incidents outside the
         study cells are ignored.
     """
-    from geo.aggregate import parent_cells, unit_codes
+    from riskmap.geo.aggregate import parent_cells, unit_codes
 
     cells = np.asarray(cells, dtype=np.int64)
     ic = np.asarray(incident_cells, dtype=np.int64)

@@ -14,7 +14,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from geo.network import (
+from riskmap.geo.network import (
     OFFROAD_KMH,
     GraphArrays,
     Points,

@@ -20,7 +20,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
-from geo.join import metric_crs_for
+from riskmap.geo.join import metric_crs_for
 
 __all__ = [
     "DEFAULT_SPEEDS_KMH",

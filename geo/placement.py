@@ -16,7 +16,7 @@ import geopandas as gpd
 import shapely
 from shapely import STRtree
 
-from geo.coverage import (
+from riskmap.geo.coverage import (
     CAMERA_DEFAULTS,
     centroid_xy,
     coverage_polygons,

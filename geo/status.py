@@ -12,8 +12,8 @@ from scipy import stats
 import geopandas as gpd
 from libpysal.weights import W
 
-from geo.aggregate import monthly_counts, rate_per_1000, unit_codes
-from geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, mahalla_weights
+from riskmap.geo.aggregate import monthly_counts, rate_per_1000, unit_codes
+from riskmap.geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, mahalla_weights
 
 __all__ = ["StatusRule", "became_red", "crime_free", "left_red", "status_history"]
 

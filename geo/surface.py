@@ -13,7 +13,7 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.transform import Affine
 
-from geo.join import utm_epsg
+from riskmap.geo.join import utm_epsg
 
 __all__ = ["Surface", "grid_transform", "kde_surface", "sample_surface", "utm_crs", "zonal_mean"]
 

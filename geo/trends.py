@@ -9,7 +9,7 @@ from scipy import stats
 
 from libpysal.weights import W
 
-from geo.hotspots import benjamini_hochberg, gi_star_z
+from riskmap.geo.hotspots import benjamini_hochberg, gi_star_z
 
 __all__ = [
     "EMERGING_CLASSES",

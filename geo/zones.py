@@ -20,7 +20,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from geo.network import (
+from riskmap.geo.network import (
     OFFROAD_KMH,
     build_road_graph,
     metric_crs,

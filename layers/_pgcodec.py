@@ -23,8 +23,8 @@ from psycopg import sql
 import geopandas as gpd
 import shapely
 
-from layers.spec import SRID, LayerSpec
 from riskmap.errors import SchemaError, StoreError
+from riskmap.layers.spec import SRID, LayerSpec
 
 __all__ = [
     "GEOM",

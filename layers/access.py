@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from layers.spec import get_spec
-from layers.store import Filter, Store
+from riskmap.layers.spec import get_spec
+from riskmap.layers.store import Filter, Store
 
 __all__ = ["DataAccess"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layers.spec import Column, LayerSpec, register_layer
+from riskmap.layers.spec import Column, LayerSpec, register_layer
 
 __all__ = ["AUDIT", "CAMERAS", "INCIDENTS", "INFRASTRUCTURE", "MAHALLAS", "PLANNED_CAMERAS",
            "QUARANTINE"]

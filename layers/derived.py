@@ -6,7 +6,7 @@ layer scopes them like the base layers.
 
 from __future__ import annotations
 
-from layers.spec import Column, LayerSpec, register_layer
+from riskmap.layers.spec import Column, LayerSpec, register_layer
 
 __all__ = ["COVERAGE_SPECS", "HOTSPOT_SPECS", "ZONE_SPECS"]
 

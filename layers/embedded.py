@@ -33,9 +33,9 @@ import geopandas as gpd
 import pyproj
 import shapely
 
-from layers.spec import SRID, LayerSpec, get_spec
-from layers.store import Filter, Store, Transaction, apply_filters, check_filters, prepare
 from riskmap.errors import StoreError
+from riskmap.layers.spec import SRID, LayerSpec, get_spec
+from riskmap.layers.store import Filter, Store, Transaction, apply_filters, check_filters, prepare
 
 __all__ = ["EmbeddedStore"]
 
@@ -313,7 +313,7 @@ def _types_mapper(t: pa.DataType) -> Any:
 
 
 def _restore(spec: LayerSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    from layers.spec import _PANDAS
+    from riskmap.layers.spec import _PANDAS
 
     for col in spec.columns:
         if col.name in frame.columns:

@@ -32,7 +32,8 @@ from psycopg import sql
 import geopandas as gpd
 import shapely
 
-from layers._pgcodec import (
+from riskmap.errors import SchemaError, StoreError
+from riskmap.layers._pgcodec import (
     GEOM,
     MULTI,
     SPEC_SQL,
@@ -48,9 +49,8 @@ from layers._pgcodec import (
     spec_geometry_type,
     to_frame,
 )
-from layers.spec import SRID, LayerSpec, get_spec
-from layers.store import Filter, Store, Transaction, apply_filters, check_filters, prepare
-from riskmap.errors import SchemaError, StoreError
+from riskmap.layers.spec import SRID, LayerSpec, get_spec
+from riskmap.layers.store import Filter, Store, Transaction, apply_filters, check_filters, prepare
 
 __all__ = ["PostgisStore", "alembic_config", "sqlalchemy_url"]
 
@@ -63,7 +63,7 @@ _REINDEX_ROWS = 20_000  # a replace this big drops the indexes and builds them a
 
 def _sql(name: str) -> str:
     """The text of ``layers/sql/<name>.sql`` without its comment lines."""
-    text = (resources.files("layers") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+    text = (resources.files("riskmap.layers") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
@@ -91,7 +91,7 @@ def alembic_config(url: str | None = None) -> Config:
         :meth:`PostgisStore.migrate` passes its connection instead.
     """
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("layers") / "migrations"))
+    cfg.set_main_option("script_location", str(resources.files("riskmap.layers") / "migrations"))
     cfg.set_main_option("path_separator", "os")
     if url is not None:
         cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))

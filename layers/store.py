@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from layers.spec import LayerSpec, conform, get_spec
 from riskmap.errors import StoreError
+from riskmap.layers.spec import LayerSpec, conform, get_spec
 
 __all__ = ["Filter", "Store", "Transaction", "open_store"]
 
@@ -157,9 +157,9 @@ def open_store(url: str | os.PathLike[str]) -> Store:
     """Open the store named by ``url``: a ``postgresql`` URL for PostGIS, else a directory."""
     url = os.fspath(url)
     if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        from layers.postgis import PostgisStore
+        from riskmap.layers.postgis import PostgisStore
 
         return PostgisStore(url)
-    from layers.embedded import EmbeddedStore
+    from riskmap.layers.embedded import EmbeddedStore
 
     return EmbeddedStore(url)

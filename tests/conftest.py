@@ -67,7 +67,7 @@ def postgis_url() -> str:
 @pytest.fixture(scope="session")
 def _postgis_template(postgis_url: str) -> Iterator[str]:
     """A database with PostGIS and the migrated schema, cloned for each test."""
-    from layers.postgis import PostgisStore
+    from riskmap.layers.postgis import PostgisStore
 
     name = f"riskmap_tmpl_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(_libpq(postgis_url), autocommit=True) as conn:
@@ -161,7 +161,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def store(store_url: str) -> Iterator[object]:
     """An empty, opened store; the same test runs on the embedded and the PostGIS backend."""
-    from layers.store import open_store
+    from riskmap.layers.store import open_store
 
     opened = open_store(store_url)
     try:

@@ -82,7 +82,7 @@ def test_ingest_then_export_incidents(tmp_path):
     q = pd.read_csv(tmp_path / "q.csv")
     assert q["reason"].tolist() == ["invalid_date"] and q["occurred_at"].tolist() == ["bad"]
     # the exports were audited through the data-access layer
-    from layers import open_store
+    from riskmap.layers import open_store
 
     audit = open_store(store).read("audit")
     assert {"export"} <= set(audit["action"]) and {"incidents", "quarantine"} <= set(audit["layer"])

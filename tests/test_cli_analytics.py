@@ -14,9 +14,9 @@ import h3
 import shapely
 from rasterio.io import MemoryFile
 
-from etl.rasters import read_raster
-from layers.store import open_store
 from riskmap.cli import cli
+from riskmap.etl.rasters import read_raster
+from riskmap.layers.store import open_store
 from tests import fixtures
 
 

@@ -19,13 +19,13 @@ from dash import Input, Output, State, ctx
 
 import shapely
 
-from app import ids
-from app.brief import Brief, brief_csv, brief_filename, brief_html
-from app.callbacks.common import register_districts, register_url_writer
-from app.commanders_data import CommandersData, CommandersView, Viewport, data_for
-from app.data import AppModel
-from app.figures import HoverField, empty_figure
-from app.figures_commanders import (
+from riskmap.app import ids
+from riskmap.app.brief import Brief, brief_csv, brief_filename, brief_html
+from riskmap.app.callbacks.common import register_districts, register_url_writer
+from riskmap.app.commanders_data import CommandersData, CommandersView, Viewport, data_for
+from riskmap.app.data import AppModel
+from riskmap.app.figures import HoverField, empty_figure
+from riskmap.app.figures_commanders import (
     METRICS,
     category_chart,
     kde_image,

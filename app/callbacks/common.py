@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State
 
-from app.data import AppModel
+from riskmap.app.data import AppModel
 
 __all__ = ["REPLACE_URL", "district_choice", "register_districts", "register_url_writer"]
 

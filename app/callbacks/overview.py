@@ -8,9 +8,9 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output
 
-from app import figures, ids
-from app.callbacks.common import register_districts, register_url_writer
-from app.data import LEVELS, AppModel, ViewQuery
+from riskmap.app import figures, ids
+from riskmap.app.callbacks.common import register_districts, register_url_writer
+from riskmap.app.data import LEVELS, AppModel, ViewQuery
 
 __all__ = ["PAGE", "query_from_controls", "register", "render", "show", "summary_text"]
 

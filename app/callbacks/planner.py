@@ -12,12 +12,18 @@ from dash import Input, Output, State, no_update
 
 import geopandas as gpd
 
-from app import ids
-from app.data import AppModel
-from app.figures import empty_figure
-from app.figures_planner import coverage_summary_text, gain_curve, plan_map, plan_summary_text
-from app.urlstate import encode_params
-from etl.planning import (
+from riskmap.app import ids
+from riskmap.app.data import AppModel
+from riskmap.app.figures import empty_figure
+from riskmap.app.figures_planner import (
+    coverage_summary_text,
+    gain_curve,
+    plan_map,
+    plan_summary_text,
+)
+from riskmap.app.urlstate import encode_params
+from riskmap.errors import RiskmapError
+from riskmap.etl.planning import (
     PlanResult,
     accept_plan,
     load_plan_frames,
@@ -25,7 +31,6 @@ from etl.planning import (
     plan_table,
     select_area,
 )
-from riskmap.errors import RiskmapError
 
 __all__ = ["MAX_GAP_CELLS", "MAX_MAHALLAS_WITHOUT_AREA", "PAGE", "coverage_view",
            "plan_from_store", "plan_params", "register", "run_plan"]

@@ -11,10 +11,10 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, html, no_update
 
-from app import ids
-from app.data import AppModel
-from app.figures import empty_figure
-from app.figures_tourism import (
+from riskmap.app import ids
+from riskmap.app.data import AppModel
+from riskmap.app.figures import empty_figure
+from riskmap.app.figures_tourism import (
     FAIL_COLOUR,
     PASS_COLOUR,
     checklist_label,
@@ -22,8 +22,8 @@ from app.figures_tourism import (
     season_chart,
     zone_map,
 )
-from etl.zone_report import ZoneReport, zone_report
 from riskmap.errors import RiskmapError
+from riskmap.etl.zone_report import ZoneReport, zone_report
 
 __all__ = ["PAGE", "checklist_items", "get_report", "register", "share_table", "view_params",
            "zone_view"]

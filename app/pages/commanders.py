@@ -8,12 +8,12 @@ from typing import Any
 import dash
 from dash import dash_table, dcc, html
 
-from app import ids
-from app.commanders_data import CommandersView, data_for
-from app.components import area_fields, categories_field, field, map_panel
-from app.data import AppModel
-from app.factory import current_model
-from app.figures_commanders import METRICS
+from riskmap.app import ids
+from riskmap.app.commanders_data import CommandersView, data_for
+from riskmap.app.components import area_fields, categories_field, field, map_panel
+from riskmap.app.data import AppModel
+from riskmap.app.factory import current_model
+from riskmap.app.figures_commanders import METRICS
 
 __all__ = ["PATH", "layout", "month_range", "register", "slider_marks"]
 

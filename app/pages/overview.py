@@ -7,10 +7,10 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from app import ids
-from app.components import area_fields, categories_field, field, map_panel
-from app.data import AppModel, ViewQuery
-from app.factory import current_model
+from riskmap.app import ids
+from riskmap.app.components import area_fields, categories_field, field, map_panel
+from riskmap.app.data import AppModel, ViewQuery
+from riskmap.app.factory import current_model
 
 __all__ = ["LEVEL_OPTIONS", "PATH", "layout", "register"]
 

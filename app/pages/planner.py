@@ -7,12 +7,12 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from app import ids
-from app.components import BUTTON, field, map_and_chart, sidebar_page
-from app.data import AppModel
-from app.factory import current_model
-from etl.planning import DEFAULT_CANDIDATES, KDE_LAYER
-from layers.spec import CAMERA_TYPES
+from riskmap.app import ids
+from riskmap.app.components import BUTTON, field, map_and_chart, sidebar_page
+from riskmap.app.data import AppModel
+from riskmap.app.factory import current_model
+from riskmap.etl.planning import DEFAULT_CANDIDATES, KDE_LAYER
+from riskmap.layers.spec import CAMERA_TYPES
 
 __all__ = ["CANDIDATE_OPTIONS", "PATH", "TYPE_OPTIONS", "area_options", "layout",
            "register"]

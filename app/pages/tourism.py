@@ -7,10 +7,10 @@ from typing import Any
 import dash
 from dash import dcc, html
 
-from app import ids
-from app.components import BUTTON, field, map_and_chart, sidebar_page
-from app.data import AppModel
-from app.factory import current_model
+from riskmap.app import ids
+from riskmap.app.components import BUTTON, field, map_and_chart, sidebar_page
+from riskmap.app.data import AppModel
+from riskmap.app.factory import current_model
 
 __all__ = ["PATH", "layout", "register", "zone_options"]
 

@@ -10,9 +10,9 @@ import pandas as pd
 import shapely
 from shapely.geometry import Point
 
-from etl.demo.config import SizeSpec
-from etl.demo.infra import Infra, street_points
-from etl.demo.mahallas import World
+from riskmap.etl.demo.config import SizeSpec
+from riskmap.etl.demo.infra import Infra, street_points
+from riskmap.etl.demo.mahallas import World
 
 __all__ = ["ALPOMISH", "CAMERA_DEFAULTS", "build_cameras"]
 

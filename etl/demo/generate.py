@@ -13,14 +13,14 @@ from tqdm import tqdm
 import geopandas as gpd
 import shapely
 
-from etl.demo.cameras import ALPOMISH, CAMERA_DEFAULTS, DOME_SHARE, build_cameras
-from etl.demo.config import ANCHOR_DATE, period, size_spec
-from etl.demo.files import write_csv, write_geojson, write_json, write_xlsx
-from etl.demo.incidents import Events, simulate_incidents
-from etl.demo.infra import Infra, build_infra
-from etl.demo.mahallas import NAMED_MAHALLAS, World, build_mahallas
-from etl.demo.places import build_admin, to_lonlat
-from etl.demo.rows import (
+from riskmap.etl.demo.cameras import ALPOMISH, CAMERA_DEFAULTS, DOME_SHARE, build_cameras
+from riskmap.etl.demo.config import ANCHOR_DATE, period, size_spec
+from riskmap.etl.demo.files import write_csv, write_geojson, write_json, write_xlsx
+from riskmap.etl.demo.incidents import Events, simulate_incidents
+from riskmap.etl.demo.infra import Infra, build_infra
+from riskmap.etl.demo.mahallas import NAMED_MAHALLAS, World, build_mahallas
+from riskmap.etl.demo.places import build_admin, to_lonlat
+from riskmap.etl.demo.rows import (
     CATEGORY_ALIASES,
     DISTRICT_ONLY_COLUMNS,
     FIX_FLAGS,
@@ -29,7 +29,7 @@ from etl.demo.rows import (
     format_rows,
     inject_dirty,
 )
-from etl.demo.tourism import SEASON, ZONE_NAME, build_zone
+from riskmap.etl.demo.tourism import SEASON, ZONE_NAME, build_zone
 
 __all__ = ["SOURCE_LABEL", "DemoFiles", "generate_demo"]
 

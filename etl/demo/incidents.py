@@ -16,10 +16,10 @@ import numpy as np
 
 import shapely
 
-from etl.demo.config import period
-from etl.demo.infra import Infra
-from etl.demo.mahallas import World
-from etl.demo.places import to_lonlat
+from riskmap.etl.demo.config import period
+from riskmap.etl.demo.infra import Infra
+from riskmap.etl.demo.mahallas import World
+from riskmap.etl.demo.places import to_lonlat
 
 __all__ = ["ADDRESS_SHARE", "LOCATED_MIX", "Events", "Hotspot", "simulate_incidents"]
 

@@ -14,7 +14,7 @@ from scipy.spatial import Delaunay
 import shapely
 from shapely.geometry import LineString, Point
 
-from etl.demo.mahallas import World
+from riskmap.etl.demo.mahallas import World
 
 __all__ = ["ROAD_SPEEDS", "Infra", "build_infra", "road_line"]
 

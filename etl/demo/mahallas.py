@@ -10,9 +10,9 @@ import pandas as pd
 import shapely
 from shapely.geometry import MultiPoint, MultiPolygon
 
-from etl.demo.config import SizeSpec
-from etl.demo.names import MAHALLA_NAMES, to_cyrillic
-from etl.demo.places import District, Region, to_xy, town_radius
+from riskmap.etl.demo.config import SizeSpec
+from riskmap.etl.demo.names import MAHALLA_NAMES, to_cyrillic
+from riskmap.etl.demo.places import District, Region, to_xy, town_radius
 
 __all__ = ["NAMED_MAHALLAS", "World", "build_mahallas"]
 

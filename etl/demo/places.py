@@ -16,7 +16,7 @@ import shapely
 import shapely.affinity
 from shapely.geometry import MultiPoint, Point, Polygon
 
-from etl.demo.names import to_cyrillic
+from riskmap.etl.demo.names import to_cyrillic
 
 __all__ = [
     "LAT0",

@@ -9,11 +9,11 @@ import pandas as pd
 
 import shapely
 
-from etl.demo.config import period
-from etl.demo.incidents import Events
-from etl.demo.mahallas import World
-from etl.demo.names import APOSTROPHES, to_cyrillic, to_russian
-from etl.demo.places import to_lonlat
+from riskmap.etl.demo.config import period
+from riskmap.etl.demo.incidents import Events
+from riskmap.etl.demo.mahallas import World
+from riskmap.etl.demo.names import APOSTROPHES, to_cyrillic, to_russian
+from riskmap.etl.demo.places import to_lonlat
 
 __all__ = [
     "CATEGORY_ALIASES",

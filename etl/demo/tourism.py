@@ -8,9 +8,9 @@ import pandas as pd
 import shapely
 from shapely.geometry import LineString, Point
 
-from etl.demo.infra import ROAD_SPEEDS, road_line
-from etl.demo.mahallas import World
-from etl.demo.places import to_xy
+from riskmap.etl.demo.infra import ROAD_SPEEDS, road_line
+from riskmap.etl.demo.mahallas import World
+from riskmap.etl.demo.places import to_xy
 
 __all__ = ["SEASON", "ZONE_NAME", "build_zone"]
 

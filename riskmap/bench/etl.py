@@ -72,8 +72,8 @@ def make_inputs(folder: Path, *, rows: int, mahallas: int, seed: int = 7) -> tup
 
 def bare_calls(mahallas: Path, incidents: Path) -> dict[str, float]:
     """Time the floor: CSV read, H3 cells and point-in-polygon on the same points."""
-    from geo.h3index import cells_from_lonlat
-    from geo.join import PolygonIndex
+    from riskmap.geo.h3index import cells_from_lonlat
+    from riskmap.geo.join import PolygonIndex
 
     polys = np.asarray(gpd.read_parquet(mahallas).geometry.values)
     t0 = time.perf_counter()
@@ -91,9 +91,9 @@ def bare_calls(mahallas: Path, incidents: Path) -> dict[str, float]:
 
 def _child_ingest(store_dir: str, mahallas: str, incidents: str) -> None:
     """Run in a child process: load mahallas (untimed), then time the incident ingest."""
-    from etl.features import ingest_mahallas
-    from etl.ingest import ingest_incidents, load_aliases, load_context
-    from layers import open_store
+    from riskmap.etl.features import ingest_mahallas
+    from riskmap.etl.ingest import ingest_incidents, load_aliases, load_context
+    from riskmap.layers import open_store
 
     store = open_store(store_dir)
     ingest_mahallas(mahallas, store)

@@ -132,8 +132,8 @@ def evaluate(store_url: str | None, cutoff: str | None, horizon_days: int, folds
     their standard deviation. Cybercrime and fraud are left out on H3 cells unless
     --include-non-spatial.
     """
-    from etl.hotspots_job import evaluate as run_evaluation
-    from geo.forecast import ForecastParams
+    from riskmap.etl.hotspots_job import evaluate as run_evaluation
+    from riskmap.geo.forecast import ForecastParams
 
     settings = settings_from(store_url)
     params = ForecastParams(lookback_days=lookback_days,
@@ -170,7 +170,7 @@ def hotspots_export_table(table: pd.DataFrame, mahallas: Any, *, level: str, res
     """
     import geopandas as gpd
 
-    from geo.h3index import cell_polygons, cells_to_hex
+    from riskmap.geo.h3index import cell_polygons, cells_to_hex
 
     cols = ["count", "rate", "gi_z", "gi_p", "gi_q", "gi_class", "trend", "status", "why"]
     if level == "h3":
@@ -220,7 +220,7 @@ def export_hotspots(store_url: str | None, level: str, res: int, date_from: str 
     of data. H3 cells without incidents or any finding are left out. GeoJSON carries the
     hexagons or mahalla polygons.
     """
-    from etl.hotspots_job import default_window, hotspot_table
+    from riskmap.etl.hotspots_job import default_window, hotspot_table
 
     settings = settings_from(store_url)
     start, end = _window(date_from, date_to)
@@ -266,9 +266,9 @@ def export_kde(store_url: str | None, out: Path, bandwidth_m: float | None, cell
     category recomputes it from the incidents, as does a region-scoped user (the stored
     surface covers every region).
     """
-    from etl.derive_hotspots import read_kde_cog
-    from etl.hotspots_job import default_window, kde
-    from etl.rasters import write_cog
+    from riskmap.etl.derive_hotspots import read_kde_cog
+    from riskmap.etl.hotspots_job import default_window, kde
+    from riskmap.etl.rasters import write_cog
 
     settings = settings_from(store_url)
     recompute = any(v for v in (bandwidth_m, cell_m, date_from, date_to, categories,

@@ -19,7 +19,7 @@ __all__ = ["COMMANDS", "build"]
 @fail_cleanly
 def build(store_url: str | None, only: tuple[str, ...], progress: bool | None) -> None:
     """Build the derived layers: counts, Gi* hotspots, trends, status, KDE, camera coverage."""
-    from etl.build import build_all
+    from riskmap.etl.build import build_all
 
     settings = settings_from(store_url)
     with open_from(settings) as store:

@@ -61,7 +61,7 @@ def export_coverage(store_url: str | None, level: str, fmt: str, out: Path,
     """
     import geopandas as gpd
 
-    import etl.derive_coverage as dc
+    import riskmap.etl.derive_coverage as dc
 
     layer = dc.COVERAGE_LAYERS[level]
     settings = settings_from(store_url)
@@ -158,7 +158,7 @@ def plan_cameras_cmd(store_url: str | None, budget: int | None, areas: tuple[str
     bearing_deg, fov_deg, range_m and marginal_gain (non-increasing); the summary holds budget,
     covered_risk_before, covered_risk_after (shares of total risk), seconds and optimality_gap.
     """
-    from etl.planning import load_plan_frames, plan_cameras
+    from riskmap.etl.planning import load_plan_frames, plan_cameras
 
     if budget is None and money_budget is None:
         raise click.UsageError("give --budget K, or --money-budget with --cost TYPE=PRICE")

@@ -33,7 +33,7 @@ def settings_from(store_url: str | None, **overrides: Any) -> Settings:
 
 def open_from(settings: Settings) -> Any:
     """Open the settings' store."""
-    from layers import open_store
+    from riskmap.layers import open_store
 
     return open_store(settings.store)
 

@@ -37,8 +37,8 @@ def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, se
     store, builds the derived layers, and serves the app on http://127.0.0.1:8050.
     Running it again is idempotent: nothing is loaded twice.
     """
-    from etl.demo import generate_demo
     from riskmap.cli.ingest import run_ingest
+    from riskmap.etl.demo import generate_demo
 
     app_overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = settings_from(store_url, **({"app": app_overrides} if app_overrides else {}))
@@ -73,7 +73,7 @@ def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, se
 
 def _build(store, settings, progress: bool) -> None:
     try:
-        from etl.build import build_all
+        from riskmap.etl.build import build_all
     except ModuleNotFoundError:
         return
     click.echo("riskmap build")
@@ -86,7 +86,7 @@ def _mark_demo(store_url: str, *, size: str, seed: int) -> None:
     """Record in the store that it holds synthetic data (the app shows a badge)."""
     import pandas as pd
 
-    from layers import open_store
+    from riskmap.layers import open_store
 
     with open_store(store_url) as store:
         store.replace("store_meta", pd.DataFrame({

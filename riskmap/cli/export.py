@@ -37,7 +37,7 @@ def export() -> None:
 
 def access_for(store, settings, regions: tuple[str, ...] = ()):
     """The data-access object for an export."""
-    from layers.access import DataAccess
+    from riskmap.layers.access import DataAccess
 
     allowed = list(settings.app.regions)
     if regions:
@@ -74,7 +74,7 @@ def incidents_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The export columns of incidents (lat/lon from the point, h3 as hex)."""
     import shapely
 
-    from geo.h3index import cells_to_hex
+    from riskmap.geo.h3index import cells_to_hex
 
     geoms = np.asarray(frame.geometry.values, dtype=object)
     empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)

@@ -35,7 +35,7 @@ def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | No
     (see `riskmap export quarantine`). A load is one transaction: if it fails, the store
     is left exactly as it was.
     """
-    from etl.readers import parse_mapping
+    from riskmap.etl.readers import parse_mapping
 
     settings = settings_from(store_url)
     try:
@@ -53,9 +53,9 @@ def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | No
 def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: bool = False,
                progress: bool = False):
     """Dispatch to the layer's ingest job (shared by `ingest` and `demo`)."""
-    from etl import features
-    from etl.ingest import ingest_incidents, load_aliases, load_context
     from riskmap.errors import InputFileError
+    from riskmap.etl import features
+    from riskmap.etl.ingest import ingest_incidents, load_aliases, load_context
 
     if not Path(file).is_file():
         raise InputFileError(file, "file not found")

@@ -13,9 +13,9 @@ __all__ = ["COMMANDS", "build_app", "serve", "serve_app"]
 
 def build_app(settings: Settings, *, demo: bool = False) -> object:
     """Open the settings' store and build the app over a scoped, audited DataAccess."""
-    from app.factory import create_app
-    from layers import open_store
-    from layers.access import DataAccess
+    from riskmap.app.factory import create_app
+    from riskmap.layers import open_store
+    from riskmap.layers.access import DataAccess
 
     store = open_store(settings.store)
     access = DataAccess(store, user=settings.user, regions=settings.app.regions or None)
@@ -33,7 +33,7 @@ def is_synthetic(store: object) -> bool:
 
 def serve_app(settings: Settings, *, demo: bool = False) -> None:
     """Serve the app on ``settings.app.host:port`` until interrupted (debug off)."""
-    from app.factory import EXTENSION_KEY
+    from riskmap.app.factory import EXTENSION_KEY
 
     dash_app = build_app(settings, demo=demo)
     # read the data now, so a bad store fails here and the first page is fast

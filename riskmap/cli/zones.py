@@ -57,8 +57,8 @@ def report_zone(name: str, store_url: str | None, out: Path, json_out: Path | No
 
         riskmap report zone Aydar-Arnasay --store ./data -o zone.html --json zone.json
     """
-    from etl.zone_report import make_thresholds, zone_report
     from riskmap.cli.export import access_for
+    from riskmap.etl.zone_report import make_thresholds, zone_report
 
     settings = settings_from(store_url)
     store = open_from(settings)

@@ -16,10 +16,10 @@ import pytest
 import geopandas as gpd
 import shapely
 
-from geo.h3index import cells_from_lonlat
-from layers import open_store
-from layers.access import DataAccess
-from layers.store import Store
+from riskmap.geo.h3index import cells_from_lonlat
+from riskmap.layers import open_store
+from riskmap.layers.access import DataAccess
+from riskmap.layers.store import Store
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -116,7 +116,7 @@ def serve_app(store: Store, user: str) -> Iterator[str]:
     """
     from werkzeug.serving import make_server
 
-    from app.factory import create_app
+    from riskmap.app.factory import create_app
     from riskmap.settings import Settings
 
     settings = Settings(_env_file=None, store=store.url,  # type: ignore[call-arg]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from app.factory import create_app
-from layers.access import DataAccess
+from riskmap.app.factory import create_app
 from riskmap.cli.serve import COMMANDS, serve
+from riskmap.layers.access import DataAccess
 from riskmap.settings import Settings
 
 PASSWORD = "correct horse battery"

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from app.brief import Brief, brief_csv, brief_filename, brief_html, trend_svg
+from riskmap.app.brief import Brief, brief_csv, brief_filename, brief_html, trend_svg
 
 
 def _brief(n: int = 3, **kw: object) -> Brief:

@@ -14,8 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from app.brief import brief_csv
-from app.callbacks.commanders import (
+from riskmap.app.brief import brief_csv
+from riskmap.app.callbacks.commanders import (
     incident_page,
     make_brief,
     panel,
@@ -25,11 +25,11 @@ from app.callbacks.commanders import (
     view_from_controls,
     viewport_update,
 )
-from app.commanders_data import CommandersData, CommandersView
-from app.data import AppModel
-from etl.hotspots_job import compute_hotspots, status_history_frame
-from geo.h3index import parents
-from layers.access import DataAccess
+from riskmap.app.commanders_data import CommandersData, CommandersView
+from riskmap.app.data import AppModel
+from riskmap.etl.hotspots_job import compute_hotspots, status_history_frame
+from riskmap.geo.h3index import parents
+from riskmap.layers.access import DataAccess
 
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
 

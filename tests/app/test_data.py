@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import shapely
 
-from app.data import LEVELS, AppModel, ViewQuery
-from geo.h3index import cells_from_lonlat, parents
-from layers.access import DataAccess
+from riskmap.app.data import LEVELS, AppModel, ViewQuery
+from riskmap.geo.h3index import cells_from_lonlat, parents
+from riskmap.layers.access import DataAccess
 
 # six incidents, by grid square (row, col) of the 0.01-degree mahalla grid at 67.84E 40.12N
 LON = np.array([67.845, 67.846, 67.855, 67.865, 67.845, 67.845])
@@ -146,8 +146,8 @@ def test_view_query_round_trips_through_the_url(level: str, region: str | None,
 
 
 def test_empty_store_renders_a_message(tmp_path: Any) -> None:
-    from app.callbacks.overview import render
-    from layers import open_store
+    from riskmap.app.callbacks.overview import render
+    from riskmap.layers import open_store
 
     model = AppModel(DataAccess(open_store(str(tmp_path / "empty")), audit=False))
     assert model.n_incidents == 0 and model.regions() == [] and model.categories() == []
@@ -158,7 +158,7 @@ def test_empty_store_renders_a_message(tmp_path: Any) -> None:
 
 
 def test_controls_to_query_to_map(model: AppModel) -> None:
-    from app.callbacks.overview import query_from_controls, render
+    from riskmap.app.callbacks.overview import query_from_controls, render
 
     q = query_from_controls("h3_9", None, "Jizzax shahri", "2025-03-01T00:00:00",
                             "2025-03-31", ["theft"], ["precise"])

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 import geopandas as gpd
 import shapely
 
-from app import figures
-from app.figures import class_breaks, class_labels, classify, polygon_xy
-from geo.h3index import cell_polygons, cells_from_lonlat
+from riskmap.app import figures
+from riskmap.app.figures import class_breaks, class_labels, classify, polygon_xy
+from riskmap.geo.h3index import cell_polygons, cells_from_lonlat
 
 
 def test_class_breaks_hand_cases() -> None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 import geopandas as gpd
 import shapely
 
-from app.figures import ZERO_COLOUR, HoverField
-from app.figures_commanders import (
+from riskmap.app.figures import ZERO_COLOUR, HoverField
+from riskmap.app.figures_commanders import (
     CATEGORICAL_COLOURS,
     category_chart,
     class_name,

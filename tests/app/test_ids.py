@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import ids
+from riskmap.app import ids
 
 
 @pytest.mark.parametrize(("page", "prefix"), [(ids.OVERVIEW, "overview"),

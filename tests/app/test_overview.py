@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.h3index import parents
+from riskmap.geo.h3index import parents
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from layers.store import Store
+from riskmap.layers.store import Store
 from tests.etl.test_derive_coverage import coverage_world
 
 _MAP = "#planner-map .js-plotly-plot"
@@ -26,7 +26,7 @@ return t ? Array.from(arr(t.text)) : null;
 @pytest.fixture(scope="module")
 def planner_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """The two-mahalla world of the coverage tests, in its own store (the test writes to it)."""
-    from etl.derive_coverage import build
+    from riskmap.etl.derive_coverage import build
     from riskmap.settings import Settings
 
     store = coverage_world(tmp_path_factory.mktemp("planner") / "store")
@@ -52,7 +52,7 @@ def _text(driver: Any, element_id: str) -> str:
 
 
 def _result() -> Any:
-    from etl.planning import plan_cameras
+    from riskmap.etl.planning import plan_cameras
     from tests.etl.test_planning import _frames
 
     return plan_cameras(_frames(), budget=2, types=["overview"], exact=False,
@@ -60,7 +60,7 @@ def _result() -> Any:
 
 
 def test_plan_map_draws_every_layer() -> None:
-    from app.figures_planner import plan_map
+    from riskmap.app.figures_planner import plan_map
 
     res = _result()
     fig = plan_map(res.area, res.cells, res.existing, res.existing_coverage, res.plan,
@@ -75,8 +75,8 @@ def test_plan_map_draws_every_layer() -> None:
 
 
 def test_plan_store_round_trip_and_texts() -> None:
-    from app.callbacks.planner import plan_from_store
-    from app.figures_planner import gain_curve, plan_summary_text
+    from riskmap.app.callbacks.planner import plan_from_store
+    from riskmap.app.figures_planner import gain_curve, plan_summary_text
 
     res = _result()
     back = plan_from_store({"plan_id": "p", "geojson": res.to_geojson()})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from app.commanders_data import data_for
-from app.data import AppModel
-from layers.access import DataAccess
+from riskmap.app.commanders_data import data_for
+from riskmap.app.data import AppModel
+from riskmap.layers.access import DataAccess
 from tests import fixtures
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from layers.access import DataAccess
-from layers.store import Store
+from riskmap.layers.access import DataAccess
+from riskmap.layers.store import Store
 from tests.etl.test_zone_report import TH, zone_world
 
 _MAP = "#tourism-map .js-plotly-plot"
@@ -35,13 +35,13 @@ def tourism_server(tourism_store: Store, app_server: Any) -> Iterator[str]:
 
 
 def _report(store: Store) -> Any:
-    from etl.zone_report import zone_report
+    from riskmap.etl.zone_report import zone_report
 
     return zone_report(DataAccess(store, user="t", audit=False), "Z1", thresholds=TH)
 
 
 def test_zone_map_layers_and_bands(tourism_store: Store) -> None:
-    from app.figures_tourism import zone_map
+    from riskmap.app.figures_tourism import zone_map
 
     r = _report(tourism_store)
     ctx = r.context
@@ -62,7 +62,7 @@ def test_zone_map_layers_and_bands(tourism_store: Store) -> None:
 
 
 def test_season_chart_and_checklist_texts() -> None:
-    from app.figures_tourism import checklist_label, checklist_value, season_chart
+    from riskmap.app.figures_tourism import checklist_label, checklist_value, season_chart
 
     fig = season_chart({"theft": {"total": 3, "in_season": 2, "off_season": 1},
                         "assault": {"total": 1, "in_season": 1, "off_season": 0}})

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.callbacks import overview as overview_cb
-from app.callbacks.planner import plan_params
-from app.callbacks.tourism import view_params
-from app.commanders_data import CommandersView
-from app.data import AppModel, ViewQuery
-from app.urlstate import encode_params, parse_list, parse_window, search_string
-from app.viewaudit import ViewAuditor
-from layers.access import DataAccess
-from layers.store import Store
+from riskmap.app.callbacks import overview as overview_cb
+from riskmap.app.callbacks.planner import plan_params
+from riskmap.app.callbacks.tourism import view_params
+from riskmap.app.commanders_data import CommandersView
+from riskmap.app.data import AppModel, ViewQuery
+from riskmap.app.urlstate import encode_params, parse_list, parse_window, search_string
+from riskmap.app.viewaudit import ViewAuditor
+from riskmap.layers.access import DataAccess
+from riskmap.layers.store import Store
 
 
 class FakeClock:

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import etl.categories as categories
-from etl.categories import (
+import riskmap.etl.categories as categories
+from riskmap.errors import InputFileError
+from riskmap.etl.categories import (
     CATEGORIES,
     DEFAULT_ALIASES,
     alias_key,
@@ -19,7 +20,6 @@ from etl.categories import (
     load_alias_file,
     normalize_categories,
 )
-from riskmap.errors import InputFileError
 
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
@@ -175,7 +175,7 @@ def test_russian_and_cyrillic_phrasings(label: str, code: str) -> None:
 
 def test_every_demo_category_label_is_known() -> None:
     # the demo generator's vocabulary (Uzbek Latin/Cyrillic, Russian, codes, robbery extras)
-    from etl.demo.rows import alias_lookup
+    from riskmap.etl.demo.rows import alias_lookup
 
     labels = alias_lookup()
     got = normalize_categories(pd.Series(list(labels)), build_alias_table())

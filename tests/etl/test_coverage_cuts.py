@@ -10,8 +10,8 @@ import geopandas as gpd
 import rasterio
 import shapely
 
-from etl.derive_coverage import build, coverage_layers, read_dem
 from riskmap.errors import ConfigError
+from riskmap.etl.derive_coverage import build, coverage_layers, read_dem
 from riskmap.settings import Settings
 from tests.etl.test_derive_coverage import (
     A_CENTRE,
@@ -64,7 +64,7 @@ def _dem(path, crs, ridge: bool):
     array = np.zeros((size, size), dtype="float32")
     if ridge:
         array[:, size // 2 + 15:size // 2 + 18] = 30.0
-    from geo.surface import grid_transform
+    from riskmap.geo.surface import grid_transform
 
     transform = grid_transform(west, north, 1.0)
     with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=1,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl.dates import parse_datetimes
+from riskmap.etl.dates import parse_datetimes
 
 UTC_US = "datetime64[us, UTC]"
 

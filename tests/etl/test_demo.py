@@ -15,11 +15,11 @@ from openpyxl import load_workbook
 import geopandas as gpd
 import shapely
 
-from etl.demo import SOURCE_LABEL, DemoFiles, generate_demo
-from etl.demo.names import to_cyrillic, to_russian
-from etl.demo.places import MAIN_REGIONS, build_admin, to_xy
-from etl.demo.rows import alias_lookup
 from riskmap.errors import ConfigError
+from riskmap.etl.demo import SOURCE_LABEL, DemoFiles, generate_demo
+from riskmap.etl.demo.names import to_cyrillic, to_russian
+from riskmap.etl.demo.places import MAIN_REGIONS, build_admin, to_xy
+from riskmap.etl.demo.rows import alias_lookup
 
 CSV_DTYPES = dict.fromkeys(("incident_id", "occurred_at", "category", "lat", "lon", "address"), "string")
 
@@ -197,7 +197,7 @@ def test_camera_defaults(demo: DemoFiles) -> None:
 
 
 def test_face_camera_looks_at_its_site() -> None:
-    from etl.demo.cameras import _bearing
+    from riskmap.etl.demo.cameras import _bearing
 
     # east, north, south-west: compass bearings clockwise from north
     assert _bearing(np.array([1.0, 0.0, -1.0]), np.array([0.0, 1.0, -1.0])).tolist() == [

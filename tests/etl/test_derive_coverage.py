@@ -12,7 +12,7 @@ import pytest
 import geopandas as gpd
 import shapely
 
-from etl.derive_coverage import (
+from riskmap.etl.derive_coverage import (
     build,
     coverage_layers,
     key_sites,
@@ -20,10 +20,10 @@ from etl.derive_coverage import (
     recent_spatial_mask,
     risk_per_cell,
 )
-from geo.coverage import sector_polygons
-from geo.h3index import cells_from_lonlat
-from layers import open_store
-from layers.store import Store
+from riskmap.geo.coverage import sector_polygons
+from riskmap.geo.h3index import cells_from_lonlat
+from riskmap.layers import open_store
+from riskmap.layers.store import Store
 from riskmap.settings import Settings
 
 #: two 0.01-degree squares side by side near Termiz: A (west) and B (east)

@@ -14,8 +14,8 @@ import h3
 import shapely
 from rasterio.io import MemoryFile
 
-from etl.derive_hotspots import build, cell_places, hotspot_layers, kde_row, read_kde_cog
-from geo.surface import Surface, grid_transform
+from riskmap.etl.derive_hotspots import build, cell_places, hotspot_layers, kde_row, read_kde_cog
+from riskmap.geo.surface import Surface, grid_transform
 from riskmap.settings import GeoSettings
 from tests import fixtures
 

@@ -11,9 +11,9 @@ import pytest
 
 import geopandas as gpd
 
-from etl.build import build_all
-from etl.derive_zones import ZONE_LAYERS, build, zone_layers
-from layers import open_store
+from riskmap.etl.build import build_all
+from riskmap.etl.derive_zones import ZONE_LAYERS, build, zone_layers
+from riskmap.layers import open_store
 from riskmap.settings import Settings
 from tests.etl.test_zone_report import zone_world
 

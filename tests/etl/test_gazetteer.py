@@ -30,8 +30,8 @@ import pytest
 import geopandas as gpd
 import shapely
 
-from etl.gazetteer import MATCH_COLUMNS, Gazetteer, parse_address
 from riskmap.errors import SchemaError
+from riskmap.etl.gazetteer import MATCH_COLUMNS, Gazetteer, parse_address
 
 ROWS = [
     ("m1", "Do‘stlik", "Дўстлик", "Jizzax shahri", "Jizzax viloyati", 0, 0),
@@ -425,7 +425,7 @@ def test_bad_admin_parameters(world: gpd.GeoDataFrame) -> None:
 
 def test_every_demo_district_and_region_reads_in_russian() -> None:
     # the real names of etl.demo.places: Russian "<adjective> район" / "г. <city>" forms
-    from etl.demo.places import MAIN_REGIONS
+    from riskmap.etl.demo.places import MAIN_REGIONS
 
     rows = [(f"d{i}", f"M{i}", d.name, r.name) for i, (r, d) in enumerate(
         (r, d) for r in MAIN_REGIONS for d in r.districts)]

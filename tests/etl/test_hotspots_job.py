@@ -14,7 +14,7 @@ import h3
 import shapely
 from libpysal.weights import Queen
 
-from etl.hotspots_job import (
+from riskmap.etl.hotspots_job import (
     analysis_mask,
     compute_hotspots,
     default_window,
@@ -26,7 +26,7 @@ from etl.hotspots_job import (
     study_units,
     trends_and_status,
 )
-from geo.hotspots import hotspots_h3, study_cells
+from riskmap.geo.hotspots import hotspots_h3, study_cells
 from tests import fixtures
 
 

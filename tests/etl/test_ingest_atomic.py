@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from etl.ingest import ingest_incidents, load_aliases, load_context
 from riskmap.errors import InputFileError
+from riskmap.etl.ingest import ingest_incidents, load_aliases, load_context
 from tests.etl.grid import centre, grid_frame
 
 NOW = pd.Timestamp("2025-06-01T00:00:00Z")
@@ -54,7 +54,7 @@ def test_a_file_broken_half_way_changes_nothing(store, tmp_path):
 
 
 def test_a_killed_ingest_process_changes_nothing(store_url, tmp_path):
-    from layers import open_store
+    from riskmap.layers import open_store
 
     store = open_store(store_url)
     store.replace("mahallas", grid_frame())

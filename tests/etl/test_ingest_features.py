@@ -11,8 +11,8 @@ import pytest
 import geopandas as gpd
 import shapely
 
-from etl.features import ingest_cameras, ingest_infrastructure, ingest_mahallas
-from layers import open_store
+from riskmap.etl.features import ingest_cameras, ingest_infrastructure, ingest_mahallas
+from riskmap.layers import open_store
 from tests.etl.grid import centre, grid_frame
 
 # ../shared/data beside the repository (as on every developer machine and in CI), or

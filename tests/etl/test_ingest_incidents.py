@@ -13,9 +13,9 @@ import pytest
 import h3
 import shapely
 
-from etl.ingest import ingest_incidents, load_aliases, load_context
-from layers import open_store
 from riskmap.errors import InputFileError, MissingColumnError
+from riskmap.etl.ingest import ingest_incidents, load_aliases, load_context
+from riskmap.layers import open_store
 from tests.etl.grid import STEP, X0, Y0, centre
 
 NOW = pd.Timestamp("2025-06-01T00:00:00Z")

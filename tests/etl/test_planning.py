@@ -11,7 +11,8 @@ import pytest
 import geopandas as gpd
 import shapely
 
-from etl.planning import (
+from riskmap.errors import ConfigError
+from riskmap.etl.planning import (
     PlanFrames,
     accept_plan,
     candidate_sites,
@@ -21,10 +22,9 @@ from etl.planning import (
     road_intersections,
     select_area,
 )
-from layers.access import DataAccess
-from layers.builtin import PLANNED_CAMERAS
-from layers.spec import conform
-from riskmap.errors import ConfigError
+from riskmap.layers.access import DataAccess
+from riskmap.layers.builtin import PLANNED_CAMERAS
+from riskmap.layers.spec import conform
 from tests.etl.test_derive_coverage import (
     B_CENTRE,
     LAT0,
@@ -173,8 +173,8 @@ def _uniform_kde(tmp_path: Path, per_km2: float) -> pd.DataFrame:
     """A ``kde_surface`` table holding a uniform surface over the world (UTM 42N, 100 m)."""
     import base64
 
-    from etl.rasters import write_cog
-    from geo.surface import grid_transform
+    from riskmap.etl.rasters import write_cog
+    from riskmap.geo.surface import grid_transform
 
     path = write_cog(tmp_path / "kde.tif", np.full((40, 40), per_km2, np.float32),
                      grid_transform(345_000.0, 4_122_500.0, 100.0), "EPSG:32642")
@@ -184,7 +184,7 @@ def _uniform_kde(tmp_path: Path, per_km2: float) -> pd.DataFrame:
 def test_kde_demand_integrates_the_surface(tmp_path: Path) -> None:
     import h3
 
-    from etl.planning import kde_demand
+    from riskmap.etl.planning import kde_demand
 
     cells, demand = kde_demand(_uniform_kde(tmp_path, 10.0), world_mahallas())
     assert len(cells) > 0 and (cells["incidents"] == 0).all()

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import etl.translit as translit
-from etl.translit import (
+import riskmap.etl.translit as translit
+from riskmap.etl.translit import (
     admin_forms,
     admin_skeleton,
     cyr_to_lat,

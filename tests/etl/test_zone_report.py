@@ -14,17 +14,17 @@ import geopandas as gpd
 import shapely
 from shapely.geometry import LineString, Point, box
 
-from etl.zone_report import (
+from riskmap.etl.zone_report import (
     UnknownZoneError,
     find_zone,
     list_zones,
     make_thresholds,
     zone_report,
 )
-from geo.h3index import cells_from_lonlat
-from layers import open_store
-from layers.access import DataAccess
-from layers.store import Store
+from riskmap.geo.h3index import cells_from_lonlat
+from riskmap.layers import open_store
+from riskmap.layers.access import DataAccess
+from riskmap.layers.store import Store
 
 #: the world is drawn in UTM 42N metres around this origin, then stored in EPSG:4326
 UTM = "EPSG:32642"

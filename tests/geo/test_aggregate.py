@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import h3.api.basic_int as h3
 
-from geo.aggregate import (
+from riskmap.geo.aggregate import (
     count_by_cell,
     count_by_mahalla,
     incident_counts,

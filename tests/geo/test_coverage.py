@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import geopandas as gpd
 import shapely
 
-from geo.coverage import (
+from riskmap.geo.coverage import (
     CAMERA_DEFAULTS,
     coverage_gaps,
     coverage_polygons,

@@ -9,7 +9,7 @@ import h3.api.basic_int as h3
 import shapely
 from h3ronpy.vector import coordinates_to_cells
 
-from geo.forecast import (
+from riskmap.geo.forecast import (
     ForecastParams,
     backtest,
     evaluate_forecast,
@@ -20,7 +20,7 @@ from geo.forecast import (
     score_selection,
     select_units,
 )
-from geo.hotspots import study_cells
+from riskmap.geo.hotspots import study_cells
 
 BOX = (69.15, 41.25, 69.30, 41.36)
 

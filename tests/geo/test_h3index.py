@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import h3
 
-from geo.h3index import cell_centers, cells_from_lonlat, cells_to_hex, hex_to_cells, parents
+from riskmap.geo.h3index import cell_centers, cells_from_lonlat, cells_to_hex, hex_to_cells, parents
 
 
 @settings(max_examples=50, deadline=None)

@@ -8,7 +8,7 @@ import geopandas as gpd
 import h3.api.basic_int as h3
 import shapely
 
-from geo.hotspots import (
+from riskmap.geo.hotspots import (
     GiStar,
     benjamini_hochberg,
     classify_gi,

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import shapely
 
-from geo.join import PolygonIndex, utm_epsg
+from riskmap.geo.join import PolygonIndex, utm_epsg
 
 GRID = np.array([shapely.box(67.8 + c * 0.01, 40.1 + r * 0.01, 67.81 + c * 0.01, 40.11 + r * 0.01)
                  for r in range(3) for c in range(3)])

@@ -15,8 +15,8 @@ import geopandas as gpd
 import shapely
 from shapely import LineString, MultiLineString, Point, box
 
-from geo.isochrones import isochrone_share, isochrones, sample_travel_time
-from geo.network import build_road_graph, time_to_area, to_metric_xy, travel_times
+from riskmap.geo.isochrones import isochrone_share, isochrones, sample_travel_time
+from riskmap.geo.network import build_road_graph, time_to_area, to_metric_xy, travel_times
 
 UTM = "EPSG:32642"
 X0, Y0 = 500_000.0, 4_400_000.0  # on the central meridian of zone 42: little distortion

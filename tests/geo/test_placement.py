@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import geopandas as gpd
 import shapely
 
-from geo.placement import (
+from riskmap.geo.placement import (
     CameraPlanner,
     candidate_cameras,
     coverage_matrix,

@@ -7,7 +7,7 @@ import pytest
 import geopandas as gpd
 import shapely
 
-from geo.status import StatusRule, became_red, crime_free, left_red, status_history
+from riskmap.geo.status import StatusRule, became_red, crime_free, left_red, status_history
 
 
 def _grid(nx: int, ny: int) -> gpd.GeoDataFrame:

@@ -8,8 +8,15 @@ import pyproj
 import rasterio
 import shapely
 
-from etl.rasters import read_raster, write_cog
-from geo.surface import Surface, grid_transform, kde_surface, sample_surface, utm_crs, zonal_mean
+from riskmap.etl.rasters import read_raster, write_cog
+from riskmap.geo.surface import (
+    Surface,
+    grid_transform,
+    kde_surface,
+    sample_surface,
+    utm_crs,
+    zonal_mean,
+)
 
 BOUNDS = (69.15, 41.25, 69.35, 41.40)
 

@@ -11,8 +11,8 @@ import geopandas as gpd
 import h3.api.basic_int as h3
 import shapely
 
-from geo.hotspots import h3_weights, study_cells
-from geo.trends import EMERGING_CLASSES, EmergingHotSpots, classify_emerging, mann_kendall
+from riskmap.geo.hotspots import h3_weights, study_cells
+from riskmap.geo.trends import EMERGING_CLASSES, EmergingHotSpots, classify_emerging, mann_kendall
 
 
 def test_mann_kendall_hand_checked_with_ties():

@@ -9,8 +9,8 @@ from affine import Affine
 import geopandas as gpd
 import shapely
 
-from geo.coverage import coverage_polygons
-from geo.viewshed import viewshed_mask, viewshed_polygon
+from riskmap.geo.coverage import coverage_polygons
+from riskmap.geo.viewshed import viewshed_mask, viewshed_polygon
 
 UTM = 32642
 X0, Y0 = 500_000.0, 4_572_000.0

@@ -12,7 +12,7 @@ import geopandas as gpd
 import shapely
 from shapely import LineString, Point, box
 
-from geo.zones import ReadinessThresholds, in_season, readiness_checklist, zone_figures
+from riskmap.geo.zones import ReadinessThresholds, in_season, readiness_checklist, zone_figures
 
 UTM = "EPSG:32642"
 X0, Y0 = 500_000.0, 4_400_000.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from layers.access import DataAccess
+from riskmap.layers.access import DataAccess
 from tests.etl.grid import grid_frame
 
 

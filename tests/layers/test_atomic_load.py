@@ -17,14 +17,14 @@ import time
 import pandas as pd
 import pytest
 
-import layers  # noqa: F401 - registers the built-in layers
-from layers.store import open_store
+import riskmap.layers  # noqa: F401 - registers the built-in layers
+from riskmap.layers.store import open_store
 from tests import fixtures
 
 _CHILD = textwrap.dedent("""
     import os, signal, sys
     import numpy as np, pandas as pd, geopandas as gpd, shapely
-    from layers.store import open_store
+    from riskmap.layers.store import open_store
 
     url, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     rng = np.random.default_rng(7)

@@ -12,10 +12,10 @@ from alembic.script import ScriptDirectory
 import geopandas as gpd
 import shapely
 
-import layers  # noqa: F401 - registers the built-in layers
-from layers.postgis import PostgisStore, alembic_config, sqlalchemy_url
-from layers.spec import get_spec
+import riskmap.layers  # noqa: F401 - registers the built-in layers
 from riskmap.errors import StoreError
+from riskmap.layers.postgis import PostgisStore, alembic_config, sqlalchemy_url
+from riskmap.layers.spec import get_spec
 from tests import fixtures
 
 pytestmark = pytest.mark.postgis
@@ -173,8 +173,8 @@ def test_empty_points_and_missing_geometries_are_stored_as_such(postgis_empty_db
 
 def test_polygons_are_promoted_with_st_multi(postgis_empty_db: str) -> None:
     """A Polygon reaching the MultiPolygon column (bypassing conform) goes through ST_Multi."""
-    from layers._pgcodec import encode as _encode
-    from layers.postgis import _PostgisTransaction
+    from riskmap.layers._pgcodec import encode as _encode
+    from riskmap.layers.postgis import _PostgisTransaction
 
     frame = gpd.GeoDataFrame({"mahalla_id": ["P"], "name": ["Yangi"], "name_cyrillic": [None],
                               "district": ["D"], "region": ["R"], "population": [1.0]},
@@ -239,9 +239,9 @@ def test_unreachable_database_is_a_store_error() -> None:
 def test_big_replace_rebuilds_the_same_indexes(postgis_db: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A replace past ``_REINDEX_ROWS`` drops indexes for the COPY and re-creates them as they were."""
-    import layers.postgis
+    import riskmap.layers.postgis
 
-    monkeypatch.setattr(layers.postgis, "_REINDEX_ROWS", 2)
+    monkeypatch.setattr(riskmap.layers.postgis, "_REINDEX_ROWS", 2)
     with _connect(postgis_db) as conn:
         before = _catalog(conn)
     with PostgisStore(postgis_db) as store:

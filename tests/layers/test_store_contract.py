@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 import geopandas as gpd
 import shapely
 
-import layers  # noqa: F401 - registers the built-in layers
-from layers.spec import CATEGORIES, PRECISIONS, conform, get_spec, registered_layers
-from layers.store import Store
+import riskmap.layers  # noqa: F401 - registers the built-in layers
 from riskmap.errors import SchemaError, StoreError
+from riskmap.layers.spec import CATEGORIES, PRECISIONS, conform, get_spec, registered_layers
+from riskmap.layers.store import Store
 from tests import fixtures
 
 BUILTIN = ["mahallas", "incidents", "cameras", "infrastructure", "quarantine", "audit"]

@@ -48,6 +48,7 @@ from riskmap.geo.coverage import (
 from riskmap.geo.h3index import cell_centers, cell_polygons
 from riskmap.geo.join import PolygonIndex
 from riskmap.geo.placement import h3_demand
+from riskmap.geo.points import xy
 from riskmap.layers.spec import (
     CAMERA_TYPES,
     NON_SPATIAL_CATEGORIES,
@@ -279,8 +280,7 @@ def _fill_units(frame: gpd.GeoDataFrame, mahallas: gpd.GeoDataFrame) -> gpd.GeoD
     if not missing.any():
         return frame
     pts = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object)[missing])
-    where = PolygonIndex(np.asarray(mahallas.geometry.values, dtype=object)).locate(
-        shapely.get_x(pts), shapely.get_y(pts))
+    where = PolygonIndex(np.asarray(mahallas.geometry.values, dtype=object)).locate(*xy(pts))
     frame = frame.copy()
     for col in ("mahalla_id", "district", "region"):
         values = frame[col].astype(object).to_numpy().copy()

@@ -19,6 +19,7 @@ from riskmap.etl.ingest import IngestReport
 from riskmap.etl.readers import read_raw, require_columns
 from riskmap.geo.coverage import CAMERA_DEFAULTS
 from riskmap.geo.join import PolygonIndex
+from riskmap.geo.points import xy
 from riskmap.layers.builtin import INFRASTRUCTURE
 from riskmap.layers.spec import CAMERA_TYPES
 from riskmap.layers.store import Store
@@ -276,8 +277,7 @@ def _assign_areas(store: Store, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if len(mahallas) == 0 or len(frame) == 0:
         return frame
     pts = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object))
-    idx = PolygonIndex(np.asarray(mahallas.geometry.values)).locate(
-        shapely.get_x(pts), shapely.get_y(pts))
+    idx = PolygonIndex(np.asarray(mahallas.geometry.values)).locate(*xy(pts))
     for col in ("mahalla_id", "district", "region"):
         vals = mahallas[col].to_numpy(dtype=object)[np.maximum(idx, 0)]
         vals = np.where(idx >= 0, vals, None)

@@ -23,6 +23,7 @@ from riskmap.etl.translit import (
     name_key,
     unify_apostrophes,
 )
+from riskmap.geo.points import xy
 
 __all__ = ["MATCH_COLUMNS", "Gazetteer", "parse_address"]
 
@@ -781,8 +782,4 @@ def _lonlat(points: np.ndarray, crs: object) -> tuple[np.ndarray, np.ndarray]:
     ser = gpd.GeoSeries(points, crs=crs)
     if crs is not None and not ser.crs.equals("EPSG:4326"):
         ser = ser.to_crs("EPSG:4326")
-    arr = ser.to_numpy()
-    bad = shapely.is_missing(arr) | shapely.is_empty(arr)
-    x = np.where(bad, np.nan, shapely.get_x(np.where(bad, shapely.Point(0, 0), arr)))
-    y = np.where(bad, np.nan, shapely.get_y(np.where(bad, shapely.Point(0, 0), arr)))
-    return x.astype("float64"), y.astype("float64")
+    return xy(ser.to_numpy())

@@ -20,6 +20,7 @@ from riskmap.errors import ConfigError
 from riskmap.etl.translit import name_key
 from riskmap.geo.isochrones import isochrone_share, isochrones
 from riskmap.geo.network import build_road_graph, metric_crs, to_metric_xy, travel_times
+from riskmap.geo.points import xy
 from riskmap.geo.zones import ReadinessThresholds, readiness_checklist, zone_figures
 
 __all__ = [
@@ -365,9 +366,10 @@ def _context(geom: BaseGeometry, infrastructure: gpd.GeoDataFrame, incidents: pd
     if isinstance(incidents, gpd.GeoDataFrame) and len(incidents):
         p = np.asarray(incidents.geometry.values, dtype=object)
         pts = incidents[shapely.intersects(p, around)].head(_MAX_MAP_INCIDENTS)
+    lon, lat = xy(pts.geometry.values) if len(pts) else ([], [])
     pts = pd.DataFrame({
-        "lon": shapely.get_x(np.asarray(pts.geometry.values, dtype=object)) if len(pts) else [],
-        "lat": shapely.get_y(np.asarray(pts.geometry.values, dtype=object)) if len(pts) else [],
+        "lon": lon,
+        "lat": lat,
         "category": pts["category"].astype(object).to_numpy() if len(pts) else [],
         "occurred_at": pd.to_datetime(pts["occurred_at"], utc=True).to_numpy()
         if len(pts) else [],

@@ -14,6 +14,7 @@ from pyproj import CRS
 from shapely import STRtree
 
 from riskmap.geo.join import metric_crs_for, utm_epsg
+from riskmap.geo.points import xy
 from riskmap.geo.viewshed import viewshed_polygon
 
 __all__ = [
@@ -123,8 +124,7 @@ def centroid_xy(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = np.full(len(geoms), np.nan)
     y = np.full(len(geoms), np.nan)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    pts = shapely.centroid(geoms[ok])
-    x[ok], y[ok] = shapely.get_x(pts), shapely.get_y(pts)
+    x[ok], y[ok] = xy(shapely.centroid(geoms[ok]))
     return x, y
 
 

@@ -18,6 +18,7 @@ from libpysal.weights import W
 
 from riskmap.geo.aggregate import parent_cells, unit_codes
 from riskmap.geo.hotspots import gi_star_z, h3_weights, mahalla_weights
+from riskmap.geo.points import xy
 from riskmap.geo.surface import utm_crs
 
 __all__ = [
@@ -158,13 +159,13 @@ def mahalla_units(mahallas: gpd.GeoDataFrame) -> Units:
     owner = np.repeat(np.arange(len(mahallas)), np.diff(offsets))
     has = np.diff(offsets) > 0
     if (~has).any():
-        rp = shapely.point_on_surface(geoms[~has])
-        extra = np.asarray(coordinates_to_cells(shapely.get_y(rp), shapely.get_x(rp), 9)).view(
+        rx, ry = xy(shapely.point_on_surface(geoms[~has]))
+        extra = np.asarray(coordinates_to_cells(ry, rx, 9)).view(
             np.int64
         )
         cells = np.concatenate([cells, extra])
         owner = np.concatenate([owner, np.flatnonzero(~has)])
-    crs = utm_crs(shapely.get_x(shapely.centroid(geoms)))
+    crs = utm_crs(xy(shapely.centroid(geoms))[0])
     area = mahallas.geometry.to_crs(crs).area.to_numpy() / 1e6
     return Units(
         "mahalla",

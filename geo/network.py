@@ -21,6 +21,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from riskmap.geo.join import metric_crs_for
+from riskmap.geo.points import xy
 
 __all__ = [
     "DEFAULT_SPEEDS_KMH",
@@ -147,11 +148,9 @@ def _lonlat_or_xy(points: Points) -> tuple[CRS, np.ndarray]:
             return _WGS84, np.asarray(points, dtype=float).reshape(1, 2)
         src, geoms = _WGS84, arr.reshape(-1)
     pts = np.array(geoms, dtype=object)
-    pts[shapely.is_empty(pts)] = None  # empty geometries are missing points (NaN rows)
     other = shapely.get_type_id(pts) > 0  # lines, polygons, collections (None is -1)
     pts[other] = shapely.point_on_surface(pts[other])
-    xy = np.column_stack([shapely.get_x(pts), shapely.get_y(pts)]).astype(float)
-    return src, xy.reshape(-1, 2)
+    return src, np.column_stack(xy(pts)).reshape(-1, 2)
 
 
 # --------------------------------------------------------------------------- graph building

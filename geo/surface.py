@@ -14,6 +14,7 @@ from rasterio.features import rasterize
 from rasterio.transform import Affine
 
 from riskmap.geo.join import utm_epsg
+from riskmap.geo.points import xy
 
 __all__ = ["Surface", "grid_transform", "kde_surface", "sample_surface", "utm_crs", "zonal_mean"]
 
@@ -215,7 +216,7 @@ def zonal_mean(surface: Surface, polygons: gpd.GeoSeries) -> np.ndarray:
         missing = valid & ~has
         if missing.any():
             pts = shapely.point_on_surface(geoms[missing])
-            col_f, row_f = ~surface.transform @ (shapely.get_x(pts), shapely.get_y(pts))
+            col_f, row_f = ~surface.transform @ xy(pts)
             col = np.floor(col_f).astype(np.int64)
             row = np.floor(row_f).astype(np.int64)
             nrow, ncol = surface.array.shape

@@ -22,6 +22,11 @@ from sqlalchemy.engine import make_url
 from tests import fixtures
 
 POSTGIS_ENV = "RISKMAP_TEST_POSTGIS_URL"
+SHARED_DATA_ENV = "RISKMAP_SHARED_DATA"
+SHARED_SKIP_REPORT_ENV = "RISKMAP_SHARED_SKIP_REPORT"
+#: the real, openly licensed data beside the repository (../shared/data), or RISKMAP_SHARED_DATA
+SHARED_DATA = Path(os.environ.get(SHARED_DATA_ENV)
+                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 ALLOW_NO_POSTGIS_ENV = "RISKMAP_ALLOW_NO_POSTGIS"
 SKIP_REPORT_ENV = "RISKMAP_POSTGIS_SKIP_REPORT"
 
@@ -37,6 +42,24 @@ settings.load_profile("riskmap")
 def tiny_world() -> dict[str, pd.DataFrame]:
     """Every built-in layer of the tiny Jizzakh world (see ``tests/fixtures.py``), fresh copies."""
     return fixtures.tiny_world()
+
+
+# ---- the real data in ../shared/data ---------------------------------------------------------
+
+def shared_file(relative: str) -> Path:
+    """A file of ``../shared/data``; skips the test, naming the file, when it is not there.
+
+    ``./scripts/test`` fails the run when such a skip happens although the folder exists.
+    """
+    path = SHARED_DATA / relative
+    if not path.exists():
+        report = os.environ.get(SHARED_SKIP_REPORT_ENV)
+        if report:
+            with open(report, "a", encoding="utf-8") as fh:
+                fh.write(f"{os.environ.get('PYTEST_CURRENT_TEST', '?').split(' ')[0]}: {path}\n")
+        pytest.skip(f"real data not found: {path} (the shared data folder beside the repository, "
+                    f"or set {SHARED_DATA_ENV})")
+    return path
 
 
 # ---- PostGIS ---------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 
 from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_option
@@ -72,14 +71,10 @@ def write_frame(frame: pd.DataFrame, out: Path, fmt: str) -> None:
 
 def incidents_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The export columns of incidents (lat/lon from the point, h3 as hex)."""
-    import shapely
-
     from riskmap.geo.h3index import cells_to_hex
+    from riskmap.geo.points import xy
 
-    geoms = np.asarray(frame.geometry.values, dtype=object)
-    empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
-    lon = np.where(empty, np.nan, shapely.get_x(geoms))
-    lat = np.where(empty, np.nan, shapely.get_y(geoms))
+    lon, lat = xy(frame.geometry.values)
     out = pd.DataFrame({
         "incident_id": frame["incident_id"],
         "occurred_at": frame["occurred_at"].dt.tz_convert("Asia/Tashkent").map(

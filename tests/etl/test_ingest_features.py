@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -13,13 +10,8 @@ import shapely
 
 from riskmap.etl.features import ingest_cameras, ingest_infrastructure, ingest_mahallas
 from riskmap.layers import open_store
+from tests.conftest import shared_file
 from tests.etl.grid import centre, grid_frame
-
-# ../shared/data beside the repository (as on every developer machine and in CI), or
-# RISKMAP_SHARED_DATA pointing at that data folder
-SHARED_DATA = Path(os.environ.get("RISKMAP_SHARED_DATA")
-                   or Path(__file__).resolve().parents[2].parent / "shared/data")
-OCHA = SHARED_DATA / "uzb-admin-ocha/uzb_adm2_shp.zip"
 
 
 @pytest.fixture
@@ -29,7 +21,7 @@ def store(tmp_path):
 
 def test_real_ocha_districts_load_as_polygons(store):
     """199 real district polygons from a zipped Shapefile, with --map for the P-code columns."""
-    report = ingest_mahallas(OCHA, store, mapping={
+    report = ingest_mahallas(shared_file("uzb-admin-ocha/uzb_adm2_shp.zip"), store, mapping={
         "ADM2_PCODE": "mahalla_id", "ADM2_UZ": "name", "ADM2_EN": "district",
         "ADM1_EN": "region"})
     assert (report.input_rows, report.loaded, report.quarantined) == (199, 199, 0)

@@ -47,7 +47,7 @@ from riskmap.geo.hotspots import (
     mahalla_weights,
     study_cells,
 )
-from riskmap.geo.status import StatusRule, status_history
+from riskmap.geo.status import StatusRule, format_numbers, gi_class_label, status_history
 from riskmap.geo.surface import MAX_CELLS, Surface, kde_surface, utm_crs
 from riskmap.geo.trends import EmergingHotSpots
 from riskmap.layers.spec import NON_SPATIAL_CATEGORIES
@@ -95,25 +95,33 @@ def _check_level(level: str, res: int) -> None:
 
 
 def default_window(
-    incidents: pd.DataFrame, months: int = 12
+    incidents: pd.DataFrame, months: int = 12, *, now: pd.Timestamp | None = None
 ) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     """The last ``months`` full calendar months of data, as ``[start, end)`` in UTC.
 
-    A month is full when the latest incident falls on its last day or later; otherwise the
-    window ends at the start of the latest incident's month. ``(None, None)`` without data.
+    The latest incident's month is full when it is over (``now`` is past it) or the latest
+    incident falls on its last day; a month still running is left out (its data are still
+    coming in). ``(None, None)`` without data.
 
     Examples
     --------
     >>> default_window(pd.DataFrame({"occurred_at": pd.to_datetime([], utc=True)}))
     (None, None)
+    >>> t = pd.DataFrame({"occurred_at": pd.to_datetime(["2025-03-05"], utc=True)})
+    >>> [str(d.date()) for d in default_window(t, 12, now=pd.Timestamp("2026-01-01", tz="UTC"))]
+    ['2024-04-01', '2025-04-01']
+    >>> [str(d.date()) for d in default_window(t, 12, now=pd.Timestamp("2025-03-20", tz="UTC"))]
+    ['2024-03-01', '2025-03-01']
     """
     occ = pd.to_datetime(incidents["occurred_at"], utc=True).dropna()
     if occ.empty:
         return None, None
     latest = occ.max()
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     end = _month_start(latest)
-    if (latest + pd.Timedelta(days=1)).month != latest.month:  # the latest day closes a month
-        end = _month_start(latest + pd.Timedelta(days=1))
+    following = _month_start(latest + pd.offsets.MonthBegin(1))
+    if (latest + pd.Timedelta(days=1)).month != latest.month or following <= now:
+        end = following  # the latest month is complete
     start = end - pd.DateOffset(months=months)
     return pd.Timestamp(start), pd.Timestamp(end)
 
@@ -440,12 +448,11 @@ def _cell_status(
     status = np.where(count == 0, "green", np.where(red, "red", "yellow")).astype(object)
     why = np.full(count.shape, f"green: no recorded crime in {win} months", dtype=object)
     busy = np.flatnonzero(count > 0)
-    label = np.char.replace(cls[busy].astype(str), "_", " ").astype(object)
-    label = np.where(cls[busy] == "not_significant", label, label + "%")
+    label = gi_class_label(cls[busy])
     why[busy] = (status[busy] + ": " + count[busy].astype(str).astype(object)
                  + np.where(count[busy] == 1, " incident", " incidents").astype(object)
                  + f" in {win} months; Gi* z="
-                 + np.char.mod("%.1f", z[busy]).astype(object) + " " + label)
+                 + format_numbers(z[busy], "%.1f") + " " + label)
     return status, why
 
 

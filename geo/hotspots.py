@@ -168,6 +168,8 @@ def mahalla_weights(mahallas: gpd.GeoDataFrame, *, star: bool = False) -> W:
     -------
     libpysal.weights.W
     """
+    if len(mahallas) == 0:  # libpysal cannot build contiguity of nothing
+        return w_from_sparse(sp.csr_matrix((0, 0)))
     q = Queen.from_dataframe(
         mahallas.reset_index(drop=True), use_index=False, silence_warnings=True
     )
@@ -222,8 +224,10 @@ def gi_star_z(y: np.ndarray, w: W | sp.spmatrix) -> np.ndarray:
     y = np.asarray(y, dtype=float)
     one = y.ndim == 1
     Y = y[:, None] if one else y
-    m = _binary_star(w.sparse if isinstance(w, W) else w)
     n = Y.shape[0]
+    if n == 0:
+        return np.zeros(y.shape)
+    m = _binary_star(w.sparse if isinstance(w, W) else w)
     card = np.asarray(m.sum(axis=1)).ravel()[:, None]
     total = Y.sum(axis=0)[None, :]
     mean = total / n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -54,6 +55,14 @@ class PolygonIndex:
         Points are processed in chunks of this many to bound memory.
     threads
         Chunks run on this many threads (GEOS releases the GIL); default: the cores, up to 4.
+
+    Notes
+    -----
+    GEOS builds a prepared polygon's point locator (and an STRtree's nodes) lazily, on first
+    use, without a lock: two threads using the same prepared polygon for the first time at
+    once corrupt the heap (``tcache_thread_shutdown(): unaligned tcache chunk detected``).
+    So no geometry or tree is ever shared between threads here: each thread borrows a
+    private copy of the polygons and their tree from a pool, made on first need.
     """
 
     def __init__(self, polygons: np.ndarray, *, chunk: int = 100_000,
@@ -63,6 +72,8 @@ class PolygonIndex:
         shapely.prepare(self.polygons)
         self.tree = shapely.STRtree(self.polygons)
         self.chunk = chunk
+        self._copies: queue.SimpleQueue[tuple[np.ndarray, shapely.STRtree]] = queue.SimpleQueue()
+        self._made = 0
         valid = ~(shapely.is_empty(self.polygons) | shapely.is_missing(self.polygons))
         bounds = shapely.total_bounds(self.polygons[valid]) if valid.any() else (0, 0, 1, 1)
         self._crs = metric_crs_for(tuple(bounds))
@@ -81,29 +92,48 @@ class PolygonIndex:
         lat = np.asarray(lat, dtype="float64")
         out = np.full(len(lon), -1, dtype="int64")
         spans = [(a, min(a + self.chunk, len(lon))) for a in range(0, len(lon), self.chunk)]
+        if len(spans) <= 1 or self.threads <= 1:
+            for a, b in spans:
+                out[a:b] = self._locate_chunk(lon[a:b], lat[a:b], self.polygons, self.tree)
+            return out
 
         def run(span: tuple[int, int]) -> None:
             a, b = span
-            out[a:b] = self._locate_chunk(lon[a:b], lat[a:b])
+            polygons, tree = self._borrow()
+            try:
+                out[a:b] = self._locate_chunk(lon[a:b], lat[a:b], polygons, tree)
+            finally:
+                self._copies.put((polygons, tree))
 
-        if len(spans) > 1 and self.threads > 1:  # GEOS releases the GIL: use the cores
-            with ThreadPoolExecutor(self.threads) as pool:
-                list(pool.map(run, spans))
-        else:
-            for span in spans:
-                run(span)
+        with ThreadPoolExecutor(self.threads) as pool:  # GEOS releases the GIL: use the cores
+            list(pool.map(run, spans))
         return out
 
-    def _locate_chunk(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    def _borrow(self) -> tuple[np.ndarray, shapely.STRtree]:
+        """A copy of the polygons and their tree that no other thread is using."""
+        try:
+            return self._copies.get_nowait()
+        except queue.Empty:
+            pass
+        copy = shapely.from_wkb(shapely.to_wkb(self.polygons))  # new GEOS objects
+        shapely.prepare(copy)
+        tree = shapely.STRtree(copy)
+        tree.query(shapely.points(0.0, 0.0))  # build the tree before any thread shares it
+        self._made += 1
+        return copy, tree
+
+    @staticmethod
+    def _locate_chunk(lon: np.ndarray, lat: np.ndarray, polygons: np.ndarray,
+                      tree: shapely.STRtree) -> np.ndarray:
         out = np.full(len(lon), -1, dtype="int64")
         finite = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
         if len(finite) == 0:
             return out
         pts = shapely.points(lon[finite], lat[finite])
-        p_idx, g_idx = self.tree.query(pts)  # bbox candidates
+        p_idx, g_idx = tree.query(pts)  # bbox candidates
         if len(p_idx) == 0:
             return out
-        inside = shapely.contains_xy(self.polygons[g_idx], lon[finite][p_idx], lat[finite][p_idx])
+        inside = shapely.contains_xy(polygons[g_idx], lon[finite][p_idx], lat[finite][p_idx])
         p_idx, g_idx = p_idx[inside], g_idx[inside]
         # lowest polygon index per point: sort by (point, polygon), keep the first
         order = np.lexsort((g_idx, p_idx))

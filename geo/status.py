@@ -15,7 +15,8 @@ from libpysal.weights import W
 from riskmap.geo.aggregate import monthly_counts, rate_per_1000, unit_codes
 from riskmap.geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, mahalla_weights
 
-__all__ = ["StatusRule", "became_red", "crime_free", "left_red", "status_history"]
+__all__ = ["StatusRule", "became_red", "crime_free", "format_numbers", "gi_class_label", "left_red",
+           "status_history"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,25 @@ def _month_start(value: pd.Timestamp | str, shift: int = 0) -> pd.Timestamp:
     return pd.Timestamp(m.astype("datetime64[ns]")).tz_localize("UTC")
 
 
-def _fmt(values: np.ndarray, spec: str) -> np.ndarray:
-    return np.char.mod(spec, np.asarray(values, dtype=float)).astype(object)
+def format_numbers(values: np.ndarray, spec: str) -> np.ndarray:
+    """Numbers as text with a printf ``spec`` (an object array; empty in, empty out)."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return np.empty(values.shape, dtype=object)
+    return np.char.mod(spec, values).astype(object)
+
+
+def gi_class_label(classes: np.ndarray) -> np.ndarray:
+    """Readable Gi* classes: ``hot_95`` -> ``"hot 95%"``, ``not_significant`` as words.
+
+    >>> gi_class_label(np.array(["hot_95", "not_significant"], dtype=object)).tolist()
+    ['hot 95%', 'not significant']
+    >>> gi_class_label(np.array([], dtype=object)).tolist()
+    []
+    """
+    cls = pd.Series(np.asarray(classes, dtype=object), dtype=object).astype(str)
+    text = cls.str.replace("_", " ", regex=False)
+    return np.where(cls == "not_significant", text, text + "%").astype(object)
 
 
 def status_history(
@@ -152,12 +170,11 @@ def status_history(
     gc = gi_cls.T.ravel()
     th = np.repeat(thr, n_u)
     pct = f"{rule.top_share * 100:g}"
-    rate_fig = _fmt(rt, "%.1f") + " per 1,000"
+    rate_fig = format_numbers(rt, "%.1f") + " per 1,000"
     if rule.top_share > 0:
-        rate_fig = rate_fig + " (top " + pct + "%: >= " + _fmt(th, "%.1f") + ")"
+        rate_fig = rate_fig + " (top " + pct + "%: >= " + format_numbers(th, "%.1f") + ")"
     rate_txt = np.where(np.isfinite(rt), rate_fig, "rate n/a (population unknown)")
-    gc_txt = np.char.replace(gc.astype(str), "_", " ").astype(object)
-    gc_txt = np.where(gc == "not_significant", gc_txt, gc_txt + "%")
+    gc_txt = gi_class_label(gc)
     why = (
         st
         + ": "
@@ -166,7 +183,7 @@ def status_history(
         + f" in {win} months, "
         + rate_txt
         + "; Gi* z="
-        + _fmt(zz, "%.1f")
+        + format_numbers(zz, "%.1f")
         + " "
         + gc_txt
     )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["AppSettings", "EtlSettings", "GeoSettings", "Settings", "load_settings"]
+from riskmap.errors import ConfigError
+
+__all__ = ["AppSettings", "EtlSettings", "GeoSettings", "Settings", "describe_errors", "load_settings"]
 
 
 class EtlSettings(BaseModel):
@@ -90,6 +92,27 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build the settings from the environment, with explicit overrides (e.g. CLI options) on top."""
+    """Build the settings from the environment, with explicit overrides (e.g. CLI options) on top.
+
+    Raises
+    ------
+    ConfigError
+        A setting is invalid; the message names each setting and what is wrong, never its
+        value (it may be a password).
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {describe_errors(exc)}") from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line naming each invalid setting (``app.host: ...``) without echoing values."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(map(str, error["loc"])) or "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        env = "RISKMAP_" + "__".join(map(str, error["loc"])).upper() if error["loc"] else ""
+        parts.append(f"{where}{f' ({env})' if env else ''}: {message}")
+    return "; ".join(parts)

@@ -36,6 +36,16 @@ settings.register_profile("riskmap", deadline=None,
 settings.load_profile("riskmap")
 
 
+# ---- no test writes to the user's log ---------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _cli_log_in_tmp(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unexpected CLI errors are logged under the test's temp folder, not ~/.local/state."""
+    monkeypatch.setenv("RISKMAP_LOG_FILE", str(tmp_path_factory.getbasetemp() / "riskmap.log"))
+    monkeypatch.delenv("RISKMAP_DEBUG", raising=False)
+
+
 # ---- the tiny world --------------------------------------------------------------------------
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_ingest_then_export_incidents(tmp_path):
 def test_errors_are_one_line_with_the_file(tmp_path):
     res = CliRunner().invoke(cli, ["ingest", "incidents", str(tmp_path / "nope.csv"),
                                    "--store", str(tmp_path / "s")])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "nope.csv" in res.output and "Traceback" not in res.output
 
 

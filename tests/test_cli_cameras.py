@@ -76,7 +76,7 @@ def test_export_coverage_needs_a_build(tmp_path: Path) -> None:
     coverage_world(root)
     result = CliRunner().invoke(cli, ["export", "coverage", "--store", str(root), "-o",
                                       str(tmp_path / "x.csv")])
-    assert result.exit_code == 1 and "riskmap build --only coverage" in result.output
+    assert result.exit_code == 2 and "riskmap build --only coverage" in result.output
 
 
 def test_plan_cameras_writes_plan_and_summary(built_store: str, tmp_path: Path) -> None:
@@ -106,10 +106,10 @@ def test_plan_cameras_errors(built_store: str, tmp_path: Path) -> None:
     assert no_budget.exit_code == 2 and "--budget" in no_budget.output
     bad_area = runner.invoke(cli, ["plan", "cameras", "--store", built_store, "--budget", "1",
                                    "--area", "Atlantis", "-o", out])
-    assert bad_area.exit_code == 1 and "Atlantis" in bad_area.output
+    assert bad_area.exit_code == 2 and "Atlantis" in bad_area.output
     no_kde = runner.invoke(cli, ["plan", "cameras", "--store", built_store, "--budget", "1",
                                  "--risk", "kde", "-o", out])
-    assert no_kde.exit_code == 1 and "kde" in no_kde.output
+    assert no_kde.exit_code == 2 and "kde" in no_kde.output
     bad_cost = runner.invoke(cli, ["plan", "cameras", "--store", built_store, "--cost",
                                    "overview", "--money-budget", "5", "-o", out])
     assert bad_cost.exit_code == 2 and "TYPE=PRICE" in bad_cost.output

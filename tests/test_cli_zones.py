@@ -64,7 +64,7 @@ def test_threshold_options_flip_items(store_dir: str, tmp_path: Path) -> None:
 def test_unknown_zone_is_a_clear_error(store_dir: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", "zone", "Chorvoq", "--store", store_dir,
                                       "-o", str(tmp_path / "x.html")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no tourist zone named 'Chorvoq'" in result.output
     assert "Qo‘ng‘irot ko‘li (Z1)" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x.html").exists()

@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
 from riskmap import __version__
+from riskmap.cli.common import as_command_error, debug_enabled, expected_exit
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class RiskmapGroup(click.Group):
+    """The command group: no traceback reaches the user unless ``--debug`` asks for it.
+
+    Expected failures (bad input, settings, store state, a full disk) end in one line and exit
+    code 2; anything else in one line naming the log file that holds the traceback (exit 70).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            raise expected_exit(exc) from None
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:
+            if debug_enabled():
+                raise
+            raise as_command_error(exc) from exc
+
+
+@click.group(cls=RiskmapGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="riskmap")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Print the traceback of an unexpected error "
+              "(also RISKMAP_DEBUG=1; may come anywhere on the command line).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Geospatial risk mapping for mahalla public safety.
 
     Load boundaries, incidents, cameras and infrastructure into a store (a directory for the
     embedded store, or a postgresql+psycopg:// URL for PostGIS), build hotspot and coverage
     layers, and serve the web app. Start with `riskmap demo`.
     """
+    ctx.meta["riskmap.debug"] = debug
 
 
 def _register() -> None:
@@ -45,6 +76,9 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
-    """Console entry point."""
-    cli(prog_name="riskmap")
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point; ``--debug`` may stand anywhere on the command line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args:
+        args = ["--debug", *(a for a in args if a != "--debug")]
+    cli.main(args=args, prog_name="riskmap")

@@ -6,26 +6,59 @@ import sys
 
 import click
 
-from riskmap.cli.common import echo_json, fail_cleanly, open_from, settings_from, store_option
+from riskmap.cli.common import (
+    EXIT_EXPECTED,
+    EXIT_UNEXPECTED,
+    as_command_error,
+    echo_json,
+    fail_cleanly,
+    open_from,
+    settings_from,
+    store_option,
+)
+from riskmap.etl.build import step_names
 
-__all__ = ["COMMANDS", "build"]
+__all__ = ["COMMANDS", "build", "report_build"]
 
 
 @click.command()
 @store_option
-@click.option("--only", multiple=True, type=click.Choice(["hotspots", "coverage", "zones"]),
-              help="Run only these steps (repeatable).")
+@click.option("--only", multiple=True, type=click.Choice(step_names()),
+              help="Run only these steps (repeatable): hotspots (counts, Gi* hot spots, "
+                   "trends, mahalla status, KDE), coverage (camera coverage and gaps), zones "
+                   "(tourism-zone readiness, isochrones).")
 @click.option("--progress/--no-progress", default=None, help="Show progress bars.")
 @fail_cleanly
 def build(store_url: str | None, only: tuple[str, ...], progress: bool | None) -> None:
-    """Build the derived layers: counts, Gi* hotspots, trends, status, KDE, camera coverage."""
+    """Build the derived layers: hotspots, trends, status, KDE, camera coverage, tourism zones.
+
+    Each step runs on its own: a step that fails is reported with its reason, the others still
+    run, and the exit code is non-zero (2 when the cause is the data or settings, 70 when it is
+    unexpected; the traceback is then in the log file named).
+    """
     from riskmap.etl.build import build_all
 
     settings = settings_from(store_url)
     with open_from(settings) as store:
-        summary = build_all(store, settings, only=only or None,
-                            progress=sys.stderr.isatty() if progress is None else progress)
-    echo_json(summary)
+        result = build_all(store, settings, only=only or None,
+                           progress=sys.stderr.isatty() if progress is None else progress)
+    echo_json(result.summary)
+    report_build(result)
+
+
+def report_build(result) -> None:
+    """Print one line per failed step and exit with the matching code (nothing when all ran)."""
+    if result.ok:
+        return
+    code = EXIT_EXPECTED
+    for step, exc in result.failures.items():
+        error = as_command_error(exc)
+        code = max(code, error.exit_code)
+        click.echo(f"Error: build step {step!r} failed: {error.format_message()}", err=True)
+    ran = [s for s in result.summary if s not in result.failures]
+    click.echo(f"build: {len(result.failures)} step(s) failed"
+               f"{'; these ran: ' + ', '.join(ran) if ran else ''}", err=True)
+    sys.exit(code if code in (EXIT_EXPECTED, EXIT_UNEXPECTED) else EXIT_UNEXPECTED)
 
 
 COMMANDS = [build]

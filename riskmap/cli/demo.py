@@ -72,14 +72,13 @@ def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, se
 
 
 def _build(store, settings, progress: bool) -> None:
-    try:
-        from riskmap.etl.build import build_all
-    except ModuleNotFoundError:
-        return
+    from riskmap.cli.build import report_build
+    from riskmap.etl.build import build_all
+
     click.echo("riskmap build")
-    summary = build_all(store, settings, progress=progress)
-    if summary:
-        click.echo(json.dumps(summary, ensure_ascii=False, default=str)[:2000])
+    result = build_all(store, settings, progress=progress)
+    click.echo(json.dumps(result.summary, ensure_ascii=False, default=str)[:2000])
+    report_build(result)
 
 
 def _mark_demo(store_url: str, *, size: str, seed: int) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_option
+from riskmap.cli.common import (
+    DATE,
+    check_window,
+    fail_cleanly,
+    open_from,
+    settings_from,
+    store_option,
+)
 
 __all__ = ["COMMANDS", "export", "format_option", "write_frame"]
 
@@ -53,20 +60,23 @@ def write_frame(frame: pd.DataFrame, out: Path, fmt: str) -> None:
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if fmt == "csv":
-        frame.to_csv(tmp, index=False, encoding="utf-8")
-    elif fmt == "parquet":
-        frame.to_parquet(tmp, index=False)
-    elif fmt == "geojson":
-        if not isinstance(frame, gpd.GeoDataFrame):
-            raise click.UsageError("this export has no geometry; use --format csv")
-        if tmp.exists():
-            tmp.unlink()
-        frame.to_file(tmp, driver="GeoJSON", engine="pyogrio")
-    else:
+    if fmt not in ("csv", "parquet", "geojson"):
         raise click.UsageError(f"unknown format {fmt}")
-    tmp.replace(out)
+    if fmt == "geojson" and not isinstance(frame, gpd.GeoDataFrame):
+        raise click.UsageError("this export has no geometry; use --format csv")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False, encoding="utf-8")
+        elif fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or an interrupt leaves no half-written file
+        raise
 
 
 def incidents_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -99,8 +109,8 @@ def incidents_table(frame: pd.DataFrame) -> pd.DataFrame:
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
               help="Output file.")
 @region_option
-@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD).")
-@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD), inclusive.")
+@click.option("--from", "date_from", type=DATE, default=None, help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", type=DATE, default=None, help="Last day (YYYY-MM-DD), inclusive.")
 @click.option("--category", "categories", multiple=True, help="Only these categories.")
 @fail_cleanly
 def export_incidents(store_url: str | None, fmt: str, out: Path, regions: tuple[str, ...],
@@ -109,6 +119,7 @@ def export_incidents(store_url: str | None, fmt: str, out: Path, regions: tuple[
     """Write incidents with lat, lon, H3 cell (hex), mahalla and geocode precision."""
     import geopandas as gpd
 
+    check_window(date_from, date_to)
     settings = settings_from(store_url)
     filters = []
     if date_from:

@@ -70,7 +70,7 @@ def test_page_is_served_locally(world_store: Any) -> None:
 
 def test_serve_refuses_public_host_without_password(clean_env: None) -> None:
     result = CliRunner().invoke(serve, ["--store", "data", "--host", "0.0.0.0"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "RISKMAP_APP__PASSWORD" in result.output
     assert "Traceback" not in result.output
 
@@ -79,7 +79,7 @@ def test_serve_never_echoes_a_short_password(clean_env: None,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RISKMAP_APP__PASSWORD", "s3cr3t")
     result = CliRunner().invoke(serve, ["--store", "data"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "at least 8 characters" in result.output
     assert "s3cr3t" not in result.output
 

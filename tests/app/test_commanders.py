@@ -203,6 +203,19 @@ def _text(driver: Any, id_: str) -> str:
     return driver.find_element("id", id_).text
 
 
+#: true when Dash has no callback in flight (the renderer's own state, as dash.testing reads it)
+_IDLE_JS = "return !!window.store && !window.store.getState().isLoading;"
+
+
+def _idle(driver: Any) -> None:
+    """Wait until every callback the page triggered has answered.
+
+    An interaction made while an earlier response is still on its way races it (the first
+    map's answer can arrive after a zoom and redraw the map); tests interact on an idle page.
+    """
+    _wait(driver, lambda d: d.execute_script(_IDLE_JS))
+
+
 def _traces_when(driver: Any, summary: str) -> list[dict[str, Any]]:
     from selenium.common.exceptions import TimeoutException
 
@@ -212,6 +225,7 @@ def _traces_when(driver: Any, summary: str) -> list[dict[str, Any]]:
         logs = [e["message"] for e in driver.get_log("browser")]
         raise AssertionError(f"summary {_text(driver, 'cmd-summary')!r}, expected {summary!r};"
                              f" console: {logs}") from None
+    _idle(driver)
     return _wait(driver, lambda d: d.execute_script(_TRACES_JS, _MAP))
 
 
@@ -355,17 +369,10 @@ def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
     # zooming out past 0.6 degrees of longitude switches the hexagons to resolution 7
     n7 = len(np.unique(parents(incidents.loc[keep, "h3"].to_numpy(dtype="int64"), 7)))
     res7 = f"{int(keep.sum())} incidents in {n7} H3 cells (res 7)"
-    from selenium.common.exceptions import TimeoutException
-
-    for _ in range(4):  # on a busy machine a relayout can race the first render: zoom again
-        browser.execute_script("""Plotly.relayout(document.querySelector(arguments[0]),
-            {'xaxis.range[0]': 67.3, 'xaxis.range[1]': 68.3,
-             'yaxis.range[0]': 39.8, 'yaxis.range[1]': 40.4});""", _MAP)
-        try:
-            _wait(browser, lambda d: _text(d, "cmd-summary").startswith(res7), timeout=8)
-            break
-        except TimeoutException:
-            continue
+    browser.execute_script("""Plotly.relayout(document.querySelector(arguments[0]),
+        {'xaxis.range[0]': 67.3, 'xaxis.range[1]': 68.3,
+         'yaxis.range[0]': 39.8, 'yaxis.range[1]': 40.4});""", _MAP)
+    _wait(browser, lambda d: _text(d, "cmd-summary").startswith(res7))
     _traces_when(browser, f"{int(keep.sum())} incidents in {n7} H3 cells (res 7), "
                           "2025-02-01 – 2025-03-31")
 

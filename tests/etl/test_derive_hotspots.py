@@ -74,23 +74,23 @@ def test_hotspot_layers_on_the_tiny_world() -> None:
     h3l = layers["hotspots_h3"]
     # no res-7 cell centre (5 km² cells) falls in the 4 km² world: no study cell at res 7
     assert sorted(h3l["res"].unique().tolist()) == [8, 9]
-    # window = 2024-07-01 .. 2025-07-01 (latest incident 2025-07-20, July not full): the cluster
-    # (42) + I5 (June 2025) on cells; the fraud I6 is not on a cell
+    # window = 2024-08-01 .. 2025-08-01 (latest incident 2025-07-20; July 2025 is over, so it is
+    # a full month): the cluster (42) + I5 (June 2025) on cells; the fraud I6 is not on a cell
     assert h3l.loc[h3l["res"] == 9, "count"].sum() == 43
     centre = fixtures.cell(67.848, 40.106)
     row = h3l[(h3l["res"] == 9) & (h3l["h3"] == centre)].iloc[0]
     assert row["count"] == 6 and row["gi_class"].startswith("hot")
     assert row["mahalla_id"] == "M1"
     hm = layers["hotspots_mahalla"].set_index("mahalla_id")
-    # the fraud I6 (2025-07-20) falls after the window; I5 (June 2025) counts for M4
-    assert hm.loc[["M1", "M2", "M3", "M4"], "count"].tolist() == [42, 0, 0, 1]
+    # the fraud I6 (2025-07-20) counts at the victim's mahalla M2; I5 (June 2025) for M4
+    assert hm.loc[["M1", "M2", "M3", "M4"], "count"].tolist() == [42, 1, 0, 1]
     assert hm.loc["M1", "rate"] == pytest.approx(42 / 1200 * 1000)
     assert np.isnan(hm.loc["M4", "rate"])  # population unknown
-    assert hm.loc[["M2", "M3"], "status"].tolist() == ["green", "green"]
+    assert hm.loc[["M2", "M3"], "status"].tolist() == ["yellow", "green"]  # M2: the fraud I6
     hist = layers["mahalla_status"]
     assert set(hist.columns) >= {"mahalla_id", "month", "status", "why", "count",
                                  "rate_per_1000", "gi_z", "gi_class", "region"}
-    assert hist["month"].max() == pd.Timestamp("2025-06-01", tz="UTC")
+    assert hist["month"].max() == pd.Timestamp("2025-07-01", tz="UTC")
     kde = layers["kde_surface"].iloc[0]
     assert kde["bandwidth_m"] == 300.0
     with MemoryFile(read_kde_cog(layers["kde_surface"])) as mem, mem.open() as src:
@@ -106,7 +106,7 @@ def test_build_writes_the_layers_in_one_go(store: object) -> None:
     store.replace("incidents", _world_incidents())
     settings = SimpleNamespace(geo=GeoSettings(hotspot_resolutions=[8, 9]))
     summary = build(store, settings, progress=False)
-    assert summary["window"] == ["2024-07-01", "2025-07-01"]
+    assert summary["window"] == ["2024-08-01", "2025-08-01"]
     assert summary["hotspots_mahalla"] == 4 and summary["kde_surface"] == 1
     for layer in ("hotspots_h3", "hotspots_mahalla", "mahalla_status", "kde_surface"):
         assert store.has(layer)

@@ -74,8 +74,9 @@ def test_figures_layer_is_the_report_json(built) -> None:
 
 def test_rerun_through_build_all_replaces(built) -> None:
     store, _ = built
-    summary = build_all(store, _settings(store), only=("zones",))
-    assert summary["zones"]["zones"] == 1
+    result = build_all(store, _settings(store), only=("zones",))
+    assert result.ok and list(result.summary) == ["zones"]
+    assert result.summary["zones"]["zones"] == 1
     assert len(store.read("zone_readiness")) == 6 and len(store.read("zone_isochrones")) == 6
 
 

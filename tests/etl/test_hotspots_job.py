@@ -64,11 +64,18 @@ def tiny_incidents() -> gpd.GeoDataFrame:
 
 def test_default_window_is_the_last_full_months() -> None:
     frame = pd.DataFrame({"occurred_at": pd.to_datetime(["2024-03-02", "2024-12-15"], utc=True)})
-    assert default_window(frame, 12) == (pd.Timestamp("2023-12-01", tz="UTC"),
-                                         pd.Timestamp("2024-12-01", tz="UTC"))
+    running = pd.Timestamp("2024-12-20", tz="UTC")  # December is still running: left out
+    assert default_window(frame, 12, now=running) == (pd.Timestamp("2023-12-01", tz="UTC"),
+                                                      pd.Timestamp("2024-12-01", tz="UTC"))
+    over = pd.Timestamp("2025-02-01", tz="UTC")  # December is over: its data are complete
+    assert default_window(frame, 12, now=over) == (pd.Timestamp("2024-01-01", tz="UTC"),
+                                                   pd.Timestamp("2025-01-01", tz="UTC"))
     closed = pd.DataFrame({"occurred_at": pd.to_datetime(["2024-12-31T18:00"], utc=True)})
-    assert default_window(closed, 3) == (pd.Timestamp("2024-10-01", tz="UTC"),
-                                         pd.Timestamp("2025-01-01", tz="UTC"))
+    assert default_window(closed, 3, now=running) == (pd.Timestamp("2024-10-01", tz="UTC"),
+                                                      pd.Timestamp("2025-01-01", tz="UTC"))
+    one_month = pd.DataFrame({"occurred_at": pd.to_datetime(["2025-03-05"], utc=True)})
+    start, end = default_window(one_month, 12)  # data of one past month: that month is in
+    assert start <= one_month["occurred_at"].iloc[0] < end
     empty = pd.DataFrame({"occurred_at": pd.to_datetime([], utc=True)})
     assert default_window(empty) == (None, None)
 

@@ -57,6 +57,16 @@ __all__ = ["PostgisStore", "alembic_config", "sqlalchemy_url"]
 _MIGRATION_LOCK = 0x7269736B6D6170  # pg_advisory_xact_lock key: "riskmap"
 _INTERNAL = frozenset({"riskmap_layers", "alembic_version", "spatial_ref_sys"})
 _REINDEX_ROWS = 20_000  # a replace this big drops the indexes and builds them after the COPY
+#: per-session settings. A client that dies (killed, machine gone) must not leave its session
+#: running a statement and holding locks that make the next load wait: the server checks the
+#: client's socket every second during a statement (PostgreSQL 14+), TCP keepalives find a
+#: silent peer within about a minute, and a session idle inside a transaction ends after 10
+#: minutes.
+SESSION_OPTIONS = ("-c TimeZone=UTC -c extra_float_digits=3"
+                   " -c client_connection_check_interval=1000"
+                   " -c idle_in_transaction_session_timeout=600000")
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3}
 
 
 # ---- helpers: SQL files, URLs, Alembic -----------------------------------------------------
@@ -178,7 +188,8 @@ class PostgisStore(Store):
         self.url = url
         self.engine = sa.create_engine(
             sqlalchemy_url(url), pool_pre_ping=True,
-            connect_args={"options": "-c TimeZone=UTC -c extra_float_digits=3"})
+            connect_args={"options": SESSION_OPTIONS, "application_name": "riskmap",
+                          **KEEPALIVES})
         if migrate:
             try:
                 self.migrate()

@@ -10,15 +10,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/riskmap
 
-# dependencies first (cached while only the code changes)
+# dependencies first, at the tested versions of requirements/lock.txt (a layer cached while
+# only the code changes): the runtime dependencies pyproject.toml declares, pinned by the lock
 COPY pyproject.toml README.md ./
+COPY requirements/lock.txt ./requirements/lock.txt
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -c requirements/lock.txt -r /tmp/requirements.txt
 COPY riskmap ./riskmap
 COPY geo ./geo
 COPY layers ./layers
 COPY etl ./etl
 COPY app ./app
-# waitress: a production WSGI server, used by `riskmap serve` when installed
-RUN pip install . waitress \
+RUN pip install --no-deps -c requirements/lock.txt . \
     && useradd --system --uid 10001 --user-group --create-home --home-dir /home/riskmap riskmap \
     && mkdir -p /data \
     && chown riskmap:riskmap /data

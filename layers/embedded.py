@@ -35,7 +35,15 @@ import shapely
 
 from riskmap.errors import StoreError
 from riskmap.layers.spec import SRID, LayerSpec, get_spec
-from riskmap.layers.store import Filter, Store, Transaction, apply_filters, check_filters, prepare
+from riskmap.layers.store import (
+    UNVERSIONED,
+    Filter,
+    Store,
+    Transaction,
+    apply_filters,
+    check_filters,
+    prepare,
+)
 
 __all__ = ["EmbeddedStore"]
 
@@ -79,8 +87,8 @@ class EmbeddedStore(Store):
         return sorted(self._manifest()["layers"])
 
     def version(self) -> str:
-        """Hash of the manifest's part files, the audit log's left out."""
-        layers = {k: v for k, v in self._manifest()["layers"].items() if k != "audit"}
+        """Hash of the manifest's part files (the :data:`UNVERSIONED` layers left out)."""
+        layers = {k: v for k, v in self._manifest()["layers"].items() if k not in UNVERSIONED}
         return uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(layers, sort_keys=True)).hex
 
     def count(self, layer: str) -> int:

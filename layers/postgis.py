@@ -50,7 +50,15 @@ from riskmap.layers._pgcodec import (
     to_frame,
 )
 from riskmap.layers.spec import SRID, LayerSpec, get_spec
-from riskmap.layers.store import Filter, Store, Transaction, apply_filters, check_filters, prepare
+from riskmap.layers.store import (
+    UNVERSIONED,
+    Filter,
+    Store,
+    Transaction,
+    apply_filters,
+    check_filters,
+    prepare,
+)
 
 __all__ = ["PostgisStore", "alembic_config", "sqlalchemy_url"]
 
@@ -237,11 +245,14 @@ class PostgisStore(Store):
             return [row[0] for row in cur.execute(_sql("layer_names")).fetchall()]
 
     def version(self) -> str:
-        """Latest write time and count of the layers in ``riskmap_layers``, audit log left out."""
+        """Latest write time and count of the layers in ``riskmap_layers``.
+
+        The :data:`UNVERSIONED` layers are left out.
+        """
         with self._cursor() as cur:
             row = cur.execute(
                 "SELECT coalesce(max(updated_at)::text, '') || '/' || count(*) "
-                "FROM riskmap_layers WHERE name <> 'audit'").fetchone()
+                "FROM riskmap_layers WHERE name <> ALL(%s)", (list(UNVERSIONED),)).fetchone()
             return str(row[0]) if row else ""
 
     def count(self, layer: str) -> int:

@@ -20,9 +20,11 @@ import pandas as pd
 from riskmap.errors import StoreError
 from riskmap.layers.spec import LayerSpec, conform, get_spec
 
-__all__ = ["Filter", "Store", "Transaction", "open_store"]
+__all__ = ["UNVERSIONED", "Filter", "Store", "Transaction", "open_store"]
 
 Filter = tuple[str, str, Any]
+#: layers whose writes do not change :meth:`Store.version` (bookkeeping, not data)
+UNVERSIONED = ("audit", "store_meta")
 _OPS = {"=", "!=", "<", "<=", ">", ">=", "in"}
 
 
@@ -71,10 +73,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def version(self) -> str:
-        """A cheap token that changes whenever a layer other than the audit log is written.
+        """A cheap token that changes whenever a data layer is written.
 
-        Long-running readers (the app) compare it to know when to read again; the audit log is
-        left out because every audited read appends to it.
+        Long-running readers (the app) compare it to know when to read again. The layers of
+        :data:`UNVERSIONED` are left out: every audited read appends to the audit log, and
+        ``store_meta`` holds bookkeeping (such as the version a demo was built at).
         """
 
     # ---- writes ------------------------------------------------------------------------

@@ -20,7 +20,11 @@ __all__ = ["COMMANDS", "demo"]
 @click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same world).")
 @store_option
 @click.option("--files", "files_dir", type=click.Path(path_type=Path), default=None,
-              help="Where the generated input files go (default: demo-files/ beside the store).")
+              help="Where the generated input files go (default: STORE-demo-files/ beside the "
+                   "store, e.g. ./riskmap-data-demo-files/ for ./riskmap-data).")
+@click.option("--rebuild", is_flag=True, default=False,
+              help="Generate, load and build again even when the store already holds this "
+                   "demo world, unchanged since it was built.")
 @click.option("--serve/--no-serve", default=True, show_default=True,
               help="Serve the app on http://HOST:PORT after building.")
 @click.option("--host", default=None, help="Host for the app (default 127.0.0.1).")
@@ -28,20 +32,30 @@ __all__ = ["COMMANDS", "demo"]
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars.")
 @fail_cleanly
-def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, serve: bool,
-         host: str | None, port: int | None, progress: bool) -> None:
+def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, rebuild: bool,
+         serve: bool, host: str | None, port: int | None, progress: bool) -> None:
     """Build the SYNTHETIC demo world and serve the app.
 
     Generates Jizzakh, Surkhandarya and Kashkadarya (or the whole country with --size large)
     as input files with a sprinkling of dirty rows, loads them with `riskmap ingest` into the
     store, builds the derived layers, and serves the app on http://127.0.0.1:8050.
-    Running it again is idempotent: nothing is loaded twice.
+    Running it again is idempotent: when the store already holds this world (same size and
+    seed) and nothing was written to it since the build, it only serves (--rebuild forces
+    the whole run); otherwise nothing is loaded twice.
     """
     from riskmap.cli.ingest import run_ingest
     from riskmap.etl.demo import generate_demo
 
     app_overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = settings_from(store_url, **({"app": app_overrides} if app_overrides else {}))
+    if not rebuild and _up_to_date(settings.store, size=size, seed=seed):
+        click.echo(f"the demo store {safe_url(settings.store)} already holds this world "
+                   f"({size}, seed {seed}), unchanged since its build (--rebuild redoes it)")
+        if serve:
+            from riskmap.cli.serve import serve_app
+
+            serve_app(settings, demo=True)
+        return
     if files_dir is None:
         base = Path(settings.store) if "://" not in settings.store else Path.cwd()
         files_dir = base.parent / f"{base.name}-demo-files"
@@ -82,16 +96,33 @@ def _build(store, settings, progress: bool) -> None:
 
 
 def _mark_demo(store_url: str, *, size: str, seed: int) -> None:
-    """Record in the store that it holds synthetic data (the app shows a badge)."""
+    """Record in the store that it holds synthetic data (the app shows a badge), which world,
+    and the store's version once built (``store_meta`` writes leave the version as it is)."""
     import pandas as pd
 
     from riskmap.layers import open_store
 
     with open_store(store_url) as store:
         store.replace("store_meta", pd.DataFrame({
-            "key": ["synthetic", "demo_size", "demo_seed"],
-            "value": ["true", size, str(seed)],
+            "key": ["synthetic", "demo_size", "demo_seed", "demo_version"],
+            "value": ["true", size, str(seed), store.version()],
         }))
+
+
+def _up_to_date(store_url: str, *, size: str, seed: int) -> bool:
+    """True when the store holds the demo world ``size``/``seed``, unchanged since its build."""
+    from riskmap.layers import open_store
+
+    if "://" not in store_url and not (Path(store_url) / "manifest.json").exists():
+        return False  # no embedded store yet: do not create one by looking
+    with open_store(store_url) as store:
+        meta = store.read("store_meta")
+        if len(meta) == 0 or not {"key", "value"} <= set(meta.columns):
+            return False
+        got = dict(zip(meta["key"].astype(str), meta["value"].astype(str), strict=True))
+        return (got.get("synthetic") == "true" and got.get("demo_size") == size
+                and got.get("demo_seed") == str(seed)
+                and got.get("demo_version") == store.version())
 
 
 COMMANDS = [demo]

@@ -16,7 +16,18 @@ import shapely
 
 from riskmap.errors import InputFileError
 from riskmap.etl.ingest import IngestReport
-from riskmap.etl.readers import read_raw, require_columns
+from riskmap.etl.readers import (
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
+    crs_advice,
+    metre_like,
+    parse_crs,
+    read_raw,
+    require_columns,
+    source_labels,
+    text_faults,
+    to_lonlat,
+)
 from riskmap.geo.coverage import CAMERA_DEFAULTS
 from riskmap.geo.join import PolygonIndex
 from riskmap.geo.points import xy
@@ -71,20 +82,38 @@ def _strings(frame: pd.DataFrame, col: str) -> pd.Series:
     return s.mask(s == "")
 
 
-def _as_geoframe(path: Path, raw: pd.DataFrame, *, points_ok: bool) -> gpd.GeoDataFrame:
-    """Vector files come with geometry; tables need lat/lon (points) or a WKT column."""
+def _as_geoframe(path: Path, raw: pd.DataFrame, *, points_ok: bool,
+                 crs: object = None) -> gpd.GeoDataFrame:
+    """Vector files come with geometry; tables need lat/lon (points) or a WKT column.
+
+    Table coordinates are in ``crs`` when given (``--crs``), else longitude/latitude; a table
+    whose coordinates are mostly projected metres is refused with advice to give ``--crs``.
+    """
     if isinstance(raw, gpd.GeoDataFrame):
         return raw
     for wkt_col in ("wkt", "geometry", "geom"):
         if wkt_col in raw.columns:
             geoms = shapely.from_wkt(raw[wkt_col].astype("string").fillna("").to_numpy(
                 dtype=object), on_invalid="ignore")
-            return gpd.GeoDataFrame(raw.drop(columns=[wkt_col]), geometry=geoms, crs=4326)
+            frame = gpd.GeoDataFrame(raw.drop(columns=[wkt_col]), geometry=geoms,
+                                     crs=crs if crs is not None else 4326)
+            if crs is not None:
+                return frame.to_crs(4326)
+            present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+            if present.any():
+                b = shapely.bounds(geoms[present])
+                _refuse_metres(path, np.concatenate([b[:, 0], b[:, 2]]),
+                               np.concatenate([b[:, 1], b[:, 3]]), wkt_col)
+            return frame
     if points_ok and "lat" in raw.columns and "lon" in raw.columns:
         lat = pd.to_numeric(raw["lat"].astype("string").str.replace(",", ".", regex=False),
                             errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         lon = pd.to_numeric(raw["lon"].astype("string").str.replace(",", ".", regex=False),
                             errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if crs is not None:
+            lon, lat = to_lonlat(lon, lat, crs)
+        else:
+            _refuse_metres(path, lon, lat, "lat")
         ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
         geoms = np.full(len(raw), None, dtype=object)
         geoms[ok] = shapely.points(lon[ok], lat[ok])
@@ -95,6 +124,18 @@ def _as_geoframe(path: Path, raw: pd.DataFrame, *, points_ok: bool) -> gpd.GeoDa
                          column=need)
 
 
+def _refuse_metres(path: Path, x: np.ndarray, y: np.ndarray, column: str) -> None:
+    """Refuse coordinates that are mostly projected metres rather than degrees."""
+    numeric = np.isfinite(x) & np.isfinite(y)
+    metres = metre_like(x, y)
+    if metres.any() and 2 * metres.sum() > numeric.sum():
+        at = np.flatnonzero(metres)[0]
+        raise InputFileError(
+            path, f"{int(metres.sum()):,} of {int(numeric.sum()):,} coordinates are not degrees "
+                  f"but look like projected metres (x {x[at]:.1f}, y {y[at]:.1f}); nothing was "
+                  "loaded: " + crs_advice(), column=column)
+
+
 class _Quarantine:
     """Collects bad rows with one reason each."""
 
@@ -102,8 +143,36 @@ class _Quarantine:
         self.frame = frame
         self.layer = layer
         self.source = source
+        self.sources = source_labels(frame, source)  # name[sheet] for multi-sheet workbooks
         self.reason = np.full(len(frame), None, dtype=object)
         self.detail = np.full(len(frame), None, dtype=object)
+        if "_formula" in frame.columns:
+            cells = frame["_formula"].astype(object).to_numpy()
+            self.fail(pd.notna(cells), "uncalculated_formula",
+                      lambda i: f"cell {cells[i]} is a formula without a calculated value "
+                                "(open and save the workbook in Excel or LibreOffice, or "
+                                "export the values, then load it again)")
+
+    def check_text(self, key: str, columns: list[str]) -> None:
+        """Quarantine ids over MAX_ID_CHARS, other values over MAX_TEXT_CHARS, NUL in text.
+
+        PostgreSQL refuses NUL characters and index entries over ~2,700 bytes; such rows are
+        quarantined on every backend instead of failing the whole load on one of them.
+        """
+        for col in [key, *columns]:
+            if col not in self.frame.columns:
+                continue
+            limit = MAX_ID_CHARS if col == key else MAX_TEXT_CHARS
+            too_long, has_nul, lengths = text_faults(self.frame[col], limit)
+            self.fail(too_long, "value_too_long",
+                      lambda i, c=col, n=lengths, k=limit: f"column {c!r}: {n[i]:,} characters, "
+                      f"more than the {k:,} it may have")
+            self.fail(has_nul, "invalid_text",
+                      lambda i, c=col: f"column {c!r} holds a NUL character, which the store "
+                                       "cannot hold")
+            bad = too_long | has_nul
+            if bad.any():
+                self.frame[col] = self.frame[col].astype(object).where(~bad, None)
 
     def fail(self, mask: np.ndarray, code: str, message: Callable[[int], str]) -> None:
         mask = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711
@@ -118,8 +187,8 @@ class _Quarantine:
     def records(self) -> pd.DataFrame:
         bad = ~self.ok
         sub = self.frame[bad]
-        attrs = pd.DataFrame(sub.drop(columns=[c for c in ("geometry", "_row")
-                                               if c in sub.columns]))
+        attrs = pd.DataFrame(sub.drop(columns=[c for c in ("geometry", "_row", "_sheet",
+                                                           "_formula") if c in sub.columns]))
         geoms = sub.geometry if isinstance(sub, gpd.GeoDataFrame) else None
         raws = []
         for i, rec in enumerate(attrs.astype(object).where(attrs.notna(), None).to_dict("records")):
@@ -130,10 +199,12 @@ class _Quarantine:
                 rec["wkt"] = None if g is None else shapely.to_wkt(g)
             raws.append(json.dumps(rec, ensure_ascii=False))
         rows = sub["_row"].to_numpy()
+        sources = self.sources[bad]
         return pd.DataFrame({
-            "quarantine_id": [f"{self.layer[:3]}:{self.source}:{r}" for r in rows],
+            "quarantine_id": [f"{self.layer[:3]}:{s}:{r}" for s, r in zip(sources, rows,
+                                                                          strict=True)],
             "layer": self.layer,
-            "source_file": self.source,
+            "source_file": sources,
             "source_row": rows,
             "reason": self.reason[bad],
             "detail": self.detail[bad],
@@ -175,24 +246,30 @@ def _write(store: Store, layer: str, frame: gpd.GeoDataFrame, q: _Quarantine,
 # ---- mahallas ----------------------------------------------------------------------------
 
 def ingest_mahallas(path: str | Path, store: Store, *, mapping: Mapping[str, str] | None = None,
-                    replace: bool = False) -> IngestReport:
+                    replace: bool = False, crs: object = None, sheet: str | None = None,
+                    defaults: Mapping[str, str] | None = None) -> IngestReport:
     """Load mahalla polygons: repair invalid geometries, report overlaps and gaps.
 
-    Rows without an id, name, district, region or a polygon are quarantined.
+    Rows without an id, name, district, region or a polygon are quarantined. ``crs``,
+    ``sheet`` and ``defaults`` are the ``--crs``, ``--sheet`` and ``--default`` options (see
+    :func:`riskmap.etl.readers.iter_raw`); a CRS-less file whose coordinates are not degrees
+    is refused.
     """
     t0 = time.perf_counter()
     path = Path(path)
     report = _empty_report("mahallas", path)
-    raw = read_raw(path, mapping=mapping, layer="mahallas")
-    frame = _as_geoframe(path, raw, points_ok=False)
+    raw = read_raw(path, mapping=mapping, layer="mahallas", crs=crs, sheet=sheet,
+                   defaults=defaults, notes=report.warnings)
+    frame = _as_geoframe(path, raw, points_ok=False, crs=parse_crs(crs))
     require_columns(path, frame, ["mahalla_id", "name", "district", "region"])
     q = _Quarantine(frame, "mahallas", path.name)
+    q.check_text("mahalla_id", ["name", "name_cyrillic", "district", "region"])
     for col in ("mahalla_id", "name", "district", "region"):
         s = _strings(frame, col)
         frame[col] = s
         q.fail(s.isna().to_numpy(dtype=bool), f"missing_{col}" if col != "mahalla_id"
                else "missing_id", lambda i, c=col: f"column {c!r} is empty")
-    geoms = np.asarray(frame.geometry.values, dtype=object)
+    geoms = np.array(frame.geometry.values, dtype=object)  # a copy: written below
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     q.fail(missing, "invalid_geometry", lambda i: "geometry is empty")
     invalid = ~missing & ~shapely.is_valid(np.where(missing, None, geoms))
@@ -289,15 +366,21 @@ def _assign_areas(store: Store, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def ingest_cameras(path: str | Path, store: Store, *, mapping: Mapping[str, str] | None = None,
-                   replace: bool = False) -> IngestReport:
-    """Load cameras (CSV with lat/lon or vector points), filling per-type defaults."""
+                   replace: bool = False, crs: object = None, sheet: str | None = None,
+                   defaults: Mapping[str, str] | None = None) -> IngestReport:
+    """Load cameras (CSV with lat/lon or vector points), filling per-type defaults.
+
+    ``crs``, ``sheet`` and ``defaults`` as for :func:`ingest_mahallas`.
+    """
     t0 = time.perf_counter()
     path = Path(path)
     report = _empty_report("cameras", path)
-    raw = read_raw(path, mapping=mapping, layer="cameras")
-    frame = _as_geoframe(path, raw, points_ok=True)
+    raw = read_raw(path, mapping=mapping, layer="cameras", crs=crs, sheet=sheet,
+                   defaults=defaults, notes=report.warnings)
+    frame = _as_geoframe(path, raw, points_ok=True, crs=parse_crs(crs))
     require_columns(path, frame, ["camera_id", "type"])
     q = _Quarantine(frame, "cameras", path.name)
+    q.check_text("camera_id", ["type", "status", "mahalla_id", "district", "region"])
     frame["camera_id"] = _strings(frame, "camera_id")
     q.fail(frame["camera_id"].isna().to_numpy(dtype=bool), "missing_id",
            lambda i: "column 'camera_id' is empty")
@@ -336,21 +419,28 @@ def ingest_cameras(path: str | Path, store: Store, *, mapping: Mapping[str, str]
 
 def ingest_infrastructure(path: str | Path, store: Store, *,
                           mapping: Mapping[str, str] | None = None,
-                          replace: bool = False) -> IngestReport:
-    """Load infrastructure features of any geometry with a ``kind``."""
+                          replace: bool = False, crs: object = None, sheet: str | None = None,
+                          defaults: Mapping[str, str] | None = None) -> IngestReport:
+    """Load infrastructure features of any geometry with a ``kind``.
+
+    ``crs``, ``sheet`` and ``defaults`` as for :func:`ingest_mahallas`.
+    """
     t0 = time.perf_counter()
     path = Path(path)
     report = _empty_report("infrastructure", path)
-    raw = read_raw(path, mapping=mapping, layer="infrastructure")
-    frame = _as_geoframe(path, raw, points_ok=True)
+    raw = read_raw(path, mapping=mapping, layer="infrastructure", crs=crs, sheet=sheet,
+                   defaults=defaults, notes=report.warnings)
+    frame = _as_geoframe(path, raw, points_ok=True, crs=parse_crs(crs))
     require_columns(path, frame, ["kind"])
     q = _Quarantine(frame, "infrastructure", path.name)
+    q.check_text("feature_id", ["kind", "name", "road_class", "season_start", "season_end",
+                                "mahalla_id", "district", "region"])
     kind = _norm_word(_strings(frame, "kind").fillna(""))
     kind = kind.map(INFRA_KIND_ALIASES).fillna(kind.str.replace(r"[^\w]+", "_", regex=True))
     kind = kind.mask(kind == "")
     q.fail(kind.isna().to_numpy(dtype=bool), "missing_kind", lambda i: "column 'kind' is empty")
     frame["kind"] = kind
-    geoms = np.asarray(frame.geometry.values, dtype=object)
+    geoms = np.array(frame.geometry.values, dtype=object)  # a copy: written below
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     q.fail(empty, "invalid_geometry", lambda i: "geometry is empty")
     invalid = ~empty & ~shapely.is_valid(np.where(empty, None, geoms))
@@ -369,7 +459,8 @@ def ingest_infrastructure(path: str | Path, store: Store, *,
         ids = ids.fillna(gen)
     frame["feature_id"] = ids
     known = set(INFRASTRUCTURE.column_names)
-    extra = [c for c in frame.columns if c not in known and c not in {"geometry", "_row"}]
+    extra = [c for c in frame.columns if c not in known
+             and c not in {"geometry", "_row", "_sheet", "_formula"}]
     if extra:
         frame["attrs"] = [json.dumps({k: (v if isinstance(v, str | int | float | bool) else str(v))
                                       for k, v in rec.items() if v is not None and v == v},

@@ -14,9 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import geopandas as gpd
+
 from riskmap.errors import InputFileError, StoreError
 from riskmap.etl.categories import build_alias_table, load_alias_file
 from riskmap.etl.incidents import (
+    DATE_PARTS,
     IncidentContext,
     finalize,
     incidents_frame,
@@ -24,7 +27,7 @@ from riskmap.etl.incidents import (
     transform_chunk,
 )
 from riskmap.etl.progress import progress_bar
-from riskmap.etl.readers import iter_raw, require_columns
+from riskmap.etl.readers import crs_advice, iter_raw, parse_crs, require_columns
 from riskmap.layers.store import Store
 
 __all__ = ["IngestReport", "ingest_incidents", "load_context"]
@@ -43,6 +46,7 @@ class IngestReport:
     quarantined: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
     by_precision: dict[str, int] = field(default_factory=dict)
+    by_sheet: dict[str, int] = field(default_factory=dict)  # input rows per XLSX sheet
     fixed: dict[str, int] = field(default_factory=dict)
     resolved_quarantine: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -66,6 +70,8 @@ class IngestReport:
         if self.by_reason:
             lines.append("  quarantined: " + ", ".join(f"{k} {v}" for k, v in
                                                        sorted(self.by_reason.items())))
+        if self.by_sheet:
+            lines.append("  sheets: " + ", ".join(f"{k} {v}" for k, v in self.by_sheet.items()))
         if self.by_precision:
             lines.append("  precision: " + ", ".join(f"{k} {v}" for k, v in
                                                      sorted(self.by_precision.items())))
@@ -120,19 +126,44 @@ def _gc_paused() -> Iterator[None]:
 
 def ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
                      mapping: Mapping[str, str] | None = None, chunk_rows: int = 250_000,
-                     progress: bool = False) -> IngestReport:
+                     progress: bool = False, crs: Any = None, sheet: str | None = None,
+                     defaults: Mapping[str, str] | None = None) -> IngestReport:
     """Load an incident file into ``store``: every row is loaded, a duplicate, or quarantined.
 
     The whole load is one transaction: if anything fails, the store is left as it was.
+
+    Parameters
+    ----------
+    path
+        CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile or GeoParquet.
+    mapping
+        ``--map`` renames, SOURCE column -> canonical field.
+    crs
+        Source CRS (``--crs``) of a file that declares none: vector/GeoParquet geometries
+        and the lat/lon (x/y) columns of tables are reprojected from it to longitude/latitude.
+        Without it, a table whose coordinates are mostly projected metres, or a CRS-less
+        vector file that is, is refused with advice to give ``--crs``: every row would
+        otherwise be quarantined although nothing is wrong with them but the missing CRS.
+    sheet
+        One worksheet of an XLSX workbook (``--sheet``); by default every sheet with rows.
+    defaults
+        ``--default FIELD=VALUE``: the value of a field on rows where the file gives none.
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be read, lacks a required column, or its coordinates need ``--crs``.
     """
     with _gc_paused():
         return _ingest_incidents(path, store, ctx, mapping=mapping, chunk_rows=chunk_rows,
-                                 progress=progress)
+                                 progress=progress, crs=parse_crs(crs), sheet=sheet,
+                                 defaults=defaults)
 
 
 def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
                       mapping: Mapping[str, str] | None, chunk_rows: int,
-                      progress: bool) -> IngestReport:
+                      progress: bool, crs: Any, sheet: str | None,
+                      defaults: Mapping[str, str] | None) -> IngestReport:
     import time
 
     t0 = time.perf_counter()
@@ -142,14 +173,21 @@ def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
     results = []
     with progress_bar(desc=f"ingest {source}", unit="rows", enabled=progress) as bar:
         for i, chunk in enumerate(iter_raw(path, mapping=mapping, chunk_rows=chunk_rows,
-                                                  layer="incidents")):
+                                           layer="incidents", crs=crs, sheet=sheet,
+                                           defaults=defaults)):
             raw = chunk.frame
+            report.warnings += chunk.notes
             if i == 0:
                 _check_columns(path, raw)
                 if chunk.total_rows:
                     bar.total = chunk.total_rows
-            results.append(transform_chunk(raw, ctx))
+            results.append(transform_chunk(raw, ctx, crs=crs))
             bar.update(len(raw))
+    _check_metres(path, results)
+    if results and results[0].assembled_dates:
+        report.warnings.append(
+            "occurred_at assembled from the columns " + ", ".join(results[0].assembled_dates)
+            + f" (local time, {ctx.tz})")
     rows = pd.concat([r.rows for r in results], ignore_index=True)
     raw_all = pd.concat([r.raw for r in results], ignore_index=True)
     for r in results:
@@ -157,6 +195,9 @@ def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
             report.fixed[k] = report.fixed.get(k, 0) + v
     rows = finalize(rows, raw_all)
     report.input_rows = len(rows)
+    if "_sheet" in raw_all.columns:
+        counts = raw_all["_sheet"].astype(object).value_counts(sort=False)
+        report.by_sheet = {str(k): int(v) for k, v in counts.items()}
 
     bad = rows["reason"].notna().to_numpy(dtype=bool)
     in_file_dup = rows["dup_in_file"].to_numpy(dtype=bool) & ~bad
@@ -206,12 +247,31 @@ def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
 
 
 def _check_columns(path: Path, raw: pd.DataFrame) -> None:
-    require_columns(path, raw, ["occurred_at", "category"])
+    """A date (``occurred_at``, or year/month/day columns), a category and a location."""
+    if "occurred_at" not in raw.columns and not all(p in raw.columns
+                                                    for p in DATE_PARTS[:3]):
+        require_columns(path, raw, ["occurred_at"])
+    require_columns(path, raw, ["category"])
     has_xy = "lat" in raw.columns and "lon" in raw.columns
+    has_geom = isinstance(raw, gpd.GeoDataFrame) or any(c in raw.columns
+                                                        for c in ("geometry", "wkt", "geom"))
     has_addr = any(c in raw.columns for c in ("address", "mahalla", "district"))
-    if not has_xy and not has_addr:
+    if not has_xy and not has_geom and not has_addr:
         missing = "lat" if "lat" not in raw.columns else "lon"
         raise InputFileError(
-            path, f"required column {missing!r} is missing: a location needs lat and lon, or an "
-                  "address / mahalla / district column (rename with --map SOURCE=FIELD)",
+            path, f"required column {missing!r} is missing: a location needs lat and lon, a "
+                  "point geometry, or an address / mahalla / district column (rename with "
+                  "--map SOURCE=FIELD)",
             column=missing)
+
+
+def _check_metres(path: Path, results: list[Any]) -> None:
+    """Refuse a table whose coordinates are mostly projected metres (it needs ``--crs``)."""
+    numeric = sum(r.coordinate_rows for r in results)
+    metres = sum(r.metre_rows for r in results)
+    if metres and 2 * metres > numeric:
+        example = next(r.metre_example for r in results if r.metre_example)
+        raise InputFileError(
+            path, f"{metres:,} of {numeric:,} rows have coordinates that are not degrees but "
+                  f"look like projected metres ({example}); nothing was loaded: "
+                  + crs_advice(), column="lat")

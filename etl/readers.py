@@ -1,28 +1,61 @@
 """Read user files (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile, GeoParquet) into raw frames.
 
-Every reader returns the file's rows with its original columns, renamed by ``--map`` and by a
-small table of common header spellings, plus ``_row``: the row number a user sees (for
-CSV/XLSX the spreadsheet row, the header being row 1; for vector formats the feature number).
-Tabular values are kept as text so that nothing is lost before validation.
+Every reader returns the file's rows with its original columns, renamed (see :func:`iter_raw`),
+plus reader columns whose names start with ``_`` (:data:`READER_COLUMNS`):
+
+- ``_row``: the row number a user sees (for CSV the line of the record, the header being row 1;
+  for XLSX the spreadsheet row of its sheet; for vector formats the feature number);
+- ``_sheet``: the worksheet of each row, for workbooks with more than one sheet;
+- ``_formula``: for XLSX, the cells of the row that hold a formula without a calculated value
+  (a workbook written by a program and never opened in a spreadsheet), else missing.
+
+Tabular values are kept as text (CSV) or as the spreadsheet's own values (XLSX) so that nothing
+is lost before validation. Vector and GeoParquet geometries come back in EPSG:4326: a file
+without a CRS is taken as longitude/latitude only when its coordinates are plausible degrees,
+otherwise it is refused with advice to give ``--crs``; the same check applies to projected x/y
+given as ``lat``/``lon`` columns (see :func:`metre_like` and :func:`to_lonlat`).
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 import geopandas as gpd
+import pyproj
+import shapely
 
-from riskmap.errors import InputFileError, MissingColumnError
+from riskmap.errors import ConfigError, InputFileError, MissingColumnError
 
-__all__ = ["COMMON_ALIASES", "HEADER_ALIASES", "RawChunk", "detect_format", "iter_raw", "parse_mapping", "read_raw"]
+__all__ = [
+    "COMMON_ALIASES",
+    "HEADER_ALIASES",
+    "MAX_ID_CHARS",
+    "MAX_TEXT_CHARS",
+    "READER_COLUMNS",
+    "RawChunk",
+    "crs_advice",
+    "detect_format",
+    "iter_raw",
+    "metre_like",
+    "parse_crs",
+    "parse_mapping",
+    "read_raw",
+    "require_columns",
+    "source_labels",
+    "text_faults",
+    "to_lonlat",
+]
 
 #: header spellings shared by every layer (matched case-insensitively)
 COMMON_ALIASES: dict[str, str] = {
@@ -39,12 +72,21 @@ COMMON_ALIASES: dict[str, str] = {
 HEADER_ALIASES: dict[str, dict[str, str]] = {
     "incidents": {
         "id": "incident_id", "incident": "incident_id", "case_id": "incident_id",
+        "incident_no": "incident_id", "incident_number": "incident_id",
+        "case_no": "incident_id", "case_number": "incident_id",
         "№": "incident_id", "номер": "incident_id",
         "date": "occurred_at", "datetime": "occurred_at", "date_time": "occurred_at",
         "time": "occurred_at", "дата": "occurred_at", "sana": "occurred_at",
-        "vaqt": "occurred_at",
+        "vaqt": "occurred_at", "offense_date": "occurred_at", "offence_date": "occurred_at",
         "type": "category", "crime_type": "category", "категория": "category",
         "вид": "category", "turi": "category", "jinoyat turi": "category",
+        "offense": "category", "offence": "category",
+        # date and time split over columns (assembled by the incident transform)
+        "year": "year", "yil": "year", "год": "year",
+        "month": "month", "oy": "month", "месяц": "month",
+        "day": "day", "kun": "day", "день": "day",
+        "hour": "hour", "soat": "hour", "час": "hour",
+        "minute": "minute", "daqiqa": "minute", "минута": "minute",
     },
     "mahallas": {"id": "mahalla_id", "mfy_id": "mahalla_id", "nomi": "name",
                  "название": "name", "население": "population", "aholi": "population"},
@@ -54,20 +96,43 @@ HEADER_ALIASES: dict[str, dict[str, str]] = {
     "infrastructure": {"id": "feature_id", "type": "kind", "category": "kind"},
 }
 
+#: fields a layer's input may carry besides its stored columns (see :func:`_expand_truncated`)
+_INPUT_FIELDS: dict[str, tuple[str, ...]] = {
+    "incidents": ("lat", "lon", "address", "mahalla", "quarantine_id",
+                  "year", "month", "day", "hour", "minute", "second"),
+    "cameras": ("lat", "lon"),
+    "infrastructure": ("lat", "lon"),
+}
+
+#: columns the readers add (never part of a user's row)
+READER_COLUMNS = ("_row", "_sheet", "_formula")
+#: the longest id (incident, camera, feature, mahalla or quarantine id) a row may carry
+MAX_ID_CHARS = 200
+#: the longest value of any other field a layer uses (PostgreSQL refuses index entries over
+#: ~2,700 bytes; 500 characters stay below that even at 4 bytes per character)
+MAX_TEXT_CHARS = 500
+
 _VECTOR = {".geojson": "vector", ".json": "vector", ".gpkg": "vector", ".shp": "vector",
            ".zip": "vector", ".fgb": "vector"}
+_SHAPEFILE_NAME_CHARS = 10
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
 @dataclass
 class RawChunk:
-    """A block of raw rows (text columns plus ``_row``; a GeoDataFrame for vector files)."""
+    """A block of raw rows (text columns plus ``_row``; a GeoDataFrame for vector files).
+
+    ``notes`` (on the first chunk only) tell what the reader decided on the user's behalf:
+    renamed duplicate or truncated headers, skipped empty sheets, an unused ``--crs``.
+    """
 
     frame: pd.DataFrame
     total_rows: int | None  # rows in the whole file when known up front
+    notes: list[str] = field(default_factory=list)
 
 
 def parse_mapping(pairs: tuple[str, ...] | list[str] | None) -> dict[str, str]:
-    """Parse ``--map SOURCE=FIELD`` options."""
+    """Parse ``--map SOURCE=FIELD`` (or ``--default FIELD=VALUE``) options."""
     out: dict[str, str] = {}
     for pair in pairs or ():
         if "=" not in pair:
@@ -80,9 +145,10 @@ def parse_mapping(pairs: tuple[str, ...] | list[str] | None) -> dict[str, str]:
 
 
 def detect_format(path: Path) -> str:
-    """One of ``csv``, ``xlsx``, ``parquet``, ``vector``."""
+    """One of ``csv`` (also gzip-compressed, ``.csv.gz``), ``xlsx``, ``parquet``, ``vector``."""
     suffix = path.suffix.lower()
-    if suffix in {".csv", ".txt", ".tsv"}:
+    if suffix in {".csv", ".txt", ".tsv"} or (
+            suffix == ".gz" and Path(path.stem).suffix.lower() in {".csv", ".txt", ".tsv"}):
         return "csv"
     if suffix in {".xlsx", ".xlsm", ".xls"}:
         return "xlsx"
@@ -90,78 +156,377 @@ def detect_format(path: Path) -> str:
         return "parquet"
     if suffix in _VECTOR:
         return "vector"
-    raise InputFileError(path, f"unsupported file type {suffix!r} (expected CSV, XLSX, GeoJSON, "
-                         "GeoPackage, zipped Shapefile or GeoParquet)")
+    raise InputFileError(path, f"unsupported file type {suffix!r} (expected CSV or .csv.gz, "
+                         "XLSX, GeoJSON, GeoPackage, zipped Shapefile or GeoParquet)")
 
 
 def read_raw(path: str | Path, *, mapping: Mapping[str, str] | None = None,
-             layer: str | None = None) -> pd.DataFrame:
-    """Read a whole file into one raw frame."""
-    chunks = [c.frame for c in iter_raw(path, mapping=mapping, chunk_rows=None, layer=layer)]
-    if len(chunks) == 1:
-        return chunks[0]
-    out = pd.concat(chunks, ignore_index=True)
-    if isinstance(chunks[0], gpd.GeoDataFrame):
-        return gpd.GeoDataFrame(out, geometry="geometry", crs=chunks[0].crs)
+             layer: str | None = None, crs: Any = None, sheet: str | None = None,
+             defaults: Mapping[str, str] | None = None,
+             notes: list[str] | None = None) -> pd.DataFrame:
+    """Read a whole file into one raw frame (see :func:`iter_raw`); ``notes`` collects notes."""
+    chunks = list(iter_raw(path, mapping=mapping, chunk_rows=None, layer=layer, crs=crs,
+                           sheet=sheet, defaults=defaults))
+    if notes is not None:
+        for c in chunks:
+            notes.extend(c.notes)
+    frames = [c.frame for c in chunks]
+    if len(frames) == 1:
+        return frames[0]
+    out = pd.concat(frames, ignore_index=True)
+    if isinstance(frames[0], gpd.GeoDataFrame):
+        return gpd.GeoDataFrame(out, geometry="geometry", crs=frames[0].crs)
     return out
 
 
 def iter_raw(path: str | Path, *, mapping: Mapping[str, str] | None = None,
-             chunk_rows: int | None = 250_000, layer: str | None = None) -> Iterator[RawChunk]:
+             chunk_rows: int | None = 250_000, layer: str | None = None, crs: Any = None,
+             sheet: str | None = None,
+             defaults: Mapping[str, str] | None = None) -> Iterator[RawChunk]:
     """Yield raw chunks of a file (CSV is streamed; other formats are read whole then split).
 
-    ``layer`` picks that layer's header aliases (see :data:`HEADER_ALIASES`).
+    Headers are renamed in this order: a header that appears more than once gets ``_2``,
+    ``_3``, ... on its later copies (reported in the notes); then ``--map`` renames
+    (``mapping``, by header); then the header aliases of ``layer`` (see
+    :data:`HEADER_ALIASES`) where they clash with nothing; then a 10-character header that is
+    the start of exactly one field of the layer (a Shapefile's truncated ``occurred_a``)
+    becomes that field. Two columns that still share a name (two ``--map`` to one field) are
+    refused. ``defaults`` (``--default FIELD=VALUE``) then fill a field on rows where the
+    file gives none (the column is missing or the cell is blank).
+
+    ``crs`` is the source CRS of vector/GeoParquet files that declare none, or that declare
+    longitude/latitude while their coordinates are mostly projected metres (a GeoJSON without
+    a CRS, a wrong .prj); such a file without ``crs`` is refused. A file that declares a
+    projected CRS keeps it (a note says ``--crs`` was not used). ``sheet`` chooses one
+    worksheet of an XLSX workbook; by default every sheet with rows is read (their headers
+    must match) and empty sheets are skipped with a note.
     """
     path = Path(path)
     aliases = {**COMMON_ALIASES, **HEADER_ALIASES.get(layer or "", {})}
+    fields = _layer_fields(layer)
     if not path.exists():
         raise InputFileError(path, "file not found")
     fmt = detect_format(path)
+    crs = parse_crs(crs)
+    if sheet is not None and fmt != "xlsx":
+        raise InputFileError(path, f"--sheet {sheet!r}: only XLSX workbooks have sheets")
+    rename = _Renamer(path, mapping, aliases, fields, defaults)
+    notes: list[str] = []
     try:
         if fmt == "csv":
-            yield from _iter_csv(path, mapping, chunk_rows, aliases)
+            yield from _iter_csv(path, chunk_rows, rename)
             return
         if fmt == "xlsx":
-            frame = _read_xlsx(path)
+            frame = _read_xlsx(path, sheet, notes)
         elif fmt == "parquet":
-            frame = _read_parquet(path)
+            frame = _read_parquet(path, crs, notes)
         else:
-            frame = _read_vector(path)
+            frame = _read_vector(path, crs, notes)
     except InputFileError:
         raise
     except Exception as exc:  # unreadable file of a known type
         raise InputFileError(path, f"cannot read {fmt.upper()} file: {exc}") from exc
-    frame = _rename(frame, mapping, aliases)
-    frame.insert(0, "_row", np.arange(1, len(frame) + 1) + (1 if fmt == "xlsx" else 0))
+    if "_row" not in frame.columns:
+        frame.insert(0, "_row", np.arange(1, len(frame) + 1))
+    frame = rename(frame)
+    notes += rename.notes
     step = chunk_rows or max(len(frame), 1)
     for start in range(0, max(len(frame), 1), step):
-        yield RawChunk(frame.iloc[start:start + step], len(frame))
+        yield RawChunk(frame.iloc[start:start + step], len(frame), notes if start == 0 else [])
 
 
-def _rename(frame: pd.DataFrame, mapping: Mapping[str, str] | None,
-            aliases: Mapping[str, str]) -> pd.DataFrame:
-    """Apply ``--map`` renames, then the header aliases where they clash with nothing."""
-    mapping = dict(mapping or {})
-    geom = getattr(frame, "_geometry_column_name", None)
-    cleaned = {c: mapping.get(str(c), re.sub(r"\s+", " ", str(c).replace("\ufeff", "").strip()))
-               for c in frame.columns if c != geom}
-    present = set(cleaned.values())
-    final: dict[object, str] = {}
-    for col, name in cleaned.items():
-        alias = None if str(col) in mapping else aliases.get(name.lower())
-        if alias and alias not in present:
-            final[col] = alias
-            present.add(alias)
-        else:
-            final[col] = name
-    return frame.rename(columns=final)
+def require_columns(path: Path | str, frame: pd.DataFrame, columns: list[str]) -> None:
+    """Raise :class:`MissingColumnError` for the first required column not in ``frame``."""
+    for col in columns:
+        if col not in frame.columns:
+            raise MissingColumnError(path, col, [c for c in frame.columns
+                                                 if c not in READER_COLUMNS])
 
 
-def _iter_csv(path: Path, mapping: Mapping[str, str] | None, chunk_rows: int | None,
-              aliases: Mapping[str, str]) -> Iterator[RawChunk]:
+def source_labels(raw: pd.DataFrame, name: str) -> np.ndarray:
+    """Where each row came from: the file name, with ``[sheet]`` for multi-sheet workbooks.
+
+    Square brackets cannot occur in a sheet name, so ``book.xlsx[Austin]`` is unambiguous.
+    """
+    if "_sheet" not in raw.columns:
+        return np.full(len(raw), name, dtype=object)
+    sheet = raw["_sheet"].astype("string")
+    return (name + "[" + sheet + "]").fillna(name).to_numpy(dtype=object)
+
+
+# ---- limits every store can hold ---------------------------------------------------------------
+
+def text_faults(series: pd.Series, limit: int, *,
+                nul: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values longer than ``limit`` characters, and (``nul``) values holding a NUL character.
+
+    Returns ``(too_long, has_nul, lengths)``; numbers and missing values are never at fault.
+    PostgreSQL refuses NUL in text and index entries over ~2,700 bytes, so a row with such a
+    value is quarantined on every backend rather than failing one of them. Computed by Arrow
+    over the whole column.
+    """
+    n = len(series)
+    zero = np.zeros(n, dtype=bool)
+    if n == 0 or pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series) \
+            or pd.api.types.is_datetime64_any_dtype(series):
+        return zero, zero, np.zeros(n, dtype="int64")
+    text = series if isinstance(series.dtype, pd.StringDtype) else series.astype("string")
+    arr = pa.chunked_array([pa.array(text.array, type=pa.large_string())]) \
+        if not hasattr(text.array, "__arrow_array__") else text.array.__arrow_array__()
+    lengths = pc.utf8_length(arr).fill_null(0).to_numpy().astype("int64", copy=False)
+    has_nul = (pc.match_substring(arr, "\x00").fill_null(False).to_numpy(
+        zero_copy_only=False).astype(bool, copy=False) if nul else zero)
+    return lengths > limit, has_nul, lengths
+
+
+# ---- coordinate reference systems --------------------------------------------------------------
+
+def parse_crs(value: Any) -> pyproj.CRS | None:
+    """A ``--crs`` value (``EPSG:32642``, a WKT or PROJ string) as a CRS; None stays None."""
+    if value is None or isinstance(value, pyproj.CRS):
+        return value
     try:
-        head = path.open("rb").read(65536)
-    except OSError as exc:
+        return pyproj.CRS.from_user_input(value)
+    except pyproj.exceptions.CRSError as exc:
+        raise ConfigError(f"--crs {value!r} is not a coordinate reference system (expected "
+                          "for example EPSG:32642, UTM zone 42N)") from exc
+
+
+def to_lonlat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Reproject x/y in ``crs`` to longitude/latitude (EPSG:4326); NaN where impossible.
+
+    Always x = easting/longitude, y = northing/latitude, whatever the CRS's axis order. The
+    inputs are not written to (they may be read-only views).
+    """
+    transformer = pyproj.Transformer.from_crs(parse_crs(crs), 4326, always_xy=True)
+    lon, lat = transformer.transform(np.asarray(x, dtype="float64"),
+                                     np.asarray(y, dtype="float64"), errcheck=False)
+    lon = np.array(lon, dtype="float64", copy=True)
+    lat = np.array(lat, dtype="float64", copy=True)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat))
+    lon[bad] = np.nan
+    lat[bad] = np.nan
+    return lon, lat
+
+
+def metre_like(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pairs that look like projected metres: both numbers beyond any degree (> 180), one at
+    least 1,000 (UTM eastings are 160,000-840,000, northings up to 9,300,000).
+
+    A pair with one plausible degree value and one wild one (``lat=5000000, lon=67.8``) is a
+    broken row, not a projection: it is quarantined as ``invalid_coordinates``.
+
+    >>> metre_like(np.array([356015.0, 67.8, 5e6]), np.array([4157136.0, 5e6, 40.1])).tolist()
+    [True, False, False]
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(x) & np.isfinite(y)
+        beyond = (np.abs(x) > 180) & (np.abs(y) > 180)
+        big = np.maximum(np.abs(x), np.abs(y)) >= 1000
+    return finite & beyond & big
+
+
+def crs_advice(*, table: bool = True) -> str:
+    """What to do about projected coordinates: the ``--crs`` option, with Uzbekistan's zones."""
+    text = ("give the file's coordinate reference system with --crs, e.g. --crs EPSG:32642 "
+            "for UTM zone 42N (Uzbekistan lies in UTM zones 40N-43N, EPSG:32640-32643)")
+    if table:
+        text += ("; the easting/x column must be lon and the northing/y column lat (columns "
+                 "named x and y are; rename others with --map EASTING=lon --map NORTHING=lat)")
+    return text
+
+
+def _metre_features(geoms: np.ndarray) -> tuple[int, int, tuple[float, float] | None]:
+    """(features whose coordinates look like metres, features with geometry, an example)."""
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not present.any():
+        return 0, 0, None
+    b = shapely.bounds(geoms[present])
+    bad = metre_like(b[:, 0], b[:, 1]) | metre_like(b[:, 2], b[:, 3])
+    example = tuple(b[np.flatnonzero(bad)[0], :2]) if bad.any() else None
+    return int(bad.sum()), len(b), example
+
+
+def _georeference(path: Path, frame: gpd.GeoDataFrame, crs: pyproj.CRS | None,
+                  notes: list[str]) -> gpd.GeoDataFrame:
+    """The frame in EPSG:4326, from its own CRS, ``crs`` when it has none, or plausible degrees.
+
+    A file that declares longitude/latitude (GeoJSON always does, by its specification) while
+    its coordinates are mostly projected metres is treated like a file without a CRS.
+    """
+    declared = frame.crs
+    lonlat = declared is None or declared.is_geographic
+    bad, total, example = (_metre_features(np.asarray(frame.geometry.values, dtype=object))
+                           if lonlat else (0, 0, None))
+    wrong = bad > 0 and 2 * bad > total
+    if declared is None or wrong:
+        if crs is None:
+            if not wrong:
+                return frame.set_crs(4326)
+            what = ("the file has no coordinate reference system (no .prj file or CRS metadata)"
+                    if declared is None else
+                    f"the file says its coordinates are longitude/latitude ({_crs_name(declared)})")
+            raise InputFileError(
+                path, f"{what} but {bad:,} of {total:,} features have coordinates that are not "
+                      f"degrees (e.g. x={example[0]:.1f}, y={example[1]:.1f}; projected metres?): "
+                      + crs_advice(table=False))
+        if declared is not None:
+            notes.append(f"the file says {_crs_name(declared)} but its coordinates are not "
+                         f"degrees: read as --crs {_crs_name(crs)}")
+        frame = frame.set_crs(crs, allow_override=True)
+    elif crs is not None and not declared.equals(crs, ignore_axis_order=True):
+        notes.append(f"the file declares its CRS ({_crs_name(declared)}); "
+                     f"--crs {_crs_name(crs)} was not used")
+    if frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    return frame
+
+
+def _crs_name(crs: pyproj.CRS) -> str:
+    code = crs.to_authority()
+    return f"{code[0]}:{code[1]}" if code else crs.name
+
+
+# ---- headers -----------------------------------------------------------------------------------
+
+def _layer_fields(layer: str | None) -> tuple[str, ...]:
+    from riskmap.layers import builtin  # noqa: F401 - registers the built-in layers
+    from riskmap.layers.spec import get_spec
+
+    spec = get_spec(layer) if layer else None
+    return (*(spec.column_names if spec else ()), *_INPUT_FIELDS.get(layer or "", ()))
+
+
+def _clean_header(name: object) -> str:
+    return re.sub(r"\s+", " ", str(name).replace("\ufeff", "").strip())
+
+
+class _Renamer:
+    """Header renames and ``--default`` fills, the same for every chunk of a file."""
+
+    def __init__(self, path: Path, mapping: Mapping[str, str] | None,
+                 aliases: Mapping[str, str], fields: tuple[str, ...],
+                 defaults: Mapping[str, str] | None) -> None:
+        self.path = path
+        self.mapping = dict(mapping or {})
+        self.aliases = aliases
+        self.fields = fields
+        self.defaults = dict(defaults or {})
+        self.notes: list[str] = []
+        self._names: list[str] | None = None
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        geom = getattr(frame, "_geometry_column_name", None)
+        if self._names is None:
+            self._names = self._plan(list(frame.columns), geom)
+        frame = frame.copy(deep=False)
+        frame.columns = self._names
+        for name, value in self.defaults.items():
+            frame = _fill_default(frame, name, value)
+        return frame
+
+    def _plan(self, columns: list[object], geom: object) -> list[str]:
+        fixed = {geom, *READER_COLUMNS}
+        user = [i for i, c in enumerate(columns) if c not in fixed]
+        names = [str(c) for c in columns]
+        cleaned = {i: _clean_header(columns[i]) for i in user}
+        deduped = self._dedupe(cleaned)
+        counts = pd.Series(list(cleaned.values())).value_counts()
+        final: dict[int, str] = {}
+        for i in user:
+            orig, name = str(columns[i]), deduped[i]
+            if name in self.mapping:
+                final[i] = self.mapping[name]
+            elif orig in self.mapping and counts[cleaned[i]] == 1:
+                final[i] = self.mapping[orig]
+        present = set(final.values()) | {deduped[i] for i in user if i not in final}
+        for i in user:  # aliases where they clash with nothing
+            if i in final:
+                continue
+            alias = self.aliases.get(deduped[i].lower())
+            if alias and alias not in present:
+                final[i] = alias
+                present.add(alias)
+        for i in user:  # a Shapefile's 10-character field names
+            if i not in final:
+                final[i] = self._expand_truncated(deduped[i], present)
+                present.add(final[i])
+        for i in user:
+            names[i] = final[i]
+        unused = [k for k in self.mapping if k not in deduped.values()
+                  and k not in {str(columns[i]) for i in user}]
+        if unused:
+            self.notes.append("--map for columns the file does not have: "
+                              + ", ".join(map(repr, unused)))
+        clash = pd.Series(names)[pd.Series(names).duplicated(keep=False)]
+        if len(clash):
+            name = clash.iloc[0]
+            where = [i + 1 - sum(1 for c in columns[:i] if c in fixed)
+                     for i in clash[clash == name].index]
+            raise InputFileError(self.path, f"columns {', '.join(map(str, where))} would all be "
+                                 f"named {name!r} (check --map): give each field one column",
+                                 column=name)
+        return names
+
+    def _dedupe(self, cleaned: dict[int, str]) -> dict[int, str]:
+        taken = set(cleaned.values())
+        seen: dict[str, list[int]] = {}
+        out: dict[int, str] = {}
+        for pos, (i, name) in enumerate(cleaned.items(), start=1):
+            seen.setdefault(name, []).append(pos)
+            if len(seen[name]) == 1:
+                out[i] = name
+                continue
+            k = len(seen[name])
+            while f"{name}_{k}" in taken:
+                k += 1
+            out[i] = f"{name}_{k}"
+            taken.add(out[i])
+        for name, positions in seen.items():
+            if len(positions) > 1:
+                later = [v for i, v in out.items() if v != name
+                         and cleaned[i] == name]
+                self.notes.append(
+                    f"column {name!r} appears {len(positions)} times (columns "
+                    f"{', '.join(map(str, positions))}): the first keeps the name, the others "
+                    f"are read as {', '.join(map(repr, later))} (use --map {later[0]}=FIELD to "
+                    "load another copy instead)")
+        return out
+
+    def _expand_truncated(self, name: str, present: set[str]) -> str:
+        if len(name) != _SHAPEFILE_NAME_CHARS or name.lower() in self.fields:
+            return name
+        hits = [f for f in self.fields if len(f) > len(name) and f.startswith(name.lower())]
+        if len(hits) != 1 or hits[0] in present:
+            return name
+        self.notes.append(f"column {name!r} read as {hits[0]!r} (Shapefile field names are "
+                          "cut to 10 characters)")
+        return hits[0]
+
+
+def _fill_default(frame: pd.DataFrame, name: str, value: str) -> pd.DataFrame:
+    if name not in frame.columns:
+        frame[name] = pd.Series(value, index=frame.index, dtype="string")
+        return frame
+    col = frame[name]
+    blank = col.isna().to_numpy(dtype=bool)  # may be read-only: combined, never written
+    if not pd.api.types.is_numeric_dtype(col):
+        blank = blank | (col.astype("string").str.strip() == "").fillna(True).to_numpy(
+            dtype=bool)
+    if blank.any():
+        frame[name] = col.astype(object).where(~blank, value)
+    return frame
+
+
+# ---- CSV ---------------------------------------------------------------------------------------
+
+def _iter_csv(path: Path, chunk_rows: int | None, rename: _Renamer) -> Iterator[RawChunk]:
+    try:  # a .csv.gz is decompressed on the fly, here and by pyarrow
+        with pa.input_stream(str(path), compression="detect") as fh:
+            head = fh.read(65536)
+    except (OSError, pa.ArrowInvalid) as exc:
         raise InputFileError(path, f"cannot read file: {exc}") from exc
     if not head.strip():
         raise InputFileError(path, "file is empty")
@@ -185,6 +550,7 @@ def _iter_csv(path: Path, mapping: Mapping[str, str] | None, chunk_rows: int | N
     buffer: list[pa.RecordBatch] = []
     buffered = 0
     target = chunk_rows or 1 << 62
+    first_chunk = True
     while True:
         try:
             batch = reader.read_next_batch()
@@ -196,44 +562,176 @@ def _iter_csv(path: Path, mapping: Mapping[str, str] | None, chunk_rows: int | N
         buffer.append(batch)
         buffered += batch.num_rows
         if buffered >= target:
-            yield _csv_chunk(buffer, row, mapping, aliases)
+            yield _csv_chunk(buffer, row, rename, first_chunk)
+            first_chunk = False
             row += buffered
             buffer, buffered = [], 0
     if buffer or row == 2:
         if not buffer:
-            empty = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+            empty = pd.DataFrame({i: pd.Series(dtype="string") for i in range(len(columns))})
+            empty.columns = columns
             empty.insert(0, "_row", pd.Series(dtype="int64"))
-            yield RawChunk(_rename(empty, mapping, aliases), None)
+            yield RawChunk(rename(empty), None, list(rename.notes))
         else:
-            yield _csv_chunk(buffer, row, mapping, aliases)
+            yield _csv_chunk(buffer, row, rename, first_chunk)
 
 
-def _csv_chunk(batches: list[pa.RecordBatch], first_row: int,
-               mapping: Mapping[str, str] | None, aliases: Mapping[str, str]) -> RawChunk:
+def _csv_chunk(batches: list[pa.RecordBatch], first_row: int, rename: _Renamer,
+               first_chunk: bool) -> RawChunk:
     table = pa.Table.from_batches(batches)
     frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype() if pa.types.is_string(t)
                             else None)
-    frame = _rename(frame, mapping, aliases)
     frame.insert(0, "_row", np.arange(first_row, first_row + len(frame)))
-    return RawChunk(frame, None)
+    frame = rename(frame)
+    return RawChunk(frame, None, list(rename.notes) if first_chunk else [])
 
 
-def _read_xlsx(path: Path) -> pd.DataFrame:
-    frame = pd.read_excel(path, dtype=object, engine="openpyxl")
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
+# ---- XLSX --------------------------------------------------------------------------------------
+
+def _read_xlsx(path: Path, sheet: str | None, notes: list[str]) -> pd.DataFrame:
+    """Every sheet with rows (or ``sheet``), one frame; uncalculated formulas in ``_formula``."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    formulas = None
+    try:
+        names = [ws.title for ws in book.worksheets]  # chart sheets hold no rows
+        if sheet is not None and sheet not in names:
+            raise InputFileError(path, f"--sheet {sheet!r}: the workbook has no such sheet "
+                                 f"(sheets: {', '.join(map(repr, names))})")
+        chosen = [sheet] if sheet is not None else names
+        if _has_formulas(path):
+            formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        frames: list[tuple[str, pd.DataFrame]] = []
+        headers: list[tuple[str, list[str]]] = []
+        for name in chosen:
+            values = list(book[name].iter_rows(values_only=True))
+            cells = list(formulas[name].iter_rows(values_only=True)) if formulas else None
+            header, frame = _sheet_frame(values, cells)
+            if header is not None:
+                headers.append((name, header))
+            if frame is None or len(frame) == 0:
+                if sheet is None and len(names) > 1:
+                    notes.append(f"sheet {name!r} has no rows: skipped")
+                continue
+            if len(names) > 1:
+                frame.insert(1, "_sheet", name)
+            frames.append((name, frame))
+    finally:
+        book.close()
+        if formulas is not None:
+            formulas.close()
+    if not frames:
+        if not headers:
+            raise InputFileError(path, "the workbook has no rows in any sheet")
+        cols = headers[0][1]
+        empty = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(cols))})
+        empty.columns = cols
+        empty.insert(0, "_row", pd.Series(dtype="int64"))
+        return empty
+    if any("_formula" in f.columns for _, f in frames):
+        for _, f in frames:
+            if "_formula" not in f.columns:
+                f["_formula"] = pd.Series(None, index=f.index, dtype=object)
+    first_name, first = frames[0]
+    layout = _user_columns(first)
+    aligned = [first]
+    for name, frame in frames[1:]:
+        other = _user_columns(frame)
+        same_set = set(other) == set(layout) and len(set(layout)) == len(layout) == len(other)
+        if other != layout and not same_set:
+            raise InputFileError(
+                path, f"sheets {first_name!r} and {name!r} have different columns "
+                      f"({first_name!r}: {', '.join(map(repr, layout))}; "
+                      f"{name!r}: {', '.join(map(repr, other))}): "
+                      "load one sheet at a time with --sheet NAME")
+        aligned.append(frame if other == layout else frame[
+            [c for c in frame.columns if c in READER_COLUMNS] + layout])
+    if len(frames) > 1:
+        notes.append("sheets read: " + ", ".join(f"{n!r} ({len(f):,} rows)" for n, f in frames))
+    return pd.concat(aligned, ignore_index=True)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _user_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in READER_COLUMNS]
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet of the workbook holds a formula (scanned in the raw XML)."""
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                with zf.open(info) as fh:
+                    tail = b""
+                    while block := fh.read(1 << 22):  # a tag may straddle two blocks
+                        if _FORMULA_TAG.search(tail + block):
+                            return True
+                        tail = block[-16:]
+    return False
+
+
+def _sheet_frame(values: list[tuple[Any, ...]], cells: list[tuple[Any, ...]] | None
+                 ) -> tuple[list[str] | None, pd.DataFrame | None]:
+    """One sheet's header and rows: the first non-empty row is the header; blank rows skipped.
+
+    ``_row`` is the spreadsheet row number; ``_formula`` lists the cells of a row holding a
+    formula without a calculated value (``cells`` are the same rows read with formulas).
+    """
+    from openpyxl.utils import get_column_letter
+
+    width = max((len(r) for r in values), default=0)
+    grid = np.full((len(values), width), None, dtype=object)
+    for i, r in enumerate(values):
+        grid[i, :len(r)] = r
+    filled = np.frompyfunc(lambda v: v is not None and v != "", 1, 1)(grid).astype(bool) \
+        if grid.size else np.zeros(grid.shape, dtype=bool)
+    rows_with = np.flatnonzero(filled.any(axis=1))
+    if len(rows_with) == 0:
+        return None, None
+    head_at = rows_with[0]
+    body = rows_with[rows_with > head_at]
+    uncalculated = np.zeros(grid.shape, dtype=bool)
+    if cells is not None:
+        fgrid = np.full(grid.shape, None, dtype=object)
+        for i, r in enumerate(cells[:len(values)]):
+            fgrid[i, :min(len(r), width)] = r[:width]
+        is_formula = np.frompyfunc(
+            lambda v: (isinstance(v, str) and v.startswith("=")) or type(v).__name__ in
+            {"ArrayFormula", "DataTableFormula"}, 1, 1)(fgrid).astype(bool)
+        uncalculated = is_formula & np.equal(grid, None)
+        body = np.union1d(body, np.flatnonzero(uncalculated.any(axis=1)))
+        body = body[body > head_at]
+    keep = filled[head_at] | filled[body].any(axis=0) | uncalculated[body].any(axis=0)
+    cols = np.flatnonzero(keep)
+    header = [_clean_header(grid[head_at, c]) if filled[head_at, c]
+              else f"column {get_column_letter(c + 1)}" for c in cols]
+    frame = pd.DataFrame(grid[np.ix_(body, cols)] if len(body) else
+                         np.empty((0, len(cols)), dtype=object), dtype=object)
+    frame.columns = header
+    frame.insert(0, "_row", (body + 1).astype("int64"))
+    if uncalculated[body].any():
+        sub = uncalculated[np.ix_(body, cols)]
+        text = [
+            "; ".join(f"{get_column_letter(cols[j] + 1)}{body[i] + 1} (column {header[j]!r}: "
+                      f"{fgrid[body[i], cols[j]]})" for j in np.flatnonzero(sub[i]))
+            if sub[i].any() else None
+            for i in range(len(body))]
+        frame["_formula"] = pd.Series(text, dtype=object)
+    return header, frame
+
+
+# ---- GeoParquet and vector files ---------------------------------------------------------------
+
+def _read_parquet(path: Path, crs: pyproj.CRS | None, notes: list[str]) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     meta = pq.read_schema(path).metadata or {}
     if b"geo" in meta:
-        return gpd.read_parquet(path).to_crs(4326)
+        return _georeference(path, gpd.read_parquet(path), crs, notes)
     return pd.read_parquet(path)
 
 
-def _read_vector(path: Path) -> gpd.GeoDataFrame:
+def _read_vector(path: Path, crs: pyproj.CRS | None, notes: list[str]) -> gpd.GeoDataFrame:
     import pyogrio
 
     target = f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
@@ -241,15 +739,6 @@ def _read_vector(path: Path) -> gpd.GeoDataFrame:
         frame = pyogrio.read_dataframe(target)
     except Exception as exc:
         raise InputFileError(path, f"cannot read vector file: {exc}") from exc
-    if frame.crs is None:
-        frame = frame.set_crs(4326)
-    elif frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    return frame
-
-
-def require_columns(path: Path | str, frame: pd.DataFrame, columns: list[str]) -> None:
-    """Raise :class:`MissingColumnError` for the first required column not in ``frame``."""
-    for col in columns:
-        if col not in frame.columns:
-            raise MissingColumnError(path, col, [c for c in frame.columns if c != "_row"])
+    if not isinstance(frame, gpd.GeoDataFrame):  # a table without geometry (e.g. a bare DBF)
+        return frame
+    return _georeference(path, frame, crs, notes)

@@ -46,6 +46,12 @@ INFRA_KINDS = (
 QUARANTINE_REASONS = (
     "missing_date", "invalid_date", "future_date", "unknown_category", "invalid_coordinates",
     "outside_area", "no_location", "conflicting_id",
+    # a spreadsheet cell holding a formula without a calculated value
+    "uncalculated_formula",
+    # an id over 200 or another field over 500 characters; an id holding a NUL character
+    "value_too_long", "invalid_id",
+    # a geometry that is not a point (incidents need one)
+    "invalid_geometry",
 )
 
 # logical dtypes -> pandas dtypes used when conforming a frame

@@ -22,36 +22,64 @@ LAYERS = ("mahallas", "incidents", "cameras", "infrastructure")
               help="Write the load summary as JSON to this file.")
 @click.option("--map", "mapping", multiple=True, metavar="SOURCE=FIELD",
               help="Rename a column of the file to a canonical field (repeatable).")
+@click.option("--crs", "crs", default=None, metavar="EPSG:CODE",
+              help="Coordinate reference system of a file that declares none: a Shapefile "
+                   "without .prj, a GeoJSON/GeoParquet without CRS, or a table whose lat/lon "
+                   "columns hold projected x/y (e.g. --crs EPSG:32642 --map X=lon --map Y=lat). "
+                   "Coordinates are reprojected to longitude/latitude. Without it, such a file "
+                   "whose coordinates are not degrees is refused.")
+@click.option("--sheet", default=None, metavar="NAME",
+              help="Read only this sheet of an XLSX workbook (default: every sheet with rows; "
+                   "their columns must match).")
+@click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
+              help="Use VALUE for FIELD on rows where the file gives none (no such column, or "
+                   "an empty cell), e.g. --default category=assault (repeatable).")
 @click.option("--replace", is_flag=True,
               help="Replace the whole layer instead of upserting by id (not for incidents).")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: when stderr is a terminal).")
 @fail_cleanly
 def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | None,
-           mapping: tuple[str, ...], replace: bool, progress: bool | None) -> None:
+           mapping: tuple[str, ...], crs: str | None, sheet: str | None,
+           defaults: tuple[str, ...], replace: bool, progress: bool | None) -> None:
     """Load FILE into LAYER (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile, GeoParquet).
 
     Every row is loaded, counted as a duplicate, or quarantined with a reason
     (see `riskmap export quarantine`). A load is one transaction: if it fails, the store
     is left exactly as it was.
+
+    Incidents are located by a point geometry, else lat/lon columns, else an address. A
+    date split over year/month/day[/hour/minute] columns is assembled when there is no
+    date column. Every sheet of a workbook is read (rows are traced as FILE[SHEET]).
     """
-    from riskmap.etl.readers import parse_mapping
+    from riskmap.etl.readers import parse_crs, parse_mapping
 
     settings = settings_from(store_url)
     try:
         renames = parse_mapping(mapping)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--map") from exc
+    try:
+        fills = parse_mapping(defaults)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).replace("--map", "--default").replace(
+            "SOURCE=FIELD", "FIELD=VALUE"), param_hint="--default") from exc
+    try:
+        source_crs = parse_crs(crs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--crs") from exc
     show = sys.stderr.isatty() if progress is None else progress
     with open_from(settings) as store:
-        report = run_ingest(layer, file, store, settings, renames, replace=replace, progress=show)
+        report = run_ingest(layer, file, store, settings, renames, replace=replace, progress=show,
+                            crs=source_crs, sheet=sheet, defaults=fills)
     click.echo(report.summary())
     if report_path is not None:
         report.write(report_path)
 
 
 def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: bool = False,
-               progress: bool = False):
+               progress: bool = False, crs=None, sheet: str | None = None,
+               defaults: dict[str, str] | None = None):
     """Dispatch to the layer's ingest job (shared by `ingest` and `demo`)."""
     from riskmap.errors import InputFileError
     from riskmap.etl import features
@@ -59,6 +87,7 @@ def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: boo
 
     if not Path(file).is_file():
         raise InputFileError(file, "file not found")
+    options = {"crs": crs, "sheet": sheet, "defaults": defaults}
     if layer == "incidents":
         if replace:
             raise click.BadParameter("incidents are upserted by id; --replace is not allowed")
@@ -69,10 +98,10 @@ def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: boo
                            fuzzy_threshold=etl.fuzzy_threshold,
                            admin_threshold=etl.admin_threshold, admin_margin=etl.admin_margin)
         return ingest_incidents(file, store, ctx, mapping=mapping, chunk_rows=etl.chunk_rows,
-                                progress=progress)
+                                progress=progress, **options)
     job = {"mahallas": features.ingest_mahallas, "cameras": features.ingest_cameras,
            "infrastructure": features.ingest_infrastructure}[layer]
-    return job(file, store, mapping=mapping, replace=replace)
+    return job(file, store, mapping=mapping, replace=replace, **options)
 
 
 COMMANDS = [ingest]

@@ -109,3 +109,33 @@ def test_infrastructure_mixed_geometries(store, tmp_path):
     assert infra.loc["Aydar-Arnasay", "season_start"] == "05-01"
     again = ingest_infrastructure(tmp_path / "infra.geojson", store)
     assert again.loaded == 0 and again.updated == 3 and store.count("infrastructure") == 3
+
+
+def test_cameras_from_every_sheet_with_formulas_and_long_ids(store, tmp_path):
+    """Rows of each sheet are traced as FILE[SHEET]; uncalculated formulas and over-long ids
+    are quarantined, not loaded as empty values or refused by one backend."""
+    from openpyxl import Workbook
+
+    store.replace("mahallas", grid_frame())
+    lon, lat = centre(4)
+    wb = Workbook()
+    north = wb.active
+    north.title = "North"
+    south = wb.create_sheet("South")
+    for ws in (north, south):
+        ws.append(["camera_id", "type", "lat", "lon"])
+    north.append(["N1", "overview", lat, lon])
+    north.append(["N2", "overview", "=C2", lon])  # a formula openpyxl saves without a value
+    south.append(["S1", "LPR", lat, lon])
+    south.append(["S" * 300, "overview", lat, lon])
+    wb.save(tmp_path / "cams.xlsx")
+    report = ingest_cameras(tmp_path / "cams.xlsx", store)
+    assert (report.input_rows, report.loaded) == (4, 2)
+    assert report.by_reason == {"uncalculated_formula": 1, "value_too_long": 1}
+    q = store.read("quarantine").set_index("reason")
+    assert q.loc["uncalculated_formula", "source_file"] == "cams.xlsx[North]"
+    assert q.loc["uncalculated_formula", "source_row"] == 3
+    assert q.loc["uncalculated_formula", "detail"].startswith("cell C3 (column 'lat': =C2)")
+    assert q.loc["value_too_long", "source_file"] == "cams.xlsx[South]"
+    assert "300 characters" in q.loc["value_too_long", "detail"]
+    assert sorted(store.read("cameras")["camera_id"]) == ["N1", "S1"]

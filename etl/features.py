@@ -15,18 +15,15 @@ import geopandas as gpd
 import shapely
 
 from riskmap.errors import InputFileError
+from riskmap.etl.crs import crs_advice, metre_like, parse_crs, to_lonlat
 from riskmap.etl.ingest import IngestReport
 from riskmap.etl.readers import (
     MAX_ID_CHARS,
     MAX_TEXT_CHARS,
-    crs_advice,
-    metre_like,
-    parse_crs,
     read_raw,
     require_columns,
     source_labels,
     text_faults,
-    to_lonlat,
 )
 from riskmap.geo.coverage import CAMERA_DEFAULTS
 from riskmap.geo.join import PolygonIndex

@@ -19,17 +19,10 @@ import geopandas as gpd
 import shapely
 
 from riskmap.etl.categories import normalize_categories
+from riskmap.etl.crs import crs_advice, metre_like, to_lonlat
 from riskmap.etl.dates import parse_datetimes
 from riskmap.etl.gazetteer import Gazetteer
-from riskmap.etl.readers import (
-    MAX_ID_CHARS,
-    MAX_TEXT_CHARS,
-    READER_COLUMNS,
-    crs_advice,
-    metre_like,
-    text_faults,
-    to_lonlat,
-)
+from riskmap.etl.readers import MAX_ID_CHARS, MAX_TEXT_CHARS, READER_COLUMNS, text_faults
 from riskmap.geo.h3index import cells_from_lonlat
 from riskmap.geo.join import PolygonIndex
 from riskmap.geo.points import xy

@@ -18,6 +18,7 @@ import geopandas as gpd
 
 from riskmap.errors import InputFileError, StoreError
 from riskmap.etl.categories import build_alias_table, load_alias_file
+from riskmap.etl.crs import crs_advice, parse_crs
 from riskmap.etl.incidents import (
     DATE_PARTS,
     IncidentContext,
@@ -27,7 +28,7 @@ from riskmap.etl.incidents import (
     transform_chunk,
 )
 from riskmap.etl.progress import progress_bar
-from riskmap.etl.readers import crs_advice, iter_raw, parse_crs, require_columns
+from riskmap.etl.readers import iter_raw, require_columns
 from riskmap.layers.store import Store
 
 __all__ = ["IngestReport", "ingest_incidents", "load_context"]

@@ -13,13 +13,12 @@ Tabular values are kept as text (CSV) or as the spreadsheet's own values (XLSX) 
 is lost before validation. Vector and GeoParquet geometries come back in EPSG:4326: a file
 without a CRS is taken as longitude/latitude only when its coordinates are plausible degrees,
 otherwise it is refused with advice to give ``--crs``; the same check applies to projected x/y
-given as ``lat``/``lon`` columns (see :func:`metre_like` and :func:`to_lonlat`).
+given as ``lat``/``lon`` columns (see :mod:`riskmap.etl.crs`).
 """
 
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +32,9 @@ import pyarrow.csv as pacsv
 
 import geopandas as gpd
 import pyproj
-import shapely
 
-from riskmap.errors import ConfigError, InputFileError, MissingColumnError
+from riskmap.errors import InputFileError, MissingColumnError
+from riskmap.etl.crs import georeference, parse_crs
 
 __all__ = [
     "COMMON_ALIASES",
@@ -44,17 +43,13 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "READER_COLUMNS",
     "RawChunk",
-    "crs_advice",
     "detect_format",
     "iter_raw",
-    "metre_like",
-    "parse_crs",
     "parse_mapping",
     "read_raw",
     "require_columns",
     "source_labels",
     "text_faults",
-    "to_lonlat",
 ]
 
 #: header spellings shared by every layer (matched case-insensitively)
@@ -115,7 +110,6 @@ MAX_TEXT_CHARS = 500
 _VECTOR = {".geojson": "vector", ".json": "vector", ".gpkg": "vector", ".shp": "vector",
            ".zip": "vector", ".fgb": "vector"}
 _SHAPEFILE_NAME_CHARS = 10
-_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
 @dataclass
@@ -217,7 +211,9 @@ def iter_raw(path: str | Path, *, mapping: Mapping[str, str] | None = None,
             yield from _iter_csv(path, chunk_rows, rename)
             return
         if fmt == "xlsx":
-            frame = _read_xlsx(path, sheet, notes)
+            from riskmap.etl.xlsx import read_xlsx  # it imports READER_COLUMNS from here
+
+            frame = read_xlsx(path, sheet, notes)
         elif fmt == "parquet":
             frame = _read_parquet(path, crs, notes)
         else:
@@ -281,114 +277,6 @@ def text_faults(series: pd.Series, limit: int, *,
 
 # ---- coordinate reference systems --------------------------------------------------------------
 
-def parse_crs(value: Any) -> pyproj.CRS | None:
-    """A ``--crs`` value (``EPSG:32642``, a WKT or PROJ string) as a CRS; None stays None."""
-    if value is None or isinstance(value, pyproj.CRS):
-        return value
-    try:
-        return pyproj.CRS.from_user_input(value)
-    except pyproj.exceptions.CRSError as exc:
-        raise ConfigError(f"--crs {value!r} is not a coordinate reference system (expected "
-                          "for example EPSG:32642, UTM zone 42N)") from exc
-
-
-def to_lonlat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Reproject x/y in ``crs`` to longitude/latitude (EPSG:4326); NaN where impossible.
-
-    Always x = easting/longitude, y = northing/latitude, whatever the CRS's axis order. The
-    inputs are not written to (they may be read-only views).
-    """
-    transformer = pyproj.Transformer.from_crs(parse_crs(crs), 4326, always_xy=True)
-    lon, lat = transformer.transform(np.asarray(x, dtype="float64"),
-                                     np.asarray(y, dtype="float64"), errcheck=False)
-    lon = np.array(lon, dtype="float64", copy=True)
-    lat = np.array(lat, dtype="float64", copy=True)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat))
-    lon[bad] = np.nan
-    lat[bad] = np.nan
-    return lon, lat
-
-
-def metre_like(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pairs that look like projected metres: both numbers beyond any degree (> 180), one at
-    least 1,000 (UTM eastings are 160,000-840,000, northings up to 9,300,000).
-
-    A pair with one plausible degree value and one wild one (``lat=5000000, lon=67.8``) is a
-    broken row, not a projection: it is quarantined as ``invalid_coordinates``.
-
-    >>> metre_like(np.array([356015.0, 67.8, 5e6]), np.array([4157136.0, 5e6, 40.1])).tolist()
-    [True, False, False]
-    """
-    x = np.asarray(x, dtype="float64")
-    y = np.asarray(y, dtype="float64")
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(x) & np.isfinite(y)
-        beyond = (np.abs(x) > 180) & (np.abs(y) > 180)
-        big = np.maximum(np.abs(x), np.abs(y)) >= 1000
-    return finite & beyond & big
-
-
-def crs_advice(*, table: bool = True) -> str:
-    """What to do about projected coordinates: the ``--crs`` option, with Uzbekistan's zones."""
-    text = ("give the file's coordinate reference system with --crs, e.g. --crs EPSG:32642 "
-            "for UTM zone 42N (Uzbekistan lies in UTM zones 40N-43N, EPSG:32640-32643)")
-    if table:
-        text += ("; the easting/x column must be lon and the northing/y column lat (columns "
-                 "named x and y are; rename others with --map EASTING=lon --map NORTHING=lat)")
-    return text
-
-
-def _metre_features(geoms: np.ndarray) -> tuple[int, int, tuple[float, float] | None]:
-    """(features whose coordinates look like metres, features with geometry, an example)."""
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    if not present.any():
-        return 0, 0, None
-    b = shapely.bounds(geoms[present])
-    bad = metre_like(b[:, 0], b[:, 1]) | metre_like(b[:, 2], b[:, 3])
-    example = tuple(b[np.flatnonzero(bad)[0], :2]) if bad.any() else None
-    return int(bad.sum()), len(b), example
-
-
-def _georeference(path: Path, frame: gpd.GeoDataFrame, crs: pyproj.CRS | None,
-                  notes: list[str]) -> gpd.GeoDataFrame:
-    """The frame in EPSG:4326, from its own CRS, ``crs`` when it has none, or plausible degrees.
-
-    A file that declares longitude/latitude (GeoJSON always does, by its specification) while
-    its coordinates are mostly projected metres is treated like a file without a CRS.
-    """
-    declared = frame.crs
-    lonlat = declared is None or declared.is_geographic
-    bad, total, example = (_metre_features(np.asarray(frame.geometry.values, dtype=object))
-                           if lonlat else (0, 0, None))
-    wrong = bad > 0 and 2 * bad > total
-    if declared is None or wrong:
-        if crs is None:
-            if not wrong:
-                return frame.set_crs(4326)
-            what = ("the file has no coordinate reference system (no .prj file or CRS metadata)"
-                    if declared is None else
-                    f"the file says its coordinates are longitude/latitude ({_crs_name(declared)})")
-            raise InputFileError(
-                path, f"{what} but {bad:,} of {total:,} features have coordinates that are not "
-                      f"degrees (e.g. x={example[0]:.1f}, y={example[1]:.1f}; projected metres?): "
-                      + crs_advice(table=False))
-        if declared is not None:
-            notes.append(f"the file says {_crs_name(declared)} but its coordinates are not "
-                         f"degrees: read as --crs {_crs_name(crs)}")
-        frame = frame.set_crs(crs, allow_override=True)
-    elif crs is not None and not declared.equals(crs, ignore_axis_order=True):
-        notes.append(f"the file declares its CRS ({_crs_name(declared)}); "
-                     f"--crs {_crs_name(crs)} was not used")
-    if frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    return frame
-
-
-def _crs_name(crs: pyproj.CRS) -> str:
-    code = crs.to_authority()
-    return f"{code[0]}:{code[1]}" if code else crs.name
-
-
 # ---- headers -----------------------------------------------------------------------------------
 
 def _layer_fields(layer: str | None) -> tuple[str, ...]:
@@ -399,7 +287,7 @@ def _layer_fields(layer: str | None) -> tuple[str, ...]:
     return (*(spec.column_names if spec else ()), *_INPUT_FIELDS.get(layer or "", ()))
 
 
-def _clean_header(name: object) -> str:
+def clean_header(name: object) -> str:
     return re.sub(r"\s+", " ", str(name).replace("\ufeff", "").strip())
 
 
@@ -431,7 +319,7 @@ class _Renamer:
         fixed = {geom, *READER_COLUMNS}
         user = [i for i, c in enumerate(columns) if c not in fixed]
         names = [str(c) for c in columns]
-        cleaned = {i: _clean_header(columns[i]) for i in user}
+        cleaned = {i: clean_header(columns[i]) for i in user}
         deduped = self._dedupe(cleaned)
         counts = pd.Series(list(cleaned.values())).value_counts()
         final: dict[int, str] = {}
@@ -588,146 +476,12 @@ def _csv_chunk(batches: list[pa.RecordBatch], first_row: int, rename: _Renamer,
 
 # ---- XLSX --------------------------------------------------------------------------------------
 
-def _read_xlsx(path: Path, sheet: str | None, notes: list[str]) -> pd.DataFrame:
-    """Every sheet with rows (or ``sheet``), one frame; uncalculated formulas in ``_formula``."""
-    import openpyxl
-
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    formulas = None
-    try:
-        names = [ws.title for ws in book.worksheets]  # chart sheets hold no rows
-        if sheet is not None and sheet not in names:
-            raise InputFileError(path, f"--sheet {sheet!r}: the workbook has no such sheet "
-                                 f"(sheets: {', '.join(map(repr, names))})")
-        chosen = [sheet] if sheet is not None else names
-        if _has_formulas(path):
-            formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
-        frames: list[tuple[str, pd.DataFrame]] = []
-        headers: list[tuple[str, list[str]]] = []
-        for name in chosen:
-            values = list(book[name].iter_rows(values_only=True))
-            cells = list(formulas[name].iter_rows(values_only=True)) if formulas else None
-            header, frame = _sheet_frame(values, cells)
-            if header is not None:
-                headers.append((name, header))
-            if frame is None or len(frame) == 0:
-                if sheet is None and len(names) > 1:
-                    notes.append(f"sheet {name!r} has no rows: skipped")
-                continue
-            if len(names) > 1:
-                frame.insert(1, "_sheet", name)
-            frames.append((name, frame))
-    finally:
-        book.close()
-        if formulas is not None:
-            formulas.close()
-    if not frames:
-        if not headers:
-            raise InputFileError(path, "the workbook has no rows in any sheet")
-        cols = headers[0][1]
-        empty = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(cols))})
-        empty.columns = cols
-        empty.insert(0, "_row", pd.Series(dtype="int64"))
-        return empty
-    if any("_formula" in f.columns for _, f in frames):
-        for _, f in frames:
-            if "_formula" not in f.columns:
-                f["_formula"] = pd.Series(None, index=f.index, dtype=object)
-    first_name, first = frames[0]
-    layout = _user_columns(first)
-    aligned = [first]
-    for name, frame in frames[1:]:
-        other = _user_columns(frame)
-        same_set = set(other) == set(layout) and len(set(layout)) == len(layout) == len(other)
-        if other != layout and not same_set:
-            raise InputFileError(
-                path, f"sheets {first_name!r} and {name!r} have different columns "
-                      f"({first_name!r}: {', '.join(map(repr, layout))}; "
-                      f"{name!r}: {', '.join(map(repr, other))}): "
-                      "load one sheet at a time with --sheet NAME")
-        aligned.append(frame if other == layout else frame[
-            [c for c in frame.columns if c in READER_COLUMNS] + layout])
-    if len(frames) > 1:
-        notes.append("sheets read: " + ", ".join(f"{n!r} ({len(f):,} rows)" for n, f in frames))
-    return pd.concat(aligned, ignore_index=True)
-
-
-def _user_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in READER_COLUMNS]
-
-
-def _has_formulas(path: Path) -> bool:
-    """Whether any worksheet of the workbook holds a formula (scanned in the raw XML)."""
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-                with zf.open(info) as fh:
-                    tail = b""
-                    while block := fh.read(1 << 22):  # a tag may straddle two blocks
-                        if _FORMULA_TAG.search(tail + block):
-                            return True
-                        tail = block[-16:]
-    return False
-
-
-def _sheet_frame(values: list[tuple[Any, ...]], cells: list[tuple[Any, ...]] | None
-                 ) -> tuple[list[str] | None, pd.DataFrame | None]:
-    """One sheet's header and rows: the first non-empty row is the header; blank rows skipped.
-
-    ``_row`` is the spreadsheet row number; ``_formula`` lists the cells of a row holding a
-    formula without a calculated value (``cells`` are the same rows read with formulas).
-    """
-    from openpyxl.utils import get_column_letter
-
-    width = max((len(r) for r in values), default=0)
-    grid = np.full((len(values), width), None, dtype=object)
-    for i, r in enumerate(values):
-        grid[i, :len(r)] = r
-    filled = np.frompyfunc(lambda v: v is not None and v != "", 1, 1)(grid).astype(bool) \
-        if grid.size else np.zeros(grid.shape, dtype=bool)
-    rows_with = np.flatnonzero(filled.any(axis=1))
-    if len(rows_with) == 0:
-        return None, None
-    head_at = rows_with[0]
-    body = rows_with[rows_with > head_at]
-    uncalculated = np.zeros(grid.shape, dtype=bool)
-    if cells is not None:
-        fgrid = np.full(grid.shape, None, dtype=object)
-        for i, r in enumerate(cells[:len(values)]):
-            fgrid[i, :min(len(r), width)] = r[:width]
-        is_formula = np.frompyfunc(
-            lambda v: (isinstance(v, str) and v.startswith("=")) or type(v).__name__ in
-            {"ArrayFormula", "DataTableFormula"}, 1, 1)(fgrid).astype(bool)
-        uncalculated = is_formula & np.equal(grid, None)
-        body = np.union1d(body, np.flatnonzero(uncalculated.any(axis=1)))
-        body = body[body > head_at]
-    keep = filled[head_at] | filled[body].any(axis=0) | uncalculated[body].any(axis=0)
-    cols = np.flatnonzero(keep)
-    header = [_clean_header(grid[head_at, c]) if filled[head_at, c]
-              else f"column {get_column_letter(c + 1)}" for c in cols]
-    frame = pd.DataFrame(grid[np.ix_(body, cols)] if len(body) else
-                         np.empty((0, len(cols)), dtype=object), dtype=object)
-    frame.columns = header
-    frame.insert(0, "_row", (body + 1).astype("int64"))
-    if uncalculated[body].any():
-        sub = uncalculated[np.ix_(body, cols)]
-        text = [
-            "; ".join(f"{get_column_letter(cols[j] + 1)}{body[i] + 1} (column {header[j]!r}: "
-                      f"{fgrid[body[i], cols[j]]})" for j in np.flatnonzero(sub[i]))
-            if sub[i].any() else None
-            for i in range(len(body))]
-        frame["_formula"] = pd.Series(text, dtype=object)
-    return header, frame
-
-
-# ---- GeoParquet and vector files ---------------------------------------------------------------
-
 def _read_parquet(path: Path, crs: pyproj.CRS | None, notes: list[str]) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     meta = pq.read_schema(path).metadata or {}
     if b"geo" in meta:
-        return _georeference(path, gpd.read_parquet(path), crs, notes)
+        return georeference(path, gpd.read_parquet(path), crs, notes)
     return pd.read_parquet(path)
 
 
@@ -741,4 +495,4 @@ def _read_vector(path: Path, crs: pyproj.CRS | None, notes: list[str]) -> gpd.Ge
         raise InputFileError(path, f"cannot read vector file: {exc}") from exc
     if not isinstance(frame, gpd.GeoDataFrame):  # a table without geometry (e.g. a bare DBF)
         return frame
-    return _georeference(path, frame, crs, notes)
+    return georeference(path, frame, crs, notes)

@@ -52,7 +52,8 @@ def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | No
     date split over year/month/day[/hour/minute] columns is assembled when there is no
     date column. Every sheet of a workbook is read (rows are traced as FILE[SHEET]).
     """
-    from riskmap.etl.readers import parse_crs, parse_mapping
+    from riskmap.etl.crs import parse_crs
+    from riskmap.etl.readers import parse_mapping
 
     settings = settings_from(store_url)
     try:

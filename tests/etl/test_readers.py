@@ -15,15 +15,8 @@ import pyproj
 import shapely
 
 from riskmap.errors import ConfigError, InputFileError
-from riskmap.etl.readers import (
-    iter_raw,
-    metre_like,
-    parse_crs,
-    read_raw,
-    source_labels,
-    text_faults,
-    to_lonlat,
-)
+from riskmap.etl.crs import metre_like, parse_crs, to_lonlat
+from riskmap.etl.readers import iter_raw, read_raw, source_labels, text_faults
 from tests.conftest import shared_file
 from tests.etl.grid import centre
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import pytest
 from click.testing import CliRunner
+
+import geopandas as gpd
 
 from riskmap.cli import cli
 from riskmap.cli.common import EXIT_EXPECTED

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from riskmap import __version__
-from riskmap.cli.common import as_command_error, debug_enabled, expected_exit
+from riskmap.cli.common import clean_errors
 
 __all__ = ["cli", "main"]
 
@@ -21,18 +21,8 @@ class RiskmapGroup(click.Group):
     """
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with clean_errors():
             return super().invoke(ctx)
-        except click.ClickException as exc:
-            raise expected_exit(exc) from None
-        except (click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except KeyboardInterrupt:
-            raise click.Abort() from None
-        except Exception as exc:
-            if debug_enabled():
-                raise
-            raise as_command_error(exc) from exc
 
 
 @click.group(cls=RiskmapGroup,

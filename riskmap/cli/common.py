@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import functools
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from riskmap.errors import RiskmapError
 from riskmap.settings import Settings, load_settings
 
 __all__ = ["DATE", "EXIT_EXPECTED", "EXIT_UNEXPECTED", "CommandError", "as_command_error",
-           "check_window", "describe_expected", "echo_json", "expected_exit", "fail_cleanly",
+           "check_window", "clean_errors", "describe_expected", "echo_json", "expected_exit", "fail_cleanly",
            "log_file",
            "open_from", "safe_url", "settings_from", "store_option", "write_text_atomic"]
 
@@ -139,8 +140,25 @@ def expected_exit(exc: click.ClickException) -> click.ClickException:
     return exc
 
 
+@contextlib.contextmanager
+def clean_errors() -> Iterator[None]:
+    """Let no traceback out of the block (see :func:`as_command_error`); ``--debug`` does."""
+    try:
+        yield
+    except click.ClickException as exc:
+        raise expected_exit(exc) from None
+    except (click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    except Exception as exc:
+        if debug_enabled():
+            raise
+        raise as_command_error(exc) from exc
+
+
 def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command so that no traceback reaches the user (see :func:`as_command_error`).
+    """Run a command inside :func:`clean_errors`.
 
     The ``riskmap`` group does the same for every command; this keeps a command clean when it
     is invoked on its own (as the tests do).
@@ -148,18 +166,8 @@ def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with clean_errors():
             return func(*args, **kwargs)
-        except click.ClickException as exc:
-            raise expected_exit(exc) from None
-        except (click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except KeyboardInterrupt:
-            raise click.Abort() from None
-        except Exception as exc:
-            if debug_enabled():
-                raise
-            raise as_command_error(exc) from exc
 
     return wrapper
 

@@ -28,6 +28,7 @@ from riskmap.etl.features import ingest_cameras
 from riskmap.etl.ingest import ingest_incidents, load_aliases, load_context
 from riskmap.layers import open_store
 from tests.conftest import shared_file
+from tests.etl.files import workbook
 from tests.etl.grid import centre, grid_frame
 
 NOW = pd.Timestamp("2025-06-01T00:00:00Z")
@@ -257,22 +258,11 @@ def test_cameras_table_in_metres_needs_crs(tmp_path):
 
 # ---- 4. every sheet of a workbook; formulas without values ------------------------------------
 
-def _book(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-    wb.save(path)
-    return path
-
-
 def test_every_sheet_is_loaded_and_traceable(world, tmp_path):
     store, ctx = world
     lon1, lat1 = centre(0)
     head = ["incident_id", "occurred_at", "category", "lat", "lon"]
-    path = _book(tmp_path / "book.xlsx", {
+    path = workbook(tmp_path / "book.xlsx", {
         "Jan": [head, ["J1", "2025-01-10", "theft", lat1, lon1],
                 ["J2", "2025-01-11", "no-such", lat1, lon1]],
         "Empty": [],

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 import geopandas as gpd
 import pyproj
@@ -18,6 +18,7 @@ from riskmap.errors import ConfigError, InputFileError
 from riskmap.etl.crs import metre_like, parse_crs, to_lonlat
 from riskmap.etl.readers import iter_raw, read_raw, source_labels, text_faults
 from tests.conftest import shared_file
+from tests.etl.files import workbook
 from tests.etl.grid import centre
 
 AUSTIN_UTM = "EPSG:32614"  # a projected CRS for made-up metre coordinates
@@ -128,19 +129,8 @@ def test_every_sheet_of_the_real_workbook_is_read_and_traceable():
         read_raw(path, sheet="Dallas")
 
 
-def _book(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-    wb.save(path)
-    return path
-
-
 def test_empty_sheets_are_skipped_and_reported(tmp_path):
-    path = _book(tmp_path / "b.xlsx", {
+    path = workbook(tmp_path / "b.xlsx", {
         "Jan": [["date", "category"], ["2025-01-01", "theft"], [None, None],
                 ["2025-01-03", "theft"]],
         "Notes": [],
@@ -157,7 +147,7 @@ def test_empty_sheets_are_skipped_and_reported(tmp_path):
 
 
 def test_sheets_with_different_columns_are_refused(tmp_path):
-    path = _book(tmp_path / "b.xlsx", {"A": [["date", "category"], [1, 2]],
+    path = workbook(tmp_path / "b.xlsx", {"A": [["date", "category"], [1, 2]],
                                        "B": [["when", "what"], [1, 2]]})
     with pytest.raises(InputFileError, match=r"sheets 'A' and 'B' have different columns.*--sheet"):
         read_raw(path)
@@ -165,7 +155,7 @@ def test_sheets_with_different_columns_are_refused(tmp_path):
 
 
 def test_a_single_sheet_workbook_has_no_sheet_column(tmp_path):
-    path = _book(tmp_path / "one.xlsx", {"data": [["a"], [1]]})
+    path = workbook(tmp_path / "one.xlsx", {"data": [["a"], [1]]})
     frame = read_raw(path)
     assert "_sheet" not in frame.columns and frame["_row"].tolist() == [2]
     assert list(source_labels(frame, "one.xlsx")) == ["one.xlsx"]
@@ -173,7 +163,7 @@ def test_a_single_sheet_workbook_has_no_sheet_column(tmp_path):
 
 def test_uncalculated_formulas_are_marked_with_their_cell(tmp_path):
     # openpyxl writes formulas without calculated values, like any program that never ran Excel
-    path = _book(tmp_path / "f.xlsx", {"S": [["date", "n", "total"], ["2025-01-01", 1, "=B2*2"],
+    path = workbook(tmp_path / "f.xlsx", {"S": [["date", "n", "total"], ["2025-01-01", 1, "=B2*2"],
                                              ["2025-01-02", 2, 4]]})
     frame = read_raw(path)
     assert frame["_formula"].tolist()[0] == "C2 (column 'total': =B2*2)"
@@ -277,7 +267,7 @@ def test_text_faults():
 
 
 def test_iter_raw_notes_come_once(tmp_path):
-    path = _book(tmp_path / "d.xlsx", {"S": [["a", "a"]] + [[1, 2]] * 10})
+    path = workbook(tmp_path / "d.xlsx", {"S": [["a", "a"]] + [[1, 2]] * 10})
     chunks = list(iter_raw(path, chunk_rows=3))
     assert len(chunks) >= 2
     assert len(chunks[0].notes) == 1 and all(not c.notes for c in chunks[1:])

@@ -31,6 +31,7 @@ import shapely
 
 from riskmap.geo.aggregate import monthly_counts, parent_cells, rate_per_1000, unit_codes
 from riskmap.geo.forecast import (
+    ForecastGrid,
     ForecastParams,
     Units,
     backtest,
@@ -673,8 +674,12 @@ def evaluate(
     categories: Sequence[str] | None = None,
     include_non_spatial: bool = False,
     params: ForecastParams | None = None,
+    tune: bool = True,
+    grid: ForecastGrid | None = None,
+    replicates: int = 1000,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Backtest the forecast methods (naive, kde, gi, near_repeat) by hit rate, PAI and PEI*.
+    """Backtest the forecast methods and baselines by hit rate, PAI and PEI*, with intervals.
 
     Parameters
     ----------
@@ -694,14 +699,21 @@ def evaluate(
         1: one cut-off (:func:`geo.forecast.evaluate_forecast`); > 1: rolling backtest, the
         figures are means over folds with ``*_std`` spreads and a ``folds`` list.
     params
-        :class:`geo.forecast.ForecastParams` (lookback, bandwidths).
+        :class:`geo.forecast.ForecastParams`: the values used without ``tune``.
+    tune, grid
+        Choose each method's parameters by a rolling backtest on the history before each
+        cut-off, from the candidates in ``grid`` (:class:`geo.forecast.ForecastGrid`).
+    replicates, seed
+        Bootstrap replicates (resampled test incidents) for the intervals.
 
     Returns
     -------
     dict
-        ``test_incidents``, ``methods`` (method, coverage, hit_rate, pai, pei, ...),
-        ``best`` (per coverage: the method with the highest PAI), ``level``, ``res``,
-        ``horizon_days``, ``cutoffs``.
+        ``test_incidents``, ``methods`` (method, coverage, hit_rate, pai, pei, their
+        ``*_lo``/``*_hi`` intervals, ...), ``chosen`` (parameters per method),
+        ``recommended`` (the method the history before the cut-off favours), ``best`` (per
+        coverage: the leading method and whether it beats all-history counts; ``method`` is
+        None when it does not), ``level``, ``res``, ``horizon_days``, ``cutoffs``.
     """
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be >= 1, got {horizon_days}")
@@ -719,19 +731,13 @@ def evaluate(
         last = _utc(cutoff)
     if folds > 1:
         res_ = backtest(inc, units, folds=folds, horizon_days=horizon_days, last_cutoff=last,
-                        params=params)
+                        params=params, tune=tune, grid=grid, replicates=replicates, seed=seed)
         cutoffs = [f["cutoff"] for f in res_["folds"]]
     else:
-        res_ = evaluate_forecast(inc, units, last, horizon_days=horizon_days, params=params)
+        res_ = evaluate_forecast(inc, units, last, horizon_days=horizon_days, params=params,
+                                 tune=tune, grid=grid, replicates=replicates, seed=seed)
         cutoffs = [res_.pop("cutoff")]
-    table = pd.DataFrame(res_["methods"])
-    best = {}
-    for cov, g in table.groupby("coverage", sort=True):
-        pai = g["pai"].to_numpy(dtype=float)
-        if np.isfinite(pai).any():
-            row = g.iloc[int(np.nanargmax(pai))]
-            best[f"{float(cov):g}"] = {"method": row["method"], "pai": float(row["pai"])}
-    res_.update({"best": best, "level": level, "res": res if level == "h3" else None,
+    res_.update({"level": level, "res": res if level == "h3" else None,
                  "horizon_days": int(horizon_days), "folds_n": int(max(folds, 1)),
                  "cutoffs": [str(pd.Timestamp(c).date()) for c in cutoffs]})
     return res_

@@ -1,9 +1,18 @@
-"""Forecast evaluation: naive, KDE, Gi* and near-repeat scores backtested by hit rate, PAI and PEI*."""
+"""Hotspot forecasts scored by hit rate, PAI and PEI*: nested tuning, baselines, bootstrap.
+
+Methods (:data:`METHODS`): naive recent counts, a Gaussian KDE with time decay, Gi*, a
+near-repeat kernel, a long-term/recent blend and a self-exciting point process; baselines
+(:data:`BASELINES`): all-history counts and a plain 200 m KDE. Each method's parameters are
+chosen by a rolling backtest on the incidents before the cut-off only
+(:mod:`geo.forecast_tune`); every figure gets a bootstrap interval from resampling the test
+incidents (:mod:`geo.forecast_metrics`), and a best method is named only when it beats
+all-history counts.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,18 +22,40 @@ import pyarrow as pa
 import geopandas as gpd
 import h3ronpy
 import shapely
-from h3ronpy.vector import ContainmentMode, cells_to_coordinates, coordinates_to_cells, wkb_to_cells
-from libpysal.weights import W
+from h3ronpy.vector import ContainmentMode, coordinates_to_cells, wkb_to_cells
 
 from riskmap.geo.aggregate import parent_cells, unit_codes
-from riskmap.geo.hotspots import gi_star_z, h3_weights, mahalla_weights
+from riskmap.geo.forecast_kernel import hex_kde
+from riskmap.geo.forecast_methods import (
+    BASELINES,
+    DAY_NS,
+    METHODS,
+    ForecastGrid,
+    ForecastParams,
+    History,
+    Units,
+    candidates,
+    fit_sepp,
+)
+from riskmap.geo.forecast_metrics import (
+    Replicates,
+    replicate_scores,
+    score_selection,
+    select_units,
+)
+from riskmap.geo.forecast_tune import Choice, tune
+from riskmap.geo.hotspots import h3_weights, mahalla_weights
 from riskmap.geo.points import xy
 from riskmap.geo.surface import utm_crs
 
 __all__ = [
+    "ALL_METHODS",
+    "BASELINES",
     "COVERAGES",
     "METHODS",
+    "ForecastGrid",
     "ForecastParams",
+    "History",
     "Units",
     "backtest",
     "evaluate_forecast",
@@ -34,67 +65,18 @@ __all__ = [
     "method_scores",
     "score_selection",
     "select_units",
+    "tune_params",
 ]
 
 COVERAGES = (0.01, 0.02, 0.05, 0.10)
-METHODS = ("naive", "kde", "gi", "near_repeat")
-_EARTH_KM = 6371.0088
-_DAY_NS = 86_400 * 10**9
-
-
-@dataclass(frozen=True)
-class Units:
-    """Spatial units a forecast ranks, plus a res-9 H3 lattice to evaluate kernels on.
-
-    Attributes
-    ----------
-    kind
-        ``"h3"`` or ``"mahalla"``.
-    ids
-        Unit ids (H3 cells at ``resolution``, or mahalla ids).
-    area
-        Area per unit in km² (H3: all 1.0, the units being treated as equal-area).
-    w
-        Binary contiguity weights (for Gi*).
-    lattice
-        Res-9 cells covering the units (for H3 units: their res-9 children; for mahallas: the
-        cells whose centre is inside, or the cell of the representative point).
-    lattice_unit
-        Unit position of each lattice cell.
-    resolution
-        H3 resolution of the units (None for mahallas).
-    """
-
-    kind: str
-    ids: np.ndarray
-    area: np.ndarray
-    w: W
-    lattice: np.ndarray
-    lattice_unit: np.ndarray
-    resolution: int | None = None
-
-
-@dataclass(frozen=True)
-class ForecastParams:
-    """Method parameters.
-
-    Parameters
-    ----------
-    lookback_days
-        History used by ``kde`` and ``gi`` (default 365).
-    bandwidth_m
-        Gaussian KDE bandwidth for ``kde`` (default 400 m).
-    nr_bandwidth_m
-        Spatial bandwidth of the near-repeat kernel (default 300 m).
-    nr_tau_days
-        Time constant of the near-repeat exponential decay (default 14 days); events older than
-        ``6 * nr_tau_days`` are ignored.
-    """
-
-    lookback_days: int = 365
-    bandwidth_m: float = 400.0
-    nr_bandwidth_m: float = 300.0
-    nr_tau_days: float = 14.0
+#: every method evaluate scores by default: the forecasts, then the baselines
+ALL_METHODS = METHODS + BASELINES
+#: the area share whose PAI the nested backtest maximises (the headline figure)
+TUNE_COVERAGES = (0.05,)
+#: the reference a best method has to beat
+REFERENCE = "counts"
+_METRICS = ("hit_rate", "pai", "pei")
+_UPPER = {"hit_rate": 1.0, "pai": np.inf, "pei": 1.0}
 
 
 # --------------------------------------------------------------------------- units
@@ -178,188 +160,78 @@ def mahalla_units(mahallas: gpd.GeoDataFrame) -> Units:
     )
 
 
-def _incident_codes(units: Units, incidents: pd.DataFrame) -> np.ndarray:
-    if units.kind == "h3":
-        cells = incidents["h3"].to_numpy(dtype=np.int64)
-        if units.resolution != 9:
-            cells = parent_cells(cells, units.resolution or 9)
-        return unit_codes(cells, units.ids)
-    return unit_codes(incidents["mahalla_id"].to_numpy(), units.ids)
-
-
-# --------------------------------------------------------------------------- kernels
-
-
-def _centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    rb = pa.record_batch(cells_to_coordinates(np.asarray(cells, dtype=np.int64).view(np.uint64)))
-    return rb.column("lat").to_numpy(), rb.column("lng").to_numpy()
-
-
-def _local_dist_km(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Equirectangular distance; within 0.1% of great-circle at kernel ranges (< 5 km)."""
-    k = np.pi / 180.0 * _EARTH_KM
-    dy = (lat2 - lat1) * k
-    dx = (lon2 - lon1) * k * np.cos(np.radians(lat1))
-    return np.hypot(dx, dy)
-
-
-def hex_kde(
-    event_cells: np.ndarray,
-    targets: np.ndarray,
-    bandwidth_m: float,
-    weights: np.ndarray | None = None,
-) -> np.ndarray:
-    """Gaussian kernel density (per km²) of events, evaluated at the centres of ``targets``.
-
-    Events sit at their res-9 cell centres; each spreads over the cells within
-    ``k = ceil(3 sigma / spacing)`` rings (capped at 12) with the 2-D Gaussian
-    ``exp(-d² / 2 sigma²) / (2 pi sigma²)``, d the (local equirectangular) distance between
-    centres.
-    Working on the H3 lattice keeps this independent of the study extent (a country-wide
-    raster at 100 m would not fit in memory).
-
-    Parameters
-    ----------
-    event_cells
-        Res-9 cell per event (0 = missing, ignored).
-    targets
-        Res-9 cells to evaluate at (unique not required).
-    bandwidth_m
-        Kernel standard deviation in metres.
-    weights
-        Weight per event (default 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        Density at each target (float64).
-    """
-    targets = np.asarray(targets, dtype=np.int64)
-    out = np.zeros(targets.size)
-    ev = np.asarray(event_cells, dtype=np.int64)
-    wts = np.ones(ev.size) if weights is None else np.asarray(weights, dtype=float)
-    ok = ev != 0
-    if not ok.any() or targets.size == 0:
-        return out
-    src, inv = np.unique(ev[ok], return_inverse=True)
-    mass = np.bincount(inv, weights=wts[ok])
-    sigma_km = bandwidth_m / 1000.0
-    spacing_km = 0.2008 * np.sqrt(3.0)
-    k = int(min(max(np.ceil(3 * sigma_km / spacing_km), 1), 12))
-    disk = pa.array(h3ronpy.grid_disk(src.view(np.uint64), k))
-    offsets = disk.offsets.to_numpy()
-    nbr = disk.flatten().to_numpy().view(np.int64)
-    s_idx = np.repeat(np.arange(src.size), np.diff(offsets))
-    uniq_t, t_inv = np.unique(targets, return_inverse=True)
-    pos = np.clip(np.searchsorted(uniq_t, nbr), 0, uniq_t.size - 1)
-    hit = uniq_t[pos] == nbr
-    s_idx, pos = s_idx[hit], pos[hit]
-    slat, slon = _centres(src)
-    tlat, tlon = _centres(uniq_t)
-    d = _local_dist_km(slat[s_idx], slon[s_idx], tlat[pos], tlon[pos])
-    kern = np.exp(-(d**2) / (2 * sigma_km**2)) / (2 * np.pi * sigma_km**2)
-    dens = np.bincount(pos, weights=mass[s_idx] * kern, minlength=uniq_t.size)
-    return dens[t_inv]
-
-
-def _lattice_mean(units: Units, values: np.ndarray) -> np.ndarray:
-    n = units.ids.size
-    ok = units.lattice_unit >= 0
-    s = np.bincount(units.lattice_unit[ok], weights=values[ok], minlength=n)
-    c = np.bincount(units.lattice_unit[ok], minlength=n)
-    out = np.zeros(n)
-    out[c > 0] = s[c > 0] / c[c > 0]
-    return out
-
-
-# --------------------------------------------------------------------------- methods
-
-
-def _window(t: np.ndarray, cutoff_ns: int, days: float) -> np.ndarray:
-    return (t >= cutoff_ns - int(days * _DAY_NS)) & (t < cutoff_ns)
-
-
-def _naive(
-    units: Units,
-    codes: np.ndarray,
-    cells: np.ndarray,
-    t: np.ndarray,
-    cutoff: int,
-    horizon: int,
-    prm: ForecastParams,
-) -> np.ndarray:
-    sel = _window(t, cutoff, horizon) & (codes >= 0)
-    return np.bincount(codes[sel], minlength=units.ids.size).astype(float)
-
-
-def _kde(
-    units: Units,
-    codes: np.ndarray,
-    cells: np.ndarray,
-    t: np.ndarray,
-    cutoff: int,
-    horizon: int,
-    prm: ForecastParams,
-) -> np.ndarray:
-    sel = _window(t, cutoff, prm.lookback_days)
-    return _lattice_mean(units, hex_kde(cells[sel], units.lattice, prm.bandwidth_m))
-
-
-def _gi(
-    units: Units,
-    codes: np.ndarray,
-    cells: np.ndarray,
-    t: np.ndarray,
-    cutoff: int,
-    horizon: int,
-    prm: ForecastParams,
-) -> np.ndarray:
-    sel = _window(t, cutoff, prm.lookback_days) & (codes >= 0)
-    counts = np.bincount(codes[sel], minlength=units.ids.size).astype(float)
-    if units.kind == "mahalla":
-        counts = counts / np.maximum(units.area, 1e-9)
-    return gi_star_z(counts, units.w)
-
-
-def _near_repeat(
-    units: Units,
-    codes: np.ndarray,
-    cells: np.ndarray,
-    t: np.ndarray,
-    cutoff: int,
-    horizon: int,
-    prm: ForecastParams,
-) -> np.ndarray:
-    sel = _window(t, cutoff, 6 * prm.nr_tau_days)
-    age = (cutoff - t[sel]) / _DAY_NS
-    wts = np.exp(-age / prm.nr_tau_days)
-    return _lattice_mean(units, hex_kde(cells[sel], units.lattice, prm.nr_bandwidth_m, wts))
-
-
-_METHOD_FUNCS: dict[str, Callable[..., np.ndarray]] = {
-    "naive": _naive,
-    "kde": _kde,
-    "gi": _gi,
-    "near_repeat": _near_repeat,
-}
-
-
-def _prepare(units: Units, incidents: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    codes = _incident_codes(units, incidents)
-    cells = incidents["h3"].to_numpy(dtype=np.int64)
-    occ = incidents["occurred_at"]
-    if isinstance(occ.dtype, pd.DatetimeTZDtype):
-        occ = occ.dt.tz_convert("UTC").dt.tz_localize(None)
-    t = occ.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return codes, cells, t
+# --------------------------------------------------------------------------- fitting
 
 
 def _ns(ts: pd.Timestamp | str) -> int:
     ts = pd.Timestamp(ts)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return int(ts.as_unit("ns").value)
+
+
+def _check_methods(methods: Sequence[str]) -> list[str]:
+    bad = [m for m in methods if m not in ALL_METHODS]
+    if bad:
+        raise ValueError(f"unknown method {bad[0]!r}; expected one of {ALL_METHODS}")
+    return list(methods)
+
+
+def _choose(h: History, methods: Sequence[str], cutoff: int, horizon_days: int, *,
+            tune_: bool, grid: ForecastGrid | None, params: ForecastParams,
+            coverages: Sequence[float], folds: int | None) -> dict[str, Choice]:
+    grid = grid if tune_ and grid is not None else (ForecastGrid() if tune_ else
+                                                     ForecastGrid.fixed(params))
+    return {m: tune(h, m, cutoff, horizon_days, grid=grid, defaults=params,
+                    coverages=coverages, folds=folds) if tune_
+            else Choice(m, params.of(m), False, float("nan"), 0, 1)
+            for m in methods}
+
+
+def _with(params: ForecastParams, choice: Choice) -> ForecastParams:
+    return replace(params, **choice.params)
+
+
+def tune_params(
+    units: Units,
+    incidents: pd.DataFrame,
+    cutoff: pd.Timestamp | str,
+    *,
+    horizon_days: int = 28,
+    methods: Sequence[str] = ALL_METHODS,
+    grid: ForecastGrid | None = None,
+    params: ForecastParams | None = None,
+    coverages: Sequence[float] = TUNE_COVERAGES,
+    folds: int | None = None,
+) -> dict[str, Choice]:
+    """Each method's parameters, chosen by a rolling backtest on incidents before ``cutoff``.
+
+    Use it for the live forecast: with ``cutoff`` = now, the chosen parameters (and the
+    method with the best ``Choice.score``) come from the history alone.
+
+    Parameters
+    ----------
+    units, incidents, cutoff, horizon_days
+        As in :func:`evaluate_forecast`.
+    methods
+        Methods to tune (fixed ones are scored on the same inner folds).
+    grid
+        Candidate values (default :class:`ForecastGrid`).
+    params
+        Defaults kept where there is too little history.
+    coverages
+        Area shares whose mean PAI is maximised.
+    folds
+        Inner folds (default: enough to cover a year, 3 to 12).
+
+    Returns
+    -------
+    dict
+        Method -> :class:`~geo.forecast_tune.Choice`.
+    """
+    h = History.from_frame(units, incidents)
+    return {m: tune(h, m, _ns(cutoff), horizon_days, grid=grid or ForecastGrid(),
+                    defaults=params or ForecastParams(), coverages=coverages, folds=folds)
+            for m in _check_methods(methods)}
 
 
 def method_scores(
@@ -370,6 +242,8 @@ def method_scores(
     *,
     horizon_days: int = 28,
     params: ForecastParams | None = None,
+    tune: bool = False,
+    grid: ForecastGrid | None = None,
 ) -> np.ndarray:
     """Risk score per unit from incidents strictly before ``cutoff``.
 
@@ -377,20 +251,29 @@ def method_scores(
     -------
     naive
         Count in the last ``horizon_days`` before the cut-off.
+    counts
+        All-history count (per km² for mahallas).
+    kde_200m
+        Plain Gaussian KDE, 200 m, all history.
     kde
-        Mean Gaussian KDE (``bandwidth_m``, last ``lookback_days``) over the unit's res-9
-        lattice (:func:`hex_kde`).
+        Gaussian KDE (``bandwidth_m``, events of the last ``lookback_days`` weighted by a
+        ``half_life_days`` decay), averaged over the unit's res-9 lattice (:func:`hex_kde`).
     gi
-        Gi* z-score of counts in the last ``lookback_days`` (count per km² for mahallas).
+        Gi* z-score of counts in the last ``gi_lookback_days`` (per km² for mahallas).
     near_repeat
         Prospective hotspotting (Bowers, Johnson & Pease 2004 style): every recent event adds
-        ``exp(-age / nr_tau_days) * Gaussian(distance, nr_bandwidth_m)``, i.e. a time-decayed
-        KDE, averaged over the unit's lattice.
+        ``exp(-age / nr_tau_days) * Gaussian(distance, nr_bandwidth_m)``.
+    blend
+        ``(1 - blend_weight)`` x all-history KDE + ``blend_weight`` x KDE of the last
+        ``blend_recent_days`` (each scaled to sum 1).
+    sepp
+        Expected incidents over the horizon from a self-exciting point process
+        (:class:`~geo.forecast_sepp.SelfExcitingProcess`, background ``sepp_bandwidth_m``).
 
     Parameters
     ----------
     method
-        One of :data:`METHODS`.
+        One of :data:`ALL_METHODS`.
     units
         From :func:`h3_units` or :func:`mahalla_units`.
     incidents
@@ -398,87 +281,146 @@ def method_scores(
     cutoff
         Forecast time.
     horizon_days
-        Forecast horizon (the naive window).
+        Forecast horizon (the naive window; the tuning's test window).
     params
-        :class:`ForecastParams`.
+        :class:`ForecastParams` (the values used without ``tune``).
+    tune
+        Choose the parameters first by :func:`tune_params` (keyword-only).
+    grid
+        Candidates for ``tune``.
 
     Returns
     -------
     numpy.ndarray
         float score per unit (higher = riskier).
     """
-    if method not in _METHOD_FUNCS:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-    codes, cells, t = _prepare(units, incidents)
-    return _METHOD_FUNCS[method](
-        units, codes, cells, t, _ns(cutoff), horizon_days, params or ForecastParams()
-    )
+    _check_methods([method])
+    params = params or ForecastParams()
+    h = History.from_frame(units, incidents)
+    c = _ns(cutoff)
+    if tune:
+        choice = _choose(h, [method], c, horizon_days, tune_=True, grid=grid, params=params,
+                         coverages=TUNE_COVERAGES, folds=None)[method]
+        params = _with(params, choice)
+    return next(iter(candidates(method, h, c, horizon_days, ForecastGrid.fixed(params))))[1]
 
 
-# --------------------------------------------------------------------------- metrics
+# --------------------------------------------------------------------------- evaluation
 
 
-def select_units(scores: np.ndarray, area: np.ndarray, coverage: float) -> np.ndarray:
-    """Greedy selection by descending score while the area stays within ``coverage``.
+def _interval(samples: np.ndarray, confidence: float, estimate: float,
+              upper: float = np.inf) -> tuple[float, float]:
+    """Bias-corrected percentile interval: the percentiles shifted by ``mean - estimate``.
 
-    Units are taken in order of score (ties: lower position first) while their cumulative
-    area is <= ``coverage`` x total area; at least one unit is always taken. With equal areas
-    this is the top ``floor(coverage * n)`` units.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean mask of selected units.
+    The shift matters for PEI*: the best possible hits of resampled incidents are biased
+    upwards (the top units of a noisy count look better than they are), so the plain
+    percentile interval of PEI* would sit below the estimate. For hit rate, PAI and
+    differences of PAI (linear in the counts) the shift is ~0.
     """
-    scores = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
-    area = np.asarray(area, dtype=float)
-    order = np.argsort(-scores, kind="stable")
-    cum = np.cumsum(area[order])
-    take = cum <= coverage * area.sum() * (1 + 1e-9)
-    if take.size:
-        take[0] = True
-    mask = np.zeros(scores.size, dtype=bool)
-    mask[order[take]] = True
-    return mask
+    v = np.asarray(samples, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0 or not np.isfinite(estimate):
+        return float("nan"), float("nan")
+    a = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(v, [a, 100 - a]) - (v.mean() - estimate)
+    return float(lo), float(min(hi, max(upper, estimate)))
 
 
-def score_selection(
-    scores: np.ndarray, area: np.ndarray, test_counts: np.ndarray, coverage: float
-) -> dict[str, float]:
-    """Hit rate, PAI and PEI* of the units selected by ``scores`` at an area ``coverage``.
+def _evaluate_at(h: History, cutoff: int, *, horizon_days: int, methods: list[str],
+                 coverages: Sequence[float], choices: dict[str, Choice],
+                 params: ForecastParams, replicates: int, seed: int,
+                 confidence: float) -> dict[str, Any]:
+    """One fold: scores, point figures, bootstrap replicates (under ``_reps``)."""
+    area = h.units.area
+    test = slice(int(np.searchsorted(h.t, cutoff)),
+                 int(np.searchsorted(h.t, cutoff + horizon_days * DAY_NS)))
+    counts = h.unit_counts(test)
+    rep = Replicates(counts, area, replicates, seed=seed)
+    rows, reps = [], {}
+    for m in methods:
+        used = _with(params, choices[m])
+        scores = next(iter(candidates(m, h, cutoff, horizon_days, ForecastGrid.fixed(used))))[1]
+        for cov in coverages:
+            r = score_selection(scores, area, counts, cov)
+            sel = select_units(scores, area, cov)
+            boot = replicate_scores(rep, sel, cov, r["area_share"])
+            reps[(m, cov)] = boot
+            row: dict[str, Any] = {"method": m, "coverage": cov, "hit_rate": r["hit_rate"],
+                                   "pai": r["pai"], "pei": r["pei"],
+                                   "area_share": r["area_share"]}
+            for k, b in zip(_METRICS, boot, strict=True):
+                row[f"{k}_lo"], row[f"{k}_hi"] = _interval(b, confidence, row[k], _UPPER[k])
+            row["params"] = used.of(m)
+            rows.append(row)
+    chosen = {m: choices[m].as_dict() for m in methods}
+    if "sepp" in chosen:
+        chosen["sepp"]["fit"] = _sepp_fit(h, cutoff, _with(params, choices["sepp"]))
+    return {"cutoff": pd.Timestamp(cutoff, tz="UTC"), "test_incidents": int(counts.sum()),
+            "methods": rows, "chosen": chosen, "recommended": _recommend(choices, rows),
+            "_reps": reps}
 
-    hit_rate = hits / test incidents; PAI = hit_rate / area share of the selection;
-    PEI* = hits / best hits, where best hits is what a selection with the same area budget
-    could have caught. With equal areas this is exact (the top counts). With unequal areas
-    (mahallas) it is approximated by the better of two greedy selections, by test count per
-    km² and by test count, under the same budget (the exact optimum is a knapsack problem), so
-    PEI* can exceed 1 in rare cases.
 
-    Returns
-    -------
-    dict
-        ``hits``, ``best_hits``, ``area_share``, ``hit_rate``, ``pai``, ``pei`` (NaN when
-        there are no test incidents).
+def _recommend(choices: dict[str, Choice], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The method the history before the cut-off favours (best inner score), and its scores.
+
+    This is the honest pick for the next period: made without the test window, unlike the
+    verdict's leader (the best on the test window itself). Ties go to all-history counts.
     """
-    area = np.asarray(area, dtype=float)
-    counts = np.asarray(test_counts, dtype=float)
-    n = counts.sum()
-    sel = select_units(scores, area, coverage)
-    hits = counts[sel].sum()
-    share = area[sel].sum() / area.sum()
-    best = max(
-        counts[select_units(counts / np.maximum(area, 1e-12), area, coverage)].sum(),
-        counts[select_units(counts, area, coverage)].sum(),
-    )
-    hit_rate = hits / n if n else np.nan
-    return {
-        "hits": float(hits),
-        "best_hits": float(best),
-        "area_share": float(share),
-        "hit_rate": float(hit_rate),
-        "pai": float(hit_rate / share) if n and share else np.nan,
-        "pei": float(hits / best) if best else np.nan,
-    }
+    scored = {m: c.score for m, c in choices.items() if np.isfinite(c.score)}
+    if not scored:
+        return {"method": None, "inner_score": None, "pai": {}}
+    # ties go to all-history counts, the reference, then to the order of the methods
+    m = max(sorted(scored, key=lambda k: k != REFERENCE), key=lambda k: scored[k])
+    return {"method": m, "inner_score": scored[m],
+            "pai": {f"{float(r['coverage']):g}": r["pai"] for r in rows if r["method"] == m}}
+
+
+def _sepp_fit(h: History, cutoff: int, params: ForecastParams) -> dict[str, float | None]:
+    """The fitted process behind the ``sepp`` scores (from the memo), in readable units."""
+    proc, _ = fit_sepp(h, cutoff, params.sepp_bandwidth_m, params.sepp_lookback_days)
+    if proc.theta_ is None or proc.p_background_ is None:
+        return {"offspring": None, "trigger_days": None, "trigger_m": None,
+                "background_share": None}
+    return {"offspring": proc.theta_, "trigger_days": 1.0 / (proc.omega_ or np.inf),
+            "trigger_m": 1000.0 * (proc.sigma_km_ or 0.0),
+            "background_share": float(np.mean(proc.p_background_))
+            if proc.p_background_.size else None}
+
+
+def _verdict(rows: list[dict[str, Any]], reps: dict[tuple[str, float], np.ndarray],
+             coverages: Sequence[float], confidence: float) -> dict[str, dict[str, Any]]:
+    """Per coverage: the highest-PAI method, and whether it beats all-history counts.
+
+    It beats counts when its PAI is higher and the paired bootstrap interval of the
+    difference (same resampled test incidents for both) lies above 0.
+    """
+    out = {}
+    for cov in coverages:
+        at = {r["method"]: r["pai"] for r in rows if r["coverage"] == cov
+              and r["pai"] is not None and np.isfinite(r["pai"])}
+        rivals = {m: p for m, p in at.items() if m != REFERENCE}
+        if not rivals:
+            continue
+        leader = max(rivals, key=lambda m: rivals[m])
+        v: dict[str, Any] = {"method": leader, "leader": leader, "pai": rivals[leader],
+                             "counts_pai": at.get(REFERENCE), "diff": None, "diff_lo": None,
+                             "diff_hi": None, "beats_counts": None}
+        if REFERENCE in at:
+            diff = reps[(leader, cov)] - reps[(REFERENCE, cov)]
+            d = rivals[leader] - at[REFERENCE]
+            lo, hi = _interval(diff, confidence, d)
+            beats = bool(d > 0 and np.isfinite(lo) and lo > 0)
+            v.update({"diff": d, "diff_lo": lo, "diff_hi": hi, "beats_counts": beats,
+                      "method": leader if beats else None})
+        out[f"{float(cov):g}"] = v
+    return out
+
+
+def _settings(cutoff: pd.Timestamp | str | int, horizon_days: int,
+              methods: Sequence[str]) -> tuple[int, list[str]]:
+    if horizon_days < 1:
+        raise ValueError(f"horizon_days must be >= 1, got {horizon_days}")
+    return (cutoff if isinstance(cutoff, int) else _ns(cutoff)), _check_methods(methods)
 
 
 def evaluate_forecast(
@@ -487,42 +429,115 @@ def evaluate_forecast(
     cutoff: pd.Timestamp | str,
     *,
     horizon_days: int = 28,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = ALL_METHODS,
     coverages: Sequence[float] = COVERAGES,
     params: ForecastParams | None = None,
+    tune: bool = True,
+    grid: ForecastGrid | None = None,
+    tune_folds: int | None = None,
+    tune_coverages: Sequence[float] = TUNE_COVERAGES,
+    replicates: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Fit every method on data before ``cutoff`` and score it on the next ``horizon_days``.
+
+    With ``tune`` each method's parameters are first chosen by a rolling backtest on the
+    incidents before the cut-off (:func:`tune_params`); the test window is never seen.
+
+    Parameters
+    ----------
+    incidents
+        ``occurred_at`` (UTC), ``h3`` (res 9), and ``mahalla_id`` for mahalla units.
+    units
+        From :func:`h3_units` or :func:`mahalla_units`.
+    cutoff
+        Forecast time.
+    horizon_days
+        Test window.
+    methods
+        Methods to score (default: :data:`ALL_METHODS`).
+    coverages
+        Area shares.
+    params
+        Parameter values used without ``tune`` (and where history is too short to tune).
+    tune
+        Choose parameters by the nested backtest (keyword-only; default True).
+    grid
+        Candidate values (default :class:`ForecastGrid`).
+    tune_folds
+        Inner folds (default: enough to cover a year, 3 to 12).
+    replicates
+        Bootstrap replicates (resampled test incidents) for the intervals; 0 for none.
+    confidence
+        Interval level.
+    seed
+        Bootstrap seed.
 
     Returns
     -------
     dict
-        ``{"cutoff", "test_incidents": n, "methods": [{"method", "coverage", "hit_rate",
-        "pai", "pei", "area_share"}, ...]}``; test incidents are those in
-        ``[cutoff, cutoff + horizon)`` that fall in a unit.
+        ``cutoff``, ``test_incidents`` (incidents in ``[cutoff, cutoff + horizon)`` that
+        fall in a unit), ``methods`` (one row per method and coverage: ``method``,
+        ``coverage``, ``hit_rate``, ``pai``, ``pei``, ``area_share``, ``*_lo``/``*_hi``
+        interval bounds, ``params``), ``chosen`` (method -> what the tuning chose),
+        ``recommended`` (the method with the best inner score, picked without the test
+        window, and its PAI per coverage), ``best`` (coverage -> verdict against
+        all-history counts on the test window: ``method`` is None unless the leader beats
+        counts), ``bootstrap`` (replicates, confidence, seed).
     """
     params = params or ForecastParams()
-    codes, cells, t = _prepare(units, incidents)
-    c = _ns(cutoff)
-    test = (t >= c) & (t < c + horizon_days * _DAY_NS) & (codes >= 0)
-    counts = np.bincount(codes[test], minlength=units.ids.size)
-    rows = []
+    c, methods = _settings(cutoff, horizon_days, methods)
+    h = History.from_frame(units, incidents)
+    choices = _choose(h, methods, c, horizon_days, tune_=tune, grid=grid, params=params,
+                      coverages=tune_coverages, folds=tune_folds)
+    res = _evaluate_at(h, c, horizon_days=horizon_days, methods=methods, coverages=coverages,
+                       choices=choices, params=params, replicates=replicates, seed=seed,
+                       confidence=confidence)
+    reps = res.pop("_reps")
+    pai_reps = {k: v[1] for k, v in reps.items()}
+    res["best"] = _verdict(res["methods"], pai_reps, coverages, confidence)
+    res["bootstrap"] = {"replicates": int(replicates), "confidence": confidence, "seed": seed}
+    return res
+
+
+def _nanmean(values: list[Any]) -> float:
+    v = np.asarray([np.nan if x is None else x for x in values], dtype=float)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def _last_cutoff(incidents: pd.DataFrame, horizon_days: int,
+                 last_cutoff: pd.Timestamp | str | None) -> pd.Timestamp:
+    if last_cutoff is not None:
+        return pd.Timestamp(_ns(last_cutoff), tz="UTC")
+    latest = pd.Timestamp(incidents["occurred_at"].max())
+    latest = latest.tz_localize("UTC") if latest.tzinfo is None else latest.tz_convert("UTC")
+    return (latest - pd.Timedelta(days=horizon_days)).floor("D")
+
+
+def _summary_rows(folds: list[dict[str, Any]], reps: list[dict], methods: list[str],
+                  coverages: Sequence[float], confidence: float
+                  ) -> tuple[list[dict[str, Any]], dict[tuple[str, float], np.ndarray]]:
+    """Means and spreads over folds; intervals from fold-averaged bootstrap replicates."""
+    detail = pd.DataFrame([r for f in folds for r in f["methods"]])
+    rows, pai_reps = [], {}
     for m in methods:
-        if m not in _METHOD_FUNCS:
-            raise ValueError(f"unknown method {m!r}; expected one of {METHODS}")
-        scores = _METHOD_FUNCS[m](units, codes, cells, t, c, horizon_days, params)
         for cov in coverages:
-            r = score_selection(scores, units.area, counts, cov)
-            rows.append(
-                {
-                    "method": m,
-                    "coverage": cov,
-                    "hit_rate": r["hit_rate"],
-                    "pai": r["pai"],
-                    "pei": r["pei"],
-                    "area_share": r["area_share"],
-                }
-            )
-    return {"cutoff": pd.Timestamp(c, tz="UTC"), "test_incidents": int(test.sum()), "methods": rows}
+            g = detail[(detail["method"] == m) & (detail["coverage"] == cov)]
+            row: dict[str, Any] = {"method": m, "coverage": float(cov)}
+            for i, k in enumerate(_METRICS):
+                v = g[k].to_numpy(dtype=float)
+                v = v[np.isfinite(v)]
+                row[k] = float(v.mean()) if v.size else np.nan
+                row[f"{k}_std"] = float(v.std()) if v.size else np.nan
+                per_fold = [r[(m, cov)][i] for r in reps if r[(m, cov)][i].size]
+                avg = (np.nanmean(np.vstack(per_fold), axis=0) if per_fold
+                       else np.zeros(0))
+                row[f"{k}_lo"], row[f"{k}_hi"] = _interval(avg, confidence, row[k], _UPPER[k])
+                if k == "pai":
+                    pai_reps[(m, cov)] = avg
+            rows.append(row)
+    return rows, pai_reps
 
 
 def backtest(
@@ -532,55 +547,72 @@ def backtest(
     folds: int = 4,
     horizon_days: int = 28,
     last_cutoff: pd.Timestamp | str | None = None,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = ALL_METHODS,
     coverages: Sequence[float] = COVERAGES,
     params: ForecastParams | None = None,
+    tune: bool = True,
+    grid: ForecastGrid | None = None,
+    tune_folds: int | None = None,
+    tune_coverages: Sequence[float] = TUNE_COVERAGES,
+    replicates: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Rolling-origin backtest over ``folds`` cut-offs, each ``horizon_days`` apart.
 
     The last cut-off defaults to the day (UTC midnight) ``horizon_days`` before the latest
-    incident, so its test window is complete; earlier cut-offs step back by the horizon.
+    incident, so its test window is complete; earlier cut-offs step back by the horizon. At
+    each cut-off the parameters are chosen again from the history before it (nested); the
+    folds share the kernels and the inner scores they have in common.
 
     Returns
     -------
     dict
-        ``{"test_incidents": total, "methods": [{"method", "coverage", "hit_rate", "pai", "pei",
-        "hit_rate_std", "pai_std", "pei_std"}, ...], "folds": [evaluate_forecast(...), ...]}``
-        (means and population std over folds, NaN folds skipped).
+        ``test_incidents`` (total), ``methods`` (means over folds with ``*_std`` spreads
+        and ``*_lo``/``*_hi`` intervals of the fold mean, from the fold-averaged bootstrap
+        replicates), ``best`` (verdict per coverage, as in :func:`evaluate_forecast`),
+        ``chosen`` (method -> the latest fold's choice plus ``per_fold`` parameters),
+        ``recommended`` (the latest fold's nested pick, the pick per fold, and the picks'
+        PAI averaged over the folds), ``folds`` (:func:`evaluate_forecast` per cut-off),
+        ``bootstrap``.
     """
     if folds < 1:
         raise ValueError(f"folds must be >= 1, got {folds}")
-    if last_cutoff is None:
-        latest = pd.Timestamp(incidents["occurred_at"].max())
-        latest = latest.tz_localize("UTC") if latest.tzinfo is None else latest.tz_convert("UTC")
-        last = (latest - pd.Timedelta(days=horizon_days)).floor("D")
-    else:
-        last = pd.Timestamp(_ns(last_cutoff), tz="UTC")
+    params = params or ForecastParams()
+    last = _last_cutoff(incidents, horizon_days, last_cutoff)
+    _, methods = _settings(last, horizon_days, methods)
+    h = History.from_frame(units, incidents)
     cutoffs = [last - pd.Timedelta(days=horizon_days * k) for k in range(folds)][::-1]
-    fold_res = [
-        evaluate_forecast(
-            incidents,
-            units,
-            c,
-            horizon_days=horizon_days,
-            methods=methods,
-            coverages=coverages,
-            params=params,
-        )
-        for c in cutoffs
-    ]
-    detail = pd.DataFrame([r | {"fold": i} for i, f in enumerate(fold_res) for r in f["methods"]])
-    rows = []
-    for (m, cov), g in detail.groupby(["method", "coverage"], sort=False):
-        row: dict[str, Any] = {"method": m, "coverage": float(cov)}
-        for k in ("hit_rate", "pai", "pei"):
-            v = g[k].to_numpy(dtype=float)
-            v = v[np.isfinite(v)]
-            row[k] = float(v.mean()) if v.size else np.nan
-            row[f"{k}_std"] = float(v.std()) if v.size else np.nan
-        rows.append(row)
+    fold_res, reps = [], []
+    for i, cut in enumerate(cutoffs):
+        c = _ns(cut)
+        choices = _choose(h, methods, c, horizon_days, tune_=tune, grid=grid, params=params,
+                          coverages=tune_coverages, folds=tune_folds)
+        res = _evaluate_at(h, c, horizon_days=horizon_days, methods=methods,
+                           coverages=coverages, choices=choices, params=params,
+                           replicates=replicates, seed=seed + i, confidence=confidence)
+        reps.append(res.pop("_reps"))
+        res["best"] = _verdict(res["methods"], {k: v[1] for k, v in reps[-1].items()},
+                               coverages, confidence)
+        fold_res.append(res)
+    rows, pai_reps = _summary_rows(fold_res, reps, methods, coverages, confidence)
+    chosen = {m: fold_res[-1]["chosen"][m] | {"per_fold": [f["chosen"][m]["params"]
+                                                          for f in fold_res]}
+              for m in methods}
+    picks = [f["recommended"] for f in fold_res]
+    recommended = {
+        "method": picks[-1]["method"], "inner_score": picks[-1]["inner_score"],
+        "per_fold": [p["method"] for p in picks],
+        # the nested pick's own out-of-sample figures: its PAI averaged over the folds
+        "pai": {f"{float(c):g}": _nanmean([p["pai"].get(f"{float(c):g}") for p in picks])
+                for c in coverages},
+    }
     return {
         "test_incidents": int(sum(f["test_incidents"] for f in fold_res)),
         "methods": rows,
+        "best": _verdict(rows, pai_reps, coverages, confidence),
+        "chosen": chosen,
+        "recommended": recommended,
         "folds": fold_res,
+        "bootstrap": {"replicates": int(replicates), "confidence": confidence, "seed": seed},
     }

@@ -15,7 +15,7 @@ from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_opt
 from riskmap.cli.export import access_for, export, format_option, region_option, write_frame
 
 __all__ = ["COMMANDS", "evaluate", "export_hotspots", "export_kde", "format_evaluation",
-           "hotspots_export_table"]
+           "format_params", "hotspots_export_table"]
 
 _TZ = "Asia/Tashkent"
 _INCIDENT_COLUMNS = ["h3", "mahalla_id", "occurred_at", "category", "region"]
@@ -45,39 +45,135 @@ def _fmt(value: Any, spec: str = ".2f") -> str:
     return "-" if value is None or not math.isfinite(float(value)) else format(float(value), spec)
 
 
-def format_evaluation(report: dict[str, Any]) -> str:
-    """A readable table of an evaluation report, one row per method and coverage.
+_PARAM_TEXT = {
+    "bandwidth_m": ("bandwidth", "{:g} m"),
+    "half_life_days": ("half-life", "{:g} d"),
+    "lookback_days": ("history", "{:g} d"),
+    "gi_lookback_days": ("history", "{:g} d"),
+    "nr_bandwidth_m": ("bandwidth", "{:g} m"),
+    "nr_tau_days": ("decay", "{:g} d"),
+    "blend_bandwidth_m": ("bandwidth", "{:g} m"),
+    "blend_recent_days": ("recent", "{:g} d"),
+    "blend_weight": ("recent weight", "{:.2f}"),
+    "sepp_bandwidth_m": ("background", "{:g} m"),
+    "sepp_lookback_days": ("history", "{:g} d"),
+}
+_NONE_TEXT = {"half_life_days": "no decay"}
 
-    With several folds each figure reads ``mean ± std``. The last lines name the best
-    method (highest PAI) at each coverage.
+
+def format_params(params: dict[str, Any]) -> str:
+    """Readable parameters: ``bandwidth 100 m, half-life 730 d, history all``."""
+    parts = []
+    for key, value in params.items():
+        label, spec = _PARAM_TEXT.get(key, (key, "{}"))
+        if value is None:
+            parts.append(_NONE_TEXT.get(key, f"{label} all"))
+        else:
+            parts.append(f"{label} {spec.format(value)}")
+    return ", ".join(parts) or "fixed"
+
+
+def _chosen_lines(report: dict[str, Any]) -> list[str]:
+    chosen = report.get("chosen") or {}
+    tuned = {m: c for m, c in chosen.items() if c.get("params")}
+    lines = ["parameters (chosen on the history before each cut-off by a rolling backtest):"
+             ] if tuned else []
+    for m, c in tuned.items():
+        text = format_params(c["params"])
+        if not c.get("tuned"):
+            text += " (defaults: too little history to tune)" if c.get("candidates", 1) > 1 \
+                else " (fixed)"
+        else:
+            text += (f"  [inner PAI {_fmt(c.get('inner_score'))} over {c.get('inner_folds')} "
+                     f"folds, {c.get('candidates')} candidates]")
+        per_fold = c.get("per_fold") or []
+        if len({tuple(sorted(p.items(), key=str)) for p in per_fold}) > 1:
+            text += "; per fold: " + " | ".join(format_params(p) for p in per_fold)
+        fit = c.get("fit")
+        if fit and fit.get("offspring") is not None and fit["offspring"] < 1e-3:
+            text += "; fitted: no triggering (all background)"
+        elif fit and fit.get("offspring") is not None:
+            days = fit["trigger_days"]
+            decay = (f"{_fmt(days * 24, '.1f')} h" if days is not None and days < 1
+                     else f"{_fmt(days, '.1f')} d")
+            text += (f"; fitted: {_fmt(fit['offspring'], '.3f')} offspring per incident, "
+                     f"decay {decay}, spread "
+                     f"{_fmt(fit['trigger_m'], '.0f')} m, background share "
+                     f"{_fmt(fit['background_share'], '.2f')}")
+        lines.append(f"  {m:<12} {text}")
+    rec = report.get("recommended") or {}
+    if rec.get("method"):
+        pai = ", ".join(f"{float(c):.0%} {_fmt(v)}" for c, v in rec.get("pai", {}).items())
+        per_fold = rec.get("per_fold") or []
+        lines.append(f"recommended (best inner PAI, chosen without the scored period): "
+                     f"{rec['method']} (inner PAI {_fmt(rec.get('inner_score'))})"
+                     + (f", per fold {' | '.join(map(str, per_fold))}"
+                        if len(set(per_fold)) > 1 else "")
+                     + f"; its PAI here: {pai}")
+    return lines
+
+
+def _cell(row: dict[str, Any], key: str, spec: str, *, spread: bool) -> str:
+    text = _fmt(row.get(key), spec)
+    if spread:
+        text += "±" + _fmt(row.get(f"{key}_std"), spec)
+    if f"{key}_lo" in row:
+        text += f" [{_fmt(row.get(f'{key}_lo'), spec)}, {_fmt(row.get(f'{key}_hi'), spec)}]"
+    return text
+
+
+def _verdict_line(cov: str, b: dict[str, Any], level: str) -> str:
+    where = f"at {float(cov):.0%} of the area"
+    leader = b.get("leader") or b.get("method")
+    if b.get("beats_counts") is None:
+        return f"best {where}: {leader} (PAI {_fmt(b.get('pai'))}; counts not scored)"
+    diff = (f"{_fmt(b.get('diff'), '+.2f')} [{_fmt(b.get('diff_lo'), '+.2f')}, "
+            f"{_fmt(b.get('diff_hi'), '+.2f')}]")
+    if b["beats_counts"]:
+        return (f"best {where}: {b['method']} (PAI {_fmt(b.get('pai'))}), beats all-history "
+                f"counts (PAI {_fmt(b.get('counts_pai'))}) by {diff} ({level} interval)")
+    return (f"best {where}: none beats all-history counts (PAI {_fmt(b.get('counts_pai'))}); "
+            f"leader {leader} (PAI {_fmt(b.get('pai'))}) differs by {diff}, "
+            f"interval not above 0: use counts")
+
+
+def format_evaluation(report: dict[str, Any]) -> str:
+    """A readable evaluation report: chosen parameters, figures with intervals, verdicts.
+
+    Each figure reads ``value [low, high]``, the bootstrap interval from resampling the
+    test incidents; with several folds ``mean±std [low, high]``. The last lines name the
+    best method at each coverage only when it beats all-history counts (paired bootstrap
+    interval of the PAI difference above 0), and say so otherwise.
     """
     rows = report["methods"]
     multi = any("pai_std" in r for r in rows)
-    head = f"{'method':<12} {'coverage':>8} {'hit rate':>15} {'PAI':>15} {'PEI*':>15}"
+    boot = report.get("bootstrap") or {}
+    level = f"{float(boot.get('confidence', 0.95)):.0%}"
+    width = 30 if multi else 22
+    head = (f"{'method':<12} {'coverage':>8} {'hit rate':>{width}} {'PAI':>{width}} "
+            f"{'PEI*':>{width}}")
     lines = [
         f"level {report.get('level')}"
         + (f" res {report['res']}" if report.get("res") is not None else "")
         + f", horizon {report.get('horizon_days')} days, cut-off(s) "
         + ", ".join(report.get("cutoffs", []))
         + f", {report['test_incidents']} test incidents",
+        *_chosen_lines(report),
+        "",
         head,
         "-" * len(head),
     ]
     for r in rows:
-        cells = []
-        for key, spec in (("hit_rate", ".3f"), ("pai", ".2f"), ("pei", ".3f")):
-            text = _fmt(r.get(key), spec)
-            if multi:
-                text += " ± " + _fmt(r.get(f"{key}_std"), spec)
-            cells.append(f"{text:>15}")
+        cells = [f"{_cell(r, k, spec, spread=multi):>{width}}"
+                 for k, spec in (("hit_rate", ".3f"), ("pai", ".2f"), ("pei", ".3f"))]
         lines.append(f"{r['method']:<12} {r['coverage']:>7.0%} " + " ".join(cells))
+    if boot.get("replicates"):
+        lines.append(f"[low, high]: {level} bootstrap interval, {boot['replicates']} "
+                     "resamples of the test incidents"
+                     + (" (of the mean over folds)" if multi else ""))
     lines.append("")
     for cov, b in report.get("best", {}).items():
-        naive = next((r for r in rows if r["method"] == "naive"
-                      and abs(r["coverage"] - float(cov)) < 1e-12), None)
-        vs = f" (naive {_fmt(naive['pai'])})" if naive is not None else ""
-        lines.append(f"best at {float(cov):.0%} of the area: {b['method']} "
-                     f"(PAI {_fmt(b['pai'])}){vs}")
+        lines.append(_verdict_line(cov, b, level))
     return "\n".join(lines)
 
 
@@ -111,40 +207,62 @@ def _jsonable(value: Any) -> Any:
 @click.option("--category", "categories", multiple=True, help="Only these categories.")
 @click.option("--include-non-spatial", is_flag=True,
               help="Also use cybercrime and fraud (victim's mahalla) on H3 cells.")
-@click.option("--lookback-days", type=click.IntRange(7, 3650), default=365, show_default=True,
-              help="History used by the kde and gi methods.")
+@click.option("--lookback-days", type=click.IntRange(7, 3650), default=None,
+              help="Fix the history the kde and gi methods use (default: tuned; 365 with "
+                   "--no-tune).")
 @click.option("--bandwidth-m", type=click.FloatRange(min=10), default=None,
-              help="KDE bandwidth (default: the settings' geo.kde_bandwidth_m).")
+              help="Fix the kde bandwidth (default: tuned; the settings' geo.kde_bandwidth_m "
+                   "with --no-tune).")
+@click.option("--no-tune", is_flag=True,
+              help="Use fixed parameters instead of choosing them by a rolling backtest on "
+                   "the history before each cut-off.")
+@click.option("--bootstrap", "replicates", type=click.IntRange(0, 100_000), default=1000,
+              show_default=True, help="Bootstrap resamples of the test incidents for the "
+                                      "intervals (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="Write the figures as JSON here.")
 @region_option
 @fail_cleanly
 def evaluate(store_url: str | None, cutoff: str | None, horizon_days: int, folds: int,
              level: str, res: int, categories: tuple[str, ...], include_non_spatial: bool,
-             lookback_days: int, bandwidth_m: float | None, report_path: Path | None,
+             lookback_days: int | None, bandwidth_m: float | None, no_tune: bool,
+             replicates: int, seed: int, report_path: Path | None,
              regions: tuple[str, ...]) -> None:
     """Backtest the hotspot forecasts: hit rate, PAI and PEI* at 1, 2, 5 and 10 % of the area.
 
-    Methods: naive (counts of the last --horizon-days), kde (Gaussian kernel density of the
-    last --lookback-days), gi (Gi* z of those counts) and near_repeat (time-decayed kernel).
-    Each ranks the units from data before the cut-off and is scored on the incidents of
-    the next --horizon-days. With --folds K > 1 the figures are means over K cut-offs with
+    Methods: naive (counts of the last --horizon-days), kde (Gaussian kernel density with
+    time decay), gi (Gi* z of counts), near_repeat (short-term decaying kernel), blend
+    (long-term plus recent density) and sepp (self-exciting point process fitted by EM);
+    baselines: counts (all-history counts) and kde_200m (plain 200 m KDE of all history).
+    Each method's parameters are chosen by a rolling backtest on the history before the
+    cut-off (the scored period is never seen) and printed. Each method ranks the units from
+    data before the cut-off and is scored on the incidents of the next --horizon-days, with
+    bootstrap intervals from resampling those incidents. A best method is named only when it
+    beats all-history counts. With --folds K > 1 the figures are means over K cut-offs with
     their standard deviation. Cybercrime and fraud are left out on H3 cells unless
     --include-non-spatial.
     """
     from riskmap.etl.hotspots_job import evaluate as run_evaluation
-    from riskmap.geo.forecast import ForecastParams
+    from riskmap.geo.forecast import ForecastGrid, ForecastParams
 
     settings = settings_from(store_url)
-    params = ForecastParams(lookback_days=lookback_days,
+    params = ForecastParams(lookback_days=lookback_days or 365,
+                            gi_lookback_days=lookback_days or 365,
                             bandwidth_m=bandwidth_m or float(settings.geo.kde_bandwidth_m))
+    grid = ForecastGrid()
+    if lookback_days is not None:
+        grid = grid.fix(lookback_days=lookback_days, gi_lookback_days=lookback_days)
+    if bandwidth_m is not None:
+        grid = grid.fix(bandwidth_m=bandwidth_m)
     with open_from(settings) as store:
         incidents, mahallas = _read_inputs(access_for(store, settings, regions), "report")
     try:
         report = run_evaluation(incidents, mahallas, level=level, res=res, cutoff=cutoff,
                                 horizon_days=horizon_days, folds=folds,
                                 categories=list(categories) or None,
-                                include_non_spatial=include_non_spatial, params=params)
+                                include_non_spatial=include_non_spatial, params=params,
+                                tune=not no_tune, grid=grid, replicates=replicates, seed=seed)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(format_evaluation(report))

@@ -26,6 +26,7 @@ from riskmap.etl.hotspots_job import (
     study_units,
     trends_and_status,
 )
+from riskmap.geo.forecast import ALL_METHODS
 from riskmap.geo.hotspots import hotspots_h3, study_cells
 from tests import fixtures
 
@@ -299,7 +300,7 @@ def test_evaluate_finds_the_repeat_cell(mahallas: gpd.GeoDataFrame) -> None:
     test_n = int(((days >= pd.Timestamp("2024-12-01", tz="UTC"))
                   & (days < pd.Timestamp("2024-12-31", tz="UTC"))).sum())
     assert report["test_incidents"] == test_n
-    assert {r["method"] for r in report["methods"]} == {"naive", "kde", "gi", "near_repeat"}
+    assert {r["method"] for r in report["methods"]} == set(ALL_METHODS)
     for r in report["methods"]:
         # Gi* smooths over neighbours (an edge neighbour with fewer neighbours can outrank the
         # cell itself), the others rank the repeat cell first

@@ -10,6 +10,8 @@ import shapely
 from h3ronpy.vector import coordinates_to_cells
 
 from riskmap.geo.forecast import (
+    ALL_METHODS,
+    ForecastGrid,
     ForecastParams,
     backtest,
     evaluate_forecast,
@@ -19,6 +21,15 @@ from riskmap.geo.forecast import (
     method_scores,
     score_selection,
     select_units,
+    tune_params,
+)
+from riskmap.geo.forecast_kernel import KernelBank
+from riskmap.geo.forecast_metrics import (
+    Replicates,
+    budget_hits,
+    budget_units,
+    ranked_hits,
+    replicate_scores,
 )
 from riskmap.geo.hotspots import study_cells
 
@@ -170,11 +181,24 @@ def test_best_method_beats_naive_on_synthetic_world(world):
     assert cut[1] - cut[0] == pd.Timedelta(days=14) and cut[2] - cut[1] == pd.Timedelta(days=14)
     assert res["test_incidents"] == sum(f["test_incidents"] for f in res["folds"]) > 0
     pai = {r["method"]: r["pai"] for r in res["methods"]}
-    assert set(pai) == {"naive", "kde", "gi", "near_repeat"}
+    assert set(pai) == set(ALL_METHODS)
     assert max(pai["kde"], pai["gi"], pai["near_repeat"]) > pai["naive"]
     assert pai["kde"] > 3  # clusters hold ~40% of events on a few % of the area
     for r in res["methods"]:
         assert 0 <= r["pei"] <= 1 and r["pai_std"] >= 0
+        assert r["pai_lo"] <= r["pai"] <= r["pai_hi"]
+    # every tunable method was tuned at every fold, on inner folds before that fold's cut-off
+    for m in ("kde", "gi", "near_repeat", "blend", "sepp"):
+        assert res["chosen"][m]["tuned"] and len(res["chosen"][m]["per_fold"]) == 3
+        assert set(res["chosen"][m]["per_fold"][0]) == set(ForecastParams().of(m))
+    # the recommended method is the best on the inner folds of each cut-off, and its PAI
+    # over the folds is that method's test PAI at each fold, averaged
+    for f, pick in zip(res["folds"], res["recommended"]["per_fold"], strict=True):
+        inner = {m: c["inner_score"] for m, c in f["chosen"].items()}
+        assert inner[pick] == max(inner.values())
+    picked = [next(r["pai"] for r in f["methods"] if r["method"] == pick)
+              for f, pick in zip(res["folds"], res["recommended"]["per_fold"], strict=True)]
+    assert res["recommended"]["pai"]["0.05"] == pytest.approx(np.mean(picked))
 
 
 def test_mahalla_backtest_runs(world):
@@ -190,3 +214,227 @@ def test_mahalla_backtest_runs(world):
     assert {r["coverage"] for r in res["methods"]} == {0.1, 0.25}
     for r in res["methods"]:
         assert 0 <= r["hit_rate"] <= 1
+
+
+# --------------------------------------------------------------------------- fast paths
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ranked_hits_match_select_units(seed):
+    rng = np.random.default_rng(seed)
+    n = 500
+    scores = rng.integers(0, 6, n).astype(float)  # many ties: order by position decides
+    scores[rng.random(n) < 0.05] = np.nan
+    counts = rng.poisson(0.7, n)
+    covs = [0.01, 0.05, 0.1, 0.5, 1.0]
+    ks = [budget_units(n, c) for c in covs]
+    hits = ranked_hits(scores, counts, ks)
+    for c, got in zip(covs, hits, strict=True):
+        assert got == score_selection(scores, np.ones(n), counts, c)["hits"]
+
+
+def test_kernel_bank_matches_hex_kde(world):
+    inc, mahallas = world
+    events = inc["h3"].to_numpy()[:400]
+    w = np.linspace(0.1, 2.0, 400)
+    src, inv = np.unique(events, return_inverse=True)
+    mass = np.bincount(inv, weights=w)
+    h3u = h3_units(study_cells(mahallas, 9))
+    bank = KernelBank(src, h3u.lattice, h3u.lattice_unit, h3u.ids.size)
+    expected = hex_kde(events, h3u.ids, 250.0, w)
+    assert np.allclose(bank.to_units(250.0, mass), expected)
+    # mahallas: the mean over each mahalla's lattice cells
+    mu = mahalla_units(mahallas)
+    bank = KernelBank(src, mu.lattice, mu.lattice_unit, mu.ids.size)
+    dens = hex_kde(events, mu.lattice, 250.0, w)
+    mean = np.bincount(mu.lattice_unit, dens) / np.bincount(mu.lattice_unit)
+    assert np.allclose(bank.to_units(250.0, mass), mean)
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def test_kde_params_are_what_they_say(world):
+    inc, mahallas = world
+    units = h3_units(study_cells(mahallas, 9))
+    cut = pd.Timestamp("2025-06-01", tz="UTC")
+    prm = ForecastParams(bandwidth_m=300.0, half_life_days=90.0, lookback_days=200)
+    got = method_scores("kde", units, inc, cut, params=prm)
+    before = inc[(inc["occurred_at"] < cut) & (inc["occurred_at"] >= cut - pd.Timedelta(days=200))]
+    age = (cut - before["occurred_at"]).dt.total_seconds().to_numpy() / 86400
+    expected = hex_kde(before["h3"].to_numpy(), units.ids, 300.0, 0.5 ** (age / 90.0))
+    assert np.allclose(got, expected)
+    base = method_scores("kde_200m", units, inc, cut)
+    allhist = inc[inc["occurred_at"] < cut]
+    assert np.allclose(base, hex_kde(allhist["h3"].to_numpy(), units.ids, 200.0))
+
+
+def test_blend_weight_moves_from_long_term_to_recent(world):
+    inc, mahallas = world
+    units = h3_units(study_cells(mahallas, 9))
+    cut = pd.Timestamp("2025-06-01", tz="UTC")
+    before = inc[inc["occurred_at"] < cut]
+    recent = before[before["occurred_at"] >= cut - pd.Timedelta(days=91)]
+    long = hex_kde(before["h3"].to_numpy(), units.ids, 200.0)
+    short = hex_kde(recent["h3"].to_numpy(), units.ids, 200.0)
+
+    def blend(w):
+        prm = ForecastParams(blend_bandwidth_m=200.0, blend_recent_days=91, blend_weight=w)
+        return method_scores("blend", units, inc, cut, params=prm)
+
+    assert np.allclose(blend(0.0), long / long.sum())
+    assert np.allclose(blend(1.0), short / short.sum())
+    assert np.allclose(blend(0.25), 0.75 * long / long.sum() + 0.25 * short / short.sum())
+
+
+def test_sepp_scores_are_expected_counts(world):
+    inc, mahallas = world
+    units = h3_units(study_cells(mahallas, 9))
+    cut = pd.Timestamp("2025-06-01", tz="UTC")
+    prm = ForecastParams(sepp_bandwidth_m=200.0, sepp_lookback_days=None)
+    s28 = method_scores("sepp", units, inc, cut, horizon_days=28, params=prm)
+    s56 = method_scores("sepp", units, inc, cut, horizon_days=56, params=prm)
+    assert np.all(s28 >= 0) and s28.sum() > 0
+    # expected incidents per km² grow with the horizon (background ~ linearly)
+    assert s56.sum() == pytest.approx(2 * s28.sum(), rel=0.1)
+    cell_km2 = h3.cell_area(int(units.ids[0]), "km^2")
+    per_day = (inc["occurred_at"] < cut).sum() / (cut - inc["occurred_at"].min()).days
+    # summed over the study cells they come to about the recent daily rate x horizon
+    assert s28.sum() * cell_km2 == pytest.approx(28 * per_day, rel=0.15)
+
+
+# --------------------------------------------------------------------------- tuning
+
+
+def _drifting_world(seed: int, *, moving: bool) -> pd.DataFrame:
+    """Three years of incidents around 4 hotspots that stay put, or move every 60 days."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2022-01-01", tz="UTC")
+    periods, per = 18, 400
+    rows = []
+    fixed = rng.uniform([BOX[0], BOX[1]], [BOX[2], BOX[3]], (4, 2))
+    for k in range(periods):
+        centres = rng.uniform([BOX[0], BOX[1]], [BOX[2], BOX[3]], (4, 2)) if moving else fixed
+        j = rng.integers(0, 4, per)
+        lon = centres[j, 0] + rng.normal(0, 0.002, per)
+        lat = centres[j, 1] + rng.normal(0, 0.002, per)
+        t = start + pd.to_timedelta(k * 60 + rng.uniform(0, 60, per), unit="D")
+        rows.append(pd.DataFrame({"occurred_at": t, "lon": lon, "lat": lat}))
+    df = pd.concat(rows, ignore_index=True)
+    df["h3"] = np.asarray(coordinates_to_cells(df["lat"], df["lon"], 9)).view(np.int64)
+    return df
+
+
+@pytest.mark.parametrize("moving", [False, True])
+def test_tuned_half_life_follows_the_data(world, moving):
+    _, mahallas = world
+    units = h3_units(study_cells(mahallas, 9))
+    inc = _drifting_world(7, moving=moving)
+    grid = ForecastGrid(bandwidth_m=(200.0,), lookback_days=(None,))
+    got = tune_params(units, inc, "2024-11-01", horizon_days=30, methods=["kde"], grid=grid)
+    hl = got["kde"].params["half_life_days"]
+    if moving:  # only the current hotspots matter: a short memory wins
+        assert hl is not None and hl <= 91
+    else:  # fixed hotspots: the more history the better
+        assert hl is None or hl >= 365
+    assert got["kde"].tuned and got["kde"].folds == 12
+
+
+def test_tuning_never_sees_the_scored_period(world):
+    inc, mahallas = world
+    units = h3_units(study_cells(mahallas, 9))
+    cut = pd.Timestamp("2025-09-01", tz="UTC")
+    # a burst after the cut-off in one corner: it is scored, but must not steer the tuning
+    burst = pd.DataFrame({"occurred_at": cut + pd.to_timedelta(np.arange(300) % 27, unit="D"),
+                          "h3": inc["h3"].iloc[0], "mahalla_id": "m0"})
+    kw = {"horizon_days": 28, "replicates": 50, "tune_folds": 4}
+    a = evaluate_forecast(inc, units, cut, **kw)
+    b = evaluate_forecast(pd.concat([inc, burst], ignore_index=True), units, cut, **kw)
+    assert b["test_incidents"] == a["test_incidents"] + 300
+    for m in ALL_METHODS:
+        assert a["chosen"][m]["params"] == b["chosen"][m]["params"]
+        assert a["chosen"][m]["inner_score"] == b["chosen"][m]["inner_score"] or np.isnan(
+            a["chosen"][m]["inner_score"])
+
+
+def test_too_little_history_keeps_the_defaults(world):
+    inc, mahallas = world
+    units = h3_units(study_cells(mahallas, 9))
+    first = inc["occurred_at"].min()
+    res = evaluate_forecast(inc, units, first + pd.Timedelta(days=20), horizon_days=28,
+                            methods=["kde", "counts"], replicates=0)
+    assert res["chosen"]["kde"]["tuned"] is False
+    assert res["chosen"]["kde"]["params"] == ForecastParams().of("kde")
+    assert np.isnan(res["methods"][0]["pai_lo"])  # no replicates: no interval
+
+
+# --------------------------------------------------------------------------- bootstrap + verdict
+
+
+def test_bootstrap_intervals_narrow_with_more_test_incidents():
+    rng = np.random.default_rng(4)
+    n = 400
+    rate = rng.gamma(0.5, 2.0, n)
+    scores = rate + rng.normal(0, 0.3, n)
+    sel = select_units(scores, np.ones(n), 0.05)
+    widths = []
+    for scale in (1, 16):
+        counts = rng.poisson(rate * scale)
+        rep = Replicates(counts, np.ones(n), 2000, seed=1)
+        share = sel.mean()
+        hr, pai, pei = replicate_scores(rep, sel, 0.05, share)
+        point = score_selection(scores, np.ones(n), counts, 0.05)
+        # resampling the test incidents is centred on the observed hit rate and PAI
+        assert hr.mean() == pytest.approx(point["hit_rate"], rel=0.02)
+        assert pai.mean() == pytest.approx(point["pai"], rel=0.02)
+        assert np.all((pei >= 0) & (pei <= 1))
+        widths.append(np.percentile(pai, 97.5) - np.percentile(pai, 2.5))
+    assert widths[1] < widths[0] / 2.5  # 16x the incidents: about a quarter of the width
+
+
+def test_verdict_names_no_best_method_when_counts_is_not_beaten(world):
+    inc, mahallas = world
+    units = h3_units(study_cells(mahallas, 9))
+    # naive over a horizon longer than the history is all-history counts: a tie, not a win
+    res = evaluate_forecast(inc, units, "2025-07-01", horizon_days=600,
+                            methods=["naive", "counts"], replicates=200)
+    for v in res["best"].values():
+        assert v["leader"] == "naive" and v["diff"] == 0
+        assert v["beats_counts"] is False and v["method"] is None
+
+
+def test_verdict_names_a_smooth_method_that_beats_sparse_counts(world):
+    _, mahallas = world
+    units = h3_units(study_cells(mahallas, 9))
+    rng = np.random.default_rng(9)
+    # few incidents around fixed centres: counts are too sparse, a kernel fills the gaps
+    n = 1000
+    centres = np.array([[69.18, 41.28], [69.25, 41.33], [69.27, 41.29], [69.20, 41.34]])
+    j = rng.integers(0, 4, n)
+    lon = centres[j, 0] + rng.normal(0, 0.008, n)
+    lat = centres[j, 1] + rng.normal(0, 0.0066, n)
+    t = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 730, n), unit="D")
+    inc = pd.DataFrame({"occurred_at": t, "h3": np.asarray(
+        coordinates_to_cells(lat, lon, 9)).view(np.int64)})
+    res = evaluate_forecast(inc, units, "2025-07-01", horizon_days=180,
+                            methods=["kde", "kde_200m", "counts"], coverages=[0.05],
+                            replicates=500)
+    v = res["best"]["0.05"]
+    assert v["beats_counts"] is True and v["method"] in {"kde", "kde_200m"}
+    assert v["diff_lo"] > 0 and v["pai"] > v["counts_pai"]
+    chosen = res["chosen"]["kde"]["params"]
+    assert chosen["bandwidth_m"] >= 300  # the clusters are ~700 m wide: smoothing pays
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_budget_hits_match_select_units_with_unequal_areas(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    area = rng.gamma(2.0, 1.0, n)
+    scores = rng.integers(0, 8, n).astype(float)
+    counts = rng.poisson(1.0, n)
+    covs = [0.001, 0.02, 0.1, 0.5, 1.0]
+    hits, share = budget_hits(scores, area, counts, covs)
+    for c, h, a in zip(covs, hits, share, strict=True):
+        r = score_selection(scores, area, counts, c)
+        assert (h, a) == pytest.approx((r["hits"], r["area_share"]))

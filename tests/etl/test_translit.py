@@ -14,8 +14,11 @@ from riskmap.etl.translit import (
     admin_forms,
     admin_skeleton,
     cyr_to_lat,
+    loose_key,
+    mahalla_keys,
     name_key,
     name_keys,
+    token_keys,
     unify_apostrophes,
 )
 
@@ -258,3 +261,104 @@ def test_admin_skeletons_keep_the_demo_districts_apart() -> None:
              "Koson", "Ko‘kdala", "Mirishkor", "Muborak", "Nishon", "Qamashi", "Yakkabog‘"]
     skeletons = [admin_skeleton(name_key(n)) for n in names]
     assert len(set(skeletons)) == len(names)
+
+
+# ----------------------------------------------------------------------------- official names
+
+
+@pytest.mark.parametrize(
+    ("text", "prepared"),
+    [
+        ("SarbozorMFY", "sarbozor mfy"),  # a type word glued to the name
+        ("Yangi hayotMFY", "yangi hayot mfy"),
+        ("Guliston Q.F.Y", "guliston  qfy"),  # dotted and spaced abbreviations
+        ("Zarafshon M F Y", "zarafshon  mfy"),
+        ("Xovos Sh.FY", "xovos  shfy"),
+        ("Xazorasp ShchaFY", "xazorasp  shfy"),
+        ("Angor k.FY", "angor  qfy"),
+        ("So`sana MFYВ", "so'sana mfy"),  # a stray Cyrillic В after the type
+        ("Madaniy-mexnat MFY1", "madaniy-mexnat  1 mfy"),  # the number belongs to the name
+        ("Sh.Rashidov tumani", "sh~ rashidov tumani"),  # initials are not sh. = shahri
+        ("Ш. Рашидов", "sh~ rashidov"),
+        ("k.kurgoncha max", "k~ kurgoncha max"),  # nor k. = korpus (glued, lower case)
+        ("Yu,Zarkaynar MFY", "yu~ zarkaynar  mfy"),  # a comma for the dot
+        ("Termiz sh. Alpomish", "termiz sh. alpomish"),  # lower-case sh. is shahri
+        ("TERMIZ SH. ALPOMISH", "termiz sh. alpomish"),  # all caps: only a glued dot
+        ("г. Джизак", "g. djizak"),  # Г. is always город
+        ("р-н Юнусабад", " rayon  yunusabad"),
+        ("«Do‘stlik»", " do'stlik "),
+        ("", ""),
+    ],
+)
+def test_prepare_text(text: str, prepared: str) -> None:
+    assert translit.prepare_text(text) == prepared
+
+
+def test_name_key_keeps_doubled_digits() -> None:
+    assert name_key("11-MFY") == "11" != name_key("1-MFY") == "1"
+
+
+def test_mahalla_keys_keep_town_words_in_the_full_key() -> None:
+    town, village = mahalla_keys("Yangi shaxar MFY"), mahalla_keys("Yangi qishloq MFY")
+    assert (town.full, village.full) == ("yangishahar", "yangikishlak")
+    assert town.core == village.core == name_key("Yangi shaxar MFY") == "yangi"
+
+
+@pytest.mark.parametrize(
+    ("name", "core", "kind", "note"),
+    [
+        ("Qizilnavr (Jamoatchi) MFY", "kizilnavr", "mfy", "jamoatchi"),
+        ("Birlik MFY(jamoat asosida)", "birlik", "mfy", "jamoat asosida"),
+        ("Kurgontosh QFY chegara xudud", "kurgantash", "qfy", "chegara xudud"),
+        ('Xitoy ovul fuqarolar yig`ini tarkibidagi "Tor Yop" MFY', "taryap", "mfy", ""),
+        ("Ko`na-To`rtko`l ovul fuqarolar yig`ini tasarrufidagi Anxorli MFY", "anharli", "mfy",
+         ""),
+        ("Kadim KFY", "kadim", "qfy", ""),
+        ("Xovos ShFY", "havas", "shfy", ""),
+        ("Baymurat OFY", "baymurat", "ofy", ""),
+        ("Darvozatutak max", "darvazatutak", None, ""),
+        ("A.Navoiy nomli MFY", "a.navai", "mfy", ""),
+    ],
+)
+def test_mahalla_keys_of_official_names(name: str, core: str, kind: str | None,
+                                        note: str) -> None:
+    keys = mahalla_keys(name)
+    assert (keys.core, keys.kind, keys.note) == (core, kind, note)
+
+
+def test_mahalla_keys_variants() -> None:
+    # "o‘" written "o": the apostrophe dropped gives another key than "u"
+    assert name_key("Qorgoncha") in mahalla_keys("Qo`rg`oncha MFY").variants
+    assert name_key("Rashidov") in mahalla_keys("Sh.Rashidov MFY").variants  # no initials
+    assert name_key("Qizilnavr Jamoatchi") in mahalla_keys("Qizilnavr (Jamoatchi) MFY").variants
+    # the strict form keeps what the keys fold
+    assert mahalla_keys("Qo`rgoncha QFY").strict != mahalla_keys("Qo`rg`oncha MFY").strict
+    assert mahalla_keys("Qo`rgoncha QFY").core == mahalla_keys("Qo`rg`oncha MFY").core
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Bo`kaylar MFY", "Bokaylar MFY"), ("X Olimjon MFY", "X.Olimjon MFY"),
+     ("Yangi hayot", "Yangi Hiyot")],
+)
+def test_loose_keys_join_possible_namesakes(first: str, second: str) -> None:
+    assert mahalla_keys(first).loose == mahalla_keys(second).loose
+    assert mahalla_keys(first).core != mahalla_keys(second).core
+
+
+@pytest.mark.parametrize("name", ["Yangi shaxar MFY", "Sh.Rashidov", "Жобу-1 МФЙ", "Bo`kaylar",
+                                  "Qo‘shtepa ovul", ""])
+def test_token_keys_agree_with_mahalla_keys(name: str) -> None:
+    words = tuple(w for w in re.split(r"[^0-9a-z'~]+", translit.prepare_text(name))
+                  if w and w not in translit.ASSEMBLY_WORDS)
+    keys, tokens = mahalla_keys(name), token_keys(words)
+    assert (tokens.full, tokens.core, loose_key(words)) == (keys.full, keys.core, keys.loose)
+
+
+def test_admin_forms_drop_a_gained_n() -> None:
+    assert admin_forms("Пешкунский район") == ("peshkun", "peshku")
+    assert admin_forms("Ромитанский район")[0] == name_key("Romitan tumani")
+
+
+def test_admin_skeleton_reads_sg_as_sk() -> None:
+    assert admin_skeleton(name_key("Izbosgan")) == admin_skeleton(name_key("Избаскан"))

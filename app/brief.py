@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskmap.csvsafe import to_csv
+
 __all__ = ["Brief", "brief_csv", "brief_filename", "brief_html", "trend_svg"]
 
 _CSS = """
@@ -100,7 +102,7 @@ def brief_csv(brief: Brief) -> str:
                         "district": [m.get("district")] * len(brief.incidents)})
     out = pd.concat([out, brief.incidents.reset_index(drop=True)], axis=1)
     buf = io.StringIO()
-    out.to_csv(buf, index=False, lineterminator="\n")
+    to_csv(out, buf)  # formula cells neutralised
     return buf.getvalue()
 
 

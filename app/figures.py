@@ -9,6 +9,7 @@ the payload); an invisible marker trace at the label points carries the hover to
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -19,6 +20,8 @@ import plotly.graph_objects as go
 
 import geopandas as gpd
 import shapely
+
+from riskmap.geo.points import xy
 
 __all__ = [
     "BASE_NAME",
@@ -32,6 +35,7 @@ __all__ = [
     "empty_figure",
     "h3_map",
     "mahalla_map",
+    "plot_text",
     "polygon_xy",
 ]
 
@@ -251,14 +255,31 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
     return fig
 
 
+def plot_text(values: object) -> np.ndarray:
+    """Texts as plotly may show them: HTML-escaped, so that a name a user supplied can never
+    become markup in a tooltip, label or legend (plotly reads ``<a href>``, ``<b>``, ``<br>``
+    in them). Numbers and missing values pass through for numeric formats.
+
+    Quotes stay as they are (Uzbek names are full of apostrophes; only ``<``, ``>`` and ``&``
+    can start markup).
+
+    >>> plot_text(["<a href='x'>O'zbekiston</a>", 3, None]).tolist()
+    ["&lt;a href='x'&gt;O'zbekiston&lt;/a&gt;", 3, None]
+    """
+    arr = np.array(list(values) if not isinstance(values, np.ndarray) else values,
+                   dtype=object).reshape(-1)
+    return np.array([html.escape(v, quote=False) if isinstance(v, str) else v for v in arr],
+                    dtype=object)
+
+
 def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField],
                  kind: str) -> go.Scatter | go.Scattergl:
     if "x" in units and "y" in units:
         x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
     else:
-        pts = shapely.point_on_surface(units.geometry.to_numpy())
-        x, y = shapely.get_x(pts), shapely.get_y(pts)
-    custom = np.column_stack([units[f.column].to_numpy(dtype=object) for f in hover])
+        x, y = xy(shapely.point_on_surface(units.geometry.to_numpy()))
+    custom = np.column_stack([plot_text(units[f.column].to_numpy(dtype=object))
+                              for f in hover])
     lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
     lines[0] = f"<b>{lines[0]}</b>"
     trace = go.Scattergl if len(units) > GL_HOVER_MIN else go.Scatter

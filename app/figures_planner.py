@@ -19,9 +19,11 @@ from riskmap.app.figures import (
     class_labels,
     classify,
     empty_figure,
+    plot_text,
     polygon_xy,
 )
 from riskmap.geo.h3index import cell_polygons
+from riskmap.geo.points import xy
 
 __all__ = [
     "EXISTING_COLOUR",
@@ -108,11 +110,11 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
     if len(existing):
         ex = np.asarray(existing.geometry.values, dtype=object)
         fig.add_trace(go.Scatter(
-            x=shapely.get_x(ex), y=shapely.get_y(ex), mode="markers", name="Existing cameras",
+            x=xy(ex)[0], y=xy(ex)[1], mode="markers", name="Existing cameras",
             marker={"size": 7, "color": EXISTING_COLOUR, "symbol": "circle",
                     "line": {"color": "white", "width": 1}},
-            customdata=np.column_stack([existing["camera_id"].astype(object).to_numpy(),
-                                        existing["type"].astype(object).to_numpy()]),
+            customdata=np.column_stack([plot_text(existing["camera_id"].astype(object)),
+                                        plot_text(existing["type"].astype(object))]),
             hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>",
             meta={"kind": "existing"}, legendrank=20))
     if len(plan):
@@ -120,11 +122,11 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
         bearing = [("dome" if not np.isfinite(b) else f"{b:.0f}°")
                    for b in plan["bearing_deg"].to_numpy(float)]
         custom = np.column_stack([
-            plan["rank"].to_numpy(), plan["type"].astype(object).to_numpy(), bearing,
+            plan["rank"].to_numpy(), plot_text(plan["type"].astype(object)), bearing,
             plan["range_m"].to_numpy(float), plan["marginal_gain"].to_numpy(float),
-            plan["site_id"].astype(object).to_numpy()])
+            plot_text(plan["site_id"].astype(object))])
         fig.add_trace(go.Scatter(
-            x=shapely.get_x(pts), y=shapely.get_y(pts), mode="markers+text",
+            x=xy(pts)[0], y=xy(pts)[1], mode="markers+text",
             name="Proposed cameras", text=[str(r) for r in plan["rank"]],
             textposition="top center", textfont={"size": 11, "color": PROPOSED_COLOUR},
             marker={"size": 11, "color": PROPOSED_COLOUR, "symbol": "diamond",

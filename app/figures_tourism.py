@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,8 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from riskmap.app.figures import empty_figure, polygon_xy
+from riskmap.app.figures import empty_figure, plot_text, polygon_xy
+from riskmap.geo.points import xy
 
 __all__ = [
     "BAND_COLOURS",
@@ -200,7 +202,7 @@ def _add_isochrones(fig: go.Figure, iso: gpd.GeoDataFrame, source_kind: str) -> 
         m, geom = group["minutes"].iloc[0], group.geometry.iloc[0]
         x, y = _line_xy(np.array([geom], dtype=object))
         if len(x):
-            name = "112" if kind == "emergency" else str(kind)
+            name = "112" if kind == "emergency" else html.escape(str(kind), quote=False)
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"≤ {m:g} min from {name}",
                                      line={"color": FAIL_COLOUR, "width": 1.5, "dash": "dash"},
                                      hoverinfo="name",
@@ -220,7 +222,7 @@ def _add_incidents(fig: go.Figure, incidents: pd.DataFrame | None) -> None:
         fig.add_trace(go.Scatter(
             x=sub["lon"], y=sub["lat"], mode="markers", name=name,
             marker={"size": 5, "color": colour, "opacity": 0.8},
-            text=sub["category"].astype(str), hovertemplate="%{text}<extra></extra>",
+            text=plot_text(sub["category"].astype(str)), hovertemplate="%{text}<extra></extra>",
             meta={"kind": "incident"}))
 
 
@@ -229,11 +231,11 @@ def _add_points(fig: go.Figure, infra: gpd.GeoDataFrame) -> None:
         rows = _kind_rows(infra, kind) if len(infra) else infra
         if len(rows) == 0:
             continue
-        pts = shapely.point_on_surface(np.asarray(rows.geometry.values, dtype=object))
-        names = rows["name"].astype(object).fillna("").astype(str).to_numpy() \
+        x, y = xy(shapely.point_on_surface(np.asarray(rows.geometry.values, dtype=object)))
+        names = plot_text(rows["name"].astype(object).fillna("").astype(str)) \
             if "name" in rows else np.full(len(rows), "")
         fig.add_trace(go.Scatter(
-            x=shapely.get_x(pts), y=shapely.get_y(pts), mode="markers", name=name,
+            x=x, y=y, mode="markers", name=name,
             marker={"size": 10 if kind != "town" else 8, "color": colour, "symbol": symbol,
                     "line": {"color": "white", "width": 1}},
             text=names, hovertemplate="%{text}<extra>" + name + "</extra>",

@@ -22,6 +22,7 @@ from riskmap.app.figures_planner import (
     plan_summary_text,
 )
 from riskmap.app.urlstate import encode_params
+from riskmap.csvsafe import to_csv
 from riskmap.errors import RiskmapError
 from riskmap.etl.planning import (
     PlanResult,
@@ -186,7 +187,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
                            detail={"plan_id": plan_id}, rows=len(plan))
         if dash.ctx.triggered_id == _IDS.DOWNLOAD_CSV:
             table = plan_table(plan)
-            return {"content": table.to_csv(index=False), "filename": f"{plan_id}.csv",
+            return {"content": to_csv(table), "filename": f"{plan_id}.csv",
                     "type": "text/csv"}
         return {"content": data["geojson"], "filename": f"{plan_id}.geojson",
                 "type": "application/geo+json"}

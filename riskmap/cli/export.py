@@ -16,6 +16,7 @@ from riskmap.cli.common import (
     settings_from,
     store_option,
 )
+from riskmap.csvsafe import to_csv
 
 __all__ = ["COMMANDS", "export", "format_option", "write_frame"]
 
@@ -68,7 +69,7 @@ def write_frame(frame: pd.DataFrame, out: Path, fmt: str) -> None:
     try:
         tmp.unlink(missing_ok=True)
         if fmt == "csv":
-            frame.to_csv(tmp, index=False, encoding="utf-8")
+            to_csv(frame, tmp)  # cells that would run as spreadsheet formulas are neutralised
         elif fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:

@@ -50,7 +50,7 @@ def _register() -> None:
     # optional command groups contributed by feature modules
     import importlib
 
-    for name in ("demo", "serve", "analytics", "cameras", "zones"):
+    for name in ("demo", "serve", "analytics", "cameras", "zones", "watch"):
         try:
             module = importlib.import_module(f"riskmap.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyogrio
 import pytest
 from click.testing import CliRunner
 
@@ -44,3 +45,24 @@ def test_demo_builds_once_and_exports_in_every_format(tmp_path: Path) -> None:
     assert len(gpd.read_file(out / "incidents.geojson")) == n
     placed = csv["geocode_precision"] != "coordinates"
     assert csv.loc[placed, "lat"].isna().all() and csv.loc[~placed, "lat"].notna().all()
+
+    # the GIS bundle: every layer with its CRS; a region's bundle holds that region only
+    res = CliRunner().invoke(cli, ["export", "bundle", "-o", str(out / "demo.gpkg"),
+                                   "--store", store])
+    assert res.exit_code == 0, res.output
+    layers = dict(pyogrio.list_layers(out / "demo.gpkg"))
+    assert {"mahallas", "incidents", "cameras", "infrastructure", "hotspots_h3",
+            "hotspots_mahalla", "mahalla_status", "coverage_mahalla", "zone_readiness"} \
+        <= set(layers)
+    assert "audit" not in layers and "store_meta" not in layers
+    for name, geometry_type in layers.items():
+        info = pyogrio.read_info(out / "demo.gpkg", layer=name)
+        assert info["crs"] == ("EPSG:4326" if geometry_type else None), name
+    assert pyogrio.read_info(out / "demo.gpkg", layer="incidents")["features"] == n
+    region = csv["region"].value_counts().index[-1]
+    res = CliRunner().invoke(cli, ["export", "bundle", "-o", str(out / "one.gpkg"),
+                                   "--region", region, "--store", store])
+    assert res.exit_code == 0, res.output
+    one = pyogrio.read_dataframe(out / "one.gpkg", layer="incidents", read_geometry=False)
+    assert set(one["region"]) == {region} and len(one) == (csv["region"] == region).sum()
+    assert "quarantine" not in dict(pyogrio.list_layers(out / "one.gpkg"))  # not scopable

@@ -176,4 +176,31 @@ def quarantine_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([raw.reset_index(drop=True), meta], axis=1)
 
 
+@export.command("bundle")
+@store_option
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
+              help="Output: a .gpkg file, or a folder (with --format parquet).")
+@click.option("--format", "fmt", type=click.Choice(("gpkg", "parquet")), default="gpkg",
+              show_default=True, help="One GeoPackage, or a folder of GeoParquet files.")
+@region_option
+@fail_cleanly
+def export_bundle(store_url: str | None, out: Path, fmt: str, regions: tuple[str, ...]) -> None:
+    """Write every layer (base and derived) for desktop GIS: one GeoPackage or GeoParquet.
+
+    Each layer keeps its CRS (EPSG:4326); tables without geometry become attribute tables.
+    Read through the data-access layer (scoped to --region / RISKMAP_APP__REGIONS and
+    audited); the KDE surface is a raster: `riskmap export kde -o risk.tif`.
+    """
+    from riskmap.etl.bundle import write_bundle
+
+    settings = settings_from(store_url)
+    with open_from(settings) as store:
+        result = write_bundle(access_for(store, settings, regions), out, fmt=fmt)
+    for name, rows in result.layers.items():
+        click.echo(f"  {name:<24} {rows:>10,} rows")
+    for name, why in result.left_out.items():
+        click.echo(f"  {name:<24} left out: {why}")
+    click.echo(f"wrote {len(result.layers)} layers to {out}")
+
+
 COMMANDS = [export]

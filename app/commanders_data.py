@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -41,6 +43,9 @@ from riskmap.geo.hotspots import (
 )
 
 __all__ = [
+    "EVAL_HORIZON_DAYS",
+    "EVAL_REPLICATES",
+    "EVAL_TUNE_FOLDS",
     "LAYERS",
     "CommandersData",
     "CommandersView",
@@ -54,6 +59,15 @@ LAYERS = ("kde", "cameras", "infrastructure")
 _INCIDENT_LIST_COLUMNS = ["incident_id", "occurred_at", "category", "geocode_precision", "flags"]
 _REGISTRY: dict[int, CommandersData] = {}
 _REGISTRY_LOCK = threading.Lock()
+#: the forecast check: test window after the cut-off, inner folds of the tuning, resamples
+EVAL_HORIZON_DAYS = 28
+EVAL_TUNE_FOLDS = 6
+EVAL_REPLICATES = 300
+_EVAL_COLUMNS = ["method", "coverage", "hit_rate", "pai", "pei", "area_share", "hit_rate_lo",
+                 "hit_rate_hi", "pai_lo", "pai_hi", "pei_lo", "pei_hi", "params"]
+#: one forecast evaluation at a time per process (they are CPU-bound; the page polls)
+_EVAL_SLOT = threading.Lock()
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -576,34 +590,90 @@ class CommandersData:
                                              surface.crs)
 
     # ---- evaluation ---------------------------------------------------------------------
-    def evaluation(self, region: str | None) -> dict[str, Any]:
-        """Forecast evaluation over the region's mahallas (cached per region).
+    def evaluation(self, region: str | None, *, wait: float | None = 0.0) -> dict[str, Any]:
+        """The region's forecast check, computed once per region and data version.
 
-        One cut-off 28 days before the last incident (:func:`geo.forecast.evaluate_forecast`
-        on mahalla units). Returns ``{"methods": DataFrame, "best": str | None,
-        "test_incidents": int, "cutoff": str}``.
+        The first call starts :meth:`_evaluate` in a background thread (one evaluation at a
+        time per process) and returns at once with ``state`` ``"computing"``; later calls
+        return the result when it is there. This object is rebuilt for new data
+        (:func:`data_for`), so the cache is per (region, data version). Without
+        ``background`` the evaluation runs in the calling thread.
+
+        Parameters
+        ----------
+        region
+            Region (``None``: every region in scope).
+        wait
+            Seconds to wait for a running evaluation (``None``: until it is done).
+
+        Returns
+        -------
+        dict
+            ``state``: ``"computing"`` (with ``seconds`` since it started, and ``queued``
+            while another evaluation runs first), ``"error"``
+            (with ``error``), ``"empty"`` (too little data) or ``"ready"``; the other keys
+            are those of :meth:`_evaluate`.
         """
-        return self._cached(("eval", region), lambda: self._evaluate(region))
+        key = ("eval", region)
+        with self._lock:
+            got: _Job | None = self._cache.get(key)
+            fresh = got is None
+            job = self._cache[key] = got or _Job()
+        if fresh:
+            if self.background:
+                threading.Thread(target=job.run, args=(lambda: self._evaluate(region),),
+                                 name="commanders-eval", daemon=True).start()
+            else:
+                job.run(lambda: self._evaluate(region))
+        return job.result(wait)
 
     def _evaluate(self, region: str | None) -> dict[str, Any]:
+        """Tuned evaluation of every method and both baselines on the region's mahallas.
+
+        One cut-off :data:`EVAL_HORIZON_DAYS` before the last incident
+        (:func:`geo.forecast.evaluate_forecast`, every method tuned on the history before
+        it over :data:`EVAL_TUNE_FOLDS` inner folds, :data:`EVAL_REPLICATES` bootstrap
+        resamples). Returns ``state`` (``"ready"`` or ``"empty"``), ``methods`` (one row
+        per method and coverage with ``pai_lo``/``pai_hi`` and ``params``), ``recommended``
+        (the method picked on the history alone, or ``None``), ``params`` (its tuned
+        parameters), ``inner_score``, ``inner_folds``, ``best`` (the verdict per coverage
+        against all-history counts), ``chosen``, ``test_incidents``, ``cutoff``
+        (``YYYY-MM-DD``), ``horizon_days``, ``replicates``, ``seconds``.
+        """
         from riskmap.geo.forecast import evaluate_forecast, mahalla_units
 
+        started = time.perf_counter()
         view = CommandersView(region=region)
         pos = self._positions(view)
         mahallas = self.model.mahallas.iloc[pos].reset_index(drop=True)
         keep = self.model.mask(view.query())
         inc = self._incident_frame(keep)
-        empty = {"methods": pd.DataFrame(columns=["method", "coverage", "pai", "hit_rate"]),
-                 "best": None, "test_incidents": 0, "cutoff": ""}
+        out: dict[str, Any] = {
+            "state": "empty", "methods": pd.DataFrame(columns=_EVAL_COLUMNS),
+            "recommended": None, "params": {}, "inner_score": None, "inner_folds": 0,
+            "best": {}, "chosen": {}, "test_incidents": 0, "cutoff": "",
+            "horizon_days": EVAL_HORIZON_DAYS, "replicates": EVAL_REPLICATES, "seconds": 0.0}
         if len(mahallas) < 3 or inc.empty:
-            return empty
-        cutoff = (inc["occurred_at"].max() - pd.Timedelta(days=28)).floor("D")
-        res = evaluate_forecast(inc, mahalla_units(mahallas), cutoff, horizon_days=28)
-        methods = pd.DataFrame(res["methods"])
-        at5 = methods[np.isclose(methods["coverage"], 0.05)].dropna(subset=["pai"])
-        best = str(at5.sort_values("pai", ascending=False)["method"].iloc[0]) if len(at5) else None
-        return {"methods": methods, "best": best, "test_incidents": res["test_incidents"],
-                "cutoff": res["cutoff"].strftime("%Y-%m-%d")}
+            return out
+        cutoff = (inc["occurred_at"].max() - pd.Timedelta(days=EVAL_HORIZON_DAYS)).floor("D")
+        if not (inc["occurred_at"] < cutoff).any():
+            return out
+        res = evaluate_forecast(inc, mahalla_units(mahallas), cutoff,
+                                horizon_days=EVAL_HORIZON_DAYS, replicates=EVAL_REPLICATES,
+                                tune_folds=EVAL_TUNE_FOLDS)
+        rec = res["recommended"]["method"]
+        chosen = res["chosen"].get(rec, {}) if rec else {}
+        out.update({
+            "state": "ready" if res["test_incidents"] else "empty",
+            "methods": pd.DataFrame(res["methods"]),
+            "recommended": rec, "params": dict(chosen.get("params") or {}),
+            "inner_score": res["recommended"]["inner_score"],
+            "inner_folds": int(chosen.get("inner_folds") or 0),
+            "best": res["best"], "chosen": res["chosen"],
+            "test_incidents": res["test_incidents"],
+            "cutoff": res["cutoff"].strftime("%Y-%m-%d"),
+            "seconds": time.perf_counter() - started})
+        return out
 
     # ---- internals ----------------------------------------------------------------------
     def _incident_frame(self, keep: np.ndarray | None = None) -> pd.DataFrame:
@@ -618,6 +688,36 @@ class CommandersData:
             "mahalla_id": ids[d.mahalla_code[sel]],
             "category": d.cat_names[d.cat_code[sel]],
         })
+
+
+class _Job:
+    """One background computation: its result, or the error it raised."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.running = False
+        self.done = threading.Event()
+        self.value: dict[str, Any] | None = None
+        self.error: str | None = None
+
+    def run(self, build: Any) -> None:
+        with _EVAL_SLOT:
+            self.started, self.running = time.monotonic(), True  # queued time is not computing
+            try:
+                self.value = build()
+            except Exception as exc:  # shown on the page instead of "computing" for ever
+                _log.exception("forecast evaluation failed")
+                self.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.done.set()
+
+    def result(self, wait: float | None) -> dict[str, Any]:
+        if not self.done.wait(wait):
+            return {"state": "computing", "queued": not self.running,
+                    "seconds": time.monotonic() - self.started}
+        if self.error is not None or self.value is None:
+            return {"state": "error", "error": self.error or "no result"}
+        return self.value
 
 
 def _gi(y: np.ndarray, adj: Any) -> tuple[np.ndarray, np.ndarray]:

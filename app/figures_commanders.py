@@ -35,7 +35,9 @@ from riskmap.app.figures import (
 )
 
 __all__ = [
+    "BASELINES",
     "CATEGORICAL_COLOURS",
+    "METHOD_LABELS",
     "METRICS",
     "MetricClasses",
     "RingIndex",
@@ -43,6 +45,7 @@ __all__ = [
     "class_name",
     "hover_text",
     "kde_image",
+    "method_label",
     "metric_classes",
     "metric_map",
     "pai_chart",
@@ -51,6 +54,8 @@ __all__ = [
     "resolution_for_span",
     "ring_index",
     "trend_chart",
+    "verdict_lines",
+    "verdict_text",
 ]
 
 #: map metrics and their legend titles
@@ -80,8 +85,18 @@ CATEGORICAL_COLOURS: dict[str, str] = {
 _MISSING = "#d0d0cc"
 _OTHER = ("#8c6bb1", "#41ae76", "#fe9929", "#737373", "#e7298a", "#66a61e")
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif"
-_METHOD_COLOURS = {"naive": "#737373", "kde": "#d95f02", "gi": "#1b9e77",
-                   "near_repeat": "#7570b3"}
+#: forecast methods and baselines in words (the forecast check)
+METHOD_LABELS = {
+    "naive": "recent counts", "kde": "kernel density (KDE)", "gi": "Gi* hot spots",
+    "near_repeat": "near-repeat", "blend": "long-term + recent blend",
+    "sepp": "self-exciting point process", "counts": "all-history counts",
+    "kde_200m": "plain 200 m KDE",
+}
+#: the two baselines every forecast is checked against (drawn dashed)
+BASELINES = ("counts", "kde_200m")
+_METHOD_COLOURS = {"naive": "#a6761d", "kde": "#d95f02", "gi": "#1b9e77",
+                   "near_repeat": "#7570b3", "blend": "#e7298a", "sepp": "#66a61e",
+                   "counts": "#252525", "kde_200m": "#3182bd"}
 #: x-range spans (degrees of longitude) above which the next coarser resolution is shown
 _SPAN_RES = ((0.6, 7), (0.15, 8))
 
@@ -519,22 +534,176 @@ def category_chart(categories: Sequence[str], counts: np.ndarray, *,
     return fig
 
 
-def pai_chart(methods: pd.DataFrame) -> go.Figure:
-    """PAI against area share, one line per method (``methods``: method, coverage, pai)."""
-    fig = go.Figure()
+def method_label(method: str | None) -> str:
+    """A forecast method in words (unknown names as they are, ``_`` as spaces)."""
+    return METHOD_LABELS.get(str(method), str(method).replace("_", " "))
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _curve(methods: pd.DataFrame, method: str) -> pd.DataFrame:
+    g = methods[methods["method"] == method].sort_values("coverage")
+    return g[np.isfinite(g["pai"].to_numpy(dtype=float))]
+
+
+def pai_chart(methods: pd.DataFrame, method: str | None = None, *,
+              level: str = "95%") -> go.Figure:
+    """PAI over the share of area flagged: one method with its interval, and the baselines.
+
+    Parameters
+    ----------
+    methods
+        Evaluation rows: ``method``, ``coverage`` (0-1), ``pai``; ``pai_lo``/``pai_hi``
+        (the band) and ``area_share`` (the share actually flagged, in the tooltip) when
+        present.
+    method
+        The method shown (the recommended one): a solid line over its interval band
+        (``meta.kind`` ``"pai"`` and ``"pai-band"``). ``None``: the baselines only.
+    level
+        Interval level, for the legend.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        The baselines of :data:`BASELINES` as dashed lines (``meta.kind == "pai-baseline"``)
+        on a log x axis at the evaluated coverages (y log too when every figure is above
+        0 and they span a factor of 3); "No evaluation" without rows.
+    """
     if methods.empty:
         return empty_figure("No evaluation")
-    for name, g in methods.groupby("method", sort=False):
-        g = g.sort_values("coverage")
+    fig = go.Figure()
+    ticks = sorted({float(c) * 100 for c in methods["coverage"]})
+    g = _curve(methods, method) if method else methods.iloc[:0]
+    colour = _METHOD_COLOURS.get(str(method), "#444")
+    name = method_label(method)
+    if len(g) and {"pai_lo", "pai_hi"} <= set(g.columns):
+        band = g[np.isfinite(g["pai_lo"].to_numpy(dtype=float))
+                 & np.isfinite(g["pai_hi"].to_numpy(dtype=float))]
+        x = band["coverage"].to_numpy(dtype=float) * 100
         fig.add_trace(go.Scatter(
-            x=g["coverage"].to_numpy() * 100, y=g["pai"].to_numpy(), mode="lines+markers",
-            name=str(name).replace("_", " "), meta={"kind": "pai", "method": str(name)},
-            line={"color": _METHOD_COLOURS.get(str(name), "#444")},
-            hovertemplate="%{x:.0f}% of area: PAI %{y:.2f}<extra>" + str(name) + "</extra>"))
-    fig = _small_layout(fig, "", "PAI (hit rate ÷ area share)")
-    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.3},
-                      xaxis={"title": {"text": "% of area flagged"}, "ticksuffix": "%"})
+            x=np.concatenate([x, x[::-1]]),
+            y=np.concatenate([band["pai_hi"].to_numpy(dtype=float),
+                              band["pai_lo"].to_numpy(dtype=float)[::-1]]),
+            fill="toself", fillcolor=_rgba(colour, 0.2), line={"width": 0}, mode="lines",
+            name=f"{name}: {level} interval", hoverinfo="skip",
+            meta={"kind": "pai-band", "method": str(method)}))
+    for base in BASELINES:
+        b = _curve(methods, base)
+        if not len(b):
+            continue
+        fig.add_trace(go.Scatter(
+            x=b["coverage"].to_numpy(dtype=float) * 100, y=b["pai"].to_numpy(dtype=float),
+            mode="lines+markers", name=f"{method_label(base)} (baseline)",
+            line={"color": _METHOD_COLOURS[base], "dash": "dash", "width": 1.5},
+            marker={"size": 4}, meta={"kind": "pai-baseline", "method": base},
+            hovertemplate="%{x:g}% of area: PAI %{y:.2f}<extra>" + method_label(base)
+                          + "</extra>"))
+    if len(g):
+        lo = g["pai_lo"].to_numpy(dtype=float) if "pai_lo" in g else np.full(len(g), np.nan)
+        hi = g["pai_hi"].to_numpy(dtype=float) if "pai_hi" in g else np.full(len(g), np.nan)
+        share = (g["area_share"].to_numpy(dtype=float) * 100 if "area_share" in g
+                 else g["coverage"].to_numpy(dtype=float) * 100)
+        fig.add_trace(go.Scatter(
+            x=g["coverage"].to_numpy(dtype=float) * 100, y=g["pai"].to_numpy(dtype=float),
+            customdata=np.column_stack([lo, hi, share]), mode="lines+markers", name=name,
+            line={"color": colour, "width": 2.5}, marker={"size": 6},
+            meta={"kind": "pai", "method": str(method)},
+            hovertemplate="%{x:g}% of area (flagged %{customdata[2]:.1f}%): PAI %{y:.2f} "
+                          "[%{customdata[0]:.2f}, %{customdata[1]:.2f}]<extra>" + name
+                          + "</extra>"))
+    fig = _small_layout(fig, "", "PAI (hit rate ÷ area)")
+    # PAI falls steeply with the area: a log axis keeps the gaps at 5-10% visible
+    ys = (np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data]) if fig.data
+          else np.zeros(0))
+    ys = ys[np.isfinite(ys)]
+    log_y = ys.size > 0 and bool(ys.min() > 0) and ys.max() / ys.min() >= 3
+    ticks_y = _ticks_125(ys) if log_y else []
+    fig.update_layout(
+        showlegend=True, height=290, legend={"orientation": "h", "y": -0.3, "x": 0},
+        margin={"l": 44, "r": 10, "t": 8, "b": 30},
+        xaxis={"title": {"text": "share of area flagged"}, "type": "log",
+               "tickvals": ticks, "ticktext": [f"{t:g}%" for t in ticks]},
+        yaxis={"type": "log", "tickvals": ticks_y, "ticktext": [f"{t:g}" for t in ticks_y]}
+        if log_y else {"type": "linear"})
     return fig
+
+
+def _ticks_125(values: np.ndarray) -> list[float]:
+    """1-2-5 ticks from just below to just above the positive ``values`` (log axes).
+
+    Examples
+    --------
+    >>> _ticks_125(np.array([7.5, 58.9]))
+    [5.0, 10.0, 20.0, 50.0, 100.0]
+    """
+    lo, hi = float(values.min()), float(values.max())
+    exps = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    ticks = [m * 10.0**e for e in exps for m in (1, 2, 5)]
+    below = [t for t in ticks if t <= lo]
+    above = [t for t in ticks if t >= hi]
+    return [t for t in ticks if (below[-1] if below else lo) <= t <= (above[0] if above else hi)]
+
+
+def verdict_text(coverage: str | float | Sequence[str | float], verdict: dict[str, Any]) -> str:
+    """The verdict against all-history counts at one coverage (or several alike), in words.
+
+    ``verdict`` is an entry of the evaluation's ``best`` (``method`` is set only when the
+    leader's paired bootstrap interval of the PAI difference lies above 0).
+
+    Examples
+    --------
+    >>> print(verdict_text("0.05", {"method": "kde", "leader": "kde", "pai": 5.8,
+    ...     "counts_pai": 5.6, "diff": 0.2, "diff_lo": 0.05, "diff_hi": 0.31,
+    ...     "beats_counts": True}))
+    5% of the area: kernel density (KDE) beats all-history counts by +0.20 [+0.05, +0.31]
+    PAI (5.80 vs 5.60)
+    >>> print(verdict_text(0.1, {"method": None, "leader": "gi", "pai": 4.6, "counts_pai": 4.5,
+    ...     "diff": 0.1, "diff_lo": -0.2, "diff_hi": 0.4, "beats_counts": False}))
+    10% of the area: no method beats all-history counts here: use counts (closest: Gi* hot
+    spots +0.10 [-0.20, +0.40])
+    """
+    covs = [coverage] if isinstance(coverage, str | float | int) else list(coverage)
+    shares = [f"{float(c):.0%}" for c in covs]
+    where = (", ".join(shares[:-1]) + " and " if len(shares) > 1 else "") + shares[-1]
+    where += " of the area"
+    leader = method_label(verdict.get("leader") or verdict.get("method"))
+    if verdict.get("beats_counts") is None:
+        return (f"{where}: {leader} leads (PAI {_num(verdict.get('pai'), '.2f')}); "
+                "all-history counts were not scored")
+    diff = (f"{_num(verdict.get('diff'), '+.2f')} [{_num(verdict.get('diff_lo'), '+.2f')}, "
+            f"{_num(verdict.get('diff_hi'), '+.2f')}]")
+    if verdict["beats_counts"]:
+        return (f"{where}: {method_label(verdict['method'])} beats all-history counts by "
+                f"{diff} PAI ({_num(verdict.get('pai'), '.2f')} vs "
+                f"{_num(verdict.get('counts_pai'), '.2f')})")
+    return (f"{where}: no method beats all-history counts here: use counts "
+            f"(closest: {leader} {diff})")
+
+
+def verdict_lines(best: dict[str, dict[str, Any]]) -> list[str]:
+    """:func:`verdict_text` of every coverage of ``best``; coverages with the same verdict
+    (same leader and figures) share one line.
+
+    Examples
+    --------
+    >>> same = {"method": None, "leader": "gi", "pai": 1.2, "counts_pai": 1.1, "diff": 0.1,
+    ...         "diff_lo": -1.0, "diff_hi": 1.1, "beats_counts": False}
+    >>> print(verdict_lines({"0.01": same, "0.05": same}))
+    ['1% and 5% of the area: no method beats all-history counts here: use counts (closest:
+    Gi* hot spots +0.10 [-1.00, +1.10])']
+    """
+    groups: dict[str, list[str]] = {}
+    for cov, verdict in best.items():
+        groups.setdefault(verdict_text("1", verdict), []).append(cov)
+    return [verdict_text(covs, best[covs[0]]) for covs in groups.values()]
+
+
+def _num(value: Any, spec: str) -> str:
+    return ("n/a" if value is None or not math.isfinite(float(value))
+            else format(float(value), spec))
 
 
 def _small_layout(fig: go.Figure, title: str, ytitle: str) -> go.Figure:

@@ -58,6 +58,7 @@ __all__ = [
     "History",
     "Units",
     "backtest",
+    "describe_params",
     "evaluate_forecast",
     "h3_units",
     "hex_kde",
@@ -77,6 +78,42 @@ TUNE_COVERAGES = (0.05,)
 REFERENCE = "counts"
 _METRICS = ("hit_rate", "pai", "pei")
 _UPPER = {"hit_rate": 1.0, "pai": np.inf, "pei": 1.0}
+
+
+_PARAM_TEXT = {
+    "bandwidth_m": ("bandwidth", "{:g} m"),
+    "half_life_days": ("half-life", "{:g} d"),
+    "lookback_days": ("history", "{:g} d"),
+    "gi_lookback_days": ("history", "{:g} d"),
+    "nr_bandwidth_m": ("bandwidth", "{:g} m"),
+    "nr_tau_days": ("decay", "{:g} d"),
+    "blend_bandwidth_m": ("bandwidth", "{:g} m"),
+    "blend_recent_days": ("recent", "{:g} d"),
+    "blend_weight": ("recent weight", "{:.2f}"),
+    "sepp_bandwidth_m": ("background", "{:g} m"),
+    "sepp_lookback_days": ("history", "{:g} d"),
+}
+_NONE_TEXT = {"half_life_days": "no decay"}
+
+
+def describe_params(params: dict[str, Any]) -> str:
+    """A method's parameters in words (the ``params`` of a row or of ``chosen``).
+
+    Examples
+    --------
+    >>> describe_params({"bandwidth_m": 100.0, "half_life_days": 730.0, "lookback_days": None})
+    'bandwidth 100 m, half-life 730 d, history all'
+    >>> describe_params({"half_life_days": None}), describe_params({})
+    ('no decay', 'fixed')
+    """
+    parts = []
+    for key, value in params.items():
+        label, spec = _PARAM_TEXT.get(key, (key, "{}"))
+        if value is None:
+            parts.append(_NONE_TEXT.get(key, f"{label} all"))
+        else:
+            parts.append(f"{label} {spec.format(value)}")
+    return ", ".join(parts) or "fixed"
 
 
 # --------------------------------------------------------------------------- units

@@ -153,7 +153,7 @@ def test_export_kde_stored_and_recomputed(store_dir: str, tmp_path: Path) -> Non
 
 def test_evaluate_prints_chosen_parameters_intervals_and_verdicts(store_dir: str,
                                                                   tmp_path: Path) -> None:
-    from riskmap.cli.analytics import format_params
+    from riskmap.geo.forecast import describe_params
 
     report_path = tmp_path / "eval.json"
     out = _run("evaluate", "--store", store_dir, "--cutoff", "2024-10-01", "--horizon-days",
@@ -165,7 +165,7 @@ def test_evaluate_prints_chosen_parameters_intervals_and_verdicts(store_dir: str
     for m in ("kde", "gi", "near_repeat", "blend", "sepp"):
         chosen = report["chosen"][m]
         assert chosen["tuned"] and chosen["inner_folds"] >= 3
-        assert f"{m:<12} {format_params(chosen['params'])}" in out
+        assert f"{m:<12} {describe_params(chosen['params'])}" in out
     # every figure has its bootstrap interval
     for row in report["methods"]:
         for k in ("hit_rate", "pai"):

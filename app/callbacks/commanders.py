@@ -15,7 +15,7 @@ import dash
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, ctx
+from dash import Input, Output, State, ctx, html
 
 import shapely
 
@@ -29,12 +29,15 @@ from riskmap.app.figures_commanders import (
     METRICS,
     category_chart,
     kde_image,
+    method_label,
     metric_map,
     pai_chart,
     point_layer,
     resolution_for_span,
     trend_chart,
+    verdict_lines,
 )
+from riskmap.app.pages.commanders import EVAL_POLL
 
 __all__ = [
     "PAGE",
@@ -298,19 +301,80 @@ def red_list_rows(data: CommandersData, view: CommandersView) -> tuple[list[dict
     return frame.drop(columns="why").astype(object).to_dict("records"), tips
 
 
-def evaluation_panel(data: CommandersData, region: str | None) -> tuple[str, go.Figure]:
-    """The evaluation text and PAI chart of the region (computed once per region)."""
-    ev = data.evaluation(region)
+def evaluation_panel(data: CommandersData, region: str | None, *,
+                     wait: float | None = 0.0) -> tuple[Any, go.Figure, bool]:
+    """The forecast check of the region: text, PAI chart, and whether it is still computing.
+
+    The evaluation runs once per region and data version in the background
+    (:meth:`CommandersData.evaluation`); until it is done the text says so and the chart is
+    blank (``wait``: seconds to wait for it first, ``None`` until done). Then the text names
+    the method recommended by the history before the cut-off, its tuned parameters, its hit
+    rate and PAI at 5% of the area, and the verdict against all-history counts per coverage;
+    the chart shows its PAI with the bootstrap band and the two baselines dashed.
+    """
+    ev = data.evaluation(region, wait=wait)
     where = region or "all regions"
-    if ev["best"] is None:
-        return f"Not enough data to evaluate forecasts for {where}.", empty_figure("No evaluation")
+    state = ev["state"]
+    if state == "computing":
+        what = ("waiting for another forecast check to finish" if ev.get("queued") else
+                f"tuning each method on the history, {ev['seconds']:.0f} s so far")
+        return ([html.P(f"Computing the forecast check for {where}… ({what})",
+                        className="note")],
+                empty_figure("Computing…"), True)
+    if state == "error":
+        return ([html.P(f"The forecast check failed for {where}: {ev['error']}",
+                        className="note")], empty_figure("No evaluation"), False)
+    if state != "ready":
+        return ([html.P(f"Not enough data to check forecasts for {where}.", className="note")],
+                empty_figure("No evaluation"), False)
     m = ev["methods"]
-    at5 = m[np.isclose(m["coverage"], 0.05)].set_index("method")["pai"]
-    naive = at5.get("naive", np.nan)
-    text = (f"{where}: best method at 5% of the area is {ev['best'].replace('_', ' ')} "
-            f"(PAI {at5[ev['best']]:.2f}; naive counts {naive:.2f}), forecasting "
-            f"{ev['test_incidents']:,} incidents in the 28 days after {ev['cutoff']}.")
-    return text, pai_chart(m)
+    rec = ev["recommended"]
+    level = "95%"
+    horizon = ev["horizon_days"]
+    scope = (f"{where}: {ev['test_incidents']:,} incidents in the {horizon} days after "
+             f"{ev['cutoff']}")
+    head: list[Any]
+    if rec is None:
+        head = [html.B("No method recommended: "),
+                "too little history before the cut-off to compare them; use all-history "
+                "counts."]
+    else:
+        from riskmap.geo.forecast import describe_params
+
+        params = ev["params"]
+        tuned = bool((ev["chosen"].get(rec) or {}).get("tuned"))
+        how = ("no parameters to tune" if not params else
+               f"tuned: {describe_params(params)}" if tuned else
+               f"defaults, too little history to tune: {describe_params(params)}")
+        head = [html.B("Recommended: "), html.Span(method_label(rec), className="eval-method"),
+                f" ({how}). Picked on the incidents before {ev['cutoff']} by a rolling "
+                f"backtest over {ev['inner_folds']} windows of {horizon} days."]
+    lines: list[Any] = [html.P(head, style={"fontSize": "0.9rem", "margin": "0.25rem 0"}),
+             html.P(scope + _hit_sentence(m, rec, level), className="note")]
+    verdicts = [html.Li(line) for line in verdict_lines(ev["best"])]
+    if verdicts:
+        lines += [html.P(f"The best method on those {horizon} days against all-history "
+                         f"counts ({level} interval of the PAI difference, "
+                         f"{ev['replicates']} resamples of the incidents):", className="note"),
+                  html.Ul(verdicts, className="eval-verdicts note")]
+    return lines, pai_chart(m, rec, level=level), False
+
+
+def _hit_sentence(methods: pd.DataFrame, method: str | None, level: str) -> str:
+    """``. Flagging 5% of the area with it would have caught ...`` (just ``.`` when unknown)."""
+    if method is None:
+        return "."
+    row = methods[(methods["method"] == method) & np.isclose(methods["coverage"], 0.05)]
+    if row.empty or not np.isfinite(float(row["pai"].iloc[0])):
+        return "."
+    r = row.iloc[0]
+    share = float(r.get("area_share", 0.05))
+    flagged = ("5% of the area" if abs(share - 0.05) < 0.005
+               else f"{share:.0%} of the area (whole mahallas, for the 5% target)")
+    return (f". Flagging {flagged} with it would have caught "
+            f"{float(r['hit_rate']):.0%} [{float(r['hit_rate_lo']):.0%}, "
+            f"{float(r['hit_rate_hi']):.0%}] of them: PAI {float(r['pai']):.2f} "
+            f"[{float(r['pai_lo']):.2f}, {float(r['pai_hi']):.2f}] ({level} intervals).")
 
 
 def make_brief(data: CommandersData, view: CommandersView, mahalla_id: str, *,
@@ -481,12 +545,19 @@ def register(app: dash.Dash, model: AppModel) -> None:
         return rows, tips, []
 
     @app.callback(Output(_IDS.EVAL_TEXT, "children"), Output(_IDS.EVAL_CHART, "figure"),
-                  Input(_IDS.TABS, "value"), Input(_IDS.REGION, "value"))
-    def _evaluation(tab: str, region: str | None) -> Any:
+                  Output(EVAL_POLL, "disabled"),
+                  Input(_IDS.TABS, "value"), Input(_IDS.REGION, "value"),
+                  Input(EVAL_POLL, "n_intervals"))
+    def _evaluation(tab: str, region: str | None, _polls: int) -> Any:
         if tab != "eval":
-            return dash.no_update, dash.no_update
-        model.audit_view(PAGE, {"tab": "eval", "region": region} if region else {"tab": "eval"})
-        return evaluation_panel(data, region)
+            return dash.no_update, dash.no_update, True
+        polled = ctx.triggered_id == EVAL_POLL
+        if not polled:
+            model.audit_view(PAGE, {"tab": "eval", "region": region} if region
+                             else {"tab": "eval"})
+        # a fresh lookup: new data in the store means a new evaluation (never blocks)
+        text, fig, computing = evaluation_panel(data_for(model), region)
+        return text, dash.no_update if polled and computing else fig, not computing
 
     @app.callback(Output(_IDS.TICK, "disabled"), Output(_IDS.PLAY, "children"),
                   Output(_IDS.MONTHS, "value"),

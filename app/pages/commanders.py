@@ -13,12 +13,15 @@ from riskmap.app.commanders_data import CommandersView, data_for
 from riskmap.app.components import area_fields, categories_field, field, map_panel
 from riskmap.app.data import AppModel
 from riskmap.app.factory import current_model
+from riskmap.app.figures import empty_figure
 from riskmap.app.figures_commanders import METRICS
 
-__all__ = ["PATH", "layout", "month_range", "register", "slider_marks"]
+__all__ = ["EVAL_POLL", "PATH", "layout", "month_range", "register", "slider_marks"]
 
 PATH = "/commanders"
 _IDS = ids.COMMANDERS
+#: the forecast tab's poll of the background evaluation (belongs in app/ids.py COMMANDERS)
+EVAL_POLL = ids.make_id(_IDS.PREFIX, "eval-poll")
 
 
 _LEVELS = ({"label": "Mahallas", "value": "mahalla"},
@@ -180,10 +183,14 @@ def _red_list() -> html.Div:
 
 def _evaluation() -> html.Div:
     return html.Div([
-        dcc.Loading(html.Div([
-            html.P(id=_IDS.EVAL_TEXT, className="note",
-                   children="Open this tab to compare forecasting methods for the region."),
-            dcc.Graph(id=_IDS.EVAL_CHART, config={"displaylogo": False,
-                                                 "displayModeBar": False}),
-        ])),
+        html.P("Would the forecast have flagged where the next four weeks' incidents happened? "
+               "Each method is tuned on the history before the cut-off only, then checked "
+               "against two baselines: all-history counts and a plain 200 m KDE.",
+               className="note"),
+        html.Div(id=_IDS.EVAL_TEXT, role="status", children=html.P(  # status: read out politely
+            "Open this tab to check the forecasts for the region.", className="note")),
+        dcc.Graph(id=_IDS.EVAL_CHART, figure=empty_figure(""), style={"height": "290px"},
+                  config={"displaylogo": False, "displayModeBar": False}),
+        # polls the background evaluation while it runs (enabled by the evaluation callback)
+        dcc.Interval(id=EVAL_POLL, interval=500, disabled=True, n_intervals=0),
     ], className="panel")

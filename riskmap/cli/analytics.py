@@ -15,7 +15,7 @@ from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_opt
 from riskmap.cli.export import access_for, export, format_option, region_option, write_frame
 
 __all__ = ["COMMANDS", "evaluate", "export_hotspots", "export_kde", "format_evaluation",
-           "format_params", "hotspots_export_table"]
+           "hotspots_export_table"]
 
 _TZ = "Asia/Tashkent"
 _INCIDENT_COLUMNS = ["h3", "mahalla_id", "occurred_at", "category", "region"]
@@ -45,41 +45,15 @@ def _fmt(value: Any, spec: str = ".2f") -> str:
     return "-" if value is None or not math.isfinite(float(value)) else format(float(value), spec)
 
 
-_PARAM_TEXT = {
-    "bandwidth_m": ("bandwidth", "{:g} m"),
-    "half_life_days": ("half-life", "{:g} d"),
-    "lookback_days": ("history", "{:g} d"),
-    "gi_lookback_days": ("history", "{:g} d"),
-    "nr_bandwidth_m": ("bandwidth", "{:g} m"),
-    "nr_tau_days": ("decay", "{:g} d"),
-    "blend_bandwidth_m": ("bandwidth", "{:g} m"),
-    "blend_recent_days": ("recent", "{:g} d"),
-    "blend_weight": ("recent weight", "{:.2f}"),
-    "sepp_bandwidth_m": ("background", "{:g} m"),
-    "sepp_lookback_days": ("history", "{:g} d"),
-}
-_NONE_TEXT = {"half_life_days": "no decay"}
-
-
-def format_params(params: dict[str, Any]) -> str:
-    """Readable parameters: ``bandwidth 100 m, half-life 730 d, history all``."""
-    parts = []
-    for key, value in params.items():
-        label, spec = _PARAM_TEXT.get(key, (key, "{}"))
-        if value is None:
-            parts.append(_NONE_TEXT.get(key, f"{label} all"))
-        else:
-            parts.append(f"{label} {spec.format(value)}")
-    return ", ".join(parts) or "fixed"
-
-
 def _chosen_lines(report: dict[str, Any]) -> list[str]:
+    from riskmap.geo.forecast import describe_params
+
     chosen = report.get("chosen") or {}
     tuned = {m: c for m, c in chosen.items() if c.get("params")}
     lines = ["parameters (chosen on the history before each cut-off by a rolling backtest):"
              ] if tuned else []
     for m, c in tuned.items():
-        text = format_params(c["params"])
+        text = describe_params(c["params"])
         if not c.get("tuned"):
             text += " (defaults: too little history to tune)" if c.get("candidates", 1) > 1 \
                 else " (fixed)"
@@ -88,7 +62,7 @@ def _chosen_lines(report: dict[str, Any]) -> list[str]:
                      f"folds, {c.get('candidates')} candidates]")
         per_fold = c.get("per_fold") or []
         if len({tuple(sorted(p.items(), key=str)) for p in per_fold}) > 1:
-            text += "; per fold: " + " | ".join(format_params(p) for p in per_fold)
+            text += "; per fold: " + " | ".join(describe_params(p) for p in per_fold)
         fit = c.get("fit")
         if fit and fit.get("offspring") is not None and fit["offspring"] < 1e-3:
             text += "; fitted: no triggering (all background)"

@@ -14,8 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from riskmap.app import commanders_data
 from riskmap.app.brief import brief_csv
 from riskmap.app.callbacks.commanders import (
+    evaluation_panel,
     incident_page,
     make_brief,
     panel,
@@ -25,8 +27,9 @@ from riskmap.app.callbacks.commanders import (
     view_from_controls,
     viewport_update,
 )
-from riskmap.app.commanders_data import CommandersData, CommandersView
+from riskmap.app.commanders_data import CommandersData, CommandersView, data_for
 from riskmap.app.data import AppModel
+from riskmap.app.figures_commanders import method_label, verdict_lines
 from riskmap.etl.hotspots_job import compute_hotspots, status_history_frame
 from riskmap.geo.h3index import parents
 from riskmap.layers.access import DataAccess
@@ -170,6 +173,80 @@ def test_brief_reads_are_audited(make_store: Any, incidents: pd.DataFrame) -> No
     assert any("M11" in str(d) for d in briefs["detail"])
 
 
+def _plain(children: Any) -> str:
+    """The text of Dash components, as the browser shows it (block elements on new lines)."""
+    if children is None:
+        return ""
+    if isinstance(children, str | int | float):
+        return str(children)
+    if isinstance(children, list | tuple):
+        return "".join(_plain(c) for c in children)
+    inner = _plain(getattr(children, "children", None))
+    return inner + "\n" if type(children).__name__ in {"P", "Li", "Ul", "Div"} else inner
+
+
+def test_forecast_check_runs_once_in_the_background(world_store: Any) -> None:
+    data = CommandersData(AppModel(DataAccess(world_store, user="test", audit=False)))
+    with commanders_data._EVAL_SLOT:  # another evaluation is running: this one waits its turn
+        waiting = data.evaluation(None)
+        assert waiting["state"] == "computing" and waiting["queued"]
+        text, fig, computing = evaluation_panel(data, None)
+        assert computing and "Computing the forecast check for all regions" in _plain(text)
+        assert fig.layout.annotations[0].text == "Computing…"
+    ev = data.evaluation(None, wait=None)
+    assert ev["state"] == "ready" and data.evaluation(None) is ev  # computed once
+    # every method and both baselines, tuned on the history before the cut-off
+    assert set(ev["methods"]["method"]) == {"naive", "kde", "gi", "near_repeat", "blend",
+                                            "sepp", "counts", "kde_200m"}
+    assert ev["recommended"] in set(ev["methods"]["method"])
+    assert ev["params"] == ev["chosen"][ev["recommended"]]["params"]
+    assert ev["inner_folds"] == commanders_data.EVAL_TUNE_FOLDS - 2  # 6 months: 4 have data
+    assert ev["replicates"] == commanders_data.EVAL_REPLICATES and ev["cutoff"] == "2025-05-31"
+    assert set(ev["best"]) == {"0.01", "0.02", "0.05", "0.1"}
+    text, fig, computing = evaluation_panel(data, None)
+    assert not computing
+    shown = _plain(text)
+    assert f"Recommended: {method_label(ev['recommended'])} (" in shown
+    # 9 mahallas: every coverage flags one, so the four verdicts are one line
+    assert verdict_lines(ev["best"]) == [
+        "1%, 2%, 5% and 10% of the area: no method beats all-history counts here: use counts "
+        + verdict_lines(ev["best"])[0].split("use counts ")[1]]
+    assert verdict_lines(ev["best"])[0] in shown
+    kinds = {(t.meta["kind"], t.meta["method"]) for t in fig.data}
+    assert kinds == {("pai-band", ev["recommended"]), ("pai", ev["recommended"]),
+                     ("pai-baseline", "counts"), ("pai-baseline", "kde_200m")}
+    # another region is another evaluation; an unknown one has nothing to check
+    assert data.evaluation("Nowhere", wait=None)["state"] == "empty"
+    assert "Not enough data" in _plain(evaluation_panel(data, "Nowhere", wait=None)[0])
+
+
+def test_forecast_check_is_computed_again_for_new_data(make_store: Any,
+                                                      incidents: pd.DataFrame) -> None:
+    store = make_store()
+    model = AppModel(DataAccess(store, user="test", audit=False), refresh_s=0.0)
+    first = data_for(model).evaluation(None, wait=None)
+    assert data_for(model).evaluation(None) is first  # same data: the cached result
+    early = incidents[incidents["occurred_at"] < pd.Timestamp("2025-05-01", tz="UTC")]
+    store.replace("incidents", early)
+    again = data_for(model).evaluation(None, wait=None)
+    assert again is not first and again["cutoff"] < first["cutoff"]
+    assert again["test_incidents"] < first["test_incidents"]
+
+
+def test_forecast_check_failure_is_shown_not_polled_for_ever(world_store: Any,
+                                                              monkeypatch: Any) -> None:
+    data = CommandersData(AppModel(DataAccess(world_store, user="test", audit=False)),
+                          background=False)
+
+    def broken(region: str | None) -> dict[str, Any]:
+        raise ValueError("no units")
+
+    monkeypatch.setattr(data, "_evaluate", broken)
+    text, fig, computing = evaluation_panel(data, None)
+    assert not computing and fig.layout.annotations[0].text == "No evaluation"
+    assert "The forecast check failed for all regions: ValueError: no units" in _plain(text)
+
+
 # ---------------------------------------------------------------------------- browser
 _MAP = "#cmd-map .js-plotly-plot"
 _TRACES_JS = """
@@ -190,6 +267,20 @@ const drag = gd.querySelector('.nsewdrag').getBoundingClientRect();
 const px = xa._offset + xa.l2p(Number(t.x[i])), py = ya._offset + ya.l2p(Number(t.y[i]));
 const box = gd.getBoundingClientRect();
 return [box.left + px - (drag.left + drag.width / 2), box.top + py - (drag.top + drag.height / 2)];
+"""
+
+
+#: the forecast chart as drawn: the band, the chosen method's line, the dashed baselines
+_PAI_JS = """
+const gd = document.querySelector(arguments[0]);
+if (!gd || !gd._fullData || !gd._fullData.length) { return null; }
+const of = k => gd._fullData.filter(t => t.meta && t.meta.kind === k);
+const band = of('pai-band')[0], line = of('pai')[0];
+if (!band || !line) { return null; }
+return {band: {method: band.meta.method, fill: band.fill, n: band.x.length},
+        chosen: line.meta.method,
+        baselines: of('pai-baseline').map(t => [t.meta.method, t.line.dash]),
+        legend: gd.querySelectorAll('.legend .traces').length};
 """
 
 
@@ -336,9 +427,28 @@ def test_commanders_end_to_end(browser: Any, dash_server: str, world_store: Any,
     audit = world_store.read("audit")
     assert ((audit["action"] == "brief") & (audit["layer"] == "incidents")).sum() >= 2
 
-    # the forecast check for the region
-    browser.find_element("xpath", "//div[contains(@class,'tab') and .='Forecast check']").click()
-    _wait(browser, lambda d: "best method at 5% of the area" in _text(d, "cmd-eval-text"), 60)
+    # the forecast check: "computing" while the evaluation waits, the page stays responsive
+    ev = CommandersData(AppModel(DataAccess(world_store, user="test", audit=False))).evaluation(
+        None, wait=None)
+    tab = browser.find_element("xpath", "//div[contains(@class,'tab') and .='Forecast check']")
+    with commanders_data._EVAL_SLOT:  # hold the evaluation back (the server runs in-process)
+        tab.click()
+        _wait(browser, lambda d: "Computing the forecast check for all regions"
+              in _text(d, "cmd-eval-text"))
+        _idle(browser)  # no callback is left waiting for it
+        browser.find_element("xpath", "//label[contains(., 'H3 hexagons')]").click()
+        _traces_when(browser, f"{len(theft)} incidents in {theft['h3'].nunique()} H3 cells "
+                              "(res 9), all dates")
+    _wait(browser, lambda d: "Recommended:" in _text(d, "cmd-eval-text"), 60)
+    shown = _text(browser, "cmd-eval-text")
+    assert f"Recommended: {method_label(ev['recommended'])}" in shown
+    assert "no method beats all-history counts here: use counts" in shown
+    assert all(line in shown for line in verdict_lines(ev["best"]))
+    chart = _wait(browser, lambda d: d.execute_script(_PAI_JS, "#cmd-eval-chart .js-plotly-plot"))
+    assert chart["band"] == {"method": ev["recommended"], "fill": "toself", "n": 8}
+    assert chart["chosen"] == ev["recommended"]
+    assert chart["baselines"] == [["counts", "dash"], ["kde_200m", "dash"]]
+    assert chart["legend"] >= 4  # drawn: band, two baselines, the method
     clean_console(browser)
     hosts = set(browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => new URL(e.name).hostname);"))

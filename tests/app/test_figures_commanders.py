@@ -31,6 +31,8 @@ from riskmap.app.figures_commanders import (
     resolution_for_span,
     ring_index,
     trend_chart,
+    verdict_lines,
+    verdict_text,
 )
 
 
@@ -235,9 +237,89 @@ def test_panel_charts() -> None:
     assert list(trend.data[0].y) == [1, 0, 4]
     cats = category_chart(["theft", "vehicle_theft"], np.array([5, 2]))
     assert list(cats.data[0].y) == ["Vehicle theft", "Theft"]  # largest on top
-    rows = pd.DataFrame({"method": ["naive", "naive", "kde", "kde"],
-                         "coverage": [0.05, 0.01, 0.01, 0.05], "pai": [2.0, 3.0, 5.0, 4.0]})
-    pai = pai_chart(rows)
-    assert [t.meta["method"] for t in pai.data] == ["naive", "kde"]
-    assert list(pai.data[0].x) == [1.0, 5.0] and list(pai.data[0].y) == [3.0, 2.0]
-    assert pai_chart(rows.iloc[:0]).layout.annotations[0].text == "No evaluation"
+
+
+_COVERAGES = [0.01, 0.02, 0.05, 0.10]
+
+
+def _rows(method: str, pai: list[float], width: float = 0.5) -> pd.DataFrame:
+    return pd.DataFrame({"method": method, "coverage": _COVERAGES, "pai": pai,
+                         "pai_lo": [p - width for p in pai], "pai_hi": [p + width for p in pai],
+                         "area_share": _COVERAGES})
+
+
+def test_pai_chart_draws_the_chosen_method_with_its_band_and_the_baselines_dashed() -> None:
+    rows = pd.concat([_rows("naive", [13.0, 9.0, 6.0, 5.0]),
+                      _rows("kde", [12.0, 8.0, 5.0, 3.5]),
+                      _rows("counts", [11.0, 7.5, 4.8, 3.4]),
+                      _rows("kde_200m", [10.5, 7.0, 4.6, 3.3])])
+    fig = pai_chart(rows.sample(frac=1.0, random_state=1), "kde")
+    kinds = [(t.meta["kind"], t.meta["method"]) for t in fig.data]
+    # the band under everything, the chosen line on top; other methods are not drawn
+    assert kinds == [("pai-band", "kde"), ("pai-baseline", "counts"),
+                     ("pai-baseline", "kde_200m"), ("pai", "kde")]
+    band, counts, plain, kde = fig.data
+    assert band.fill == "toself" and band.name == "kernel density (KDE): 95% interval"
+    assert list(band.x) == [1.0, 2.0, 5.0, 10.0, 10.0, 5.0, 2.0, 1.0]
+    assert list(band.y) == [12.5, 8.5, 5.5, 4.0, 3.0, 4.5, 7.5, 11.5]  # upper out, lower back
+    assert counts.line.dash == plain.line.dash == "dash"
+    assert counts.name == "all-history counts (baseline)"
+    assert plain.name == "plain 200 m KDE (baseline)"
+    assert list(counts.y) == [11.0, 7.5, 4.8, 3.4]
+    assert kde.line.dash is None and list(kde.x) == [1.0, 2.0, 5.0, 10.0]
+    assert list(kde.y) == [12.0, 8.0, 5.0, 3.5]
+    assert [list(c) for c in kde.customdata][2] == [4.5, 5.5, 5.0]  # lo, hi, % flagged
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [1, 2, 5, 10]
+    assert list(fig.layout.xaxis.ticktext) == ["1%", "2%", "5%", "10%"]
+    assert fig.layout.yaxis.type == "log"  # 3.0 to 12.5: more than a factor of 3
+    assert list(fig.layout.yaxis.tickvals) == [2, 5, 10, 20]
+    assert list(fig.layout.yaxis.ticktext) == ["2", "5", "10", "20"]
+
+
+def test_pai_chart_without_a_method_or_intervals() -> None:
+    rows = pd.concat([_rows("counts", [7.5, 6.5, 5.0, 4.0]),
+                      _rows("kde_200m", [7.0, 6.0, 4.8, 3.9])])
+    only_baselines = pai_chart(rows, None)
+    assert [t.meta["kind"] for t in only_baselines.data] == ["pai-baseline"] * 2
+    # a baseline recommended: its solid line and band over its own dashed one
+    chosen = pai_chart(rows, "counts")
+    assert [(t.meta["kind"], t.meta["method"]) for t in chosen.data] == [
+        ("pai-band", "counts"), ("pai-baseline", "counts"), ("pai-baseline", "kde_200m"),
+        ("pai", "counts")]
+    # no interval columns: no band; NaN figures are left out
+    bare = rows.drop(columns=["pai_lo", "pai_hi"])
+    bare.loc[bare.index[0], "pai"] = np.nan
+    fig = pai_chart(bare, "kde_200m")
+    assert [t.meta["kind"] for t in fig.data] == ["pai-baseline", "pai-baseline", "pai"]
+    assert list(fig.data[0].x) == [2.0, 5.0, 10.0]
+    # a zero (no hit) cannot go on a log axis; a narrow range needs none
+    zero = rows.copy()
+    zero.loc[zero.index[-1], "pai_lo"] = 0.0
+    assert pai_chart(zero, "kde_200m").layout.yaxis.type == "linear"
+    assert pai_chart(_rows("counts", [1.2, 1.1, 1.1, 1.0], 0.1), "counts").layout.yaxis.type \
+        == "linear"
+    assert pai_chart(rows.iloc[:0], "kde").layout.annotations[0].text == "No evaluation"
+
+
+def test_verdict_text_names_the_winner_or_says_use_counts() -> None:
+    beats = {"method": "kde_200m", "leader": "kde_200m", "pai": 5.9, "counts_pai": 5.5,
+             "diff": 0.4, "diff_lo": 0.12, "diff_hi": 0.66, "beats_counts": True}
+    assert verdict_text("0.01", beats) == (
+        "1% of the area: plain 200 m KDE beats all-history counts by +0.40 [+0.12, +0.66] "
+        "PAI (5.90 vs 5.50)")
+    inside = {"method": None, "leader": "near_repeat", "pai": 5.6, "counts_pai": 5.5,
+              "diff": 0.1, "diff_lo": -0.05, "diff_hi": 0.25, "beats_counts": False}
+    assert verdict_text(0.05, inside) == (
+        "5% of the area: no method beats all-history counts here: use counts "
+        "(closest: near-repeat +0.10 [-0.05, +0.25])")
+    unscored = {"method": "kde", "leader": "kde", "pai": 5.6, "counts_pai": None,
+                "diff": None, "diff_lo": None, "diff_hi": None, "beats_counts": None}
+    assert verdict_text(0.1, unscored) == (
+        "10% of the area: kernel density (KDE) leads (PAI 5.60); all-history counts were not "
+        "scored")
+    # coverages with the same verdict share a line; the order of the coverages is kept
+    best = {"0.01": beats, "0.02": inside, "0.05": inside, "0.1": unscored}
+    assert verdict_lines(best) == [
+        verdict_text("0.01", beats), verdict_text(["0.02", "0.05"], inside),
+        verdict_text("0.1", unscored)]
+    assert verdict_lines(best)[1].startswith("2% and 5% of the area: no method beats")

@@ -30,8 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the real-name world lives with the tests
     sys.path.insert(0, str(ROOT))
 
-import riskmap.etl.gazetteer as gazetteer_module  # noqa: E402
-import riskmap.etl.translit as translit_module  # noqa: E402
 from riskmap.etl.gazetteer import Gazetteer  # noqa: E402
 from tests.etl.realnames import (  # noqa: E402
     RealWorld,
@@ -53,11 +51,15 @@ def _shared() -> Path:
 
 
 def _clear_caches() -> None:
-    """Empty every memo of the parser and the key functions (a cold start)."""
-    for module in (gazetteer_module, translit_module):
+    """Empty every memo of the parser and the key functions (a cold start): the
+    ``functools.lru_cache`` of every loaded ``riskmap.etl`` module (the gazetteer's own
+    per-instance caches start empty with each new gazetteer)."""
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("riskmap.etl."):
+            continue
         for value in vars(module).values():
             clear = getattr(value, "cache_clear", None)
-            if callable(clear):
+            if callable(clear) and hasattr(value, "cache_info"):
                 clear()
 
 

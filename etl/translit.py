@@ -252,7 +252,7 @@ def prepare_text(text: str) -> str:
     low = s.lower()
     typed = "f" in low and "y" in low  # the regexes below are skipped when they cannot match
     if typed:
-        s = _GLUED_UPPER_RE.sub(r" \1", s)
+        s = _GLUED_UPPER_RE.sub(_space_group1, s)
         s = _ABBR_RE.sub(lambda m: " " + _ABBR_CANON[m.group(1).lower()], s)
     dotted = "." in s or "," in s
     if dotted:
@@ -261,14 +261,31 @@ def prepare_text(text: str) -> str:
             lambda m: m.group(0) if m.group(2) and not mixed_case else m.group(1) + "~ ", s)
     s = s.lower()
     if dotted:
-        s = _INITIAL_LOWER_RE.sub(r"\1~ ", s)
+        s = _INITIAL_LOWER_RE.sub(_initial_mark, s)
     if "r-n" in s:
         s = _RN_RE.sub(" rayon ", s)
     if typed:
-        s = _GLUED_RE.sub(r" \1", s)
-        s = _TRAILING_V_RE.sub(r"\1", s)
-        s = _NUMBERED_RE.sub(r"\2 \1", s)
+        s = _GLUED_RE.sub(_space_group1, s)
+        s = _TRAILING_V_RE.sub(_group1, s)
+        s = _NUMBERED_RE.sub(_number_first, s)
     return s
+
+
+# Replacements as functions: a template string ("\\1") costs more to expand than a call.
+def _group1(m: re.Match[str]) -> str:
+    return m.group(1)
+
+
+def _space_group1(m: re.Match[str]) -> str:
+    return " " + m.group(1)
+
+
+def _initial_mark(m: re.Match[str]) -> str:
+    return m.group(1) + "~ "
+
+
+def _number_first(m: re.Match[str]) -> str:
+    return m.group(2) + " " + m.group(1)
 
 
 def _latin_words(text: str) -> list[str]:
@@ -278,7 +295,10 @@ def _latin_words(text: str) -> list[str]:
 
 def _join_key(words: list[str] | tuple[str, ...]) -> str:
     """Fold and join words into a key (doubled letters collapsed, initials as "x.")."""
-    return _DOUBLE_RE.sub(r"\1", "".join(_fold(w) for w in words)).replace(INITIAL_MARK, ".")
+    key = "".join([_fold(w) for w in words])
+    if _DOUBLE_RE.search(key):  # (searching first is cheaper: most keys have none)
+        key = _DOUBLE_RE.sub(_group1, key)
+    return key.replace(INITIAL_MARK, ".") if INITIAL_MARK in key else key
 
 
 @lru_cache(maxsize=200_000)
@@ -371,7 +391,8 @@ def _word_keys(words: list[str]) -> tuple[str, str, str]:
     """(full, core, strict) of a name's words (assembly words dropped unless that is all)."""
     named = [w for w in words if w not in ASSEMBLY_WORDS] or words
     core = [w for w in named if w not in NAME_TYPE_WORDS] or named
-    return _join_key(named), _join_key(core), " ".join(named)
+    full = _join_key(named)
+    return full, full if core == named else _join_key(core), " ".join(named)
 
 
 class TokenKeys(NamedTuple):
@@ -540,7 +561,7 @@ def admin_forms(text: str) -> tuple[str, ...]:
         options.append(opts)
     out: list[str] = []
     for combo in itertools.islice(itertools.product(*options), _MAX_FORMS):
-        key = _DOUBLE_RE.sub(r"\1", "".join(combo)).replace(INITIAL_MARK, ".")
+        key = _DOUBLE_RE.sub(_group1, "".join(combo)).replace(INITIAL_MARK, ".")
         if key and key not in out:
             out.append(key)
     return tuple(out)
@@ -586,7 +607,7 @@ def admin_skeleton(key: str) -> str:
     s = cut if len(cut) >= 3 else s
     if s.endswith("d"):
         s = s[:-1] + "t"
-    return _DOUBLE_RE.sub(r"\1", _SKEL_VOWELS_RE.sub("a", s))
+    return _DOUBLE_RE.sub(_group1, _SKEL_VOWELS_RE.sub("a", s))
 
 
 def name_keys(values: pd.Series) -> pd.Series:

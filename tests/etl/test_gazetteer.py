@@ -23,6 +23,7 @@ District points: Jizzax shahri (0..3 x 0..1) -> (1.5, 0.5); Sharof Rashidov (0..
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,8 @@ import geopandas as gpd
 import shapely
 
 from riskmap.errors import InputFileError, MissingColumnError, SchemaError
+from riskmap.etl import address
+from riskmap.etl.address_groups import group_rows
 from riskmap.etl.gazetteer import MATCH_COLUMNS, Gazetteer, parse_address, read_place_aliases
 
 ROWS = [
@@ -96,6 +99,32 @@ def test_parse_address_tags_runs_by_type_words() -> None:
         (("navoi",), ["street"]), (("dustlik",), ["mahalla"])]
     assert summary("8-mart MFY") == [(("8", "mart"), ["mahalla"])]
     assert summary("") == []
+
+
+_SHAPE_WORDS = ["do'stlik", "yangi", "mfy", "shahri", "tumani", "g", "mahallya", "ko'chasi", "ul",
+                "tarkibidagi", "shaxar", "qishloq", "rayon", "12", "8", "uy", "d", "mart"]
+
+
+def test_common_segment_shapes_parse_as_the_general_rules() -> None:
+    # the short cut for "name", "name MFY", "махалля name", "12-uy" gives what the rules give
+    shapes = [" ".join(c) for n in range(4) for c in itertools.product(_SHAPE_WORDS, repeat=n)]
+    for segment, note in itertools.product(shapes, (False, True)):
+        raw = address._raw_tokens(segment)
+        simple = address._simple_runs(raw, note)
+        if simple is not None:
+            assert simple == tuple(address._segment_runs(address._classify(raw), note)), segment
+
+
+@pytest.mark.parametrize("text", [
+    "Jizzax sh. , , Do'stlik MFY ;12-uy", "Yu,Zarkaynar MFY, Zomin tumani", ",Do'stlik MFY,",
+    "\u00a0Jizzax\u2003sh.,\u3000Do‘stlik MFY\x1c", "a/b\\c|d\te\nf\rg", "Жиззах ш.;Дўстлик МФЙ",
+    "", "   ", "12-uy"])
+@pytest.mark.parametrize("dtype", [object, "string"])
+def test_batches_read_an_address_part_by_part_as_parse_address(text: str, dtype: str) -> None:
+    groups = group_rows({"address": pd.Series([text, "Navbahor MFY"], dtype=dtype)})
+    kept = [r for r in parse_address(text) if "street" not in r.roles or len(r.roles) > 1]
+    assert groups.runs(int(groups.codes[0])) == tuple(sorted(kept))
+    assert bool(groups.empty[groups.codes[0]]) == (not text.strip())
 
 
 # ----------------------------------------------------------------------------- building
@@ -759,3 +788,70 @@ def test_read_place_aliases_refuses_bad_files(tmp_path: Path, text: str, error: 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(error, match=message):
         read_place_aliases(path)
+
+
+# ----------------------------------------------------------------------------- candidates
+
+CANDIDATE_COLUMNS = ("mahalla_id", "name", "district", "region", "score")
+
+
+@pytest.mark.parametrize(("text", "kwargs", "expected"), [
+    ("Jizzax sh., Navbahr MFY", {}, "m2"),  # a letter dropped, district in the text
+    ("Navbahr", {"district": "Jizzax shahri"}, "m2"),  # ... or given
+    ("Bog'ishmol MFY", {}, "m3"),  # no district
+    ("махалля Алпомис", {}, "m7"),
+    ("Termiz, Golib", {}, "m8"),
+])
+def test_candidates_put_the_right_mahalla_of_a_typo_first(gaz: Gazetteer, text: str,
+                                                          kwargs: dict[str, str],
+                                                          expected: str) -> None:
+    got = gaz.candidates(text, **kwargs)
+    assert tuple(got.columns) == CANDIDATE_COLUMNS
+    assert got["mahalla_id"].iloc[0] == expected
+    assert 60.0 <= got["score"].iloc[0] < 100.0
+    assert got["score"].is_monotonic_decreasing
+
+
+def test_candidates_list_every_namesake_when_no_district_is_known(gaz: Gazetteer) -> None:
+    got = gaz.candidates("Do'stlik MFY")
+    assert got["mahalla_id"].tolist() == ["m1", "m5"]
+    assert got["score"].tolist() == [100.0, 100.0]
+    assert got["district"].tolist() == ["Jizzax shahri", "Sharof Rashidov tumani"]
+    assert got["name"].tolist() == ["Do‘stlik", "Do‘stlik"]
+    assert sorted(gaz.candidates("Наврўз")["mahalla_id"]) == ["m10", "m9"]
+
+
+@pytest.mark.parametrize(("text", "kwargs", "expected"), [
+    ("Do'stlik MFY", {"district": "Sharof Rashidov tumani"}, ["m5"]),
+    ("Do'stlik", {"district": "Шароф Рашидов тумани"}, ["m5"]),
+    ("Sharof Rashidov tumani, Do'stlik", {}, ["m5"]),
+    ("Navro'z", {"region": "Qashqadaryo viloyati"}, ["m9", "m10"]),
+    ("Navro'z", {"region": "Jizzax viloyati"}, []),  # none in the region
+    ("Alpomish", {"district": "Atlantida tumani"}, []),  # no such district: no scope
+])
+def test_candidates_stay_within_the_district_or_region(gaz: Gazetteer, text: str,
+                                                        kwargs: dict[str, str],
+                                                        expected: list[str]) -> None:
+    assert gaz.candidates(text, **kwargs)["mahalla_id"].tolist() == expected
+
+
+@pytest.mark.parametrize("text", ["Xyzzy plugh", "qwerty", "12-uy, 5-xonadon", "Jizzax shahri",
+                                  "", None])
+def test_candidates_of_nonsense_are_an_empty_frame(gaz: Gazetteer, text: str | None) -> None:
+    got = gaz.candidates(text)  # type: ignore[arg-type]
+    assert got.empty
+    assert tuple(got.columns) == CANDIDATE_COLUMNS
+    assert got["score"].dtype == "float64" and got["mahalla_id"].dtype == "string"
+
+
+def test_candidates_limit(gaz: Gazetteer) -> None:
+    assert gaz.candidates("Do'stlik", limit=1)["mahalla_id"].tolist() == ["m1"]
+    assert gaz.candidates("Do'stlik", limit=0).empty
+    with pytest.raises(ValueError, match="limit"):
+        gaz.candidates("Do'stlik", limit=-1)
+
+
+def test_candidates_know_the_analysts_aliases(gaz: Gazetteer) -> None:
+    got = gaz.with_aliases(_aliases(("Eski bozor", "m2"))).candidates("Eski bozor")
+    assert (got["mahalla_id"].iloc[0], got["score"].iloc[0]) == ("m2", 100.0)
+    assert gaz.candidates("Eski bozor").empty

@@ -57,8 +57,12 @@ def addresses(world: RealWorld) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def scored(world: RealWorld, addresses: pd.DataFrame) -> pd.DataFrame:
-    gaz = Gazetteer.from_mahallas(world.mahallas)
+def gaz(world: RealWorld) -> Gazetteer:
+    return Gazetteer.from_mahallas(world.mahallas)
+
+
+@pytest.fixture(scope="module")
+def scored(gaz: Gazetteer, addresses: pd.DataFrame) -> pd.DataFrame:
     return score(addresses, gaz.match(addresses["address"]))
 
 
@@ -125,3 +129,32 @@ def test_namesakes_without_a_district_are_never_guessed(scored: pd.DataFrame) ->
     assert alone["got_mahalla"].isna().all()
     assert alone["got_district"].isna().all()
     assert (alone["reason"] == "ambiguous").mean() > 0.99
+
+
+# ----------------------------------------------------------------------------- candidates
+
+
+def test_candidates_put_the_right_mahalla_first(gaz: Gazetteer, addresses: pd.DataFrame) -> None:
+    # the first 150 addresses of every way of writing that names one place (typos included)
+    rows = addresses[addresses["style"] != "namesake_alone"].groupby("style").head(150)
+    first = [gaz.candidates(a)["mahalla_id"].head(1).tolist() == [str(m)]
+             for a, m in zip(rows["address"], rows["mahalla_id"], strict=True)]
+    rate = rows.assign(first=first).groupby("style")["first"].mean()
+    assert (rate >= 0.97).all(), rate.to_dict()
+
+
+def test_candidates_list_every_namesake_of_a_name_without_district(
+        world: RealWorld, gaz: Gazetteer, addresses: pd.DataFrame) -> None:
+    m = world.mahallas
+    core = m["name"].map(core_name).to_numpy()
+    ids = m["mahalla_id"].astype(str).to_numpy()
+    rows = addresses[addresses["style"] == "namesake_alone"].head(100)
+    top_in_several = 0
+    for address, mid in zip(rows["address"], rows["mahalla_id"], strict=True):
+        got = gaz.candidates(address, limit=1000)
+        namesakes = set(ids[core == core[ids == str(mid)][0]])
+        assert namesakes <= set(got["mahalla_id"]), address
+        top = got[got["score"] == got["score"].max()]
+        assert str(mid) in set(top["mahalla_id"]), address
+        top_in_several += top["district"].nunique() >= 2
+    assert top_in_several >= 0.95 * len(rows)

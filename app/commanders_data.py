@@ -31,7 +31,7 @@ from scipy import stats
 import geopandas as gpd
 import shapely
 
-from riskmap.app.data import AppModel, ViewQuery
+from riskmap.app.data import AppModel, ViewQuery, resolve
 from riskmap.app.figures_commanders import METRICS, RingIndex, ring_index
 from riskmap.app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
 from riskmap.geo.hotspots import (
@@ -49,6 +49,7 @@ __all__ = [
     "LAYERS",
     "CommandersData",
     "CommandersView",
+    "RequestData",
     "Viewport",
     "data_for",
     "month_starts",
@@ -171,8 +172,20 @@ def month_starts(first: date | None, last: date | None) -> list[date]:
     return [p.start_time.date() for p in idx]
 
 
+class RequestData:
+    """Stands for the :class:`CommandersData` of the current request's scope (and data
+    version): callbacks registered once per app hold this, never one scope's data."""
+
+    def __init__(self, model: AppModel) -> None:
+        self._model = model
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(data_for(self._model), name)
+
+
 def data_for(model: AppModel) -> CommandersData:
-    """The (one, cached) :class:`CommandersData` of ``model``."""
+    """The (one, cached) :class:`CommandersData` of ``model`` (of the request's scope)."""
+    model = resolve(model)
     with _REGISTRY_LOCK:
         got = _REGISTRY.get(id(model))
         model.load()  # notices new data in the store (see AppModel._stale)

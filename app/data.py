@@ -36,10 +36,16 @@ from riskmap.layers.spec import CATEGORIES, SRID
 __all__ = [
     "INCIDENT_COLUMNS",
     "LEVELS",
+    "NO_REGION",
     "AppModel",
     "IncidentCodes",
+    "ModelRegistry",
     "ViewQuery",
+    "resolve",
 ]
+
+#: a region name no row has: the scope of a user whose regions lie outside the app's
+NO_REGION = "\x00no region"
 
 #: aggregation levels: mahalla polygons or H3 cells at resolution 7, 8 or 9
 LEVELS = ("mahalla", "h3_7", "h3_8", "h3_9")
@@ -240,12 +246,14 @@ class AppModel:
         except Exception:  # a store that cannot answer now keeps serving what it has
             return False
 
-    def audit_view(self, page: str, params: dict[str, Any] | None = None) -> bool:
-        """Audit that a user opened the view ``params`` of ``page`` (once per minute per view).
+    def audit_view(self, page: str, params: dict[str, Any] | None = None, *,
+                   access: DataAccess | None = None) -> bool:
+        """Audit that a user opened the view ``params`` of ``page`` (once per minute per view
+        and user); ``access`` is the user's (default: the model's own).
 
         See :class:`app.viewaudit.ViewAuditor`; returns whether a record was written.
         """
-        return self._views.record(page, params)
+        return self._views.record(page, params, access=access)
 
     # ---- vocabulary for the controls ----------------------------------------------------
     @property
@@ -424,6 +432,98 @@ class AppModel:
             hexes = np.array([format(int(c), "x") for c in uniq], dtype=object)
             got = d.cell_shapes[res] = (cell_polygons(uniq), cx, cy, hexes)
         return got
+
+
+def resolve(model: Any) -> AppModel:
+    """The :class:`AppModel` behind ``model`` (the per-request stand-in of the app, or a model):
+    what a cache must be keyed by, so that no two scopes share an entry."""
+    resolver = getattr(model, "resolve", None)
+    return resolver() if callable(resolver) else model
+
+
+class ModelRegistry:
+    """One :class:`AppModel` per scope (regions and districts), made when first needed.
+
+    A user's requests read only the model of their scope, which only ever loaded the rows of
+    that scope (through a :class:`DataAccess` limited to it): nothing of another region is in
+    its memory to leak. The app's own limit (``RISKMAP_APP__REGIONS``, the ``base`` access's
+    regions) narrows every scope further.
+
+    Parameters
+    ----------
+    base
+        The app's data access (its store and its regions limit); its user name is what the
+        cache loads are audited as.
+    demo, timezone
+        As for :class:`AppModel`.
+    """
+
+    def __init__(self, base: DataAccess, *, demo: bool = False,
+                 timezone: str = "Asia/Tashkent", root: AppModel | None = None) -> None:
+        self.base = base
+        self.demo = demo
+        self.timezone = timezone
+        self._lock = threading.Lock()
+        self._models: dict[tuple[tuple[str, ...], tuple[str, ...]], AppModel] = {}
+        if root is not None:
+            self._models[self._key(root.access.regions, root.access.districts)] = root
+
+    @property
+    def store(self) -> Any:
+        """The store the models read."""
+        return self.base.store
+
+    @property
+    def access(self) -> DataAccess:
+        """The app's own data access (its regions limit)."""
+        return self.base
+
+    def load(self) -> ModelRegistry:
+        """Read the data of the app's whole scope now (so a bad store fails at start-up)."""
+        self.model().load()
+        return self
+
+    @staticmethod
+    def _key(regions: Sequence[str] | None,
+             districts: Sequence[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return tuple(sorted(regions or ())), tuple(sorted(districts or ()))
+
+    def scope_of(self, regions: Sequence[str] | None,
+                 districts: Sequence[str] | None = None) -> tuple[list[str] | None,
+                                                              list[str] | None]:
+        """The effective (regions, districts) of a user's scope within the app's limit."""
+        limit = self.base.regions
+        if not regions:
+            return (list(limit) if limit else None), (list(self.base.districts or []) or None)
+        wanted = sorted(set(regions) & set(limit)) if limit else sorted(set(regions))
+        return (wanted or [NO_REGION]), (sorted(set(districts)) if districts else None)
+
+    def model(self, regions: Sequence[str] | None = None,
+              districts: Sequence[str] | None = None) -> AppModel:
+        """The model of a scope (created, not yet loaded, on first use)."""
+        eff_regions, eff_districts = self.scope_of(regions, districts)
+        key = self._key(eff_regions, eff_districts)
+        with self._lock:
+            got = self._models.get(key)
+            if got is None:
+                access = DataAccess(self.base.store, user=f"app:{self.base.user}",
+                                    regions=eff_regions, districts=eff_districts,
+                                    client="app", audit=self.base.audit_enabled)
+                got = self._models[key] = AppModel(access, demo=self.demo,
+                                                   timezone=self.timezone)
+            return got
+
+    def for_principal(self, principal: Any) -> AppModel:
+        """The model of a logged-in user's scope."""
+        return self.model(principal.regions or None, principal.districts or None)
+
+    def access_for(self, principal: Any) -> DataAccess:
+        """The user's own data access: their scope within the app's limit, audited as them."""
+        regions, districts = self.scope_of(principal.regions or None,
+                                           principal.districts or None)
+        return DataAccess(self.base.store, user=principal.username, regions=regions,
+                          districts=districts, client=principal.client or "app",
+                          audit=self.base.audit_enabled)
 
 
 def _load(access: DataAccess) -> _Loaded:

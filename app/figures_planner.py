@@ -30,6 +30,7 @@ __all__ = [
     "PROPOSED_COLOUR",
     "coverage_summary_text",
     "gain_curve",
+    "job_progress_text",
     "plan_map",
     "plan_summary_text",
 ]
@@ -228,6 +229,36 @@ def plan_summary_text(summary: dict[str, Any]) -> str:
     seconds = float(summary.get("seconds") or 0.0)
     return (f"{n} camera{'s' if n != 1 else ''} proposed: risk covered "
             f"{100 * (before or 0):.1f}% → {100 * (after or 0):.1f}% ({method}; {seconds:.1f} s)")
+
+
+def job_progress_text(job: dict[str, Any]) -> str:
+    """One line on a plan's background job (:meth:`riskmap.jobs.JobStatus.to_dict`).
+
+    Examples
+    --------
+    >>> job_progress_text({"status": "running", "progress": 0.42, "message": "coverage"})
+    'Planning: 42% (coverage)'
+    >>> job_progress_text({"status": "failed", "message": "needed more than 2 GiB of memory"})
+    'The plan failed: needed more than 2 GiB of memory'
+    >>> job_progress_text({"status": "queued"})
+    'Waiting for a worker ...'
+    """
+    state = job.get("status")
+    message = str(job.get("message") or "")
+    if state == "queued":
+        return "Waiting for a worker ..."
+    if state == "running":
+        share = float(job.get("progress") or 0.0)
+        return f"Planning: {100 * share:.0f}%" + (f" ({message})" if message else "")
+    if state == "cancel_requested":
+        return "Cancelling ..."
+    if state == "cancelled":
+        return "The plan was cancelled."
+    if state == "refused":
+        return f"The plan was refused: {message}" if message else "The plan was refused."
+    if state == "failed":
+        return f"The plan failed: {message}" if message else "The plan failed."
+    return f"Done: {message}" if message else "Done."
 
 
 def coverage_summary_text(frame: pd.DataFrame) -> str:

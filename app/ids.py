@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import ClassVar
 
-__all__ = ["COMMANDERS", "DEMO_BADGE", "HEADER", "MAIN", "NAV", "OVERVIEW", "PLANNER", "SCOPE",
-           "TOURISM", "PageIds", "make_id"]
+__all__ = ["ADMIN", "COMMANDERS", "DEMO_BADGE", "DENIED", "HEADER", "LOGOUT", "MAIN", "NAV", "OVERVIEW",
+           "PLANNER", "REMATCH", "SCOPE", "TOURISM", "PageIds", "make_id"]
 
 
 def make_id(page: str, name: str) -> str:
@@ -20,6 +20,9 @@ NAV = "app-nav"
 MAIN = "app-main"
 DEMO_BADGE = "app-demo-badge"
 SCOPE = "app-scope"
+LOGOUT = "app-logout"
+#: the notice a page shows to a role that may not use it
+DENIED = "app-page-denied"
 
 
 class PageIds:
@@ -116,6 +119,13 @@ class PLANNER(PageIds, prefix="planner"):
     DOWNLOAD: str
     ACCEPT: str
     ACCEPTED: str
+    # the background job of a plan run
+    JOB: str
+    POLL: str
+    PROGRESS: str
+    PROGRESS_BAR: str
+    PROGRESS_TEXT: str
+    CANCEL: str
 
 
 class TOURISM(PageIds, prefix="tourism"):
@@ -132,3 +142,55 @@ class TOURISM(PageIds, prefix="tourism"):
     DOWNLOAD_HTML: str
     DOWNLOAD_JSON: str
     DOWNLOAD: str
+
+
+class REMATCH(PageIds, prefix="rematch"):
+    """Ids of the rematch page (``/rematch``): unmatched rows matched to a mahalla by hand."""
+
+    SUMMARY: str
+    ROWS: str
+    ROW_TEXT: str
+    CANDIDATES: str
+    OTHER: str
+    CHOICE: str
+    ALIAS: str
+    MAP: str
+    CONFIRM: str
+    RESULT: str
+    REFRESH: str
+
+
+class ADMIN(PageIds, prefix="admin"):
+    """Ids of the admin page (``/admin``): users, the audit log, jobs and the quarantine."""
+
+    TABS: str
+    # users
+    USERS: str
+    USERS_SUMMARY: str
+    USER_DISABLE: str
+    USER_ENABLE: str
+    USER_RESULT: str
+    USERS_REFRESH: str
+    # the audit log
+    AUDIT_USER: str
+    AUDIT_ACTION: str
+    AUDIT_OUTCOME: str
+    AUDIT_FROM: str
+    AUDIT_TO: str
+    AUDIT_REFRESH: str
+    AUDIT_CHAIN: str
+    AUDIT_SUMMARY: str
+    AUDIT_TABLE: str
+    AUDIT_CSV: str
+    AUDIT_DOWNLOAD: str
+    # jobs
+    JOBS: str
+    JOBS_SUMMARY: str
+    JOBS_REFRESH: str
+    JOB_CANCEL: str
+    JOB_RESULT: str
+    # the ingest quarantine
+    QUARANTINE_SUMMARY: str
+    QUARANTINE_REFRESH: str
+    QUARANTINE_COUNTS: str
+    QUARANTINE_ROWS: str

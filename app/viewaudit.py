@@ -41,9 +41,10 @@ class ViewAuditor:
         self.window_s = float(window_s)
         self.clock = clock
         self._lock = threading.Lock()
-        self._last: dict[tuple[str, str], float] = {}
+        self._last: dict[tuple[str, str, str], float] = {}
 
-    def record(self, page: str, params: Mapping[str, Any] | None = None) -> bool:
+    def record(self, page: str, params: Mapping[str, Any] | None = None, *,
+               access: DataAccess | None = None) -> bool:
         """Audit the view ``(page, params)`` unless it was audited within the window.
 
         Parameters
@@ -60,7 +61,9 @@ class ViewAuditor:
             Whether a record was written.
         """
         detail = dict(params or {})
-        key = (page, json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str))
+        access = access or self.access
+        key = (access.user, page, json.dumps(detail, sort_keys=True, ensure_ascii=False,
+                                             default=str))
         now = self.clock()
         with self._lock:
             last = self._last.get(key)
@@ -69,5 +72,5 @@ class ViewAuditor:
             self._last[key] = now
             if len(self._last) > 4096:  # forget views outside the window
                 self._last = {k: t for k, t in self._last.items() if now - t < self.window_s}
-        self.access.audit(VIEW_ACTION, layer=page, detail=detail or None)
+        access.audit(VIEW_ACTION, layer=page, detail=detail or None)
         return True

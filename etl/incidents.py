@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,13 +89,36 @@ class IncidentContext:
             districts=mahallas["district"].astype(str).to_numpy(dtype=object),
             regions=mahallas["region"].astype(str).to_numpy(dtype=object),
             index=PolygonIndex(np.asarray(mahallas.geometry.values)),
-            gazetteer=Gazetteer.from_mahallas(mahallas, threshold=fuzzy_threshold,
-                                              admin_threshold=admin_threshold,
-                                              admin_margin=admin_margin),
+            gazetteer=_LazyGazetteer(lambda: Gazetteer.from_mahallas(
+                mahallas, threshold=fuzzy_threshold, admin_threshold=admin_threshold,
+                admin_margin=admin_margin)),
             aliases=aliases,
             now=now if now is not None else pd.Timestamp.now(tz="UTC"),
             tz=tz, snap_m=snap_m, res=res,
         )
+
+
+class _LazyGazetteer:
+    """The gazetteer, built on first use: a file whose rows all have coordinates never needs
+    it, and building it costs about as much as geocoding a million points."""
+
+    __slots__ = ("_build", "_built")
+
+    def __init__(self, build: Callable[[], Gazetteer]) -> None:
+        self._build = build
+        self._built: Gazetteer | None = None
+
+    def _get(self) -> Gazetteer:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def with_aliases(self, aliases: pd.DataFrame) -> _LazyGazetteer:
+        """:meth:`Gazetteer.with_aliases`, applied when the gazetteer is first used."""
+        return _LazyGazetteer(lambda: self._get().with_aliases(aliases))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
 
 
 @dataclass
@@ -258,7 +282,7 @@ def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext, *,
     rows = pd.DataFrame({
         "_row": raw["_row"].to_numpy(dtype="int64"),
         "sheet": pd.Series(sheet, dtype=object, copy=False),
-        "incident_id": pd.Series(_ids(work), dtype=object, copy=False),
+        "incident_id": _ids(work),
         "occurred_at": when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),  # UTC
         "cat_code": cat_code,
         "h3": cells,
@@ -289,7 +313,7 @@ def finalize(rows: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     row, for rows sharing an id) and ``dup_in_file``; ids missing in the file become
     ``h<hash>``.
     """
-    rows = rows.copy()
+    rows = rows.copy(deep=False)  # columns are added or replaced, never written into
     ids = rows["incident_id"].to_numpy(dtype=object)
     no_id = pd.isna(ids)
     parts = [
@@ -307,12 +331,18 @@ def finalize(rows: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
         content = content * np.uint64(1000003 + 2 * i) ^ h
     content = content.view("int64")
     rows["content_hash"] = content
+    key_hash = parts[-1]
     if no_id.any():
         ids = ids.copy()
         ids[no_id] = [f"h{int(c) & 0xFFFFFFFFFFFFFFFF:016x}" for c in content[no_id]]
-        rows["incident_id"] = pd.Series(ids, dtype=object, copy=False)
+        rows["incident_id"] = pd.array(ids, dtype="string")
+        key_hash = key_hash.copy()
+        key_hash[no_id] = pd.util.hash_array(ids[no_id], categorize=False)
     key = rows["incident_id"]
-    shared = key.duplicated(keep=False).to_numpy(dtype=bool)
+    # equal ids have equal hashes: only a file with a repeated hash needs pandas' check
+    ordered = np.sort(key_hash)
+    shared = (key.duplicated(keep=False).to_numpy(dtype=bool)
+              if (ordered[1:] == ordered[:-1]).any() else np.zeros(len(rows), dtype=bool))
     raw_hash = np.zeros(len(rows), dtype="int64")
     dup_in_file = np.zeros(len(rows), dtype=bool)
     if shared.any():
@@ -417,7 +447,7 @@ def incidents_frame(rows: pd.DataFrame, ctx: IncidentContext, *,
         district = pd.Series(district, dtype=object).where(~only, names[np.maximum(d_idx, 0)])
         region = pd.Series(region, dtype=object).where(~only, regions[np.maximum(d_idx, 0)])
     frame = pd.DataFrame({
-        "incident_id": pd.array(rows["incident_id"].to_numpy(dtype=object), dtype="string"),
+        "incident_id": rows["incident_id"].astype("string").array,
         "occurred_at": pd.DatetimeIndex(rows["occurred_at"].to_numpy()).tz_localize("UTC"),
         "category": _take_text(np.array(CATEGORIES, dtype=object), rows["cat_code"].to_numpy()),
         "h3": rows["h3"].to_numpy(dtype="int64"),
@@ -426,9 +456,11 @@ def incidents_frame(rows: pd.DataFrame, ctx: IncidentContext, *,
         "region": region,
         "geocode_precision": _take_text(np.array(PRECISIONS, dtype=object),
                                         rows["prec_code"].to_numpy()),
-        "flags": _take_text(_flag_names(rows["flags"].to_numpy()),
-                            _flag_index(rows["flags"].to_numpy())),
-        "source_file": _sources(rows, source_file),
+        "flags": _take_text(*_flag_text(rows["flags"].to_numpy())),
+        "source_file": (_sources(rows, source_file) if "sheet" in rows.columns
+                        and rows["sheet"].notna().any()
+                        else _take_text(np.array([source_file], dtype=object),
+                                        np.zeros(len(rows), dtype="int64"))),
         "source_row": rows["_row"].to_numpy(dtype="int64"),
         "content_hash": rows["content_hash"].to_numpy(dtype="int64"),
     })
@@ -438,7 +470,7 @@ def incidents_frame(rows: pd.DataFrame, ctx: IncidentContext, *,
 def _take_text(values: np.ndarray, codes: np.ndarray) -> pd.Series:
     """Strings by integer code (-1 gives missing), built as Arrow strings in one pass."""
     codes = np.asarray(codes)
-    table = pa.array([*list(values), None], type=pa.string())
+    table = pa.array([*list(values), None], type=pa.large_string())  # pandas' own type
     taken = table.take(pa.array(np.where(codes < 0, len(values), codes).astype("int64")))
     return pd.Series(pd.arrays.ArrowStringArray(taken) if hasattr(pd.arrays, "ArrowStringArray")
                      else taken.to_pandas(), dtype="string")
@@ -526,6 +558,15 @@ def _to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(series):
         vals = series.to_numpy(dtype="float64", na_value=np.nan)
         return vals, ~np.isfinite(vals)
+    if isinstance(series.dtype, pd.StringDtype):  # fastest: every given value a plain number
+        try:
+            arr = pa.array(series.array)
+            vals = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+            missing = arr.is_null().to_numpy(zero_copy_only=False)
+            if np.isfinite(vals[~missing]).all():  # "nan", "inf" are tokens: the slow path
+                return vals, missing
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
+            pass
     blank = _blank(series)
     try:  # fast path: clean numeric text, cast by Arrow in C++
         arr = pa.array(series.astype("string"), type=pa.string())
@@ -719,14 +760,12 @@ def _locate_coordinates(raw: pd.DataFrame, ctx: IncidentContext, crs: Any = None
             else np.full(n, None, dtype=object)}
 
 
-def _flag_names(flags: np.ndarray) -> np.ndarray:
-    """Comma-separated names of each distinct flag mask (sorted like ``np.unique``)."""
-    return np.array([",".join(f for b, f in enumerate(FLAGS) if u & (1 << b))
-                     for u in np.unique(flags)], dtype=object)
-
-
-def _flag_index(flags: np.ndarray) -> np.ndarray:
-    return np.unique(flags, return_inverse=True)[1]
+def _flag_text(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(names of each distinct mask, index of each row's mask): one sort, not two."""
+    masks, index = np.unique(flags, return_inverse=True)
+    names = np.array([",".join(f for b, f in enumerate(FLAGS) if u & (1 << b)) for u in masks],
+                     dtype=object)
+    return names, index
 
 
 def _category_codes(category: pd.Series) -> np.ndarray:
@@ -739,12 +778,12 @@ def _coord_text(raw: pd.DataFrame, mask: np.ndarray) -> list[str]:
     return [f"{a}, {b}" for a, b in zip(sub["lat"], sub["lon"], strict=True)]
 
 
-def _ids(raw: pd.DataFrame) -> np.ndarray:
+def _ids(raw: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
+    """The ids as strings (Arrow-backed: kept so up to the store), missing where blank."""
     if "incident_id" not in raw.columns:
-        return np.full(len(raw), None, dtype=object)
+        return pd.array([pd.NA] * len(raw), dtype="string")
     s = raw["incident_id"].astype("string").str.strip()
-    s = s.mask(s == "")
-    return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+    return s.mask(s == "").array
 
 
 def _raw_hash(raw: pd.DataFrame) -> np.ndarray:

@@ -1,10 +1,12 @@
-"""Frames to and from PostgreSQL: CSV for COPY, the read query's transport, SQL/Arrow types.
+"""Frames to and from PostgreSQL: binary COPY, the read query's transport, SQL/Arrow types.
 
 Private to :mod:`layers.postgis`, which owns the connection; nothing here runs SQL. A write
-splits a frame into Arrow attributes and shapely geometries (:func:`encode`) and streams them as
-CSV for ``COPY ... FROM STDIN (FORMAT csv)`` (geometries as hex WKB). A read runs
-:func:`read_query` and :func:`decode` parses its rows column-wise; :func:`to_frame` assembles
-the frame the embedded (GeoParquet) store would return for the same data.
+splits a frame into Arrow attributes and shapely geometries (:func:`encode`) and streams them in
+PostgreSQL's binary COPY format (:meth:`Encoded.binary_copy`: every value in the table column's
+own binary form, geometries as WKB), built a column at a time with numpy and Arrow. A column
+whose type has no binary encoder here falls back to ``COPY ... (FORMAT csv)``
+(:meth:`Encoded.csv_chunks`). A read runs :func:`read_query` and :func:`decode` parses its rows
+column-wise; :func:`to_frame` assembles the frame the embedded (GeoParquet) store would return.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
@@ -31,6 +34,7 @@ __all__ = [
     "MULTI",
     "SPEC_SQL",
     "TYPE_IDS",
+    "BinaryCopy",
     "Column",
     "Encoded",
     "arrow_sql_type",
@@ -98,6 +102,33 @@ class Encoded:
         :func:`schema_from_b64`)."""
         return base64.b64encode(self.attrs.schema.serialize().to_pybytes()).decode("ascii")
 
+    def take(self, rows: np.ndarray) -> Encoded:
+        """The rows at ``rows`` (positions), in that order."""
+        return Encoded(self.attrs.take(pa.array(rows, type=pa.int64())),
+                       None if self.geoms is None else self.geoms[rows])
+
+    def slice(self, start: int, stop: int) -> Encoded:
+        """Rows ``start:stop`` (no copy)."""
+        return Encoded(self.attrs.slice(start, stop - start),
+                       None if self.geoms is None else self.geoms[start:stop])
+
+    def binary_copy(self, table: list[Column]) -> BinaryCopy | None:
+        """The plan to COPY these rows in binary into ``table`` (its catalogue columns), or
+        None when a column's type has no binary encoder here (then use :meth:`csv_chunks`)."""
+        by_name = {c.name: c for c in table}
+        encoders = []
+        for name in self.names:
+            col = by_name.get(name)
+            if col is None:
+                return None
+            data = self.geoms if name == GEOM and self.geoms is not None else \
+                self.attrs.column(name)
+            encoder = _binary_encoder(col, data)
+            if encoder is None:
+                return None
+            encoders.append((name, encoder))
+        return BinaryCopy(self, encoders)
+
     def csv_chunks(self) -> Iterator[bytes]:
         """The rows as CSV for ``COPY ... (FORMAT csv)``: NULL unquoted, strings quoted."""
         table = self.attrs
@@ -119,6 +150,210 @@ class Encoded:
             sink = pa.BufferOutputStream()
             pacsv.write_csv(table.slice(start, _COPY_ROWS), sink, options)
             yield sink.getvalue().to_pybytes()
+
+
+# ---- binary COPY -------------------------------------------------------------------------------
+# A binary COPY stream is a header, then per row an int16 field count and per field an int32
+# length (-1 for NULL) and the value in the type's binary receive format (big-endian), then an
+# int16 -1. Fields of a fixed width and no NULL in a batch are packed into one numpy record per
+# row; the others (text, NULLs, non-point geometries) are Arrow binary arrays of length +
+# value; Arrow's ``binary_join_element_wise`` lays each row out. The COPY names the columns in
+# that order, so fixed fields come first whatever the table's column order.
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+_COPY_TRAILER = b"\xff\xff"
+_COPY_BATCH = 100_000  # rows encoded at a time
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
+_PG_EPOCH_DAYS = 10_957
+_NULL_LENGTH = np.frombuffer(np.array([-1], dtype=">i4").tobytes(), dtype=np.uint8)
+_WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")],
+                      align=False)
+_FIXED = {"int8": ">i8", "int4": ">i4", "int2": ">i2", "float8": ">f8", "float4": ">f4",
+          "bool": "u1", "timestamptz": ">i8", "timestamp": ">i8", "date": ">i4"}
+_TEXT = frozenset({"text", "varchar", "bpchar", "name"})
+
+
+class _Encoder:
+    """How one column is sent: ``fixed`` values (numpy, big-endian, with a null mask) or
+    ``binary`` values (Arrow binary, nulls as null)."""
+
+    def __init__(self, width: int | None, values: Any, *, nullable: bool = False) -> None:
+        self.width = width  # bytes of a fixed-width value, None for variable width
+        self.values = values  # callable(start, stop) -> (values, null mask or None)
+        self.nullable = nullable  # a fixed-width column with a NULL somewhere
+
+    @property
+    def packed(self) -> bool:
+        """Sent in the fixed-width record of each row (same place and width in every row)."""
+        return self.width is not None and not self.nullable
+
+
+def _binary_encoder(col: Column, data: Any) -> _Encoder | None:
+    """The encoder of a column of table type ``col`` holding ``data`` (Arrow or geometries)."""
+    if col.is_geometry:
+        return _geometry_encoder(data)
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks() if data.num_chunks else pa.array([], data.type)
+    typ = data.type
+    if pa.types.is_dictionary(typ):
+        data = data.cast(typ.value_type)
+        typ = data.type
+    base = col.base_type
+    if base in _TEXT:
+        if not (pa.types.is_null(typ) or pa.types.is_string(typ)
+                or pa.types.is_large_string(typ)):
+            return None
+        text = data.cast(pa.large_string())
+        return _Encoder(None, lambda a, b: (text.slice(a, b - a).cast(pa.large_binary()), None))
+    numbers = _fixed_numbers(base, data)
+    if numbers is None:
+        return None
+    kind = _FIXED[base]
+    if base in ("int4", "int2") and len(numbers):
+        info = np.iinfo(np.dtype(kind))
+        if numbers.min() < info.min or numbers.max() > info.max:
+            return None  # out of range: the text path reports it
+    nulls = data.is_null().to_numpy(zero_copy_only=False) if data.null_count else None
+    values = numbers.astype(kind)
+    return _Encoder(values.dtype.itemsize, lambda a, b: (
+        values[a:b], None if nulls is None else nulls[a:b]), nullable=nulls is not None)
+
+
+def _fixed_numbers(base: str, data: pa.Array) -> np.ndarray | None:
+    """The values of a fixed-width column as numbers of the table type (NULLs as 0), or None
+    when the Arrow type does not go into that SQL type as the text would."""
+    typ = data.type
+    null = pa.types.is_null(typ)
+    if base not in _FIXED:
+        return None
+    if base in ("int8", "int4", "int2"):
+        ok = pa.types.is_integer(typ)
+    elif base in ("float8", "float4"):
+        ok = pa.types.is_floating(typ) or pa.types.is_integer(typ) or pa.types.is_decimal(typ)
+    elif base == "bool":
+        ok = pa.types.is_boolean(typ)
+    elif base == "date":
+        ok = pa.types.is_date(typ)
+    else:
+        ok = pa.types.is_timestamp(typ)
+    if null:
+        return np.zeros(len(data), dtype=np.int64)
+    if not ok:
+        return None
+    if base in ("timestamptz", "timestamp"):
+        raw = data.cast(pa.timestamp(typ.unit)).cast(pa.int64()).fill_null(0).to_numpy()
+        per = {"s": 1_000_000, "ms": 1_000, "us": 1}.get(typ.unit)
+        micros = raw * per if per is not None else (raw + 500) // 1000  # ns: rounded, as text
+        return micros - _PG_EPOCH_US
+    if base == "date":
+        return data.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy() - _PG_EPOCH_DAYS
+    if base == "bool":
+        return data.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8)
+    if pa.types.is_decimal(typ):
+        data = data.cast(pa.float64())
+    try:
+        filled = data.fill_null(0)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return filled.to_numpy(zero_copy_only=False)
+
+
+def _geometry_encoder(geoms: np.ndarray) -> _Encoder:
+    """WKB without SRID (the column's typmod gives it, as for text input); points with numpy."""
+    missing = shapely.is_missing(geoms)
+    kinds = shapely.get_type_id(geoms)
+    if np.all((kinds == 0) | missing):
+        def points(a: int, b: int) -> tuple[Any, Any]:
+            part = geoms[a:b]
+            gone = missing[a:b]
+            solid = ~gone & ~shapely.is_empty(part)
+            rec = np.empty(len(part), dtype=_WKB_POINT)
+            rec["order"], rec["type"] = 1, 1
+            rec["x"], rec["y"] = np.nan, np.nan  # WKB of POINT EMPTY
+            rec["x"][solid] = shapely.get_x(part[solid])
+            rec["y"][solid] = shapely.get_y(part[solid])
+            return rec.view(np.uint8).reshape(len(part), _WKB_POINT.itemsize), gone
+        return _Encoder(_WKB_POINT.itemsize, points, nullable=bool(missing.any()))
+
+    def wkb(a: int, b: int) -> tuple[Any, Any]:
+        part = geoms[a:b]
+        return pa.array(shapely.to_wkb(part, output_dimension=2), type=pa.large_binary()), None
+    return _Encoder(None, wkb)
+
+
+def _length_prefix(lengths: np.ndarray) -> pa.Array:
+    """A binary array of 4-byte big-endian lengths (-1: NULL)."""
+    n = len(lengths)
+    return pa.Array.from_buffers(pa.large_binary(), n, [
+        None, pa.py_buffer(np.arange(n + 1, dtype=np.int64) * 4),
+        pa.py_buffer(np.ascontiguousarray(lengths.astype(">i4")))])
+
+
+def _fixed_with_nulls(raw: np.ndarray, nulls: np.ndarray, width: int) -> pa.Array:
+    """length + value of each row, ``-1`` alone for a NULL, as one binary array."""
+    n = len(nulls)
+    rec = np.empty((n, 4 + width), dtype=np.uint8)
+    rec[:, :4] = np.frombuffer(np.array([width], dtype=">i4").tobytes(), dtype=np.uint8)
+    rec[:, 4:] = np.ascontiguousarray(raw).view(np.uint8).reshape(n, width)
+    rec[nulls, :4] = _NULL_LENGTH
+    keep = np.ones((n, 4 + width), dtype=bool)
+    keep[nulls, 4:] = False
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.where(nulls, 4, 4 + width), out=offsets[1:])
+    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets),
+                                                        pa.py_buffer(rec[keep])])
+
+
+class BinaryCopy:
+    """Rows in PostgreSQL's binary COPY format: :attr:`columns` in the order sent, and
+    :meth:`chunks` of bytes (header first, trailer last)."""
+
+    def __init__(self, enc: Encoded, encoders: list[tuple[str, _Encoder]]) -> None:
+        self.rows = len(enc)
+        fixed = [(n, e) for n, e in encoders if e.packed]
+        varying = [(n, e) for n, e in encoders if not e.packed]
+        self._order = fixed + varying
+        self.columns = [n for n, _ in self._order]
+
+    def chunks(self, start: int = 0, stop: int | None = None,
+               batch: int = _COPY_BATCH) -> Iterator[bytes | memoryview]:
+        """The stream of rows ``start:stop``, ``batch`` rows at a time."""
+        stop = self.rows if stop is None else stop
+        yield _COPY_HEADER
+        for a in range(start, stop, batch):
+            yield self._batch(a, min(a + batch, stop))
+        yield _COPY_TRAILER
+
+    def _batch(self, a: int, b: int) -> bytes | memoryview:
+        n = b - a
+        fields: list[tuple[str, Any]] = [("count", ">i2")]
+        packed: list[tuple[int, np.ndarray]] = []
+        varying: list[pa.Array] = []
+        for i, (_, enc) in enumerate(self._order):
+            values, nulls = enc.values(a, b)
+            if enc.packed:
+                fields += [(f"l{i}", ">i4"), (f"v{i}", "V" + str(enc.width))]
+                packed.append((i, values))
+            elif enc.width is not None:
+                varying.append(_fixed_with_nulls(values, nulls, enc.width))
+            else:
+                lengths = pc.binary_length(values).fill_null(-1).to_numpy(
+                    zero_copy_only=False)
+                varying += [_length_prefix(lengths), values]
+        head = np.empty(n, dtype=np.dtype(fields, align=False))
+        head["count"] = len(self._order)
+        for i, values in packed:
+            head[f"l{i}"] = values.dtype.itemsize if values.ndim == 1 else values.shape[1]
+            head[f"v{i}"] = np.ascontiguousarray(values).view(head.dtype[f"v{i}"]).reshape(n)
+        if not varying:
+            return head.tobytes()
+        first = pa.Array.from_buffers(pa.large_binary(), n, [
+            None, pa.py_buffer(np.arange(n + 1, dtype=np.int64) * head.dtype.itemsize),
+            pa.py_buffer(head)])
+        joined = pc.binary_join_element_wise(first, *varying, pa.scalar(b"", pa.large_binary()),
+                                             null_handling="replace", null_replacement=b"")
+        offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset:][:n + 1]
+        return memoryview(joined.buffers()[2])[int(offsets[0]):int(offsets[-1])]
 
 
 def _wkb_hex(geoms: np.ndarray) -> pa.Array:

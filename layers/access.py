@@ -1,50 +1,82 @@
-"""The one data-access layer: every read the app, an export or a report makes goes through here.
+"""The one data-access layer: every read and write the app, an export, a report or the API
+makes goes through here.
 
-It scopes reads to the regions a user may see and writes each read to the audit log, so that
-access to police data is limited and audited in one place.
+A :class:`DataAccess` is built for one user (a :class:`~riskmap.auth.roles.Principal`, or a
+user name and regions for the CLI): it scopes every read to the regions (and districts) that
+user may see, refuses writes outside them, and records each read and write in the audit log
+with the user, the client's address and how it ended. Audit records are appended with a hash
+chain (see :mod:`riskmap.layers.auditlog`) and bounded in size.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
 
+from riskmap.layers.auditlog import bound_detail
 from riskmap.layers.spec import get_spec
-from riskmap.layers.store import Filter, Store
+from riskmap.layers.store import Filter, Store, Transaction
 
-__all__ = ["DataAccess"]
+__all__ = ["DataAccess", "ScopedTransaction"]
 
 
 class DataAccess:
-    """Scoped, audited reads from a store.
+    """Scoped, audited reads and writes of a store for one user.
 
     Parameters
     ----------
     store
-        The store to read from.
+        The store.
     user
         Name written to the audit log.
     regions
-        Regions this user may read; ``None`` or empty means all regions.
+        Regions this user may read and write; ``None`` or empty means all regions.
+    districts
+        Districts within those regions (``None``: whole regions).
+    client
+        The client's address ("cli" for the command line), written to the audit log.
     audit
-        Write an audit record for each read (keyword-only; on by default).
+        Write an audit record for each read and write (keyword-only; on by default).
     """
 
     def __init__(self, store: Store, *, user: str = "local",
-                 regions: Sequence[str] | None = None, audit: bool = True) -> None:
+                 regions: Sequence[str] | None = None,
+                 districts: Sequence[str] | None = None, client: str = "cli",
+                 audit: bool = True) -> None:
         self.store = store
         self.user = user
         self.regions = sorted(set(regions)) if regions else None
+        self.districts = sorted(set(districts)) if districts and self.regions else None
+        self.client = client
         self.audit_enabled = audit
+
+    @classmethod
+    def for_principal(cls, store: Store, principal: Any, *, audit: bool = True) -> DataAccess:
+        """The data access of a logged-in :class:`~riskmap.auth.roles.Principal`."""
+        return cls(store, user=principal.username, regions=principal.regions or None,
+                   districts=principal.districts or None, client=principal.client or "app",
+                   audit=audit)
 
     @property
     def scope(self) -> str:
         """Human-readable scope, e.g. ``"all regions"`` or ``"Jizzakh"``."""
-        return ", ".join(self.regions) if self.regions else "all regions"
+        if not self.regions:
+            return "all regions"
+        text = ", ".join(self.regions)
+        return f"{text} ({', '.join(self.districts)})" if self.districts else text
 
+    def in_scope(self, region: object, district: object = None) -> bool:
+        """Whether a row of ``region`` (and ``district``) is within this user's scope."""
+        if self.regions is None:
+            return True
+        if region not in self.regions:
+            return False
+        return self.districts is None or district in self.districts
+
+    # ---- reads ---------------------------------------------------------------------------
     def _scoped(self, layer: str, filters: Sequence[Filter] | None) -> list[Filter]:
         out = list(filters or ())
         if self.regions is None:
@@ -52,6 +84,8 @@ class DataAccess:
         spec = get_spec(layer)
         if spec is not None and "region" in spec.column_names:
             out.append(("region", "in", list(self.regions)))
+            if self.districts is not None and "district" in spec.column_names:
+                out.append(("district", "in", list(self.districts)))
         else:  # fail closed: a scoped user never reads a layer that cannot be scoped
             raise PermissionError(
                 f"user {self.user!r} is scoped to {self.scope}: layer {layer!r} is not "
@@ -70,10 +104,11 @@ class DataAccess:
         cols = None
         if columns is not None:
             cols = list(columns)
-            if self.regions is not None and "region" not in cols:
+            if self.regions is not None:
                 spec = get_spec(layer)
-                if spec is not None and "region" in spec.column_names:
-                    cols.append("region")
+                for extra in ("region", "district"):
+                    if spec is not None and extra in spec.column_names and extra not in cols:
+                        cols.append(extra)
         frame = self.store.read(layer, columns=cols, filters=scoped)
         if columns is not None and cols is not None and len(cols) != len(columns):
             frame = frame[[c for c in frame.columns if c in columns or c == "geometry"]]
@@ -94,7 +129,10 @@ class DataAccess:
                 f"user {self.user!r} is scoped to {self.scope}: layer {layer!r} has no region "
                 "column to scope it by")
         if "region" in frame.columns:
-            frame = frame[frame["region"].isin(self.regions or []).to_numpy(dtype=bool)]
+            keep = frame["region"].isin(self.regions or [])
+            if self.districts is not None and "district" in frame.columns:
+                keep &= frame["district"].isin(self.districts)
+            frame = frame[keep.to_numpy(dtype=bool)]
         if columns is not None:
             frame = frame[[c for c in frame.columns if c in columns or c == "geometry"]]
         self.audit(purpose, layer=layer, detail={"filters": _jsonable(filters), "columns":
@@ -102,21 +140,138 @@ class DataAccess:
                    rows=len(frame))
         return frame
 
+    # ---- writes --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self, action: str, *, layer: str | None = None,
+              detail: Any = None) -> Iterator[ScopedTransaction]:
+        """A store transaction whose writes must lie within this user's scope, audited.
+
+        Every frame written through it must carry a ``region`` (and ``district``, for a
+        district scope) inside the scope when the user is scoped, or the write is refused
+        before anything is written (``PermissionError``). The audit record says ``ok`` after
+        the commit, ``denied`` or ``failed`` (and the exception goes on) otherwise.
+        """
+        rows = [0]
+        try:
+            with self.store.transaction() as txn:
+                yield ScopedTransaction(txn, self, rows)
+        except PermissionError:
+            self.audit(action, layer=layer, detail=detail, rows=rows[0], outcome="denied")
+            raise
+        except BaseException:
+            self.audit(action, layer=layer, detail=detail, rows=rows[0], outcome="failed")
+            raise
+        self.audit(action, layer=layer, detail=detail, rows=rows[0])
+
+    # ---- the audit log -------------------------------------------------------------------
     def audit(self, action: str, *, layer: str | None = None, detail: Any = None,
-              rows: int | None = None) -> None:
-        """Append one record to the audit log (no-op when auditing is off)."""
+              rows: int | None = None, outcome: str = "ok") -> None:
+        """Append one record to the audit log (no-op when auditing is off).
+
+        ``detail`` (the request's values) is kept as JSON of at most 2,000 characters.
+        """
         if not self.audit_enabled:
             return
         record = pd.DataFrame({
-            "at": [pd.Timestamp.now(tz="UTC")],
+            "at": [pd.Timestamp.now(tz="UTC").floor("us")],
             "user": [self.user],
             "action": [action],
             "layer": [layer],
             "scope": [self.scope],
-            "detail": [json.dumps(detail, ensure_ascii=False, default=str) if detail else None],
+            "detail": [bound_detail(detail)],
             "rows": [rows],
+            "client": [self.client],
+            "outcome": [outcome],
         })
-        self.store.append("audit", record)
+        append = getattr(self.store, "append_audit", None)
+        if append is not None:
+            append(record)
+        else:  # a store without a chain (older backends): the record without seq/hash
+            self.store.append("audit", record)
+
+
+class ScopedTransaction(Transaction):
+    """A :class:`~riskmap.layers.store.Transaction` that refuses rows outside a user's scope.
+
+    Rows of a layer without ``region``/``district`` columns (an alias, a quarantined row)
+    can be written by a scoped user only when the caller names where each row lies
+    (``place=``: a frame with ``region`` and ``district``, one row per row written, which the
+    caller derived on the server, e.g. from the mahalla the row is placed in); those places
+    are checked against the scope like rows that carry their own.
+    """
+
+    def __init__(self, txn: Transaction, access: DataAccess, rows: list[int]) -> None:
+        self._txn = txn
+        self._access = access
+        self._rows = rows
+
+    def _check(self, layer: str, frame: pd.DataFrame) -> None:
+        self._rows[0] += len(frame)
+        access = self._access
+        if access.regions is None or len(frame) == 0:
+            return
+        if "region" not in frame.columns:
+            raise PermissionError(f"user {access.user!r} is scoped to {access.scope}: rows of "
+                                  f"{layer!r} without a region cannot be written")
+        districts = frame["district"] if "district" in frame.columns else None
+        outside = [
+            (r, d) for r, d in zip(frame["region"].astype(object),
+                                   (districts.astype(object) if districts is not None
+                                    else [None] * len(frame)), strict=True)
+            if not access.in_scope(r, d if access.districts is not None else None)]
+        if outside:
+            raise PermissionError(f"user {access.user!r} is scoped to {access.scope}: "
+                                  f"{len(outside)} row(s) of {layer!r} lie outside it")
+
+    def replace(self, layer: str, frame: pd.DataFrame) -> None:
+        """Replacing a whole layer is for unscoped users only."""
+        if self._access.regions is not None:
+            raise PermissionError(f"user {self._access.user!r} is scoped to "
+                                  f"{self._access.scope}: cannot replace layer {layer!r}")
+        self._check(layer, frame)
+        self._txn.replace(layer, frame)
+
+    def _placed(self, layer: str, n: int, place: pd.DataFrame | None,
+                frame: pd.DataFrame | None = None) -> None:
+        if place is None:
+            self._check(layer, frame if frame is not None else pd.DataFrame(index=range(n)))
+            return
+        if len(place) != n or "region" not in place.columns:
+            raise PermissionError(f"the places given for {layer!r} do not match its rows")
+        self._check(layer, place)
+
+    def upsert(self, layer: str, frame: pd.DataFrame, *,
+               place: pd.DataFrame | None = None) -> None:
+        """Upsert rows within the scope (``place``: where rows without a region lie)."""
+        self._placed(layer, len(frame), place, frame)
+        self._txn.upsert(layer, frame)
+
+    def append(self, layer: str, frame: pd.DataFrame, *,
+               place: pd.DataFrame | None = None) -> None:
+        """Append rows within the scope (``place``: where rows without a region lie)."""
+        self._placed(layer, len(frame), place, frame)
+        self._txn.append(layer, frame)
+
+    def delete(self, layer: str, key_values: Sequence[str], *,
+               place: pd.DataFrame | None = None) -> None:
+        """Delete rows by key: the rows must exist within the scope (or, for a layer without
+        a region, lie at the ``place`` the caller derived)."""
+        access = self._access
+        spec = get_spec(layer)
+        if place is not None:
+            self._placed(layer, len(key_values), place)
+            self._txn.delete(layer, key_values)
+            return
+        if access.regions is not None:
+            if spec is None or spec.key is None or "region" not in spec.column_names:
+                raise PermissionError(f"user {access.user!r} is scoped to {access.scope}: "
+                                      f"cannot delete from {layer!r}")
+            have = access.store.read(layer, columns=[spec.key, "region"],
+                                     filters=[(spec.key, "in", list(key_values))])
+            self._check(layer, have)
+        else:
+            self._rows[0] += len(key_values)
+        self._txn.delete(layer, key_values)
 
 
 def _jsonable(filters: Sequence[Filter] | None) -> list[list[Any]] | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from riskmap.layers.spec import Column, LayerSpec, register_layer
 
-__all__ = ["AUDIT", "CAMERAS", "INCIDENTS", "INFRASTRUCTURE", "MAHALLAS", "PLANNED_CAMERAS",
-           "QUARANTINE"]
+__all__ = ["AUDIT", "CAMERAS", "INCIDENTS", "INCIDENT_ADDRESSES", "INFRASTRUCTURE",
+           "JOBS", "LOGIN_FAILURES", "MAHALLAS", "PLACE_ALIASES", "PLANNED_CAMERAS", "QUARANTINE",
+           "SESSIONS", "USERS"]
 
 _POLY = ("Polygon", "MultiPolygon")
 
@@ -119,14 +120,138 @@ QUARANTINE = register_layer(LayerSpec(
 
 AUDIT = register_layer(LayerSpec(
     name="audit",
-    doc="Who read what, through the data-access layer.",
+    doc="Who read, wrote or exported what, from where, and how it ended: an append-only log. "
+        "Each record carries the hash of the one before it (a chain: `riskmap audit verify` "
+        "finds an edited or removed record); on PostGIS a trigger refuses UPDATE and DELETE.",
     columns=(
         Column("at", "timestamp", required=True),
         Column("user", "str", required=True),
         Column("action", "str", required=True),
         Column("layer", "str"),
         Column("scope", "str"),
-        Column("detail", "str"),
+        Column("detail", "str", doc="the request's values as JSON, bounded in size"),
         Column("rows", "int"),
+        Column("client", "str", doc="the client's address (app, API) or 'cli'"),
+        Column("outcome", "str", doc="'ok', 'denied' or 'failed'"),
+        Column("seq", "int", doc="position in the chain, from 1"),
+        Column("prev_hash", "str", doc="hash of the record before (64 zeros for the first)"),
+        Column("hash", "str", doc="SHA-256 of this record's fields and prev_hash"),
     ),
+))
+
+USERS = register_layer(LayerSpec(
+    name="users",
+    doc="People who may log in to the app: role, scope, Argon2id password hash, lock-out.",
+    columns=(
+        Column("username", "str", required=True),
+        Column("display_name", "str"),
+        Column("role", "str", required=True),
+        Column("regions", "str", doc="JSON list of regions; empty list: every region"),
+        Column("districts", "str", doc="JSON list of districts within them (optional)"),
+        Column("suppressed_elsewhere", "bool",
+               doc="outside the scope, see suppressed figures instead of nothing"),
+        Column("password_hash", "str", doc="Argon2id; empty for directory (LDAP) users"),
+        Column("source", "str", required=True, doc="'local' or 'ldap'"),
+        Column("disabled", "bool", required=True),
+        Column("locked_until", "timestamp"),
+        Column("created_at", "timestamp", required=True),
+        Column("updated_at", "timestamp", required=True),
+    ),
+    key="username",
+))
+
+SESSIONS = register_layer(LayerSpec(
+    name="sessions",
+    doc="Logged-in sessions (shared by every app worker); the cookie's token only as SHA-256.",
+    columns=(
+        Column("token_hash", "str", required=True),
+        Column("username", "str", required=True),
+        Column("created_at", "timestamp", required=True),
+        Column("expires_at", "timestamp", required=True),
+        Column("last_seen", "timestamp", required=True),
+        Column("client", "str"),
+        Column("csrf", "str", doc="the form token of this session"),
+    ),
+    key="token_hash",
+    indexes=("username",),
+))
+
+JOBS = register_layer(LayerSpec(
+    name="jobs",
+    doc="Long work run by a worker process with memory and time limits (camera plans, "
+        "reports, packs, exports, builds): state, progress and result, shared by every app "
+        "worker.",
+    columns=(
+        Column("job_id", "str", required=True),
+        Column("kind", "str", required=True, doc="what runs, e.g. 'plan_cameras'"),
+        Column("owner", "str", required=True, doc="the user who started it"),
+        Column("region", "str", doc="the region it works on (scoped users see their own)"),
+        Column("dedupe_key", "str", doc="same kind, owner and parameters: one running copy"),
+        Column("params", "str", doc="JSON"),
+        Column("status", "str", required=True,
+               doc="queued, running, done, failed, cancel_requested, cancelled, refused"),
+        Column("progress", "float", doc="0..1"),
+        Column("message", "str", doc="what it is doing, or why it failed or was refused"),
+        Column("created_at", "timestamp", required=True),
+        Column("started_at", "timestamp"),
+        Column("finished_at", "timestamp"),
+        Column("worker", "str", doc="host:pid of the worker running it"),
+        Column("heartbeat", "timestamp", doc="last sign of life of the running job"),
+        Column("result", "str", doc="JSON (bounded); large results go to a layer"),
+    ),
+    key="job_id",
+    indexes=("status", "owner", "dedupe_key"),
+))
+
+LOGIN_FAILURES = register_layer(LayerSpec(
+    name="login_failures",
+    doc="Recent failed logins (user name tried and client address), for throttling.",
+    columns=(
+        Column("failure_id", "str", required=True),
+        Column("at", "timestamp", required=True),
+        Column("username", "str"),
+        Column("client", "str"),
+    ),
+    key="failure_id",
+    indexes=("username", "client"),
+))
+
+PLACE_ALIASES = register_layer(LayerSpec(
+    name="place_aliases",
+    doc="Names and addresses tied to a mahalla (or only a district) by an analyst or a file; "
+        "the gazetteer of every later incident load uses them.",
+    columns=(
+        Column("alias_key", "str", required=True,
+               doc="the alias as the gazetteer compares whole texts (script, case, "
+                   "apostrophes and punctuation set aside), its district and its region, "
+                   "each written so, joined by '|'"),
+        Column("alias", "str", required=True, doc="the alias as written"),
+        Column("mahalla_id", "str", doc="empty for an alias that names only a district"),
+        Column("district", "str", required=True, doc="the mahalla's (or the named) district"),
+        Column("region", "str", required=True, doc="its region: scoped users see their own"),
+        Column("created_by", "str", required=True, doc="the user who chose or loaded it"),
+        Column("created_at", "timestamp", required=True),
+        Column("source", "str", doc="'app' (the Rematch page) or the file it was loaded from"),
+    ),
+    key="alias_key",
+    indexes=("mahalla_id", "region"),
+))
+
+INCIDENT_ADDRESSES = register_layer(LayerSpec(
+    name="incident_addresses",
+    doc="The location text of incidents loaded at district precision, kept so that an "
+        "analyst can place them in a mahalla (the Rematch page).",
+    columns=(
+        Column("incident_id", "str", required=True),
+        Column("address", "str", doc="the address as written, else the mahalla column"),
+        Column("location", "str",
+               doc="the row's address, mahalla, district and region fields as JSON"),
+        Column("district", "str", doc="the district the row was placed in"),
+        Column("region", "str"),
+        Column("source_file", "str"),
+        Column("source_row", "int"),
+        Column("recorded_at", "timestamp"),
+    ),
+    key="incident_id",
+    indexes=("region",),
 ))

@@ -6,17 +6,29 @@ the spec's ``indexes``). Unregistered (derived) layers are tables created when f
 ``riskmap_layers`` lists the layers that hold data, with the Arrow schema their attributes were
 written with, so that reads give back the same dtypes as the embedded (GeoParquet) store.
 
+The layers of :data:`~layers.store.PARTITIONED` (incidents) are range-partitioned by the month
+of their timestamp column (revision 0004): one table per month, ``<layer>_yYYYYmMM``, created by
+the write that first needs it. The primary key is (key, timestamp), as PostgreSQL requires of a
+partitioned table; the key alone stays unique because every write of the store deletes the
+rows of the keys it writes, whatever their month, before it inserts them (so a row whose month
+changed moves), writers of the layer are serialised by an advisory lock, and an append refuses
+keys already stored. A month that gets its first rows is loaded as a plain table, then indexed
+and attached (building an index once is several times faster than inserting into it row by row).
+
 Writes are one database transaction per :meth:`PostgisStore.transaction` block and are bulk
-loaded with ``COPY ... FROM STDIN (FORMAT csv)`` (CSV written by Arrow, geometries as hex WKB).
-Reads run one parameterised query (filters pushed down) whose rows Arrow's CSV reader parses.
-The encoding both ways lives in :mod:`layers._pgcodec`; this module runs the SQL.
+loaded with binary ``COPY ... FROM STDIN`` (``layers._pgcodec``; CSV for a column type it does
+not encode). Reads run one parameterised query (filters pushed down; a long ``in`` list goes
+through a temporary table) whose rows Arrow's CSV reader parses. This module runs the SQL.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 
@@ -28,6 +40,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 import geopandas as gpd
 import shapely
@@ -38,6 +51,7 @@ from riskmap.layers._pgcodec import (
     MULTI,
     SPEC_SQL,
     TYPE_IDS,
+    BinaryCopy,
     Column,
     Encoded,
     arrow_sql_type,
@@ -49,22 +63,35 @@ from riskmap.layers._pgcodec import (
     spec_geometry_type,
     to_frame,
 )
+from riskmap.layers.auditlog import GENESIS
 from riskmap.layers.spec import SRID, LayerSpec, get_spec
 from riskmap.layers.store import (
+    PARTITIONED,
     UNVERSIONED,
     Filter,
     Store,
     Transaction,
     apply_filters,
+    audit_records,
     check_filters,
+    month_bounds,
+    month_codes,
     prepare,
+    refuse_append_only,
 )
 
 __all__ = ["PostgisStore", "alembic_config", "sqlalchemy_url"]
 
 _MIGRATION_LOCK = 0x7269736B6D6170  # pg_advisory_xact_lock key: "riskmap"
+_WRITE_LOCK = 0x726D6170  # first key of the per-layer writer lock: "rmap"
+_AUDIT_LOCK = 0x726D617061756474  # pg_advisory_xact_lock key of the audit chain: "rmapaudt"
 _INTERNAL = frozenset({"riskmap_layers", "alembic_version", "spatial_ref_sys"})
 _REINDEX_ROWS = 20_000  # a replace this big drops the indexes and builds them after the COPY
+_IN_TABLE = 5_000  # an ``in`` filter with more values goes through a temporary table
+_PROBE_KEYS = 20_000  # up to this many keys are looked up in each month's key index
+_COPY_QUEUE_ROWS = 20_000  # a COPY this big is sent by a thread while the next rows encode
+#: name of a month partition: ``<layer>_yYYYYmMM``
+_PARTITION = re.compile(r"(?P<layer>.+)_y(?P<year>\d{4})m(?P<month>\d{2})")
 #: per-session settings. A client that dies (killed, machine gone) must not leave its session
 #: running a statement and holding locks that make the next load wait: the server checks the
 #: client's socket every second during a statement (PostgreSQL 14+), TCP keepalives find a
@@ -134,8 +161,31 @@ def _arrow_schema(cur: psycopg.Cursor[Any], layer: str) -> pa.Schema | None:
 def _check_name(layer: str, spec: LayerSpec | None) -> None:
     if not layer or len(layer.encode()) > 63 or "\x00" in layer:
         raise SchemaError(f"layer name {layer!r} cannot be a PostgreSQL table name (1-63 bytes)")
-    if spec is None and (layer in _INTERNAL or layer.startswith("pg_")):
+    month = _PARTITION.fullmatch(layer)
+    if spec is None and (layer in _INTERNAL or layer.startswith("pg_")
+                         or (month is not None and month["layer"] in PARTITIONED)):
         raise SchemaError(f"layer name {layer!r} is reserved by the PostGIS store")
+
+
+def _partition_name(layer: str, month: int) -> str:
+    """``incidents_y2024m03`` for March 2024 (a :func:`~layers.store.month_codes` value)."""
+    year, index = divmod(int(month), 12)
+    return f"{layer}_y{1970 + year:04d}m{index + 1:02d}"
+
+
+def _partitions(cur: psycopg.Cursor[Any], layer: str) -> dict[int, str] | None:
+    """Month -> partition of a partitioned table; None when the table is not partitioned."""
+    row = cur.execute("SELECT c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+                      " ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
+                      " AND c.relname = %s", (layer,)).fetchone()
+    if row is None or row[0] != "p":
+        return None
+    out = {}
+    for name, _ in cur.execute(_sql("partitions"), {"table": layer}).fetchall():
+        m = _PARTITION.fullmatch(name)
+        if m is not None and m["layer"] == layer:
+            out[(int(m["year"]) - 1970) * 12 + int(m["month"]) - 1] = name
+    return out
 
 
 def _select(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -147,9 +197,13 @@ def _select(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
     return frame[cols]
 
 
-def _where(layer: str, filters: list[Filter],
-           by_name: dict[str, Column]) -> tuple[sql.Composable, list[Any]]:
-    """Parameterised WHERE clause; column names are checked against the table's columns."""
+def _where(layer: str, filters: list[Filter], by_name: dict[str, Column],
+           cur: psycopg.Cursor[Any] | None = None) -> tuple[sql.Composable, list[Any]]:
+    """Parameterised WHERE clause; column names are checked against the table's columns.
+
+    With ``cur``, an ``in`` list of more than :data:`_IN_TABLE` values is copied into a
+    temporary table of the session and joined (a hash join, not a million-value array).
+    """
     if not filters:
         return sql.SQL(""), []
     ops = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -164,6 +218,10 @@ def _where(layer: str, filters: list[Filter],
         ident = sql.Identifier(name)
         typ = sql.SQL(col.sql_type)
         if op == "in":
+            staged = _in_table(cur, layer, col, value) if cur is not None else None
+            if staged is not None:
+                terms.append(sql.SQL("{} IN (SELECT v FROM {})").format(ident, staged))
+                continue
             values = value.tolist() if hasattr(value, "tolist") else list(value)
             terms.append(sql.SQL("{} = ANY(CAST(%s AS {}[]))").format(ident, typ))
             params.append([py_value(v) for v in values])
@@ -171,6 +229,53 @@ def _where(layer: str, filters: list[Filter],
             terms.append(sql.SQL("{} {} CAST(%s AS {})").format(ident, sql.SQL(ops[op]), typ))
             params.append(py_value(value))
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(terms), params
+
+
+def _few_keys(layer: str, spec: LayerSpec | None, filters: list[Filter]) -> bool:
+    """Whether a read of a partitioned layer looks up at most :data:`_PROBE_KEYS` keys.
+
+    Then each month's key index is probed: without a hint the planner, costing random reads
+    high, scans every month in full for a thousand keys, which grows with the store (~0.2 s
+    a million rows) while the probes stay ~1 ms a month. Only sequential scans are turned off,
+    for this one statement's transaction.
+    """
+    if spec is None or spec.key is None or layer not in PARTITIONED:
+        return False
+    for col, op, value in filters:
+        if col == spec.key and op == "=":
+            return True
+        if col == spec.key and op == "in" and len(value) <= _PROBE_KEYS:
+            return True
+    return False
+
+
+def _in_table(cur: psycopg.Cursor[Any], layer: str, col: Column,
+              value: Any) -> sql.Composable | None:
+    """A temporary table holding the values of a long ``in`` list, or None (short list, or a
+    type the binary COPY does not encode)."""
+    if len(value) <= _IN_TABLE:
+        return None
+    try:
+        arr = pa.array(value, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    enc = Encoded(pa.table({"v": arr}), None)
+    column = Column("v", col.base_type, col.sql_type, None, None)
+    plan = enc.binary_copy([column])
+    if plan is None:
+        return None
+    name = sql.Identifier(f"_riskmap_in_{next(_TEMP_IDS)}")
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} AS v FROM {} "
+                        "WITH NO DATA").format(name, sql.Identifier(col.name),
+                                               sql.Identifier(layer)))
+    with cur.copy(sql.SQL("COPY {} (v) FROM STDIN (FORMAT binary)").format(name)) as copy:
+        for chunk in plan.chunks():
+            copy.write(chunk)
+    cur.execute(sql.SQL("ANALYZE {}").format(name))
+    return name
+
+
+_TEMP_IDS = itertools.count()
 
 
 # ---- the store -----------------------------------------------------------------------------
@@ -304,7 +409,9 @@ class PostgisStore(Store):
                                    f"it has {list(by_name)}")
                 cols = [c for c in cols if c.name in columns]
             schema = _arrow_schema(cur, layer)
-            where, params = _where(layer, flist, by_name)
+            where, params = _where(layer, flist, by_name, cur)
+            if _few_keys(layer, spec, flist):
+                cur.execute("SET LOCAL enable_seqscan = off")  # see _few_keys
             blocks: list[bytes] = []
             if cols:
                 cur.execute(read_query(layer, cols, where), params or None, binary=True)
@@ -343,6 +450,7 @@ class _PostgisTransaction(Transaction):
         self.cur = cur
         self._stage_ids = itertools.count()
         self._created = False
+        self._locked: set[str] = set()
 
     @contextlib.contextmanager
     def _step(self, layer: str, what: str) -> Iterator[None]:
@@ -360,11 +468,18 @@ class _PostgisTransaction(Transaction):
 
     # ---- the four operations ---------------------------------------------------------
     def replace(self, layer: str, frame: pd.DataFrame) -> None:
-        """Replace the whole layer (TRUNCATE + COPY; derived tables are dropped and re-created)."""
+        """Replace the whole layer (TRUNCATE + COPY; derived tables are dropped and re-created;
+        a partitioned layer's months are dropped and loaded again)."""
+        refuse_append_only(layer, "replace")
         spec, enc = self._prepare(layer, frame)
         with self._step(layer, "replace"):
             cols = _columns(self.cur, layer)
-            if cols and spec is not None and self._fits(layer, cols, enc, exact=True):
+            parts = self._partitioned(layer, spec) if cols else None
+            if parts is not None and self._fits(layer, cols, enc, exact=True):
+                for name in parts.values():
+                    self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+                self._load_months(layer, cols, enc, {})
+            elif cols and spec is not None and self._fits(layer, cols, enc, exact=True):
                 self.cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(layer)))
                 big = len(enc) >= _REINDEX_ROWS  # then building indexes after the COPY is faster
                 with self._indexes_dropped(layer) if big else contextlib.nullcontext():
@@ -379,19 +494,32 @@ class _PostgisTransaction(Transaction):
         spec, enc = self._prepare(layer, frame)
         with self._step(layer, "append"):
             cols = self._existing_or_new(layer, spec, enc)
-            self._load(layer, cols, enc)
+            parts = self._partitioned(layer, spec)
+            if parts is not None and spec is not None and spec.key is not None:
+                if parts and len(enc):
+                    self._refuse_stored_keys(layer, spec.key, cols, enc)
+                self._load_months(layer, cols, enc, parts)
+            else:
+                self._load(layer, cols, enc)
             self._mark(layer, spec, enc if self._created else None)
 
     def upsert(self, layer: str, frame: pd.DataFrame) -> None:
-        """Insert rows, replacing those whose key exists (COPY to a temp table + ON CONFLICT)."""
+        """Insert rows, replacing those whose key exists (COPY to a temp table + ON CONFLICT;
+        a partitioned layer: delete the stored rows of these keys in any month, then COPY)."""
         spec = get_spec(layer)
         if spec is None or spec.key is None:
             raise StoreError(f"layer {layer!r} has no key to upsert on")
+        refuse_append_only(layer, "upsert")
         spec, enc = self._prepare(layer, frame)
         assert spec is not None and spec.key is not None
         with self._step(layer, "upsert"):
             cols = self._existing_or_new(layer, spec, enc)
-            if len(enc):
+            parts = self._partitioned(layer, spec)
+            if parts is not None:
+                if parts and len(enc):
+                    self._delete_staged(layer, spec.key, cols, enc)
+                self._load_months(layer, cols, enc, parts)
+            elif len(enc):
                 stage = self._stage(layer, cols, enc)
                 names = enc.names
                 ident = sql.Identifier
@@ -411,6 +539,7 @@ class _PostgisTransaction(Transaction):
     def delete(self, layer: str, key_values: Sequence[str]) -> None:
         """Delete the rows whose key is in ``key_values`` (``DELETE .. WHERE key = ANY(..)``)."""
         spec = get_spec(layer)
+        refuse_append_only(layer, "delete")
         if spec is None or spec.key is None:
             raise StoreError(f"layer {layer!r} has no key to delete by")
         _check_name(layer, spec)
@@ -420,10 +549,126 @@ class _PostgisTransaction(Transaction):
                 cols = self._create(layer, spec, encode(layer, spec.empty()), drop=False)
             key = next(c for c in cols if c.name == spec.key)
             values = [py_value(v) for v in list(key_values)]
+            probe = layer in PARTITIONED and len(values) <= _PROBE_KEYS
+            if probe:  # each month's key index, not every month read in full (see _few_keys)
+                self.cur.execute("SET LOCAL enable_seqscan = off")
             self.cur.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(CAST(%s AS {}[]))").format(
                 sql.Identifier(layer), sql.Identifier(spec.key), sql.SQL(key.sql_type)),
                 (values,))
+            if probe:
+                self.cur.execute("RESET enable_seqscan")
             self._mark(layer, spec, None)
+
+    def append_audit(self, records: pd.DataFrame) -> None:
+        """Chain ``records`` after the last audit record and append them, holding
+        ``pg_advisory_xact_lock(_AUDIT_LOCK)`` to the end of the transaction: another writer
+        waits for it, then (read committed: a new snapshot per statement) sees these records
+        as the last. The unique index on ``seq`` would refuse a fork of the chain anyway."""
+        if not len(records):
+            return
+        with self._step("audit", "append_audit"):
+            self.cur.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
+            row = self.cur.execute("SELECT seq, hash FROM audit WHERE seq IS NOT NULL "
+                                   "ORDER BY seq DESC LIMIT 1").fetchone()
+        prev = (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
+        self.append("audit", audit_records(records, *prev))
+
+    # ---- partitioned layers ----------------------------------------------------------
+    def _partitioned(self, layer: str, spec: LayerSpec | None) -> dict[int, str] | None:
+        """Month -> partition when ``layer`` is a partitioned table, else None. Takes the
+        layer's writer lock first (held to the end of the transaction)."""
+        if spec is None or layer not in PARTITIONED:
+            return None
+        if layer not in self._locked:
+            self.cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                             (_WRITE_LOCK, layer))
+            self._locked.add(layer)
+        return _partitions(self.cur, layer)
+
+    def _stage_keys(self, layer: str, key: str, cols: list[Column], enc: Encoded) -> str:
+        """A temp table of the rows' keys (analysed, so a small one is probed by index), of
+        the key column's type and collation."""
+        stage = f"_riskmap_keys_{next(self._stage_ids)}"
+        column = next(c for c in cols if c.name == key)
+        self.cur.execute(sql.SQL(
+            "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            sql.Identifier(stage), sql.Identifier(key), sql.Identifier(layer)))
+        self._copy(stage, Encoded(enc.attrs.select([key]), None), [column])
+        self.cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(stage)))
+        return stage
+
+    def _delete_staged(self, layer: str, key: str, cols: list[Column], enc: Encoded) -> None:
+        """Delete the stored rows of the keys of ``enc``, in whichever month they are."""
+        if len(enc) <= _PROBE_KEYS:  # probe each month's key index (see _few_keys)
+            column = next(c for c in cols if c.name == key)
+            values = enc.attrs.column(key).to_pylist()
+            self.cur.execute("SET LOCAL enable_seqscan = off")
+            self.cur.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(CAST(%s AS {}[]))").format(
+                sql.Identifier(layer), sql.Identifier(key), sql.SQL(column.sql_type)),
+                (values,))
+            self.cur.execute("RESET enable_seqscan")
+            return
+        stage = self._stage_keys(layer, key, cols, enc)
+        self.cur.execute(sql.SQL(_sql("delete_staged_keys")).format(
+            table=sql.Identifier(layer), stage=sql.Identifier(stage), key=sql.Identifier(key)))
+        self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
+
+    def _refuse_stored_keys(self, layer: str, key: str, cols: list[Column],
+                            enc: Encoded) -> None:
+        stage = self._stage_keys(layer, key, cols, enc)
+        clash = self.cur.execute(sql.SQL(_sql("staged_keys_present")).format(
+            table=sql.Identifier(layer), stage=sql.Identifier(stage),
+            key=sql.Identifier(key))).fetchall()
+        self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
+        if clash:
+            raise StoreError(f"layer {layer!r}: append failed, transaction rolled back: it "
+                             f"would repeat key {key!r} ({', '.join(str(r[0]) for r in clash)});"
+                             " use upsert")
+
+    def _load_months(self, layer: str, cols: list[Column], enc: Encoded,
+                     parts: dict[int, str]) -> None:
+        """COPY rows into their month partitions; a month without one gets a new table,
+        loaded, then attached (which builds its indexes: several times faster than inserting
+        into them). The next month is encoded by a thread while the server takes this one."""
+        if not len(enc):
+            return
+        months = month_codes(enc.attrs.column(PARTITIONED[layer]))
+        if len(months) > 1 and (np.diff(months) < 0).any():
+            order = np.argsort(months, kind="stable")
+            enc, months = enc.take(order), months[order]
+        starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
+        ends = np.r_[starts[1:], len(months)]
+        plan = enc.binary_copy(cols)
+        groups = [(int(months[a]), int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+        def encoded(a: int, b: int) -> list[bytes | memoryview]:
+            if plan is None:
+                return list(enc.slice(a, b).csv_chunks())
+            return list(plan.chunks(a, b))
+
+        new = []
+        with ThreadPoolExecutor(1) as pool:
+            ahead = collections.deque(pool.submit(encoded, a, b) for _, a, b in groups[:2])
+            for i, (month, _, _) in enumerate(groups):
+                chunks = ahead.popleft().result()
+                if i + 2 < len(groups):
+                    ahead.append(pool.submit(encoded, *groups[i + 2][1:]))
+                if month in parts:
+                    self._send(parts[month], plan, enc, chunks)
+                    continue
+                name = _partition_name(layer, month)  # loaded now, indexed when attached
+                self.cur.execute(sql.SQL(
+                    "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
+                    sql.Identifier(name), sql.Identifier(layer)))
+                self._send(name, plan, enc, chunks, freeze=True)
+                new.append(month)
+        for month in new:
+            start, end = month_bounds(month)
+            self.cur.execute(sql.SQL(
+                "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                sql.Identifier(layer), sql.Identifier(_partition_name(layer, month)),
+                sql.Literal(start.to_pydatetime()), sql.Literal(end.to_pydatetime())))
+            parts[month] = _partition_name(layer, month)
 
     # ---- steps -----------------------------------------------------------------------
     def _existing_or_new(self, layer: str, spec: LayerSpec | None,
@@ -505,7 +750,7 @@ class _PostgisTransaction(Transaction):
         if not len(enc):
             return
         if not self._needs_multi(cols, enc):
-            self._copy(layer, enc)
+            self._copy(layer, enc, cols)
             return
         stage = self._stage(layer, cols, enc)
         names = enc.names
@@ -514,11 +759,29 @@ class _PostgisTransaction(Transaction):
             self._select_from_stage(cols, names), sql.Identifier(stage)))
         self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
 
-    def _copy(self, table: str, enc: Encoded) -> None:
-        query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, enc.names)))
-        with self.cur.copy(query) as copy:
-            for chunk in enc.csv_chunks():
+    def _copy(self, table: str, enc: Encoded, cols: list[Column], *,
+              freeze: bool = False) -> None:
+        """COPY ``enc`` into ``table`` (whose columns are ``cols``): binary, else CSV."""
+        if not len(enc):
+            return
+        plan = enc.binary_copy(cols)
+        self._send(table, plan, enc, plan.chunks() if plan is not None else enc.csv_chunks(),
+                   freeze=freeze, queued=len(enc) > _COPY_QUEUE_ROWS)
+
+    def _send(self, table: str, plan: BinaryCopy | None, enc: Encoded,
+              chunks: Iterable[bytes | memoryview], *, freeze: bool = False,
+              queued: bool = False) -> None:
+        """Run one COPY of ``chunks`` (encoded by ``plan``, or CSV of ``enc`` when None);
+        ``queued``: a thread sends them while the caller encodes the next."""
+        options = ("FORMAT binary" if plan is not None else "FORMAT csv") + (
+            ", FREEZE" if freeze else "")
+        names = plan.columns if plan is not None else enc.names
+        query = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(options))
+        writer = QueuedLibpqWriter(self.cur) if queued else None
+        with self.cur.copy(query, writer=writer) as copy:
+            for chunk in chunks:
                 copy.write(chunk)
 
     def _stage(self, layer: str, cols: list[Column], enc: Encoded) -> str:
@@ -530,7 +793,7 @@ class _PostgisTransaction(Transaction):
         self.cur.execute(sql.SQL(
             "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             sql.Identifier(stage), select, sql.Identifier(layer)))
-        self._copy(stage, enc)
+        self._copy(stage, enc, cols)
         return stage
 
     @staticmethod

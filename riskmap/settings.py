@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskmap.errors import ConfigError
 
-__all__ = ["AppSettings", "EtlSettings", "GeoSettings", "Settings", "describe_errors", "load_settings"]
+__all__ = ["AppSettings", "EtlSettings", "GeoSettings", "LdapSettings", "Settings",
+           "describe_errors", "load_settings"]
 
 
 class EtlSettings(BaseModel):
@@ -50,29 +51,54 @@ class GeoSettings(BaseModel):
                           "for line-of-sight cuts of camera coverage")
 
 
-class AppSettings(BaseModel):
-    """Web app options. There is no default password: set one to require a login."""
+class LdapSettings(BaseModel):
+    """Directory login (LDAP / Active Directory): optional; local accounts always work."""
 
-    model_config = ConfigDict(hide_input_in_errors=True)  # never echo a password
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    url: str | None = Field(None, description="ldap://host:389 or ldaps://host:636; unset: off")
+    user_dn: str = Field("uid={username},ou=people,dc=example,dc=org",
+                         description="DN template of a user ({username} is escaped)")
+    group_base: str = Field("ou=groups,dc=example,dc=org",
+                            description="where the groups with a 'member' attribute live")
+    role_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="group cn -> role (admin, commander, planner, tourism_safety, analyst)")
+    region_groups: dict[str, str] = Field(
+        default_factory=dict, description="group cn -> region of the scope")
+    district_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="group cn -> district of the scope (within the user's regions)")
+    start_tls: bool = Field(False, description="STARTTLS on an ldap:// URL")
+    timeout_s: float = Field(5.0, gt=0, le=60)
+
+
+class AppSettings(BaseModel):
+    """Web app options. Logins use the accounts in the store (`riskmap users add`), or the
+    directory; there is no default password."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)  # never echo a secret
 
     host: str = "127.0.0.1"
     port: int = Field(8050, ge=1, le=65535)
-    username: str = "analyst"
-    password: SecretStr | None = Field(
-        None, description="set RISKMAP_APP__PASSWORD to require HTTP basic auth")
+    auth: str = Field("accounts", pattern="^(accounts|none)$",
+                      description="'accounts': every request needs a login; 'none': no login, "
+                                  "every request acts as a local admin (loopback only)")
     regions: list[str] = Field(
         default_factory=list, description="limit what the app may read to these regions")
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    session_hours: int = Field(12, ge=1, le=24 * 14)
+    max_request_bytes: int = Field(2 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    ldap: LdapSettings = Field(default_factory=LdapSettings)
     debug: bool = False
 
     @model_validator(mode="after")
-    def _password_off_loopback(self) -> AppSettings:
+    def _login_off_loopback(self) -> AppSettings:
         loopback = self.host in {"127.0.0.1", "localhost", "::1"}
-        if not loopback and self.password is None:
+        if not loopback and self.auth == "none":
             raise ValueError(
-                f"app.host={self.host!r} exposes the app beyond this machine: "
-                "set RISKMAP_APP__PASSWORD (there is no default password)")
-        if self.password is not None and len(self.password.get_secret_value()) < 8:
-            raise ValueError("RISKMAP_APP__PASSWORD must have at least 8 characters")
+                f"app.host={self.host!r} exposes the app beyond this machine: it needs logins "
+                "(RISKMAP_APP__AUTH=accounts and users made with `riskmap users add`)")
         return self
 
 

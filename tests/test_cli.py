@@ -95,14 +95,14 @@ def test_errors_are_one_line_with_the_file(tmp_path):
     assert "nope.csv" in res.output and "Traceback" not in res.output
 
 
-def test_no_default_password_off_loopback(monkeypatch):
+def test_no_login_only_on_loopback(monkeypatch):
     from pydantic import ValidationError
 
     from riskmap.settings import Settings
 
-    monkeypatch.delenv("RISKMAP_APP__PASSWORD", raising=False)
-    with pytest.raises(ValidationError, match="RISKMAP_APP__PASSWORD"):
-        Settings(_env_file=None, app={"host": "0.0.0.0"})
-    ok = Settings(_env_file=None, app={"host": "0.0.0.0", "password": "a-long-secret"})
-    assert ok.app.password.get_secret_value() == "a-long-secret"
-    assert Settings(_env_file=None).app.password is None
+    monkeypatch.delenv("RISKMAP_APP__AUTH", raising=False)
+    with pytest.raises(ValidationError, match="RISKMAP_APP__AUTH=accounts"):
+        Settings(_env_file=None, app={"host": "0.0.0.0", "auth": "none"})
+    public = Settings(_env_file=None, app={"host": "0.0.0.0"})
+    assert public.app.auth == "accounts"  # logins by default: there is no default password
+    assert Settings(_env_file=None, app={"auth": "none"}).app.host == "127.0.0.1"

@@ -57,11 +57,11 @@ def test_a_bad_date_is_a_usage_error(tmp_path: Path) -> None:
     assert backwards.exit_code == EXIT_EXPECTED and "is after --to" in backwards.output
 
 
-def test_a_public_host_without_password_is_one_line(tmp_path: Path) -> None:
-    proc = _run(["demo", "--host", "0.0.0.0", "--no-serve", "--store", str(tmp_path / "s")],
-                RISKMAP_APP__PASSWORD="")
+def test_a_public_host_without_logins_is_one_line(tmp_path: Path) -> None:
+    proc = _run(["demo", "--host", "0.0.0.0", "--no-auth", "--no-serve",
+                 "--store", str(tmp_path / "s")])
     assert proc.returncode == EXIT_EXPECTED
-    assert "RISKMAP_APP__PASSWORD" in proc.stderr and proc.stderr.count("\n") == 1
+    assert "RISKMAP_APP__AUTH=accounts" in proc.stderr and proc.stderr.count("\n") == 1
     _no_traceback(proc)
     assert not (tmp_path / "s").exists()  # refused before anything was generated or written
 

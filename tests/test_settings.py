@@ -20,7 +20,8 @@ def _clean_env(monkeypatch):
 def test_defaults():
     s = Settings(_env_file=None)
     assert s.store == "./riskmap-data" and s.etl.snap_distance_m == 200
-    assert s.etl.h3_resolution == 9 and s.app.port == 8050 and s.app.password is None
+    assert s.etl.h3_resolution == 9 and s.app.port == 8050 and s.app.auth == "accounts"
+    assert s.app.ldap.url is None  # directory logins are off until configured
 
 
 def test_nested_environment_variables_are_coerced(monkeypatch):
@@ -46,11 +47,11 @@ def test_bounds_are_enforced(monkeypatch, name, value):
         Settings(_env_file=None)
 
 
-def test_a_short_password_is_refused_and_never_shown(monkeypatch):
-    monkeypatch.setenv("RISKMAP_APP__PASSWORD", "abc")
+def test_an_unknown_login_mode_is_refused(monkeypatch):
+    monkeypatch.setenv("RISKMAP_APP__AUTH", "basic")
     with pytest.raises(ValidationError) as err:
         Settings(_env_file=None)
-    assert "at least 8" in str(err.value) and "abc" not in str(err.value)
+    assert "auth" in str(err.value)
 
 
 def test_dotenv_file_is_read(tmp_path, monkeypatch):

@@ -22,7 +22,13 @@ import shapely
 from riskmap.app import ids
 from riskmap.app.brief import Brief, brief_csv, brief_filename, brief_html
 from riskmap.app.callbacks.common import register_districts, register_url_writer
-from riskmap.app.commanders_data import CommandersData, CommandersView, Viewport, data_for
+from riskmap.app.commanders_data import (
+    CommandersData,
+    CommandersView,
+    RequestData,
+    Viewport,
+    data_for,
+)
 from riskmap.app.data import AppModel
 from riskmap.app.figures import HoverField, empty_figure
 from riskmap.app.figures_commanders import (
@@ -84,7 +90,17 @@ def view_from_controls(months: list[date], level: str | None, metric: str | None
                        region: str | None, district: str | None, span: list[int] | None,
                        categories: list[str] | None, layers: list[str] | None,
                        mahalla: str | None = None) -> CommandersView:
-    """The :class:`CommandersView` of the control values (a full month range means "all")."""
+    """The :class:`CommandersView` of the control values (a full month range means "all").
+
+    The values come from the browser: anything of the wrong type counts as not set.
+    """
+    level, metric, region, district, mahalla = (
+        _control_text(v) for v in (level, metric, region, district, mahalla))
+    categories, layers = _control_texts(categories), _control_texts(layers)
+    if not (isinstance(span, list) and len(span) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
+                    for v in span)):
+        span = None
     start = end = None
     if months and span and len(span) == 2 and list(span) != [0, len(months) - 1]:
         lo, hi = (min(max(int(v), 0), len(months) - 1) for v in span)
@@ -95,6 +111,17 @@ def view_from_controls(months: list[date], level: str | None, metric: str | None
         "start": start, "end": end, "categories": list(categories or ()),
         "layers": ",".join(layers or ()), "mahalla": mahalla,
     })
+
+
+def _control_text(value: Any) -> str | None:
+    """A control's string value, or ``None`` for anything else a request may carry."""
+    return value[:200] if isinstance(value, str) else None
+
+
+def _control_texts(values: Any) -> list[str]:
+    """A multi-select's values: the strings among them (at most 100)."""
+    return [v[:200] for v in values[:100] if isinstance(v, str)] if isinstance(values, list) \
+        else []
 
 
 def _month_end(first: date) -> date:
@@ -450,7 +477,7 @@ def play_step(span: list[int], n_months: int, *, start: bool) -> tuple[list[int]
 # ---------------------------------------------------------------------------- wiring
 def register(app: dash.Dash, model: AppModel) -> None:
     """Attach the commanders' callbacks to ``app``."""
-    data = data_for(model)
+    data = RequestData(model)  # resolves to the request's scope and data version
     controls = [Input(_IDS.LEVEL, "value"), Input(_IDS.METRIC, "value"),
                 Input(_IDS.REGION, "value"), Input(_IDS.DISTRICT, "value"),
                 Input(_IDS.MONTHS, "value"), Input(_IDS.CATEGORIES, "value"),
@@ -520,7 +547,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
                   Output(_IDS.BRIEF_HTML, "disabled"), Output(_IDS.BRIEF_CSV, "disabled"),
                   Input(_IDS.SELECTED, "data"), *controls)
     def _panel(selected: str | None, *ctrl: Any) -> tuple[Any, ...]:
-        p = panel(data, view_of(*ctrl), selected)
+        p = panel(data, view_of(*ctrl), _control_text(selected))
         return (p["title"], p["meta"], p["trend"], p["categories"], p["status"],
                 p["cameras"], p["disabled"], p["disabled"])
 
@@ -532,8 +559,10 @@ def register(app: dash.Dash, model: AppModel) -> None:
                    *ctrl: Any) -> tuple[Any, ...]:
         if ctx.triggered_id != _IDS.INCIDENTS:
             page = 0
-        rows, pages = incident_page(data, view_of(*ctrl), selected, page or 0, size or 10)
-        return rows, pages, min(page or 0, pages - 1)
+        page = page if isinstance(page, int) and 0 <= page < 10**6 else 0
+        size = size if isinstance(size, int) and 1 <= size <= 100 else 10
+        rows, pages = incident_page(data, view_of(*ctrl), _control_text(selected), page, size)
+        return rows, pages, min(page, pages - 1)
 
     @app.callback(Output(_IDS.REDLIST, "data"), Output(_IDS.REDLIST, "tooltip_data"),
                   Output(_IDS.REDLIST, "selected_rows"),
@@ -577,6 +606,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
         return (not going, "⏸ Pause" if going else "▶ Play by month", new)
 
     def _brief(selected: str | None, ctrl: tuple[Any, ...]) -> Brief | None:
+        selected = _control_text(selected)
         if not selected or data.mahalla_info(selected) is None:
             return None
         return make_brief(data, view_of(*ctrl), selected)

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, html, no_update
 
 from riskmap.app import ids
-from riskmap.app.data import AppModel
+from riskmap.app.data import AppModel, resolve
 from riskmap.app.figures import empty_figure
 from riskmap.app.figures_tourism import (
     FAIL_COLOUR,
@@ -43,6 +43,7 @@ def get_report(model: AppModel, zone: str) -> ZoneReport:
     ``model.load()`` notices new data in the store; the model's ``generation`` then changes and
     the zone is computed again.
     """
+    model = resolve(model)  # one cache per scope
     model.load()
     key = (model.generation, zone)
     with _LOCK:

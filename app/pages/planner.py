@@ -14,11 +14,13 @@ from riskmap.app.factory import current_model
 from riskmap.etl.planning import DEFAULT_CANDIDATES, KDE_LAYER
 from riskmap.layers.spec import CAMERA_TYPES
 
-__all__ = ["CANDIDATE_OPTIONS", "PATH", "TYPE_OPTIONS", "area_options", "layout",
-           "register"]
+__all__ = ["CANDIDATE_OPTIONS", "PATH", "POLL_MS", "TYPE_OPTIONS", "area_options",
+           "layout", "register"]
 
 PATH = "/planner"
 _IDS = ids.PLANNER
+#: how often the page asks how the plan's job is doing, ms
+POLL_MS = 1000
 
 
 TYPE_OPTIONS = [{"label": " " + t.replace("_", " ").capitalize(), "value": t}
@@ -78,6 +80,12 @@ def layout(**query: Any) -> html.Div:
                                                value=list(DEFAULT_CANDIDATES),
                                                className="check-list")),
         html.Button("Run plan", id=_IDS.RUN, n_clicks=0, style=BUTTON),
+        html.Div([
+            html.Progress(id=_IDS.PROGRESS_BAR, value="0", max="1",
+                          style={"width": "100%"}),
+            html.P(id=_IDS.PROGRESS_TEXT, className="summary", role="status"),
+            html.Button("Cancel", id=_IDS.CANCEL, n_clicks=0, disabled=True, style=BUTTON),
+        ], id=_IDS.PROGRESS, hidden=True),
         html.P("The map shows coverage gaps (risk not covered) until a plan runs. Existing "
                "active and planned cameras stay fixed; the plan maximises the risk newly "
                "covered (cybercrime and fraud have no place and do not count).",
@@ -93,7 +101,9 @@ def layout(**query: Any) -> html.Div:
                     disabled=True, style=BUTTON),
         html.P(id=_IDS.ACCEPTED, className="summary", role="status"),
         dcc.Download(id=_IDS.DOWNLOAD),
-        dcc.Store(id=_IDS.PLAN),
+        dcc.Store(id=_IDS.PLAN),  # {"job_id": ...} of the plan shown (kept on the server)
+        dcc.Store(id=_IDS.JOB),  # {"job_id": ...} of the plan being made
+        dcc.Interval(id=_IDS.POLL, interval=POLL_MS, disabled=True),
     ], map_and_chart(_IDS.LOADING, _IDS.MAP, _IDS.CURVE,
                      map_text="Loading the current coverage ...",
                      chart_text="The gain curve appears here", map_height="65vh",

@@ -50,7 +50,8 @@ def _register() -> None:
     # optional command groups contributed by feature modules
     import importlib
 
-    for name in ("demo", "serve", "analytics", "cameras", "zones", "watch"):
+    for name in ("demo", "serve", "analytics", "cameras", "zones", "watch", "users", "audit",
+                 "worker"):
         try:
             module = importlib.import_module(f"riskmap.cli.{name}")
         except ModuleNotFoundError as exc:

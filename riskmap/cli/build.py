@@ -10,6 +10,7 @@ from riskmap.cli.common import (
     EXIT_EXPECTED,
     EXIT_UNEXPECTED,
     as_command_error,
+    audited,
     echo_json,
     fail_cleanly,
     open_from,
@@ -39,9 +40,11 @@ def build(store_url: str | None, only: tuple[str, ...], progress: bool | None) -
     from riskmap.etl.build import build_all
 
     settings = settings_from(store_url)
-    with open_from(settings) as store:
+    with open_from(settings) as store, audited(store, settings, "build",
+                                               detail={"only": list(only)}) as note:
         result = build_all(store, settings, only=only or None,
                            progress=sys.stderr.isatty() if progress is None else progress)
+        note["failed_steps"] = sorted(result.failures)
     echo_json(result.summary)
     report_build(result)
 

@@ -23,7 +23,7 @@ from riskmap.errors import RiskmapError
 from riskmap.settings import Settings, load_settings
 
 __all__ = ["DATE", "EXIT_EXPECTED", "EXIT_UNEXPECTED", "CommandError", "as_command_error",
-           "check_window", "clean_errors", "describe_expected", "echo_json", "expected_exit", "fail_cleanly",
+           "audited", "check_window", "clean_errors", "describe_expected", "echo_json", "expected_exit", "fail_cleanly",
            "log_file",
            "open_from", "safe_url", "settings_from", "store_option", "write_text_atomic"]
 
@@ -199,6 +199,28 @@ def check_window(date_from: str | None, date_to: str | None) -> None:
     if date_from and date_to and date_from > date_to:
         raise click.BadParameter(f"--from {date_from} is after --to {date_to}",
                                  param_hint="--from/--to")
+
+
+@contextlib.contextmanager
+def audited(store: Any, settings: Settings, action: str, *, layer: str | None = None,
+            detail: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Audit a command that changes the store (ingest, build, migrate): one record when it
+    ends, ``ok`` or ``failed`` (with the error). The block may add ``rows`` and more detail
+    to the dict it gets."""
+    from riskmap.layers.access import DataAccess
+
+    access = DataAccess(store, user=settings.user, client="cli")
+    note: dict[str, Any] = dict(detail or {})
+    try:
+        yield note
+    except BaseException as exc:
+        note["error"] = f"{type(exc).__name__}: {exc}"[:300]
+        rows = note.pop("rows", None)
+        with contextlib.suppress(Exception):  # a broken store must not hide the first error
+            access.audit(action, layer=layer, detail=note, rows=rows, outcome="failed")
+        raise
+    rows = note.pop("rows", None)
+    access.audit(action, layer=layer, detail=note, rows=rows)
 
 
 def echo_json(data: Any) -> None:

@@ -29,11 +29,15 @@ __all__ = ["COMMANDS", "demo"]
               help="Serve the app on http://HOST:PORT after building.")
 @click.option("--host", default=None, help="Host for the app (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port for the app (default 8050).")
+@click.option("--auth/--no-auth", "auth", default=True, show_default=True,
+              help="Ask for a login: the demo makes the user 'demo' with a new random "
+                   "password each run and prints it. --no-auth serves without a login, on "
+                   "127.0.0.1 only.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show progress bars.")
 @fail_cleanly
 def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, rebuild: bool,
-         serve: bool, host: str | None, port: int | None, progress: bool) -> None:
+         serve: bool, host: str | None, port: int | None, auth: bool, progress: bool) -> None:
     """Build the SYNTHETIC demo world and serve the app.
 
     Generates Jizzakh, Surkhandarya and Kashkadarya (or the whole country with --size large)
@@ -46,15 +50,16 @@ def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, re
     from riskmap.cli.ingest import run_ingest
     from riskmap.etl.demo import generate_demo
 
-    app_overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    app_overrides: dict[str, object] = {
+        k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if not auth:
+        app_overrides["auth"] = "none"
     settings = settings_from(store_url, **({"app": app_overrides} if app_overrides else {}))
     if not rebuild and _up_to_date(settings.store, size=size, seed=seed):
         click.echo(f"the demo store {safe_url(settings.store)} already holds this world "
                    f"({size}, seed {seed}), unchanged since its build (--rebuild redoes it)")
         if serve:
-            from riskmap.cli.serve import serve_app
-
-            serve_app(settings, demo=True)
+            _serve(settings)
         return
     if files_dir is None:
         base = Path(settings.store) if "://" not in settings.store else Path.cwd()
@@ -80,9 +85,38 @@ def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, re
     click.echo(f"demo store ready: {safe_url(settings.store)} ({time.perf_counter() - t0:.1f} s)")
     _mark_demo(settings.store, size=size, seed=seed)
     if serve:
-        from riskmap.cli.serve import serve_app
+        _serve(settings)
 
-        serve_app(settings, demo=True)
+
+DEMO_USER = "demo"
+
+
+def _serve(settings) -> None:
+    """Serve the demo; with logins, first give the user ``demo`` a new random password."""
+    from riskmap.cli.serve import serve_app
+
+    if settings.app.auth != "none":
+        password = demo_login(settings.store)
+        click.echo(f"log in as {DEMO_USER!r} with the password {password} "
+                   "(new each run; `riskmap users add` makes real accounts)")
+    serve_app(settings, demo=True)
+
+
+def demo_login(store_url: str) -> str:
+    """Create (or reset) the demo's admin user with a fresh random password; returns it."""
+    from riskmap.auth import accounts
+    from riskmap.auth.passwords import random_password
+    from riskmap.layers import open_store
+
+    password = random_password()
+    with open_store(store_url) as store:
+        if accounts.get_user(store, DEMO_USER) is None:
+            accounts.add_user(store, DEMO_USER, password, role="admin",
+                              display_name="Demo administrator", actor="demo")
+        else:
+            accounts.set_password(store, DEMO_USER, password, actor="demo")
+            accounts.enable_user(store, DEMO_USER, actor="demo")
+    return password
 
 
 def _build(store, settings, progress: bool) -> None:

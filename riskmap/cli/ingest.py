@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from riskmap.cli.common import fail_cleanly, open_from, settings_from, store_option
+from riskmap.cli.common import audited, fail_cleanly, open_from, settings_from, store_option
 
 __all__ = ["COMMANDS", "ingest"]
 
-LAYERS = ("mahallas", "incidents", "cameras", "infrastructure")
+LAYERS = ("mahallas", "incidents", "cameras", "infrastructure", "aliases")
 
 
 @click.command()
@@ -51,6 +51,10 @@ def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | No
     Incidents are located by a point geometry, else lat/lon columns, else an address. A
     date split over year/month/day[/hour/minute] columns is assembled when there is no
     date column. Every sheet of a workbook is read (rows are traced as FILE[SHEET]).
+
+    aliases: a UTF-8 CSV of place aliases (alias, mahalla_id[, district, region]), names or
+    addresses tied to a mahalla by hand; every later incident load geocodes them so
+    (see docs/rematch.md). --replace replaces every stored alias, also those made in the app.
     """
     from riskmap.etl.crs import parse_crs
     from riskmap.etl.readers import parse_mapping
@@ -70,9 +74,12 @@ def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | No
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--crs") from exc
     show = sys.stderr.isatty() if progress is None else progress
-    with open_from(settings) as store:
+    with open_from(settings) as store, audited(store, settings, "ingest", layer=layer,
+                                               detail={"file": str(file)}) as note:
         report = run_ingest(layer, file, store, settings, renames, replace=replace, progress=show,
                             crs=source_crs, sheet=sheet, defaults=fills)
+        note.update(rows=report.loaded + report.updated, quarantined=report.quarantined,
+                    input_rows=report.input_rows)
     click.echo(report.summary())
     if report_path is not None:
         report.write(report_path)
@@ -89,17 +96,31 @@ def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: boo
     if not Path(file).is_file():
         raise InputFileError(file, "file not found")
     options = {"crs": crs, "sheet": sheet, "defaults": defaults}
+    if layer == "aliases":
+        from riskmap.etl.ingest import ingest_place_aliases
+
+        given = [name for name, value in (("--map", mapping), ("--crs", crs),
+                                          ("--sheet", sheet), ("--default", defaults)) if value]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)} cannot be used with aliases: the "
+                                     "file is a CSV with the columns alias, mahalla_id "
+                                     "[, district, region]")
+        return ingest_place_aliases(file, store, user=settings.user, replace=replace)
     if layer == "incidents":
         if replace:
             raise click.BadParameter("incidents are upserted by id; --replace is not allowed")
         etl = settings.etl
+        notes: list[str] = []
         ctx = load_context(store, aliases=load_aliases(etl.category_aliases,
                                                        etl.category_aliases_file),
                            tz=etl.timezone, snap_m=etl.snap_distance_m, res=etl.h3_resolution,
                            fuzzy_threshold=etl.fuzzy_threshold,
-                           admin_threshold=etl.admin_threshold, admin_margin=etl.admin_margin)
-        return ingest_incidents(file, store, ctx, mapping=mapping, chunk_rows=etl.chunk_rows,
-                                progress=progress, **options)
+                           admin_threshold=etl.admin_threshold, admin_margin=etl.admin_margin,
+                           notes=notes)
+        report = ingest_incidents(file, store, ctx, mapping=mapping, chunk_rows=etl.chunk_rows,
+                                  progress=progress, **options)
+        report.warnings += notes
+        return report
     job = {"mahallas": features.ingest_mahallas, "cameras": features.ingest_cameras,
            "infrastructure": features.ingest_infrastructure}[layer]
     return job(file, store, mapping=mapping, replace=replace, **options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from riskmap.cli.common import (
+    audited,
     echo_json,
     fail_cleanly,
     open_from,
@@ -41,11 +42,11 @@ def info(store_url: str | None, as_json: bool) -> None:
 def migrate(store_url: str | None) -> None:
     """Create or upgrade the store's schema (PostGIS: Alembic to head; embedded: nothing to do)."""
     settings = settings_from(store_url)
-    with open_from(settings) as store:
+    with open_from(settings) as store, audited(store, settings, "migrate"):
         upgrade = getattr(store, "migrate", None)
         if upgrade is not None:
             upgrade()
-    click.echo(f"store {settings.store} is at the current schema")
+    click.echo(f"store {safe_url(settings.store)} is at the current schema")
 
 
 COMMANDS = [info, migrate]

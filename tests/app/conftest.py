@@ -108,8 +108,10 @@ def world_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 @contextmanager
-def serve_app(store: Store, user: str) -> Iterator[str]:
+def serve_app(store: Store, user: str, auth: str = "none") -> Iterator[str]:
     """Serve the app over ``store`` (reads as ``user``) on a free 127.0.0.1 port; yield its URL.
+
+    ``auth="none"`` (the default) acts as a local admin; ``"accounts"`` asks for a login.
 
     The settings name the app section explicitly: a developer's ``RISKMAP_APP__*`` variable
     must not change the app under test.
@@ -120,7 +122,7 @@ def serve_app(store: Store, user: str) -> Iterator[str]:
     from riskmap.settings import Settings
 
     settings = Settings(_env_file=None, store=store.url,  # type: ignore[call-arg]
-                        app={"password": None, "regions": [], "host": "127.0.0.1"})
+                        app={"auth": auth, "regions": [], "host": "127.0.0.1"})
     dash_app = create_app(settings, DataAccess(store, user=user), demo=True)
     server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name=f"app-server-{user}",

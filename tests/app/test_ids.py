@@ -26,6 +26,6 @@ def test_ids_the_browser_tests_use_by_hand() -> None:
 
 
 def test_ids_are_distinct_across_pages() -> None:
-    every = [getattr(p, n) for p in (ids.OVERVIEW, ids.COMMANDERS, ids.PLANNER, ids.TOURISM)
-             for n in vars(p) if n.isupper() and n != "PREFIX"]
-    assert len(every) == len(set(every)) == 71
+    pages = (ids.OVERVIEW, ids.COMMANDERS, ids.PLANNER, ids.TOURISM, ids.REMATCH, ids.ADMIN)
+    every = [getattr(p, n) for p in pages for n in vars(p) if n.isupper() and n != "PREFIX"]
+    assert len(every) == len(set(every)) == 115

@@ -74,18 +74,24 @@ def test_plan_map_draws_every_layer() -> None:
     assert len(fig.data[kinds.index("existing")].x) == 2  # C1 active + C3 planned
 
 
-def test_plan_store_round_trip_and_texts() -> None:
-    from riskmap.app.callbacks.planner import plan_from_store
-    from riskmap.app.figures_planner import gain_curve, plan_summary_text
+def test_job_ids_and_texts() -> None:
+    from riskmap.app.callbacks.planner import job_of
+    from riskmap.app.figures_planner import gain_curve, job_progress_text, plan_summary_text
 
+    assert job_of({"job_id": "job-0123456789abcdef"}) == "job-0123456789abcdef"
+    for bad in (None, "job-0123456789abcdef", {"job_id": "../../etc/passwd"},
+                {"job_id": ["job-0123456789abcdef"]}, {"geojson": "{}"}):
+        assert job_of(bad) is None
     res = _result()
-    back = plan_from_store({"plan_id": "p", "geojson": res.to_geojson()})
-    assert back["camera_id"].tolist() == res.plan["camera_id"].tolist()
-    assert plan_from_store(None) is None
     text = plan_summary_text(res.summary)
     assert text.startswith("2 cameras proposed: risk covered ") and "greedy" in text
     curve = gain_curve(res.curve, res.summary)
     assert len(curve.data[0].y) == 3 and curve.data[0].y[0] <= curve.data[0].y[-1]
+    assert job_progress_text({"status": "cancelled"}) == "The plan was cancelled."
+
+
+def _disabled(driver: Any, element_id: str) -> bool:
+    return driver.find_element("id", element_id).get_attribute("disabled") is not None
 
 
 @pytest.mark.browser
@@ -94,20 +100,40 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
+    from riskmap.jobs import list_jobs
+    from tests.jobs.conftest import background_worker
+
     browser.get(planner_server + "/planner")
     run = wait(browser, lambda d: d.find_element("id", "planner-run"))
     # before a plan: the current coverage (1 active camera) and the gaps on the map
     wait(browser, lambda d: _text(d, "planner-coverage").startswith("Now: 1 camera cover "))
     kinds = wait(browser, lambda d: d.execute_script(_KINDS_JS, _MAP))
     assert "risk" in kinds and "existing-coverage" in kinds and "proposed" not in kinds
-    assert browser.find_element("id", "planner-accept").get_attribute("disabled") is not None
+    assert _disabled(browser, "planner-accept")
     budget = browser.find_element("id", "planner-budget")
     budget.send_keys(Keys.CONTROL, "a")
     budget.send_keys("5")
     grid = browser.find_element(By.CSS_SELECTOR, "#planner-candidates input[value='grid']")
     grid.click()
+    # no worker yet: the plan waits in the queue, Run is off and Cancel on; cancel it
     run.click()
-    wait(browser, lambda d: _text(d, "planner-summary").startswith("5 cameras proposed"))
+    wait(browser, lambda d: _text(d, "planner-progress-text") == "Waiting for a worker ...")
+    assert _disabled(browser, "planner-run") and not _disabled(browser, "planner-cancel")
+    assert [j.status for j in list_jobs(planner_store)] == ["queued"]
+    browser.find_element("id", "planner-cancel").click()
+    wait(browser, lambda d: _text(d, "planner-summary") == "The plan was cancelled.")
+    assert not _disabled(browser, "planner-run")
+    assert [j.status for j in list_jobs(planner_store)] == ["cancelled"]
+
+    with background_worker(planner_store):
+        run.click()
+        wait(browser, lambda d: _text(d, "planner-summary").startswith("5 cameras proposed"),
+             timeout=90)
+    jobs = list_jobs(planner_store)
+    assert [j.status for j in jobs] == ["done", "cancelled"]
+    assert jobs[0].owner == "planner-test" and jobs[0].params["budget"] == 5
+    assert not _disabled(browser, "planner-run")
+    assert browser.find_element("id", "planner-progress").get_attribute("hidden") is not None
     summary = _text(browser, "planner-summary")
     assert "exact MILP" in summary  # small instance: the MILP ran
     ranks = wait(browser, lambda d: d.execute_script(_PROPOSED_JS, _MAP))
@@ -130,14 +156,20 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     planned = planner_store.read("planned_cameras")
     assert len(planned) == 5 and set(planned["status"]) == {"planned"}
     assert sorted(planned["camera_id"]) == sorted(f["properties"]["camera_id"] for f in features)
+    assert sorted(planned["site_id"]) == sorted(f["properties"]["site_id"] for f in features)
     audit = planner_store.read("audit")
-    assert (audit["action"] == "accept_plan").sum() == 1
-    assert set(audit.loc[audit["action"] == "accept_plan", "user"]) == {"planner-test"}
-    # the views opened: the coverage of everything in scope, then the plan that ran
+    accepted = audit[((audit["action"] == "accept_plan")
+                      & (audit["layer"] == "planned_cameras")).to_numpy(bool)]
+    assert accepted["user"].tolist() == ["planner-test"] and accepted["rows"].tolist() == [5]
+    assert json.loads(accepted["detail"].iloc[0])["job_id"] == jobs[0].job_id
+    # the views opened: the coverage of everything in scope, then the plan asked for (the
+    # same view twice is audited once)
     is_view = (audit["action"].astype(object) == "view").to_numpy(bool)
     assert set(audit.loc[is_view, "layer"]) == {"planner"}
     details = [None if pd.isna(d) else json.loads(d) for d in audit.loc[is_view, "detail"]]
     assert details[0] is None and len(details) == 2
     assert details[1]["budget"] == "5" and details[1]["candidates"].endswith(",grid")
+    submits = audit[(audit["action"] == "job_submit").to_numpy(bool)]
+    assert submits["user"].tolist() == ["planner-test"] * 2
     time.sleep(0.2)
     clean_console(browser)

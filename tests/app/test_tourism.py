@@ -117,7 +117,9 @@ def test_tourism_page_end_to_end(tourism_server: str, tourism_store: Store, brow
     assert page.count('<td class="status">FAIL') == 2
     audit = tourism_store.read("audit")
     assert (audit["action"] == "download_zone_report").sum() == 1
-    assert "app" in set(audit.loc[audit["user"] == "tourism-test", "action"])
+    # the page's data is loaded once per scope, audited as the app acting for that scope
+    assert "app" in set(audit.loc[audit["user"] == "app:tourism-test", "action"])
+    assert "view" in set(audit.loc[audit["user"] == "tourism-test", "action"])
     # each distinct view opened is audited once: the first zone with police, then with 112
     is_view = (audit["action"].astype(object) == "view") & (
         audit["layer"].astype(object) == "tourism")

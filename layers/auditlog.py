@@ -1,0 +1,136 @@
+"""The audit log's hash chain: each record carries the SHA-256 of its fields and of the
+record before it, so an edited, removed or inserted record breaks the chain.
+
+Used by the stores when they append to ``audit`` (see :meth:`riskmap.layers.store.Store.
+append_audit`) and by ``riskmap audit verify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["FIELDS", "GENESIS", "MAX_DETAIL", "ChainCheck", "bound_detail", "chain", "verify"]
+
+#: the record fields the hash covers, in order
+FIELDS = ("at", "user", "action", "layer", "scope", "detail", "rows", "client", "outcome")
+#: prev_hash of the first record
+GENESIS = "0" * 64
+#: longest detail kept (characters of JSON); longer requests are cut, saying so
+MAX_DETAIL = 2000
+
+
+def bound_detail(detail: object, limit: int = MAX_DETAIL) -> str | None:
+    """The request values as JSON of at most ``limit`` characters (long strings and lists
+    shortened, so a record never grows to megabytes)."""
+    if detail is None or detail == {} or detail == []:
+        return None
+
+    def shrink(value: object, depth: int = 0) -> object:
+        if depth > 6:
+            return "..."
+        if isinstance(value, str):
+            return value if len(value) <= 200 else value[:200] + f"...(+{len(value) - 200})"
+        if isinstance(value, dict):
+            items = list(value.items())[:50]
+            return {str(k)[:100]: shrink(v, depth + 1) for k, v in items}
+        if isinstance(value, list | tuple | set):
+            seq = list(value)
+            out = [shrink(v, depth + 1) for v in seq[:50]]
+            return out + ([f"...(+{len(seq) - 50})"] if len(seq) > 50 else [])
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return shrink(str(value), depth + 1)
+
+    text = json.dumps(shrink(detail), ensure_ascii=False, default=str, sort_keys=True)
+    if len(text) > limit:
+        text = json.dumps({"truncated": text[: limit - 40]}, ensure_ascii=False)
+    return text
+
+
+def _canonical(row: dict[str, object]) -> str:
+    out = {}
+    for name in FIELDS:
+        value = row.get(name)
+        if isinstance(value, pd.Timestamp):
+            value = value.tz_convert("UTC").isoformat() if value.tzinfo else value.isoformat()
+        elif value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            value = None
+        elif isinstance(value, np.integer):
+            value = int(value)
+        out[name] = value
+    return json.dumps(out, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _digest(prev_hash: str, row: dict[str, object]) -> str:
+    return hashlib.sha256((prev_hash + "\n" + _canonical(row)).encode("utf-8")).hexdigest()
+
+
+def chain(records: pd.DataFrame, prev_seq: int, prev_hash: str) -> pd.DataFrame:
+    """``records`` with ``seq``, ``prev_hash`` and ``hash``, continuing a chain whose last
+    record has ``prev_seq`` and ``prev_hash`` (``0`` and :data:`GENESIS` for a new log)."""
+    out = records.copy()
+    # hash what the stores keep: timestamps in microseconds, UTC
+    out["at"] = pd.to_datetime(out["at"], utc=True).dt.floor("us")
+    seqs, prevs, hashes = [], [], []
+    seq, prev = int(prev_seq), prev_hash or GENESIS
+    for row in out.to_dict(orient="records"):
+        seq += 1
+        digest = _digest(prev, row)
+        seqs.append(seq)
+        prevs.append(prev)
+        hashes.append(digest)
+        prev = digest
+    out["seq"] = pd.array(seqs, dtype="Int64")
+    out["prev_hash"] = prevs
+    out["hash"] = hashes
+    return out
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The result of :func:`verify`."""
+
+    records: int
+    chained: int
+    unchained: int  # records written before the chain existed (no seq)
+    broken_at: int | None  # seq of the first record that does not check
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every chained record checks."""
+        return self.broken_at is None
+
+
+def verify(audit: pd.DataFrame) -> ChainCheck:
+    """Recompute the chain of an audit log; report the first record that does not check.
+
+    A record fails when its hash is not the hash of its fields and its ``prev_hash``, when its
+    ``prev_hash`` is not the hash of the record before, or when a ``seq`` is missing
+    (a record removed) or repeated.
+    """
+    if len(audit) == 0:
+        return ChainCheck(0, 0, 0, None)
+    has_seq = audit["seq"].notna().to_numpy(dtype=bool) if "seq" in audit else \
+        np.zeros(len(audit), dtype=bool)
+    chained = audit[has_seq].sort_values("seq", kind="stable")
+    n_unchained = int((~has_seq).sum())
+    prev, expected = GENESIS, 1
+    for row in chained.to_dict(orient="records"):
+        seq = int(row["seq"])
+        if seq != expected:
+            why = "a record is missing" if seq > expected else "a sequence number repeats"
+            return ChainCheck(len(audit), len(chained), n_unchained, expected, why)
+        if row.get("prev_hash") != prev:
+            return ChainCheck(len(audit), len(chained), n_unchained, seq,
+                              "its prev_hash is not the hash of the record before")
+        if _digest(prev, row) != row.get("hash"):
+            return ChainCheck(len(audit), len(chained), n_unchained, seq,
+                              "its fields do not match its hash (edited)")
+        prev, expected = str(row["hash"]), expected + 1
+    return ChainCheck(len(audit), len(chained), n_unchained, None)

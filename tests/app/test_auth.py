@@ -408,6 +408,12 @@ def test_log_in_and_out_in_the_browser(store: Store, app_server: Any, browser: A
         assert "jiz" in scope[0].text and "commander" in scope[0].text
         nav = browser.find_element(By.ID, ids.NAV).text
         assert "Commanders" in nav and "Rematch" not in nav  # only the role's pages
+        # log out on a page that has finished loading (its map drawn, no callback in flight):
+        # what a page still fetches after the logout is refused, which is right but noisy
+        idle = ("return !!window.store && !window.store.getState().isLoading"
+                " && document.querySelectorAll('.js-plotly-plot .main-svg').length > 0;")
+        wait(browser, lambda d: d.execute_script(idle))
+        wait(browser, lambda d: d.execute_script(idle))
         browser.find_element(By.CSS_SELECTOR, f"#{ids.LOGOUT} button").click()
         wait(browser, lambda d: d.find_elements(By.ID, "login-submit"))
         browser.get(f"{url}/commanders")

@@ -19,7 +19,8 @@ KINDS = {
     "t_hog": (sample_kinds.hog, 1024, 60),
     "t_sleeper": (sample_kinds.sleeper, 1024, 60),
     "t_deaf": (sample_kinds.deaf, 1024, 60),
-    "t_slow": (sample_kinds.sleeper, 1024, 6),
+    # long enough for a child to start on a loaded CI machine (imports take seconds there)
+    "t_slow": (sample_kinds.sleeper, 1024, 25),
     "t_refuse": (sample_kinds.refuse, 1024, 60),
     "t_crash": (sample_kinds.crash, 1024, 60),
 }

@@ -97,15 +97,15 @@ def test_a_job_over_its_memory_limit_fails_and_the_worker_lives_on(world_store: 
 def test_a_job_over_its_time_limit_is_killed(world_store: Any, tmp_path: Any) -> None:
     store = world_store
     pidfile = tmp_path / "pid"
-    job_id = submit(store, "t_slow", {"seconds": 60, "pidfile": str(pidfile)}, owner="ali")
+    job_id = submit(store, "t_slow", {"seconds": 300, "pidfile": str(pidfile)}, owner="ali")
     with background_worker(store) as worker:
-        st = wait_for(store, job_id, lambda s: s.finished)
+        st = wait_for(store, job_id, lambda s: s.finished, timeout=150)
         assert worker.alive
     assert st.status == "failed"
-    assert st.message == "took longer than 6.0 seconds: narrow the test"
+    assert st.message == "took longer than 25 seconds: narrow the test"
     assert pidfile.exists(), "the job never ran"  # so the limit stopped it, not a start-up fault
     assert _gone(int(pidfile.read_text()))
-    assert st.finished_at - st.started_at < pd.Timedelta(seconds=40)
+    assert st.finished_at - st.started_at < pd.Timedelta(seconds=120)
 
 
 @pytest.mark.parametrize("kind", ["t_sleeper", "t_deaf"])

@@ -12,6 +12,17 @@ Layout of a data directory::
     layers/*.parquet  GeoParquet parts
     layers/*.keys.npy the key index of each part of a partitioned layer
     .lock             writers hold an exclusive flock on it
+    audit/*.parquet   the audit log's journal: one file per append, named by the first and
+                      last ``seq`` it holds (``000000000001-000000000003.parquet``)
+    .audit.lock       appenders to the audit log hold an exclusive flock on it
+
+The audit log is kept apart from the manifest, under its own lock, so that recording a read
+never waits for a load: a load holds the store's write lock for as long as it stages its
+files, an audited read of the app only the audit lock for one small file. Each append reads
+the last ``(seq, hash)`` and writes its chained records as a new file; the newest small files
+are merged into one (:data:`_JOURNAL_MERGE`), the merged file written before the small ones are
+removed (a reader that lists both keeps the merged one). Audit records written before the
+journal (in the manifest) are read before it.
 
 A layer of :data:`~layers.store.PARTITIONED` (incidents) is kept as parts per calendar month
 (UTC) of its timestamp column; ``layers`` lists their data files too. The key index of a part
@@ -85,6 +96,13 @@ __all__ = ["EmbeddedStore"]
 
 _MANIFEST = "manifest.json"
 _FORMAT = 2
+#: the audit journal's folder and file names
+_JOURNAL = "audit"
+_JOURNAL_NAME = re.compile(r"(\d{12})-(\d{12})\.parquet")
+#: merge the newest small journal files once there are this many of them...
+_JOURNAL_MERGE = 64
+#: ... where a file of this many records or more is no longer small
+_JOURNAL_BIG = 20_000
 _READABLE = (1, 2)
 _CRS_JSON = pyproj.CRS.from_epsg(SRID).to_json_dict()
 #: parts a month may have before its smaller ones are merged into one
@@ -134,10 +152,95 @@ class EmbeddedStore(Store):
         manifest = manifest if manifest is not None else self._manifest()
         return [self.root / "layers" / name for name in manifest["layers"].get(layer, [])]
 
+    # ---- the audit journal -----------------------------------------------------------------
+    def _journal_files(self) -> list[tuple[int, int, Path]]:
+        """The journal's files as ``(first seq, last seq, path)`` in order; a file whose
+        records another (merged) file also holds is left out."""
+        folder = self.root / _JOURNAL
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in folder.iterdir():
+            match = _JOURNAL_NAME.fullmatch(path.name)
+            if match:
+                found.append((int(match[1]), int(match[2]), path))
+        keep, last = [], 0
+        for first, end, path in sorted(found, key=lambda f: (f[0], -f[1])):
+            if end > last:
+                keep.append((first, end, path))
+                last = end
+        return keep
+
+    def _journal_tail(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the last chained audit record (journal, else the manifest)."""
+        files = self._journal_files()
+        paths = [files[-1][2]] if files else list(reversed(self._paths("audit")))
+        for path in paths:
+            table = pq.ParquetFile(path)
+            if not {"seq", "hash"} <= set(table.schema_arrow.names):
+                continue
+            cols = table.read(columns=["seq", "hash"])
+            seqs = cols.column("seq")
+            if seqs.null_count == len(seqs):
+                continue
+            at = int(pc.index(seqs, pc.max(seqs)).as_py())
+            return int(seqs[at].as_py()), str(cols.column("hash")[at].as_py())
+        return 0, GENESIS
+
+    def append_audit(self, records: pd.DataFrame) -> None:
+        """Chain ``records`` after the last audit record and write them to the journal, under
+        the audit lock only (see the module docstring): never waits for a load."""
+        if len(records) == 0:
+            return
+        folder = self.root / _JOURNAL
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(self.root / ".audit.lock", "a+")  # noqa: SIM115 - held for the block
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            seq, last = self._journal_tail()
+            chained = audit_records(records, seq, last)
+            self._write_journal(chained, seq + 1, seq + len(chained))
+            small = [f for f in self._journal_files() if f[1] - f[0] + 1 < _JOURNAL_BIG]
+            if len(small) >= _JOURNAL_MERGE:
+                self._merge_journal(small)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+
+    def _write_journal(self, frame: pd.DataFrame, first: int, last: int) -> None:
+        path = self.root / _JOURNAL / f"{first:012d}-{last:012d}.parquet"
+        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        _write_parquet(_to_arrow(frame, get_spec("audit")), tmp)
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+
+    def _merge_journal(self, files: list[tuple[int, int, Path]]) -> None:
+        """Merge the newest run of small journal files into one (called under the lock)."""
+        run: list[tuple[int, int, Path]] = []
+        for item in reversed(files):  # the newest contiguous run
+            if run and item[1] + 1 != run[-1][0]:
+                break
+            run.append(item)
+        run.reverse()
+        if len(run) < 2:
+            return
+        frame = self._read_parts("audit", [p for _, _, p in run], columns=None, filters=None)
+        self._write_journal(frame, run[0][0], run[-1][1])
+        for _, _, path in run:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _audit_paths(self, manifest: dict[str, Any]) -> list[Path]:
+        return self._paths("audit", manifest) + [p for _, _, p in self._journal_files()]
+
     # ---- reads ---------------------------------------------------------------------------
     def layer_names(self) -> list[str]:
-        """Layers present in the manifest."""
-        return sorted(self._manifest()["layers"])
+        """Layers present in the manifest (and the audit log when its journal holds records)."""
+        names = set(self._manifest()["layers"])
+        if self._journal_files():
+            names.add("audit")
+        return sorted(names)
 
     def version(self) -> str:
         """Hash of the manifest's part files (the :data:`UNVERSIONED` layers left out)."""
@@ -149,7 +252,21 @@ class EmbeddedStore(Store):
         manifest = self._manifest()
         if layer in manifest["parts"]:
             return sum(int(p["rows"]) for p in manifest["parts"][layer])
+        if layer == "audit":
+            return self._with_journal(lambda: sum(pq.ParquetFile(p).metadata.num_rows
+                                                  for p in self._audit_paths(manifest)))
         return sum(pq.ParquetFile(p).metadata.num_rows for p in self._paths(layer, manifest))
+
+    @staticmethod
+    def _with_journal(read: Any) -> Any:
+        """``read()``, again when a journal file it listed was merged away meanwhile."""
+        for attempt in range(5):
+            try:
+                return read()
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
+        return None
 
     def read(self, layer: str, *, columns: Sequence[str] | None = None,
              filters: Sequence[Filter] | None = None) -> pd.DataFrame:
@@ -158,6 +275,9 @@ class EmbeddedStore(Store):
         if layer in manifest["parts"]:
             return self._read_partitioned(layer, manifest["parts"][layer], columns=columns,
                                           filters=filters)
+        if layer == "audit":
+            return self._with_journal(lambda: self._read_parts(
+                layer, self._audit_paths(manifest), columns=columns, filters=filters))
         return self._read_parts(layer, self._paths(layer, manifest), columns=columns,
                                 filters=filters)
 
@@ -295,6 +415,7 @@ class _EmbeddedTransaction(Transaction):
         self.before = json.loads(json.dumps(manifest))
         self.manifest = manifest
         self.written: list[Path] = []
+        self.audit_after: list[pd.DataFrame] = []
 
     def _write_part(self, layer: str, spec: LayerSpec | None, frame: pd.DataFrame) -> str:
         name = f"{layer}.{uuid.uuid4().hex}.parquet"
@@ -382,27 +503,10 @@ class _EmbeddedTransaction(Transaction):
             self._write_part(layer, spec, current[keep.to_numpy(dtype=bool)])]
 
     def append_audit(self, records: pd.DataFrame) -> None:
-        """Chain ``records`` after the last audit record and append them. The transaction
-        holds the store's write lock, so no other writer (thread or process) reads the same
-        last record before this one commits."""
+        """Audit records of this transaction: written to the audit journal when the
+        transaction commits (and not at all when it fails)."""
         if len(records):
-            self.append("audit", audit_records(records, *self._audit_tail()))
-
-    def _audit_tail(self) -> tuple[int, str]:
-        """``(seq, hash)`` of the last chained audit record as this transaction sees it
-        (``(0, GENESIS)`` for none): the parts are read newest first, ``seq`` and ``hash``
-        only, until one holds a chained record (records from before the chain have none)."""
-        for path in reversed(self.store._paths("audit", self.manifest)):
-            table = pq.ParquetFile(path)
-            if not {"seq", "hash"} <= set(table.schema_arrow.names):
-                continue
-            cols = table.read(columns=["seq", "hash"])
-            seqs = cols.column("seq")
-            if seqs.null_count == len(seqs):
-                continue
-            at = int(pc.index(seqs, pc.max(seqs)).as_py())
-            return int(seqs[at].as_py()), str(cols.column("hash")[at].as_py())
-        return 0, GENESIS
+            self.audit_after.append(records)
 
     # ---- partitioned layers --------------------------------------------------------------
     def _parts(self, layer: str, spec: LayerSpec) -> list[dict[str, Any]]:
@@ -508,6 +612,8 @@ class _EmbeddedTransaction(Transaction):
         os.replace(tmp, root / _MANIFEST)
         _fsync_dir(root)
         self._sweep()
+        for records in self.audit_after:
+            self.store.append_audit(records)
 
     def _sweep(self) -> None:
         """Remove part files no longer referenced (also those left by killed loads)."""

@@ -138,7 +138,7 @@ def test_an_edited_embedded_audit_file_is_found(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "store")
     for user in ("a", "b", "c"):
         store.append_audit(records(user))
-    path = store._paths("audit")[1]  # the second record's part
+    path = store._journal_files()[1][2]  # the second record's journal file
     table = pq.read_table(path)  # someone edits the file in place
     at = table.schema.get_field_index("rows")
     pq.write_table(table.set_column(at, "rows", pa.array([999] * table.num_rows,
@@ -175,3 +175,38 @@ def test_a_store_at_0003_with_audit_records_upgrades_and_chains(blank_postgis_db
         store.append_audit(records("new", 2))
         check = auditlog.verify(store.read("audit"))
     assert check.ok and (check.records, check.chained, check.unchained) == (3, 2, 1)
+
+
+def test_an_embedded_audit_record_never_waits_for_a_load(tmp_path: Path) -> None:
+    """A load holds the store's write lock while it stages its files; recording an audited
+    read takes only the audit journal's lock, so it goes through meanwhile."""
+    store = EmbeddedStore(tmp_path / "store")
+    written = threading.Event()
+
+    def audit_meanwhile() -> None:
+        EmbeddedStore(tmp_path / "store").append_audit(records("reader"))
+        written.set()
+
+    with store.transaction() as txn:  # a load in progress: the write lock is held
+        txn.append("store_meta", pd.DataFrame({"key": ["k"], "value": ["v"]}))
+        thread = threading.Thread(target=audit_meanwhile)
+        thread.start()
+        assert written.wait(60), "the audit record waited for the load"
+        txn.append_audit(records("loader"))  # the load's own record: after its commit
+    thread.join()
+    assert _check(store, 2)["user"].tolist() == ["reader", "loader"]
+
+
+def test_the_embedded_journal_merges_small_files_and_keeps_the_chain(tmp_path: Path) -> None:
+    from riskmap.layers import embedded
+
+    store = EmbeddedStore(tmp_path / "store")
+    for i in range(embedded._JOURNAL_MERGE + 5):
+        store.append_audit(records(f"u{i}"))
+    files = store._journal_files()
+    assert len(files) < embedded._JOURNAL_MERGE  # merged
+    assert [f[0] for f in files] == sorted(f[0] for f in files)
+    assert len(list((tmp_path / "store" / "audit").glob("*.parquet"))) == len(files)
+    log = _check(store, embedded._JOURNAL_MERGE + 5)
+    assert log["user"].tolist() == [f"u{i}" for i in range(embedded._JOURNAL_MERGE + 5)]
+    assert store.count("audit") == embedded._JOURNAL_MERGE + 5

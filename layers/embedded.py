@@ -249,35 +249,47 @@ class EmbeddedStore(Store):
 
     def count(self, layer: str) -> int:
         """Row count from the manifest (partitioned layers) or the Parquet footers."""
+        return int(self._retrying(lambda: self._count_once(layer)))
+
+    def _count_once(self, layer: str) -> int:
         manifest = self._manifest()
         if layer in manifest["parts"]:
             return sum(int(p["rows"]) for p in manifest["parts"][layer])
         if layer == "audit":
-            return self._with_journal(lambda: sum(pq.ParquetFile(p).metadata.num_rows
-                                                  for p in self._audit_paths(manifest)))
+            return sum(pq.ParquetFile(p).metadata.num_rows for p in self._audit_paths(manifest))
         return sum(pq.ParquetFile(p).metadata.num_rows for p in self._paths(layer, manifest))
 
     @staticmethod
-    def _with_journal(read: Any) -> Any:
-        """``read()``, again when a journal file it listed was merged away meanwhile."""
-        for attempt in range(5):
+    def _retrying(read: Any) -> Any:
+        """``read()``, again (from a fresh manifest) when a file it listed was swept by a
+        write that committed meanwhile; a store that keeps losing files is an error."""
+        for attempt in range(8):
             try:
                 return read()
-            except FileNotFoundError:
-                if attempt == 4:
-                    raise
+            except FileNotFoundError as exc:
+                if attempt == 7:
+                    raise StoreError(f"store files keep disappearing while read ({exc})") \
+                        from exc
         return None
 
     def read(self, layer: str, *, columns: Sequence[str] | None = None,
              filters: Sequence[Filter] | None = None) -> pd.DataFrame:
-        """Read a layer, pushing filters down to Parquet (and to the month parts)."""
+        """Read a layer, pushing filters down to Parquet (and to the month parts).
+
+        Readers take no lock: a write that commits meanwhile and sweeps the files this read
+        listed makes it start again from the new manifest.
+        """
+        return self._retrying(lambda: self._read_once(layer, columns, filters))
+
+    def _read_once(self, layer: str, columns: Sequence[str] | None,
+                   filters: Sequence[Filter] | None) -> pd.DataFrame:
         manifest = self._manifest()
         if layer in manifest["parts"]:
             return self._read_partitioned(layer, manifest["parts"][layer], columns=columns,
                                           filters=filters)
         if layer == "audit":
-            return self._with_journal(lambda: self._read_parts(
-                layer, self._audit_paths(manifest), columns=columns, filters=filters))
+            return self._read_parts(layer, self._audit_paths(manifest), columns=columns,
+                                    filters=filters)
         return self._read_parts(layer, self._paths(layer, manifest), columns=columns,
                                 filters=filters)
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import flask
 from flask import Flask, Response, request
 
+from riskmap import i18n
 from riskmap.auth.roles import Principal
 from riskmap.auth.tokens import new_token, same, token_hash
 from riskmap.layers.access import DataAccess
@@ -37,6 +38,8 @@ COOKIE = "riskmap_session"
 FORM_COOKIE = "riskmap_form"
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
+#: the ingest API: no session or Origin; its own bearer tokens (riskmap.app.api)
+API_PATH = "/api/v1/"
 #: paths served without a session (the login page, its stylesheet, the health check)
 _OPEN = ("/login", "/assets/login.css", "/assets/riskmap.css", "/healthz", "/favicon.ico",
          "/_favicon.ico")
@@ -73,26 +76,44 @@ def _same_origin() -> bool:
 
 
 def login_page(message: str = "", *, username: str = "", form_token: str = "",
-               next_path: str = "/") -> str:
-    """The login form (plain HTML; every value escaped)."""
+               next_path: str = "/", lang: str = i18n.DEFAULT, chosen: bool = False) -> str:
+    """The login form in ``lang`` (plain HTML; every value escaped), with a language switch.
+
+    ``chosen``: the user picked ``lang`` (``?lang=``): the form keeps it for after the login.
+    """
     esc = html.escape
+    lang = i18n.normalize(lang) or i18n.DEFAULT
+
+    def _(text: str) -> str:
+        return esc(i18n.gettext(text, lang))
+
+    title, sub, user_label = _("log in"), _("Mahalla public-safety risk maps"), _("User name")
+    password_label, submit = _("Password"), _("Log in")
+
     note = f'<p class="login-error" role="alert">{esc(message)}</p>' if message else ""
+    current = {code: ' aria-current="true"' if code == lang else ""
+               for code in i18n.LANGUAGE_NAMES}
+    switch = " · ".join(
+        f'<a href="{LOGIN_PATH}?lang={code}&amp;next={esc(_quote(next_path))}" hreflang="{code}"'
+        f'{current[code]}>{esc(name)}</a>' for code, name in i18n.LANGUAGE_NAMES.items())
+    action = LOGIN_PATH + (f"?lang={lang}" if chosen else "")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang.replace("_", "-")}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>riskmap: log in</title><link rel="stylesheet" href="/assets/login.css"></head>
+<title>riskmap: {title}</title><link rel="stylesheet" href="/assets/login.css"></head>
 <body><main class="login">
-<h1>riskmap</h1><p class="login-sub">Mahalla public-safety risk maps</p>{note}
-<form method="post" action="{LOGIN_PATH}" autocomplete="on">
+<nav class="login-languages" id="login-languages">{switch}</nav>
+<h1>riskmap</h1><p class="login-sub">{sub}</p>{note}
+<form method="post" action="{action}" autocomplete="on">
 <input type="hidden" name="form_token" value="{esc(form_token)}">
 <input type="hidden" name="next" value="{esc(next_path)}">
-<label for="username">User name</label>
+<label for="username">{user_label}</label>
 <input id="username" name="username" value="{esc(username)}" autocomplete="username" required
  autofocus maxlength="64">
-<label for="password">Password</label>
+<label for="password">{password_label}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required
  maxlength="200">
-<button type="submit" id="login-submit">Log in</button>
+<button type="submit" id="login-submit">{submit}</button>
 </form></main></body></html>"""
 
 
@@ -157,6 +178,8 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
 
     @server.before_request
     def _require_login() -> Response | None:
+        if request.path.startswith(API_PATH):  # API tokens, checked by riskmap.app.api
+            return None
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
             return Response("Refused: the request does not come from this app's pages.\n",
                             403, mimetype="text/plain")
@@ -182,10 +205,16 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
     funcs = server.before_request_funcs.setdefault(None, [])
     funcs.insert(0, funcs.pop(funcs.index(_require_login)))
 
+    def _login_language() -> str:
+        return (i18n.normalize(request.args.get("lang"))
+                or i18n.best_match(request.headers.get("Accept-Language")) or i18n.DEFAULT)
+
     def _form(message: str = "", status: int = 200, username: str = "") -> Response:
         token = new_token(16)
         body = login_page(message, username=username, form_token=token,
-                          next_path=_safe_next(request.values.get("next")))
+                          next_path=_safe_next(request.values.get("next")),
+                          lang=_login_language(),
+                          chosen=i18n.normalize(request.args.get("lang")) is not None)
         resp = Response(body, status, mimetype="text/html")
         resp.set_cookie(FORM_COOKIE, token_hash(token), httponly=True, samesite="Strict",
                         secure=request.is_secure, max_age=3600, path=LOGIN_PATH)
@@ -200,16 +229,28 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
         form_ok = same(token_hash(request.form.get("form_token", "")),
                        request.cookies.get(FORM_COOKIE, "-"))
         username = request.form.get("username", "")[:64]
+        lang = _login_language()
         if not form_ok:
-            return _form("The form expired: please log in again.", 400, username)
+            return _form(i18n.gettext("The form expired: please log in again.", lang), 400,
+                         username)
         result = accounts.authenticate(store, username, request.form.get("password", "")[:200],
                                        client=_client(), directory=directory)
         if result.principal is None:
-            message = result.reason + (f" (wait {result.wait_s:.0f} s)" if result.wait_s
-                                       else "")
-            return _form(message[:1].upper() + message[1:] + ".", 401, username)
+            wait = i18n.gettext("wait {seconds} s", lang).format(seconds=f"{result.wait_s:.0f}")
+            message = (i18n.gettext(result.reason, lang)
+                       + (f" ({wait})" if result.wait_s else ""))
+            message = message[:1].upper() + message[1:] + "."
+            return _form(message, 401, username)
         token, _ = accounts.start_session(store, result.principal, policy=policy)
-        resp = flask.redirect(_safe_next(request.form.get("next")), code=303)
+        target = _safe_next(request.form.get("next"))
+        chosen = i18n.normalize(request.args.get("lang"))
+        if chosen is not None:  # picked on the login page: kept in the profile and the URL
+            accounts.set_language(store, result.principal.username, chosen)
+            path, _q, query = target.partition("?")
+            from riskmap.app.language import with_language
+
+            target = path + with_language(query, chosen)
+        resp = flask.redirect(target, code=303)
         resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict",
                         secure=request.is_secure, path="/",
                         max_age=int(policy.lifetime.total_seconds()))
@@ -225,7 +266,8 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
             if found is not None:
                 (access_for(found[0]) if access_for is not None
                  else DataAccess.for_principal(store, found[0])).audit("logout")
-        resp = flask.redirect(LOGIN_PATH, code=303)
+        lang = i18n.normalize(request.args.get("lang"))
+        resp = flask.redirect(LOGIN_PATH + (f"?lang={lang}" if lang else ""), code=303)
         resp.delete_cookie(COOKIE, path="/")
         return resp
 

@@ -16,8 +16,12 @@ import numpy as np
 import pandas as pd
 
 from riskmap.csvsafe import to_csv
+from riskmap.i18n import N_, current_language, format_decimal, format_number, ngettext
+from riskmap.i18n import gettext as _
+from riskmap.i18n.names import column_header, column_label, display_name
 
-__all__ = ["Brief", "brief_csv", "brief_filename", "brief_html", "trend_svg"]
+__all__ = ["BRIEF_CSS", "Brief", "brief_csv", "brief_filename", "brief_html", "html_table",
+           "trend_svg"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;color:#222;
@@ -88,6 +92,10 @@ def brief_filename(brief: Brief, ext: str) -> str:
 def brief_csv(brief: Brief) -> str:
     """The incidents of the brief as CSV, each row carrying the mahalla id, name and district.
 
+    The headers are the column ids in English (or with no language set), the machine-readable
+    form other systems read; in another language they are the columns' translated names
+    (:func:`riskmap.i18n.names.column_header`).
+
     Examples
     --------
     >>> b = Brief({"mahalla_id": "M1", "name": "Navro'z", "district": "D"}, "",
@@ -101,6 +109,7 @@ def brief_csv(brief: Brief) -> str:
                         "mahalla": [m.get("name")] * len(brief.incidents),
                         "district": [m.get("district")] * len(brief.incidents)})
     out = pd.concat([out, brief.incidents.reset_index(drop=True)], axis=1)
+    out.columns = [column_header(c) for c in out.columns]
     buf = io.StringIO()
     to_csv(out, buf)  # formula cells neutralised
     return buf.getvalue()
@@ -123,7 +132,7 @@ def trend_svg(months: list[str], counts: list[int], *, width: int = 640,
     peak = max(max(counts), 1)
     bar_w = (width - left) / len(months)
     parts = [f'<svg width="{width}" height="{height}" '
-             f'role="img" aria-label="Incidents per month">',
+             f'role="img" aria-label="{html.escape(_("Incidents per month"))}">',
              f'<text x="0" y="{top + 8}" font-size="10">{peak}</text>',
              f'<text x="0" y="{top + plot_h}" font-size="10">0</text>']
     for i, (label, c) in enumerate(zip(months, counts, strict=True)):
@@ -143,7 +152,7 @@ def _table(frame: pd.DataFrame, *, empty: str, limit: int | None = None) -> str:
     if frame is None or frame.empty:
         return f'<p class="note">{html.escape(empty)}</p>'
     shown = frame if limit is None else frame.head(limit)
-    head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in shown.columns)
+    head = "".join(f"<th>{html.escape(column_label(c))}</th>" for c in shown.columns)
     rows = []
     for rec in shown.itertuples(index=False):
         cells = []
@@ -151,11 +160,15 @@ def _table(frame: pd.DataFrame, *, empty: str, limit: int | None = None) -> str:
             num = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
             text = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
             if isinstance(v, float | np.floating) and np.isfinite(v):
-                text = f"{v:,.2f}"
+                text = format_decimal(float(v), 2)
+            elif num and not isinstance(v, float | np.floating):
+                text = format_number(int(v))
             cls = ' class="num"' if num else ""
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    note = (f'<p class="note">First {limit:,} of {len(frame):,} rows; the CSV has them all.</p>'
+    note = ('<p class="note">' + html.escape(
+                _("First {limit} of {total} rows; the CSV has them all.").format(
+                    limit=format_number(limit), total=format_number(len(frame)))) + "</p>"
             if limit is not None and len(frame) > limit else "")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
@@ -178,37 +191,74 @@ def brief_html(brief: Brief, *, max_incidents: int = 200) -> str:
     m = brief.mahalla
     e = html.escape
     pop = m.get("population")
-    pop_text = f"{pop:,.0f}" if isinstance(pop, int | float) and np.isfinite(pop) else "unknown"
+    pop_text = (format_number(pop) if isinstance(pop, int | float) and np.isfinite(pop)
+                else _("unknown"))
     status_now = ""
-    if brief.status is not None and not brief.status.empty:
+    status = _shown_status(brief.status)
+    if status is not None and not status.empty:
         s = str(brief.status["status"].iloc[0])
-        status_now = (f'<p>Status {e(str(brief.status["month"].iloc[0]))}: '
-                      f'<span class="badge {e(s)}">{e(s)}</span> '
-                      f'{e(str(brief.status["why"].iloc[0]))}</p>')
-    banner = ('<p class="badge yellow">Synthetic demo data: not real incidents.</p>'
+        status_now = (f'<p>{e(_("Status"))} {e(str(status["month"].iloc[0]))}: '
+                      f'<span class="badge {e(s)}">{e(str(status["status"].iloc[0]))}</span> '
+                      f'{e(str(status["why"].iloc[0]))}</p>')
+    banner = (f'<p class="badge yellow">{e(_("Synthetic demo data: not real incidents."))}</p>'
               if brief.demo else "")
     total = len(brief.incidents)
+    incidents = ngettext("{n} incident", "{n} incidents", total).format(
+        n=f"<b>{format_number(total)}</b>")
+    categories = brief.categories
+    if categories is not None and "category" in categories:
+        categories = categories.assign(category=[display_name(c) for c in categories["category"]])
+    listed = brief.incidents
+    if listed is not None and "category" in listed:
+        listed = listed.assign(category=[display_name(c) for c in listed["category"]])
     body = [
         banner,
-        f"<h1>{e(str(m.get('name')))} mahalla</h1>",
-        f'<p class="meta">{e(str(m.get("district")))}, {e(str(m.get("region")))} · id '
-        f"{e(str(m.get('mahalla_id')))} · population {pop_text}</p>",
-        f"<p><b>{total:,}</b> incident{'s' if total != 1 else ''} · {e(brief.window)}</p>",
+        f"<h1>{e(_('{name} mahalla').format(name=m.get('name')))}</h1>",
+        f'<p class="meta">{e(str(m.get("district")))}, {e(str(m.get("region")))} · '
+        + e(_("id {id} · population {population}").format(id=m.get("mahalla_id"),
+                                                            population=pop_text)) + "</p>",
+        f"<p>{incidents} · {e(brief.window)}</p>",
         status_now,
-        "<h2>Incidents per month</h2>",
-        trend_svg(brief.months, brief.monthly) or '<p class="note">No months.</p>',
-        "<h2>By category</h2>",
-        _table(brief.categories, empty="No incidents in the period."),
-        "<h2>Status history</h2>",
-        _table(brief.status, empty="No status history (run riskmap build)."),
-        "<h2>Cameras in the mahalla</h2>",
-        _table(brief.cameras, empty="No cameras recorded in this mahalla."),
-        "<h2>Incidents</h2>",
-        _table(brief.incidents, empty="No incidents in the period.", limit=max_incidents),
-        f'<p class="note">Generated {e(brief.generated)} by riskmap. Police data: handle '
-        "according to your access rules.</p>",
+        f"<h2>{e(_('Incidents per month'))}</h2>",
+        trend_svg(brief.months, brief.monthly) or f'<p class="note">{e(_("No months."))}</p>',
+        f"<h2>{e(_('By category'))}</h2>",
+        _table(categories, empty=_("No incidents in the period.")),
+        f"<h2>{e(_('Status history'))}</h2>",
+        _table(status, empty=_("No status history (run riskmap build).")),
+        f"<h2>{e(_('Cameras in the mahalla'))}</h2>",
+        _table(brief.cameras, empty=_("No cameras recorded in this mahalla.")),
+        f"<h2>{e(_('Incidents'))}</h2>",
+        _table(listed, empty=_("No incidents in the period."), limit=max_incidents),
+        '<p class="note">' + e(_("Generated {when} by riskmap. Police data: handle according "
+                                 "to your access rules.").format(when=brief.generated)) + "</p>",
     ]
-    title = e(f"Brief: {m.get('name')} ({m.get('mahalla_id')})")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    title = e(_("Brief: {name} ({id})").format(name=m.get("name"), id=m.get("mahalla_id")))
+    lang = (current_language() or "en").split("_")[0]
+    return (f"<!DOCTYPE html>\n<html lang=\"{e(lang)}\"><head><meta charset=\"utf-8\">"
             f"<title>{title}</title><style>{_CSS}</style></head><body>"
             + "\n".join(p for p in body if p) + "</body></html>\n")
+
+
+#: texts translated inside f-strings above, which ``pybabel extract`` does not see
+_MARKED = (N_("Synthetic demo data: not real incidents."), N_("{name} mahalla"),
+           N_("No months."), N_("By category"))
+
+
+def _shown_status(status: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The status history with its statuses and stored reasons in the reader's language
+    (as stored when no language is set)."""
+    if status is None or status.empty or current_language() is None:
+        return status
+    from riskmap.i18n.why import render_why
+
+    out = status.copy()
+    if "status" in out:
+        out["status"] = [display_name(v) for v in out["status"]]
+    if "why" in out:
+        out["why"] = render_why(out["why"])
+    return out
+
+
+#: the brief's style and table, shared with the review pack (:mod:`riskmap.app.review_pack`)
+BRIEF_CSS = _CSS
+html_table = _table

@@ -33,7 +33,15 @@ import shapely
 
 from riskmap.app.data import AppModel, ViewQuery, resolve
 from riskmap.app.figures_commanders import METRICS, RingIndex, ring_index
-from riskmap.app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
+from riskmap.app.urlstate import (
+    encode_params,
+    parse_focus,
+    parse_list,
+    parse_text,
+    parse_window,
+    search_string,
+)
+from riskmap.geo.focus import FOCUS_FIELDS, focus_bits, group_mask
 from riskmap.geo.hotspots import (
     benjamini_hochberg,
     classify_gi,
@@ -99,6 +107,9 @@ class CommandersView:
         Optional layers shown (:data:`LAYERS`).
     mahalla
         The mahalla whose side panel is open.
+    focus
+        Keep only the incidents of one focus group (:data:`riskmap.geo.focus.FOCUS_GROUPS`);
+        ``None``: all.
     """
 
     level: str = "mahalla"
@@ -110,12 +121,14 @@ class CommandersView:
     categories: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
     mahalla: str | None = None
+    focus: str | None = None
 
     def query(self, res: int | None = None) -> ViewQuery:
         """The model's :class:`ViewQuery` (``res`` for the H3 level, default 9)."""
         level = "mahalla" if self.level == "mahalla" else f"h3_{res or 9}"
         return ViewQuery(level=level, region=self.region, district=self.district,
-                         start=self.start, end=self.end, categories=self.categories)
+                         start=self.start, end=self.end, categories=self.categories,
+                         focus=self.focus)
 
     def to_params(self) -> dict[str, str]:
         """Non-default fields as URL query parameters."""
@@ -125,6 +138,7 @@ class CommandersView:
             ("region", self.region), ("district", self.district), ("mahalla", self.mahalla),
             ("start", self.start), ("end", self.end),
             ("categories", self.categories), ("layers", self.layers),
+            ("focus", self.focus),
         ])
 
     def to_search(self) -> str:
@@ -140,7 +154,7 @@ class CommandersView:
         >>> CommandersView.from_params({"level": "h3", "metric": "bogus", "layers": "kde,x"})
         ... # doctest: +NORMALIZE_WHITESPACE
         CommandersView(level='h3', metric='count', region=None, district=None, start=None,
-                       end=None, categories=(), layers=('kde',), mahalla=None)
+                       end=None, categories=(), layers=('kde',), mahalla=None, focus=None)
         """
         start, end = parse_window(params)
         metric = str(params.get("metric") or "count")
@@ -153,6 +167,7 @@ class CommandersView:
             categories=parse_list(params.get("categories")),
             layers=tuple(x for x in parse_list(params.get("layers")) if x in LAYERS),
             mahalla=parse_text(params, "mahalla"),
+            focus=parse_focus(params),
         )
 
 
@@ -242,7 +257,7 @@ class CommandersData:
         The first map at a resolution otherwise pays for them (seconds on 1M incidents).
         Runs once per area in a daemon thread; does nothing when ``background`` is off.
         """
-        key = ("warm", view.region, view.district)
+        key = ("warm", *self._area(view))
         if not self.background or key in self._cache:
             return
         self._cache[key] = True
@@ -268,8 +283,8 @@ class CommandersData:
         return None if got is False else got
 
     def months(self) -> list[date]:
-        """Month starts (local) from the first to the last incident."""
-        return month_starts(*self.model.date_bounds())
+        """Month starts (local) from the first to the last incident (once per data version)."""
+        return list(self._cached("months", lambda: month_starts(*self.model.date_bounds())))
 
     def mahalla_index(self) -> pd.Index:
         """Positions of the mahalla ids in ``model.mahallas``."""
@@ -279,24 +294,64 @@ class CommandersData:
     def _positions(self, view: CommandersView) -> np.ndarray:
         return self.model.mahalla_positions(view.region, view.district)
 
+    def _area(self, view: CommandersView) -> tuple[str | None, str | None]:
+        """The view's (region, district) as a cache key: names the data does not know (a
+        crafted request can send any) share one key, so caches stay bounded by the data."""
+        regions, districts = self._cached("area_names", lambda: (
+            set(self.model.mahallas["region"].dropna().astype(str)),
+            set(self.model.mahallas["district"].dropna().astype(str))))
+        unknown = "\0unknown"
+        return (view.region if view.region is None or view.region in regions else unknown,
+                view.district if view.district is None or view.district in districts
+                else unknown)
+
     # ---- the map ------------------------------------------------------------------------
-    def mahalla_units(self, view: CommandersView) -> gpd.GeoDataFrame:
-        """Mahallas of the view with ``count, rate, gi_z, gi_class, trend, status, why``."""
-        units = self.model.units(replace(view, level="mahalla").query()).reset_index(drop=True)
+    def mahalla_units(self, view: CommandersView) -> pd.DataFrame:
+        """Mahallas of the view with ``count, rate, gi_z, gi_class, trend, status, why``, the
+        ``x``/``y`` label points and ``pos`` (the position in ``model.mahallas``, whose cached
+        rings the map draws: no polygons here, a GeoDataFrame costs more than the counts)."""
+        units = self.model.table(replace(view, level="mahalla").query()).reset_index(drop=True)
         units["rate"] = units["rate_per_1000"]
         pos = self.mahalla_index().get_indexer(units["mahalla_id"].astype(object).to_numpy())
         units["pos"] = pos
-        adj = self._cached("mahalla_adj", lambda: mahalla_weights(self.model.mahallas).sparse)
-        z, cls = _gi(units["count"].to_numpy(dtype=float), adj[pos][:, pos])
+        area = self._area(view)
+
+        def sliced() -> Any:  # the contiguity of the area's mahallas, once per area
+            adj = self._cached("mahalla_adj",
+                               lambda: mahalla_weights(self.model.mahallas).sparse)
+            return sp.csr_matrix(adj[pos][:, pos])
+        adj = self._cached(("mahalla_adj", *area), sliced)
+        if adj.shape[0] != len(pos):  # (never: the area's mahallas are fixed per load)
+            adj = sliced()
+        z, cls = _gi(units["count"].to_numpy(dtype=float), adj)
         units["gi_z"] = z
         units["gi_class"] = cls
-        trend = self._trend_lookup("mahalla", None)
-        units["trend"] = (units["mahalla_id"].astype(object).map(trend).astype(object)
-                          if trend is not None else None)
-        status = self.status_at(view)
-        units["status"] = units["mahalla_id"].astype(object).map(status["status"]).astype(object)
-        units["why"] = units["mahalla_id"].astype(object).map(status["why"]).astype(object)
+        trend = self._cached("trend_by_pos", self._trend_by_position)
+        units["trend"] = trend[pos] if trend is not None else None
+        status, why = self._status_by_position(view)
+        units["status"] = status[pos]
+        units["why"] = why[pos]
         return units
+
+    def _trend_by_position(self) -> np.ndarray | bool:
+        """The mahallas' trend class, aligned with ``model.mahallas`` (None where unknown)."""
+        trend = self._trend_lookup("mahalla", None)
+        if trend is None:
+            return np.full(len(self.mahalla_index()), None, dtype=object)
+        trend = trend[~trend.index.duplicated(keep="last")]
+        return trend.reindex(self.mahalla_index()).astype(object).to_numpy(na_value=None)
+
+    def _status_by_position(self, view: CommandersView) -> tuple[np.ndarray, np.ndarray]:
+        """``status`` and ``why`` at the view's last month, aligned with ``model.mahallas``."""
+        month = self._status_month(view)
+
+        def build() -> tuple[np.ndarray, np.ndarray]:
+            cur = self.status_at(view)
+            cur = cur[~cur.index.duplicated(keep="last")]
+            index = self.mahalla_index()
+            return (cur["status"].reindex(index).astype(object).to_numpy(na_value=None),
+                    cur["why"].reindex(index).astype(object).to_numpy(na_value=None))
+        return self._cached(("status_by_pos", month), build)
 
     def h3_units(self, view: CommandersView, viewport: Viewport) -> gpd.GeoDataFrame:
         """Cells of the view at ``viewport.res`` inside its extent, with the metric columns.
@@ -310,11 +365,18 @@ class CommandersData:
         uniq, codes = self.model.cells(res)
         keep = self.model.mask(q)
         counts_all = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
+        scodes = self.model.suppressed_cells(res)  # regions seen suppressed: small counts hidden
+        if len(scodes):
+            skeep = self.model.mask(q, suppressed=True) & (scodes >= 0)
+            counts_all = counts_all + np.bincount(scodes[skeep], minlength=len(uniq))
         cells, upos, adj = universe
-        y = counts_all[upos].astype(float)
+        shown, hidden, count_text = self.model.hide(counts_all[upos],
+                                                    self.model.cell_suppressed(res)[upos])
+        y = shown.astype(float)
         z, cls = _gi(y, adj)
         polys, cx, cy, hexes = self.model.cell_shapes(res)
         frame = pd.DataFrame({"h3": cells, "h3_hex": hexes[upos], "count": y.astype(np.int64),
+                              "count_text": count_text, "suppressed": hidden,
                               "gi_z": z, "gi_class": cls, "pos": upos})
         total = frame["count"].sum()
         frame["share"] = frame["count"] * 100.0 / total if total else 0.0
@@ -337,9 +399,14 @@ class CommandersData:
             uniq, codes = self.model.cells(res)
             area = self.model.mask(ViewQuery(region=view.region, district=view.district))
             present = np.bincount(codes[area & (codes >= 0)], minlength=len(uniq)) > 0
+            scodes = self.model.suppressed_cells(res)
+            if len(scodes):
+                sarea = self.model.mask(ViewQuery(region=view.region, district=view.district),
+                                        suppressed=True) & (scodes >= 0)
+                present |= np.bincount(scodes[sarea], minlength=len(uniq)) > 0
             upos = np.flatnonzero(present)
             return uniq[upos], upos, h3_weights(uniq[upos]).sparse
-        return self._cached(("universe", res, view.region, view.district), build)
+        return self._cached(("universe", res, *self._area(view)), build)
 
     def _trend_lookup(self, level: str, res: int | None) -> pd.Series | None:
         if level == "mahalla":
@@ -364,7 +431,7 @@ class CommandersData:
         def build() -> Any:
             base = self.base_map(view)
             return tuple(float(v) for v in shapely.total_bounds(base)) if len(base) else False
-        got = self._cached(("bounds", view.region, view.district), build)
+        got = self._cached(("bounds", *self._area(view)), build)
         return None if got is False else got
 
     def mahalla_rings(self) -> RingIndex:
@@ -377,7 +444,7 @@ class CommandersData:
 
     def base_rings(self, view: CommandersView) -> RingIndex:
         """Rings of the mahallas of the view's area (cached per area)."""
-        return self._cached(("brings", view.region, view.district),
+        return self._cached(("brings", *self._area(view)),
                             lambda: self.mahalla_rings().take(self._positions(view)))
 
     def highlight_rings(self, mahalla_ids: list[str]) -> RingIndex:
@@ -408,7 +475,8 @@ class CommandersData:
                 if first is None:
                     return pd.DataFrame(columns=["mahalla_id", "month", "status", "why",
                                                  "count", "rate_per_1000", "gi_z", "gi_class"])
-                h = status_history_frame(self._incident_frame(), self.model.mahallas,
+                own = self.model.mahallas[~self.model.suppressed_mahallas()]  # no status
+                h = status_history_frame(self._incident_frame(), own,  # of suppressed ones
                                          start=pd.Timestamp(first), end=pd.Timestamp(last))
             h["month"] = pd.to_datetime(h["month"], utc=True)
             h["mahalla_id"] = h["mahalla_id"].astype(object)
@@ -437,8 +505,13 @@ class CommandersData:
                              "why": cur["why"].astype(object).to_numpy()},
                             index=cur["mahalla_id"].to_numpy())
 
-    def red_list(self, view: CommandersView) -> pd.DataFrame:
+    def red_list(self, view: CommandersView, *, exact: bool = True) -> pd.DataFrame:
         """Red mahallas of the view's area at its last month; ``newly red`` when not red before.
+
+        With a focus group (``view.focus``) each row also has ``focus`` (the mahalla's
+        incidents of that group in the view's window and categories; ``"< 5"`` where hidden:
+        ``exact=False`` or a region seen suppressed) and ``focus_count`` (0 where hidden), and
+        the rows go by it (descending) after the newly red.
 
         Returns
         -------
@@ -446,12 +519,43 @@ class CommandersData:
             ``id, mahalla_id, name, district, status ("red" | "newly red"), count,
             rate_per_1000, gi_z, why``, the newly red first, then by count (descending).
         """
-        h = self.status_history()
         month = self._status_month(view)
         cols = ["id", "mahalla_id", "name", "district", "status", "count", "rate_per_1000",
                 "gi_z", "why"]
         if month is None:
-            return pd.DataFrame(columns=cols)
+            out = pd.DataFrame(columns=cols)
+        else:
+            # one list per area and month (a few hundred at most), shared by every request
+            out = self._cached(("red", *self._area(view), month),
+                               lambda: self._red_list(view, month)).copy()
+        return self._with_focus(out, view, exact) if view.focus else out
+
+    def focus_by_mahalla(self, view: CommandersView) -> np.ndarray:
+        """Incidents of the view's focus group (window and categories) per position in
+        ``model.mahallas`` (all incidents when the view has no focus)."""
+        d = self.model.codes()
+        keep = self.model.mask(replace(view, level="mahalla", region=None,
+                                       district=None).query())
+        keep &= d.mahalla_code >= 0
+        return np.bincount(d.mahalla_code[keep], minlength=len(self.mahalla_index()))
+
+    def _with_focus(self, red: pd.DataFrame, view: CommandersView, exact: bool) -> pd.DataFrame:
+        counts = self.focus_by_mahalla(view)
+        pos = self.mahalla_index().get_indexer(red["mahalla_id"].astype(object).to_numpy())
+        got = np.where(pos >= 0, counts[np.maximum(pos, 0)] if len(counts) else 0, 0)
+        supp = self.model.suppressed_mahallas()
+        hide = (supp[np.maximum(pos, 0)] if len(supp) else np.zeros(len(pos), bool)) | (
+            not exact)
+        shown, hidden, text = self.model.hide(got.astype(np.int64), hide)
+        red["focus_count"] = shown
+        red["focus"] = np.where(hidden, text, shown.astype(object))
+        red["_new"] = red["status"] == "newly red"
+        red = red.sort_values(["_new", "focus_count", "count"], ascending=[False, False, False],
+                              kind="stable")
+        return red.drop(columns="_new").reset_index(drop=True)
+
+    def _red_list(self, view: CommandersView, month: pd.Timestamp) -> pd.DataFrame:
+        h = self.status_history()
         cur = h[(h["month"] == month) & (h["status"] == "red")]
         prev = h[(h["month"] == month - pd.DateOffset(months=1)) & (h["status"] == "red")]
         m = self.model.mahallas.iloc[self._positions(view)]
@@ -494,13 +598,16 @@ class CommandersData:
         -------
         dict
             ``months`` (DatetimeIndex, local month starts), ``monthly`` (int64),
-            ``categories`` (names), ``category_counts`` (int64), ``total`` (in the window).
+            ``categories`` (names), ``category_counts`` (int64), ``total`` (in the window),
+            ``total_text``. In a region the user sees suppressed, counts below
+            ``SUPPRESS_BELOW`` are NaN (floats) and ``total_text`` is ``"< 5"``.
         """
-        d = self.model.codes()
+        supp = self.model.is_suppressed(mahalla_id)
+        d = self.model.codes(suppressed=supp)
         pos = int(self.mahalla_index().get_indexer([mahalla_id])[0])
         cats_only = replace(view, start=None, end=None, region=None, district=None)
         here = d.mahalla_code == pos
-        sel_all = self.model.mask(cats_only.query()) & here
+        sel_all = self.model.mask(cats_only.query(), suppressed=supp) & here
         months = pd.DatetimeIndex([pd.Timestamp(m) for m in self.months()])
         local = pd.to_datetime(d.t[sel_all], utc=True).tz_convert(self.model.timezone)
         if len(months):
@@ -508,12 +615,20 @@ class CommandersData:
             monthly = np.bincount(idx[(idx >= 0) & (idx < len(months))], minlength=len(months))
         else:
             monthly = np.zeros(0, dtype=np.int64)
-        sel = self.model.mask(replace(view, region=None, district=None).query()) & here
+        sel = self.model.mask(replace(view, region=None, district=None).query(),
+                              suppressed=supp) & here
         cat = np.bincount(d.cat_code[sel], minlength=len(d.cat_names))
         nz = np.flatnonzero(cat[1:]) + 1
-        return {"months": months, "monthly": monthly.astype(np.int64),
-                "categories": [str(d.cat_names[i]) for i in nz],
-                "category_counts": cat[nz].astype(np.int64), "total": int(sel.sum())}
+        total, _, total_text = self.model.hide(np.array([int(sel.sum())]), supp)
+        out = {"months": months, "monthly": monthly.astype(np.int64),
+               "categories": [str(d.cat_names[i]) for i in nz],
+               "category_counts": cat[nz].astype(np.int64), "total": int(total[0]),
+               "total_text": str(total_text[0])}
+        if supp:  # hidden numbers are no bars, not zeros
+            for key in ("monthly", "category_counts"):
+                _, hidden, _ = self.model.hide(out[key], True)
+                out[key] = np.where(hidden, np.nan, out[key].astype(float))
+        return out
 
     def mahalla_status(self, mahalla_id: str, months: int = 12) -> pd.DataFrame:
         """The last ``months`` rows of a mahalla's status history (newest first)."""
@@ -540,7 +655,8 @@ class CommandersData:
         key = (mahalla_id, purpose)
         frame = self._lru.get(key) if purpose == "app" else None
         if frame is None:
-            frame = self.model.access.read("incidents", columns=_INCIDENT_LIST_COLUMNS,
+            frame = self.model.access.read("incidents",
+                                           columns=[*_INCIDENT_LIST_COLUMNS, *FOCUS_FIELDS],
                                            filters=[("mahalla_id", "=", mahalla_id)],
                                            purpose=purpose)
             frame = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
@@ -555,6 +671,10 @@ class CommandersData:
             keep &= (t < day_after).to_numpy()
         if view.categories:
             keep &= frame["category"].isin(list(view.categories)).to_numpy(dtype=bool)
+        if view.focus:
+            bits = focus_bits(len(frame), **{f: frame[f].to_numpy(dtype=object)
+                                             for f in FOCUS_FIELDS if f in frame})
+            keep &= group_mask(bits, view.focus)
         out = frame[keep].copy()
         out["occurred_at"] = t[keep].dt.strftime("%Y-%m-%d %H:%M")
         out = out.sort_values("occurred_at", ascending=False, kind="stable")
@@ -585,7 +705,8 @@ class CommandersData:
                              or False)
         if layer is not False:
             return layer
-        key = ("kde", view.region, view.district, view.start, view.end, view.categories)
+        key = ("kde", view.region, view.district, view.start, view.end, view.categories,
+               view.focus)
         got = self._lru.get(key)
         if got is None:
             got = self._live_kde(view)

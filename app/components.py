@@ -8,6 +8,8 @@ from dash import dcc, html
 
 from riskmap.app.data import AppModel
 from riskmap.app.figures import empty_figure
+from riskmap.i18n import gettext as _
+from riskmap.i18n.names import display_name
 
 __all__ = ["BUTTON", "area_fields", "categories_field", "category_label", "field",
            "map_and_chart", "map_panel", "sidebar_page"]
@@ -45,17 +47,18 @@ def sidebar_page(page: str, controls: list[Any], main: Any, *, sidebar: str) -> 
 
 
 def category_label(code: str) -> str:
-    """Human label of a category code: ``"vehicle_theft"`` -> ``"Vehicle theft"``."""
-    return code.replace("_", " ").capitalize()
+    """Label of a category code in the reader's language: ``"vehicle_theft"`` ->
+    ``"Vehicle theft"`` (``"Угон транспорта"`` in Russian)."""
+    return display_name(code)
 
 
 def categories_field(component_id: str, categories: list[str],
                      chosen: tuple[str, ...]) -> html.Div:
     """The multi-select of categories (empty: all), ``chosen`` kept when offered."""
-    return field("Categories", dcc.Dropdown(
+    return field(_("Categories"), dcc.Dropdown(
         id=component_id, multi=True,
         options=[{"label": category_label(c), "value": c} for c in categories],
-        value=[c for c in chosen if c in categories], placeholder="All categories"))
+        value=[c for c in chosen if c in categories], placeholder=_("All categories")))
 
 
 def area_fields(model: AppModel, region_id: str, district_id: str, region: str | None,
@@ -65,19 +68,22 @@ def area_fields(model: AppModel, region_id: str, district_id: str, region: str |
     region = region if region in regions else None
     districts = model.districts(region)
     return [
-        field("Region", dcc.Dropdown(id=region_id, options=regions, value=region,
-                                     placeholder="All regions")),
-        field("District", dcc.Dropdown(
+        field(_("Region"), dcc.Dropdown(id=region_id, options=regions, value=region,
+                                        placeholder=_("All regions"))),
+        field(_("District"), dcc.Dropdown(
             id=district_id, options=districts,
-            value=district if district in districts else None, placeholder="All districts")),
+            value=district if district in districts else None, placeholder=_("All districts"))),
     ]
 
 
-def map_panel(map_id: str) -> html.Section:
-    """The page's main map: fills its panel, scroll-zooms, no selection tools."""
+def map_panel(map_id: str, *, export_name: str | None = None) -> html.Section:
+    """The page's main map: fills its panel, scroll-zooms, no selection tools; the modebar's
+    camera button saves a PNG named ``export_name`` (plotly's default name when ``None``)."""
+    config: dict[str, Any] = {"displaylogo": False, "scrollZoom": True,
+                              "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+    if export_name:
+        config["toImageButtonOptions"] = {"format": "png", "filename": export_name, "scale": 2}
     return html.Section([
         dcc.Graph(id=map_id, className="map", responsive=True,
-                  style={"height": "100%", "width": "100%"},
-                  config={"displaylogo": False, "scrollZoom": True,
-                          "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}),
+                  style={"height": "100%", "width": "100%"}, config=config),
     ], className="map-panel")

@@ -26,9 +26,19 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from riskmap.app.urlstate import encode_params, parse_list, parse_text, parse_window, search_string
+from riskmap.app.urlstate import (
+    encode_params,
+    parse_focus,
+    parse_list,
+    parse_text,
+    parse_window,
+    search_string,
+)
 from riskmap.app.viewaudit import ViewAuditor
+from riskmap.auth.roles import SUPPRESS_BELOW
 from riskmap.geo.aggregate import rate_per_1000
+from riskmap.geo.deidentify import count_labels, hide_small
+from riskmap.geo.focus import FOCUS_FIELDS, FOCUS_GROUPS, focus_bits, group_counts, group_mask
 from riskmap.geo.h3index import cell_centers, cell_polygons, parents
 from riskmap.layers.access import DataAccess
 from riskmap.layers.spec import CATEGORIES, SRID
@@ -73,6 +83,9 @@ class ViewQuery:
     precise
         Keep only incidents geocoded to coordinates (drops those placed at a mahalla's
         representative point, e.g. fraud and cybercrime).
+    focus
+        Keep only the incidents of one focus group (:data:`riskmap.geo.focus.FOCUS_GROUPS`:
+        minors, youth, women, family, repeat, probation); ``None`` keeps all.
     """
 
     level: str = "mahalla"
@@ -82,8 +95,11 @@ class ViewQuery:
     end: date | None = None
     categories: tuple[str, ...] = ()
     precise: bool = False
+    focus: str | None = None
 
     def __post_init__(self) -> None:
+        if self.focus is not None and self.focus not in FOCUS_GROUPS:
+            raise ValueError(f"focus={self.focus!r}: expected one of {', '.join(FOCUS_GROUPS)}")
         if self.level not in LEVELS:
             raise ValueError(f"level={self.level!r}: expected one of {', '.join(LEVELS)}")
         if self.start is not None and self.end is not None and self.start > self.end:
@@ -101,6 +117,7 @@ class ViewQuery:
             ("region", self.region), ("district", self.district),
             ("start", self.start), ("end", self.end),
             ("categories", self.categories), ("precise", self.precise),
+            ("focus", self.focus),
         ])
 
     def to_search(self) -> str:
@@ -114,7 +131,7 @@ class ViewQuery:
         Examples
         --------
         >>> ViewQuery.from_params({"level": "h3_8", "start": "2025-13-01"})
-        ViewQuery(level='h3_8', region=None, district=None, start=None, end=None, categories=(), precise=False)
+        ViewQuery(level='h3_8', region=None, district=None, start=None, end=None, categories=(), precise=False, focus=None)
         >>> ViewQuery.from_params({}) == ViewQuery()
         True
         """
@@ -128,6 +145,7 @@ class ViewQuery:
             end=end,
             categories=parse_list(params.get("categories")),
             precise=str(params.get("precise", "")).lower() in {"1", "true", "yes"},
+            focus=parse_focus(params),
         )
 
 
@@ -145,6 +163,9 @@ class IncidentCodes:
         Position in :attr:`AppModel.mahallas` (int32, -1 when unknown).
     cat_code, cat_names
         Category code (int16/int32, 0 = missing) and the name of each code (index 0: None).
+    focus_bits
+        Focus groups of each incident as bits (uint8, :func:`riskmap.geo.focus.focus_bits`;
+        0 for the de-identified incidents of suppressed regions, which carry no focus fields).
     """
 
     t: np.ndarray
@@ -152,6 +173,7 @@ class IncidentCodes:
     mahalla_code: np.ndarray
     cat_code: np.ndarray
     cat_names: np.ndarray
+    focus_bits: np.ndarray | None = None
 
 
 @dataclass
@@ -171,9 +193,31 @@ class _Loaded:
     district_code: np.ndarray     # int32 into district_names (+1; 0 = missing)
     district_names: np.ndarray
     precise: np.ndarray           # bool
+    focus_bits: np.ndarray        # uint8: focus groups (riskmap.geo.focus)
+    mahalla_suppressed: np.ndarray | None = None  # bool per mahalla: a suppressed region's
+    supp: _Suppressed | None = None  # the incidents of the regions seen suppressed
     cells: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    supp_cells: dict[int, np.ndarray] = field(default_factory=dict)
     cell_shapes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict)
+    #: small values derived from the arrays once (date bounds, mahalla columns as arrays)
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Suppressed:
+    """The de-identified incidents of the regions a user sees suppressed (a separate block:
+    :meth:`AppModel.codes`, :meth:`AppModel.mask` and everything built on them never see
+    them; only the counts that hide small numbers do). Codes as in :class:`_Loaded`."""
+
+    t: np.ndarray                 # int64 ns UTC of the month start
+    cells9: np.ndarray            # int64: the centre child of the coarse cell
+    cat_code: np.ndarray
+    mahalla_code: np.ndarray
+    region_code: np.ndarray
+    district_code: np.ndarray
+    precise: np.ndarray
+    focus_bits: np.ndarray        # all 0: focus fields are not part of a suppressed view
 
 
 class AppModel:
@@ -226,7 +270,7 @@ class AppModel:
         with self._lock:
             if self._loaded is None or self._loaded is loaded:
                 version = self.access.store.version()
-                self._loaded = _load(self.access)
+                self._loaded = _load(self.access, self.timezone)
                 self._version = version
                 self._checked = time.monotonic()
                 self.generation += 1
@@ -245,6 +289,13 @@ class AppModel:
             return self.access.store.version() != self._version
         except Exception:  # a store that cannot answer now keeps serving what it has
             return False
+
+    @property
+    def data_version(self) -> str | None:
+        """The store version the data in memory was read at, after the (rate-limited) check
+        for new data: cheap unless the store changed (then the data is read again)."""
+        self._data()
+        return self._version
 
     def audit_view(self, page: str, params: dict[str, Any] | None = None, *,
                    access: DataAccess | None = None) -> bool:
@@ -287,39 +338,163 @@ class AppModel:
 
     def date_bounds(self) -> tuple[date | None, date | None]:
         """First and last local day with an incident (``None`` when there are none)."""
-        t = self._data().t
-        t = t[t != _NAT]
-        if len(t) == 0:
-            return None, None
-        lo, hi = pd.to_datetime([t.min(), t.max()], utc=True).tz_convert(self.timezone)
-        return lo.date(), hi.date()
-
-    def codes(self) -> IncidentCodes:
-        """The incident arrays behind every aggregate (read-only; one entry per incident)."""
         d = self._data()
-        return IncidentCodes(t=_readonly(d.t), cells9=_readonly(d.cells9),
-                             mahalla_code=_readonly(d.mahalla_code),
-                             cat_code=_readonly(d.cat_code), cat_names=_readonly(d.cat_names))
+        got = d.memo.get("date_bounds")
+        if got is None:
+            t = d.t[d.t != _NAT]
+            if len(t) == 0:
+                got = (None, None)
+            else:
+                lo, hi = pd.to_datetime([t.min(), t.max()], utc=True).tz_convert(self.timezone)
+                got = (lo.date(), hi.date())
+            d.memo["date_bounds"] = got
+        return got
+
+    def mahalla_columns(self) -> dict[str, np.ndarray]:
+        """``mahalla_id, name, district, region, population`` of :attr:`mahallas` as arrays
+        (positions as in :attr:`mahallas`; built once per load: indexing them is cheap where
+        ``GeoDataFrame.iloc`` is not)."""
+        d = self._data()
+        got = d.memo.get("mahalla_columns")
+        if got is None:
+            m = d.mahallas
+            got = {c: _readonly(m[c].astype(object).to_numpy())
+                   for c in ("mahalla_id", "name", "district", "region")}
+            got["population"] = _readonly(m["population"].to_numpy(dtype=float,
+                                                                   na_value=np.nan))
+            d.memo["mahalla_columns"] = got
+        return got
+
+    def codes(self, *, suppressed: bool = False) -> IncidentCodes:
+        """The incident arrays behind every aggregate (read-only; one entry per incident).
+
+        ``suppressed``: those of the de-identified incidents of the regions the user sees
+        suppressed (month-start times, snapped cells), aligned with ``mask(q, suppressed=True)``.
+        """
+        d = self._data()
+        blk: Any = d
+        if suppressed:
+            blk = d.supp if d.supp is not None else _Suppressed(
+                *(np.zeros(0, dtype=a.dtype) for a in (d.t, d.cells9, d.cat_code,
+                                                       d.mahalla_code, d.region_code,
+                                                       d.district_code, d.precise,
+                                                       d.focus_bits)))
+        return IncidentCodes(t=_readonly(blk.t), cells9=_readonly(blk.cells9),
+                             mahalla_code=_readonly(blk.mahalla_code),
+                             cat_code=_readonly(blk.cat_code), cat_names=_readonly(d.cat_names),
+                             focus_bits=_readonly(blk.focus_bits))
 
     # ---- queries ----------------------------------------------------------------------
-    def mask(self, query: ViewQuery) -> np.ndarray:
-        """Boolean selection of the incidents a query keeps."""
+    def mask(self, query: ViewQuery, *, suppressed: bool = False) -> np.ndarray:
+        """Boolean selection of the incidents a query keeps.
+
+        ``suppressed``: of the de-identified incidents of the regions the user sees
+        suppressed (aligned with ``codes(suppressed=True)``; empty when there are none).
+        """
         d = self._data()
+        blk: Any = d
+        if suppressed:
+            if d.supp is None:
+                return np.zeros(0, dtype=bool)
+            blk = d.supp
         lo, hi = self._window(query)
-        keep = (d.t >= lo) & (d.t < hi)
+        keep = (blk.t >= lo) & (blk.t < hi)
         if query.categories:
-            keep &= _lookup(d.cat_names, query.categories)[d.cat_code]
+            keep &= _lookup(d.cat_names, query.categories)[blk.cat_code]
         if query.region:
-            keep &= _lookup(d.region_names, [query.region])[d.region_code]
+            keep &= _lookup(d.region_names, [query.region])[blk.region_code]
         if query.district:
-            keep &= _lookup(d.district_names, [query.district])[d.district_code]
+            keep &= _lookup(d.district_names, [query.district])[blk.district_code]
         if query.precise:
-            keep &= d.precise
+            keep &= blk.precise
+        if query.focus:
+            keep &= group_mask(blk.focus_bits, query.focus)
         return keep
 
+    def focus_counts(self, query: ViewQuery, *, mahalla_id: str | None = None,
+                     exact: bool = True) -> pd.DataFrame:
+        """Incidents of each focus group among those ``query`` keeps (its own ``focus`` set
+        aside), in one mahalla when ``mahalla_id`` is given.
+
+        An incident may count in several groups. ``exact=False`` (a role that may not see
+        small focus-group counts, see :data:`riskmap.auth.roles.FOCUS_EXACT`) hides counts
+        below :data:`~riskmap.auth.roles.SUPPRESS_BELOW`; so does a mahalla of a region seen
+        suppressed, whose incidents carry no focus fields.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``group`` (:data:`~riskmap.geo.focus.FOCUS_GROUPS` order), ``count`` (0 where
+            hidden), ``count_text`` (``"< 5"`` where hidden), ``suppressed``.
+        """
+        d = self._data()
+        base = ViewQuery(level="mahalla", region=query.region, district=query.district,
+                         start=query.start, end=query.end, categories=query.categories,
+                         precise=query.precise)
+        supp = self.is_suppressed(mahalla_id)
+        if supp:
+            counts = np.zeros(len(FOCUS_GROUPS), dtype=np.int64)
+        else:
+            keep = self.mask(base)
+            if mahalla_id is not None:
+                pos = pd.Index(d.mahallas["mahalla_id"].astype(object)).get_indexer(
+                    [mahalla_id])[0]
+                keep &= d.mahalla_code == pos
+            counts = group_counts(d.focus_bits, keep)
+        shown, hidden, text = self.hide(counts, supp or not exact)
+        return pd.DataFrame({"group": list(FOCUS_GROUPS), "count": shown, "count_text": text,
+                             "suppressed": hidden})
+
     def total(self, query: ViewQuery) -> int:
-        """Number of incidents the query keeps (at any level)."""
-        return int(self.mask(query).sum())
+        """Number of incidents the query keeps (at any level).
+
+        Incidents of regions seen suppressed count only when they are at least
+        :data:`~riskmap.auth.roles.SUPPRESS_BELOW` together (a smaller number is not shown).
+        """
+        own = int(self.mask(query).sum())
+        supp = int(self.mask(query, suppressed=True).sum())
+        return own + (supp if supp >= SUPPRESS_BELOW else 0)
+
+    # ---- suppressed views -------------------------------------------------------------
+    @property
+    def has_suppressed(self) -> bool:
+        """Whether this model holds regions the user sees suppressed."""
+        d = self._data()
+        return d.mahalla_suppressed is not None and bool(d.mahalla_suppressed.any())
+
+    def suppressed_mahallas(self) -> np.ndarray:
+        """Per position in :attr:`mahallas`: True for a mahalla of a suppressed region."""
+        d = self._data()
+        if d.mahalla_suppressed is None:
+            return np.zeros(len(d.mahallas), dtype=bool)
+        return _readonly(d.mahalla_suppressed)
+
+    def is_suppressed(self, mahalla_id: str | None) -> bool:
+        """Whether ``mahalla_id`` lies in a region the user sees suppressed."""
+        d = self._data()
+        if d.mahalla_suppressed is None or mahalla_id is None:
+            return False
+        pos = pd.Index(d.mahallas["mahalla_id"].astype(object)).get_indexer([mahalla_id])[0]
+        return bool(pos >= 0 and d.mahalla_suppressed[pos])
+
+    def suppressed_cells(self, res: int) -> np.ndarray:
+        """Each suppressed incident's position among :meth:`cells` ``(res)[0]`` (-1: none)."""
+        self.cells(res)
+        return self._data().supp_cells.get(res, np.zeros(0, dtype=np.int64))
+
+    def cell_suppressed(self, res: int) -> np.ndarray:
+        """Per cell of :meth:`cells` ``(res)[0]``: True when a suppressed incident lies in it."""
+        uniq, _ = self.cells(res)
+        codes = self.suppressed_cells(res)
+        return np.bincount(codes[codes >= 0], minlength=len(uniq)) > 0
+
+    @staticmethod
+    def hide(counts: np.ndarray, suppressed: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray,
+                                                                            np.ndarray]:
+        """``(shown, hidden, text)``: counts of suppressed units below
+        :data:`~riskmap.auth.roles.SUPPRESS_BELOW` set to 0 and labelled ``"< 5"``."""
+        shown, hidden = hide_small(counts, suppressed, SUPPRESS_BELOW)
+        return shown, hidden, count_labels(shown, hidden, SUPPRESS_BELOW)
 
     def counts(self, query: ViewQuery) -> pd.DataFrame:
         """Counts per unit of the query's level.
@@ -342,6 +517,14 @@ class AppModel:
         out["x"] = x
         out["y"] = y
         return out
+
+    def table(self, query: ViewQuery) -> pd.DataFrame:
+        """:meth:`counts` plus ``x``/``y`` label points, without the polygons (for maps that
+        draw cached outlines: a GeoDataFrame costs more to build than the counts)."""
+        frame, (_, x, y) = self._counts(query)
+        frame["x"] = x
+        frame["y"] = y
+        return frame
 
     def base_map(self, query: ViewQuery) -> gpd.GeoSeries:
         """Mahalla polygons inside the query's region/district (the base layer of a map)."""
@@ -366,30 +549,47 @@ class AppModel:
         if res is None:
             counts = np.bincount(d.mahalla_code[keep & (d.mahalla_code >= 0)],
                                  minlength=len(d.mahallas))
+            if d.supp is not None:
+                skeep = self.mask(query, suppressed=True)
+                counts = counts + np.bincount(
+                    d.supp.mahalla_code[skeep & (d.supp.mahalla_code >= 0)],
+                    minlength=len(d.mahallas))
             pos = self.mahalla_positions(query.region, query.district)
-            m = d.mahallas.iloc[pos]
-            c = counts[pos].astype(np.int64)
-            pop = m["population"].to_numpy(dtype=float, na_value=np.nan)
+            cols = self.mahalla_columns()
+            c, hidden, text = self.hide(counts[pos].astype(np.int64),
+                                        self.suppressed_mahallas()[pos])
+            pop = cols["population"][pos]
             frame = pd.DataFrame({
-                "mahalla_id": m["mahalla_id"].to_numpy(),
-                "name": m["name"].to_numpy(),
-                "district": m["district"].to_numpy(),
-                "region": m["region"].to_numpy(),
+                "mahalla_id": cols["mahalla_id"][pos],
+                "name": cols["name"][pos],
+                "district": cols["district"][pos],
+                "region": cols["region"][pos],
                 "population": pop,
                 "count": c,
-                "rate_per_1000": rate_per_1000(c, pop),
+                "rate_per_1000": np.where(hidden, np.nan, rate_per_1000(c, pop)),
+                "count_text": text,
+                "suppressed": hidden,
             })
-            geoms = m.geometry.to_numpy()
+            geoms = d.mahallas.geometry.to_numpy()[pos]
             x, y = d.rep_x[pos], d.rep_y[pos]
         else:
             uniq, codes = self.cells(res)
             counts = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
+            if d.supp is not None:
+                scodes = self.suppressed_cells(res)
+                skeep = self.mask(query, suppressed=True)
+                counts = counts + np.bincount(scodes[skeep & (scodes >= 0)],
+                                              minlength=len(uniq))
             pos = np.flatnonzero(counts)
             polys, cx, cy, hexes = self.cell_shapes(res)
+            shown, hidden, text = self.hide(counts[pos].astype(np.int64),
+                                            self.cell_suppressed(res)[pos])
             frame = pd.DataFrame({
                 "h3": uniq[pos],
                 "h3_hex": hexes[pos],
-                "count": counts[pos].astype(np.int64),
+                "count": shown,
+                "count_text": text,
+                "suppressed": hidden,
             })
             geoms, x, y = polys[pos], cx[pos], cy[pos]
         total = frame["count"].sum()
@@ -400,12 +600,12 @@ class AppModel:
     def mahalla_positions(self, region: str | None = None,
                           district: str | None = None) -> np.ndarray:
         """Positions in :attr:`mahallas` of the mahallas in ``region`` and ``district``."""
-        m = self._data().mahallas
-        keep = np.ones(len(m), dtype=bool)
+        cols = self.mahalla_columns()
+        keep = np.ones(len(cols["region"]), dtype=bool)
         if region:
-            keep &= (m["region"] == region).fillna(False).to_numpy(dtype=bool)
+            keep &= cols["region"] == region
         if district:
-            keep &= (m["district"] == district).fillna(False).to_numpy(dtype=bool)
+            keep &= cols["district"] == district
         return np.flatnonzero(keep)
 
     def cells(self, res: int) -> tuple[np.ndarray, np.ndarray]:
@@ -414,12 +614,16 @@ class AppModel:
         got = d.cells.get(res)
         if got is None:
             with self._lock:
-                cells = d.cells9 if res == 9 else parents(d.cells9, res)
+                n = len(d.cells9)
+                all9 = d.cells9 if d.supp is None else np.concatenate([d.cells9,
+                                                                        d.supp.cells9])
+                cells = all9 if res == 9 else parents(all9, res)
                 uniq, inverse = np.unique(cells, return_inverse=True)
                 codes = inverse.astype(np.int64)
                 if len(uniq) and uniq[0] == 0:
                     uniq, codes = uniq[1:], codes - 1
-                got = d.cells[res] = (uniq, codes)
+                d.supp_cells[res] = codes[n:]
+                got = d.cells[res] = (uniq, codes[:n])
         return got
 
     def cell_shapes(self, res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -454,19 +658,22 @@ class ModelRegistry:
     base
         The app's data access (its store and its regions limit); its user name is what the
         cache loads are audited as.
-    demo, timezone
+    demo, timezone, refresh_s
         As for :class:`AppModel`.
     """
 
     def __init__(self, base: DataAccess, *, demo: bool = False,
-                 timezone: str = "Asia/Tashkent", root: AppModel | None = None) -> None:
+                 timezone: str = "Asia/Tashkent", root: AppModel | None = None,
+                 refresh_s: float = 60.0) -> None:
         self.base = base
+        self.refresh_s = refresh_s
         self.demo = demo
         self.timezone = timezone
         self._lock = threading.Lock()
-        self._models: dict[tuple[tuple[str, ...], tuple[str, ...]], AppModel] = {}
+        self._models: dict[tuple[tuple[str, ...], tuple[str, ...], bool], AppModel] = {}
         if root is not None:
-            self._models[self._key(root.access.regions, root.access.districts)] = root
+            self._models[self._key(root.access.regions, root.access.districts,
+                                   root.access.suppressed_elsewhere)] = root
 
     @property
     def store(self) -> Any:
@@ -484,9 +691,10 @@ class ModelRegistry:
         return self
 
     @staticmethod
-    def _key(regions: Sequence[str] | None,
-             districts: Sequence[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        return tuple(sorted(regions or ())), tuple(sorted(districts or ()))
+    def _key(regions: Sequence[str] | None, districts: Sequence[str] | None,
+             suppressed: bool = False) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        return (tuple(sorted(regions or ())), tuple(sorted(districts or ())),
+                bool(suppressed) and bool(regions))
 
     def scope_of(self, regions: Sequence[str] | None,
                  districts: Sequence[str] | None = None) -> tuple[list[str] | None,
@@ -499,23 +707,34 @@ class ModelRegistry:
         return (wanted or [NO_REGION]), (sorted(set(districts)) if districts else None)
 
     def model(self, regions: Sequence[str] | None = None,
-              districts: Sequence[str] | None = None) -> AppModel:
-        """The model of a scope (created, not yet loaded, on first use)."""
+              districts: Sequence[str] | None = None, *,
+              suppressed_elsewhere: bool = False) -> AppModel:
+        """The model of a scope (created, not yet loaded, on first use).
+
+        ``suppressed_elsewhere``: the model also holds the other regions (within the app's
+        limit) suppressed and de-identified (:meth:`DataAccess.read_suppressed`); its
+        counts of them hide numbers below :data:`~riskmap.auth.roles.SUPPRESS_BELOW`.
+        """
         eff_regions, eff_districts = self.scope_of(regions, districts)
-        key = self._key(eff_regions, eff_districts)
+        key = self._key(eff_regions, eff_districts, suppressed_elsewhere)
         with self._lock:
             got = self._models.get(key)
             if got is None:
                 access = DataAccess(self.base.store, user=f"app:{self.base.user}",
                                     regions=eff_regions, districts=eff_districts,
-                                    client="app", audit=self.base.audit_enabled)
+                                    client="app", audit=self.base.audit_enabled,
+                                    suppressed_elsewhere=key[2], limit=self.base.regions,
+                                    defer_audit=True)
                 got = self._models[key] = AppModel(access, demo=self.demo,
-                                                   timezone=self.timezone)
+                                                   timezone=self.timezone,
+                                                   refresh_s=self.refresh_s)
             return got
 
     def for_principal(self, principal: Any) -> AppModel:
-        """The model of a logged-in user's scope."""
-        return self.model(principal.regions or None, principal.districts or None)
+        """The model of a logged-in user's scope (and of the regions they see suppressed)."""
+        return self.model(principal.regions or None, principal.districts or None,
+                          suppressed_elsewhere=bool(getattr(principal, "suppressed_elsewhere",
+                                                            False)))
 
     def access_for(self, principal: Any) -> DataAccess:
         """The user's own data access: their scope within the app's limit, audited as them."""
@@ -523,17 +742,33 @@ class ModelRegistry:
                                            principal.districts or None)
         return DataAccess(self.base.store, user=principal.username, regions=regions,
                           districts=districts, client=principal.client or "app",
-                          audit=self.base.audit_enabled)
+                          audit=self.base.audit_enabled,
+                          suppressed_elsewhere=bool(getattr(principal, "suppressed_elsewhere",
+                                                            False)),
+                          limit=self.base.regions, defer_audit=True)
 
 
-def _load(access: DataAccess) -> _Loaded:
-    mahallas = access.read("mahallas", columns=[*_MAHALLA_COLUMNS, "geometry"], purpose="app")
+def _load(access: DataAccess, timezone: str = "Asia/Tashkent") -> _Loaded:
+    supp = access.suppressed_elsewhere
+    cols = [*_MAHALLA_COLUMNS, "geometry"]
+    mahallas = (access.read_visible("mahallas", columns=cols, purpose="app", timezone=timezone)
+                if supp else access.read("mahallas", columns=cols, purpose="app"))
     if not isinstance(mahallas, gpd.GeoDataFrame):
         mahallas = gpd.GeoDataFrame(mahallas, geometry=gpd.GeoSeries([], crs=f"EPSG:{SRID}"))
     mahallas = mahallas.reset_index(drop=True)
+    mahalla_suppressed = (mahallas.pop("suppressed").to_numpy(dtype=bool, copy=True)
+                          if supp and "suppressed" in mahallas else None)
     reps = shapely.point_on_surface(mahallas.geometry.to_numpy())
     rep_x, rep_y = shapely.get_x(reps), shapely.get_y(reps)
-    inc = access.read("incidents", columns=list(INCIDENT_COLUMNS), purpose="app")
+    inc = access.read("incidents", columns=[*INCIDENT_COLUMNS, *FOCUS_FIELDS], purpose="app")
+    n_own = len(inc)
+    bits = focus_bits(n_own, **{f: inc[f].to_numpy(dtype=object) for f in FOCUS_FIELDS})
+    if supp:  # the other regions' incidents, de-identified on the server: coded together
+        more = access.read_suppressed("incidents", columns=list(INCIDENT_COLUMNS),
+                                      purpose="app", timezone=timezone)
+        inc = pd.concat([pd.DataFrame(f.drop(columns=["geometry", "suppressed"],
+                                             errors="ignore"))[list(INCIDENT_COLUMNS)]
+                         for f in (inc, more)], ignore_index=True)
 
     t = pd.to_datetime(inc["occurred_at"], utc=True).to_numpy(dtype="datetime64[ns]")
     t = t.astype(np.int64)
@@ -548,11 +783,21 @@ def _load(access: DataAccess) -> _Loaded:
     region_code, region_names = _codes(region)
     district_code, district_names = _codes(district)
     precise = (inc["geocode_precision"] == "coordinates").fillna(False).to_numpy(dtype=bool)
+    own = slice(0, n_own)
+    block = None
+    if supp:
+        rest = slice(n_own, len(t))
+        block = _Suppressed(t=t[rest], cells9=cells9[rest], cat_code=cat_code[rest],
+                            mahalla_code=mahalla_code[rest], region_code=region_code[rest],
+                            district_code=district_code[rest], precise=precise[rest],
+                            focus_bits=np.zeros(len(t) - n_own, dtype=np.uint8))
     return _Loaded(
-        mahallas=mahallas, rep_x=rep_x, rep_y=rep_y, t=t, cells9=cells9,
-        cat_code=cat_code, cat_names=cat_names, mahalla_code=mahalla_code,
-        region_code=region_code, region_names=region_names,
-        district_code=district_code, district_names=district_names, precise=precise,
+        mahallas=mahallas, rep_x=rep_x, rep_y=rep_y, t=t[own], cells9=cells9[own],
+        cat_code=cat_code[own], cat_names=cat_names, mahalla_code=mahalla_code[own],
+        region_code=region_code[own], region_names=region_names,
+        district_code=district_code[own], district_names=district_names,
+        precise=precise[own], focus_bits=bits, mahalla_suppressed=mahalla_suppressed,
+        supp=block,
     )
 
 

@@ -44,12 +44,17 @@ from typing import Any
 import dash
 import flask
 from dash import dcc, html
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from riskmap import __version__
 from riskmap.app import ids
+from riskmap.app.api import install_api
 from riskmap.app.auth import current_access, current_principal, install_auth
 from riskmap.app.data import NO_REGION, AppModel, ModelRegistry
+from riskmap.app.language import DATEFNS_PATH, install_language, language_switch, request_language
 from riskmap.app.security import bad_input_guard, install_security
+from riskmap.i18n import gettext as _
+from riskmap.i18n import translate
 from riskmap.layers.access import DataAccess
 from riskmap.settings import Settings
 
@@ -82,7 +87,8 @@ def create_app(settings: Settings, access: DataAccess, *, demo: bool = False,
         The app; its Flask server is ``app.server``.
     """
     access = _within_app_limit(access, settings.app.regions)
-    registry = ModelRegistry(access, demo=demo, timezone=settings.etl.timezone, root=model)
+    registry = ModelRegistry(access, demo=demo, timezone=settings.etl.timezone, root=model,
+                             refresh_s=settings.app.refresh_seconds)
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -90,7 +96,7 @@ def create_app(settings: Settings, access: DataAccess, *, demo: bool = False,
         assets_folder=str(ASSETS),
         serve_locally=True,
         external_stylesheets=[],
-        external_scripts=[],
+        external_scripts=[DATEFNS_PATH],  # the app's own (date pickers' month names)
         title="riskmap",
         update_title=None,
         # no "validation layout": Dash would build it once, from every page's layout as the
@@ -101,10 +107,18 @@ def create_app(settings: Settings, access: DataAccess, *, demo: bool = False,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.server.extensions[EXTENSION_KEY] = registry
+    if settings.app.trusted_proxies:
+        # behind N proxies the client is the address the last of them saw (the audit log's
+        # client and login throttling are per person, not per proxy); a header sent by the
+        # client itself is never believed beyond those N hops
+        n = settings.app.trusted_proxies
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     install_security(app, max_request_bytes=settings.app.max_request_bytes)
     install_auth(app.server, access.store, mode=settings.app.auth,
                  directory=_directory(settings), session_policy=_session_policy(settings),
                  access_for=registry.access_for, local_user=access.user)
+    install_language(app, access.store if settings.app.auth != "none" else None)
+    install_api(app.server, settings, registry.access_for)
     request_model = RequestModel(registry)
     for module in page_modules("pages"):
         module.register(app, request_model)
@@ -200,8 +214,8 @@ def _guard_page(module: ModuleType) -> None:
         # the login page's own stylesheet); the page's data is read for users only
         principal = flask.g.get("riskmap_principal") if flask.has_request_context() else None
         if principal is None or not principal.can(permission):
-            return html.Div([html.H2("Not available"),
-                             html.P("Your role does not include this page.")],
+            return html.Div([html.H2(_("Not available")),
+                             html.P(_("Your role does not include this page."))],
                             className="page-denied", id=ids.DENIED)
         return layout(**query)
     guarded._riskmap_guarded = True  # type: ignore[attr-defined]
@@ -254,20 +268,24 @@ def _frame(demo: bool) -> html.Div:
     pages = sorted(dash.page_registry.values(), key=lambda p: (p.get("order") or 0, p["name"]))
     pages = [p for p in pages if principal is None
              or principal.can(f"page:{p['module'].rsplit('.', 1)[-1]}")]
-    links = [dcc.Link(p["name"], href=p["relative_path"], className="nav-link") for p in pages]
-    badge = (html.Span("Synthetic demo data", id=ids.DEMO_BADGE, className="badge-demo",
-                       title="The data on this site is generated, not real incidents.")
+    lang = request_language() or "en"
+    links = [dcc.Link(translate(p["name"]), href=p["relative_path"] + f"?lang={lang}",
+                      className="nav-link") for p in pages]
+    badge = (html.Span(_("Synthetic demo data"), id=ids.DEMO_BADGE, className="badge-demo",
+                       title=_("The data on this site is generated, not real incidents."))
              if demo else None)
     who = (f"{principal.username} · {principal.role} · {principal.scope_text}"
            if principal is not None else "")
-    logout = html.Form(html.Button("Log out", type="submit", className="logout-button"),
-                       action="/logout", method="post", id=ids.LOGOUT, className="logout")
+    logout = html.Form(html.Button(_("Log out"), type="submit", className="logout-button"),
+                       action=f"/logout?lang={lang}", method="post", id=ids.LOGOUT,
+                       className="logout")
     return html.Div([
         html.Header([
             html.Span([html.B("riskmap"), html.Small(f" {__version__}")], className="brand"),
             html.Nav(links, id=ids.NAV, className="nav"),
             badge,
             html.Span(who, id=ids.SCOPE, className="scope"),
+            language_switch(lang),
             logout,
         ], id=ids.HEADER, className="app-header"),
         html.Main(dash.page_container, id=ids.MAIN, className="app-main"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,8 @@ import geopandas as gpd
 import shapely
 
 from riskmap.geo.points import xy
+from riskmap.i18n import format_decimal, format_number
+from riskmap.i18n import gettext as _
 
 __all__ = [
     "BASE_NAME",
@@ -29,6 +31,7 @@ __all__ = [
     "PALETTE",
     "ZERO_COLOUR",
     "HoverField",
+    "blank_figure",
     "class_breaks",
     "class_labels",
     "classify",
@@ -115,7 +118,8 @@ def class_labels(breaks: np.ndarray) -> list[str]:
     """
     labels, lo = [], 1
     for b in np.asarray(breaks, dtype=float).astype(np.int64):
-        labels.append(f"{lo:,}" if lo == b else f"{lo:,}–{b:,}")
+        labels.append(format_number(lo) if lo == b
+                      else f"{format_number(lo)}–{format_number(int(b))}")
         lo = int(b) + 1
     return labels
 
@@ -146,13 +150,18 @@ def polygon_xy(geoms: np.ndarray | gpd.GeoSeries) -> tuple[np.ndarray, np.ndarra
 
 def empty_figure(message: str = "No data") -> go.Figure:
     """A blank map-sized figure showing ``message``."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper",
-                       yref="paper", font={"size": 16, "color": "#555"})
-    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False},
-                      plot_bgcolor="white", margin={"l": 0, "r": 0, "t": 0, "b": 0},
-                      font={"family": _FONT})
-    return fig
+    return go.Figure(blank_figure(message))
+
+
+def blank_figure(message: str = "No data") -> dict[str, Any]:
+    """:func:`empty_figure` as a plain figure dict (no plotly validation: for callbacks that
+    answer often, where ``go.Figure``'s copies cost more than the answer)."""
+    return {"data": [], "layout": {
+        "annotations": [{"text": message, "showarrow": False, "x": 0.5, "y": 0.5,
+                         "xref": "paper", "yref": "paper",
+                         "font": {"size": 16, "color": "#555"}}],
+        "xaxis": {"visible": False}, "yaxis": {"visible": False}, "plot_bgcolor": "white",
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "font": {"family": _FONT}}}
 
 
 def mahalla_map(units: gpd.GeoDataFrame, *, k: int = 6, uirevision: str = "map") -> go.Figure:
@@ -170,14 +179,15 @@ def mahalla_map(units: gpd.GeoDataFrame, *, k: int = 6, uirevision: str = "map")
         Plotly ``uirevision``: zoom is kept while it stays the same.
     """
     frame = units.copy()
-    frame["rate_text"] = _fmt(frame["rate_per_1000"], "{:.2f}")
-    frame["population_text"] = _fmt(frame["population"], "{:,.0f}")
-    hover = (HoverField("name", "Mahalla"), HoverField("district", "District"),
-             HoverField("count", "Incidents", ":,d"),
-             HoverField("rate_text", "Per 1,000 residents"),
-             HoverField("population_text", "Population"))
+    frame["rate_text"] = _fmt(frame["rate_per_1000"], 2)
+    frame["population_text"] = _fmt(frame["population"], 0)
+    frame["count_text"] = _count_text(frame)
+    hover = (HoverField("name", _("Mahalla")), HoverField("district", _("District")),
+             HoverField("count_text", _("Incidents")),
+             HoverField("rate_text", _("Per 1,000 residents")),
+             HoverField("population_text", _("Population")))
     return _choropleth(frame, hover=hover, k=k, base=None, zero_class=True,
-                       legend_title="Incidents per mahalla", uirevision=uirevision,
+                       legend_title=_("Incidents per mahalla"), uirevision=uirevision,
                        meta_kind="mahalla")
 
 
@@ -199,11 +209,20 @@ def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = No
     uirevision
         Plotly ``uirevision``: zoom is kept while it stays the same.
     """
-    hover = (HoverField("h3_hex", "H3 cell"), HoverField("count", "Incidents", ":,d"),
-             HoverField("share", "Share of selection (%)", ":.1f"))
+    units = units.assign(count_text=_count_text(units))
+    hover = (HoverField("h3_hex", _("H3 cell")), HoverField("count_text", _("Incidents")),
+             HoverField("share", _("Share of selection (%)"), ":.1f"))
     title = "Incidents per H3 cell" + (f" (res {resolution})" if resolution is not None else "")
     return _choropleth(units, hover=hover, k=k, base=base, zero_class=False,
                        legend_title=title, uirevision=uirevision, meta_kind="h3")
+
+
+def _count_text(units: pd.DataFrame) -> np.ndarray:
+    """The counts as shown: ``count_text`` when the model gave it ("< 5" for the small counts
+    of a region seen suppressed), else the counts with thousands separators."""
+    if "count_text" in units:
+        return units["count_text"].astype(object).to_numpy()
+    return np.array([format_number(int(c)) for c in units["count"]], dtype=object)
 
 
 def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
@@ -212,7 +231,7 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
     geoms = units.geometry.to_numpy() if len(units) else np.empty(0, dtype=object)
     base_geoms = np.asarray(base, dtype=object) if base is not None else np.empty(0, object)
     if len(geoms) == 0 and len(base_geoms) == 0:
-        return empty_figure("No mahallas or incidents match the filters")
+        return empty_figure(_("No mahallas or incidents match the filters"))
     fig = go.Figure()
     counts = units["count"].to_numpy(dtype=float) if len(units) else np.empty(0)
     breaks = class_breaks(counts, k)
@@ -297,9 +316,11 @@ def _colours(n: int) -> list[str]:
     return [PALETTE[i] for i in pick]
 
 
-def _fmt(values: pd.Series, pattern: str) -> list[str]:
+def _fmt(values: pd.Series, digits: int) -> list[str]:
+    """Numbers with ``digits`` decimals in the locale's symbols; missing ones as unknown."""
     v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return [pattern.format(x) if np.isfinite(x) else "unknown" for x in v]
+    unknown = _("unknown")
+    return [format_decimal(x, digits) if np.isfinite(x) else unknown for x in v]
 
 
 def _mid_lat(fig: go.Figure) -> float:

@@ -28,11 +28,15 @@ from riskmap.app.figures import (
     PALETTE,
     ZERO_COLOUR,
     HoverField,
+    blank_figure,
     class_breaks,
     class_labels,
     classify,
     empty_figure,
 )
+from riskmap.i18n import N_
+from riskmap.i18n import gettext as _
+from riskmap.i18n.names import display_name
 
 __all__ = [
     "BASELINES",
@@ -87,10 +91,11 @@ _OTHER = ("#8c6bb1", "#41ae76", "#fe9929", "#737373", "#e7298a", "#66a61e")
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif"
 #: forecast methods and baselines in words (the forecast check)
 METHOD_LABELS = {
-    "naive": "recent counts", "kde": "kernel density (KDE)", "gi": "Gi* hot spots",
-    "near_repeat": "near-repeat", "blend": "long-term + recent blend",
-    "sepp": "self-exciting point process", "counts": "all-history counts",
-    "kde_200m": "plain 200 m KDE",
+    "naive": N_("recent counts"), "kde": N_("kernel density (KDE)"), "gi": N_("Gi* hot spots"),
+    "near_repeat": N_("near-repeat"), "blend": N_("long-term + recent blend"),
+    "sepp": N_("self-exciting point process"), "counts": N_("all-history counts"),
+    "kde_200m": N_("plain 200 m KDE"),
+    "shrink": N_("shrunk counts (empirical Bayes)"), "adaptive": N_("adaptive-bandwidth KDE"),
 }
 #: the two baselines every forecast is checked against (drawn dashed)
 BASELINES = ("counts", "kde_200m")
@@ -210,10 +215,10 @@ def class_name(value: str) -> str:
     >>> class_name("hot_99"), class_name("not_significant"), class_name("new_hot_spot")
     ('Hot spot 99%', 'Not significant', 'New hot spot')
     """
-    kind, _, level = value.partition("_")
-    if kind in {"hot", "cold"} and level.isdigit():
-        return f"{kind.capitalize()} spot {level}%"
-    return value.replace("_", " ").capitalize() if value != "n/a" else value
+    if value == "n/a":
+        return value
+    text = display_name(value)  # in the reader's language
+    return text[:1].upper() + text[1:]
 
 
 def _ramp(n: int) -> list[str]:
@@ -309,7 +314,8 @@ def hover_text(units: pd.DataFrame, hover: Sequence[HoverField]) -> np.ndarray:
         fmt = "{" + f.fmt + "}" if f.fmt else "{}"
         text = np.array(["n/a" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
                          else html.escape(fmt.format(v)) for v in values], dtype=object)
-        line = (f"<b>{f.label}: " + text + "</b>") if i == 0 else (f"{f.label}: " + text)
+        label = html.escape(_(f.label))  # the labels are marked with N_ where defined
+        line = (f"<b>{label}: " + text + "</b>") if i == 0 else (f"{label}: " + text)
         out = line if out is None else out + "<br>" + line
     return out if out is not None else np.full(len(units), "", dtype=object)
 
@@ -358,7 +364,7 @@ def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverFie
     """
     n_base = 0 if base is None else len(base.start)
     if len(units) == 0 and n_base == 0:
-        return empty_figure("No mahallas or incidents match the filters").to_plotly_json()
+        return blank_figure(_("No mahallas or incidents match the filters"))
     rings = rings if rings is not None else ring_index(units.geometry.to_numpy())
     column = "rate_per_1000" if metric == "rate" and "rate" not in units else metric
     values = units[column].to_numpy() if len(units) else np.empty(0)
@@ -513,30 +519,39 @@ def kde_image(array: np.ndarray, bounds: tuple[float, float, float, float], *,
             "opacity": opacity, "layer": "above", "name": "kde"}
 
 
-def trend_chart(months: pd.DatetimeIndex, counts: np.ndarray, *, title: str = "") -> go.Figure:
-    """Bar chart of incidents per month (``meta.kind == "trend"``)."""
-    fig = go.Figure(go.Bar(x=[m.strftime("%Y-%m") for m in months], y=np.asarray(counts),
-                           marker_color="#bd0026", name="Incidents", meta={"kind": "trend"},
-                           hovertemplate="%{x}: %{y:,d}<extra></extra>"))
-    return _small_layout(fig, title, "Incidents per month")
+def trend_chart(months: pd.DatetimeIndex, counts: np.ndarray, *,
+                title: str = "") -> dict[str, Any]:
+    """Bar chart of incidents per month (``meta.kind == "trend"``), as a plain figure dict.
+
+    Plain dicts, not ``go.Figure``: the panel redraws on every filter change and plotly's
+    validation cost ~40 ms per chart (measured), more than the counts behind it.
+    """
+    bar = {"type": "bar", "x": [m.strftime("%Y-%m") for m in months],
+           "y": np.asarray(counts).tolist(), "marker": {"color": "#bd0026"},
+           "name": "Incidents", "meta": {"kind": "trend"},
+           "hovertemplate": "%{x}: %{y:,d}<extra></extra>"}
+    return {"data": [bar], "layout": small_layout(title, "Incidents per month")}
 
 
 def category_chart(categories: Sequence[str], counts: np.ndarray, *,
-                   title: str = "") -> go.Figure:
-    """Horizontal bars of incidents per category, largest on top (``meta.kind == "categories"``)."""
-    order = np.argsort(np.asarray(counts), kind="stable")
+                   title: str = "") -> dict[str, Any]:
+    """Horizontal bars of incidents per category, largest on top (``meta.kind == "categories"``),
+    as a plain figure dict."""
+    values = np.asarray(counts)
+    order = np.argsort(values, kind="stable")
     labels = [str(categories[i]).replace("_", " ").capitalize() for i in order]
-    fig = go.Figure(go.Bar(x=np.asarray(counts)[order], y=labels, orientation="h",
-                           marker_color="#fc4e2a", meta={"kind": "categories"},
-                           hovertemplate="%{y}: %{x:,d}<extra></extra>"))
-    fig = _small_layout(fig, title, "")
-    fig.update_layout(height=max(140, 22 * len(labels) + 50))
-    return fig
+    bar = {"type": "bar", "x": values[order].tolist(), "y": labels, "orientation": "h",
+           "marker": {"color": "#fc4e2a"}, "meta": {"kind": "categories"},
+           "hovertemplate": "%{y}: %{x:,d}<extra></extra>"}
+    layout = small_layout(title, "")
+    layout["height"] = max(140, 22 * len(labels) + 50)
+    return {"data": [bar], "layout": layout}
 
 
 def method_label(method: str | None) -> str:
     """A forecast method in words (unknown names as they are, ``_`` as spaces)."""
-    return METHOD_LABELS.get(str(method), str(method).replace("_", " "))
+    label = METHOD_LABELS.get(str(method))
+    return _(label) if label else str(method).replace("_", " ")
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -573,7 +588,7 @@ def pai_chart(methods: pd.DataFrame, method: str | None = None, *,
         0 and they span a factor of 3); "No evaluation" without rows.
     """
     if methods.empty:
-        return empty_figure("No evaluation")
+        return empty_figure(_("No evaluation"))
     fig = go.Figure()
     ticks = sorted({float(c) * 100 for c in methods["coverage"]})
     g = _curve(methods, method) if method else methods.iloc[:0]
@@ -588,7 +603,8 @@ def pai_chart(methods: pd.DataFrame, method: str | None = None, *,
             y=np.concatenate([band["pai_hi"].to_numpy(dtype=float),
                               band["pai_lo"].to_numpy(dtype=float)[::-1]]),
             fill="toself", fillcolor=_rgba(colour, 0.2), line={"width": 0}, mode="lines",
-            name=f"{name}: {level} interval", hoverinfo="skip",
+            name=_("{name}: {level} interval").format(name=name, level=level),
+            hoverinfo="skip",
             meta={"kind": "pai-band", "method": str(method)}))
     for base in BASELINES:
         b = _curve(methods, base)
@@ -596,10 +612,10 @@ def pai_chart(methods: pd.DataFrame, method: str | None = None, *,
             continue
         fig.add_trace(go.Scatter(
             x=b["coverage"].to_numpy(dtype=float) * 100, y=b["pai"].to_numpy(dtype=float),
-            mode="lines+markers", name=f"{method_label(base)} (baseline)",
+            mode="lines+markers", name=_("{method} (baseline)").format(method=method_label(base)),
             line={"color": _METHOD_COLOURS[base], "dash": "dash", "width": 1.5},
             marker={"size": 4}, meta={"kind": "pai-baseline", "method": base},
-            hovertemplate="%{x:g}% of area: PAI %{y:.2f}<extra>" + method_label(base)
+            hovertemplate=_("%{x:g}% of area: PAI %{y:.2f}") + "<extra>" + method_label(base)
                           + "</extra>"))
     if len(g):
         lo = g["pai_lo"].to_numpy(dtype=float) if "pai_lo" in g else np.full(len(g), np.nan)
@@ -611,10 +627,10 @@ def pai_chart(methods: pd.DataFrame, method: str | None = None, *,
             customdata=np.column_stack([lo, hi, share]), mode="lines+markers", name=name,
             line={"color": colour, "width": 2.5}, marker={"size": 6},
             meta={"kind": "pai", "method": str(method)},
-            hovertemplate="%{x:g}% of area (flagged %{customdata[2]:.1f}%): PAI %{y:.2f} "
-                          "[%{customdata[0]:.2f}, %{customdata[1]:.2f}]<extra>" + name
+            hovertemplate=_("%{x:g}% of area (flagged %{customdata[2]:.1f}%): PAI %{y:.2f} "
+                            "[%{customdata[0]:.2f}, %{customdata[1]:.2f}]") + "<extra>" + name
                           + "</extra>"))
-    fig = _small_layout(fig, "", "PAI (hit rate ÷ area)")
+    fig = _small_layout(fig, "", _("PAI (hit rate ÷ area)"))
     # PAI falls steeply with the area: a log axis keeps the gaps at 5-10% visible
     ys = (np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data]) if fig.data
           else np.zeros(0))
@@ -624,7 +640,7 @@ def pai_chart(methods: pd.DataFrame, method: str | None = None, *,
     fig.update_layout(
         showlegend=True, height=290, legend={"orientation": "h", "y": -0.3, "x": 0},
         margin={"l": 44, "r": 10, "t": 8, "b": 30},
-        xaxis={"title": {"text": "share of area flagged"}, "type": "log",
+        xaxis={"title": {"text": _("share of area flagged")}, "type": "log",
                "tickvals": ticks, "ticktext": [f"{t:g}%" for t in ticks]},
         yaxis={"type": "log", "tickvals": ticks_y, "ticktext": [f"{t:g}" for t in ticks_y]}
         if log_y else {"type": "linear"})
@@ -667,20 +683,21 @@ def verdict_text(coverage: str | float | Sequence[str | float], verdict: dict[st
     """
     covs = [coverage] if isinstance(coverage, str | float | int) else list(coverage)
     shares = [f"{float(c):.0%}" for c in covs]
-    where = (", ".join(shares[:-1]) + " and " if len(shares) > 1 else "") + shares[-1]
-    where += " of the area"
+    joined = (", ".join(shares[:-1]) + _(" and ") if len(shares) > 1 else "") + shares[-1]
+    where = _("{shares} of the area").format(shares=joined)
     leader = method_label(verdict.get("leader") or verdict.get("method"))
     if verdict.get("beats_counts") is None:
-        return (f"{where}: {leader} leads (PAI {_num(verdict.get('pai'), '.2f')}); "
-                "all-history counts were not scored")
+        return _("{where}: {leader} leads (PAI {pai}); all-history counts were not "
+                 "scored").format(where=where, leader=leader, pai=_num(verdict.get("pai"), ".2f"))
     diff = (f"{_num(verdict.get('diff'), '+.2f')} [{_num(verdict.get('diff_lo'), '+.2f')}, "
             f"{_num(verdict.get('diff_hi'), '+.2f')}]")
     if verdict["beats_counts"]:
-        return (f"{where}: {method_label(verdict['method'])} beats all-history counts by "
-                f"{diff} PAI ({_num(verdict.get('pai'), '.2f')} vs "
-                f"{_num(verdict.get('counts_pai'), '.2f')})")
-    return (f"{where}: no method beats all-history counts here: use counts "
-            f"(closest: {leader} {diff})")
+        return _("{where}: {method} beats all-history counts by {diff} PAI ({pai} vs "
+                 "{counts_pai})").format(where=where, method=method_label(verdict["method"]),
+                                         diff=diff, pai=_num(verdict.get("pai"), ".2f"),
+                                         counts_pai=_num(verdict.get("counts_pai"), ".2f"))
+    return _("{where}: no method beats all-history counts here: use counts (closest: "
+             "{leader} {diff})").format(where=where, leader=leader, diff=diff)
 
 
 def verdict_lines(best: dict[str, dict[str, Any]]) -> list[str]:
@@ -702,15 +719,20 @@ def verdict_lines(best: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _num(value: Any, spec: str) -> str:
-    return ("n/a" if value is None or not math.isfinite(float(value))
+    return (_("n/a") if value is None or not math.isfinite(float(value))
             else format(float(value), spec))
 
 
+def small_layout(title: str, ytitle: str) -> dict[str, Any]:
+    """The layout of the panel's small charts (a plain dict)."""
+    return {
+        "title": {"text": title, "font": {"size": 13}} if title else None,
+        "margin": {"l": 40, "r": 10, "t": 28 if title else 8, "b": 30}, "height": 200,
+        "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"family": _FONT, "size": 11},
+        "showlegend": False, "yaxis": {"title": {"text": ytitle}, "gridcolor": "#eee"},
+        "xaxis": {"gridcolor": "#eee"}}
+
+
 def _small_layout(fig: go.Figure, title: str, ytitle: str) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "font": {"size": 13}} if title else None,
-        margin={"l": 40, "r": 10, "t": 28 if title else 8, "b": 30}, height=200,
-        paper_bgcolor="white", plot_bgcolor="white", font={"family": _FONT, "size": 11},
-        showlegend=False, yaxis={"title": {"text": ytitle}, "gridcolor": "#eee"},
-        xaxis={"gridcolor": "#eee"})
+    fig.update_layout(**small_layout(title, ytitle))
     return fig

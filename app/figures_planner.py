@@ -24,38 +24,56 @@ from riskmap.app.figures import (
 )
 from riskmap.geo.h3index import cell_polygons
 from riskmap.geo.points import xy
+from riskmap.i18n import format_number, format_percent, gettext, ngettext
 
 __all__ = [
+    "ACCEPTED_COLOUR",
     "EXISTING_COLOUR",
     "PROPOSED_COLOUR",
+    "baseline_text",
+    "better_plan",
+    "comparison_map",
     "coverage_summary_text",
     "gain_curve",
     "job_progress_text",
+    "plan_comparison",
     "plan_map",
     "plan_summary_text",
 ]
 
-#: fill/marker colours: existing coverage (blue) and proposed coverage (green)
+#: fill/marker colours: existing coverage (blue), accepted (planned) cameras (amber) and
+#: proposed coverage (green)
 EXISTING_COLOUR = "#2b6cb0"
+ACCEPTED_COLOUR = "#b7791f"
 PROPOSED_COLOUR = "#1a7f37"
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif"
 
 
 def _fill_trace(geoms: Any, name: str, fill: str, line: str, kind: str, *,
-                rank: int = 0) -> go.Scatter | None:
+                rank: int = 0, group: str | None = None) -> go.Scatter | None:
     x, y = polygon_xy(np.asarray(geoms, dtype=object))
     if len(x) == 0:
         return None
     return go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=fill,
                       line={"color": line, "width": 0.8}, name=name, hoverinfo="skip",
-                      meta={"kind": kind}, legendrank=rank)
+                      meta={"kind": kind}, legendrank=rank, legendgroup=group)
+
+
+def _polygons(geoms: Any) -> np.ndarray:
+    """The present, non-empty polygons of a GeoSeries (or array)."""
+    arr = np.asarray(geoms.to_numpy() if hasattr(geoms, "to_numpy") else geoms, dtype=object) \
+        if geoms is not None and len(geoms) else np.empty(0, dtype=object)
+    return arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))] if len(arr) else arr
 
 
 def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataFrame,
              existing_coverage: gpd.GeoSeries, plan: gpd.GeoDataFrame,
              plan_coverage: gpd.GeoSeries, *, value: str = "risk", value_label: str = "Risk",
-             uirevision: str = "planner") -> go.Figure:
-    """Map of a plan: risk cells, existing and proposed coverage, existing and proposed cameras.
+             uirevision: str = "planner", accepted: gpd.GeoDataFrame | None = None,
+             accepted_coverage: gpd.GeoSeries | None = None,
+             legend: bool = True) -> go.Figure:
+    """Map of a plan: risk cells and three camera layers, each with its coverage polygons and
+    its own legend entries: existing cameras, accepted (planned) cameras, proposed cameras.
 
     Parameters
     ----------
@@ -71,15 +89,21 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
         their coverage polygons.
     uirevision
         Plotly ``uirevision`` (zoom kept while it stays the same).
+    accepted, accepted_coverage
+        Cameras accepted into ``planned_cameras`` (``camera_id, type, plan_id``; points) and
+        their coverage polygons (None: no such layer).
+    legend
+        Show the legend (off for the small maps of a comparison).
 
     Returns
     -------
     plotly.graph_objects.Figure
         Traces carry ``meta.kind``: ``base``, ``risk``, ``existing-coverage``,
-        ``proposed-coverage``, ``existing``, ``proposed``.
+        ``accepted-coverage``, ``proposed-coverage``, ``existing``, ``accepted``,
+        ``proposed``; each layer's cameras and coverage share a ``legendgroup``.
     """
     if len(area) == 0:
-        return empty_figure("No mahallas in this area")
+        return empty_figure(gettext("No mahallas in this area"))
     fig = go.Figure()
     base = _fill_trace(area.geometry.to_numpy(), BASE_NAME, "rgba(250,250,248,1)", "#9a9a96",
                        "base", rank=1000)
@@ -101,23 +125,34 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
             if trace is not None:
                 fig.add_trace(trace)
     for geoms, name, colour, kind, rank in (
-            (existing_coverage, "Existing coverage", EXISTING_COLOUR, "existing-coverage", 10),
-            (plan_coverage, "Proposed coverage", PROPOSED_COLOUR, "proposed-coverage", 5)):
-        arr = np.asarray(geoms.to_numpy() if len(geoms) else [], dtype=object)
-        arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))] if len(arr) else arr
-        trace = _fill_trace(arr, name, _rgba(colour, 0.35), colour, kind, rank=rank)
+            (existing_coverage, gettext("Existing coverage"), EXISTING_COLOUR,
+             "existing-coverage", 21),
+            (accepted_coverage, gettext("Accepted coverage"), ACCEPTED_COLOUR,
+             "accepted-coverage", 11),
+            (plan_coverage, gettext("Proposed coverage"), PROPOSED_COLOUR,
+             "proposed-coverage", 2)):
+        trace = _fill_trace(_polygons(geoms), name, _rgba(colour, 0.35), colour, kind,
+                            rank=rank, group=kind.split("-")[0])
         if trace is not None:
             fig.add_trace(trace)
-    if len(existing):
-        ex = np.asarray(existing.geometry.values, dtype=object)
+    for cams, name, colour, symbol, kind, rank in (
+            (existing, gettext("Existing cameras"), EXISTING_COLOUR, "circle", "existing", 20),
+            (accepted, gettext("Accepted (planned) cameras"), ACCEPTED_COLOUR, "square",
+             "accepted", 10)):
+        if cams is None or len(cams) == 0:
+            continue
+        pts = np.asarray(cams.geometry.values, dtype=object)
+        extra = (plot_text(cams["plan_id"].astype(object)) if "plan_id" in cams
+                 else np.full(len(cams), "", dtype=object))
         fig.add_trace(go.Scatter(
-            x=xy(ex)[0], y=xy(ex)[1], mode="markers", name="Existing cameras",
-            marker={"size": 7, "color": EXISTING_COLOUR, "symbol": "circle",
+            x=xy(pts)[0], y=xy(pts)[1], mode="markers", name=name,
+            marker={"size": 8 if kind == "accepted" else 7, "color": colour, "symbol": symbol,
                     "line": {"color": "white", "width": 1}},
-            customdata=np.column_stack([plot_text(existing["camera_id"].astype(object)),
-                                        plot_text(existing["type"].astype(object))]),
-            hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>",
-            meta={"kind": "existing"}, legendrank=20))
+            customdata=np.column_stack([plot_text(cams["camera_id"].astype(object)),
+                                        plot_text(cams["type"].astype(object)), extra]),
+            hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
+                          "<extra></extra>",
+            meta={"kind": kind}, legendrank=rank, legendgroup=kind))
     if len(plan):
         pts = np.asarray(plan.geometry.values, dtype=object)
         bearing = [("dome" if not np.isfinite(b) else f"{b:.0f}°")
@@ -128,16 +163,18 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
             plot_text(plan["site_id"].astype(object))])
         fig.add_trace(go.Scatter(
             x=xy(pts)[0], y=xy(pts)[1], mode="markers+text",
-            name="Proposed cameras", text=[str(r) for r in plan["rank"]],
+            name=gettext("Proposed cameras"), text=[str(r) for r in plan["rank"]],
             textposition="top center", textfont={"size": 11, "color": PROPOSED_COLOUR},
             marker={"size": 11, "color": PROPOSED_COLOUR, "symbol": "diamond",
                     "line": {"color": "white", "width": 1}},
             customdata=custom,
-            hovertemplate=("<b>#%{customdata[0]} %{customdata[1]}</b><br>bearing "
+            hovertemplate=(gettext("<b>#%{customdata[0]} %{customdata[1]}</b><br>bearing "
                            "%{customdata[2]}, range %{customdata[3]:.0f} m<br>risk gained "
-                           "%{customdata[4]:.2f}<br>site %{customdata[5]}<extra></extra>"),
-            meta={"kind": "proposed"}, legendrank=1))
+                           "%{customdata[4]:.2f}<br>site %{customdata[5]}<extra></extra>")),
+            meta={"kind": "proposed"}, legendrank=1, legendgroup="proposed"))
     _map_layout(fig, area, uirevision)
+    if not legend:
+        fig.update_layout(showlegend=False)
     return fig
 
 
@@ -164,7 +201,7 @@ def _map_layout(fig: go.Figure, area: gpd.GeoDataFrame, uirevision: str) -> None
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f4f1", paper_bgcolor="white",
         font={"family": _FONT, "size": 12}, dragmode="pan", hovermode="closest",
         uirevision=uirevision, showlegend=True,
-        legend={"title": {"text": "Camera plan"}, "x": 0.01, "y": 0.99, "xanchor": "left",
+        legend={"title": {"text": gettext("Camera plan")}, "x": 0.01, "y": 0.99, "xanchor": "left",
                 "yanchor": "top", "bgcolor": "rgba(255,255,255,0.85)", "bordercolor": "#ccc",
                 "borderwidth": 1},
         xaxis={"visible": False, "constrain": "domain"},
@@ -184,12 +221,12 @@ def gain_curve(curve: pd.DataFrame, summary: dict[str, Any] | None = None) -> go
     [10.0, 40.0, 50.0]
     """
     if len(curve) == 0 or not np.isfinite(curve["covered_share"].to_numpy(float)).any():
-        return empty_figure("No risk to cover in this area")
+        return empty_figure(gettext("No risk to cover in this area"))
     y = (100.0 * curve["covered_share"].to_numpy(float)).round(3)
     fig = go.Figure(go.Scatter(
-        x=curve["n_cameras"].to_numpy(), y=y, mode="lines+markers", name="Covered risk",
+        x=curve["n_cameras"].to_numpy(), y=y, mode="lines+markers", name=gettext("Covered risk"),
         line={"color": PROPOSED_COLOUR, "width": 2}, marker={"size": 6},
-        hovertemplate="%{x} new cameras: %{y:.1f}% of risk covered<extra></extra>",
+        hovertemplate=gettext("%{x} new cameras: %{y:.1f}% of risk covered<extra></extra>"),
         meta={"kind": "curve"}))
     fig.add_hline(y=float(y[0]), line={"color": EXISTING_COLOUR, "dash": "dot", "width": 1},
                   annotation_text=f"before {y[0]:.1f}%", annotation_position="bottom right")
@@ -199,9 +236,9 @@ def gain_curve(curve: pd.DataFrame, summary: dict[str, Any] | None = None) -> go
     fig.update_layout(
         margin={"l": 50, "r": 10, "t": 30, "b": 40}, font={"family": _FONT, "size": 12},
         title={"text": title, "font": {"size": 13}, "x": 0.01}, plot_bgcolor="white",
-        xaxis={"title": {"text": "new cameras"}, "dtick": max(1, len(y) // 10),
+        xaxis={"title": {"text": gettext("new cameras")}, "dtick": max(1, len(y) // 10),
                "gridcolor": "#eee"},
-        yaxis={"title": {"text": "% of risk covered"}, "rangemode": "tozero",
+        yaxis={"title": {"text": gettext("% of risk covered")}, "rangemode": "tozero",
                "gridcolor": "#eee"},
         showlegend=False)
     return fig
@@ -274,13 +311,118 @@ def coverage_summary_text(frame: pd.DataFrame) -> str:
     'No coverage figures: run `riskmap build --only coverage`'
     """
     if len(frame) == 0 or "area_m2" not in frame:
-        return "No coverage figures: run `riskmap build --only coverage`"
+        return gettext("No coverage figures: run `riskmap build --only coverage`")
 
     def pct(part: str, whole: str) -> str:
         total = float(frame[whole].sum()) if whole in frame else 0.0
-        return "n/a" if total <= 0 else f"{100 * float(frame[part].sum()) / total:.1f}%"
+        return gettext("n/a") if total <= 0 else format_percent(
+            float(frame[part].sum()) / total, 1)
 
     n = int(frame["cameras"].sum()) if "cameras" in frame else 0
-    return (f"Now: {n:,} camera{'s' if n != 1 else ''} cover {pct('covered_m2', 'area_m2')} of "
-            f"the area, {pct('incidents_covered', 'incidents')} of recent incidents and "
-            f"{pct('risk_covered', 'risk')} of the risk")
+    return ngettext("Now: {n} camera covers {area} of the area, {incidents} of recent "
+                    "incidents and {risk} of the risk",
+                    "Now: {n} cameras cover {area} of the area, {incidents} of recent "
+                    "incidents and {risk} of the risk", n).format(
+        n=format_number(n), area=pct("covered_m2", "area_m2"),
+        incidents=pct("incidents_covered", "incidents"), risk=pct("risk_covered", "risk"))
+
+
+def baseline_text(existing: int, accepted: int) -> str:
+    """The cameras the next plan of an area keeps fixed, in words.
+
+    Examples
+    --------
+    >>> baseline_text(124, 12)
+    'Baseline of the next plan: 124 existing + 12 accepted cameras'
+    """
+    return gettext("Baseline of the next plan: {existing} existing + {accepted} accepted "
+                   "cameras").format(existing=format_number(existing),
+                                     accepted=format_number(accepted))
+
+
+def _share(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    return out if math.isfinite(out) else float("nan")
+
+
+def _sites(plan: gpd.GeoDataFrame) -> set[tuple[float, float, str]]:
+    """Each proposed camera as (lon, lat rounded to ~1 m, type)."""
+    if len(plan) == 0:
+        return set()
+    pts = np.asarray(plan.geometry.values, dtype=object)
+    lon, lat = np.round(xy(pts)[0], 5), np.round(xy(pts)[1], 5)
+    return set(zip(lon.tolist(), lat.tolist(), plan["type"].astype(str).tolist(), strict=True))
+
+
+def plan_comparison(a: Any, b: Any, names: tuple[str, str]) -> pd.DataFrame:
+    """Two plans (:class:`riskmap.etl.planning.PlanResult`) side by side, one row each.
+
+    Columns: ``plan`` (A/B), ``name``, ``cameras`` (proposed), ``risk_covered_pct`` (share of
+    the area's risk covered after the plan, %), ``added_coverage_pp`` (percentage points the
+    plan adds to what its baseline covered), ``cameras_in_common`` (cameras of the same type at
+    the same place, to ~1 m, in both plans) and ``better`` (see :func:`better_plan`).
+    """
+    sites = [_sites(r.plan) for r in (a, b)]
+    common = len(sites[0] & sites[1])
+    rows = []
+    for label, res, name in zip(("A", "B"), (a, b), names, strict=True):
+        s = res.summary
+        after = _share(s.get("covered_risk_after"))
+        before = _share(s.get("covered_risk_before"))
+        rows.append({"plan": label, "name": name, "cameras": len(res.plan),
+                     "risk_covered_pct": round(100 * after, 2) if math.isfinite(after)
+                     else float("nan"),
+                     "added_coverage_pp": round(100 * (after - before), 2)
+                     if math.isfinite(after) and math.isfinite(before) else float("nan"),
+                     "cameras_in_common": common})
+    out = pd.DataFrame(rows)
+    better = better_plan(out)
+    out["better"] = [better == i for i in range(len(out))]
+    return out
+
+
+def better_plan(table: pd.DataFrame) -> int | None:
+    """Row of the better of two plans: more of the risk covered; on a tie, fewer cameras;
+    None when they are equal on both (or neither covers anything).
+
+    Examples
+    --------
+    >>> better_plan(pd.DataFrame({"risk_covered_pct": [40.0, 55.0], "cameras": [5, 8]}))
+    1
+    >>> better_plan(pd.DataFrame({"risk_covered_pct": [40.0, 40.0], "cameras": [5, 8]}))
+    0
+    >>> better_plan(pd.DataFrame({"risk_covered_pct": [float("nan"), float("nan")],
+    ...                           "cameras": [0, 0]})) is None
+    True
+    """
+    cov = np.nan_to_num(table["risk_covered_pct"].to_numpy(float), nan=-1.0)
+    cams = table["cameras"].to_numpy(int)
+    if (cov < 0).all():
+        return None
+    if cov[0] != cov[1]:
+        return int(np.argmax(cov))
+    if cams[0] != cams[1]:
+        return int(np.argmin(cams))
+    return None
+
+
+def comparison_map(res: Any, title: str, *, uirevision: str, layers: Any = None) -> go.Figure:
+    """A small map of one plan of a comparison: its risk, baseline and proposed cameras
+    (``title`` is escaped: it may hold an area a user typed). ``layers``: the baseline split
+    into existing and accepted cameras (``existing, existing_coverage, accepted,
+    accepted_coverage`` attributes); None draws the plan's whole baseline as existing."""
+    if layers is None:
+        fig = plan_map(res.area, res.cells, res.existing, res.existing_coverage, res.plan,
+                       res.plan_coverage, uirevision=uirevision, legend=False)
+    else:
+        fig = plan_map(res.area, res.cells, layers.existing, layers.existing_coverage,
+                       res.plan, res.plan_coverage, uirevision=uirevision, legend=False,
+                       accepted=layers.accepted, accepted_coverage=layers.accepted_coverage)
+    if len(res.area):
+        fig.update_layout(margin={"l": 0, "r": 0, "t": 28, "b": 0},
+                          title={"text": str(plot_text([title])[0]), "font": {"size": 12},
+                                 "x": 0.01})
+    return fig

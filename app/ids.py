@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import ClassVar
 
-__all__ = ["ADMIN", "COMMANDERS", "DEMO_BADGE", "DENIED", "HEADER", "LOGOUT", "MAIN", "NAV", "OVERVIEW",
-           "PLANNER", "REMATCH", "SCOPE", "TOURISM", "PageIds", "make_id"]
+__all__ = ["ADMIN", "COMMANDERS", "DEMO_BADGE", "DENIED", "HEADER", "LANGUAGE", "LANGUAGE_MARK",
+           "LANGUAGE_URL", "LOGOUT", "MAIN", "MAPTOOLS", "NAV", "OVERVIEW",
+           "PLANNER", "REMATCH", "REVIEW", "ROADMAP", "SCOPE", "TOURISM", "PageIds", "make_id"]
 
 
 def make_id(page: str, name: str) -> str:
@@ -21,6 +22,10 @@ MAIN = "app-main"
 DEMO_BADGE = "app-demo-badge"
 SCOPE = "app-scope"
 LOGOUT = "app-logout"
+#: the language switch in the header, the location it reloads, the page's language (data-lang)
+LANGUAGE = "app-language"
+LANGUAGE_URL = "app-language-url"
+LANGUAGE_MARK = "app-language-mark"
 #: the notice a page shows to a role that may not use it
 DENIED = "app-page-denied"
 
@@ -73,6 +78,8 @@ class COMMANDERS(PageIds, prefix="cmd"):
     PLAY: str
     TICK: str
     CATEGORIES: str
+    FOCUS: str
+    FOCUS_TABLE: str
     LAYERS: str
     MAP: str
     SUMMARY: str
@@ -97,6 +104,37 @@ class COMMANDERS(PageIds, prefix="cmd"):
     REDLIST: str
     EVAL_TEXT: str
     EVAL_CHART: str
+    WINDOW_NOTICE: str
+    # a click anywhere on the map (not only on a mahalla's tooltip point): lon/lat
+    # (app/assets/map_click.js)
+    CLICK_POINT: str
+    # the light poll for new data: every 30 s, the data version, the "updated HH:MM" note
+    DATA_POLL: str
+    DATA_VERSION: str
+    UPDATED: str
+
+
+class REVIEW(PageIds, prefix="cmd-review"):
+    """Ids of the commanders' "Review pack" tab (``app/pages/review_panel.py``)."""
+
+    KIND: str
+    PERIOD: str
+    REGION: str
+    MAKE: str
+    MESSAGE: str
+    JOB: str
+    POLL: str
+    PROGRESS: str
+    PROGRESS_BAR: str
+    PROGRESS_TEXT: str
+    CANCEL: str
+    PACK: str
+    PACK_TEXT: str
+    OPEN_HTML: str
+    OPEN_PDF: str
+    DOWNLOAD: str
+    PACKS: str
+    PACKS_REFRESH: str
 
 
 class PLANNER(PageIds, prefix="planner"):
@@ -126,6 +164,16 @@ class PLANNER(PageIds, prefix="planner"):
     PROGRESS_BAR: str
     PROGRESS_TEXT: str
     CANCEL: str
+    # the cameras a next plan keeps fixed; saved plans compared side by side
+    BASELINE: str
+    SAVED_A: str
+    SAVED_B: str
+    COMPARE: str
+    COMPARISON: str
+    COMPARE_CSV: str
+    COMPARE_DOWNLOAD: str
+    COMPARE_MAP_A: str
+    COMPARE_MAP_B: str
 
 
 class TOURISM(PageIds, prefix="tourism"):
@@ -189,8 +237,60 @@ class ADMIN(PageIds, prefix="admin"):
     JOBS_REFRESH: str
     JOB_CANCEL: str
     JOB_RESULT: str
+    # ingestion runs
+    RUNS: str
+    RUNS_SUMMARY: str
+    RUNS_OUTCOME: str
+    RUNS_FILE: str
+    RUNS_REFRESH: str
+    RUNS_CSV: str
+    RUNS_DOWNLOAD: str
+    RUN_FACTS: str
+    RUN_SUMMARY: str
+    RUN_REPORT: str
+    RUN_QUARANTINE: str
     # the ingest quarantine
+    QUARANTINE_FILE: str
     QUARANTINE_SUMMARY: str
     QUARANTINE_REFRESH: str
     QUARANTINE_COUNTS: str
     QUARANTINE_ROWS: str
+
+
+class ROADMAP(PageIds, prefix="roadmap"):
+    """Ids of the Roadmap tab of the commanders' mahalla panel (``app/pages/roadmap_panel.py``)."""
+
+    PANEL: str
+    HEADER: str
+    OFFICIAL_NAME: str
+    OFFICIAL_POSITION: str
+    OFFICIAL_PHONE: str
+    SEVEN: str
+    SAVE: str
+    SUMMARY: str
+    MEASURES: str
+    NEW_TITLE: str
+    NEW_OWNER: str
+    NEW_DUE: str
+    NEW_NOTES: str
+    ADD: str
+    EDIT_STATUS: str
+    EDIT_DUE: str
+    EDIT_NOTES: str
+    UPDATE: str
+    RESULT: str
+    REFRESH: str
+
+
+class MAPTOOLS(PageIds, prefix="cmd-tools"):
+    """Ids of the commanders' map tools: the mahalla search, labels, red-list exports
+    (``app/pages/map_tools.py``, ``app/callbacks/search.py``)."""
+
+    SEARCH: str
+    ZOOM: str
+    ZOOM_SINK: str
+    LABELS_SINK: str
+    RED_CSV: str
+    RED_PDF: str
+    DOWNLOAD: str
+    MESSAGE: str

@@ -7,8 +7,10 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-__all__ = ["encode_params", "parse_date", "parse_list", "parse_text", "parse_window",
-           "search_string"]
+from riskmap.geo.focus import FOCUS_GROUPS
+
+__all__ = ["encode_params", "parse_date", "parse_focus", "parse_list", "parse_text",
+           "parse_window", "search_string"]
 
 
 def parse_date(value: Any) -> date | None:
@@ -43,6 +45,19 @@ def parse_list(value: Any) -> tuple[str, ...]:
         return ()
     items = value.split(",") if isinstance(value, str) else list(value)
     return tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+
+
+def parse_focus(params: Mapping[str, Any], key: str = "focus") -> str | None:
+    """The focus group of ``params`` (one of :data:`riskmap.geo.focus.FOCUS_GROUPS`), ``None``
+    when missing or unknown.
+
+    Examples
+    --------
+    >>> parse_focus({"focus": "women"}), parse_focus({"focus": "aliens"}), parse_focus({})
+    ('women', None, None)
+    """
+    value = params.get(key)
+    return value if isinstance(value, str) and value in FOCUS_GROUPS else None
 
 
 def parse_text(params: Mapping[str, Any], key: str) -> str | None:

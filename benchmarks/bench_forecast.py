@@ -145,7 +145,7 @@ def main() -> None:
     cut = [f["cutoff"].strftime("%Y-%m-%d") for f in tuned["folds"]]
     print(f"{args.folds}-fold backtest, horizon {args.horizon_days} d, cut-offs {', '.join(cut)}, "
           f"{tuned['test_incidents']:,} test incidents")
-    print(f"tuned (8 methods, nested tuning, {args.bootstrap} resamples): {t_tuned:7.1f} s wall, "
+    print(f"tuned ({len(tuned['chosen'])} methods, nested tuning, {args.bootstrap} resamples): {t_tuned:7.1f} s wall, "
           f"{cpu:7.1f} s CPU, peak RSS {peak:,.0f} MB")
     print(f"baseline: fixed parameters, the 4 old methods, no bootstrap: {t_fixed:7.1f} s  "
           f"-> {t_tuned / t_fixed:5.1f}x baseline, {t_tuned / t_sort:,.0f}x np.sort")

@@ -24,9 +24,11 @@ import geopandas as gpd
 
 __all__ = ["EXCLUDED", "BundleResult", "write_bundle"]
 
-#: layers a bundle never holds (bookkeeping, secrets, rasters)
-EXCLUDED = frozenset({"audit", "store_meta", "users", "sessions", "api_tokens", "jobs",
-                      "kde_surface"})
+#: layers a bundle never holds (bookkeeping, secrets, people's contact details, rasters)
+EXCLUDED = frozenset({"audit", "store_meta", "users", "sessions", "login_failures",
+                      "api_tokens", "jobs", "ingest_runs", "kde_surface", "review_packs",
+                      "roadmaps", "roadmap_measures", "derived_dirty", "derived_state",
+                      "study_units"})
 
 
 @dataclass

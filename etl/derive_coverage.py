@@ -59,11 +59,14 @@ __all__ = [
     "COVERAGE_LAYERS",
     "SITE_KINDS",
     "build",
+    "changed_cells",
     "coverage_layers",
     "key_sites",
     "mahalla_entrances",
     "recent_spatial_mask",
     "risk_per_cell",
+    "update",
+    "updated_coverage_layers",
 ]
 
 #: infrastructure kinds that are key sites (besides mahalla entrances)
@@ -375,10 +378,7 @@ def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
                    m_fig.drop(columns="mahalla_id").reset_index(drop=True)], axis=1),
         geometry=mahallas.geometry.reset_index(drop=True), crs=SRID)
 
-    zones = infrastructure[(infrastructure["kind"] == "tourist_zone").fillna(False).to_numpy(bool)
-                           ] if len(infrastructure) else infrastructure
-    zones = zones[np.isin(shapely.get_type_id(np.asarray(zones.geometry.values, dtype=object)),
-                          (3, 6))].reset_index(drop=True) if len(zones) else zones
+    zones = _tourist_zones(infrastructure)
     z_fig = per_unit(zones, "feature_id")
     zkeep = [c for c in ("feature_id", "name", "district", "region") if c in zones]
     z_out = gpd.GeoDataFrame(
@@ -400,6 +400,140 @@ def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
                              nearest_camera_m=pd.Series(dtype=float))
     return {"camera_coverage": cam_cov, "coverage_mahalla": m_out, "coverage_h3": h3_out,
             "coverage_zones": z_out, "coverage_sites": sites}
+
+
+def _tourist_zones(infrastructure: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The tourist-zone polygons of the infrastructure layer (as :func:`coverage_layers`)."""
+    zones = infrastructure[(infrastructure["kind"] == "tourist_zone").fillna(False).to_numpy(bool)
+                           ] if len(infrastructure) else infrastructure
+    return zones[np.isin(shapely.get_type_id(np.asarray(zones.geometry.values, dtype=object)),
+                         (3, 6))].reset_index(drop=True) if len(zones) else zones
+
+
+def _fraction(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole with NaN where whole is zero (as :func:`geo.coverage.unit_coverage`)."""
+    whole = np.asarray(whole, dtype=np.float64)
+    return np.divide(part, whole, out=np.full(len(whole), np.nan), where=whole > 0)
+
+
+#: how far (degrees) a res-11 child's centre may lie from its res-9 parent's centre, with room
+#: (at most 0.0023 in the medium demo world, 0.0026 at 46 N)
+_CHILD_REACH_DEG = 0.004
+
+
+def _patched_units(old: pd.DataFrame, units: gpd.GeoDataFrame, unit_id: str,
+                   coverage: gpd.GeoSeries, recent: gpd.GeoDataFrame, risk: pd.DataFrame,
+                   changed: np.ndarray) -> pd.DataFrame | None:
+    """``old`` (a ``coverage_mahalla``/``coverage_zones`` frame) with its incident figures
+    counted again and the risk figures of the units holding a ``changed`` cell recomputed.
+
+    The camera coverage and ``units`` are those ``old`` was computed from. The risk of a unit
+    is the sum over the res-11 demand points it holds; only the units receiving a point of a
+    changed cell can change, and their sums are made from every demand point near them, in
+    the order of the full computation (so bit for bit its figures). None when ``old`` does not
+    match ``units`` (the caller builds in full).
+    """
+    from riskmap.geo.coverage import resolve_metric_crs, unit_weight_sums
+    from riskmap.geo.h3index import cell_centers
+
+    if not len(units) and not len(old):
+        return old  # no zones (an empty layer may read back without its columns)
+    need = {unit_id, "incidents", "incidents_covered", "incident_share", "risk",
+            "risk_covered", "risk_share"}
+    if len(old) != len(units) or not need <= set(old.columns) or not np.array_equal(
+            old[unit_id].astype(object).to_numpy(), units[unit_id].astype(object).to_numpy()):
+        return None
+    out = old.copy()
+    if not len(units):
+        return out
+    crs = resolve_metric_crs(units, None)
+    total, hit, _ = unit_weight_sums(units, coverage, recent, crs_metric=crs)
+    out["incidents"] = total.astype(np.int64)
+    out["incidents_covered"] = hit.astype(np.int64)
+    out["incident_share"] = _fraction(hit, total)
+    out["incidents_covered_pct"] = 100.0 * out["incident_share"].to_numpy(dtype=float)
+    if not len(changed):
+        return out
+    probe = h3_demand(changed, np.zeros(len(changed)), resolution=_DEMAND_RES)
+    _, _, where = unit_weight_sums(units, coverage, probe, column="risk", crs_metric=crs)
+    hit_units = np.unique(where[where >= 0])
+    if not len(hit_units):
+        return out
+    near = np.empty(0, np.int64)
+    if len(risk):
+        lon, lat = cell_centers(risk["h3"].to_numpy(np.int64))
+        tree = STRtree(np.asarray(units.geometry.values, dtype=object)[hit_units])
+        near, _ = tree.query(shapely.points(lon, lat), predicate="dwithin",
+                             distance=_CHILD_REACH_DEG)
+        near = np.unique(near)
+    r_total = np.zeros(len(units))
+    r_hit = np.zeros(len(units))
+    if len(near):
+        demand = h3_demand(risk["h3"].to_numpy(np.int64)[near],
+                           risk["risk"].to_numpy(np.float64)[near], resolution=_DEMAND_RES)
+        r_total, r_hit, _ = unit_weight_sums(units, coverage, demand, column="risk",
+                                             crs_metric=crs)
+    for name, values in (("risk", r_total), ("risk_covered", r_hit),
+                         ("risk_share", _fraction(r_hit, r_total))):
+        column = out[name].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        column[hit_units] = values[hit_units]
+        out[name] = column
+    out["risk_covered_pct"] = 100.0 * out["risk_share"].to_numpy(dtype=float)
+    return out
+
+
+def changed_cells(old_h3: pd.DataFrame, risk: pd.DataFrame) -> np.ndarray:
+    """Cells whose recent incident count or risk differs between ``old_h3`` and ``risk``.
+
+    ``old_h3`` is the ``coverage_h3`` layer of the last build (its cells with incidents are the
+    risk table that build used); ``risk`` the new :func:`risk_per_cell` table.
+    """
+    had = old_h3[old_h3["incidents"].to_numpy(dtype=np.int64, na_value=0) > 0]
+    before = pd.DataFrame({"h3": had["h3"].to_numpy(np.int64),
+                           "n0": had["incidents"].to_numpy(np.int64),
+                           "r0": had["risk"].to_numpy(np.float64, na_value=np.nan)})
+    now = pd.DataFrame({"h3": risk["h3"].to_numpy(np.int64),
+                        "n1": risk["incidents"].to_numpy(np.int64),
+                        "r1": risk["risk"].to_numpy(np.float64)})
+    both = before.merge(now, on="h3", how="outer")
+    diff = (both["n0"].fillna(0).to_numpy() != both["n1"].fillna(0).to_numpy()) | (
+        both["r0"].fillna(0.0).to_numpy() != both["r1"].fillna(0.0).to_numpy())
+    return np.sort(both["h3"].to_numpy(np.int64)[diff])
+
+
+def updated_coverage_layers(old: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame,
+                            cameras: gpd.GeoDataFrame, infrastructure: gpd.GeoDataFrame,
+                            incidents: gpd.GeoDataFrame, *, months: int = 12,
+                            until: pd.Timestamp | None = None
+                            ) -> dict[str, gpd.GeoDataFrame] | None:
+    """The risk-weighted coverage layers after incidents changed (pure).
+
+    ``old`` holds the last build's ``camera_coverage``, ``coverage_mahalla``,
+    ``coverage_zones`` and ``coverage_h3``, computed from the same mahallas, cameras and
+    infrastructure: the camera polygons are reused, the incident figures of every unit
+    counted again from ``incidents`` (those of the risk window suffice), the risk figures of
+    the units holding a cell whose count changed recomputed (:func:`_patched_units`), and
+    ``coverage_h3`` made again. The layers equal those of :func:`coverage_layers`;
+    ``camera_coverage`` and ``coverage_sites`` do not change and are not returned. None when
+    ``old`` does not fit the inputs (a full build is needed).
+    """
+    cams = active_cameras(cameras).reset_index(drop=True)
+    cam_cov = old["camera_coverage"]
+    risk = risk_per_cell(incidents, months=months, until=until)
+    recent = incidents[recent_spatial_mask(incidents, months=months, until=until)]
+    changed = changed_cells(old["coverage_h3"], risk)
+    m_out = _patched_units(pd.DataFrame(old["coverage_mahalla"]), mahallas, "mahalla_id",
+                           cam_cov.geometry, recent, risk, changed)
+    zones = _tourist_zones(infrastructure)
+    z_out = _patched_units(pd.DataFrame(old["coverage_zones"]), zones, "feature_id",
+                           cam_cov.geometry, recent, risk, changed)
+    if m_out is None or z_out is None:
+        return None
+    return {"coverage_mahalla": gpd.GeoDataFrame(m_out, geometry="geometry", crs=SRID),
+            "coverage_zones": gpd.GeoDataFrame(z_out, geometry="geometry", crs=SRID)
+            if "geometry" in z_out else gpd.GeoDataFrame(
+                z_out, geometry=gpd.GeoSeries([], crs=SRID), crs=SRID),
+            "coverage_h3": _h3_layer(mahallas, cams, cam_cov, risk)}
 
 
 def _uncovered(n: int) -> pd.DataFrame:
@@ -519,6 +653,66 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
     summary: dict[str, Any] = {name: len(frame) for name, frame in layers.items()}
     summary["risk"] = "counts"
     summary["months"] = months
+    cm = layers["coverage_mahalla"]
+    if len(cm) and cm["area_m2"].sum() > 0:
+        summary["area_covered_pct"] = round(100 * float(cm["covered_m2"].sum()
+                                                        / cm["area_m2"].sum()), 3)
+    if "risk" in cm and cm["risk"].sum() > 0:
+        summary["risk_covered_pct"] = round(100 * float(cm["risk_covered"].sum()
+                                                        / cm["risk"].sum()), 2)
+    return summary
+
+
+def update(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any] | None:
+    """Recompute the risk-weighted coverage layers after a load of incidents (edge).
+
+    For a build after writes of incidents only (same mahallas, cameras, infrastructure and
+    settings as the last build): reads the incidents of the risk window alone, keeps
+    ``camera_coverage`` and ``coverage_sites``, and rewrites ``coverage_mahalla``,
+    ``coverage_zones`` and ``coverage_h3`` as :func:`updated_coverage_layers` makes them.
+
+    Returns
+    -------
+    dict or None
+        As :func:`build` (plus ``latest``: the time of the latest incident); None when the
+        stored layers do not fit (the caller runs :func:`build`).
+    """
+    from riskmap.etl.progress import progress_bar
+
+    months = int(getattr(getattr(settings, "geo", None), "status_months", 12))
+    if not all(store.has(name) for name in ("camera_coverage", "coverage_mahalla",
+                                            "coverage_h3")):
+        return None
+    with progress_bar(desc="coverage", unit="steps", total=3, enabled=progress) as bar:
+        occ = pd.to_datetime(store.read("incidents", columns=["occurred_at"])["occurred_at"],
+                             utc=True).dropna() if store.has("incidents") else pd.Series([])
+        columns = ["incident_id", "occurred_at", "category", "h3", "geocode_precision",
+                   "geometry"]
+        if len(occ):
+            latest = occ.max()
+            incidents = store.read("incidents", columns=columns, filters=[
+                ("occurred_at", ">", latest - pd.DateOffset(months=months)),
+                ("occurred_at", "<=", latest)])
+        else:
+            latest = None
+            incidents = store.read("incidents", columns=columns)
+        old = {name: store.read(name) for name in ("camera_coverage", "coverage_mahalla",
+                                                   "coverage_zones", "coverage_h3")
+               if store.has(name)}
+        old.setdefault("coverage_zones", pd.DataFrame({"feature_id": pd.Series(dtype=object)}))
+        mahallas = store.read("mahallas")
+        layers = updated_coverage_layers(old, mahallas, store.read("cameras"),
+                                         store.read("infrastructure"), incidents,
+                                         months=months, until=latest)
+        bar.update(2)
+        if layers is None:
+            return None
+        with store.transaction() as txn:
+            for name, frame in layers.items():
+                txn.replace(name, frame)
+        bar.update(1)
+    summary: dict[str, Any] = {name: len(frame) for name, frame in layers.items()}
+    summary.update(risk="counts", months=months, reused=["camera_coverage", "coverage_sites"])
     cm = layers["coverage_mahalla"]
     if len(cm) and cm["area_m2"].sum() > 0:
         summary["area_covered_pct"] = round(100 * float(cm["covered_m2"].sum()

@@ -60,8 +60,8 @@ from riskmap.etl.rasters import write_cog
 from riskmap.geo.aggregate import unit_codes
 from riskmap.geo.status import StatusRule
 
-__all__ = ["HOTSPOT_LAYERS", "build", "cell_places", "hotspot_layers", "kde_row",
-           "read_kde_cog"]
+__all__ = ["HOTSPOT_LAYERS", "build", "cell_places", "history_start_at", "hotspot_layers",
+           "kde_row", "read_kde_cog"]
 
 HOTSPOT_LAYERS = ("hotspots_h3", "hotspots_mahalla", "mahalla_status", "kde_surface")
 _HISTORY_MAX_MONTHS = 24
@@ -157,7 +157,13 @@ def read_kde_cog(row: pd.Series | pd.DataFrame) -> bytes:
 
 def _history_start(incidents: pd.DataFrame, end: pd.Timestamp, window: int) -> pd.Timestamp:
     occ = pd.to_datetime(incidents["occurred_at"], utc=True).dropna()
-    first = occ.min().tz_convert("UTC").tz_localize(None)
+    return history_start_at(occ.min(), end, window)
+
+
+def history_start_at(first: pd.Timestamp, end: pd.Timestamp, window: int) -> pd.Timestamp:
+    """First month of ``mahalla_status``: the first whose window is covered by data (the
+    first incident at ``first``), at most 24 months before ``end``."""
+    first = pd.Timestamp(first).tz_convert("UTC").tz_localize(None)
     first_full = pd.Timestamp(first.year, first.month, 1).tz_localize("UTC")
     if first.day != 1 or first.hour or first.minute:
         first_full += pd.DateOffset(months=1)

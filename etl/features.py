@@ -65,6 +65,8 @@ INFRA_KIND_ALIASES = {
     "maktab": "school", "школа": "school",
     "zone": "tourist_zone", "tourism zone": "tourist_zone", "recreation": "tourist_zone",
     "power": "power_line", "powerline": "power_line", "lep": "power_line",
+    "lake": "water", "reservoir": "water", "pond": "water", "suv ombori": "water",
+    "озеро": "water", "водохранилище": "water",
 }
 
 

@@ -442,7 +442,14 @@ def _cell_status(
     first = last - pd.DateOffset(months=win - 1)
     monthly, _ = monthly_counts(codes, occurred_at, w.shape[0], start=first, end=last,
                                 mask=mask)
-    count = monthly.sum(axis=1)
+    return cell_status_from_counts(monthly.sum(axis=1), w, rule=rule)
+
+
+def cell_status_from_counts(count: np.ndarray, w: sp.spmatrix, *,
+                            rule: StatusRule) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_cell_status` from the count of each cell in the window (the core it runs on)."""
+    win = rule.window_months
+    count = np.asarray(count, dtype=np.int64)
     z, p, q, cls = gi_star(count, w, fdr=rule.fdr)
     alpha = {90: 0.10, 95: 0.05, 99: 0.01}[rule.gi_confidence]
     red = (z > 0) & ((q if rule.fdr else p) <= alpha) & (count > 0)

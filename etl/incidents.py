@@ -22,8 +22,10 @@ import shapely
 from riskmap.etl.categories import normalize_categories
 from riskmap.etl.crs import crs_advice, metre_like, to_lonlat
 from riskmap.etl.dates import parse_datetimes
+from riskmap.etl.focus import FOCUS_INPUTS, read_age_groups, read_flags, read_sexes
 from riskmap.etl.gazetteer import Gazetteer
 from riskmap.etl.readers import MAX_ID_CHARS, MAX_TEXT_CHARS, READER_COLUMNS, text_faults
+from riskmap.geo.focus import FOCUS_FIELDS
 from riskmap.geo.h3index import cells_from_lonlat
 from riskmap.geo.join import PolygonIndex
 from riskmap.geo.points import xy
@@ -39,7 +41,8 @@ _PART_RANGE = {"year": (1, 9999), "month": (1, 12), "day": (1, 31), "hour": (0, 
                "minute": (0, 59), "second": (0, 59)}
 #: columns a value of which is stored as given (ids) and the other columns the transform reads
 _ID_COLS = ("incident_id", "quarantine_id")
-_TEXT_COLS = ("occurred_at", "category", *_COORD_COLS, *_ADDRESS_COLS, *DATE_PARTS)
+_TEXT_COLS = ("occurred_at", "category", *_COORD_COLS, *_ADDRESS_COLS, *DATE_PARTS,
+              *FOCUS_INPUTS)
 _WKT_COLS = ("geometry", "wkt", "geom")
 _EMPTY = shapely.Point()
 #: fix flags as bits of an int mask, in the order they are written
@@ -218,6 +221,9 @@ def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext, *,
     fail(cat_code < 0, "unknown_category", "category", _col(raw, "category"),
          "is not a known category or alias")
 
+    # focus fields: sex, age group, family context, repeat offender, probation -----------
+    focus = _focus_fields(work, raw, fail)
+
     # coordinates ------------------------------------------------------------------------
     loc = _locate_coordinates(work, ctx, crs)
     flags, state, m_idx, src = loc["flags"], loc["state"], loc["idx"], loc["src"]
@@ -292,6 +298,7 @@ def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext, *,
         "flags": flags,
         "lon": point_lon,
         "lat": point_lat,
+        **{f: pd.Series(v, dtype=object, copy=False) for f, v in focus.items()},
         "reason": pd.Series(reason, dtype=object, copy=False),
         "detail": pd.Series(detail, dtype=object, copy=False),
     })
@@ -329,6 +336,14 @@ def finalize(rows: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     content = parts[0]
     for i, h in enumerate(parts[1:], start=1):
         content = content * np.uint64(1000003 + 2 * i) ^ h
+    focus = [c for c in FOCUS_FIELDS if c in rows.columns]
+    if focus:  # rows without focus values keep the hash they had before the fields existed
+        given = rows[focus].notna().to_numpy(dtype=bool).any(axis=1)
+        if given.any():
+            text = rows[focus].astype("string").fillna("")
+            fh = pd.util.hash_pandas_object(text, index=False).to_numpy()
+            content = np.where(given, content * np.uint64(1000003 + 2 * len(parts)) ^ fh,
+                               content)
     content = content.view("int64")
     rows["content_hash"] = content
     key_hash = parts[-1]
@@ -463,8 +478,18 @@ def incidents_frame(rows: pd.DataFrame, ctx: IncidentContext, *,
                                         np.zeros(len(rows), dtype="int64"))),
         "source_row": rows["_row"].to_numpy(dtype="int64"),
         "content_hash": rows["content_hash"].to_numpy(dtype="int64"),
+        **{f: _focus_column(rows, f) for f in FOCUS_FIELDS},
     })
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326))
+
+
+def _focus_column(rows: pd.DataFrame, name: str) -> pd.Series:
+    """A focus field of the loaded rows in its stored type (all missing when not given)."""
+    kind = "boolean" if name in ("domestic", "repeat_offender", "on_probation") else "string"
+    if name not in rows.columns:
+        return pd.Series(pd.NA, index=range(len(rows)), dtype=kind)
+    values = rows[name].to_numpy(dtype=object)
+    return pd.Series(pd.array(np.where(pd.isna(values), None, values), dtype=kind))
 
 
 def _take_text(values: np.ndarray, codes: np.ndarray) -> pd.Series:
@@ -477,6 +502,36 @@ def _take_text(values: np.ndarray, codes: np.ndarray) -> pd.Series:
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+_FOCUS_READERS: dict[str, tuple[Any, str, str]] = {
+    "sex": (read_sexes, "invalid_sex",
+            "is not a sex (expected male/female, erkak/ayol, мужской/женский, M/F)"),
+    "age": (read_age_groups, "invalid_age",
+            "is not an age (expected years 0-120, a band within one group such as 14-17, "
+            "18-30, 31-59, 60+, or minor/youth/adult/senior in any of the languages)"),
+    "flag": (read_flags, "invalid_flag",
+             "is not yes or no (expected yes/no, ha/yo'q, да/нет, 1/0)"),
+}
+
+
+def _focus_fields(work: pd.DataFrame, raw: pd.DataFrame, fail: Any) -> dict[str, np.ndarray]:
+    """The focus fields given by the file (canonical values, None where unknown); rows with
+    an unreadable value fail with ``invalid_sex``, ``invalid_age`` or ``invalid_flag``.
+
+    An age may come as years (``victim_age``) or a group (``victim_age_group``); the group
+    wins where both are given.
+    """
+    out: dict[str, np.ndarray] = {}
+    for col, (field_name, kind) in FOCUS_INPUTS.items():
+        if col not in work.columns:
+            continue
+        read, code, what = _FOCUS_READERS[kind]
+        values, bad = read(work[col])
+        fail(bad, code, col, _col(raw, col), what)
+        have = out.get(field_name)
+        out[field_name] = values if have is None else np.where(pd.isna(have), values, have)
+    return out
+
 
 def _col(raw: pd.DataFrame, name: str) -> pd.Series:
     if name in raw.columns:

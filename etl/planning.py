@@ -57,6 +57,7 @@ __all__ = [
     "estimate_plan_size",
     "kde_demand",
     "load_plan_frames",
+    "near_area",
     "plan_cameras",
     "plan_frame_from_geojson",
     "plan_result_from_json",
@@ -727,8 +728,14 @@ def _existing(frames: PlanFrames, area: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         parts.append(frames.planned[[c for c in frames.cameras.columns
                                      if c in frames.planned.columns]])
     cams = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=SRID)
-    if len(cams) == 0:
-        return cams
+    return near_area(cams, area)
+
+
+def near_area(cams: gpd.GeoDataFrame, area: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The cameras a plan of ``area`` keeps fixed: not broken, within ~1 km (0.01 degree) of
+    the area's bounds (the planner page counts and draws its baseline with this too)."""
+    if len(cams) == 0 or len(area) == 0:
+        return cams.iloc[:0].reset_index(drop=True)
     status = cams["status"].astype(object) if "status" in cams else pd.Series(None,
                                                                               index=cams.index)
     cams = cams[(status != "broken").fillna(True).to_numpy(bool)]

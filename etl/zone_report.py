@@ -21,7 +21,10 @@ from riskmap.etl.translit import name_key
 from riskmap.geo.isochrones import isochrone_share, isochrones
 from riskmap.geo.network import build_road_graph, metric_crs, to_metric_xy, travel_times
 from riskmap.geo.points import xy
-from riskmap.geo.zones import ReadinessThresholds, readiness_checklist, zone_figures
+from riskmap.geo.zones import ReadinessThresholds, land_part, readiness_checklist, zone_figures
+from riskmap.i18n import N_, current_language
+from riskmap.i18n import gettext as _
+from riskmap.i18n.names import display_name
 
 __all__ = [
     "MAP_KINDS",
@@ -70,17 +73,22 @@ class ZoneReport:
         Result of :func:`geo.zones.readiness_checklist`.
     isochrones
         ``source_kind`` (police|emergency), ``minutes`` and the part of the zone reached
-        within them (EPSG:4326).
+        within them (EPSG:4326); of its land part when ``water`` polygons meet the zone
+        (:func:`geo.zones.land_part`), as the travel items of the checklist.
     shares
-        ``source_kind``, ``minutes``, ``within``, ``beyond`` and ``area_km2``.
+        ``source_kind``, ``minutes``, ``within``, ``beyond`` and ``area_km2`` (of the land
+        part when the zone holds water).
     thresholds
         Pass marks used for the checklist.
     synthetic
         The store holds synthetic demo data.
     context
         Frames for the map: ``infrastructure`` near the zone, ``coverage`` (camera coverage
-        polygons near the zone) and ``incidents`` (points within the buffer with
-        ``category`` and ``in_season``).
+        polygons near the zone), ``incidents`` (points within the buffer with
+        ``category``, ``occurred_at``, ``in_season``, ``mahalla`` and ``precision``),
+        ``beyond_police`` (the part of the zone, or of its land, the police do not reach
+        within ``police_minutes``, EPSG:4326), ``police_minutes`` and ``land`` (the land
+        part of the zone, None when it holds no water).
     """
 
     name: str
@@ -103,11 +111,21 @@ class ZoneReport:
         return {_minutes_key(m): _num(b) for m, b in zip(rows["minutes"], rows["beyond"],
                                                           strict=True)}
 
+    def land_km2(self) -> float | None:
+        """Area of the zone's land part in km² (None when the zone holds no water)."""
+        land = self.context.get("land")
+        if land is None:
+            return None
+        crs = metric_crs(gpd.GeoSeries([land], crs=_WGS84))
+        return float(gpd.GeoSeries([land], crs=_WGS84).to_crs(crs).area.iloc[0] / 1e6)
+
     def to_json(self) -> dict[str, Any]:
         """The report's figures as a JSON-ready dict (NaN written as None).
 
         ``isochrone_share`` is the share of the zone's area beyond each threshold from the
         nearest police post; ``isochrone_share_by_source`` gives it for every responder.
+        Both are of the zone's land part when it holds water (``land_km2`` is then its
+        area, else None).
         """
         f = self.figures
         inc = f["incidents"]
@@ -119,6 +137,7 @@ class ZoneReport:
             "synthetic": self.synthetic,
             "generated_at": self.generated_at,
             "area_km2": f["area_km2"],
+            "land_km2": self.land_km2(),
             "season": {"start": f["season_start"], "end": f["season_end"]},
             "buffer_m": f["buffer_m"],
             "camera_coverage_pct": f["camera_coverage_pct"],
@@ -248,6 +267,24 @@ def zone_isochrones(graph: nx.Graph, zone: BaseGeometry, infrastructure: pd.Data
     return frame.to_crs(_WGS84)
 
 
+def _beyond(graph: nx.Graph, zone: BaseGeometry, infrastructure: pd.DataFrame,
+            iso: gpd.GeoDataFrame, th: ReadinessThresholds) -> BaseGeometry:
+    """The part of the zone the police do not reach within ``police_minutes`` (EPSG:4326)."""
+    limit = float(th.police_minutes)
+    police = iso[(iso["source_kind"] == "police") & np.isclose(iso["minutes"], limit)]
+    if police.empty:
+        more = zone_isochrones(graph, zone, infrastructure, minutes=[limit], thresholds=th)
+        police = more[more["source_kind"] == "police"]
+    reached = police.geometry.iloc[0]
+    if reached is None or reached.is_empty:
+        return zone
+    crs = metric_crs(gpd.GeoSeries([zone], crs=_WGS84))
+    zm, rm = gpd.GeoSeries([zone, reached], crs=_WGS84).to_crs(crs)
+    # a sliver narrower than a few metres along the reached edge is rounding, not a gap
+    rest = shapely.difference(zm, rm.buffer(5.0))
+    return gpd.GeoSeries([rest], crs=crs).to_crs(_WGS84).iloc[0]
+
+
 def _top_speed(graph: nx.Graph) -> float:
     """Fastest edge speed of the graph in km/h (0 for no edges)."""
     speeds = [d.get("speed_kmh", 0.0) for _, _, d in graph.edges(data=True)]
@@ -309,13 +346,19 @@ def compute_zone(zone: pd.Series, infrastructure: gpd.GeoDataFrame, incidents: p
     incidents = _empty_as_missing(incidents)
     figures = zone_figures(zone, infrastructure, incidents, coverage, buffer_m=buffer_m, tz=tz)
     checklist = readiness_checklist(zone, infrastructure, coverage, graph=graph, thresholds=th)
-    iso = zone_isochrones(graph, geom, infrastructure, minutes=minutes, thresholds=th)
+    # help goes to the shore, not into open water: travel is measured on the zone's land
+    land = land_part(geom, infrastructure)
+    area = geom if land is None else land
+    iso = zone_isochrones(graph, area, infrastructure, minutes=minutes, thresholds=th)
     context = _context(geom, infrastructure, incidents, coverage, buffer_m, figures, tz)
+    context["police_minutes"] = float(th.police_minutes)
+    context["beyond_police"] = _beyond(graph, area, infrastructure, iso, th)
+    context["land"] = land
     return ZoneReport(
         name=str(zone.get("name")), feature_id=_opt(zone.get("feature_id")),
         region=_opt(zone.get("region")), district=_opt(zone.get("district")),
         geometry=geom, figures=figures, checklist=checklist, isochrones=iso,
-        shares=_shares(geom, iso), thresholds=th, synthetic=synthetic,
+        shares=_shares(area, iso), thresholds=th, synthetic=synthetic,
         generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"), context=context)
 
 
@@ -373,11 +416,22 @@ def _context(geom: BaseGeometry, infrastructure: gpd.GeoDataFrame, incidents: pd
         "category": pts["category"].astype(object).to_numpy() if len(pts) else [],
         "occurred_at": pd.to_datetime(pts["occurred_at"], utc=True).to_numpy()
         if len(pts) else [],
+        "mahalla": _column(pts, "mahalla", "mahalla_id"),
+        "precision": _column(pts, "geocode_precision"),
     })
     start, end = figures["season_start"], figures["season_end"]
     pts["in_season"] = (in_season(pts["occurred_at"], start, end, tz=tz)
                         if start and end and len(pts) else np.zeros(len(pts), bool))
     return {"infrastructure": infra, "coverage": cov, "incidents": pts, "buffer": around}
+
+
+def _column(frame: pd.DataFrame, *names: str) -> np.ndarray:
+    """The first of ``names`` present in ``frame`` as objects (None where missing)."""
+    for name in names:
+        if name in frame:
+            col = frame[name].astype(object)
+            return col.where(col.notna(), None).to_numpy(dtype=object)
+    return np.full(len(frame), None, dtype=object)
 
 
 # --------------------------------------------------------------------------- edge
@@ -432,10 +486,12 @@ def is_synthetic(store: Any) -> bool:
 def _read_incidents(access: Any, zone: pd.Series, buffer_m: float,
                     purpose: str) -> gpd.GeoDataFrame:
     """Incidents of the regions whose mahallas touch the buffered zone."""
-    columns = ["incident_id", "occurred_at", "category", "region", "geometry"]
+    columns = ["incident_id", "occurred_at", "category", "region", "mahalla_id",
+               "geocode_precision", "geometry"]
     filters = None
+    mahallas = None
     if access.store.has("mahallas"):
-        mahallas = access.read("mahallas", columns=["mahalla_id", "region", "geometry"],
+        mahallas = access.read("mahallas", columns=["mahalla_id", "name", "region", "geometry"],
                                purpose=purpose)
         if len(mahallas):
             crs = metric_crs(gpd.GeoSeries([zone.geometry], crs=_WGS84))
@@ -445,7 +501,14 @@ def _read_incidents(access: Any, zone: pd.Series, buffer_m: float,
             regions = sorted({str(r) for r in mahallas.loc[hit, "region"].dropna()})
             if regions:
                 filters = [("region", "in", regions)]
-    return access.read("incidents", columns=columns, filters=filters, purpose=purpose)
+    incidents = access.read("incidents", columns=columns, filters=filters, purpose=purpose)
+    if mahallas is not None and len(incidents) and "mahalla_id" in incidents:
+        names = pd.Series(mahallas["name"].astype(object).to_numpy(),
+                          index=mahallas["mahalla_id"].astype(object).to_numpy())
+        names = names[~names.index.duplicated()]
+        incidents = incidents.assign(
+            mahalla=incidents["mahalla_id"].astype(object).map(names).to_numpy(dtype=object))
+    return incidents
 
 
 def _read_coverage(access: Any, purpose: str) -> gpd.GeoSeries | None:
@@ -532,15 +595,24 @@ tr.ok { background: #eef8f0; } tr.fail { background: #fbeeed; }
 
 def _render_html(report: ZoneReport) -> str:
     """The report as one self-contained HTML page."""
-    from riskmap.app.figures_tourism import checklist_label, checklist_value, season_chart, zone_map
+    from riskmap.app.figures_tourism import (
+        checklist_detail,
+        checklist_label,
+        checklist_value,
+        season_chart,
+        zone_map,
+    )
 
     data = report.to_json()
     ctx = report.context
     fig = zone_map(report.geometry, report.isochrones, ctx.get("coverage"),
-                   ctx.get("infrastructure"), ctx.get("incidents"))
+                   ctx.get("infrastructure"), ctx.get("incidents"),
+                   beyond=ctx.get("beyond_police"), beyond_minutes=ctx.get("police_minutes"),
+                   land=ctx.get("land"))
     fig.update_layout(height=560)
     bars = season_chart(data["incidents_by_category"].get("buffer", {}),
-                        title=f"Incidents within {data['buffer_m'] / 1000:g} km of the zone")
+                        title=_("Incidents within {km} km of the zone").format(
+                            km=f"{data['buffer_m'] / 1000:g}"))
     bars.update_layout(height=340)
     config = {"displaylogo": False, "responsive": True}
     map_html = fig.to_html(full_html=False, include_plotlyjs=True, config=config,
@@ -548,80 +620,108 @@ def _render_html(report: ZoneReport) -> str:
     bar_html = bars.to_html(full_html=False, include_plotlyjs=False, config=config,
                             default_width="100%")
     season = data["season"]
-    season_text = (f"{season['start']} to {season['end']}" if season["start"] else
-                   "no season set")
+    season_text = (_("{start} to {end}").format(start=season["start"], end=season["end"])
+                   if season["start"] else _("no season set"))
     ready = data["readiness"]
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>", f'<html lang="{_esc((current_language() or "en").split("_")[0])}">'
+        '<head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Zone report: {_esc(report.name)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Tourism zone report: {_esc(report.name)}</h1>",
+        f"<title>{_esc(_('Zone report: {name}').format(name=report.name))}</title>"
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{_esc(_('Tourism zone report: {name}').format(name=report.name))}</h1>",
         f'<p class="meta">{_esc(report.district or "")}{", " if report.district else ""}'
-        f'{_esc(report.region or "")} · feature {_esc(report.feature_id)} · season '
-        f'{_esc(season_text)} · generated {_esc(report.generated_at)}</p>',
+        f'{_esc(report.region or "")} · '
+        + _esc(_("feature {feature} · season {season} · generated {when}").format(
+            feature=report.feature_id, season=season_text, when=report.generated_at)) + "</p>",
     ]
     if report.synthetic:
-        parts.append('<p class="synthetic" id="synthetic">Synthetic demo data: generated, '
-                     "not real incidents, cameras or facilities.</p>")
+        parts.append('<p class="synthetic" id="synthetic">' + _esc(_(
+            "Synthetic demo data: generated, not real incidents, cameras or facilities."))
+            + "</p>")
     inc = data["incidents_by_season"]
     parts.append('<div class="kpis">' + "".join(
         f'<div class="kpi"><b>{v}</b><span>{_esc(k)}</span></div>' for v, k in (
-            (_fmt(data["area_km2"]) + " km²", "zone area"),
-            (_fmt(data["camera_coverage_pct"]) + " %", "of the zone under cameras"),
-            (f"{ready['passed']} / {ready['total']}", "readiness items passed"),
-            (str(inc.get("zone", {}).get("total", 0)), "incidents inside the zone"))) + "</div>")
-    parts.append("<h2>Readiness checklist</h2><table id=\"checklist\"><tr><th>Item</th>"
-                 "<th>Status</th><th>Figure</th><th>Detail</th></tr>")
+            (_fmt(data["area_km2"]) + " km²", _("zone area")),
+            (_fmt(data["camera_coverage_pct"]) + " %", _("of the zone under cameras")),
+            (f"{ready['passed']} / {ready['total']}", _("readiness items passed")),
+            (str(inc.get("zone", {}).get("total", 0)), _("incidents inside the zone")))) + "</div>")
+    # the checklist's details: geo/zones' codes and values, written in the reader's language
+    heads = (_("Item"), _("Status"), _("Figure"), _("Detail"))
+    parts.append(f"<h2>{_esc(_('Readiness checklist'))}</h2><table id=\"checklist\"><tr>"
+                 + "".join(f"<th>{_esc(h)}</th>" for h in heads) + "</tr>")
     for row in data["checklist"]:
         cls = "ok" if row["ok"] else "fail"
         parts.append(f'<tr class="{cls}"><td>{_esc(checklist_label(row["item"]))}</td>'
-                     f'<td class="status">{"PASS" if row["ok"] else "FAIL"}</td>'
+                     f'<td class="status">{_esc(_("PASS") if row["ok"] else _("FAIL"))}</td>'
                      f"<td>{_esc(checklist_value({**row, 'value': _nan(row['value'])}))}</td>"
-                     f"<td>{_esc(row['detail'])}</td></tr>")
+                     + f"<td>{_esc(checklist_detail(row))}</td></tr>")
     parts.append("</table>")
-    parts.append('<h2>Map: camera coverage and travel time from the nearest police post</h2>'
+    parts.append("<h2>" + _esc(_("Map: camera coverage and travel time from the nearest police "
+                                 "post")) + "</h2>"
                  f'<div class="figure">{map_html}</div>'
-                 '<p class="note">Filled bands: parts of the zone a police patrol reaches within '
-                 "10, 20 and 30 minutes (by road, then off-road at "
-                 f"{report.thresholds.offroad_kmh:g} km/h, or straight across country). "
-                 "Dashed line: the 10-minute reach of the emergency service (112).</p>")
-    parts.append("<h2>Travel time: share of the zone beyond each threshold</h2><table>"
-                 '<tr><th>From</th><th class="num">≤ 10 min</th><th class="num">≤ 20 min</th>'
-                 '<th class="num">≤ 30 min</th></tr>')
-    labels = {"police": "Police post", "emergency": "Emergency service (112)"}
+                 '<p class="note">' + _esc(_(
+                     "Filled bands: parts of the zone a police patrol reaches within 10, 20 and "
+                     "30 minutes (by road, then off-road at {kmh} km/h, or straight across "
+                     "country). Dashed line: the 10-minute reach of the emergency service "
+                     "(112).").format(kmh=f"{report.thresholds.offroad_kmh:g}")) + "</p>")
+    of_zone = _("the zone") if data["land_km2"] is None else \
+        _("the zone's land ({km2} km², open water left out)").format(km2=_fmt(data["land_km2"]))
+    parts.append("<h2>" + _esc(_("Travel time: share of {of_zone} beyond each threshold").format(
+                     of_zone=of_zone)) + "</h2><table>"
+                 f'<tr><th>{_esc(_("From"))}</th>' + "".join(
+                     f'<th class="num">≤ {_esc(_("{n} min").format(n=n))}</th>'
+                     for n in (10, 20, 30)) + "</tr>")
+    labels = {"police": _("Police post"), "emergency": _("Emergency service (112)")}
     for kind, shares in data["isochrone_share_by_source"].items():
-        cells = "".join(f'<td class="num">{_fmt(v["beyond"], "{:.0%}")} beyond</td>'
+        cells = "".join('<td class="num">' + _esc(_("{share} beyond").format(
+                            share=_fmt(v["beyond"], "{:.0%}"))) + "</td>"
                         for v in shares.values())
         parts.append(f"<tr><td>{_esc(labels.get(kind, kind))}</td>{cells}</tr>")
     parts.append("</table>")
-    parts.append("<h2>Camera coverage</h2><table>"
-                 f'<tr><td>Zone area covered</td><td class="num">'
+    parts.append(f"<h2>{_esc(_('Camera coverage'))}</h2><table>"
+                 f'<tr><td>{_esc(_("Zone area covered"))}</td><td class="num">'
                  f'{_fmt(data["camera_coverage_pct"])} %</td></tr>'
-                 f'<tr><td>Access roads within the buffer</td><td class="num">'
-                 f'{_fmt(data["access_road_km"])} km, {_fmt(data["access_road_covered_pct"])} '
-                 "% covered</td></tr>"
-                 f'<tr><td>Camps, beaches and entrances covered</td><td class="num">'
-                 f'{data["sites_covered"]} of {data["sites_total"]}</td></tr></table>')
+                 f'<tr><td>{_esc(_("Access roads within the buffer"))}</td><td class="num">'
+                 + _esc(_("{km} km, {pct} % covered").format(
+                     km=_fmt(data["access_road_km"]), pct=_fmt(data["access_road_covered_pct"])))
+                 + "</td></tr>"
+                 f'<tr><td>{_esc(_("Camps, beaches and entrances covered"))}</td><td class="num">'
+                 + _esc(_("{covered} of {total}").format(covered=data["sites_covered"],
+                                                        total=data["sites_total"]))
+                 + "</td></tr></table>")
     if data["sites"]:
-        parts.append('<table><tr><th>Site</th><th>Kind</th><th class="num">Covered share</th>'
+        parts.append(f'<table><tr><th>{_esc(_("Site"))}</th><th>{_esc(_("Kind"))}</th>'
+                     f'<th class="num">{_esc(_("Covered share"))}</th>'
                      "</tr>" + "".join(
                          f"<tr><td>{_esc(s['name'] or s['feature_id'])}</td><td>"
-                         f"{_esc(s['kind'])}</td><td class=\"num\">"
+                         f"{_esc(display_name(s['kind']))}</td><td class=\"num\">"
                          f"{_fmt(s['covered_share'], '{:.0%}')}</td></tr>"
                          for s in data["sites"]) + "</table>")
-    parts.append(f"<h2>Incidents by season ({_esc(season_text)})</h2>"
+    parts.append("<h2>" + _esc(_("Incidents by season ({season})").format(season=season_text))
+                 + "</h2>"
                  f'<div class="figure">{bar_html}</div>')
     parts.append(_incident_table(data))
     th = data["thresholds"]
-    parts.append('<p class="note">Thresholds: power line within '
-                 f"{th['power_line_km']:g} km; police within {th['police_minutes']:g} min; "
-                 f"112 within {th['emergency_minutes']:g} min; medical within "
-                 f"{th['medical_minutes']:g} min; entrance coverage "
-                 f"{100 * th['entrance_coverage']:g} %. Incidents of the region located only at a "
-                 f"mahalla ({data['incidents_unlocated']}) cannot be placed and are not "
-                 "counted. Produced by riskmap.</p>")
+    parts.append('<p class="note">' + _esc(_(
+        "Thresholds: power line within {power} km; police within {police} min; 112 within "
+        "{emergency} min; medical within {medical} min; entrance coverage {entrance} %. "
+        "Incidents of the region located only at a mahalla ({unlocated}) cannot be placed and "
+        "are not counted. Produced by riskmap.").format(
+            power=f"{th['power_line_km']:g}", police=f"{th['police_minutes']:g}",
+            emergency=f"{th['emergency_minutes']:g}", medical=f"{th['medical_minutes']:g}",
+            entrance=f"{100 * th['entrance_coverage']:g}",
+            unlocated=data["incidents_unlocated"])) + "</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+#: texts translated inside f-strings above, which ``pybabel extract`` does not see
+_MARKED = (N_("Zone report: {name}"), N_("Tourism zone report: {name}"), N_("PASS"), N_("FAIL"),
+           N_("From"), N_("Camera coverage"), N_("Zone area covered"),
+           N_("Access roads within the buffer"), N_("Camps, beaches and entrances covered"),
+           N_("Site"), N_("Kind"), N_("Covered share"), N_("Zone, in season"),
+           N_("Zone, off season"), N_("Zone + buffer, total"), N_("All"))
 
 
 def _nan(value: Any) -> float:
@@ -632,16 +732,17 @@ def _incident_table(data: dict[str, Any]) -> str:
     """Per-category counts inside the zone and within the buffer."""
     zone = data["incidents_by_category"].get("zone", {})
     buf = data["incidents_by_category"].get("buffer", {})
-    rows = ['<table id="incidents"><tr><th>Category</th><th class="num">Zone, in season</th>'
-            '<th class="num">Zone, off season</th><th class="num">Zone + buffer, total</th>'
-            "</tr>"]
+    rows = [f'<table id="incidents"><tr><th>{_esc(_("Category"))}</th>'
+            f'<th class="num">{_esc(_("Zone, in season"))}</th>'
+            f'<th class="num">{_esc(_("Zone, off season"))}</th>'
+            f'<th class="num">{_esc(_("Zone + buffer, total"))}</th></tr>']
     for cat in sorted(buf, key=lambda c: (-buf[c]["total"], c)):
         z = zone.get(cat, {"in_season": 0, "off_season": 0})
-        rows.append(f"<tr><td>{_esc(cat)}</td><td class=\"num\">{_fmt(z['in_season'], '{}')}"
+        rows.append(f"<tr><td>{_esc(display_name(cat))}</td><td class=\"num\">{_fmt(z['in_season'], '{}')}"
                     f"</td><td class=\"num\">{_fmt(z['off_season'], '{}')}</td>"
                     f"<td class=\"num\">{buf[cat]['total']}</td></tr>")
     s = data["incidents_by_season"]
-    rows.append(f"<tr><th>All</th><th class=\"num\">{_fmt(s['zone']['in_season'], '{}')}</th>"
+    rows.append(f"<tr><th>{_esc(_('All'))}</th><th class=\"num\">{_fmt(s['zone']['in_season'], '{}')}</th>"
                 f"<th class=\"num\">{_fmt(s['zone']['off_season'], '{}')}</th>"
                 f"<th class=\"num\">{s['buffer']['total']}</th></tr></table>")
     return "".join(rows)

@@ -36,6 +36,7 @@ __all__ = [
     "resolve_metric_crs",
     "sector_polygons",
     "unit_coverage",
+    "unit_weight_sums",
 ]
 
 #: Defaults per camera type, used where a camera's own value is missing. ``fov_deg`` 360 means a
@@ -528,11 +529,7 @@ def unit_coverage(
     out["area_share"] = _share(covered, area)
 
     def counts(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        where = _assign(x, y, ugeo)
-        inside = covered_mask(x, y, cov)
-        ok = where >= 0
-        total = np.bincount(where[ok], weights=w[ok], minlength=n)
-        hit = np.bincount(where[ok & inside], weights=w[ok & inside], minlength=n)
+        total, hit, _ = _unit_sums(x, y, w, ugeo, cov)
         return total, hit
 
     if incidents is not None:
@@ -553,6 +550,73 @@ def unit_coverage(
             sel = (where >= 0) & (types == t)
             out[f"cameras_{t}"] = np.bincount(where[sel], minlength=n)
     return out
+
+
+def _unit_sums(x: np.ndarray, y: np.ndarray, w: np.ndarray, ugeo: np.ndarray,
+               cov: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weight per unit of the points it holds (first unit), its covered part, each point's unit."""
+    n = len(ugeo)
+    where = _assign(x, y, ugeo)
+    inside = covered_mask(x, y, cov)
+    ok = where >= 0
+    total = np.bincount(where[ok], weights=w[ok], minlength=n)
+    hit = np.bincount(where[ok & inside], weights=w[ok & inside], minlength=n)
+    return total, hit, where
+
+
+def unit_weight_sums(
+    units: gpd.GeoDataFrame,
+    coverage: gpd.GeoSeries,
+    points: gpd.GeoDataFrame,
+    *,
+    column: str | None = None,
+    crs_metric: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit, the weight of the points it holds and of those covered; and each point's unit.
+
+    The sums :func:`unit_coverage` makes (``incidents``/``incidents_covered`` with no
+    ``column``, ``risk``/``risk_covered`` with one), for any subset of the points: a point
+    counts towards the first unit (in layer order) holding it, whatever the other points, and
+    a unit's sum adds its points in their order. So the sums of the units every one of whose
+    points is in ``points`` equal those of the whole set, bit for bit; the others are partial.
+
+    Parameters
+    ----------
+    units
+        Polygons (all of them, so that a point in overlapping units goes to the same one).
+    coverage
+        Camera coverage polygons.
+    points
+        Points (centroids of other shapes); weights in ``column`` (ones when None).
+    crs_metric
+        CRS to measure in: pass :func:`unit_coverage`'s (local UTM of ``units`` by default).
+
+    Returns
+    -------
+    total, covered : numpy.ndarray
+        float, one per unit.
+    where : numpy.ndarray
+        Index of each point's unit, -1 for none.
+
+    Examples
+    --------
+    >>> units = gpd.GeoDataFrame(geometry=[shapely.box(66, 40, 66.01, 40.01)], crs=4326)
+    >>> cov = gpd.GeoSeries([shapely.box(66, 40, 66.005, 40.01)], crs=4326)
+    >>> pts = gpd.GeoDataFrame(geometry=[shapely.Point(66.002, 40.005),
+    ...                                  shapely.Point(66.008, 40.005)], crs=4326)
+    >>> total, covered, where = unit_weight_sums(units, cov, pts)
+    >>> total.tolist(), covered.tolist(), where.tolist()
+    ([2.0], [1.0], [0, 0])
+    """
+    crs = resolve_metric_crs(units, crs_metric)
+    ugeo = geoms_in_crs(units, crs, "units")
+    cov = geoms_in_crs(coverage, crs, "coverage polygons")
+    if column is None:
+        x, y = centroid_xy(geoms_in_crs(points, crs, "points"))
+        w = np.ones(len(x))
+    else:
+        x, y, w = _weighted(points, column, crs)
+    return _unit_sums(x, y, w, ugeo, cov)
 
 
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:

@@ -92,8 +92,14 @@ _PARAM_TEXT = {
     "blend_weight": ("recent weight", "{:.2f}"),
     "sepp_bandwidth_m": ("background", "{:g} m"),
     "sepp_lookback_days": ("history", "{:g} d"),
+    "shrink_bandwidth_m": ("towards a KDE of", "{:g} m"),
+    "shrink_half_life_days": ("half-life", "{:g} d"),
+    "shrink_k_years": ("prior weight", "{:g} years"),
+    "adaptive_bandwidth_m": ("pilot bandwidth", "{:g} m"),
+    "adaptive_half_life_days": ("half-life", "{:g} d"),
 }
-_NONE_TEXT = {"half_life_days": "no decay"}
+_NONE_TEXT = {"half_life_days": "no decay", "shrink_half_life_days": "no decay",
+              "adaptive_half_life_days": "no decay"}
 
 
 def describe_params(params: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from riskmap.geo.forecast_sepp import SelfExcitingProcess, TriggerPairs, trigger
 from riskmap.geo.hotspots import gi_star_z
 
 __all__ = [
+    "ADAPTIVE_LEVELS_M",
     "BASELINES",
     "METHODS",
     "METHOD_PARAMS",
@@ -25,11 +26,14 @@ __all__ = [
     "ForecastParams",
     "History",
     "Units",
+    "adaptive_levels",
     "candidates",
+    "exposure_years",
+    "shrunk_rates",
 ]
 
 #: the forecast methods; the ones with parameters are tuned by the nested backtest
-METHODS = ("naive", "kde", "gi", "near_repeat", "blend", "sepp")
+METHODS = ("naive", "kde", "gi", "near_repeat", "blend", "sepp", "shrink", "adaptive")
 #: fixed reference methods a forecast has to beat
 BASELINES = ("counts", "kde_200m")
 #: which :class:`ForecastParams` fields each method uses
@@ -42,6 +46,8 @@ METHOD_PARAMS: dict[str, tuple[str, ...]] = {
     "near_repeat": ("nr_bandwidth_m", "nr_tau_days"),
     "blend": ("blend_bandwidth_m", "blend_recent_days", "blend_weight"),
     "sepp": ("sepp_bandwidth_m", "sepp_lookback_days"),
+    "shrink": ("shrink_bandwidth_m", "shrink_half_life_days", "shrink_k_years"),
+    "adaptive": ("adaptive_bandwidth_m", "adaptive_half_life_days"),
 }
 DAY_NS = 86_400 * 10**9
 _BASELINE_BANDWIDTH_M = 200.0
@@ -103,6 +109,12 @@ class ForecastParams:
     sepp_bandwidth_m, sepp_lookback_days
         Background bandwidth of the self-exciting process, and the history it is fitted on
         (None: all).
+    shrink_bandwidth_m, shrink_half_life_days, shrink_k_years
+        ``shrink`` (empirical Bayes): each unit's decayed count shrunk towards a KDE of the
+        same events, ``(count + k x smooth rate) / (exposure + k)``, ``k`` in years of history.
+    adaptive_bandwidth_m, adaptive_half_life_days
+        ``adaptive``: Abramson's adaptive KDE, pilot bandwidth and time decay (the local
+        bandwidth is ``bandwidth x (pilot density / its geometric mean) ** -1/2``).
     """
 
     lookback_days: int | None = 365
@@ -116,6 +128,11 @@ class ForecastParams:
     blend_weight: float = 0.3
     sepp_bandwidth_m: float = 300.0
     sepp_lookback_days: int | None = None
+    shrink_bandwidth_m: float = 400.0
+    shrink_half_life_days: float | None = 730.0
+    shrink_k_years: float = 1.0
+    adaptive_bandwidth_m: float = 200.0
+    adaptive_half_life_days: float | None = 730.0
 
     def of(self, method: str) -> dict[str, Any]:
         """The parameters ``method`` uses, as a dict (empty for fixed methods)."""
@@ -142,6 +159,11 @@ class ForecastGrid:
     blend_weight: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
     sepp_bandwidth_m: tuple[float, ...] = (100.0, 200.0, 400.0)
     sepp_lookback_days: tuple[int | None, ...] = (None, 730)
+    shrink_bandwidth_m: tuple[float, ...] = (200.0, 400.0, 800.0)
+    shrink_half_life_days: tuple[float | None, ...] = (None, 1461.0, 730.0, 365.0)
+    shrink_k_years: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+    adaptive_bandwidth_m: tuple[float, ...] = (100.0, 150.0, 200.0, 300.0, 400.0)
+    adaptive_half_life_days: tuple[float | None, ...] = (None, 1461.0, 730.0, 365.0)
 
     @classmethod
     def fixed(cls, params: ForecastParams) -> ForecastGrid:
@@ -389,6 +411,106 @@ def _sepp(h: History, cutoff: int, horizon: int, g: ForecastGrid) -> Iterator[Ca
             yield prm, bg + h.bank.to_units(sigma_m, h.mass(sl, w))
 
 
+def exposure_years(span_days: float, half_life_days: float | None) -> float:
+    """Years of history that ``span_days`` of decayed events are worth.
+
+    With no decay, the span itself; with a half-life ``hl``, the integral of
+    ``0.5 ** (age / hl)`` over ages 0..span (which tends to ``hl / ln 2``).
+
+    Examples
+    --------
+    >>> exposure_years(730.0, None)
+    2.0
+    >>> round(exposure_years(1e9, 365.0 * np.log(2)), 6)
+    1.0
+    """
+    span = max(float(span_days), 0.0)
+    if half_life_days is None:
+        return span / 365.0
+    tau = half_life_days / np.log(2)
+    return float(tau * -np.expm1(-span / tau) / 365.0)
+
+
+def shrunk_rates(counts: np.ndarray, smooth: np.ndarray, area: np.ndarray,
+                 exposure: float, k: float) -> np.ndarray:
+    """Empirical-Bayes (Poisson-gamma) rates: counts shrunk towards a smooth surface.
+
+    ``smooth`` is rescaled to the same total as ``counts`` (over ``area``) and turned into a
+    rate per year; each unit's posterior mean rate is ``(count + k x smooth rate) /
+    (exposure + k)``: ``k`` = 0 gives the counts, a large ``k`` the smooth surface.
+
+    Examples
+    --------
+    >>> shrunk_rates(np.array([4.0, 0.0]), np.array([1.0, 1.0]), np.ones(2), 2.0, 2.0).tolist()
+    [1.5, 0.5]
+    """
+    total = float(np.sum(smooth * area))
+    rate = smooth * (float(np.sum(counts * area)) / total if total > 0 else 0.0)
+    rate = rate / exposure if exposure > 0 else rate
+    return (counts + k * rate) / (exposure + k)
+
+
+def _shrink(h: History, cutoff: int, horizon: int, g: ForecastGrid) -> Iterator[Candidate]:
+    sl = h.span(cutoff, None)
+    age = h.age_days(sl, cutoff)
+    span = float(age.max()) if age.size else 0.0
+    for hl in g.shrink_half_life_days:
+        w = _decay(age, hl)
+        counts = _density(h, h.unit_counts(sl, w))
+        mass = h.mass(sl, w)
+        expo = exposure_years(span, hl)
+        for bw in g.shrink_bandwidth_m:
+            smooth = h.bank.to_units(bw, mass)
+            for k in g.shrink_k_years:
+                yield ({"shrink_bandwidth_m": bw, "shrink_half_life_days": hl,
+                        "shrink_k_years": k},
+                       shrunk_rates(counts, smooth, h.units.area, expo, k))
+
+
+#: local bandwidths of ``adaptive`` are rounded to the nearest of these (log scale), so each
+#: level is one cached sparse operator
+ADAPTIVE_LEVELS_M = (50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0, 600.0, 800.0, 1200.0)
+
+
+def adaptive_levels(pilot: np.ndarray, mass: np.ndarray, bandwidth_m: float,
+                    levels: tuple[float, ...] = ADAPTIVE_LEVELS_M) -> np.ndarray:
+    """Abramson's local bandwidth per source, as a position in ``levels``.
+
+    ``h_i = bandwidth x (pilot_i / g) ** -1/2``, ``g`` the mass-weighted geometric mean of
+    the pilot density over the sources that hold mass; dense places get narrow kernels,
+    sparse ones wide kernels. Sources with no pilot density get the widest level.
+
+    Examples
+    --------
+    >>> adaptive_levels(np.array([4.0, 1.0, 0.25]), np.ones(3), 200.0).tolist()  # 100, 200, 400 m
+    [2, 4, 6]
+    """
+    lv = np.log(np.asarray(levels, dtype=float))
+    pilot = np.asarray(pilot, dtype=float)
+    ok = (pilot > 0) & (mass > 0)
+    if not ok.any():
+        return np.full(pilot.size, int(np.argmin(np.abs(lv - np.log(bandwidth_m)))))
+    log_g = float(np.average(np.log(pilot[ok]), weights=mass[ok]))
+    log_h = np.log(bandwidth_m) - 0.5 * (np.log(np.where(pilot > 0, pilot, np.nan)) - log_g)
+    log_h = np.nan_to_num(log_h, nan=lv[-1])
+    # nearest level on the log scale
+    return np.abs(log_h[:, None] - lv[None, :]).argmin(axis=1)
+
+
+def _adaptive(h: History, cutoff: int, horizon: int, g: ForecastGrid) -> Iterator[Candidate]:
+    sl = h.span(cutoff, None)
+    age = h.age_days(sl, cutoff)
+    for hl in g.adaptive_half_life_days:
+        mass = h.mass(sl, _decay(age, hl))
+        for bw in g.adaptive_bandwidth_m:
+            pilot = np.asarray(h.bank.source_operator(bw) @ mass)
+            level = adaptive_levels(pilot, mass, bw)
+            score = np.zeros(h.units.ids.size)
+            for j in np.unique(level[mass > 0]):
+                score += h.bank.to_units(ADAPTIVE_LEVELS_M[j], np.where(level == j, mass, 0.0))
+            yield {"adaptive_bandwidth_m": bw, "adaptive_half_life_days": hl}, score
+
+
 _GENERATORS: dict[str, Callable[[History, int, int, ForecastGrid], Iterator[Candidate]]] = {
     "naive": _naive,
     "counts": _counts,
@@ -398,6 +520,8 @@ _GENERATORS: dict[str, Callable[[History, int, int, ForecastGrid], Iterator[Cand
     "near_repeat": _near_repeat,
     "blend": _blend,
     "sepp": _sepp,
+    "shrink": _shrink,
+    "adaptive": _adaptive,
 }
 
 

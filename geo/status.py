@@ -16,7 +16,7 @@ from riskmap.geo.aggregate import monthly_counts, rate_per_1000, unit_codes
 from riskmap.geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, mahalla_weights
 
 __all__ = ["StatusRule", "became_red", "crime_free", "format_numbers", "gi_class_label", "left_red",
-           "status_history"]
+           "status_from_monthly", "status_history", "why_parts"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,38 @@ def status_history(
     monthly, months = monthly_counts(
         codes, incidents["occurred_at"], len(units), start=pre, end=end, mask=mask
     )
+    return status_from_monthly(monthly, months, mahallas, rule=rule, w=w)
+
+
+def status_from_monthly(
+    monthly: np.ndarray,
+    months: np.ndarray | pd.DatetimeIndex,
+    mahallas: gpd.GeoDataFrame,
+    *,
+    rule: StatusRule | None = None,
+    w: W | None = None,
+) -> pd.DataFrame:
+    """:func:`status_history` from counts per mahalla and month (the core it runs on).
+
+    Parameters
+    ----------
+    monthly
+        Counts, shape ``(len(mahallas), n_months)``, in the order of ``mahallas``.
+    months
+        The month (UTC month start) of each column; consecutive months.
+    mahallas, rule, w
+        As in :func:`status_history`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`status_history`, for the months from the ``window_months``-th column on
+        (the first full window) to the last.
+    """
+    rule = rule or StatusRule()
+    win = rule.window_months
+    units = pd.Index(mahallas["mahalla_id"].to_numpy())
+    monthly = np.asarray(monthly, dtype=np.int64)
     csum = np.concatenate([np.zeros((len(units), 1), np.int64), monthly.cumsum(axis=1)], axis=1)
     window = csum[:, win:] - csum[:, :-win]  # (n_units, n_report_months)
     months = months[win - 1 :]
@@ -201,6 +233,51 @@ def status_history(
             "gi_class": pd.array(gc, dtype="string"),
         }
     )
+
+
+_WHY_FULL = (r"^(?P<status>red|yellow|green): (?P<count>\d+) incidents? in (?P<months>\d+) "
+             r"months, (?:rate n/a \(population unknown\)|(?P<rate>[^ ;]+) per 1,000"
+             r"(?: \(top (?P<top>[^%]+)%: >= (?P<threshold>[^)]+)\))?); Gi\* z=(?P<z>\S+) "
+             r"(?P<gi>(?:hot|cold) \d+%|not significant)$")
+_WHY_GREEN = r"^green: no recorded crime in (?P<months>\d+) months$"
+
+
+def why_parts(why: Iterable[object]) -> pd.DataFrame:
+    """The figures of :func:`status_from_monthly`'s ``why`` texts (the stored, stable form),
+    so that they can be written out in any language.
+
+    Returns one row per text: ``parsed`` (False: a text of another form, kept as it is),
+    ``status``, ``count``, ``months``, ``rate`` (per 1,000; NaN: population unknown),
+    ``top`` (% of mahallas flagged by rate; NaN: no rate rule), ``threshold``, ``z`` and
+    ``gi_class`` (``hot_95``, ``not_significant``); a green text has only ``status`` and
+    ``months``. Missing values in, ``parsed`` False out.
+
+    Examples
+    --------
+    >>> p = why_parts(["red: 7 incidents in 12 months, 3.5 per 1,000 (top 10%: >= 2.9); "
+    ...                "Gi* z=2.4 hot 95%", "green: no recorded crime in 12 months", None])
+    >>> p["parsed"].tolist(), p["status"].tolist(), p["gi_class"].tolist()
+    ([True, True, False], ['red', 'green', None], ['hot_95', None, None])
+    >>> p[["count", "months", "rate", "top", "threshold", "z"]].iloc[0].tolist()
+    [7.0, 12.0, 3.5, 10.0, 2.9, 2.4]
+    """
+    text = pd.Series(list(why), dtype=object).where(lambda v: v.notna(), None).astype("string")
+    full = text.str.extract(_WHY_FULL)
+    green = text.str.extract(_WHY_GREEN)
+    is_green = green["months"].notna().to_numpy()
+    num = {c: pd.to_numeric(full[c], errors="coerce").to_numpy(dtype=float)
+           for c in ("count", "months", "rate", "top", "threshold", "z")}
+    num["months"] = np.where(is_green, pd.to_numeric(green["months"], errors="coerce"),
+                             num["months"])
+    status = np.where(is_green, "green", full["status"].astype(object).to_numpy())
+    gi = full["gi"].astype(object).to_numpy()
+    gi_code = np.where(pd.isna(gi), None, pd.Series(gi, dtype=object).astype(str)
+                       .str.replace("%", "", regex=False).str.replace(" ", "_", regex=False)
+                       .to_numpy())
+    parsed = is_green | full["status"].notna().to_numpy()
+    return pd.DataFrame({"parsed": parsed,
+                         "status": pd.Series(np.where(parsed, status, None), dtype=object),
+                         **num, "gi_class": pd.Series(gi_code, dtype=object)})
 
 
 def _at(history: pd.DataFrame, month: pd.Timestamp | str | None) -> tuple[pd.Series, pd.Series]:

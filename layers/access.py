@@ -14,13 +14,20 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from riskmap.layers.auditbuffer import buffer_for
 from riskmap.layers.auditlog import bound_detail
 from riskmap.layers.spec import get_spec
-from riskmap.layers.store import Filter, Store, Transaction
+from riskmap.layers.store import Filter, Store, Transaction, apply_filters
 
-__all__ = ["DataAccess", "ScopedTransaction"]
+__all__ = ["SUPPRESSED_LAYERS", "DataAccess", "ScopedTransaction"]
+
+#: layers a user with ``suppressed_elsewhere`` may read outside their scope (suppressed)
+SUPPRESSED_LAYERS = ("mahallas", "incidents")
+#: filters of a suppressed incidents read applied to the de-identified values
+_AFTER_DEIDENTIFY = ("occurred_at", "h3")
 
 
 class DataAccess:
@@ -40,25 +47,47 @@ class DataAccess:
         The client's address ("cli" for the command line), written to the audit log.
     audit
         Write an audit record for each read and write (keyword-only; on by default).
+    suppressed_elsewhere
+        Outside its scope the user sees suppressed, de-identified rows
+        (:meth:`read_suppressed`); ``read`` itself never returns them.
+    limit
+        Regions the suppressed view may reach (the app's own limit; ``None``: every region).
+    defer_audit
+        Queue the audit records for a background thread that appends them in batches
+        (:mod:`layers.auditbuffer`) instead of appending each before returning: the app's
+        requests do not wait for the audit log's lock. Off by default (the CLI, ingests and
+        builds append at once).
     """
 
     def __init__(self, store: Store, *, user: str = "local",
                  regions: Sequence[str] | None = None,
                  districts: Sequence[str] | None = None, client: str = "cli",
-                 audit: bool = True) -> None:
+                 audit: bool = True, suppressed_elsewhere: bool = False,
+                 limit: Sequence[str] | None = None, defer_audit: bool = False) -> None:
         self.store = store
         self.user = user
         self.regions = sorted(set(regions)) if regions else None
         self.districts = sorted(set(districts)) if districts and self.regions else None
         self.client = client
         self.audit_enabled = audit
+        self.defer_audit = defer_audit
+        self.suppressed_elsewhere = bool(suppressed_elsewhere) and self.regions is not None
+        self.limit = sorted(set(limit)) if limit else None
 
     @classmethod
-    def for_principal(cls, store: Store, principal: Any, *, audit: bool = True) -> DataAccess:
-        """The data access of a logged-in :class:`~riskmap.auth.roles.Principal`."""
+    def for_principal(cls, store: Store, principal: Any, *, audit: bool = True,
+                      limit: Sequence[str] | None = None,
+                      defer_audit: bool = False) -> DataAccess:
+        """The data access of a logged-in :class:`~riskmap.auth.roles.Principal`.
+
+        A principal with ``suppressed_elsewhere`` also reads the rows of the other regions
+        (within ``limit``) suppressed, through :meth:`read_suppressed`.
+        """
         return cls(store, user=principal.username, regions=principal.regions or None,
                    districts=principal.districts or None, client=principal.client or "app",
-                   audit=audit)
+                   audit=audit,
+                   suppressed_elsewhere=bool(getattr(principal, "suppressed_elsewhere", False)),
+                   limit=limit, defer_audit=defer_audit)
 
     @property
     def scope(self) -> str:
@@ -140,6 +169,103 @@ class DataAccess:
                    rows=len(frame))
         return frame
 
+    # ---- suppressed views ----------------------------------------------------------------
+    def suppressed_regions(self) -> list[str]:
+        """Regions whose rows this user sees suppressed (none without ``suppressed_elsewhere``).
+
+        Every region of the mahallas layer within :attr:`limit` outside the scope; with a
+        district scope, the scope's own regions too (their other districts are suppressed).
+        """
+        if not self.suppressed_elsewhere or self.regions is None:
+            return []
+        names = set(self.limit) if self.limit else set(
+            self.store.read("mahallas", columns=["region"])["region"].dropna().astype(str))
+        if self.districts is None:
+            names -= set(self.regions)
+        return sorted(names)
+
+    def read_suppressed(self, layer: str, *, columns: Sequence[str] | None = None,
+                        filters: Sequence[Filter] | None = None, purpose: str = "read",
+                        timezone: str = "Asia/Tashkent") -> pd.DataFrame:
+        """Rows of ``layer`` outside the scope, as a suppressed view may show them, audited.
+
+        Only :data:`SUPPRESSED_LAYERS` can be read so: ``mahallas`` as they are (names,
+        polygons and population are not about people), ``incidents`` de-identified on the
+        server (:func:`riskmap.geo.deidentify.deidentify_incidents`: the point at the centre
+        of its H3 cell at :data:`~riskmap.geo.deidentify.SUPPRESSED_H3_RES`, the month instead of
+        the time, no id, source, flags or hash). Both carry ``suppressed=True``. Returns no
+        rows for a user without ``suppressed_elsewhere``; any other layer is refused.
+        """
+        from riskmap.geo.deidentify import (
+            DEIDENTIFIED_COLUMNS,
+            SUPPRESSED_H3_RES,
+            deidentify_incidents,
+        )
+
+        if layer not in SUPPRESSED_LAYERS:
+            raise PermissionError(f"layer {layer!r} has no suppressed view")
+        regions = self.suppressed_regions()
+        cols = None if columns is None else list(dict.fromkeys(
+            [*columns, "region", "district", *(
+                ("h3", "occurred_at") if layer == "incidents" else ())]))
+        pushed, after = list(filters or ()), []
+        if layer == "incidents":
+            wanted = [*DEIDENTIFIED_COLUMNS, "geometry"]
+            cols = [c for c in (cols or wanted) if c in wanted]
+            # a filter on the exact time or cell would tell what de-identification hides:
+            # those apply to the month and the snapped cell; other columns are refused
+            after = [f for f in pushed if f[0] in _AFTER_DEIDENTIFY]
+            pushed = [f for f in pushed if f[0] not in _AFTER_DEIDENTIFY]
+            bad = sorted({f[0] for f in pushed} - set(DEIDENTIFIED_COLUMNS))
+            if bad:
+                raise PermissionError(f"a suppressed view cannot be filtered by {bad}")
+        frame = self.store.read(layer, columns=cols, filters=[
+            *pushed, ("region", "in", regions or [""])])
+        inside = np.zeros(len(frame), dtype=bool)
+        if self.districts is not None and len(frame):  # the scope's own districts: full view
+            inside = (frame["region"].isin(self.regions or []).to_numpy(dtype=bool)
+                      & frame["district"].isin(self.districts).to_numpy(dtype=bool))
+        frame = frame[~inside].reset_index(drop=True)
+        if layer == "incidents":
+            frame = deidentify_incidents(frame, res=SUPPRESSED_H3_RES, timezone=timezone)
+            if after:
+                frame = apply_filters(frame, after).reset_index(drop=True)
+        else:
+            frame = frame.assign(suppressed=True)
+        if columns is not None:
+            frame = frame[[c for c in frame.columns
+                           if c in columns or c in ("geometry", "suppressed")]]
+        self.audit(purpose, layer=layer, rows=len(frame), detail={
+            "visibility": "suppressed", "regions": regions, "filters": _jsonable(filters),
+            "columns": list(columns) if columns else None})
+        return frame
+
+    def read_visible(self, layer: str, *, columns: Sequence[str] | None = None,
+                     filters: Sequence[Filter] | None = None, purpose: str = "read",
+                     timezone: str = "Asia/Tashkent") -> pd.DataFrame:
+        """:meth:`read` (``suppressed=False``) followed by :meth:`read_suppressed` rows.
+
+        For a user without ``suppressed_elsewhere`` (or a layer without a suppressed view)
+        this is :meth:`read` plus the column. A suppressed incident has no ``incident_id``,
+        source or flags (missing values).
+        """
+        full = self.read(layer, columns=columns, filters=filters, purpose=purpose)
+        full = full.assign(suppressed=False)
+        if not self.suppressed_elsewhere or layer not in SUPPRESSED_LAYERS:
+            return full
+        more = self.read_suppressed(layer, columns=columns, filters=filters, purpose=purpose,
+                                    timezone=timezone)
+        if not len(more):
+            return full
+        if not len(full):
+            return more
+        out = pd.concat([full, more], ignore_index=True)
+        if "geometry" in full.columns:
+            import geopandas as gpd
+
+            out = gpd.GeoDataFrame(out, geometry="geometry", crs=getattr(full, "crs", None))
+        return out
+
     # ---- writes --------------------------------------------------------------------------
     @contextlib.contextmanager
     def write(self, action: str, *, layer: str | None = None,
@@ -172,17 +298,21 @@ class DataAccess:
         """
         if not self.audit_enabled:
             return
-        record = pd.DataFrame({
-            "at": [pd.Timestamp.now(tz="UTC").floor("us")],
-            "user": [self.user],
-            "action": [action],
-            "layer": [layer],
-            "scope": [self.scope],
-            "detail": [bound_detail(detail)],
-            "rows": [rows],
-            "client": [self.client],
-            "outcome": [outcome],
-        })
+        fields = {
+            "at": pd.Timestamp.now(tz="UTC").floor("us"),
+            "user": self.user,
+            "action": action,
+            "layer": layer,
+            "scope": self.scope,
+            "detail": bound_detail(detail),
+            "rows": rows,
+            "client": self.client,
+            "outcome": outcome,
+        }
+        if self.defer_audit:
+            buffer_for(self.store).put(fields)
+            return
+        record = pd.DataFrame({k: [v] for k, v in fields.items()})
         append = getattr(self.store, "append_audit", None)
         if append is not None:
             append(record)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from riskmap.layers.spec import Column, LayerSpec, register_layer
 
-__all__ = ["AUDIT", "CAMERAS", "INCIDENTS", "INCIDENT_ADDRESSES", "INFRASTRUCTURE",
-           "JOBS", "LOGIN_FAILURES", "MAHALLAS", "PLACE_ALIASES", "PLANNED_CAMERAS", "QUARANTINE",
-           "SESSIONS", "USERS"]
+__all__ = ["API_TOKENS", "AUDIT", "CAMERAS", "INCIDENTS", "INCIDENT_ADDRESSES", "INFRASTRUCTURE",
+           "INGEST_RUNS", "JOBS", "LOGIN_FAILURES", "MAHALLAS", "PLACE_ALIASES", "PLANNED_CAMERAS", "QUARANTINE",
+           "ROADMAPS", "ROADMAP_MEASURES", "SESSIONS", "USERS"]
 
 _POLY = ("Polygon", "MultiPolygon")
 
@@ -43,6 +43,15 @@ INCIDENTS = register_layer(LayerSpec(
         Column("source_file", "str"),
         Column("source_row", "int"),
         Column("content_hash", "int", doc="64-bit hash of the normalised content (re-ingest)"),
+        # focus fields (riskmap.geo.focus): empty when the source does not say
+        Column("victim_sex", "str", doc="'male' | 'female'"),
+        Column("victim_age_group", "str", doc="'minor' (<18) | 'youth' (18-30) | 'adult' | "
+                                              "'senior' (60+)"),
+        Column("offender_sex", "str", doc="'male' | 'female'"),
+        Column("offender_age_group", "str", doc="as victim_age_group"),
+        Column("domestic", "bool", doc="a family (domestic) context"),
+        Column("repeat_offender", "bool", doc="the offender offended before"),
+        Column("on_probation", "bool", doc="the offender was on probation"),
     ),
     geometry_types=("Point",),
     key="incident_id",
@@ -156,6 +165,8 @@ USERS = register_layer(LayerSpec(
         Column("locked_until", "timestamp"),
         Column("created_at", "timestamp", required=True),
         Column("updated_at", "timestamp", required=True),
+        Column("language", "str", doc="the app's language the user chose (uz_Latn, uz_Cyrl, ru, "
+               "en); empty: the browser's"),
     ),
     key="username",
 ))
@@ -201,6 +212,39 @@ JOBS = register_layer(LayerSpec(
     ),
     key="job_id",
     indexes=("status", "owner", "dedupe_key"),
+))
+
+INGEST_RUNS = register_layer(LayerSpec(
+    name="ingest_runs",
+    doc="One record per load of a file (`riskmap ingest`, `riskmap watch`, the container "
+        "loader, the demo): who, which file (its name, size and SHA-256, never a path), when, "
+        "how it ended, its counts and its report.",
+    columns=(
+        Column("run_id", "str", required=True),
+        Column("started_at", "timestamp", required=True),
+        Column("ended_at", "timestamp"),
+        Column("user", "str", required=True, doc="the user the load ran as"),
+        Column("client", "str", doc="'cli', 'watch', 'demo', or the app client's address"),
+        Column("layer", "str", required=True, doc="the layer loaded"),
+        Column("file_name", "str", doc="the file's name, without its folder"),
+        Column("file_size", "int", doc="bytes"),
+        Column("file_sha256", "str"),
+        Column("outcome", "str", required=True,
+               doc="'ok', 'failed' (nothing was changed) or 'refused' (the file or the "
+                   "options were refused before loading)"),
+        Column("input_rows", "int"),
+        Column("loaded", "int"),
+        Column("updated", "int"),
+        Column("duplicates", "int"),
+        Column("quarantined", "int"),
+        Column("by_reason", "str", doc="quarantined rows by reason, e.g. 'invalid_date 3, "
+                                       "no_location 1'"),
+        Column("error", "str", doc="why it failed or was refused (bounded)"),
+        Column("summary", "str", doc="the lines `riskmap ingest` prints (bounded)"),
+        Column("report", "str", doc="the JSON report of `riskmap ingest --report` (bounded)"),
+    ),
+    key="run_id",
+    indexes=("started_at", "outcome", "file_name"),
 ))
 
 LOGIN_FAILURES = register_layer(LayerSpec(
@@ -254,4 +298,75 @@ INCIDENT_ADDRESSES = register_layer(LayerSpec(
     ),
     key="incident_id",
     indexes=("region",),
+))
+
+API_TOKENS = register_layer(LayerSpec(
+    name="api_tokens",
+    doc="Tokens of the systems that post live feeds to the ingest API (`riskmap tokens`): the "
+        "token only as SHA-256, its scope and what it may post.",
+    columns=(
+        Column("name", "str", required=True, doc="the system's name (token:<name> in the audit)"),
+        Column("token_hash", "str", required=True, doc="SHA-256 of the token (shown once)"),
+        Column("regions", "str", doc="JSON list of regions; empty list: every region"),
+        Column("districts", "str", doc="JSON list of districts within them (optional)"),
+        Column("kinds", "str", required=True,
+               doc="what it may post, comma-separated: incidents, cameras"),
+        Column("created_by", "str"),
+        Column("created_at", "timestamp", required=True),
+        Column("revoked_at", "timestamp", doc="empty while the token is valid"),
+        Column("last_used_at", "timestamp", doc="written at most once a minute"),
+        Column("last_used_from", "str", doc="the client's address at that use"),
+    ),
+    key="name",
+    indexes=("token_hash",),
+))
+
+ROADMAPS = register_layer(LayerSpec(
+    name="roadmaps",
+    doc="Red-mahalla roadmaps: one per mahalla and opening, with the responsible official, the "
+        "mahalla seven and, once the mahalla has left red, the figures that show it.",
+    columns=(
+        Column("roadmap_id", "str", required=True, doc="'<mahalla_id>@<YYYY-MM of opening>'"),
+        Column("mahalla_id", "str", required=True),
+        Column("region", "str", required=True),
+        Column("district", "str", required=True),
+        Column("opened_at", "timestamp", required=True),
+        Column("opened_month", "timestamp", doc="the status month whose red opened it"),
+        Column("opened_because", "str", doc="the red status's 'why' at opening"),
+        Column("opened_by", "str"),
+        Column("official_name", "str", doc="the responsible official (sector leader)"),
+        Column("official_position", "str"),
+        Column("official_phone", "str"),
+        Column("members", "str", doc="the mahalla seven as JSON: [{role, name, phone}]"),
+        Column("status", "str", required=True, doc="'open' or 'closed'"),
+        Column("closed_at", "timestamp"),
+        Column("closed_figures", "str",
+               doc="JSON: the status, count and rate at opening and at closing"),
+        Column("updated_at", "timestamp"),
+        Column("updated_by", "str"),
+    ),
+    key="roadmap_id",
+    indexes=("mahalla_id", "region", "status"),
+))
+
+ROADMAP_MEASURES = register_layer(LayerSpec(
+    name="roadmap_measures",
+    doc="Measures of the roadmaps: owner, due date, status and notes.",
+    columns=(
+        Column("measure_id", "str", required=True),
+        Column("roadmap_id", "str", required=True),
+        Column("mahalla_id", "str", required=True),
+        Column("region", "str", required=True),
+        Column("district", "str", required=True),
+        Column("title", "str", required=True),
+        Column("owner", "str"),
+        Column("due_date", "date"),
+        Column("status", "str", required=True,
+               doc="'planned', 'in_progress', 'done' or 'cancelled'"),
+        Column("notes", "str"),
+        Column("updated_at", "timestamp"),
+        Column("updated_by", "str"),
+    ),
+    key="measure_id",
+    indexes=("roadmap_id", "mahalla_id", "region"),
 ))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from riskmap.layers.spec import Column, LayerSpec, register_layer
 
-__all__ = ["COVERAGE_SPECS", "HOTSPOT_SPECS", "ZONE_SPECS"]
+__all__ = ["COVERAGE_SPECS", "HOTSPOT_SPECS", "INCREMENTAL_SPECS", "REVIEW_SPECS", "ZONE_SPECS"]
 
 
 def _hotspot_specs() -> list[LayerSpec]:
@@ -100,3 +100,52 @@ def _zone_specs() -> list[LayerSpec]:
 HOTSPOT_SPECS = tuple(register_layer(s) for s in _hotspot_specs())
 COVERAGE_SPECS = tuple(register_layer(s) for s in _coverage_specs())
 ZONE_SPECS = tuple(register_layer(s) for s in _zone_specs())
+#: review packs kept with their period (``riskmap review``, the ``review_pack`` job), so a
+#: past pack opens again as it was
+REVIEW_SPECS = (register_layer(LayerSpec(
+    name="review_packs", doc="Review packs (HTML and JSON) of a region and period, as made.",
+    columns=(Column("pack_id", "str", required=True), Column("region", "str", required=True),
+             Column("period", "str", required=True), Column("generated_at", "timestamp"),
+             Column("owner", "str"), Column("job_id", "str"), Column("html", "str"),
+             Column("json", "str")),
+    key="pack_id", indexes=("region", "period"))),)
+
+#: what ``riskmap build`` needs to build incrementally (see :mod:`etl.incremental`): the marks
+#: that writes of the base layers leave (:data:`layers.store.DIRTY`), what the last build
+#: computed from, and the incident counts per unit and month it computes from
+INCREMENTAL_SPECS = tuple(register_layer(s) for s in (
+    LayerSpec(name="derived_dirty",
+              doc="What writes of the base layers touched since the last build (one mark per "
+                  "layer, month and region; month missing: the whole layer).",
+              columns=(Column("mark_id", "str", required=True), Column("layer", "str"),
+                       Column("month", "timestamp"), Column("region", "str"),
+                       Column("marked_at", "timestamp")),
+              key="mark_id"),
+    LayerSpec(name="derived_state",
+              doc="What each build step last computed from (parameters, windows), as JSON.",
+              columns=(Column("step", "str", required=True), Column("state", "str"),
+                       Column("built_at", "timestamp")),
+              key="step"),
+    LayerSpec(name="incident_cube_mahalla",
+              doc="Incidents per mahalla and month (every category).",
+              columns=(Column("mahalla_id", "str", required=True),
+                       Column("month", "timestamp", required=True), Column("count", "int"),
+                       Column("region", "str")),
+              indexes=("month",)),
+    LayerSpec(name="incident_cube_h3",
+              doc="Incidents per H3 res-9 cell and month (categories with a place only).",
+              columns=(Column("h3", "int", required=True),
+                       Column("month", "timestamp", required=True), Column("count", "int"),
+                       Column("region", "str")),
+              indexes=("month",)),
+    LayerSpec(name="study_units",
+              doc="H3 study cells and Gi* weights per resolution (a compressed NumPy archive, "
+                  "base64), keyed by a digest of the mahalla layer they were made from.",
+              columns=(Column("key", "str", required=True), Column("res", "int"),
+                       Column("cells", "int"), Column("data", "str")),
+              key="key"),
+    LayerSpec(name="incident_months",
+              doc="Incidents per month with the first and last time of occurrence.",
+              columns=(Column("month", "timestamp", required=True), Column("count", "int"),
+                       Column("first_at", "timestamp"), Column("last_at", "timestamp"))),
+))

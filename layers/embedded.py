@@ -73,6 +73,7 @@ import pyproj
 import shapely
 
 from riskmap.errors import StoreError
+from riskmap.layers.auditbuffer import flush_for
 from riskmap.layers.auditlog import GENESIS
 from riskmap.layers.spec import SRID, LayerSpec, get_spec
 from riskmap.layers.store import (
@@ -249,6 +250,8 @@ class EmbeddedStore(Store):
 
     def count(self, layer: str) -> int:
         """Row count from the manifest (partitioned layers) or the Parquet footers."""
+        if layer == "audit":
+            flush_for(self.url)
         return int(self._retrying(lambda: self._count_once(layer)))
 
     def _count_once(self, layer: str) -> int:
@@ -279,6 +282,8 @@ class EmbeddedStore(Store):
         Readers take no lock: a write that commits meanwhile and sweeps the files this read
         listed makes it start again from the new manifest.
         """
+        if layer == "audit":
+            flush_for(self.url)  # records the app queued (layers.auditbuffer) show too
         return self._retrying(lambda: self._read_once(layer, columns, filters))
 
     def _read_once(self, layer: str, columns: Sequence[str] | None,
@@ -304,8 +309,18 @@ class EmbeddedStore(Store):
         dataset = pads.dataset([str(p) for p in paths], format="parquet")
         names = dataset.schema.names
         want = None
+        absent: list[str] = []  # columns of the spec added after these files were written
         if columns is not None:
             unknown = [c for c in columns if c not in names and c != "geometry"]
+            if unknown and spec is not None and len(paths) > 1:  # parts of either schema
+                schema = pa.unify_schemas([pq.read_schema(p) for p in paths],
+                                          promote_options="permissive")
+                dataset = pads.dataset([str(p) for p in paths], schema=schema,
+                                       format="parquet")
+                names = dataset.schema.names
+                unknown = [c for c in columns if c not in names and c != "geometry"]
+            absent = [c for c in unknown if spec is not None and c in spec.column_names]
+            unknown = [c for c in unknown if c not in absent]
             if unknown:
                 raise KeyError(f"layer {layer!r} has no column(s) {unknown}; it has {names}")
             want = [c for c in names if c in columns]
@@ -313,6 +328,10 @@ class EmbeddedStore(Store):
         expr = _to_expression(flist, dataset.schema)
         table = dataset.to_table(columns=want, filter=expr)
         frame = _from_arrow(table, spec)
+        if absent and spec is not None:  # written before the column existed: all missing
+            empty = spec.empty()
+            for c in absent:
+                frame[c] = pd.Series(pd.NA, index=frame.index, dtype=empty[c].dtype)
         return _select(frame, columns) if columns is not None else frame
 
     def _read_partitioned(self, layer: str, parts: list[dict[str, Any]], *,

@@ -63,6 +63,7 @@ from riskmap.layers._pgcodec import (
     spec_geometry_type,
     to_frame,
 )
+from riskmap.layers.auditbuffer import flush_for, flush_store
 from riskmap.layers.auditlog import GENESIS
 from riskmap.layers.spec import SRID, LayerSpec, get_spec
 from riskmap.layers.store import (
@@ -362,6 +363,8 @@ class PostgisStore(Store):
 
     def count(self, layer: str) -> int:
         """Number of rows in ``layer`` (0 when absent)."""
+        if layer == "audit":
+            flush_for(self.url)
         with self._cursor() as cur:
             if not _columns(cur, layer):
                 return 0
@@ -393,6 +396,8 @@ class PostgisStore(Store):
         KeyError
             A requested or filtered column does not exist.
         """
+        if layer == "audit":
+            flush_for(self.url)  # records the app queued (layers.auditbuffer) show too
         spec = get_spec(layer)
         flist = check_filters(filters)
         with self._cursor() as cur:
@@ -439,7 +444,8 @@ class PostgisStore(Store):
             raise StoreError(f"{self!r}: transaction rolled back: {exc.orig}") from exc
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Write the audit records still queued for this store; close the connection pool."""
+        flush_store(self)
         self.engine.dispose()
 
 

@@ -41,7 +41,7 @@ CAMERA_TYPES = ("face_recognition", "traffic", "licence_plate", "overview")
 INFRA_KINDS = (
     "tourist_zone", "school", "bus_stop", "market", "station", "police_post",
     "emergency_service", "fire_station", "medical", "road", "power_line", "camp", "beach",
-    "hotel", "entrance", "town", "building",
+    "hotel", "entrance", "town", "building", "water",
 )
 QUARANTINE_REASONS = (
     "missing_date", "invalid_date", "future_date", "unknown_category", "invalid_coordinates",
@@ -52,6 +52,8 @@ QUARANTINE_REASONS = (
     "value_too_long", "invalid_id",
     # a geometry that is not a point (incidents need one)
     "invalid_geometry",
+    # a focus field (sex, age or age group, a yes/no flag) that cannot be read
+    "invalid_sex", "invalid_age", "invalid_flag",
 )
 
 # logical dtypes -> pandas dtypes used when conforming a frame

@@ -14,7 +14,9 @@ A write touches only the months it changes, and a read filtered on that column s
 from __future__ import annotations
 
 import abc
+import functools
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,14 +27,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskmap.errors import StoreError
+from riskmap.layers.auditbuffer import flush_for, flush_store
 from riskmap.layers.spec import LayerSpec, conform, get_spec
 
-__all__ = ["APPEND_ONLY", "NO_MONTH", "PARTITIONED", "UNVERSIONED", "Filter", "Store", "Transaction",
-           "key_hashes", "month_bounds", "month_codes", "month_label", "open_store"]
+__all__ = ["APPEND_ONLY", "DIRTY", "NO_MONTH", "PARTITIONED", "TRACKED", "UNVERSIONED", "Filter",
+           "Store", "Transaction", "key_hashes", "month_bounds", "month_codes", "month_label",
+           "open_store"]
 
 Filter = tuple[str, str, Any]
 #: layers whose writes do not change :meth:`Store.version` (bookkeeping, not data)
-UNVERSIONED = ("audit", "store_meta", "users", "sessions", "login_failures", "jobs")
+UNVERSIONED = ("audit", "store_meta", "users", "sessions", "login_failures", "jobs",
+               "ingest_runs", "api_tokens", "review_packs",
+               # roadmap edits are the programme's bookkeeping: reloading every incident for
+               # each saved measure would stall the app (they are read fresh, per request)
+               "roadmaps", "roadmap_measures",
+               # what loads touched since the last build, and what that build computed from:
+               # bookkeeping written with the data it describes (which changes the version)
+               "derived_dirty", "derived_state")
+#: the layer of "dirty" marks: what the writes since the last ``riskmap build`` touched
+DIRTY = "derived_dirty"
+#: base layers the derived layers are computed from: a write of one of them leaves marks in
+#: :data:`DIRTY` in the same transaction (the months and regions of the incident rows
+#: inserted, updated or deleted; the whole layer for the others)
+TRACKED = ("incidents", "mahallas", "cameras", "infrastructure")
 #: layers split into one partition per calendar month (UTC) of this timestamp column
 PARTITIONED: dict[str, str] = {"incidents": "occurred_at"}
 #: layers that may only be appended to (the audit log; a PostGIS trigger enforces it too)
@@ -75,6 +92,13 @@ class Store(abc.ABC):
 
     url: str
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every backend's :meth:`transaction` marks what writes of :data:`TRACKED` touched."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("transaction")
+        if own is not None and not getattr(own, "_tracks_writes", False):
+            cls.transaction = _tracking(own)  # type: ignore[method-assign]
+
     # ---- reads -------------------------------------------------------------------------
     @abc.abstractmethod
     def read(self, layer: str, *, columns: Sequence[str] | None = None,
@@ -87,6 +111,8 @@ class Store(abc.ABC):
 
     def has(self, layer: str) -> bool:
         """True when ``layer`` has been written."""
+        if layer == "audit":
+            flush_for(self.url)  # records the app queued count
         return layer in self.layer_names()
 
     @abc.abstractmethod
@@ -100,7 +126,8 @@ class Store(abc.ABC):
         Long-running readers (the app) compare it to know when to read again. The layers of
         :data:`UNVERSIONED` are left out: every audited read appends to the audit log, and
         ``store_meta`` holds bookkeeping (such as the version a demo was built at); users,
-        sessions, failed logins and jobs change with every login and are not data.
+        sessions, failed logins and jobs change with every login and are not data; nor is
+        the record of an ingest run (a load that changed data changes the version itself).
         """
 
     # ---- writes ------------------------------------------------------------------------
@@ -141,14 +168,125 @@ class Store(abc.ABC):
         with self.transaction() as txn:
             txn.append_audit(records)
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release connections."""
+    def close(self) -> None:
+        """Write the audit records still queued for this store; release connections."""
+        flush_store(self)
 
     def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _tracking(transaction: Any) -> Any:
+    """Wrap a backend's ``transaction`` so that writes of :data:`TRACKED` layers leave marks
+    in :data:`DIRTY`, written in the same transaction (a crash loses data and marks together)."""
+
+    @functools.wraps(transaction)
+    @contextmanager
+    def tracked(self: Store) -> Iterator[Transaction]:
+        with transaction(self) as txn:
+            marking = _MarkingTransaction(self, txn)
+            yield marking
+            marking.flush()
+
+    tracked._tracks_writes = True  # type: ignore[attr-defined]
+    return tracked
+
+
+class _MarkingTransaction(Transaction):
+    """A backend transaction that notes which months, regions and layers its writes touched.
+
+    An incident row counts in the month (and region) it had before the write, when it was
+    stored, and in the one it has after: an update that moves a row to another month touches
+    both, a delete touches the row's old month. A write of another tracked layer marks the
+    whole layer (``month`` missing).
+    """
+
+    def __init__(self, store: Store, inner: Transaction) -> None:
+        self._store = store
+        self._inner = inner
+        self._marks: set[tuple[str, int, str | None]] = set()
+
+    def __getattr__(self, name: str) -> Any:  # backend extras pass through
+        return getattr(self._inner, name)
+
+    def replace(self, layer: str, frame: pd.DataFrame) -> None:
+        if layer in TRACKED:
+            self._marks.add((layer, NO_MONTH, None))  # every month, stored or new
+        self._inner.replace(layer, frame)
+
+    def upsert(self, layer: str, frame: pd.DataFrame) -> None:
+        if layer in TRACKED:
+            spec = get_spec(layer)
+            if layer in PARTITIONED and spec is not None and spec.key in frame:
+                self._note_stored(layer, spec, frame[spec.key].array)
+            self._note(layer, frame)
+        self._inner.upsert(layer, frame)
+
+    def append(self, layer: str, frame: pd.DataFrame) -> None:
+        if layer in TRACKED:
+            self._note(layer, frame)
+        self._inner.append(layer, frame)
+
+    def delete(self, layer: str, key_values: Sequence[str]) -> None:
+        if layer in TRACKED:
+            spec = get_spec(layer)
+            if layer in PARTITIONED and spec is not None and spec.key is not None:
+                self._note_stored(layer, spec, [str(k) for k in key_values])
+            else:
+                self._marks.add((layer, NO_MONTH, None))
+        self._inner.delete(layer, key_values)
+
+    def append_audit(self, records: pd.DataFrame) -> None:
+        self._inner.append_audit(records)
+
+    # ---- marks ---------------------------------------------------------------------------
+    def _note(self, layer: str, frame: pd.DataFrame) -> None:
+        column = PARTITIONED.get(layer)
+        if column is None or column not in frame:
+            if len(frame) or layer not in PARTITIONED:
+                self._marks.add((layer, NO_MONTH, None))
+            return
+        self._note_rows(layer, frame[column], frame.get("region"))
+
+    def _note_rows(self, layer: str, times: Any, regions: Any) -> None:
+        if len(times) == 0:
+            return
+        months = month_codes(pd.to_datetime(times, utc=True))
+        names = (pd.Series(np.asarray(regions, dtype=object)).astype("string")
+                 if regions is not None else pd.Series(pd.NA, index=range(len(months)),
+                                                       dtype="string"))
+        pairs = pd.DataFrame({"m": months, "r": names.to_numpy()}).drop_duplicates()
+        for m, r in zip(pairs["m"].tolist(), pairs["r"].tolist(), strict=True):
+            self._marks.add((layer, int(m), None if pd.isna(r) else str(r)))
+
+    def _note_stored(self, layer: str, spec: LayerSpec, keys: Any) -> None:
+        """The months and regions of the stored rows these keys name (read before the write)."""
+        if len(keys) == 0 or not self._store.has(layer):
+            return
+        column = PARTITIONED[layer]
+        cols = [column] + (["region"] if "region" in spec.column_names else [])
+        old = self._store.read(layer, columns=cols, filters=[(str(spec.key), "in", keys)])
+        self._note_rows(layer, old[column], old.get("region"))
+
+    def flush(self) -> None:
+        """Write the marks (called at the end of the block, inside the transaction)."""
+        if not self._marks:
+            return
+        marks = sorted(self._marks, key=lambda m: (m[0], m[1], m[2] or ""))
+        token = uuid.uuid4().hex
+        months = [pd.NaT if m == NO_MONTH else month_bounds(m)[0] for _, m, _ in marks]
+        frame = pd.DataFrame({
+            "mark_id": [f"{token}-{i}" for i in range(len(marks))],
+            "layer": [layer for layer, _, _ in marks],
+            "month": pd.to_datetime(pd.Series(months, dtype=object), utc=True),
+            "region": pd.array([r for _, _, r in marks], dtype="string"),
+            "marked_at": pd.Timestamp.now(tz="UTC").floor("us"),
+        })
+        self._inner.upsert(DIRTY, frame)
+        self._marks.clear()
 
 
 def prepare(layer: str, frame: pd.DataFrame) -> tuple[LayerSpec | None, pd.DataFrame]:

@@ -89,6 +89,13 @@ class AppSettings(BaseModel):
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
     session_hours: int = Field(12, ge=1, le=24 * 14)
     max_request_bytes: int = Field(2 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    trusted_proxies: int = Field(
+        0, ge=0, le=5, description="reverse proxies in front of the app whose "
+        "X-Forwarded-For / -Proto the app believes (0: none; the client address of the audit "
+        "log and of login throttling is then the connecting address)")
+    refresh_seconds: float = Field(
+        60.0, gt=0, le=60, description="how often the app checks the store for new data (a "
+                                       "row posted to the API shows within this time)")
     ldap: LdapSettings = Field(default_factory=LdapSettings)
     debug: bool = False
 

@@ -81,17 +81,19 @@ pg_install() {
 }
 
 browser_install() {
-    # Debian's chromium + chromedriver, for the app's browser tests
-    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    # Debian's chromium + chromedriver, for the app's browser tests; poppler-utils' pdftotext
+    # reads back the review pack's PDF (tests/test_cli_review.py)
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+            && command -v pdftotext >/dev/null 2>&1; then
         return 0
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "scripts/test: no apt-get; install chromium and chromedriver yourself" >&2
         return 1
     fi
-    echo "scripts/test: installing chromium + chromium-driver from the OS packages" >&2
+    echo "scripts/test: installing chromium + chromium-driver + poppler-utils from the OS packages" >&2
     _apt_update
-    _apt_install chromium chromium-driver
+    _apt_install chromium chromium-driver poppler-utils
 }
 
 _pg_run() {

@@ -141,7 +141,8 @@ def blank_postgis_db(postgis_url: str) -> Iterator[str]:
 
 _MIGRATED_TABLES = ("mahallas", "incidents", "cameras", "planned_cameras", "infrastructure",
                     "quarantine", "audit", "place_aliases", "incident_addresses", "users",
-                    "sessions", "login_failures", "jobs", "riskmap_layers")
+                    "sessions", "login_failures", "jobs", "ingest_runs", "riskmap_layers",
+                    "roadmaps", "roadmap_measures", "derived_dirty", "derived_state")
 _RESET = """
 DO $$
 DECLARE r record;

@@ -160,7 +160,8 @@ def test_evaluate_prints_chosen_parameters_intervals_and_verdicts(store_dir: str
                "30", "--bootstrap", "200", "--report", str(report_path))
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert {r["method"] for r in report["methods"]} == {
-        "naive", "kde", "gi", "near_repeat", "blend", "sepp", "counts", "kde_200m"}
+        "naive", "kde", "gi", "near_repeat", "blend", "sepp", "shrink", "adaptive", "counts",
+        "kde_200m"}
     # what the inner backtest chose is in the report and on the terminal
     for m in ("kde", "gi", "near_repeat", "blend", "sepp"):
         chosen = report["chosen"][m]

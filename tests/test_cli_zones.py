@@ -38,7 +38,7 @@ def test_report_zone_writes_html_and_json(store_dir: str, tmp_path: Path) -> Non
                                       "-o", str(out), "--json", str(js),
                                       "--offroad-kmh", "6"])
     assert result.exit_code == 0, result.output
-    assert "4 of 6 readiness items passed" in result.output
+    assert "3 of 6 readiness items passed" in result.output
     data = json.loads(js.read_text(encoding="utf-8"))
     for key in ("zone", "area_km2", "camera_coverage_pct", "incidents_by_season", "checklist",
                 "isochrone_share"):

@@ -51,7 +51,7 @@ def test_chicago_end_to_end(store_url: str, tmp_path: Path) -> None:
 
     built = json.loads(_ok(["build", *store]))
     assert {step: s["ok"] for step, s in built.items()} == {
-        "hotspots": True, "coverage": True, "zones": True}
+        "hotspots": True, "coverage": True, "zones": True, "roadmaps": True}
 
     out = tmp_path / "out"
     for fmt in ("csv", "parquet", "geojson"):

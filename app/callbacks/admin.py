@@ -1,4 +1,5 @@
-"""Callbacks of the admin page: users, the audit log, every user's jobs, the ingest quarantine.
+"""Callbacks of the admin page: users, the audit log, every user's jobs, the ingestion runs,
+the ingest quarantine.
 
 Only an admin reaches them (the factory checks ``page:admin`` for every callback of this
 module). What the browser sends is never trusted: a selected user or job is only a name, which
@@ -30,19 +31,22 @@ from riskmap import csvsafe
 from riskmap.app import ids
 from riskmap.app.auth import current_access, current_principal
 from riskmap.app.data import AppModel
-from riskmap.app.pages.admin import AUDIT_PAGE_SIZE, OUTCOMES
+from riskmap.app.pages.admin import AUDIT_PAGE_SIZE, OUTCOMES, RUN_OUTCOMES, RUNS_PAGE_SIZE
 from riskmap.auth import accounts
 from riskmap.auth.roles import Principal
 from riskmap.errors import RiskmapError
+from riskmap.i18n.names import column_header
 from riskmap.jobs import JobNotFound, cancel, list_jobs, status
 from riskmap.layers.access import DataAccess
 from riskmap.layers.auditlog import ChainCheck, verify
 from riskmap.layers.store import Filter
 
 __all__ = ["AUDIT_READ", "MAX_AUDIT_CSV", "MAX_AUDIT_ROWS", "MAX_JOBS", "MAX_QUARANTINE_ROWS",
-           "PAGE", "AuditPage", "AuditQuery", "InputError", "audit_csv", "audit_page",
-           "cancel_job", "chain_status", "chain_text", "job_rows", "parse_audit_query",
-           "quarantine_view", "register", "set_user_state", "user_rows"]
+           "MAX_RUNS_CSV", "MAX_RUN_ROWS", "PAGE", "AuditPage", "AuditQuery", "InputError",
+           "RunDetail", "RunQuery", "RunsPage", "audit_csv", "audit_page", "cancel_job",
+           "chain_status", "chain_text", "job_rows", "parse_audit_query", "parse_run_query",
+           "quarantine_view", "register", "run_detail", "runs_csv", "runs_page",
+           "set_user_state", "user_rows"]
 
 _IDS = ids.ADMIN
 #: the page name in the audit log
@@ -57,12 +61,21 @@ MAX_AUDIT_CSV = 100_000
 MAX_JOBS = 200
 #: newest quarantined rows listed
 MAX_QUARANTINE_ROWS = 200
+#: the runs table shows at most the newest this many runs of the filter, paged
+MAX_RUN_ROWS = 1_000
+#: the runs CSV holds at most this many runs (the newest)
+MAX_RUNS_CSV = 100_000
 #: longest text of a table cell (detail, message, raw row); the CSV keeps it whole
 _CELL_CHARS = 300
 _NAME_CHARS = 64
 _ACTION_CHARS = 64
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _JOB_ID = re.compile(r"^job-[0-9a-f]{1,32}$")
+_RUN_ID = re.compile(r"^run-[0-9a-f]{32}$")
+_FILE_CHARS = 255
+_RUN_COLUMNS = ("run_id", "started_at", "ended_at", "user", "client", "layer", "file_name",
+                "file_size", "file_sha256", "outcome", "input_rows", "loaded", "updated",
+                "duplicates", "quarantined", "by_reason", "error")
 _AUDIT_COLUMNS = ("seq", "at", "user", "action", "layer", "scope", "detail", "rows", "client",
                   "outcome")
 _NOT_ALL_REGIONS = ("{what} is not split by region: only an admin of every region sees it "
@@ -161,6 +174,11 @@ def _scope_text(regions: Any, districts: Any) -> str:
     return ", ".join(r) + (f" ({', '.join(d)})" if d else "")
 
 
+def _flag(value: Any) -> bool:
+    """A stored boolean that may be missing (``None``, NA) as a bool."""
+    return bool(pd.notna(value) and value)
+
+
 def user_rows(store: Any, *, tz: str) -> list[dict[str, Any]]:
     """Every user (never a password hash) as rows of the users table, by name.
 
@@ -182,7 +200,9 @@ def user_rows(store: Any, *, tz: str) -> list[dict[str, Any]]:
         rows.append({"id": str(user["username"]), "username": str(user["username"]),
                      "display_name": _cut(user.get("display_name")),
                      "role": str(user.get("role") or ""),
-                     "scope": _scope_text(user.get("regions"), user.get("districts")),
+                     "scope": _scope_text(user.get("regions"), user.get("districts"))
+                     + ("; other regions suppressed"
+                        if _flag(user.get("suppressed_elsewhere")) else ""),
                      "source": str(user.get("source") or ""), "state": state,
                      "updated_at": changed[i]})
     return rows
@@ -367,7 +387,8 @@ def audit_csv(access: DataAccess, query: AuditQuery, *, tz: str,
         out["rows"] = pd.to_numeric(out["rows"], errors="coerce").astype("Int64")
     access.audit("download_audit", layer="audit", rows=len(out),
                  detail={"format": "csv", "filters": _query_detail(query)})
-    return str(csvsafe.to_csv(out)), len(out)
+    # headers in the page's language (English: the column ids scripts read)
+    return str(csvsafe.to_csv(out.rename(columns=column_header))), len(out)
 
 
 def _query_detail(query: AuditQuery) -> dict[str, str]:
@@ -454,17 +475,177 @@ def cancel_job(access: DataAccess, principal: Principal, selected: Any) -> str:
     return f"Cancelling {job.kind} of {job.owner}: its worker stops it within seconds."
 
 
+# ---- ingestion runs ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunQuery:
+    """The filters of the ingestion runs table, checked (``None``: any)."""
+
+    outcome: str | None = None
+    file: str | None = None  # part of the file name, any case
+
+
+def parse_run_query(outcome: Any, file: Any) -> RunQuery:
+    """The runs filters as the browser sent them, checked.
+
+    Raises
+    ------
+    InputError
+        A value of the wrong type, too long, or an outcome that is not one.
+    """
+    got = _text(outcome, "Outcome", 16)
+    if got is not None and got not in RUN_OUTCOMES:
+        raise InputError(f"Outcome: one of {', '.join(RUN_OUTCOMES)}.")
+    return RunQuery(got, _text(file, "File name", _FILE_CHARS))
+
+
+def _read_runs(access: DataAccess, query: RunQuery,
+               columns: Sequence[str] = _RUN_COLUMNS) -> pd.DataFrame:
+    """The runs matching ``query``, newest first (one audited read)."""
+    _unscoped(access, "The ingestion runs")
+    filters: list[Filter] = [("outcome", "=", query.outcome)] if query.outcome else []
+    frame = access.read("ingest_runs", columns=list(columns), filters=filters or None,
+                        purpose="admin")
+    if query.file and len(frame):
+        names = frame["file_name"].astype("string").fillna("").str.casefold()
+        frame = frame[names.str.contains(query.file.casefold(), regex=False)
+                      .to_numpy(dtype=bool)]
+    if len(frame) == 0:
+        return frame.reset_index(drop=True)
+    return frame.sort_values("started_at", ascending=False, kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of the ingestion runs table."""
+
+    rows: list[dict[str, Any]]
+    page: int
+    page_count: int
+    matched: int
+    summary: str
+
+
+def runs_page(access: DataAccess, query: RunQuery, page: int, *, tz: str,
+              page_size: int = RUNS_PAGE_SIZE, limit: int = MAX_RUN_ROWS) -> RunsPage:
+    """Page ``page`` (from 0) of the newest ``limit`` runs matching ``query``."""
+    frame = _read_runs(access, query)
+    matched = len(frame)
+    shown = frame.iloc[:limit]
+    page_count = max(1, -(-len(shown) // page_size))
+    page = min(max(page, 0), page_count - 1)
+    part = shown.iloc[page * page_size:(page + 1) * page_size]
+    table = pd.DataFrame({
+        "id": part["run_id"].astype(str).to_numpy(),
+        "started": _local(part["started_at"], tz),
+        **{c: part[c].astype("string").fillna("").to_numpy()
+           for c in ("user", "client", "layer", "file_name", "outcome", "by_reason")},
+        **{c: pd.to_numeric(part[c], errors="coerce").astype("Int64").to_numpy()
+           for c in ("input_rows", "loaded", "updated", "quarantined")},
+        "error": [_cut(v) for v in part["error"]],
+    })
+    filtered = query != RunQuery()
+    if matched == 0:
+        summary = "No run matches the filters." if filtered else "No file was loaded yet."
+    else:
+        bad = int((shown["outcome"] != "ok").sum())
+        what = _plural(matched, "run") + (" matching the filters" if filtered else "")
+        more = (f"; the newest {limit:,} are listed (narrow the filters, or download the CSV)"
+                if matched > limit else "")
+        summary = (f"{what}, newest first, {bad:,} failed or refused"
+                   f"{' among those listed' if more else ''}{more}.")
+    return RunsPage(_records(table), page, page_count, matched, summary)
+
+
+def runs_csv(access: DataAccess, query: RunQuery, *, limit: int = MAX_RUNS_CSV
+             ) -> tuple[str, int]:
+    """The runs of ``query`` as spreadsheet-safe CSV (newest first, at most ``limit``, without
+    their reports); and how many rows it holds. Audited as ``download_ingest_runs``."""
+    out = _read_runs(access, query).iloc[:limit].copy()
+    for col in ("started_at", "ended_at"):
+        stamps = pd.to_datetime(out[col], utc=True)
+        out[col] = [t.isoformat() if pd.notna(t) else "" for t in stamps]
+    access.audit("download_ingest_runs", layer="ingest_runs", rows=len(out),
+                 detail={"format": "csv", "filters": _query_detail(query)})
+    return str(csvsafe.to_csv(out[list(_RUN_COLUMNS)].rename(columns=column_header))), len(out)
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """What the page shows of one run."""
+
+    facts: str
+    summary: str
+    report: str
+    file_name: str | None
+    quarantined: int
+
+
+def run_detail(access: DataAccess, selected: Any, *, tz: str) -> RunDetail:
+    """The selected run, read again from the store (the browser sends only its id).
+
+    Raises
+    ------
+    InputError
+        No single run is selected, or there is no such run.
+    """
+    run_id = _selected(selected, "run")
+    if not _RUN_ID.match(run_id):
+        raise InputError("There is no such run.")
+    _unscoped(access, "The ingestion runs")
+    found = access.read("ingest_runs", filters=[("run_id", "=", run_id)], purpose="admin")
+    if len(found) == 0:
+        raise InputError("There is no such run.")
+    run = found.iloc[0]
+    name = str(run["file_name"]) if _present(run["file_name"]) else None
+    size = (f"{int(run['file_size']):,} bytes, SHA-256 {run['file_sha256']}"
+            if _present(run["file_size"]) else "not readable")
+    start, end = _local(pd.Series([run["started_at"], run["ended_at"]]), tz)
+    facts = (f"{name or '(no file)'} ({size}) into {run['layer']}, by {run['user']} "
+             f"({run['client'] if _present(run['client']) else 'unknown client'}), "
+             f"{start} to {end or '?'} (local): {run['outcome']}.")
+    if run["outcome"] == "ok":
+        summary = str(run["summary"]) if _present(run["summary"]) else ""
+    else:
+        summary = f"{run['outcome'].capitalize()}: " + (
+            str(run["error"]) if _present(run["error"]) else "no reason was recorded")
+    report = ""
+    if _present(run["report"]):
+        try:
+            report = json.dumps(json.loads(run["report"]), indent=2, ensure_ascii=False)
+        except (TypeError, ValueError):
+            report = str(run["report"])
+    quarantined = int(run["quarantined"]) if _present(run["quarantined"]) else 0
+    return RunDetail(facts, summary, report, name, quarantined)
+
+
+def _source_file(value: Any) -> str | None:
+    return _text(value, "Source file", _FILE_CHARS)
+
+
 # ---- the quarantine ----------------------------------------------------------------------------
 
-def quarantine_view(access: DataAccess, *, tz: str, limit: int = MAX_QUARANTINE_ROWS
+def quarantine_view(access: DataAccess, *, tz: str, limit: int = MAX_QUARANTINE_ROWS,
+                    source_file: str | None = None,
                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
     """Quarantined rows counted by source file, layer and reason; the newest ``limit`` rows;
-    and a summary. (No layer records ingest runs: the counts stand for them.)"""
+    and a summary.
+
+    ``source_file``: only the rows of this file (a run's ``file_name``; the rows of each sheet
+    of a workbook, traced as ``NAME[SHEET]``, included). Quarantined rows carry their file
+    name, not the run that quarantined them: a later load of a file of the same name
+    replaces them row by row.
+    """
     _unscoped(access, "The quarantine")
     index = access.read("quarantine", columns=["quarantine_id", "layer", "source_file",
                                                "reason", "quarantined_at"], purpose="admin")
+    if source_file is not None and len(index):
+        names = index["source_file"].astype("string").fillna("")
+        keep = (names == source_file) | names.str.startswith(source_file + "[")
+        index = index[keep.to_numpy(dtype=bool)]
     if len(index) == 0:
-        return [], [], "No row is quarantined."
+        return [], [], ("No row is quarantined." if source_file is None else
+                        f"No row of {source_file} is quarantined.")
     index = index.assign(source_file=index["source_file"].fillna("(no file)"),
                          at=pd.to_datetime(index["quarantined_at"], utc=True))
     counts = (index.groupby(["source_file", "layer", "reason"], dropna=False, sort=False)
@@ -604,13 +785,75 @@ def register(app: dash.Dash, model: AppModel) -> None:
                    f"{active:,} active." if rows else "No job.")
         return rows, summary, message
 
+    run_filters = [Input(_IDS.RUNS_OUTCOME, "value"), Input(_IDS.RUNS_FILE, "value")]
+
+    @app.callback(Output(_IDS.RUNS, "data"), Output(_IDS.RUNS, "page_count"),
+                  Output(_IDS.RUNS, "page_current"), Output(_IDS.RUNS, "selected_rows"),
+                  Output(_IDS.RUNS_SUMMARY, "children"),
+                  Input(_IDS.TABS, "value"), *run_filters, Input(_IDS.RUNS_REFRESH, "n_clicks"),
+                  Input(_IDS.RUNS, "page_current"))
+    def _runs(tab: Any, outcome: Any, file: Any, _refresh: Any, page: Any) -> tuple[Any, ...]:
+        _tab_is(tab, "runs")
+        opened(tab)
+        if ctx.triggered_id != _IDS.RUNS or not isinstance(page, int) \
+                or isinstance(page, bool) or not 0 <= page < 10_000:
+            page = 0
+        try:
+            got = runs_page(current_access(), parse_run_query(outcome, file), page,
+                            tz=model.timezone)
+        except InputError as exc:
+            return [], 1, 0, [], str(exc)
+        return got.rows, got.page_count, got.page, [], got.summary
+
+    @app.callback(Output(_IDS.RUN_FACTS, "children"), Output(_IDS.RUN_SUMMARY, "children"),
+                  Output(_IDS.RUN_REPORT, "children"), Output(_IDS.RUN_QUARANTINE, "disabled"),
+                  Input(_IDS.RUNS, "selected_row_ids"))
+    def _run(selected: Any) -> tuple[Any, ...]:
+        if not selected:
+            return "Select a run above.", "", "", True
+        try:
+            got = run_detail(current_access(), selected, tz=model.timezone)
+        except InputError as exc:
+            return str(exc), "", "", True
+        return got.facts, got.summary, got.report, not (got.quarantined and got.file_name)
+
+    @app.callback(Output(_IDS.TABS, "value"), Output(_IDS.QUARANTINE_FILE, "value"),
+                  Input(_IDS.RUN_QUARANTINE, "n_clicks"), State(_IDS.RUNS, "selected_row_ids"),
+                  prevent_initial_call=True)
+    def _run_quarantine(clicks: Any, selected: Any) -> tuple[Any, ...]:
+        if not _clicked(clicks):
+            raise PreventUpdate
+        try:
+            got = run_detail(current_access(), selected, tz=model.timezone)
+        except InputError:
+            raise PreventUpdate from None
+        if not got.file_name:
+            raise PreventUpdate
+        return "quarantine", got.file_name
+
+    @app.callback(Output(_IDS.RUNS_DOWNLOAD, "data"), Input(_IDS.RUNS_CSV, "n_clicks"),
+                  *(State(f.component_id, f.component_property) for f in run_filters),
+                  prevent_initial_call=True)
+    def _runs_csv(clicks: Any, outcome: Any, file: Any) -> Any:
+        if not _clicked(clicks):
+            return no_update
+        try:
+            text, _ = runs_csv(current_access(), parse_run_query(outcome, file))
+        except InputError:
+            return no_update  # the table shows why (same filters)
+        day = pd.Timestamp.now(tz=model.timezone).strftime("%Y%m%d-%H%M")
+        return {"content": text, "filename": f"riskmap-ingest-runs-{day}.csv",
+                "type": "text/csv", "base64": False}
+
     @app.callback(Output(_IDS.QUARANTINE_COUNTS, "data"), Output(_IDS.QUARANTINE_ROWS, "data"),
                   Output(_IDS.QUARANTINE_SUMMARY, "children"),
-                  Input(_IDS.TABS, "value"), Input(_IDS.QUARANTINE_REFRESH, "n_clicks"))
-    def _quarantine(tab: Any, _refresh: Any) -> tuple[Any, ...]:
+                  Input(_IDS.TABS, "value"), Input(_IDS.QUARANTINE_FILE, "value"),
+                  Input(_IDS.QUARANTINE_REFRESH, "n_clicks"))
+    def _quarantine(tab: Any, source_file: Any, _refresh: Any) -> tuple[Any, ...]:
         _tab_is(tab, "quarantine")
         opened(tab)
         try:
-            return quarantine_view(current_access(), tz=model.timezone)
+            return quarantine_view(current_access(), tz=model.timezone,
+                                   source_file=_source_file(source_file))
         except InputError as exc:
             return [], [], str(exc)

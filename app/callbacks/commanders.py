@@ -22,6 +22,11 @@ import shapely
 from riskmap.app import ids
 from riskmap.app.brief import Brief, brief_csv, brief_filename, brief_html
 from riskmap.app.callbacks.common import register_districts, register_url_writer
+from riskmap.app.callbacks.data_poll import register_data_poll
+from riskmap.app.callbacks.review import register_review
+from riskmap.app.callbacks.roadmap import attach as attach_roadmap
+from riskmap.app.callbacks.roadmap import red_list_roadmaps
+from riskmap.app.callbacks.search import attach as attach_search
 from riskmap.app.commanders_data import (
     CommandersData,
     CommandersView,
@@ -30,7 +35,7 @@ from riskmap.app.commanders_data import (
     data_for,
 )
 from riskmap.app.data import AppModel
-from riskmap.app.figures import HoverField, empty_figure
+from riskmap.app.figures import HoverField, blank_figure, empty_figure
 from riskmap.app.figures_commanders import (
     METRICS,
     category_chart,
@@ -43,7 +48,13 @@ from riskmap.app.figures_commanders import (
     trend_chart,
     verdict_lines,
 )
+from riskmap.app.focus import focus_exact, focus_label
+from riskmap.app.map_labels import add_map_labels
 from riskmap.app.pages.commanders import EVAL_POLL
+from riskmap.i18n import N_, format_decimal, format_number, human_date, ngettext, translate
+from riskmap.i18n import gettext as _
+from riskmap.i18n.names import display_name
+from riskmap.i18n.why import render_why
 
 __all__ = [
     "PAGE",
@@ -70,26 +81,33 @@ function(relayout) {
     if (!relayout || !full || !full.xaxis || !full.yaxis) {
         return window.dash_clientside.no_update;
     }
+    // the blank figure a page starts with (or a "no data" message) has plotly's default
+    // ranges: they are no view of the data (taken as one, the H3 level drew 0 cells)
+    if (!gd.data || !gd.data.length) {
+        return window.dash_clientside.no_update;
+    }
     const x = full.xaxis.range, y = full.yaxis.range;
     return {"xaxis.range[0]": x[0], "xaxis.range[1]": x[1],
             "yaxis.range[0]": y[0], "yaxis.range[1]": y[1]};
 }
 """.replace("MAP_ID", _IDS.MAP)
-_MAHALLA_HOVER = (HoverField("name", "Mahalla"), HoverField("district", "District"),
-                  HoverField("count", "Incidents", ":,d"), HoverField("rate_text", "Per 1,000"),
-                  HoverField("gi_text", "Gi*"), HoverField("trend_text", "Trend"),
-                  HoverField("status_text", "Status"), HoverField("mahalla_id", "Id"))
+_MAHALLA_HOVER = (HoverField("name", N_("Mahalla")), HoverField("district", N_("District")),
+                  HoverField("count_text", N_("Incidents")),
+                  HoverField("rate_text", N_("Per 1,000")),
+                  HoverField("gi_text", N_("Gi*")), HoverField("trend_text", N_("Trend")),
+                  HoverField("status_text", N_("Status")), HoverField("why", N_("Why")),
+                  HoverField("mahalla_id", N_("Id")))
 #: tooltip points of mahallas carry the mahalla id as customdata; cells their hex id
-_H3_HOVER = (HoverField("h3_hex", "H3 cell"), HoverField("count", "Incidents", ":,d"),
-             HoverField("share", "Share of selection (%)", ":.1f"),
-             HoverField("gi_text", "Gi*"), HoverField("trend_text", "Trend"))
+_H3_HOVER = (HoverField("h3_hex", N_("H3 cell")), HoverField("count_text", N_("Incidents")),
+             HoverField("share", N_("Share of selection (%)"), ":.1f"),
+             HoverField("gi_text", N_("Gi*")), HoverField("trend_text", N_("Trend")))
 
 
 # ---------------------------------------------------------------------------- pure steps
 def view_from_controls(months: list[date], level: str | None, metric: str | None,
                        region: str | None, district: str | None, span: list[int] | None,
                        categories: list[str] | None, layers: list[str] | None,
-                       mahalla: str | None = None) -> CommandersView:
+                       mahalla: str | None = None, focus: str | None = None) -> CommandersView:
     """The :class:`CommandersView` of the control values (a full month range means "all").
 
     The values come from the browser: anything of the wrong type counts as not set.
@@ -109,7 +127,7 @@ def view_from_controls(months: list[date], level: str | None, metric: str | None
     return CommandersView.from_params({
         "level": level, "metric": metric, "region": region, "district": district,
         "start": start, "end": end, "categories": list(categories or ()),
-        "layers": ",".join(layers or ()), "mahalla": mahalla,
+        "layers": ",".join(layers or ()), "mahalla": mahalla, "focus": _control_text(focus),
     })
 
 
@@ -218,25 +236,40 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
                          rings=data.cell_rings(res).take(units["pos"].to_numpy()),
                          base=data.base_rings(view), highlight=hl, kind="h3",
                          title=f"{METRICS[metric]} (H3 res {res})", uirevision=uirev)
-        what = f"{int((units['count'] > 0).sum()):,} H3 cells (res {res})"
-        total = data.model.total(view.query(res))
+        # the summary counts what is in view (drawn cells reach past it, for panning)
+        counts = units["count"].to_numpy(dtype=np.int64)
+        if rng:  # cells that show at least in part
+            (x0, x1), (y0, y1) = sorted(rng[:2]), sorted(rng[2:])
+            counts = counts[shapely.intersects(units.geometry.to_numpy(),
+                                               shapely.box(x0, y0, x1, y1))]
+            total = int(counts.sum())
+        else:
+            total = data.model.total(view.query(res))
+        what = _("{n} H3 cells (res {res})").format(n=format_number(int((counts > 0).sum())),
+                                                    res=res)
     else:
         units = data.mahalla_units(view)
-        units["rate_text"] = [f"{v:.2f}" if np.isfinite(v) else "unknown"
+        units["rate_text"] = [format_decimal(v, 2) if np.isfinite(v) else _("unknown")
                               for v in units["rate"].to_numpy(dtype=float)]
         units["gi_text"] = _gi_text(units)
         units["trend_text"] = _text(units["trend"])
         units["status_text"] = _text(units["status"])
+        units["why"] = render_why(units["why"])  # stored in English: in the reader's language
         fig = metric_map(units, metric, hover=_MAHALLA_HOVER,
                          rings=data.mahalla_rings().take(units["pos"].to_numpy()),
                          highlight=hl, kind="mahalla", uirevision=uirev)
         total = int(units["count"].sum())
-        what = f"{len(units):,} mahallas"
+        what = ngettext("{n} mahalla", "{n} mahallas", len(units)).format(
+            n=format_number(len(units)))
     _add_layers(fig, data, view)
+    add_map_labels(fig, data, view, rng)  # names by zoom, small red mahallas marked
     data.warm(view)
-    when = ("all dates" if view.start is None and view.end is None
-            else f"{view.start or '…'} – {view.end or '…'}")
-    return fig, f"{total:,} incident{'s' if total != 1 else ''} in {what}, {when}"
+    when = (_("all dates") if view.start is None and view.end is None
+            else f"{human_date(view.start) or '…'} – {human_date(view.end) or '…'}")
+    focus = f" · {_('Focus')}: {focus_label(view.focus)}" if view.focus else ""
+    return fig, _("{incidents} in {what}, {when}").format(
+        incidents=ngettext("{n} incident", "{n} incidents", total).format(n=format_number(total)),
+        what=what, when=when) + focus
 
 
 def _gi_text(units: pd.DataFrame) -> list[str]:
@@ -246,8 +279,8 @@ def _gi_text(units: pd.DataFrame) -> list[str]:
 
 
 def _text(values: pd.Series) -> list[str]:
-    return ["n/a" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-            else str(v).replace("_", " ") for v in values.astype(object)]
+    return [_("n/a") if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+            else display_name(v) for v in values.astype(object)]
 
 
 def _in_area(frame: pd.DataFrame, view: CommandersView) -> pd.DataFrame:
@@ -263,6 +296,13 @@ def _add_layers(fig: dict[str, Any], data: CommandersData, view: CommandersView)
         got = data.kde(view)
         if got is not None:
             fig["layout"].setdefault("images", []).append(kde_image(*got))
+            # an image has no legend entry: a legend-only trace names the layer and its ramp
+            fig["data"].append({
+                "type": "scatter", "x": [None], "y": [None], "mode": "markers",
+                "marker": {"symbol": "square", "size": 12, "color": "#f03b20",
+                           "line": {"color": "#bd0026", "width": 1}},
+                "name": _("Kernel density (yellow low → red high)"), "hoverinfo": "skip",
+                "showlegend": True, "legendrank": 999, "meta": {"kind": "kde-legend"}})
     if "cameras" in view.layers:
         _add_points(fig, data.cameras(), view, ["camera_id", "type", "status", "range_m"],
                     name="Cameras", kind="cameras", colour="#1f4e9c", symbol="diamond")
@@ -283,29 +323,42 @@ def _add_points(fig: dict[str, Any], frame: pd.DataFrame | None, view: Commander
     point_layer(fig, shapely.get_x(pts), shapely.get_y(pts), hover=tips, **style)
 
 
-def panel(data: CommandersData, view: CommandersView, mahalla_id: str | None) -> dict[str, Any]:
-    """Contents of the mahalla side panel (title, meta line, charts, tables)."""
+def panel(data: CommandersData, view: CommandersView, mahalla_id: str | None, *,
+          exact: bool = True) -> dict[str, Any]:
+    """Contents of the mahalla side panel (title, meta line, charts, tables).
+
+    ``focus`` holds the mahalla's incidents by focus group in the view's window and
+    categories; ``exact=False`` (a role without :data:`~riskmap.auth.roles.FOCUS_EXACT`)
+    shows counts below :data:`~riskmap.auth.roles.SUPPRESS_BELOW` as "< 5".
+    """
     info = data.mahalla_info(mahalla_id) if mahalla_id else None
     if info is None:
-        return {"title": "Click a mahalla on the map", "meta": "", "trend": empty_figure(""),
-                "categories": empty_figure(""), "status": [], "cameras": [], "disabled": True}
+        return {"title": _("Click a mahalla on the map"), "meta": "", "trend": blank_figure(""),
+                "categories": blank_figure(""), "status": [], "cameras": [], "disabled": True,
+                "focus": []}
     assert mahalla_id is not None
     prof = data.mahalla_profile(view, mahalla_id)
     status = data.mahalla_status(mahalla_id)
     pop = info["population"]
-    now = (f" · status {status['status'].iloc[0]} ({status['month'].iloc[0]})"
+    now = (_(" · status {status} ({month})").format(status=display_name(status["status"].iloc[0]),
+                                                   month=status["month"].iloc[0])
            if len(status) else "")
-    meta = (f"{info['district']}, {info['region']} · population "
-            f"{'unknown' if pop is None else f'{pop:,.0f}'} · {prof['total']:,} incidents in "
-            f"the window{now}")
+    meta = _("{district}, {region} · population {population} · {n} incidents in the "
+             "window").format(district=info["district"], region=info["region"],
+                              population=_("unknown") if pop is None else format_number(pop),
+                              n=prof["total_text"]) + now
+    status = status.assign(status=_text(status["status"]), why=render_why(status["why"]))
     return {
         "title": f"{info['name']} ({mahalla_id})", "meta": meta,
-        "trend": trend_chart(prof["months"], prof["monthly"], title="Incidents per month"),
+        "trend": trend_chart(prof["months"], prof["monthly"], title=_("Incidents per month")),
         "categories": category_chart(prof["categories"], prof["category_counts"],
-                                     title="By category (window)"),
+                                     title=_("By category (window)")),
         "status": status.to_dict("records"),
         "cameras": data.cameras_in(mahalla_id).to_dict("records"),
-        "disabled": False,
+        "disabled": data.model.is_suppressed(mahalla_id),  # no brief of a suppressed region
+        "focus": [{"group": focus_label(g), "count": t} for g, t in zip(
+            *(data.model.focus_counts(view.query(), mahalla_id=mahalla_id, exact=exact)[c]
+              for c in ("group", "count_text")), strict=True)],
     }
 
 
@@ -320,12 +373,23 @@ def incident_page(data: CommandersData, view: CommandersView, mahalla_id: str | 
     return rows.iloc[page * size:(page + 1) * size].astype(object).to_dict("records"), pages
 
 
-def red_list_rows(data: CommandersData, view: CommandersView) -> tuple[list[dict[str, Any]],
-                                                                       list[dict[str, Any]]]:
-    """Rows of the red list and their tooltips (the status "why")."""
-    frame = data.red_list(view)
-    tips = [{"status": {"value": str(w), "type": "text"}} for w in frame["why"]]
-    return frame.drop(columns="why").astype(object).to_dict("records"), tips
+def red_list_rows(data: CommandersData, view: CommandersView, *,
+                  exact: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of the red list and their tooltips (the status "why"); with the view's focus
+    group counts (``exact``: see :meth:`CommandersData.red_list`)."""
+    frame = data.red_list(view, exact=exact)
+    tips = [{"status": {"value": w, "type": "text"}} for w in render_why(frame["why"])]
+    rows = frame.drop(columns="why").astype(object)
+    # the status cell in the reader's language; the code stays in a hidden column that the
+    # row highlighting (style_data_conditional) matches
+    rows["status_code"] = rows["status"]
+    rows["status"] = [translate(_RED_STATUS[s]) if s in _RED_STATUS else s
+                      for s in rows["status_code"]]
+    return rows.to_dict("records"), tips
+
+
+#: the red list's status codes (CommandersData.red_list) in words
+_RED_STATUS = {"red": N_("red"), "newly red": N_("newly red")}
 
 
 def evaluation_panel(data: CommandersData, region: str | None, *,
@@ -340,49 +404,57 @@ def evaluation_panel(data: CommandersData, region: str | None, *,
     the chart shows its PAI with the bootstrap band and the two baselines dashed.
     """
     ev = data.evaluation(region, wait=wait)
-    where = region or "all regions"
+    where = region or _("all regions")
     state = ev["state"]
     if state == "computing":
-        what = ("waiting for another forecast check to finish" if ev.get("queued") else
-                f"tuning each method on the history, {ev['seconds']:.0f} s so far")
-        return ([html.P(f"Computing the forecast check for {where}… ({what})",
-                        className="note")],
-                empty_figure("Computing…"), True)
+        what = (_("waiting for another forecast check to finish") if ev.get("queued") else
+                _("tuning each method on the history, {seconds} s so far").format(
+                    seconds=f"{ev['seconds']:.0f}"))
+        return ([html.P(_("Computing the forecast check for {where}… ({what})").format(
+                    where=where, what=what), className="note")],
+                empty_figure(_("Computing…")), True)
     if state == "error":
-        return ([html.P(f"The forecast check failed for {where}: {ev['error']}",
-                        className="note")], empty_figure("No evaluation"), False)
+        return ([html.P(_("The forecast check failed for {where}: {error}").format(
+                    where=where, error=ev["error"]), className="note")],
+                empty_figure(_("No evaluation")), False)
     if state != "ready":
-        return ([html.P(f"Not enough data to check forecasts for {where}.", className="note")],
-                empty_figure("No evaluation"), False)
+        return ([html.P(_("Not enough data to check forecasts for {where}.").format(where=where),
+                        className="note")],
+                empty_figure(_("No evaluation")), False)
     m = ev["methods"]
     rec = ev["recommended"]
     level = "95%"
     horizon = ev["horizon_days"]
-    scope = (f"{where}: {ev['test_incidents']:,} incidents in the {horizon} days after "
-             f"{ev['cutoff']}")
+    cutoff = human_date(ev["cutoff"])
+    scope = _("{where}: {n} incidents in the {horizon} days after {cutoff}").format(
+        where=where, n=format_number(ev["test_incidents"]), horizon=horizon, cutoff=cutoff)
     head: list[Any]
     if rec is None:
-        head = [html.B("No method recommended: "),
-                "too little history before the cut-off to compare them; use all-history "
-                "counts."]
+        head = [html.B(_("No method recommended: ")),
+                _("too little history before the cut-off to compare them; use all-history "
+                  "counts.")]
     else:
-        from riskmap.geo.forecast import describe_params
+        from riskmap.i18n.params import render_params as describe_params
 
         params = ev["params"]
         tuned = bool((ev["chosen"].get(rec) or {}).get("tuned"))
-        how = ("no parameters to tune" if not params else
-               f"tuned: {describe_params(params)}" if tuned else
-               f"defaults, too little history to tune: {describe_params(params)}")
-        head = [html.B("Recommended: "), html.Span(method_label(rec), className="eval-method"),
-                f" ({how}). Picked on the incidents before {ev['cutoff']} by a rolling "
-                f"backtest over {ev['inner_folds']} windows of {horizon} days."]
+        how = (_("no parameters to tune") if not params else
+               _("tuned: {params}").format(params=describe_params(params)) if tuned else
+               _("defaults, too little history to tune: {params}").format(
+                   params=describe_params(params)))
+        head = [html.B(_("Recommended: ")), html.Span(method_label(rec), className="eval-method"),
+                _(" ({how}). Picked on the incidents before {cutoff} by a rolling backtest over "
+                  "{folds} windows of {horizon} days.").format(
+                      how=how, cutoff=cutoff, folds=ev["inner_folds"], horizon=horizon)]
     lines: list[Any] = [html.P(head, style={"fontSize": "0.9rem", "margin": "0.25rem 0"}),
              html.P(scope + _hit_sentence(m, rec, level), className="note")]
     verdicts = [html.Li(line) for line in verdict_lines(ev["best"])]
     if verdicts:
-        lines += [html.P(f"The best method on those {horizon} days against all-history "
-                         f"counts ({level} interval of the PAI difference, "
-                         f"{ev['replicates']} resamples of the incidents):", className="note"),
+        lines += [html.P(_("The best method on those {horizon} days against all-history "
+                           "counts ({level} interval of the PAI difference, {replicates} "
+                           "resamples of the incidents):").format(
+                               horizon=horizon, level=level, replicates=ev["replicates"]),
+                         className="note"),
                   html.Ul(verdicts, className="eval-verdicts note")]
     return lines, pai_chart(m, rec, level=level), False
 
@@ -396,12 +468,14 @@ def _hit_sentence(methods: pd.DataFrame, method: str | None, level: str) -> str:
         return "."
     r = row.iloc[0]
     share = float(r.get("area_share", 0.05))
-    flagged = ("5% of the area" if abs(share - 0.05) < 0.005
-               else f"{share:.0%} of the area (whole mahallas, for the 5% target)")
-    return (f". Flagging {flagged} with it would have caught "
-            f"{float(r['hit_rate']):.0%} [{float(r['hit_rate_lo']):.0%}, "
-            f"{float(r['hit_rate_hi']):.0%}] of them: PAI {float(r['pai']):.2f} "
-            f"[{float(r['pai_lo']):.2f}, {float(r['pai_hi']):.2f}] ({level} intervals).")
+    flagged = (_("5% of the area") if abs(share - 0.05) < 0.005
+               else _("{share} of the area (whole mahallas, for the 5% target)").format(
+                   share=f"{share:.0%}"))
+    return _(". Flagging {flagged} with it would have caught {hit} [{hit_lo}, {hit_hi}] of "
+             "them: PAI {pai} [{pai_lo}, {pai_hi}] ({level} intervals).").format(
+        flagged=flagged, hit=f"{float(r['hit_rate']):.0%}", hit_lo=f"{float(r['hit_rate_lo']):.0%}",
+        hit_hi=f"{float(r['hit_rate_hi']):.0%}", pai=f"{float(r['pai']):.2f}",
+        pai_lo=f"{float(r['pai_lo']):.2f}", pai_hi=f"{float(r['pai_hi']):.2f}", level=level)
 
 
 def make_brief(data: CommandersData, view: CommandersView, mahalla_id: str, *,
@@ -410,6 +484,8 @@ def make_brief(data: CommandersData, view: CommandersView, mahalla_id: str, *,
     info = data.mahalla_info(mahalla_id)
     if info is None:
         raise ValueError(f"unknown mahalla {mahalla_id!r}")
+    if data.model.is_suppressed(mahalla_id):
+        raise PermissionError("no brief of a mahalla of a region seen suppressed")
     access = data.model.access
     incidents = data.incidents_of(view, mahalla_id, purpose="brief")
     prof = data.mahalla_profile(view, mahalla_id)
@@ -434,16 +510,20 @@ def make_brief(data: CommandersData, view: CommandersView, mahalla_id: str, *,
             else f"{view.start or '…'} – {view.end or '…'}")
     access.audit("brief", layer="incidents", rows=len(incidents),
                  detail={"mahalla_id": mahalla_id, "window": when, "categories": cats})
+    shown_cats = (", ".join(display_name(c) for c in view.categories) if view.categories
+                  else _("all categories"))
+    shown_when = (_("all dates") if view.start is None and view.end is None
+                  else f"{human_date(view.start) or '…'} – {human_date(view.end) or '…'}")
     return Brief(
-        mahalla=info, window=f"{when}, {cats}", incidents=incidents,
+        mahalla=info, window=f"{shown_when}, {shown_cats}", incidents=incidents,
         months=[m.strftime("%Y-%m") for m in prof["months"]],
         monthly=[int(v) for v in prof["monthly"]],
         categories=pd.DataFrame({"category": prof["categories"],
                                  "count": prof["category_counts"]}).sort_values(
                                      "count", ascending=False, kind="stable"),
         status=status, cameras=cameras,
-        generated=f"{pd.Timestamp.now(tz=data.model.timezone):%Y-%m-%d %H:%M} for "
-                  f"{access.user}",
+        generated=_("{when} for {user}").format(
+            when=f"{pd.Timestamp.now(tz=data.model.timezone):%Y-%m-%d %H:%M}", user=access.user),
         demo=demo or data.model.demo)
 
 
@@ -481,15 +561,21 @@ def register(app: dash.Dash, model: AppModel) -> None:
     controls = [Input(_IDS.LEVEL, "value"), Input(_IDS.METRIC, "value"),
                 Input(_IDS.REGION, "value"), Input(_IDS.DISTRICT, "value"),
                 Input(_IDS.MONTHS, "value"), Input(_IDS.CATEGORIES, "value"),
-                Input(_IDS.LAYERS, "value")]
+                Input(_IDS.LAYERS, "value"), Input(_IDS.FOCUS, "value")]
 
     def view_of(level: str | None, metric: str | None, region: str | None,
                 district: str | None, span: list[int] | None, categories: list[str] | None,
-                layers: list[str] | None, mahalla: str | None = None) -> CommandersView:
+                layers: list[str] | None, focus: str | None = None,
+                mahalla: str | None = None) -> CommandersView:
         return view_from_controls(data.months(), level, metric, region, district, span,
-                                  categories, layers, mahalla)
+                                  categories, layers, mahalla, focus)
 
     register_districts(app, model, _IDS.REGION, _IDS.DISTRICT)
+    register_review(app, model)  # the "Review pack" tab (guarded as this page's)
+    register_data_poll(app, model, poll=_IDS.DATA_POLL, version=_IDS.DATA_VERSION,
+                       note=_IDS.UPDATED)  # new data redraws the map and the red list
+    attach_roadmap(app, model)  # the "Roadmap" tab (guarded as this page's)
+    attach_search(app, model)  # the map tools: search, labels, red-list exports
 
     # every relayout (zoom, pan, autosize) reports the axis ranges actually shown: a later
     # autosize event must not lose the range of a zoom whose callback is still in flight
@@ -507,12 +593,18 @@ def register(app: dash.Dash, model: AppModel) -> None:
     @app.callback(Output(_IDS.MAP, "figure"), Output(_IDS.SUMMARY, "children"),
                   Output(_IDS.QUERY, "data"), Output(_IDS.MONTHS_TEXT, "children"),
                   *controls, Input(_IDS.VIEWPORT, "data"), Input(_IDS.SELECTED, "data"),
-                  Input(_IDS.REDLIST, "selected_row_ids"))
+                  Input(_IDS.REDLIST, "selected_row_ids"), Input(_IDS.DATA_VERSION, "data"))
     def _map(*values: Any) -> tuple[dict[str, Any], str, str, str]:
-        *ctrl, viewport, selected, red_ids = values
+        *ctrl, viewport, selected, red_ids, _version = values  # _version: new data, redraw
         view = view_of(*ctrl, mahalla=selected)
+        if ctx.triggered_id in (_IDS.REGION, _IDS.DISTRICT):
+            # a new area is drawn whole: its H3 resolution follows its own extent, not the
+            # zoom of the area before (the map's uirevision changes with it, so plotly
+            # autoranges to it too)
+            viewport = None
         fig, summary = render_map(data, view, viewport, list(red_ids or ()))
-        if ctx.triggered_id != _IDS.VIEWPORT:  # a zoom or pan is not a new view
+        # a zoom or pan is not a new view, nor is new data
+        if ctx.triggered_id not in (_IDS.VIEWPORT, _IDS.DATA_VERSION):
             model.audit_view(PAGE, view.to_params())
         months = data.months()
         text = ""
@@ -525,8 +617,17 @@ def register(app: dash.Dash, model: AppModel) -> None:
     register_url_writer(app, _IDS.QUERY, _IDS.URL_SINK)
 
     @app.callback(Output(_IDS.SELECTED, "data"), Output(_IDS.TABS, "value"),
-                  Input(_IDS.MAP, "clickData"), prevent_initial_call=True)
-    def _click(click: dict[str, Any] | None) -> tuple[Any, Any]:
+                  Input(_IDS.MAP, "clickData"), Input(_IDS.CLICK_POINT, "data"),
+                  prevent_initial_call=True)
+    def _click(click: dict[str, Any] | None, where: Any) -> tuple[Any, Any]:
+        if ctx.triggered_id == _IDS.CLICK_POINT:  # a click inside a mahalla's polygon
+            x, y = (where.get(k) if isinstance(where, dict) else None for k in ("x", "y"))
+            if not all(isinstance(v, int | float) and not isinstance(v, bool)
+                       and np.isfinite(v) for v in (x, y)):
+                return dash.no_update, dash.no_update
+            mahalla = data.mahalla_at(float(x), float(y))
+            return (mahalla, "mahalla") if mahalla is not None else (dash.no_update,
+                                                                     dash.no_update)
         points = (click or {}).get("points") or []
         if not points:
             return dash.no_update, dash.no_update
@@ -545,11 +646,12 @@ def register(app: dash.Dash, model: AppModel) -> None:
                   Output(_IDS.TREND, "figure"), Output(_IDS.CATS_CHART, "figure"),
                   Output(_IDS.STATUS, "data"), Output(_IDS.CAMERAS, "data"),
                   Output(_IDS.BRIEF_HTML, "disabled"), Output(_IDS.BRIEF_CSV, "disabled"),
+                  Output(_IDS.FOCUS_TABLE, "data"),
                   Input(_IDS.SELECTED, "data"), *controls)
     def _panel(selected: str | None, *ctrl: Any) -> tuple[Any, ...]:
-        p = panel(data, view_of(*ctrl), _control_text(selected))
+        p = panel(data, view_of(*ctrl), _control_text(selected), exact=focus_exact())
         return (p["title"], p["meta"], p["trend"], p["categories"], p["status"],
-                p["cameras"], p["disabled"], p["disabled"])
+                p["cameras"], p["disabled"], p["disabled"], p["focus"])
 
     @app.callback(Output(_IDS.INCIDENTS, "data"), Output(_IDS.INCIDENTS, "page_count"),
                   Output(_IDS.INCIDENTS, "page_current"),
@@ -567,11 +669,13 @@ def register(app: dash.Dash, model: AppModel) -> None:
     @app.callback(Output(_IDS.REDLIST, "data"), Output(_IDS.REDLIST, "tooltip_data"),
                   Output(_IDS.REDLIST, "selected_rows"),
                   Input(_IDS.REGION, "value"), Input(_IDS.DISTRICT, "value"),
-                  Input(_IDS.MONTHS, "value"))
-    def _red(region: str | None, district: str | None, span: list[int] | None) -> Any:
-        view = view_of("mahalla", None, region, district, span, None, None)
-        rows, tips = red_list_rows(data, view)
-        return rows, tips, []
+                  Input(_IDS.MONTHS, "value"), Input(_IDS.FOCUS, "value"),
+                  Input(_IDS.DATA_VERSION, "data"))
+    def _red(region: str | None, district: str | None, span: list[int] | None,
+             focus: str | None, _version: Any = None) -> Any:
+        view = view_of("mahalla", None, region, district, span, None, None, focus)
+        rows, tips = red_list_rows(data, view, exact=focus_exact())
+        return red_list_roadmaps(model, rows), tips, []
 
     @app.callback(Output(_IDS.EVAL_TEXT, "children"), Output(_IDS.EVAL_CHART, "figure"),
                   Output(EVAL_POLL, "disabled"),
@@ -597,17 +701,18 @@ def register(app: dash.Dash, model: AppModel) -> None:
         n = len(data.months())
         if ctx.triggered_id == _IDS.PLAY:
             if not stopped:
-                return True, "▶ Play by month", dash.no_update
+                return True, _("▶ Play by month"), dash.no_update
             new, going = play_step(span, n, start=True)
         else:
             if stopped:
                 return dash.no_update, dash.no_update, dash.no_update
             new, going = play_step(span, n, start=False)
-        return (not going, "⏸ Pause" if going else "▶ Play by month", new)
+        return (not going, _("⏸ Pause") if going else _("▶ Play by month"), new)
 
     def _brief(selected: str | None, ctrl: tuple[Any, ...]) -> Brief | None:
         selected = _control_text(selected)
-        if not selected or data.mahalla_info(selected) is None:
+        if (not selected or data.mahalla_info(selected) is None
+                or data.model.is_suppressed(selected)):  # no brief of a suppressed region
             return None
         return make_brief(data, view_of(*ctrl), selected)
 

@@ -9,13 +9,27 @@ from riskmap.app.data import AppModel
 
 __all__ = ["REPLACE_URL", "district_choice", "register_districts", "register_url_writer"]
 
-#: clientside: write the view's query string into the address bar without reloading the page
+#: clientside: write the view's query string into the address bar without reloading the page.
+#: The first write of a page (its view made canonical) replaces the entry; every later
+#: change of the view is a new history entry, so Back and Forward step through the filter
+#: changes (Dash Pages' location listens to ``popstate`` and draws the page of that URL).
 REPLACE_URL = """
 function(search) {
     if (typeof search !== "string") { return window.dash_clientside.no_update; }
     const loc = window.location;
+    const lang = new URLSearchParams(loc.search).get("lang");  // the language stays
+    if (lang && !new URLSearchParams(search).has("lang")) {
+        search += (search ? "&" : "?") + "lang=" + encodeURIComponent(lang);
+    }
+    const first = window.__riskmapViewPath !== loc.pathname;
+    window.__riskmapViewPath = loc.pathname;
     if (loc.search !== search) {
-        window.history.replaceState(window.history.state, "", loc.pathname + search + loc.hash);
+        const url = loc.pathname + search + loc.hash;
+        if (first) {
+            window.history.replaceState(window.history.state, "", url);
+        } else {
+            window.history.pushState(window.history.state, "", url);
+        }
     }
     return window.dash_clientside.no_update;
 }

@@ -11,6 +11,8 @@ from dash import Input, Output
 from riskmap.app import figures, ids
 from riskmap.app.callbacks.common import register_districts, register_url_writer
 from riskmap.app.data import LEVELS, AppModel, ViewQuery
+from riskmap.i18n import format_number, ngettext
+from riskmap.i18n import gettext as _
 
 __all__ = ["PAGE", "query_from_controls", "register", "render", "show", "summary_text"]
 
@@ -57,13 +59,16 @@ def summary_text(query: ViewQuery, total: int, n_units: int) -> str:
     >>> summary_text(ViewQuery(level="h3_8"), 1, 1)
     '1 incident in 1 H3 cell (res 8), all dates'
     """
-    unit = "mahalla" if query.resolution is None else "H3 cell"
-    text = (f"{total:,} incident{'s' if total != 1 else ''} in {n_units:,} "
-            f"{unit}{'s' if n_units != 1 else ''}")
+    units = (ngettext("{n} mahalla", "{n} mahallas", n_units) if query.resolution is None
+             else ngettext("{n} H3 cell", "{n} H3 cells", n_units))
+    incidents = ngettext("{n} incident", "{n} incidents", total)
+    text = _("{incidents} in {units}").format(
+        incidents=incidents.format(n=format_number(total)),
+        units=units.format(n=format_number(n_units)))
     if query.resolution is not None:
-        text += f" (res {query.resolution})"
+        text += " " + _("(res {resolution})").format(resolution=query.resolution)
     if query.start is None and query.end is None:
-        return text + ", all dates"
+        return text + ", " + _("all dates")
     return text + f", {query.start or '…'} – {query.end or '…'}"
 
 

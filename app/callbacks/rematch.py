@@ -48,6 +48,7 @@ from riskmap.etl.ingest import (
     stored_place_aliases,
 )
 from riskmap.etl.translit import admin_forms, admin_skeleton
+from riskmap.i18n import gettext
 from riskmap.layers.access import DataAccess
 
 __all__ = ["MAX_ROWS", "N_CANDIDATES", "PAGE", "MatchResult", "UnmatchedRow", "candidate_map",
@@ -443,13 +444,13 @@ def candidate_map(candidates: gpd.GeoDataFrame, base: gpd.GeoSeries, chosen: str
         The chosen mahalla's id (None: none yet).
     """
     if len(candidates) == 0:
-        return empty_figure("No candidate: choose another mahalla")
+        return empty_figure(gettext("No candidate: choose another mahalla"))
     fig = go.Figure()
     if len(base):
         bx, by = polygon_xy(base.to_numpy())
         fig.add_trace(go.Scatter(x=bx, y=by, mode="lines", hoverinfo="skip",
                                  line={"color": "rgba(60,60,60,0.45)", "width": 0.8},
-                                 name="Mahallas nearby", meta={"kind": "base"}))
+                                 name=gettext("Mahallas nearby"), meta={"kind": "base"}))
     is_chosen = np.array([str(m) == chosen for m in candidates["mahalla_id"]], dtype=bool)
     for sel, fill, label in ((~is_chosen, "rgba(254,178,76,0.55)", "Candidates"),
                              (is_chosen, "rgba(179,38,30,0.75)", "Chosen")):
@@ -468,8 +469,8 @@ def candidate_map(candidates: gpd.GeoDataFrame, base: gpd.GeoSeries, chosen: str
         x=shapely.get_x(pts), y=shapely.get_y(pts), mode="text",
         text=[str(i + 1) for i in range(len(candidates))], textfont={"size": 14},
         customdata=custom, showlegend=False, name="ranks", meta={"kind": "ranks"},
-        hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>"
-                      "Score: %{customdata[2]}<extra></extra>"))
+        hovertemplate=gettext("<b>%{customdata[0]}</b><br>%{customdata[1]}<br>"
+                      "Score: %{customdata[2]}<extra></extra>")))
     x0, y0, x1, y1 = shapely.total_bounds(candidates.geometry.to_numpy())
     view: dict[str, Any] = {}
     if np.all(np.isfinite([x0, y0, x1, y1])):  # the candidates, not the large neighbours
@@ -593,16 +594,18 @@ def register(app: dash.Dash, model: AppModel) -> None:
     def _select(token: Any) -> tuple[Any, ...]:
         row = find_row(model.access, token)
         if row is None:
-            return "Choose a row on the left.", [], [], ""
+            return gettext("Choose a row on the left."), [], [], ""
         cands, mahallas = _candidates(_scope_gazetteers(), row)
-        options = [{"label": f"{i + 1}. {c['name']} — {c['district']}, {c['region']} "
-                             f"(score {c['score']:.0f})", "value": str(c["mahalla_id"])}
+        options = [{"label": gettext("{i}. {name} — {district}, {region} (score {score})").format(
+                        i=i + 1, name=c["name"], district=c["district"], region=c["region"],
+                        score=f"{c['score']:.0f}"), "value": str(c["mahalla_id"])}
                    for i, (_, c) in enumerate(cands.iterrows())]
-        where = (f"Placed only in the district {row.district}." if row.kind == "district"
-                 else "Placed nowhere (quarantined: no mahalla matches).")
+        where = (gettext("Placed only in the district {district}.").format(
+                     district=row.district) if row.kind == "district"
+                 else gettext("Placed nowhere (quarantined: no mahalla matches)."))
         if row.admin_only:
-            where += (" Its address names only a district or region: there is no place in "
-                      "it to keep as an alias.")
+            where += gettext(" Its address names only a district or region: there is no place "
+                             "in it to keep as an alias.")
         header = [html.B(row.text), html.Br(), html.Small(f"{row.source}. {where}")]
         return header, options, _other_options(mahallas, row), row.text
 
@@ -631,7 +634,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
     def _map(token: Any, chosen: Any) -> tuple[go.Figure, bool]:
         row = find_row(model.access, token)
         if row is None:
-            return empty_figure("Choose a row to see its candidates"), True
+            return empty_figure(gettext("Choose a row to see its candidates")), True
         cands, mahallas = _candidates(_scope_gazetteers(), row)
         chosen = chosen if isinstance(chosen, str) else None
         if chosen is not None and chosen not in set(cands["mahalla_id"].astype(str)):

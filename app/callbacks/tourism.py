@@ -17,6 +17,7 @@ from riskmap.app.figures import empty_figure
 from riskmap.app.figures_tourism import (
     FAIL_COLOUR,
     PASS_COLOUR,
+    checklist_detail,
     checklist_label,
     checklist_value,
     season_chart,
@@ -24,6 +25,8 @@ from riskmap.app.figures_tourism import (
 )
 from riskmap.errors import RiskmapError
 from riskmap.etl.zone_report import ZoneReport, zone_report
+from riskmap.i18n import format_decimal, format_number, format_percent
+from riskmap.i18n import gettext as _
 
 __all__ = ["PAGE", "checklist_items", "get_report", "register", "share_table", "view_params",
            "zone_view"]
@@ -65,7 +68,7 @@ def checklist_items(report: ZoneReport) -> list[html.Li]:
             html.B(("✔ " if ok else "✘ ") + checklist_label(row["item"])),
             html.Br(),
             html.Span(checklist_value(row), className="check-value"),
-            html.Small(" · " + str(row["detail"]), style={"color": "#5f625a"}),
+            html.Small(" · " + checklist_detail(row), style={"color": "#5f625a"}),
         ], className="check-ok" if ok else "check-fail", **{"data-item": row["item"]},
             style={"borderLeft": f"4px solid {colour}", "padding": "0.2rem 0.5rem",
                    "background": "#eef8f0" if ok else "#fbeeed", "color": colour}))
@@ -76,10 +79,10 @@ def share_table(report: ZoneReport) -> html.Table:
     """Share of the zone beyond 10/20/30 minutes, per responder."""
     data = report.to_json()["isochrone_share_by_source"]
     minutes = sorted({m for v in data.values() for m in v}, key=float)
-    labels = {"police": "Police", "emergency": "112"}
-    head = html.Tr([html.Th("")] + [html.Th(f"{m} min") for m in minutes])
+    labels = {"police": _("Police"), "emergency": "112"}
+    head = html.Tr([html.Th("")] + [html.Th(_("{n} min").format(n=m)) for m in minutes])
     rows = [html.Tr([html.Td(labels.get(k, k))] + [
-        html.Td("–" if v.get(m, {}).get("beyond") is None else f"{v[m]['beyond']:.0%}")
+        html.Td("–" if v.get(m, {}).get("beyond") is None else format_percent(v[m]["beyond"]))
         for m in minutes]) for k, v in sorted(data.items(), key=lambda kv: kv[0] != "police")]
     return html.Table([head, *rows], style={"fontSize": "0.85rem", "width": "100%"})
 
@@ -88,7 +91,7 @@ def zone_view(model: AppModel, zone: str | None, source: str | None
               ) -> tuple[go.Figure, go.Figure, str, Any, Any, bool]:
     """Map, season chart, summary, checklist, shares and the download state for a zone."""
     if not zone:
-        msg = "No tourist zone: add kind=tourist_zone polygons to the infrastructure layer"
+        msg = _("No tourist zone: add kind=tourist_zone polygons to the infrastructure layer")
         return empty_figure(msg), empty_figure(""), msg, [], None, True
     try:
         report = get_report(model, zone)
@@ -97,17 +100,27 @@ def zone_view(model: AppModel, zone: str | None, source: str | None
     ctx = report.context
     fig = zone_map(report.geometry, report.isochrones, ctx.get("coverage"),
                    ctx.get("infrastructure"), ctx.get("incidents"),
-                   source_kind=source or "police", uirevision=zone)
+                   source_kind=source or "police", uirevision=zone,
+                   beyond=ctx.get("beyond_police"), beyond_minutes=ctx.get("police_minutes"),
+                   land=ctx.get("land"))
     data = report.to_json()
     bars = season_chart(data["incidents_by_category"].get("buffer", {}),
-                        title=f"Incidents within {data['buffer_m'] / 1000:g} km, by season")
+                        title=_("Incidents within {km} km, by season").format(
+                            km=_km(data["buffer_m"] / 1000)))
     season = data["season"]
     ready = data["readiness"]
-    summary = (f"{report.name}: {data['area_km2']:.1f} km², season "
-               f"{season['start'] or '–'} to {season['end'] or '–'}; cameras cover "
-               f"{data['camera_coverage_pct']:.1f} % of the zone; {ready['passed']} of "
-               f"{ready['total']} readiness items pass.")
+    summary = _("{zone}: {area} km², season {start} to {end}; cameras cover {coverage} of the "
+                "zone; {passed} of {total} readiness items pass.").format(
+        zone=report.name, area=format_decimal(float(data["area_km2"]), 1),
+        start=season["start"] or "–", end=season["end"] or "–",
+        coverage=format_percent(float(data["camera_coverage_pct"]) / 100, 1),
+        passed=format_number(ready["passed"]), total=format_number(ready["total"]))
     return fig, bars, summary, checklist_items(report), share_table(report), False
+
+
+def _km(value: float) -> str:
+    """A distance in km as ``:g`` writes it, in the locale's symbols (``1,5``)."""
+    return format_decimal(value, 0 if float(value).is_integer() else 1)
 
 
 def view_params(zone: str, source: str | None) -> dict[str, str]:

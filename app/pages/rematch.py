@@ -11,6 +11,8 @@ from riskmap.app import ids
 from riskmap.app.components import BUTTON, field, sidebar_page
 from riskmap.app.data import AppModel
 from riskmap.app.figures import empty_figure
+from riskmap.i18n import N_, lazy
+from riskmap.i18n import gettext as _
 
 __all__ = ["PATH", "layout", "register"]
 
@@ -21,7 +23,7 @@ _HINT = {"fontSize": "0.8rem", "color": "#5f625a", "margin": 0}
 
 def register(app: dash.Dash, model: AppModel) -> None:
     """Register the page (Dash Pages) for ``app``."""
-    dash.register_page(__name__, path=PATH, name="Rematch", title="riskmap · rematch",
+    dash.register_page(__name__, path=PATH, name=_("Rematch"), title=lazy(N_("riskmap · rematch")),
                        order=70, layout=layout)
 
 
@@ -31,12 +33,12 @@ def layout(**_query: Any) -> html.Div:
     The lists are filled by the page's callbacks (``app/callbacks/rematch.py``).
     """
     return sidebar_page("rematch", [
-        html.P("Rows the gazetteer could not place in a mahalla: quarantined without a "
+        html.P(_("Rows the gazetteer could not place in a mahalla: quarantined without a "
                "location, or placed only in a district. Choose one, pick its mahalla and "
-               "confirm: the address is kept as an alias that every later load uses.",
+               "confirm: the address is kept as an alias that every later load uses."),
                style=_HINT),
         html.P(id=_IDS.SUMMARY, className="summary", role="status"),
-        field("Unmatched rows", dcc.RadioItems(
+        field(_("Unmatched rows"), dcc.RadioItems(
             id=_IDS.ROWS, options=[], value=None, className="radio-list",
             # one line per row: long lists are virtualised with a fixed row height
             labelStyle={"display": "block", "whiteSpace": "nowrap", "overflow": "hidden",
@@ -45,29 +47,29 @@ def layout(**_query: Any) -> html.Div:
         dcc.Store(id=_IDS.REFRESH, data=0),
         dcc.Store(id=_IDS.CHOICE),
     ], html.Section([
-        html.Div("Choose a row on the left.", id=_IDS.ROW_TEXT, className="summary",
+        html.Div(_("Choose a row on the left."), id=_IDS.ROW_TEXT, className="summary",
                  style={"overflowWrap": "anywhere"}),
         html.Div([
             html.Div([
-                field("Candidates (best first)", dcc.RadioItems(
+                field(_("Candidates (best first)"), dcc.RadioItems(
                     id=_IDS.CANDIDATES, options=[], value=None, className="radio-list",
                     labelStyle={"display": "block", "padding": "0.15rem 0"},
                     inputStyle={"marginRight": "0.4rem"})),
-                field("Or another mahalla", dcc.Dropdown(
+                field(_("Or another mahalla"), dcc.Dropdown(
                     id=_IDS.OTHER, options=[], value=None,
-                    placeholder="Search the mahallas in your scope")),
-                field("Alias to keep", dcc.Input(
+                    placeholder=_("Search the mahallas in your scope"))),
+                field(_("Alias to keep"), dcc.Input(
                     id=_IDS.ALIAS, type="text", value="", maxLength=500, debounce=False,
                     style={"width": "100%", "boxSizing": "border-box"})),
-                html.P("Later loads place an address that reads as this alias (or holds it "
+                html.P(_("Later loads place an address that reads as this alias (or holds it "
                        "as a name) in the chosen mahalla, within the district or region the "
-                       "address names.", style=_HINT),
-                html.Button("Confirm match", id=_IDS.CONFIRM, n_clicks=0, disabled=True,
+                       "address names."), style=_HINT),
+                html.Button(_("Confirm match"), id=_IDS.CONFIRM, n_clicks=0, disabled=True,
                             style={**BUTTON, "alignSelf": "flex-start"}),
                 html.P(id=_IDS.RESULT, className="summary", role="status"),
             ], style={"display": "flex", "flexDirection": "column", "gap": "0.85rem",
                       "minWidth": 0}),
-            dcc.Graph(id=_IDS.MAP, figure=empty_figure("Choose a row to see its candidates"),
+            dcc.Graph(id=_IDS.MAP, figure=empty_figure(_("Choose a row to see its candidates")),
                       responsive=True, style={"height": "60vh", "width": "100%"},
                       config={"displaylogo": False, "scrollZoom": True}),
         ], style={"display": "grid", "gridTemplateColumns": "minmax(16rem, 1fr) 1.3fr",

@@ -14,7 +14,7 @@ from riskmap.etl.demo.config import SizeSpec
 from riskmap.etl.demo.infra import Infra, street_points
 from riskmap.etl.demo.mahallas import World
 
-__all__ = ["ALPOMISH", "CAMERA_DEFAULTS", "build_cameras"]
+__all__ = ["ALPOMISH", "CAMERA_DEFAULTS", "build_cameras", "build_zone_cameras"]
 
 # Documented defaults per camera type: (range_m, fov_deg, height range in metres).
 CAMERA_DEFAULTS: dict[str, tuple[float, float, tuple[float, float]]] = {
@@ -158,6 +158,97 @@ def _town_cameras(world: World, infra: Infra, spec: SizeSpec, rng: np.random.Gen
                                                                    normalized=True))
         out.append(_frame("traffic", p, _bearing(*(q - p).T)))
     return pd.concat(out, ignore_index=True)
+
+
+def _along(road: object, at: np.ndarray, inside: object, step: float) -> tuple[np.ndarray,
+                                                                               np.ndarray]:
+    """Points ``step`` metres from ``at`` along ``road``, on the ``inside`` side, and unit
+    vectors from them back to ``at`` (looking out along the road)."""
+    pos = shapely.line_locate_point(road, shapely.points(at))
+    fwd = shapely.get_coordinates(shapely.line_interpolate_point(road, pos + step))
+    back = shapely.get_coordinates(shapely.line_interpolate_point(road, pos - step))
+    into = shapely.contains_xy(inside, fwd[:, 0], fwd[:, 1])
+    xy = np.where(into[:, None], fwd, back)
+    u = at - xy
+    return xy, u / np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-9)[:, None]
+
+
+def build_zone_cameras(zone: pd.DataFrame, rng: np.random.Generator, *, first: int = 0
+                       ) -> pd.DataFrame:
+    """Cameras of the demo tourist zone (plane metres): a partly covered zone.
+
+    Overview domes at four of the seven camps (the first, second, fourth and sixth along
+    the shore), three overview cameras on the landward side of the beach looking at the
+    water, and a licence-plate and a traffic camera just inside the entrance of the main
+    access road, looking out along it; the entrance of the track has none, so the
+    readiness checklist finds 1 of 2 entrances covered, and three camps, most of the beach
+    and most of the shore uncovered.  All active.
+
+    Parameters
+    ----------
+    zone
+        Rows of :func:`etl.demo.tourism.build_zone` (``kind``, ``road_class``, geometry).
+    rng
+        Random generator (heights and installation dates).
+    first
+        Number of cameras before these: their ids go on from ``CAM-{first + 1}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`build_cameras` (``alpomish`` False); empty without a zone.
+    """
+    if zone.empty:
+        return pd.DataFrame()
+    kind = zone["kind"].to_numpy(dtype=object)
+    geoms = zone["geometry"].to_numpy(dtype=object)
+    area = geoms[kind == "tourist_zone"][0]
+    parts = []
+    camps = shapely.get_coordinates(geoms[kind == "camp"])
+    domes = camps[[i for i in (0, 1, 3, 5) if i < len(camps)]] + np.array([12.0, 0.0])
+    cams = _frame("overview", domes, np.zeros(len(domes)))
+    cams["fov_deg"] = 360.0
+    parts.append(cams)
+    water = shapely.union_all(geoms[kind == "water"])
+    beach = geoms[kind == "beach"]
+    if len(beach) and not water.is_empty:
+        edge = shapely.line_merge(shapely.intersection(water.boundary, beach[0].buffer(1.0)))
+        edge = max(shapely.get_parts(edge), key=lambda g: g.length)
+        shore = shapely.get_coordinates(shapely.line_interpolate_point(
+            edge, np.array([0.2, 0.5, 0.8]), normalized=True))
+        ahead = shapely.get_coordinates(shapely.line_interpolate_point(
+            edge, np.array([0.2, 0.5, 0.8]) * edge.length + 20.0))
+        t = ahead - shore
+        normal = np.column_stack([-t[:, 1], t[:, 0]]) / np.maximum(
+            np.hypot(t[:, 0], t[:, 1]), 1e-9)[:, None]
+        left = shore + 90.0 * normal
+        wet = shapely.contains_xy(water, left[:, 0], left[:, 1])
+        xy = np.where(wet[:, None], shore - 90.0 * normal, left)
+        parts.append(_frame("overview", xy, _bearing(*(shore - xy).T)))
+    # the entrance of the fastest access road gets a licence-plate and a traffic camera
+    roads = zone[zone["kind"] == "road"]
+    entrances = shapely.get_coordinates(geoms[kind == "entrance"])
+    if len(roads) and len(entrances):
+        rgeoms = roads["geometry"].to_numpy(dtype=object)
+        near = np.argmin(shapely.distance(shapely.points(entrances)[:, None],
+                                          rgeoms[None, :]), axis=1)
+        speed = pd.to_numeric(roads["speed_kmh"], errors="coerce").fillna(0).to_numpy()
+        j = int(np.argmax(speed[near]))
+        at = entrances[j:j + 1]
+        for cam_kind, step in (("licence_plate", 10.0), ("traffic", 25.0)):
+            xy, u = _along(rgeoms[near[j]], at, area, step)
+            parts.append(_frame(cam_kind, xy, _bearing(*u.T)))
+    out = pd.concat(parts, ignore_index=True).assign(alpomish=False)
+    n = len(out)
+    lo = np.array([CAMERA_DEFAULTS[k][2][0] for k in out["type"]])
+    hi = np.array([CAMERA_DEFAULTS[k][2][1] for k in out["type"]])
+    out["height_m"] = np.round(lo + (hi - lo) * rng.random(n), 1)
+    out["status"] = "active"
+    day0 = dt.date(2022, 4, 1).toordinal()
+    days = rng.integers(0, dt.date(2025, 4, 30).toordinal() - day0 + 1, n) + day0
+    out["installed_on"] = [dt.date.fromordinal(int(d)).isoformat() for d in days]
+    out.insert(0, "camera_id", [f"CAM-{first + i + 1:05d}" for i in range(n)])
+    return out
 
 
 def build_cameras(world: World, infra: Infra, spec: SizeSpec, rng: np.random.Generator

@@ -13,7 +13,13 @@ from tqdm import tqdm
 import geopandas as gpd
 import shapely
 
-from riskmap.etl.demo.cameras import ALPOMISH, CAMERA_DEFAULTS, DOME_SHARE, build_cameras
+from riskmap.etl.demo.cameras import (
+    ALPOMISH,
+    CAMERA_DEFAULTS,
+    DOME_SHARE,
+    build_cameras,
+    build_zone_cameras,
+)
 from riskmap.etl.demo.config import ANCHOR_DATE, period, size_spec
 from riskmap.etl.demo.files import write_csv, write_geojson, write_json, write_xlsx
 from riskmap.etl.demo.incidents import Events, simulate_incidents
@@ -219,6 +225,9 @@ def generate_demo(out_dir: Path, *, size: str = "small", seed: int = 42,
         zone = build_zone(world, rngs[3])
         bar.update()
         cams, alp_feats = build_cameras(world, infra, spec, rngs[4])
+        zone_cams = build_zone_cameras(zone, rngs[3], first=len(cams))
+        if len(zone_cams):
+            cams = pd.concat([cams, zone_cams], ignore_index=True)
         features = pd.concat([infra.features, pd.DataFrame(alp_feats), zone],
                              ignore_index=True)
         bar.update()

@@ -21,7 +21,8 @@ from riskmap.etl.demo.infra import Infra
 from riskmap.etl.demo.mahallas import World
 from riskmap.etl.demo.places import to_lonlat
 
-__all__ = ["ADDRESS_SHARE", "LOCATED_MIX", "Events", "Hotspot", "simulate_incidents"]
+__all__ = ["ADDRESS_SHARE", "FOCUS_RAW_COLUMNS", "LOCATED_MIX", "Events", "Hotspot",
+           "focus_columns", "simulate_incidents"]
 
 # Shares of all incidents: cybercrime and fraud (address only) and the located categories.
 ADDRESS_SHARE = {"cybercrime": 0.42, "fraud": 0.08}
@@ -254,3 +255,100 @@ def simulate_incidents(world: World, infra: Infra, n_target: int,
     mahalla = np.r_[mahalla, home]
     order = np.argsort(t, kind="stable")
     return Events(t[order], names[order], x[order], y[order], mahalla[order], hotspots)
+
+
+# ---- focus fields: victims, offenders, family context ------------------------------------------
+
+#: share of incidents whose victim (sex and age) is recorded, by category (default 0.8)
+_VICTIM_KNOWN = {"drugs": 0.0, "weapons": 0.0, "traffic": 0.6, "hooliganism": 0.5,
+                 "vehicle_theft": 0.7, "other": 0.4}
+#: probability that a recorded victim is female, by category (default 0.35)
+_VICTIM_FEMALE = {"domestic_violence": 0.85, "sexual_violence": 0.9, "fraud": 0.55,
+                  "cybercrime": 0.5, "theft": 0.45}
+#: victim age group weights (minor, youth, adult, senior), by category
+_VICTIM_AGE = {"sexual_violence": (0.25, 0.45, 0.28, 0.02),
+               "cybercrime": (0.06, 0.40, 0.44, 0.10), "fraud": (0.02, 0.25, 0.48, 0.25),
+               "domestic_violence": (0.10, 0.35, 0.48, 0.07)}
+_VICTIM_AGE_DEFAULT = (0.08, 0.32, 0.48, 0.12)
+#: share of incidents whose offender is recorded (default 0.6)
+_OFFENDER_KNOWN = {"cybercrime": 0.2, "fraud": 0.3, "domestic_violence": 0.95,
+                   "drugs": 0.9, "weapons": 0.9, "homicide": 0.9}
+#: offender age group weights (minor, youth, adult, senior), by category
+_OFFENDER_AGE = {"hooliganism": (0.22, 0.55, 0.22, 0.01), "theft": (0.16, 0.48, 0.34, 0.02),
+                 "drugs": (0.05, 0.60, 0.33, 0.02), "domestic_violence": (0.01, 0.30, 0.60,
+                                                                          0.09)}
+_OFFENDER_AGE_DEFAULT = (0.10, 0.45, 0.40, 0.05)
+#: share of incidents in a family (domestic) context, by category (default 0.03)
+_DOMESTIC = {"domestic_violence": 1.0, "homicide": 0.35, "assault": 0.25,
+             "sexual_violence": 0.3, "theft": 0.04}
+#: years drawn within each age group, and how each value is spelt in the raw rows
+_AGE_YEARS = ((10, 18), (18, 31), (31, 60), (60, 86))
+_SEX_TEXT = {"female": ("ayol", "аёл", "женский", "Ж", "F"),
+             "male": ("erkak", "эркак", "мужской", "М", "M")}
+_FLAG_TEXT = {True: ("ha", "ҳа", "да", "yes"), False: ("yo‘q", "йўқ", "нет", "no")}
+FOCUS_RAW_COLUMNS = ("victim_sex", "victim_age", "offender_sex", "offender_age", "domestic",
+                     "repeat_offender", "on_probation")
+
+
+def _per_category(category: np.ndarray, table: dict[str, float], default: float) -> np.ndarray:
+    return np.array([table.get(str(c), default) for c in category], dtype=float)
+
+
+def _spell(values: np.ndarray, spellings: dict[object, tuple[str, ...]], known: np.ndarray,
+           rng: np.random.Generator) -> np.ndarray:
+    out = np.full(values.size, "", dtype=object)
+    pick = rng.integers(0, 5, values.size)
+    for value, texts in spellings.items():
+        at = known & (values == value)
+        out[at] = np.array(texts, dtype=object)[pick[at] % len(texts)]
+    return out
+
+
+def _ages(category: np.ndarray, table: dict[str, tuple[float, ...]],
+          default: tuple[float, ...], known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    group = np.zeros(category.size, dtype=np.int64)
+    for cat in np.unique(category):
+        at = category == cat
+        w = np.asarray(table.get(str(cat), default))
+        group[at] = rng.choice(4, size=int(at.sum()), p=w / w.sum())
+    lo = np.array([a for a, _ in _AGE_YEARS])[group]
+    hi = np.array([b for _, b in _AGE_YEARS])[group]
+    years = rng.integers(lo, hi)
+    text = years.astype(str).astype(object)
+    band = rng.random(category.size) < 0.15  # some sources give bands, not years
+    text[band & (group == 0)] = "14-17"
+    text[band & (group == 1)] = "18-30"
+    text[band & (group == 3)] = "60+"
+    return np.where(known, text, "")
+
+
+def focus_columns(category: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """Raw focus columns (:data:`FOCUS_RAW_COLUMNS`, text in mixed languages, ``""`` when not
+    recorded) for incidents of canonical ``category``, deterministic for a ``seed``.
+
+    Victims of domestic and sexual violence are mostly women, hooliganism and theft have the
+    youngest offenders, drug and weapon offences have no victim, online crimes seldom a known
+    offender; about a quarter of known offenders offended before, a few are on probation.
+    A generator of its own (not the caller's) keeps the other demo columns as they were.
+    """
+    cat = np.asarray(category, dtype=object)
+    n = cat.size
+    rng = np.random.default_rng([20261130, seed, n])
+    victim = rng.random(n) < _per_category(cat, _VICTIM_KNOWN, 0.8)
+    female = rng.random(n) < _per_category(cat, _VICTIM_FEMALE, 0.35)
+    offender = rng.random(n) < _per_category(cat, _OFFENDER_KNOWN, 0.6)
+    off_female = rng.random(n) < np.where(cat == "fraud", 0.25, 0.12)
+    domestic = rng.random(n) < _per_category(cat, _DOMESTIC, 0.03)
+    repeat = rng.random(n) < np.where(np.isin(cat, ["theft", "burglary", "drugs"]), 0.35, 0.22)
+    probation = rng.random(n) < 0.06
+    flagged = offender | (cat == "domestic_violence")
+    return {
+        "victim_sex": _spell(np.where(female, "female", "male"), _SEX_TEXT, victim, rng),
+        "victim_age": _ages(cat, _VICTIM_AGE, _VICTIM_AGE_DEFAULT, victim, rng),
+        "offender_sex": _spell(np.where(off_female, "female", "male"), _SEX_TEXT, offender,
+                               rng),
+        "offender_age": _ages(cat, _OFFENDER_AGE, _OFFENDER_AGE_DEFAULT, offender, rng),
+        "domestic": _spell(domestic, _FLAG_TEXT, flagged, rng),
+        "repeat_offender": _spell(repeat, _FLAG_TEXT, offender, rng),
+        "on_probation": _spell(probation, _FLAG_TEXT, offender, rng),
+    }

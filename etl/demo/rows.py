@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 
 from riskmap.etl.demo.config import period
-from riskmap.etl.demo.incidents import Events
+from riskmap.etl.demo.incidents import Events, focus_columns
 from riskmap.etl.demo.mahallas import World
 from riskmap.etl.demo.names import APOSTROPHES, to_cyrillic, to_russian
 from riskmap.etl.demo.places import to_lonlat
@@ -166,7 +166,8 @@ def format_rows(ev: Events, world: World, rng: np.random.Generator, *,
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`RAW_COLUMNS`, all strings.
+        Columns :data:`RAW_COLUMNS` and the focus columns (:func:`focus_columns`), all
+        strings.
     """
     n = ev.t_min.size
     lon, lat = to_lonlat(ev.x, ev.y)
@@ -184,6 +185,7 @@ def format_rows(ev: Events, world: World, rng: np.random.Generator, *,
         "category": _category_text(ev.category, rng),
         "lat": _fmt(np.round(lat, 6)), "lon": _fmt(np.round(lon, 6)),
         "address": addr,
+        **focus_columns(ev.category, seed=len(prefix)),
     })
 
 

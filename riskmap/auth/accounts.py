@@ -25,8 +25,8 @@ from riskmap.layers.store import Store
 
 __all__ = ["LoginResult", "SessionPolicy", "add_user", "authenticate", "disable_user",
            "enable_user", "end_session", "get_user", "list_users", "principal_of",
-           "session_principal", "set_password", "set_role", "start_session",
-           "upsert_directory_user"]
+           "session_principal", "set_language", "set_password", "set_role", "start_session",
+           "upsert_directory_user", "user_language"]
 
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 
@@ -114,7 +114,8 @@ def add_user(store: Store, username: str, password: str | None, *, role: str,
     with store.transaction() as txn:
         txn.upsert("users", pd.DataFrame([row]))
     _audit(store, "user_add", name, actor=actor,
-           detail={"role": role, "regions": list(regions), "districts": list(districts)})
+           detail={"role": role, "regions": list(regions), "districts": list(districts),
+                   "suppressed_elsewhere": bool(suppressed_elsewhere)})
     return {k: v for k, v in row.items() if k != "password_hash"}
 
 
@@ -148,10 +149,37 @@ def set_role(store: Store, username: str, *, role: str, regions: Sequence[str] =
     """Change a user's role and scope (ends their sessions)."""
     _check_scope(role, regions, districts)
     _update(store, _check_username(username), actor, "user_roles",
-            detail={"role": role, "regions": list(regions), "districts": list(districts)},
+            detail={"role": role, "regions": list(regions), "districts": list(districts),
+                    "suppressed_elsewhere": bool(suppressed_elsewhere)},
             role=role, regions=json.dumps(sorted(set(regions)), ensure_ascii=False),
             districts=json.dumps(sorted(set(districts)), ensure_ascii=False),
             suppressed_elsewhere=bool(suppressed_elsewhere))
+
+
+def user_language(store: Store, username: str) -> str | None:
+    """The language the user chose last (``None``: none chosen, or no such user)."""
+    user = get_user(store, username)
+    value = None if user is None else user.get("language")
+    return value if isinstance(value, str) and value else None
+
+
+def set_language(store: Store, username: str, language: str, *, actor: str | None = None) -> bool:
+    """Keep ``language`` (a code of :data:`riskmap.i18n.LANGUAGES`) in the user's profile.
+
+    Returns ``False`` when there is no such user (the local user of ``auth = "none"``) or the
+    profile already holds it; a change is written and audited (``user_language``).
+    """
+    from riskmap.i18n import normalize
+
+    lang = normalize(language)
+    if lang is None:
+        raise ConfigError(f"unknown language {language!r}")
+    user = get_user(store, username)
+    if user is None or user.get("language") == lang:
+        return False
+    _update(store, str(user["username"]), actor or str(user["username"]), "user_language",
+            detail={"language": lang}, language=lang)
+    return True
 
 
 def disable_user(store: Store, username: str, *, actor: str = "cli") -> None:
@@ -180,7 +208,7 @@ def upsert_directory_user(store: Store, principal: Principal, display_name: str)
            "suppressed_elsewhere": principal.suppressed_elsewhere, "password_hash": None,
            "source": "ldap", "disabled": bool(user and user.get("disabled")),
            "locked_until": pd.NaT, "created_at": (user or {}).get("created_at", now),
-           "updated_at": now}
+           "language": (user or {}).get("language"), "updated_at": now}
     with store.transaction() as txn:
         txn.upsert("users", pd.DataFrame([row]))
 

@@ -8,13 +8,22 @@ Five roles (an admin assigns one per user, or the directory does through its gro
                  or districts; nothing outside them
 ``planner``      the camera planner (run, save, accept plans) and coverage, in scope
 ``tourism_safety`` the tourism zones page and zone reports, in scope
-``analyst``      maps, exports and the rematch of addresses in their regions (suppressed
-                 figures elsewhere are planned: ``suppressed_elsewhere`` is kept, no view
-                 uses it yet, so outside the scope an analyst sees nothing)
+``analyst``      maps, exports and the rematch of addresses in their regions; with
+                 ``suppressed_elsewhere`` (set by an admin), suppressed figures of the other
+                 regions (counts below :data:`SUPPRESS_BELOW` as "< 5", points at the centre
+                 of their H3 cell at :data:`SUPPRESSED_H3_RES`, months, no incident rows);
+                 without it, nothing outside the scope
 ===============  ===================================================================
 
 Scope is a set of regions (and optionally districts within them); an empty scope means every
 region and is allowed for ``admin`` only, or for a user an admin marks so explicitly.
+
+Focus groups (minors, youth, women, family, repeat offenders: :mod:`riskmap.geo.focus`) are
+about vulnerable people, so their breakdowns (the mahalla panel, the red list's focus column,
+review packs) show exact counts only to the roles with :data:`FOCUS_EXACT` (``admin`` and
+``commander``, in their scope); every other role sees counts below :data:`SUPPRESS_BELOW` as
+"< 5" even in its own scope, and nobody sees focus groups of a region seen suppressed (its
+de-identified incidents carry no focus fields).
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["PERMISSIONS", "ROLES", "SUPPRESS_BELOW", "Principal", "Visibility"]
+from riskmap.geo.deidentify import SUPPRESSED_H3_RES
+
+__all__ = ["FOCUS_EXACT", "PERMISSIONS", "ROLES", "SUPPRESSED_H3_RES", "SUPPRESS_BELOW",
+           "Principal", "Visibility"]
 
 ROLES = ("admin", "commander", "planner", "tourism_safety", "analyst")
 
@@ -31,10 +43,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"page:overview", "page:commanders", "page:planner", "page:tourism",
                         "page:rematch", "page:admin", "data:incidents", "plan:run",
                         "plan:accept", "roadmap:edit", "alias:write", "export", "report",
-                        "users:manage", "audit:read", "ingest"}),
+                        "users:manage", "audit:read", "ingest", "focus:exact"}),
     "commander": frozenset({"page:overview", "page:commanders", "page:planner",
                             "page:tourism", "data:incidents", "roadmap:edit", "export",
-                            "report"}),
+                            "report", "focus:exact"}),
     "planner": frozenset({"page:overview", "page:planner", "plan:run", "plan:accept",
                           "export"}),
     "tourism_safety": frozenset({"page:overview", "page:tourism", "report"}),
@@ -44,6 +56,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 #: counts below this are shown as "< k" in suppressed views
 SUPPRESS_BELOW = 5
+#: the permission to see focus-group counts below SUPPRESS_BELOW (admin, commander)
+FOCUS_EXACT = "focus:exact"
 
 
 class Visibility:

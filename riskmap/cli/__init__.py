@@ -51,7 +51,7 @@ def _register() -> None:
     import importlib
 
     for name in ("demo", "serve", "analytics", "cameras", "zones", "watch", "users", "audit",
-                 "worker"):
+                 "worker", "tokens", "review", "roadmaps"):
         try:
             module = importlib.import_module(f"riskmap.cli.{name}")
         except ModuleNotFoundError as exc:

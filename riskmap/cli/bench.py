@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from riskmap.cli.common import CommandError, fail_cleanly
+
 __all__ = ["COMMANDS", "bench"]
 
 
@@ -47,6 +49,53 @@ def bench_etl(rows: int, mahallas: int, postgis: str | None, big_rows: int, dail
 
     figures = run(rows, mahallas, keep=keep, postgis=postgis, big_rows=big_rows, daily=daily,
                   repeat=repeat)
+    if json_out:
+        json_out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+@bench.command("app")
+@click.option("--store", "store_url", default=None, metavar="PATH|URL",
+              help="An existing store to serve (a demo store: its size sets the target).")
+@click.option("--size", type=click.Choice(["small", "medium", "large"]), default=None,
+              help="Without --store: the demo world of this size, built with `riskmap demo "
+                   "--no-serve` into --dir (reused when it is there).")
+@click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
+              help="Where the --size demo store is kept (default: a temporary folder, "
+                   "removed at the end).")
+@click.option("--repeat", default=5, show_default=True, type=click.IntRange(1, 100),
+              help="Rounds: each opens every page afresh and works through it.")
+@click.option("--pages", default=",".join(["commanders", "planner", "tourism", "overview"]),
+              show_default=True, help="Pages to measure, comma-separated.")
+@click.option("--headless/--no-headless", default=True, show_default=True,
+              help="Run Chromium without a window.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None,
+              help="Also write the figures as JSON.")
+@fail_cleanly
+def bench_app(store_url: str | None, size: str | None, folder: Path | None, repeat: int,
+              pages: str, headless: bool, json_out: Path | None) -> None:
+    """Time the pages in headless Chromium: each interaction from the user's input to the
+    result drawn, and each page's first load, as p50/p95 beside the targets.
+
+    Serves the store itself (as `riskmap serve`: gunicorn on 127.0.0.1, no logins) and drives
+    Chromium with Selenium: a commander's session (region, district, colour-by, H3 level, box
+    zoom, wheel zoom, pan, month window, categories, mahalla click, tabs), the planner (area
+    change), tourism (zone or travel-time source) and the overview. Targets: 1 s p95 per
+    interaction (2 s on the large demo), 2 s per first load. Needs Chromium, chromedriver and
+    Selenium (the dev extra).
+    """
+    import tempfile
+
+    from riskmap.bench.app import BenchError, demo_store, run
+
+    if (store_url is None) == (size is None):
+        raise CommandError("give either --store PATH|URL or --size small|medium|large")
+    names = tuple(p.strip() for p in pages.split(",") if p.strip())
+    try:
+        with tempfile.TemporaryDirectory(prefix="riskmap-bench-demo-") as tmp:
+            store = store_url or demo_store(size or "small", folder or Path(tmp) / "store")
+            figures = run(store, pages=names, repeat=repeat, headless=headless, size=size)
+    except BenchError as exc:
+        raise CommandError(str(exc)) from None
     if json_out:
         json_out.write_text(json.dumps(figures, indent=2) + "\n")
 

@@ -27,10 +27,15 @@ __all__ = ["COMMANDS", "build", "report_build"]
 @click.option("--only", multiple=True, type=click.Choice(step_names()),
               help="Run only these steps (repeatable): hotspots (counts, Gi* hot spots, "
                    "trends, mahalla status, KDE), coverage (camera coverage and gaps), zones "
-                   "(tourism-zone readiness, isochrones).")
+                   "(tourism-zone readiness, isochrones), roadmaps (close the roadmaps of mahallas "
+                   "that left red).")
+@click.option("--full", is_flag=True,
+              help="Recompute every derived layer from all incidents (by default only what "
+                   "the loads since the last build touched).")
 @click.option("--progress/--no-progress", default=None, help="Show progress bars.")
 @fail_cleanly
-def build(store_url: str | None, only: tuple[str, ...], progress: bool | None) -> None:
+def build(store_url: str | None, only: tuple[str, ...], full: bool,
+          progress: bool | None) -> None:
     """Build the derived layers: hotspots, trends, status, KDE, camera coverage, tourism zones.
 
     Each step runs on its own: a step that fails is reported with its reason, the others still
@@ -41,8 +46,8 @@ def build(store_url: str | None, only: tuple[str, ...], progress: bool | None) -
 
     settings = settings_from(store_url)
     with open_from(settings) as store, audited(store, settings, "build",
-                                               detail={"only": list(only)}) as note:
-        result = build_all(store, settings, only=only or None,
+                                               detail={"only": list(only), "full": full}) as note:
+        result = build_all(store, settings, only=only or None, full=full,
                            progress=sys.stderr.isatty() if progress is None else progress)
         note["failed_steps"] = sorted(result.failures)
     echo_json(result.summary)

@@ -75,7 +75,8 @@ def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, re
     with open_from(settings) as store:
         for layer, path in steps:
             click.echo(f"riskmap ingest {layer} {path}")
-            report = run_ingest(layer, Path(path), store, settings, {}, progress=progress)
+            report = run_ingest(layer, Path(path), store, settings, {}, progress=progress,
+                                client="demo")
             click.echo(report.summary())
             report.write(reports_dir / f"{Path(path).stem}.json")
         _build(store, settings, progress)

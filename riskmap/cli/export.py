@@ -18,13 +18,35 @@ from riskmap.cli.common import (
 )
 from riskmap.csvsafe import to_csv
 
-__all__ = ["COMMANDS", "export", "format_option", "write_frame"]
+__all__ = ["COMMANDS", "export", "format_option", "header_in", "lang_option", "write_frame"]
 
 
 def format_option(choices: tuple[str, ...]):
     """``--format`` with the given choices (the first is the default)."""
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
                         show_default=True, help="Output format.")
+
+
+def lang_option(func):
+    """``--lang``: the language of a CSV's column headers (``en``: the column ids)."""
+    from riskmap.i18n import LANGUAGES
+
+    return click.option(
+        "--lang", "lang", type=click.Choice(LANGUAGES), envvar="RISKMAP_LANG",
+        default="en", show_default=True, show_envvar=True,
+        help="Language of the CSV's column headers. en (the default) keeps the column ids "
+             "(incident_id, occurred_at, ...) that scripts and other systems read; uz_Latn, "
+             "uz_Cyrl and ru write the columns' names for people. Values are not translated "
+             "(category codes, ids); GeoJSON and Parquet always keep the ids.")(func)
+
+
+def header_in(frame: pd.DataFrame, lang: str | None) -> pd.DataFrame:
+    """``frame`` with its column headers in ``lang`` (see ``--lang``)."""
+    from riskmap.i18n.names import column_header
+
+    if lang in (None, "en"):
+        return frame
+    return frame.rename(columns={c: column_header(c, lang) for c in frame.columns})
 
 
 def region_option(func):
@@ -42,8 +64,10 @@ def export() -> None:
     """
 
 
-def access_for(store, settings, regions: tuple[str, ...] = ()):
-    """The data-access object for an export."""
+def access_for(store, settings, regions: tuple[str, ...] = (), *,
+               suppressed_elsewhere: bool = False):
+    """The data-access object for an export (``suppressed_elsewhere``: with ``regions``, the
+    other regions within the app's limit are read suppressed, see ``DataAccess``)."""
     from riskmap.layers.access import DataAccess
 
     allowed = list(settings.app.regions)
@@ -52,7 +76,9 @@ def access_for(store, settings, regions: tuple[str, ...] = ()):
             raise PermissionError(f"regions {sorted(set(regions) - set(allowed))} are outside "
                                   f"this user's scope ({', '.join(allowed)})")
         allowed = list(regions)
-    return DataAccess(store, user=settings.user, regions=allowed or None)
+    return DataAccess(store, user=settings.user, regions=allowed or None,
+                      suppressed_elsewhere=suppressed_elsewhere and bool(regions),
+                      limit=list(settings.app.regions) or None)
 
 
 def write_frame(frame: pd.DataFrame, out: Path, fmt: str) -> None:
@@ -86,6 +112,9 @@ def incidents_table(frame: pd.DataFrame) -> pd.DataFrame:
     from riskmap.geo.points import xy
 
     lon, lat = xy(frame.geometry.values)
+    frame = frame.reindex(columns=[*frame.columns, *(  # suppressed rows have no id or source
+        c for c in ("incident_id", "flags", "source_file", "source_row")
+        if c not in frame.columns)])
     out = pd.DataFrame({
         "incident_id": frame["incident_id"],
         "occurred_at": frame["occurred_at"].dt.tz_convert("Asia/Tashkent").map(
@@ -101,6 +130,13 @@ def incidents_table(frame: pd.DataFrame) -> pd.DataFrame:
         "source_file": frame["source_file"],
         "source_row": frame["source_row"],
     })
+    from riskmap.geo.focus import FOCUS_FIELDS
+
+    for name in FOCUS_FIELDS:  # empty where unknown, and for suppressed rows (never read)
+        if name in frame.columns:
+            out[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    if "suppressed" in frame.columns:
+        out["suppressed"] = frame["suppressed"].fillna(False).to_numpy(dtype=bool)
     return out
 
 
@@ -113,10 +149,16 @@ def incidents_table(frame: pd.DataFrame) -> pd.DataFrame:
 @click.option("--from", "date_from", type=DATE, default=None, help="First day (YYYY-MM-DD).")
 @click.option("--to", "date_to", type=DATE, default=None, help="Last day (YYYY-MM-DD), inclusive.")
 @click.option("--category", "categories", multiple=True, help="Only these categories.")
+@click.option("--suppressed-elsewhere", is_flag=True,
+              help="With --region: add the other regions' incidents suppressed (point at "
+                   "the centre of its coarse H3 cell, month only, no id or source; column "
+                   "'suppressed'), as a user with that view sees them.")
+@lang_option
 @fail_cleanly
 def export_incidents(store_url: str | None, fmt: str, out: Path, regions: tuple[str, ...],
                      date_from: str | None, date_to: str | None,
-                     categories: tuple[str, ...]) -> None:
+                     categories: tuple[str, ...], suppressed_elsewhere: bool,
+                     lang: str = "en") -> None:
     """Write incidents with lat, lon, H3 cell (hex), mahalla and geocode precision."""
     import geopandas as gpd
 
@@ -130,12 +172,21 @@ def export_incidents(store_url: str | None, fmt: str, out: Path, regions: tuple[
                         + pd.Timedelta(days=1)))
     if categories:
         filters.append(("category", "in", list(categories)))
+    if suppressed_elsewhere and not regions:
+        raise click.UsageError("--suppressed-elsewhere needs --region (the regions shown in "
+                               "full)")
     with open_from(settings) as store:
-        frame = access_for(store, settings, regions).read("incidents", filters=filters,
-                                                          purpose="export")
+        access = access_for(store, settings, regions,
+                            suppressed_elsewhere=suppressed_elsewhere)
+        frame = (access.read_visible("incidents", filters=filters, purpose="export",
+                                     timezone=settings.etl.timezone)
+                 if suppressed_elsewhere else
+                 access.read("incidents", filters=filters, purpose="export"))
     table = incidents_table(frame)
     if fmt == "geojson":
         table = gpd.GeoDataFrame(table, geometry=frame.geometry.values, crs=4326)
+    elif fmt == "csv":
+        table = header_in(table, lang)
     write_frame(table, out, fmt)
     click.echo(f"wrote {len(table)} incidents to {out}")
 

@@ -87,8 +87,24 @@ def ingest(layer: str, file: Path, store_url: str | None, report_path: Path | No
 
 def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: bool = False,
                progress: bool = False, crs=None, sheet: str | None = None,
-               defaults: dict[str, str] | None = None):
-    """Dispatch to the layer's ingest job (shared by `ingest` and `demo`)."""
+               defaults: dict[str, str] | None = None, client: str = "cli"):
+    """Dispatch to the layer's ingest job (shared by `ingest`, `watch` and `demo`).
+
+    Every run, loaded, failed or refused, is recorded in the ``ingest_runs`` layer as
+    ``settings.user`` from ``client`` (see :func:`riskmap.etl.runs.recorded_run`).
+    """
+    from riskmap.etl.runs import recorded_run
+
+    with recorded_run(store, user=settings.user, client=client, layer=layer,
+                      path=file) as run:
+        run.report = _dispatch(layer, file, store, settings, mapping, replace=replace,
+                               progress=progress, crs=crs, sheet=sheet, defaults=defaults)
+    return run.report
+
+
+def _dispatch(layer: str, file: Path, store, settings, mapping, *, replace: bool,
+              progress: bool, crs, sheet: str | None, defaults: dict[str, str] | None):
+    """Run the layer's ingest job."""
     from riskmap.errors import InputFileError
     from riskmap.etl import features
     from riskmap.etl.ingest import ingest_incidents, load_aliases, load_context

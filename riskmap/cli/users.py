@@ -29,12 +29,20 @@ def _scope_options(func):
     func = click.option("--all-regions", is_flag=True,
                         help="Scope: every region (required to give a non-admin no region).")(
                             func)
+    func = click.option("--suppressed-elsewhere", is_flag=True,
+                        help="Outside the scope, see suppressed figures (counts below 5 as "
+                             "\"< 5\", points at coarse H3 cell centres, months, no incident "
+                             "rows) instead of nothing.")(func)
     return func
 
 
-def _checked_scope(role: str, regions: tuple[str, ...], all_regions: bool) -> None:
+def _checked_scope(role: str, regions: tuple[str, ...], all_regions: bool,
+                   suppressed_elsewhere: bool = False) -> None:
     if regions and all_regions:
         raise click.UsageError("--all-regions and --region exclude each other")
+    if suppressed_elsewhere and not regions:
+        raise click.UsageError("--suppressed-elsewhere needs a scope (--region): with every "
+                               "region there is no elsewhere")
     if role != "admin" and not regions and not all_regions:
         raise click.UsageError(f"a {role} needs a scope: --region NAME (repeatable), or "
                                "--all-regions")
@@ -62,19 +70,20 @@ def users() -> None:
 @store_option
 @fail_cleanly
 def users_add(username: str, role: str, regions: tuple[str, ...], districts: tuple[str, ...],
-              all_regions: bool, display_name: str | None,
+              all_regions: bool, suppressed_elsewhere: bool, display_name: str | None,
               password_arg: str | None, password_stdin: bool, store_url: str | None) -> None:
     """Add a user with a password (asked for; at least 12 characters)."""
     from riskmap.auth.accounts import add_user
 
-    _checked_scope(role, regions, all_regions)
+    _checked_scope(role, regions, all_regions, suppressed_elsewhere)
     password = _password(password_arg, not password_stdin)
     settings = settings_from(store_url)
     with open_from(settings) as store:
         row = add_user(store, username, password, role=role, regions=regions,
-                       districts=districts,
+                       districts=districts, suppressed_elsewhere=suppressed_elsewhere,
                        display_name=display_name, actor=settings.user)
-    click.echo(f"added {row['username']} ({role}; {', '.join(regions) or 'all regions'})")
+    click.echo(f"added {row['username']} ({role}; {', '.join(regions) or 'all regions'}"
+               f"{'; suppressed elsewhere' if suppressed_elsewhere else ''})")
 
 
 @users.command("passwd")
@@ -103,16 +112,21 @@ def users_passwd(username: str, password_arg: str | None, password_stdin: bool,
 @store_option
 @fail_cleanly
 def users_roles(username: str, role: str, regions: tuple[str, ...], districts: tuple[str, ...],
-                all_regions: bool, store_url: str | None) -> None:
-    """Change a user's role and scope (their sessions end)."""
+                all_regions: bool, suppressed_elsewhere: bool, store_url: str | None) -> None:
+    """Change a user's role and scope (their sessions end).
+
+    The role, scope and ``--suppressed-elsewhere`` are set together: leaving the flag out
+    turns the suppressed view of the other regions off.
+    """
     from riskmap.auth.accounts import set_role
 
-    _checked_scope(role, regions, all_regions)
+    _checked_scope(role, regions, all_regions, suppressed_elsewhere)
     settings = settings_from(store_url)
     with open_from(settings) as store:
         set_role(store, username, role=role, regions=regions, districts=districts,
-                 actor=settings.user)
-    click.echo(f"{username} is now {role} ({', '.join(regions) or 'all regions'})")
+                 suppressed_elsewhere=suppressed_elsewhere, actor=settings.user)
+    click.echo(f"{username} is now {role} ({', '.join(regions) or 'all regions'}"
+               f"{'; suppressed elsewhere' if suppressed_elsewhere else ''})")
 
 
 @users.command("disable")
@@ -160,7 +174,8 @@ def users_list(as_json: bool, store_url: str | None) -> None:
     for row in table.to_dict(orient="records"):
         state = "disabled" if row["disabled"] else "active"
         click.echo(f"{row['username']:<20} {row['role']:<15} {state:<9} {row['source']:<6} "
-                   f"{row['regions'] if row['regions'] != '[]' else 'all regions'}")
+                   f"{row['regions'] if row['regions'] != '[]' else 'all regions'}"
+                   f"{' +suppressed elsewhere' if row.get('suppressed_elsewhere') else ''}")
 
 
 COMMANDS = [users]

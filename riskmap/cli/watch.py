@@ -40,7 +40,8 @@ def watch(folder: Path, store_url: str | None, layer: str, interval: float, sett
     settings = settings_from(store_url)
     with open_from(settings) as store:
         def ingest(target_layer: str, path: Path) -> dict:
-            return run_ingest(target_layer, path, store, settings, {}).to_dict()
+            return run_ingest(target_layer, path, store, settings, {},
+                              client="watch").to_dict()
 
         watcher = Watcher(folder, ingest, default_layer=layer, settle_s=settle)
         click.echo(f"riskmap watch: {folder} -> {layer} (every {interval:g} s; Ctrl+C stops)")

@@ -46,9 +46,12 @@ def report() -> None:
               help="Pass mark: share of entrances under a camera, 0-1 [default: 1].")
 @click.option("--offroad-kmh", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Speed off the roads [default: 15].")
+@click.option("--lang", "lang", type=click.Choice(("uz_Latn", "uz_Cyrl", "ru", "en")),
+              envvar="RISKMAP_LANG", default="uz_Latn", show_default=True, show_envvar=True,
+              help="Language of the HTML report (the JSON keeps its keys and codes).")
 @fail_cleanly
 def report_zone(name: str, store_url: str | None, out: Path, json_out: Path | None,
-                buffer_m: float, **thresholds: float | None) -> None:
+                buffer_m: float, lang: str = "uz_Latn", **thresholds: float | None) -> None:
     """Report on tourist zone NAME: coverage, incidents by season, isochrones, checklist.
 
     NAME is matched ignoring case, apostrophes and script (or give the feature id). The
@@ -65,7 +68,11 @@ def report_zone(name: str, store_url: str | None, out: Path, json_out: Path | No
     result = zone_report(access_for(store, settings), name,
                          thresholds=make_thresholds(**thresholds), buffer_m=buffer_m,
                          tz=settings.etl.timezone)
-    write_text_atomic(out, result.to_html())
+    from riskmap.i18n import use_language
+
+    with use_language(lang):
+        page = result.to_html()
+    write_text_atomic(out, page)
     if json_out is not None:
         write_text_atomic(json_out, json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     ready = result.to_json()["readiness"]

@@ -21,11 +21,12 @@ from typing import Any
 from riskmap.errors import ConfigError
 from riskmap.etl.planning import PlanRefused
 from riskmap.jobs.api import result, status
-from riskmap.jobs.errors import JobNotFound
+from riskmap.jobs.errors import JobNotFound, JobRefused
 from riskmap.jobs.registry import register_kind
 
-__all__ = ["PLAN_CAMERAS", "PLAN_MEMORY_MB", "PLAN_TIMEOUT_S", "accept_plan_job",
-           "plan_cameras_job", "plan_from_job", "plan_id_of_job", "plan_job_params", "submit_plan",
+__all__ = ["PLAN_CAMERAS", "PLAN_MEMORY_MB", "PLAN_TIMEOUT_S", "REVIEW_PACK", "accept_plan_job",
+           "plan_cameras_job", "plan_from_job", "plan_id_of_job", "plan_job_params",
+           "review_job_params", "review_pack_job", "submit_plan", "submit_review",
            "valid_job_id"]
 
 #: the kind name of a camera plan
@@ -298,3 +299,88 @@ def _short(ranks: Any) -> Any:
 
 register_kind(PLAN_CAMERAS, plan_cameras_job, memory_mb=PLAN_MEMORY_MB,
               timeout_s=PLAN_TIMEOUT_S, advice=_PLAN_ADVICE)
+
+
+# ---- review packs ---------------------------------------------------------------------------
+
+#: the kind name of a review pack (``riskmap review --background``; the app's commanders)
+REVIEW_PACK = "review_pack"
+
+
+def review_job_params(region: Any = None, period: Any = None, timezone: Any = None,
+                      demo: Any = False, lang: Any = None) -> dict[str, Any]:
+    """The parameters of a ``review_pack`` job, checked: a region, a period (``2025-06``,
+    ``2025-Q2``, ``2025-H1``), the calendar's time zone and whether the store is the demo.
+
+    The pack's language is ``lang`` (a language of :data:`riskmap.i18n.LANGUAGES`; none or
+    unknown: the default, Uzbek Latin).
+
+    >>> review_job_params("Jizzax viloyati", "2025-Q2")
+    {'region': 'Jizzax viloyati', 'period': '2025-Q2', 'timezone': 'Asia/Tashkent', 'demo': False, 'lang': 'uz_Latn'}
+    """
+    from riskmap.etl.review_pack import check_period
+    from riskmap.i18n import DEFAULT, normalize
+
+    if not isinstance(region, str) or not region.strip() or len(region) > 200:
+        raise ConfigError("choose the region of the review pack")
+    p = check_period(period if isinstance(period, str) else str(period))
+    return {"region": region.strip(), "period": p.label,
+            "timezone": str(timezone or "Asia/Tashkent")[:64], "demo": bool(demo),
+            "lang": normalize(lang) or DEFAULT}
+
+
+def review_pack_job(params: Mapping[str, Any], progress: Any) -> dict[str, Any]:
+    """Job function of ``review_pack``: read as the owner (scoped, audited), render the pack,
+    keep it in the store with its period; return its id and headline figures."""
+    from riskmap.app.review_pack import review_html
+    from riskmap.etl.review_pack import keep_pack, load_review
+
+    p = review_job_params(**params)
+    progress(0.0, "reading the layers")
+    try:
+        pack = load_review(progress.access, p["region"], p["period"], tz=p["timezone"],
+                           demo=p["demo"])
+    except PermissionError as exc:  # outside the owner's scope (audited as denied)
+        raise JobRefused(str(exc)) from None
+    progress(0.6, "drawing the pack")
+    from riskmap.i18n import use_language
+
+    with use_language(p["lang"]):
+        page = review_html(pack)
+    progress(0.9, "keeping the pack")
+    pack_id = keep_pack(progress.access, pack, page, job_id=progress.job_id)
+    figures = pack.to_json()
+    return {"pack_id": pack_id, **{k: figures[k] for k in (
+        "region", "period", "incidents", "incidents_previous_period",
+        "incidents_same_period_last_year", "mahallas", "crime_free_mahallas", "red")}}
+
+
+def submit_review(access: Any, params: Mapping[str, Any]) -> str:
+    """Queue a ``review_pack`` job for ``access``'s user with their scope; return its id.
+
+    A region outside the user's scope is refused here (audited as denied) and, should a
+    job be queued anyway, by the job's own scoped reads.
+
+    Raises
+    ------
+    riskmap.errors.ConfigError
+        Bad parameters.
+    PermissionError
+        The region is outside the user's scope.
+    riskmap.jobs.JobRefused
+        The user has too many jobs queued or running.
+    """
+    from riskmap.jobs.api import submit
+
+    p = review_job_params(**params)
+    if access.regions is not None and p["region"] not in access.regions:
+        access.audit("job_submit", layer="jobs", outcome="denied",
+                     detail={"kind": REVIEW_PACK, "params": p})
+        raise PermissionError(f"user {access.user!r} is scoped to {access.scope}: no review "
+                              f"pack of {p['region']!r}")
+    return submit(access.store, REVIEW_PACK, p, owner=access.user, region=p["region"],
+                  regions=access.regions, districts=access.districts, client=access.client)
+
+
+register_kind(REVIEW_PACK, review_pack_job, memory_mb=1024, timeout_s=300,
+              advice="choose a shorter period or a smaller region")

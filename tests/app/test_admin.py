@@ -1,8 +1,10 @@
-"""The admin page: users, the audit log (filters, chain, CSV), jobs and the quarantine.
+"""The admin page: users, the audit log (filters, chain, CSV), jobs, ingestion runs and the
+quarantine.
 
 The store is made through the real functions: users with :mod:`riskmap.auth.accounts`, a
 refused login whose name is a spreadsheet formula, audit records through
-:class:`DataAccess`, a queued job with :func:`riskmap.jobs.submit`. The page is tried in a
+:class:`DataAccess`, a queued job with :func:`riskmap.jobs.submit`, ingestion runs with
+`riskmap ingest`. The page is tried in a
 browser as the local admin (``auth="none"``), and over HTTP as a commander, who is refused.
 """
 
@@ -22,6 +24,7 @@ from riskmap.app.callbacks.admin import (
     MAX_AUDIT_ROWS,
     AuditQuery,
     InputError,
+    RunQuery,
     audit_csv,
     audit_page,
     cancel_job,
@@ -29,7 +32,11 @@ from riskmap.app.callbacks.admin import (
     chain_text,
     job_rows,
     parse_audit_query,
+    parse_run_query,
     quarantine_view,
+    run_detail,
+    runs_csv,
+    runs_page,
     set_user_state,
     user_rows,
 )
@@ -42,6 +49,7 @@ from riskmap.layers.auditlog import bound_detail, verify
 from riskmap.layers.store import Store
 from tests.app.conftest import REGION
 from tests.app.test_auth import CRAFTED, ORIGIN, PASSWORD, _app, _callbacks, _login, _outputs
+from tests.etl.grid import centre, grid_frame
 
 _IDS = ids.ADMIN
 TZ = "Asia/Tashkent"
@@ -50,6 +58,10 @@ FORMULA_NAME = '=HYPERLINK("http://evil.example","x")'
 #: an audit action that is a formula (a CSV must not hand it to a spreadsheet as one)
 FORMULA_ACTION = "=cmd|' /C calc'!A0"
 _IDLE_JS = "return !!window.store && !window.store.getState().isLoading;"
+#: a file name that is markup (a browser must show it as text; no file name holds a slash)
+MARKUP_NAME = "<img src=x onerror=alert(1)>.csv"
+#: a file name that is a spreadsheet formula
+FORMULA_FILE = "=1+2.csv"
 
 
 def _quarantine(store: Store) -> None:
@@ -75,6 +87,32 @@ def store(tmp_path: Path) -> Store:
     submit(store, "plan_cameras", {"area": "Jizzax shahri", "budget": 3}, owner="plan",
            region=REGION)
     _quarantine(store)
+    return store
+
+
+def _ingest(store: Store, layer: str, path: Path) -> None:
+    """Load a file as `riskmap ingest` does (its run is recorded, also when it fails)."""
+    from click.testing import CliRunner
+
+    from riskmap.cli import cli
+
+    CliRunner().invoke(cli, ["ingest", layer, str(path), "--store", store.url, "--no-progress"])
+
+
+@pytest.fixture
+def runs_store(store: Store, tmp_path: Path) -> Store:
+    """The admin store with three loads: mahallas, incidents with a bad date, a refused file."""
+    files = tmp_path / "files"
+    files.mkdir()
+    grid_frame().to_file(files / "m.geojson")
+    _ingest(store, "mahallas", files / "m.geojson")
+    lon, lat = centre(0)
+    pd.DataFrame({"id": ["R1", "R2", "R3"], "sana": ["2025-01-10 10:00", "11.01.2025", "bad"],
+                  "turi": ["theft"] * 3, "lat": lat, "lon": lon}).to_csv(files / MARKUP_NAME,
+                                                                         index=False)
+    _ingest(store, "incidents", files / MARKUP_NAME)
+    (files / FORMULA_FILE).write_text("id,turi\nB1,theft\n", encoding="utf-8")
+    _ingest(store, "incidents", files / FORMULA_FILE)
     return store
 
 
@@ -223,6 +261,87 @@ def test_an_admin_limited_to_some_regions_reads_no_unscoped_layer(store: Store) 
     assert job_rows(scoped, tz=TZ) == []  # the job works in Jizzax
 
 
+def test_ingestion_runs_newest_first_filtered_and_paged(runs_store: Store) -> None:
+    access = _admin(runs_store)
+    got = runs_page(access, RunQuery(), 0, tz=TZ)
+    assert got.matched == 3 and got.summary == "3 runs, newest first, 1 failed or refused."
+    assert [(r["file_name"], r["outcome"]) for r in got.rows] == [
+        (FORMULA_FILE, "refused"), (MARKUP_NAME, "ok"), ("m.geojson", "ok")]
+    markup = got.rows[1]
+    assert (markup["input_rows"], markup["loaded"], markup["updated"],
+            markup["quarantined"]) == (3, 2, 0, 1)
+    assert markup["by_reason"] == "invalid_date 1" and markup["layer"] == "incidents"
+    assert (markup["user"], markup["client"]) == ("local", "cli")
+    assert got.rows[0]["error"].startswith(f"{FORMULA_FILE}, column 'occurred_at': required")
+    # filters: outcome, part of the file name in any case; pages of one
+    assert [r["file_name"] for r in runs_page(access, parse_run_query("refused", None), 0,
+                                              tz=TZ).rows] == [FORMULA_FILE]
+    found = runs_page(access, parse_run_query(None, "IMG SRC"), 0, tz=TZ)
+    assert [r["file_name"] for r in found.rows] == [MARKUP_NAME]
+    assert found.summary == "1 run matching the filters, newest first, 0 failed or refused."
+    assert runs_page(access, RunQuery(file="nothing"), 0, tz=TZ).summary == \
+        "No run matches the filters."
+    paged = runs_page(access, RunQuery(), 2, tz=TZ, page_size=1)
+    assert (paged.page, paged.page_count, [r["file_name"] for r in paged.rows]) == (
+        2, 3, ["m.geojson"])
+    assert runs_page(access, RunQuery(), 99, tz=TZ, page_size=2).page == 1
+    for values, says in (((["ok"], None), "Outcome: expected text"),
+                         (("maybe", None), "Outcome: one of ok, failed, refused"),
+                         ((None, "x" * 256), "at most 255")):
+        with pytest.raises(InputError, match=says):
+            parse_run_query(*values)
+
+
+def test_a_run_shows_its_report_and_leads_to_its_quarantined_rows(runs_store: Store) -> None:
+    access = _admin(runs_store)
+    rows = runs_page(access, RunQuery(), 0, tz=TZ).rows
+    detail = run_detail(access, [rows[1]["id"]], tz=TZ)
+    assert detail.file_name == MARKUP_NAME and detail.quarantined == 1
+    assert detail.facts.startswith(f"{MARKUP_NAME} (") and "SHA-256 " in detail.facts
+    assert detail.facts.endswith("(local): ok.") and "by local (cli)" in detail.facts
+    assert detail.summary.startswith(f"{MARKUP_NAME}: 3 rows -> 2 loaded, 0 updated, "
+                                     "0 duplicates, 1 quarantined")
+    assert '"by_reason": {\n    "invalid_date": 1\n  }' in detail.report
+    refused = run_detail(access, [rows[0]["id"]], tz=TZ)
+    assert refused.summary.startswith(f"Refused: {FORMULA_FILE}, column 'occurred_at'")
+    assert refused.report == "" and refused.quarantined == 0
+    # the run's quarantined rows: the quarantine of its file
+    counts, qrows, summary = quarantine_view(access, tz=TZ, source_file=MARKUP_NAME)
+    assert [(c["source_file"], c["rows"]) for c in counts] == [(MARKUP_NAME, 1)]
+    assert summary == "1 row quarantined from 1 source file, for 1 reason."
+    assert [(r["source_file"], r["reason"]) for r in qrows] == [(MARKUP_NAME, "invalid_date")]
+    assert quarantine_view(access, tz=TZ, source_file="none.csv")[2] == \
+        "No row of none.csv is quarantined."
+    # what the browser sends is only an id, read again: anything else is no run
+    for crafted in (["run-" + "0" * 32], ["../" + rows[0]["id"]], ["job-1"]):
+        with pytest.raises(InputError, match="There is no such run"):
+            run_detail(access, crafted, tz=TZ)
+    for crafted in (None, rows[0]["id"], [{"id": rows[0]["id"]}], [], ["x" * 65]):
+        with pytest.raises(InputError, match="Select one run"):
+            run_detail(access, crafted, tz=TZ)
+    reads = runs_store.read("audit", filters=[("layer", "=", "ingest_runs"),
+                                              ("action", "=", "admin")])
+    assert len(reads) >= 3 and set(reads["user"]) == {"boss"}
+
+
+def test_the_runs_csv_is_neutralised_and_a_scoped_admin_reads_no_run(runs_store: Store) -> None:
+    text, n = runs_csv(_admin(runs_store), RunQuery())
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert n == len(rows) == 3
+    assert [r["file_name"] for r in rows] == ["'" + FORMULA_FILE, MARKUP_NAME, "m.geojson"]
+    assert rows[1]["quarantined"] == "1" and len(rows[1]["file_sha256"]) == 64
+    assert "report" not in rows[0] and rows[0]["started_at"].endswith("+00:00")
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
+    downloads = runs_store.read("audit", filters=[("action", "=", "download_ingest_runs")])
+    assert list(downloads["rows"]) == [3] and list(downloads["user"]) == ["boss"]
+    scoped = _admin(runs_store, regions=["Samarqand viloyati"])
+    for read in (lambda: runs_page(scoped, RunQuery(), 0, tz=TZ),
+                 lambda: runs_csv(scoped, RunQuery()),
+                 lambda: run_detail(scoped, ["run-" + "0" * 32], tz=TZ)):
+        with pytest.raises(InputError, match="not split by region"):
+            read()
+
+
 # ---- over HTTP: who may use it -----------------------------------------------------------------
 
 def _admin_callbacks(client: Any) -> list[dict[str, Any]]:
@@ -262,7 +381,7 @@ def test_a_commander_is_refused_the_page_and_every_admin_callback(store: Store) 
     page = _page(client, "/admin")
     assert "Not available" in page and ids.DENIED in page and _IDS.USERS not in page
     admin = _admin_callbacks(client)
-    assert len(admin) == 6
+    assert len(admin) == 10
     for cb in admin:
         res = _post(client, cb, {f"{_IDS.TABS}.value": "users",
                                  f"{_IDS.USER_DISABLE}.n_clicks": 1,
@@ -286,13 +405,14 @@ def test_crafted_values_get_no_update_or_a_message_never_an_error(store: Store,
     seen = []
     for cb in _admin_callbacks(client):
         for value in CRAFTED:
-            for tab in ("users", "audit", "jobs", "quarantine", value):
+            for tab in ("users", "audit", "jobs", "runs", "quarantine", value):
                 res = _post(client, cb, {f"{_IDS.TABS}.value": tab}, default=value)
                 seen.append((cb["output"], res.status_code))
     # the buttons clicked with crafted selections
     buttons = {f"{_IDS.USER_DISABLE}.n_clicks": (f"{_IDS.USERS}.selected_row_ids", "users"),
                f"{_IDS.USER_ENABLE}.n_clicks": (f"{_IDS.USERS}.selected_row_ids", "users"),
-               f"{_IDS.JOB_CANCEL}.n_clicks": (f"{_IDS.JOBS}.selected_row_ids", "jobs")}
+               f"{_IDS.JOB_CANCEL}.n_clicks": (f"{_IDS.JOBS}.selected_row_ids", "jobs"),
+               f"{_IDS.RUN_QUARANTINE}.n_clicks": (f"{_IDS.RUNS}.selected_row_ids", "runs")}
     for cb in _admin_callbacks(client):
         for button, (selection, tab) in buttons.items():
             if button not in [f"{i['id']}.{i['property']}" for i in cb["inputs"]]:
@@ -391,3 +511,75 @@ def test_the_admin_page_in_a_browser(store: Store, app_server: Any, browser: Any
         clean_console(browser)
     reads = store.read("audit", filters=[("action", "=", AUDIT_READ)])
     assert len(reads) >= 3 and set(reads["user"]) == {"boss"}
+
+
+def test_a_commanders_crafted_request_for_a_run_gets_nothing(runs_store: Store) -> None:
+    """The run's id is known (say, from a shared screen): the request is still refused."""
+    run = runs_page(_admin(runs_store), RunQuery(file="img"), 0, tz=TZ).rows[0]
+    app = _app(runs_store)
+    client = app.server.test_client()
+    _login(client, "jiz")
+    values = {f"{_IDS.RUNS}.selected_row_ids": [run["id"]], f"{_IDS.TABS}.value": "runs",
+              f"{_IDS.RUN_QUARANTINE}.n_clicks": 1, f"{_IDS.RUNS_CSV}.n_clicks": 1}
+    runs = [cb for cb in _admin_callbacks(client)
+            if any(i["id"].startswith("admin-run") for i in cb["inputs"])]
+    assert len(runs) == 4
+    for cb in runs:
+        res = _post(client, cb, values)
+        assert res.status_code == 403, cb["output"]
+        assert "img src" not in res.get_data(as_text=True)
+    # the admin's same request shows the run and its report (text: JSON escapes nothing away)
+    boss = app.server.test_client()
+    _login(boss, "boss")
+    detail = next(cb for cb in _admin_callbacks(boss) if _IDS.RUN_FACTS in cb["output"])
+    res = _post(boss, detail, values)
+    assert res.status_code == 200
+    body = res.json["response"]
+    assert body[_IDS.RUN_FACTS]["children"].startswith(MARKUP_NAME)
+    assert '"invalid_date": 1' in body[_IDS.RUN_REPORT]["children"]
+
+
+@pytest.mark.browser
+def test_the_ingestion_runs_in_a_browser(runs_store: Store, app_server: Any, browser: Any,
+                                         wait: Any, downloads: Any, clean_console: Any) -> None:
+    """The runs table, a run's report, its quarantined rows; a file name that is markup is
+    text."""
+    with app_server(runs_store, "boss") as url:
+        browser.get(url + "/admin")
+        wait(browser, lambda d: d.execute_script(_IDLE_JS)
+             and "3 users" in d.find_element("id", _IDS.USERS_SUMMARY).text)
+        _tab(browser, "Ingestion runs")
+        wait(browser, lambda d: d.find_element("id", _IDS.RUNS_SUMMARY).text
+             == "3 runs, newest first, 1 failed or refused.")
+        table = browser.find_element("id", _IDS.RUNS)
+        names = [c.text for c in table.find_elements("css selector",
+                                                     "td[data-dash-column='file_name']")]
+        assert names == [FORMULA_FILE, MARKUP_NAME, "m.geojson"]
+        assert table.find_elements("css selector", "img") == []  # text, never markup
+        _row_radio(browser, _IDS.RUNS, MARKUP_NAME).click()
+        wait(browser, lambda d: d.find_element("id", _IDS.RUN_FACTS).text.startswith(
+            MARKUP_NAME + " ("))
+        summary = browser.find_element("id", _IDS.RUN_SUMMARY).text
+        assert summary.startswith(f"{MARKUP_NAME}: 3 rows -> 2 loaded")
+        assert "quarantined: invalid_date 1" in summary
+        assert browser.find_elements("css selector", f"#{_IDS.RUN_SUMMARY} img") == []
+        # the CSV of the table
+        browser.find_element("id", _IDS.RUNS_CSV).click()
+        rows = list(csv.DictReader(io.StringIO(
+            downloads.wait_for("riskmap-ingest-runs-*.csv").read_text(encoding="utf-8"))))
+        assert [r["file_name"] for r in rows] == ["'" + FORMULA_FILE, MARKUP_NAME, "m.geojson"]
+        # its quarantined rows
+        button = browser.find_element("id", _IDS.RUN_QUARANTINE)
+        wait(browser, lambda d: button.is_enabled())
+        button.click()
+        wait(browser, lambda d: d.find_element("id", _IDS.QUARANTINE_SUMMARY).text
+             == "1 row quarantined from 1 source file, for 1 reason.")
+        assert browser.find_element("id", _IDS.QUARANTINE_FILE).get_attribute(
+            "value") == MARKUP_NAME
+        assert browser.find_elements("css selector", f"#{_IDS.QUARANTINE_ROWS} img") == []
+        # a filter: the refused runs
+        _tab(browser, "Ingestion runs")
+        browser.find_element("id", _IDS.RUNS_FILE).send_keys("=1\n")
+        wait(browser, lambda d: d.find_element("id", _IDS.RUNS_SUMMARY).text.startswith(
+            "1 run matching the filters"))
+        clean_console(browser)

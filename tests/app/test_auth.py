@@ -37,7 +37,7 @@ SECRET_NAMES = tuple(f"Sirlimahalla{i}" for i in range(9))
 SECRET_CATEGORY = "smuggling"
 PASSWORD = "correct horse battery staple"
 #: the Flask test client's host: POSTs come from the app's own pages
-ORIGIN = {"Origin": "http://localhost"}
+ORIGIN = {"Origin": "http://localhost", "Accept-Language": "en"}  # English texts (default: uz_Latn)
 
 
 def _shift(xy: np.ndarray) -> np.ndarray:
@@ -312,6 +312,7 @@ def test_a_commander_gets_nothing_of_another_region_whatever_they_send(store: St
         assert not _leaks(res.data.decode("utf-8", "replace")), url
     # nothing was written anywhere by all this
     assert len(store.read("planned_cameras")) == 0
+    assert len(store.read("roadmaps")) == len(store.read("roadmap_measures")) == 0
 
 
 def test_an_admin_sees_both_regions(store: Store) -> None:

@@ -197,7 +197,7 @@ def test_forecast_check_runs_once_in_the_background(world_store: Any) -> None:
     assert ev["state"] == "ready" and data.evaluation(None) is ev  # computed once
     # every method and both baselines, tuned on the history before the cut-off
     assert set(ev["methods"]["method"]) == {"naive", "kde", "gi", "near_repeat", "blend",
-                                            "sepp", "counts", "kde_200m"}
+                                            "sepp", "shrink", "adaptive", "counts", "kde_200m"}
     assert ev["recommended"] in set(ev["methods"]["method"])
     assert ev["params"] == ev["chosen"][ev["recommended"]]["params"]
     assert ev["inner_folds"] == commanders_data.EVAL_TUNE_FOLDS - 2  # 6 months: 4 have data
@@ -468,7 +468,7 @@ def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
             & (local < pd.Timestamp("2025-04-01", tz="Asia/Tashkent")))
     n_cells = incidents.loc[keep, "h3"].nunique()
     traces = _traces_when(browser, f"{int(keep.sum())} incidents in {n_cells} H3 cells (res 9)"
-                                   ", 2025-02-01 – 2025-03-31")
+                                   ", February 1, 2025 – March 31, 2025")
     assert {"h3", "base", "highlight", "h3-hover"} <= {t["kind"] for t in traces}
     assert browser.execute_script(
         f"return document.querySelector('{_MAP}').layout.images.length") == 1  # the KDE
@@ -484,13 +484,13 @@ def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
          'yaxis.range[0]': 39.8, 'yaxis.range[1]': 40.4});""", _MAP)
     _wait(browser, lambda d: _text(d, "cmd-summary").startswith(res7))
     _traces_when(browser, f"{int(keep.sum())} incidents in {n7} H3 cells (res 7), "
-                          "2025-02-01 – 2025-03-31")
+                          "February 1, 2025 – March 31, 2025")
 
     # play through the months: the two-month window steps forward a month a tick, then pause
     browser.find_element("id", "cmd-play").click()
     _wait(browser, lambda d: "Pause" in _text(d, "cmd-play"))
     _wait(browser, lambda d: _text(d, "cmd-months-text") == "Mar 2025 – Apr 2025", 10)
-    _wait(browser, lambda d: _text(d, "cmd-summary").endswith("2025-03-01 – 2025-04-30"))
+    _wait(browser, lambda d: _text(d, "cmd-summary").endswith("March 1, 2025 – April 30, 2025"))
     browser.find_element("id", "cmd-play").click()
     _wait(browser, lambda d: "Play" in _text(d, "cmd-play"))
     clean_console(browser)

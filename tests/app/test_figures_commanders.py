@@ -233,10 +233,13 @@ def test_kde_image_places_the_grid_and_hides_zeros() -> None:
 def test_panel_charts() -> None:
     months = pd.date_range("2025-01-01", periods=3, freq="MS")
     trend = trend_chart(months, np.array([1, 0, 4]))
-    assert list(trend.data[0].x) == ["2025-01", "2025-02", "2025-03"]
-    assert list(trend.data[0].y) == [1, 0, 4]
+    assert trend["data"][0]["x"] == ["2025-01", "2025-02", "2025-03"]
+    assert trend["data"][0]["y"] == [1, 0, 4]
     cats = category_chart(["theft", "vehicle_theft"], np.array([5, 2]))
-    assert list(cats.data[0].y) == ["Vehicle theft", "Theft"]  # largest on top
+    assert cats["data"][0]["y"] == ["Vehicle theft", "Theft"]  # largest on top
+    # the dicts are valid plotly figures
+    assert go.Figure(trend).data[0].meta == {"kind": "trend"}
+    assert go.Figure(cats).layout.height == 140  # at least 140 px
 
 
 _COVERAGES = [0.01, 0.02, 0.05, 0.10]

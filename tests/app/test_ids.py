@@ -10,7 +10,8 @@ from riskmap.app import ids
 @pytest.mark.parametrize(("page", "prefix"), [(ids.OVERVIEW, "overview"),
                                               (ids.COMMANDERS, "cmd"),
                                               (ids.PLANNER, "planner"),
-                                              (ids.TOURISM, "tourism")])
+                                              (ids.TOURISM, "tourism"),
+                                              (ids.REVIEW, "cmd-review")])
 def test_every_id_is_prefix_and_kebab_name(page: type[ids.PageIds], prefix: str) -> None:
     names = [n for n in vars(page) if n.isupper() and n != "PREFIX"]
     assert names and prefix == page.PREFIX
@@ -26,6 +27,7 @@ def test_ids_the_browser_tests_use_by_hand() -> None:
 
 
 def test_ids_are_distinct_across_pages() -> None:
-    pages = (ids.OVERVIEW, ids.COMMANDERS, ids.PLANNER, ids.TOURISM, ids.REMATCH, ids.ADMIN)
+    pages = (ids.OVERVIEW, ids.COMMANDERS, ids.PLANNER, ids.TOURISM, ids.REMATCH, ids.ADMIN,
+             ids.REVIEW)
     every = [getattr(p, n) for p in pages for n in vars(p) if n.isupper() and n != "PREFIX"]
-    assert len(every) == len(set(every)) == 115
+    assert len(every) == len(set(every)) == 161

@@ -103,10 +103,10 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     from riskmap.jobs import list_jobs
     from tests.jobs.conftest import background_worker
 
-    browser.get(planner_server + "/planner")
+    browser.get(planner_server + "/planner?lang=en")
     run = wait(browser, lambda d: d.find_element("id", "planner-run"))
     # before a plan: the current coverage (1 active camera) and the gaps on the map
-    wait(browser, lambda d: _text(d, "planner-coverage").startswith("Now: 1 camera cover "))
+    wait(browser, lambda d: _text(d, "planner-coverage").startswith("Now: 1 camera cover"))
     kinds = wait(browser, lambda d: d.execute_script(_KINDS_JS, _MAP))
     assert "risk" in kinds and "existing-coverage" in kinds and "proposed" not in kinds
     assert _disabled(browser, "planner-accept")
@@ -173,3 +173,109 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     assert submits["user"].tolist() == ["planner-test"] * 2
     time.sleep(0.2)
     clean_console(browser)
+
+
+_LEGEND_JS = """
+return Array.from(document.querySelectorAll(arguments[0] + ' .legendtext'))
+    .map(e => e.textContent);
+"""
+_COMPARE_JS = """
+const out = [];
+for (const gd of document.querySelectorAll('#planner-comparison .js-plotly-plot')) {
+  const arr = v => (v && v._inputArray) ? v._inputArray : (v || []);
+  const t = (gd.data || []).find(t => t.meta && t.meta.kind === 'proposed');
+  out.push(t ? Array.from(arr(t.text)).length : 0);
+}
+return out;
+"""
+
+
+@pytest.fixture(scope="module")
+def compare_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The world of :func:`planner_store` again, for the accept-and-compare test alone."""
+    from riskmap.etl.derive_coverage import build
+    from riskmap.settings import Settings
+
+    store = coverage_world(tmp_path_factory.mktemp("planner-compare") / "store")
+    build(store, Settings(_env_file=None, store=store.url))  # type: ignore[call-arg]
+    return store
+
+
+def _run_plan(browser: Any, store: Store, wait: Any, budget: int) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.jobs.conftest import background_worker
+
+    field = browser.find_element("id", "planner-budget")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(str(budget))
+    with background_worker(store):
+        browser.find_element("id", "planner-run").click()
+        wait(browser, lambda d: _text(d, "planner-summary").startswith(
+            f"{budget} cameras proposed"), timeout=120)
+
+
+@pytest.mark.browser
+def test_planner_accepted_layer_baseline_and_compare(compare_store: Store, app_server: Any,
+                                                     browser: Any, clean_console: Any,
+                                                     wait: Any, downloads: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    from riskmap.jobs import list_jobs
+
+    with app_server(compare_store, "planner-compare") as url:
+        browser.get(url + "/planner?lang=en")
+        # before any plan: C1 (active) and C3 (planned in the cameras layer) are the baseline
+        wait(browser, lambda d: _text(d, "planner-baseline")
+             == "Baseline of the next plan: 2 existing + 0 accepted cameras")
+        kinds = wait(browser, lambda d: d.execute_script(_KINDS_JS, _MAP))
+        assert "existing" in kinds and "accepted" not in kinds
+        browser.find_element(By.CSS_SELECTOR,
+                             "#planner-candidates input[value='grid']").click()
+        _run_plan(browser, compare_store, wait, 2)
+        assert wait(browser, lambda d: d.execute_script(_PROPOSED_JS, _MAP)) == ["1", "2"]
+        legend = browser.execute_script(_LEGEND_JS, "#planner-map")
+        assert {"Existing cameras", "Proposed cameras", "Proposed coverage"} <= set(legend)
+        assert "Accepted (planned) cameras" not in legend
+
+        # accept it: the accepted layer is drawn with its legend entries, the baseline grows
+        browser.find_element("id", "planner-accept").click()
+        wait(browser, lambda d: _text(d, "planner-accepted").startswith("Accepted 2 cameras"))
+        wait(browser, lambda d: _text(d, "planner-baseline")
+             == "Baseline of the next plan: 2 existing + 2 accepted cameras")
+        kinds = wait(browser, lambda d: (k := d.execute_script(_KINDS_JS, _MAP))
+                     and "accepted" in k and k)
+        assert kinds.count("accepted") == 1 and kinds.count("accepted-coverage") == 1
+        legend = wait(browser, lambda d: (t := d.execute_script(_LEGEND_JS, "#planner-map"))
+                      and "Accepted (planned) cameras" in t and t)
+        assert "Accepted coverage" in legend
+        assert len(compare_store.read("planned_cameras")) == 2
+
+        # a second plan keeps the accepted cameras fixed; then the two are compared
+        _run_plan(browser, compare_store, wait, 3)
+        jobs = list_jobs(compare_store)
+        assert [j.status for j in jobs] == ["done", "done"]
+        assert wait(browser, lambda d: d.execute_script(_PROPOSED_JS, _MAP)) == ["1", "2", "3"]
+        browser.find_element("id", "planner-compare").click()
+        counts = wait(browser, lambda d: (c := d.execute_script(_COMPARE_JS)) and len(c) == 2
+                      and all(c) and c)
+        assert counts == [2, 3]  # plan A (the first, 2 cameras) beside plan B (3)
+        table = browser.find_element(By.CSS_SELECTOR, "#planner-comparison table").text
+        assert table.count("★ better") == 1
+        for label in ("Cameras proposed", "Risk covered", "Added coverage",
+                      "Cameras in common"):
+            assert label in table
+        assert "k=2 · incidents" in table and "k=3 · incidents" in table
+        browser.find_element("id", "planner-compare-csv").click()
+        csv = pd.read_csv(downloads.wait_for("plan-comparison*.csv"))
+        assert csv["job_id"].tolist() == [jobs[1].job_id, jobs[0].job_id]
+        assert csv["cameras"].tolist() == [2, 3] and csv["better"].sum() == 1
+        best = csv.loc[csv["better"], "risk_covered_pct"].iloc[0]
+        assert best == csv["risk_covered_pct"].max()
+        # plan B's small map tells the cameras accepted from plan A from the existing ones
+        kinds_b = browser.execute_script(_KINDS_JS, "#planner-compare-map-b .js-plotly-plot")
+        assert "accepted" in kinds_b and "existing" in kinds_b
+        kinds_a = browser.execute_script(_KINDS_JS, "#planner-compare-map-a .js-plotly-plot")
+        assert "proposed" in kinds_a
+        time.sleep(0.2)
+        clean_console(browser)

@@ -237,3 +237,139 @@ def test_accept_a_selection_of_cameras(world: Store) -> None:
     assert len(_written(world)) == 0
     n, plan_id = accept_plan_job(access, job_id, ranks=[2])
     assert n == 1 and _written(world)["camera_id"].tolist() == [f"{plan_id}-002"]
+
+
+# ---- saved plans compared -------------------------------------------------------------------
+def _saved(store: Store, owner: str, budget: int = 2, *, area: str | None = None,
+           region: str | None = None) -> str:
+    """A finished plan job of ``owner`` (a ``budget``-camera greedy plan of the world)."""
+    res = plan_cameras(_frames(), budget=budget, types=["overview"], exact=False,
+                       candidates="bus_stop,market,grid")
+    job_id = submit(store, PLAN_CAMERAS, {**plan_job_params(area, budget, ["overview"], None,
+                                                            None),
+                                          "time_limit": float(len(list_jobs(store)) + 1)},
+                    owner=owner, region=region)
+    job_table(store).update(job_id, {
+        "status": "done", "progress": 1.0, "message": "done", "finished_at": now(),
+        "result": json.dumps(plan_result_to_json(res))}, when=("queued",))
+    return job_id
+
+
+def _compare(app: Any, a: Any, b: Any) -> dict[str, dict[str, Any]]:
+    from riskmap.i18n import use_language
+
+    with use_language("en"):  # the source texts (the app's default is Uzbek)
+        return _response(_post(app, f"{JOB_IDS.COMPARE}.n_clicks",
+                               {JOB_IDS.SAVED_A: a, JOB_IDS.SAVED_B: b}))
+
+
+def _texts(node: Any) -> list[str]:
+    """Every text in a serialised Dash component tree."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [t for n in node for t in _texts(n)]
+    if isinstance(node, dict):
+        return _texts(node.get("props", {}).get("children"))
+    return []
+
+
+def _graphs(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, list):
+        return [g for n in node for g in _graphs(n)]
+    if not isinstance(node, dict):
+        return []
+    if node.get("type") == "Graph":
+        return [node["props"]["figure"]]
+    return _graphs(node.get("props", {}).get("children"))
+
+
+def test_compare_two_saved_plans_of_the_user(world: Store) -> None:
+    from riskmap.app.callbacks.planner import saved_plans
+    from riskmap.app.data import AppModel
+
+    app = _app(world)
+    formula = "=HYPERLINK(\"http://x\",\"<b>T-B</b>\")"
+    small = _saved(world, USER, 1, area=formula)
+    large = _saved(world, USER, 2)
+    got = _compare(app, small, large)
+    assert got[JOB_IDS.COMPARE_CSV]["disabled"] is False
+    tree = got[JOB_IDS.COMPARISON]["children"]
+    texts = _texts(tree)
+    # the table: cameras, risk covered, added coverage, cameras in common; B is better
+    assert {"Cameras proposed", "Risk covered", "Added coverage", "Cameras in common"} <= set(
+        texts)
+    assert texts.count(" ★ better") == 1
+    heads = [t for t in texts if t.startswith(("A: ", "B: "))]
+    assert heads[0].startswith(f"A: {formula} · k=1 · incidents · ")  # text: React escapes it
+    assert heads[1].startswith("B: Everything in scope · k=2 · incidents · ")
+    i = texts.index("Cameras in common")
+    assert texts[i + 1:i + 3] == ["1", "1"]  # the 1-camera plan's camera is the 2's first
+    maps = _graphs(tree)
+    assert len(maps) == 2
+    for fig, n in zip(maps, (1, 2), strict=True):
+        kinds = [t.get("meta", {}).get("kind") for t in fig["data"]]
+        proposed = fig["data"][kinds.index("proposed")]
+        assert list(proposed["text"]) == [str(r) for r in range(1, n + 1)]
+    title = maps[0]["layout"]["title"]["text"]
+    assert "<b>" not in title and "&lt;b&gt;T-B&lt;/b&gt;" in title
+    # the CSV: one row per plan, the formula neutralised
+    res = _response(_post(app, f"{JOB_IDS.COMPARE_CSV}.n_clicks",
+                          {JOB_IDS.SAVED_A: small, JOB_IDS.SAVED_B: large}))
+    csv = res[JOB_IDS.COMPARE_DOWNLOAD]["data"]["content"]
+    frame = pd.read_csv(__import__("io").StringIO(csv))
+    assert frame["plan"].tolist() == ["A", "B"] and frame["job_id"].tolist() == [small, large]
+    assert frame["name"].iloc[0].startswith("'=HYPERLINK(")
+    assert frame["cameras"].tolist() == [1, 2] and frame["better"].tolist() == [False, True]
+    assert frame["cameras_in_common"].tolist() == [1, 1]
+    assert (frame["risk_covered_pct"].iloc[1] - frame["added_coverage_pp"].iloc[1]
+            == pytest.approx(frame["risk_covered_pct"].iloc[0]
+                             - frame["added_coverage_pp"].iloc[0]))  # the same baseline
+    model = AppModel(DataAccess(world, user=USER))
+    assert [p.job_id for p in saved_plans(model, DataAccess(world, user=USER))] == [large,
+                                                                                     small]
+
+
+def test_compare_refuses_what_is_not_a_saved_plan_of_the_user(world: Store) -> None:
+    mine = _saved(world, USER)
+    other = _saved(world, USER, 1)
+    foreign = _saved(world, "someone-else")
+    running = _done_job(world, USER, finished=False)
+    app = _app(world)
+    n_denied = 7
+    for a, b in (([mine], other), ({"job_id": mine}, other)):  # not a single dropdown value
+        res = _post(app, f"{JOB_IDS.COMPARE}.n_clicks", {JOB_IDS.SAVED_A: a, JOB_IDS.SAVED_B: b})
+        if res.status_code == 200:  # the callback ran: it found no plan
+            assert res.get_json()["response"][JOB_IDS.COMPARE_CSV]["disabled"] is True
+            n_denied += 1
+        else:  # refused before the callback ran (a value of a type the component never has)
+            assert res.status_code == 400
+    for a, b in ((mine, foreign), (foreign, mine), (mine, running),
+                 (mine, "job-0000000000000000"), (mine, "../../etc/passwd"),
+                 (mine, "job-" + foreign[4:].upper()), (mine, 7)):
+        got = _compare(app, a, b)
+        assert _texts(got[JOB_IDS.COMPARISON]["children"]) == [
+            "Choose two saved plans of yours to compare."], (a, b)
+        assert got[JOB_IDS.COMPARE_CSV]["disabled"] is True
+        res = _post(app, f"{JOB_IDS.COMPARE_CSV}.n_clicks",
+                    {JOB_IDS.SAVED_A: a, JOB_IDS.SAVED_B: b})
+        assert res.status_code == 204 or JOB_IDS.COMPARE_DOWNLOAD not in res.get_json().get(
+            "response", {})
+    assert _texts(_compare(app, mine, mine)[JOB_IDS.COMPARISON]["children"]) == [
+        "Cannot compare: choose two different plans"]
+    assert _texts(_compare(app, None, mine)[JOB_IDS.COMPARISON]["children"]) == [
+        "Choose two saved plans to compare."]
+    # a plan of another region is not the user's once they are scoped to a region
+    scoped_mine = _saved(world, USER, region=REGION)
+    elsewhere = _saved(world, USER, 1, region="Samarqand viloyati")
+    scoped = _app(world, regions=[REGION])
+    got = _compare(scoped, scoped_mine, elsewhere)
+    assert got[JOB_IDS.COMPARE_CSV]["disabled"] is True
+    got = _compare(scoped, scoped_mine, mine)  # no region: not within the user's
+    assert got[JOB_IDS.COMPARE_CSV]["disabled"] is True
+    assert _compare(app, mine, other)[JOB_IDS.COMPARE_CSV]["disabled"] is False
+    audit = world.read("audit")
+    compares = audit[(audit["action"] == "compare_plans").to_numpy(bool)]
+    assert set(compares["user"]) == {USER}
+    assert compares["outcome"].tolist().count("denied") == n_denied + 2  # + the scoped two
+    assert compares["outcome"].tolist()[-1] == "ok"

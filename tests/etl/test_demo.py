@@ -82,7 +82,9 @@ def test_raw_columns(demo: DemoFiles, mahallas: gpd.GeoDataFrame, infra: gpd.Geo
     assert mahallas["mahalla_id"].str.fullmatch(r"(JZ|SU|QA)-\d{4}").all()
     assert mahallas["mahalla_id"].is_unique
     assert list(rows.columns) == ["incident_id", "occurred_at", "category", "lat", "lon",
-                                  "address"]
+                                  "address", "victim_sex", "victim_age", "offender_sex",
+                                  "offender_age", "domestic", "repeat_offender",
+                                  "on_probation"]
     cams = pd.read_csv(demo.cameras)
     assert list(cams.columns) == ["camera_id", "lat", "lon", "type", "bearing_deg", "fov_deg",
                                   "range_m", "height_m", "installed_on", "status"]
@@ -360,8 +362,9 @@ def test_excel_file(demo: DemoFiles, manifest: dict) -> None:
     wb = load_workbook(demo.incidents[1], read_only=True)
     values = list(wb.active.iter_rows(values_only=True))
     wb.close()
-    assert list(values[0]) == ["incident_id", "occurred_at", "category", "lat", "lon",
-                               "address"]
+    assert list(values[0])[:6] == ["incident_id", "occurred_at", "category", "lat", "lon",
+                                   "address"]
+    assert "victim_sex" in values[0] and "domestic" in values[0]  # the focus fields too
     body = values[1:]
     assert len(body) == manifest["counts"]["incidents"]["incidents_extra.xlsx"] == 300
     when = [r[1] for r in body]
@@ -381,7 +384,7 @@ def test_tourist_zone(infra: gpd.GeoDataFrame, mahallas: gpd.GeoDataFrame) -> No
     assert list(zone["name"]) == ["Aydar-Arnasay"]
     assert zone["season_start"].iloc[0] == "05-01" and zone["season_end"].iloc[0] == "09-30"
     minx, miny, maxx, maxy = zone.total_bounds
-    assert minx >= 66.9 and maxx <= 68.2 and miny >= 40.7 and maxy <= 41.15
+    assert minx >= 66.9 and maxx <= 68.2 and miny >= 40.4 and maxy <= 41.15
     zpoly = _xy(zone.geometry.to_numpy())[0]
     host = mahallas[mahallas["district"].isin(["Forish tumani", "Arnasoy tumani"])]
     spill = shapely.difference(zpoly, shapely.union_all(_xy(host.geometry.to_numpy())))
@@ -411,3 +414,53 @@ def test_roads(infra: gpd.GeoDataFrame) -> None:
     assert {"town", "school", "bus_stop", "market", "station", "police_post",
             "emergency_service", "fire_station", "medical"} <= kinds
     assert infra["feature_id"].is_unique
+
+
+def test_focus_fields_are_realistic_and_deterministic() -> None:
+    from riskmap.etl.demo.incidents import focus_columns
+    from riskmap.etl.focus import read_age_groups, read_flags, read_sexes
+
+    cats = np.array(["domestic_violence"] * 2000 + ["hooliganism"] * 2000 + ["drugs"] * 2000,
+                    dtype=object)
+    cols = focus_columns(cats, seed=3)
+    again = focus_columns(cats, seed=3)
+    assert all((cols[k] == again[k]).all() for k in cols)
+    sex, bad_sex = read_sexes(pd.Series(cols["victim_sex"]))
+    age, bad_age = read_age_groups(pd.Series(cols["offender_age"]))
+    dom, bad_dom = read_flags(pd.Series(cols["domestic"]))
+    assert not (bad_sex.any() or bad_age.any() or bad_dom.any())  # every spelling is read
+    dv, hool, drugs = slice(0, 2000), slice(2000, 4000), slice(4000, 6000)
+    # victims of domestic violence are mostly women; drug offences have no victim
+    assert (sex[dv] == "female").mean() > 0.6
+    assert (sex[drugs] == None).all()  # noqa: E711
+    assert (dom[dv] == True).all()  # noqa: E712
+    # hooligans are younger: more juvenile offenders than among domestic violence
+    assert (age[hool] == "minor").mean() > 3 * (age[dv] == "minor").mean() > 0
+
+
+def test_tourist_zone_cameras_cover_part_of_the_zone(demo: DemoFiles,
+                                                      infra: gpd.GeoDataFrame) -> None:
+    """Overview domes at four of the seven camps, cameras on the beach, plate and traffic
+    cameras at one of the two entrances: a partly covered zone."""
+    cams = pd.read_csv(demo.cameras, dtype={"installed_on": "string"}, keep_default_na=False)
+    cx, cy = to_xy(cams["lon"].to_numpy(), cams["lat"].to_numpy())
+    cpts = shapely.points(cx, cy)
+
+    def near(kind: str, metres: float) -> np.ndarray:
+        """Per feature of ``kind``: the types of the cameras within ``metres``."""
+        feats = _xy(infra.loc[infra["kind"] == kind].geometry.to_numpy())
+        d = shapely.distance(feats[:, None], cpts[None, :])
+        return np.array([sorted(cams["type"].to_numpy()[row < metres]) for row in d],
+                        dtype=object)
+
+    camps = near("camp", 20)
+    assert [len(c) for c in camps].count(1) == 4 and [len(c) for c in camps].count(0) == 3
+    assert {t for c in camps for t in c} == {"overview"}
+    assert len(near("beach", 1)[0]) == 3
+    gates = near("entrance", 30)
+    assert sorted(map(tuple, gates)) == [(), ("licence_plate", "traffic")]
+    zone_cams = cams[shapely.dwithin(cpts, _xy(infra.loc[infra["kind"] == "tourist_zone"]
+                                              .geometry.to_numpy())[0], 1.0)]
+    assert (zone_cams["status"] == "active").all() and len(zone_cams) == 9
+    # the lake inside the zone is marked as water, so travel is measured on the shore
+    assert (infra["kind"] == "water").sum() == 1

@@ -46,6 +46,8 @@ def test_readiness_layer_hand_checked(built) -> None:
     assert not ready.loc["power_line", "ok"] and ready.loc["power_line", "threshold"] == 2.0
     assert not ready.loc["medical", "ok"] and np.isnan(ready.loc["medical", "value"])
     assert ready.loc["entrance_cameras", "ok"]
+    assert ready.loc["police_post", "share_beyond"] == 0.0
+    assert np.isnan(ready.loc["power_line", "share_beyond"])
 
 
 def test_isochrone_layer_grows_with_minutes(built) -> None:

@@ -151,9 +151,24 @@ def test_checklist_pass_and_fail_with_figures(report) -> None:
     items = {row["item"]: row for row in report.to_json()["checklist"]}
     assert items["road_access"]["ok"] and items["road_access"]["value"] == pytest.approx(
         6.0, rel=1e-3)  # 6 km at 60 km/h
-    assert items["police_post"]["ok"] and items["police_post"]["value"] == pytest.approx(
-        6.0, rel=1e-3)
-    assert items["emergency_service"]["ok"] and items["emergency_service"]["value"] == 0.0
+    # the police reach the zone edge in 6 min but its far corner (2000, 2000) only from the
+    # road's end (1000, 200): 6 + 1 min by road, then 2.06 km across at 100 m/min
+    police = items["police_post"]
+    assert not police["ok"]
+    assert police["value"] == pytest.approx(7.0 + math.hypot(1000, 1800) / 100, rel=1e-3)
+    far = gpd.GeoSeries.from_xy([police["farthest_lon"]], [police["farthest_lat"]],
+                                crs=4326).to_crs(UTM).iloc[0]
+    assert (far.x - X0, far.y - Y0) == (pytest.approx(2000, abs=1), pytest.approx(2000, abs=1))
+    # the share beyond 20 min agrees with the 20-minute isochrone (grid of 250 m samples)
+    iso_beyond = report.to_json()["isochrone_share"]["20"]
+    assert 0 < police["share_beyond"] == pytest.approx(iso_beyond, abs=0.02)
+    assert police["detail"].startswith(
+        f"{police['share_beyond']:.0%} of the zone is more than 20 min from a police post; "
+        f"farthest point {police['value']:.1f} min (camp Camp one ")
+    # 112 stands in the centre, off the road: the corners are 1.41 km away at 100 m/min
+    assert items["emergency_service"]["ok"] and items["emergency_service"][
+        "value"] == pytest.approx(math.hypot(1000, 1000) / 100, rel=1e-3)
+    assert items["emergency_service"]["share_beyond"] == 0.0
     assert not items["medical"]["ok"] and items["medical"]["value"] is None  # NaN -> null
     assert not items["power_line"]["ok"]
     assert items["power_line"]["value"] == pytest.approx(3.0, rel=1e-4)
@@ -193,8 +208,8 @@ def test_json_is_valid_and_html_is_self_contained(report) -> None:
     assert json.loads(text)["checklist"][0]["item"] == "road_access"
     page = report.to_html()
     assert page.startswith("<!DOCTYPE html>") and "Synthetic demo data" in page
-    assert page.count('<td class="status">PASS') == 4
-    assert page.count('<td class="status">FAIL') == 2
+    assert page.count('<td class="status">PASS') == 3
+    assert page.count('<td class="status">FAIL') == 3
     assert "@media print" in page
     # plotly.js inlined once; no script or stylesheet is fetched from anywhere
     assert page.count("<script") >= 2 and 'src="http' not in page and "<link" not in page
@@ -213,3 +228,38 @@ def test_not_synthetic_store_has_no_label(tmp_path: Path) -> None:
     store = zone_world(tmp_path / "real", synthetic=False)
     got = zone_report(DataAccess(store, user="t", audit=False), "Z1", thresholds=TH)
     assert got.synthetic is False and "Synthetic demo data" not in got.to_html()
+
+
+def test_a_zone_holding_water_is_measured_on_its_land() -> None:
+    """A lake over the zone's east quarter (x > 1500): isochrone shares, the part beyond
+    and the travel items are of the land (3 km²), not of the open water."""
+    from riskmap.etl.zone_report import compute_zone
+
+    lake = _geo([box(1500, -100, 2100, 2100)], feature_id=["W1"], kind=["water"],
+                name=["Lake"], region=[REGION], district=["Forish tumani"])
+    infra = pd.concat([world_infrastructure(), lake], ignore_index=True)
+    zone = infra[infra["kind"] == "tourist_zone"].iloc[0]
+    got = compute_zone(zone, infra, world_incidents(), None,
+                       thresholds=make_thresholds(TH))
+    data = got.to_json()
+    assert data["land_km2"] == pytest.approx(3.0, rel=1e-3)
+    assert data["area_km2"] == pytest.approx(4.0, rel=1e-3)
+    # 112 at (1000, 1000) reaches a 1 km disc in 10 min; the land keeps all of it but the
+    # segment east of x = 1500
+    segment = math.acos(0.5) * 1e6 - 500 * math.sqrt(1e6 - 500 ** 2)
+    within = (math.pi * 1e6 - segment) / 3e6
+    assert data["isochrone_share_by_source"]["emergency"]["10"]["within"] == \
+        pytest.approx(within, rel=5e-3)
+    iso = got.isochrones.to_crs(UTM).geometry
+    assert not shapely.intersects(iso.to_numpy(), box(X0 + 1501, Y0, X0 + 2000, Y0 + 2000)).any()
+    beyond = gpd.GeoSeries([got.context["beyond_police"]], crs=4326).to_crs(UTM).iloc[0]
+    assert beyond.bounds[2] <= X0 + 1500 + 1e-3
+    items = {i["item"]: i for i in got.checklist}
+    assert "of the land part of the zone is more than" in items["police_post"]["detail"]
+    assert "land (3.0 km², open water left out)" in got.to_html()
+    # without the lake the same zone is measured whole
+    plain = compute_zone(zone, world_infrastructure(), world_incidents(), None,
+                         thresholds=make_thresholds(TH)).to_json()
+    assert plain["land_km2"] is None
+    assert plain["isochrone_share_by_source"]["emergency"]["10"]["within"] == \
+        pytest.approx(math.pi / 4, rel=5e-3)

@@ -12,7 +12,14 @@ import geopandas as gpd
 import shapely
 from shapely import LineString, Point, box
 
-from riskmap.geo.zones import ReadinessThresholds, in_season, readiness_checklist, zone_figures
+from riskmap.geo.zones import (
+    ReadinessThresholds,
+    in_season,
+    land_part,
+    readiness_checklist,
+    zone_figures,
+    zone_reach_samples,
+)
 
 UTM = "EPSG:32642"
 X0, Y0 = 500_000.0, 4_400_000.0
@@ -179,11 +186,20 @@ def test_checklist_all_pass():
     assert items["road_access"]["value"] == pytest.approx(10.0, abs=0.01)
     assert "Farish" in items["road_access"]["detail"]
     assert items["power_line"]["value"] == pytest.approx(1.5, abs=1e-3)
-    # 100 m to the road at 15 km/h (0.4 min), then 5 km at 60 km/h
-    assert items["police_post"]["value"] == pytest.approx(5.4, abs=0.01)
-    assert items["emergency_service"]["value"] == pytest.approx(9.0, abs=0.01)
-    assert items["medical"]["value"] == 0.0
-    assert "inside the zone" in items["medical"]["detail"]
+    # the travel items time the farthest point of the zone, a corner 500 m off the road:
+    # 100 m to the road at 15 km/h (0.4 min), 6 km at 60 km/h less the 129 m cut where
+    # leaving the road pays (cos = 15/60), then 515 m across at 15 km/h
+    cut = 500 * 0.25 / math.sqrt(1 - 0.25 ** 2)
+    off = math.hypot(cut, 500) / 250
+    assert items["police_post"]["value"] == pytest.approx(0.4 + (6_000 - cut) / 1000 + off,
+                                                          abs=0.01)
+    assert items["emergency_service"]["value"] == pytest.approx(9.0 + 1 - cut / 1000 + off,
+                                                                abs=0.01)
+    # the first-aid post inside the zone is not the whole answer: the corners are 2.4 min away
+    assert items["medical"]["value"] == pytest.approx((500 - cut) / 1000 + off, abs=0.01)
+    assert items["medical"]["share_beyond"] == 0.0
+    assert "0% of the zone is more than 30 min from a medical service" in \
+        items["medical"]["detail"]
     assert items["entrance_cameras"]["value"] == 1.0
     assert {i["unit"] for i in items.values()} == {"min", "km", "share"}
 
@@ -199,10 +215,12 @@ def test_checklist_failures_report_their_figures():
     assert items["power_line"]["value"] == pytest.approx(3.0, abs=1e-3)
     police = items["police_post"]
     assert not police["ok"]
-    assert police["value"] == pytest.approx(120.0, abs=0.01)  # 30 km across country at 15 km/h
-    assert "across country" in police["detail"]
+    # no road within 1 km of the post: straight across country (15 km/h) to the far corners
+    assert police["value"] == pytest.approx(math.hypot(31_000, 500) / 250, abs=0.01)
+    assert police["share_beyond"] == 1.0
+    assert police["detail"].startswith("100% of the zone is more than 20 min")
     assert not items["emergency_service"]["ok"]
-    assert items["emergency_service"]["value"] == pytest.approx(9.0, abs=0.01)
+    assert items["emergency_service"]["share_beyond"] == 1.0
     # no entrance features: the road crosses the boundary at x=0 (covered) and x=1000 (not)
     entrances = items["entrance_cameras"]
     assert entrances["value"] == 0.5 and not entrances["ok"]
@@ -228,3 +246,86 @@ def test_checklist_no_road_into_the_zone_and_no_cameras():
     assert items["entrance_cameras"]["ok"]  # a zero threshold passes with no cameras
     with pytest.raises(ValueError, match="unknown"):
         _check([ZONE], thresholds={"police_km": 1})
+
+
+def test_travel_item_fails_when_the_far_end_of_the_zone_is_beyond_the_limit():
+    """A post inside the zone at its west end: the zone is not reached, most of it is far."""
+    long_zone = ("z1", "tourist_zone", "Long beach", box(0, 0, 6_000, 1_000))
+    post = ("pp1", "police_post", "West post", Point(100, 500))
+    far_camp = ("c9", "camp", "East <camp>", Point(5_800, 500))
+    near_camp = ("c1", "camp", "West camp", Point(600, 500))
+    items = _check([long_zone, post, far_camp, near_camp], coverage=None,
+                   thresholds={"police_minutes": 10.0, "sample_spacing_m": 100.0})
+    police = items["police_post"]
+    # no roads: straight across country at 15 km/h = 250 m/min, 10 min = a 2.5 km disc
+    disc = Point(100, 500).buffer(2_500, quad_segs=256)
+    beyond = 1 - disc.intersection(box(0, 0, 6_000, 1_000)).area / 6e6
+    assert not police["ok"]
+    assert police["share_beyond"] == pytest.approx(beyond, abs=0.01)
+    assert police["share_beyond"] > 0.5
+    # the farthest point is an east corner, 5.92 km from the post
+    assert police["value"] == pytest.approx(math.hypot(5_900, 500) / 250, abs=0.05)
+    far = gpd.GeoSeries.from_xy([police["farthest_lon"]], [police["farthest_lat"]],
+                                crs=4326).to_crs(UTM).iloc[0]
+    assert far.x - X0 == pytest.approx(6_000, abs=1) and far.y - Y0 in (
+        pytest.approx(0, abs=1), pytest.approx(1_000, abs=1))
+    assert police["sites_beyond"] == 1
+    assert police["detail"] == (f"{round(100 * beyond)}% of the zone is more than 10 min from a "
+                                f"police post; farthest point {police['value']:.1f} min "
+                                "(camp East <camp> 22.8 min)")
+    # a tolerance above the share beyond passes only if no camp is beyond: here one is
+    tol = _check([long_zone, post, far_camp], coverage=None,
+                 thresholds={"police_minutes": 10.0, "beyond_tolerance": 0.9})
+    assert not tol["police_post"]["ok"]
+    tol = _check([long_zone, post, near_camp], coverage=None,
+                 thresholds={"police_minutes": 10.0, "beyond_tolerance": 0.9})
+    assert tol["police_post"]["ok"] and tol["police_post"]["share_beyond"] > 0.5
+
+
+def test_travel_items_measure_only_the_land_part_of_a_zone_with_water():
+    """A zone around a lake: help goes to the shore, not into the open water."""
+    long_zone = ("z1", "tourist_zone", "Lake shore", box(0, 0, 6_000, 1_000))
+    post = ("pp1", "police_post", "West post", Point(100, 500))
+    # the lake fills the zone east of x = 1500 and spills beyond it
+    lake = ("w1", "water", "Lake", box(1_500, -2_000, 9_000, 3_000))
+    camp = ("c1", "camp", "Shore camp", Point(1_300, 500))
+    th = {"police_minutes": 10.0, "sample_spacing_m": 100.0}
+    items = _check([long_zone, post, lake, camp], coverage=None, thresholds=th)
+    police = items["police_post"]
+    assert police["ok"] and police["share_beyond"] == 0.0
+    # the farthest land is a corner at the water's edge: (1500, 0) or (1500, 1000)
+    assert police["value"] == pytest.approx(math.hypot(1_400, 500) / 250, abs=0.02)
+    far = gpd.GeoSeries.from_xy([police["farthest_lon"]], [police["farthest_lat"]],
+                                crs=4326).to_crs(UTM).iloc[0]
+    assert far.x - X0 == pytest.approx(1_500, abs=1)
+    assert police["detail"].startswith(
+        "0% of the land part of the zone is more than 10 min from a police post; farthest "
+        f"point {police['value']:.1f} min (camp Shore camp")
+    # the same zone without the lake: most of it is open country beyond the limit
+    dry = _check([long_zone, post, camp], coverage=None, thresholds=th)["police_post"]
+    assert not dry["ok"] and dry["share_beyond"] > 0.5
+    assert dry["detail"].startswith(f"{round(100 * dry['share_beyond'])}% of the zone is more")
+    # water away from the zone changes nothing; a zone all water keeps the whole zone
+    pond = ("w2", "water", "Pond", box(20_000, 0, 21_000, 1_000))
+    assert _check([long_zone, post, camp, pond], coverage=None,
+                  thresholds=th)["police_post"] == dry
+    infra = _infra([long_zone, ("w3", "water", "Sea", box(-100, -100, 6_100, 1_100))])
+    assert land_part(_zone_row(infra), infra) is None
+    infra = _infra([long_zone, lake])
+    land = gpd.GeoSeries([land_part(_zone_row(infra), infra)], crs=4326).to_crs(UTM)
+    assert land.area.iloc[0] == pytest.approx(1_500_000, rel=1e-3)
+
+
+def test_zone_reach_samples_weights_and_bad_spacing():
+    xy, w = zone_reach_samples(shapely.Polygon([(0, 0), (1_000, 0), (0, 1_000)]), 100.0)
+    assert w.sum() == pytest.approx(500_000, rel=1e-9)  # the triangle's area, cell by cell
+    inside = shapely.contains_xy(shapely.Polygon([(0, 0), (1_000, 0), (0, 1_000)]).buffer(1e-6),
+                                 xy[:, 0], xy[:, 1])
+    assert inside.all()
+    assert (w == 0).sum() > 0  # boundary samples
+    xy, w = zone_reach_samples(box(0, 0, 100_000, 100_000), 10.0, max_samples=1_000)
+    assert (w > 0).sum() <= 1_100
+    empty_xy, empty_w = zone_reach_samples(shapely.Polygon(), 100.0)
+    assert empty_xy.shape == (0, 2) and empty_w.size == 0
+    with pytest.raises(ValueError, match="sample_spacing_m"):
+        zone_reach_samples(box(0, 0, 1, 1), 0.0)

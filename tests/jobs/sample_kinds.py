@@ -18,7 +18,7 @@ def finish(params: Mapping[str, Any], progress: Any) -> dict[str, Any]:
         time.sleep(float(params.get("pause", 0.5)))
     rows = len(progress.access.read("mahallas", purpose="test"))
     return {"sum": sum(params.get("values", [])), "mahallas": rows, "owner": progress.owner,
-            "nan": float("nan")}
+            "nan": float("nan"), "nice": os.nice(0)}
 
 
 def hog(params: Mapping[str, Any], progress: Any) -> None:

@@ -95,7 +95,8 @@ def test_killed_load_leaves_the_store_as_it_was(store_url: str, mode: str) -> No
                 pipe.close()
 
     after = _snapshot(store_url)
-    assert after["names"] == before["names"] == ["cameras", "incidents"]
+    # (derived_dirty: the marks of what loads touched, for the next build, written with them)
+    assert after["names"] == before["names"] == ["cameras", "derived_dirty", "incidents"]
     assert after["counts"] == before["counts"] == {"incidents": 6, "cameras": 3,
                                                    "scratch_derived": 0}
     assert after["cameras"] == ["C1", "C2", "C3"]

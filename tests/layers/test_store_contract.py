@@ -104,7 +104,8 @@ def test_layer_names_lists_written_layers(store: Store, tiny_world: dict[str, pd
                                           ) -> None:
     store.replace("cameras", tiny_world["cameras"])
     store.replace("mahallas", tiny_world["mahallas"].iloc[:0])
-    assert store.layer_names() == ["cameras", "mahallas"]
+    # the writes of base layers also leave their marks for `riskmap build` (etl.incremental)
+    assert store.layer_names() == ["cameras", "derived_dirty", "mahallas"]
     assert store.count("mahallas") == 0
 
 
@@ -226,7 +227,9 @@ def test_failed_transaction_changes_nothing(store: Store, tiny_world: dict[str, 
         raise RuntimeError("boom")
     for name, frame in before.items():
         assert_same(store.read(name), frame, name)
-    assert store.layer_names() == ["cameras", "mahallas"]
+    # the marks of the two committed writes (etl.incremental), none of the failed one
+    assert store.layer_names() == ["cameras", "derived_dirty", "mahallas"]
+    assert sorted(store.read("derived_dirty")["layer"]) == ["cameras", "mahallas"]
     assert store.count("incidents") == 0
 
 
@@ -244,7 +247,7 @@ def test_multi_layer_transaction_commits_together(store: Store,
     with store.transaction() as txn:
         for name, frame in tiny_world.items():
             (txn.append if name == "audit" else txn.replace)(name, frame)
-    assert store.layer_names() == sorted(tiny_world)
+    assert store.layer_names() == sorted([*tiny_world, "derived_dirty"])
     assert {n: store.count(n) for n in tiny_world} == {n: len(f) for n, f in tiny_world.items()}
 
 

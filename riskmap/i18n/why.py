@@ -1,0 +1,80 @@
+"""The mahalla status's reason ("why") in the reader's language.
+
+The store keeps the reason as ``geo/status.py`` writes it: one stable English text per row
+(``red: 7 incidents in 12 months, 3.5 per 1,000 (top 10%: >= 2.9); Gi* z=2.4 hot 95%``), the
+same in the embedded store and PostGIS, old rows and new (nothing migrated). Where it is shown
+(the red list's tooltips, the map's hover, the brief, the review pack) :func:`render_why` reads
+its figures back (:func:`riskmap.geo.status.why_parts`) and writes them out again in the
+current language with the locale's numbers. A text of another form is shown as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from riskmap.i18n import N_, current_language, format_decimal, format_number, gettext, ngettext
+from riskmap.i18n.names import display_name
+
+__all__ = ["render_why"]
+
+_GREEN = N_("{status}: no recorded crime in {months} months")
+_FULL = N_("{status}: {incidents} in {months} months, {rate}; Gi* z={z} {gi_class}")
+_RATE = N_("{rate} per 1,000")
+_RATE_TOP = N_("{rate} per 1,000 (top {top}%: ≥ {threshold})")
+_NO_RATE = N_("rate n/a (population unknown)")
+
+
+def _num(value: float) -> str:
+    return format_decimal(float(value), 1) if np.isfinite(value) else gettext("n/a")
+
+
+def render_why(why: Iterable[object]) -> list[str]:
+    """Each stored reason in the current language (``None`` in, ``""`` out; no language set:
+    the stored texts as they are, like every source text).
+
+    Examples
+    --------
+    >>> from riskmap.i18n import use_language
+    >>> stored = ["red: 7 incidents in 12 months, 1234.5 per 1,000 (top 10%: >= 2.9); "
+    ...           "Gi* z=2.4 hot 95%", "green: no recorded crime in 12 months", "other"]
+    >>> render_why(stored)[1:]
+    ['green: no recorded crime in 12 months', 'other']
+    >>> with use_language("en"):
+    ...     render_why(stored)[1]
+    'Green: no recorded crime in 12 months'
+    >>> with use_language("ru"):
+    ...     print(render_why(stored)[0].replace("\xa0", " "))  # Babel groups with a NBSP
+    Красный: 7 происшествий за 12 мес., 1 234,5 на 1 000 жителей (верхние 10%: ≥ 2,9); Gi* z=2,4 горячая точка 95%
+    """
+    from riskmap.geo.status import why_parts
+
+    texts = ["" if w is None or (isinstance(w, float) and np.isnan(w)) else str(w) for w in why]
+    if current_language() is None:
+        return texts
+    parts = why_parts(texts)
+    out: list[str] = []
+    for text, row in zip(texts, parts.itertuples(index=False), strict=True):
+        if not row.parsed:
+            out.append(text)
+            continue
+        status = display_name(row.status)
+        months = int(row.months)
+        if row.status == "green" and not np.isfinite(row.count):
+            out.append(gettext(_GREEN).format(status=status, months=months))
+            continue
+        if not np.isfinite(row.rate):
+            rate = gettext(_NO_RATE)
+        elif np.isfinite(row.top):
+            rate = gettext(_RATE_TOP).format(rate=_num(row.rate), top=f"{row.top:g}",
+                                             threshold=_num(row.threshold))
+        else:
+            rate = gettext(_RATE).format(rate=_num(row.rate))
+        n = int(row.count)
+        gi = display_name(row.gi_class)
+        out.append(gettext(_FULL).format(
+            status=status, incidents=ngettext("{n} incident", "{n} incidents", n).format(
+                n=format_number(n)),
+            months=months, rate=rate, z=_num(row.z), gi_class=gi[:1].lower() + gi[1:]))
+    return out

@@ -127,7 +127,8 @@ _MAP_OUT = _multi([("cmd-map", "figure"), ("cmd-summary", "children"),
 _PANEL_OUT = _multi([("cmd-panel-title", "children"), ("cmd-panel-meta", "children"),
                      ("cmd-trend", "figure"), ("cmd-cats-chart", "figure"),
                      ("cmd-status", "data"), ("cmd-cameras", "data"),
-                     ("cmd-brief-html", "disabled"), ("cmd-brief-csv", "disabled")])
+                     ("cmd-brief-html", "disabled"), ("cmd-brief-csv", "disabled"),
+                     ("cmd-focus-table", "data")])
 _INCIDENTS_OUT = _multi([("cmd-incidents", "data"), ("cmd-incidents", "page_count"),
                          ("cmd-incidents", "page_current")])
 _RED_OUT = _multi([("cmd-redlist", "data"), ("cmd-redlist", "tooltip_data"),
@@ -152,6 +153,8 @@ class PageState:
         self.viewport: dict[str, Any] = {"range": None}
         self.selected: str | None = None
         self.tab = "red"
+        self.focus: str | None = None  # the Focus dropdown: all incidents
+        self.version: Any = None  # the page's data version (the light poll's store)
 
     def controls(self) -> list[dict[str, Any]]:
         return [_inp("cmd-level", "value", self.level), _inp("cmd-metric", "value", self.metric),
@@ -159,7 +162,8 @@ class PageState:
                 _inp("cmd-district", "value", self.district),
                 _inp("cmd-months", "value", list(self.months)),
                 _inp("cmd-categories", "value", list(self.categories)),
-                _inp("cmd-layers", "value", list(self.layers))]
+                _inp("cmd-layers", "value", list(self.layers)),
+                _inp("cmd-focus", "value", self.focus)]
 
     def selected_input(self) -> dict[str, Any]:
         return _inp("cmd-selected", "data", self.selected, absent=self.selected is None)
@@ -168,7 +172,8 @@ class PageState:
         return {**_MAP_OUT, "inputs": [*self.controls(),
                                        _inp("cmd-viewport", "data", self.viewport),
                                        self.selected_input(),
-                                       _inp("cmd-redlist", "selected_row_ids", absent=True)],
+                                       _inp("cmd-redlist", "selected_row_ids", absent=True),
+                                       _inp("cmd-data-version", "data", self.version)],
                 "changedPropIds": changed}
 
     def panel_payload(self, changed: list[str]) -> dict[str, Any]:
@@ -184,7 +189,9 @@ class PageState:
     def red_payload(self, changed: list[str]) -> dict[str, Any]:
         return {**_RED_OUT, "inputs": [_inp("cmd-region", "value", self.region),
                                        _inp("cmd-district", "value", self.district),
-                                       _inp("cmd-months", "value", list(self.months))],
+                                       _inp("cmd-months", "value", list(self.months)),
+                                       _inp("cmd-focus", "value", self.focus),
+                                       _inp("cmd-data-version", "data", self.version)],
                 "changedPropIds": changed}
 
     def eval_payload(self) -> dict[str, Any]:
@@ -207,7 +214,8 @@ class PageState:
     def click_payload(mahalla_id: str, x: float, y: float) -> dict[str, Any]:
         click = {"points": [{"curveNumber": 1, "pointNumber": 0, "pointIndex": 0,
                              "x": x, "y": y, "customdata": mahalla_id}]}
-        return {**_CLICK_OUT, "inputs": [_inp("cmd-map", "clickData", click)],
+        return {**_CLICK_OUT, "inputs": [_inp("cmd-map", "clickData", click),
+                                         _inp("cmd-click-point", "data", absent=True)],
                 "changedPropIds": ["cmd-map.clickData"]}
 
 
@@ -353,7 +361,9 @@ class Commander(HttpUser):
             self.metrics = [o["value"] for o in props.get("cmd-metric", {}).get("options", [])
                             if isinstance(o, dict)] or ["count"]
             self.months_max = int(props.get("cmd-months", {}).get("max", 0) or 0)
+            self.version = props.get("cmd-data-version", {}).get("data")
         self.state = PageState(self.months_max)
+        self.state.version = getattr(self, "version", None)
         # the renderer's initial callbacks, fired together
         changed = ["cmd-selected.data"]
         out = self._burst([("map", self.state.map_payload(changed)),

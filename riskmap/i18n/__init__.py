@@ -227,7 +227,12 @@ def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str
 
 
 def _locale(lang: str | None) -> Locale:
-    return Locale.parse(lang or current_language() or "en")
+    return _parsed_locale(lang or current_language() or "en")
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_locale(name: str) -> Locale:
+    return Locale.parse(name)
 
 
 def format_number(value: float | int, lang: str | None = None) -> str:

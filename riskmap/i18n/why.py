@@ -48,11 +48,29 @@ def render_why(why: Iterable[object]) -> list[str]:
     ...     print(render_why(stored)[0].replace("\xa0", " "))  # Babel groups with a NBSP
     Красный: 7 происшествий за 12 мес., 1 234,5 на 1 000 жителей (верхние 10%: ≥ 2,9); Gi* z=2,4 горячая точка 95%
     """
+    texts = ["" if w is None or (isinstance(w, float) and np.isnan(w)) else str(w) for w in why]
+    lang = current_language()
+    if lang is None:
+        return texts
+    # the same reasons come back on every redraw (one per mahalla and month): each is
+    # rendered once per language (Babel's number formatting is slow: ~40 ms a map otherwise)
+    cache = _RENDERED.setdefault(lang, {})
+    missing = list(dict.fromkeys(t for t in texts if t not in cache))
+    if missing:
+        if len(cache) + len(missing) > _CACHE_SIZE:
+            cache.clear()
+        cache.update(zip(missing, _render(missing), strict=True))
+    return [cache[t] for t in texts]
+
+
+#: rendered reasons per language (bounded: cleared when full)
+_RENDERED: dict[str, dict[str, str]] = {}
+_CACHE_SIZE = 100_000
+
+
+def _render(texts: list[str]) -> list[str]:
     from riskmap.geo.status import why_parts
 
-    texts = ["" if w is None or (isinstance(w, float) and np.isnan(w)) else str(w) for w in why]
-    if current_language() is None:
-        return texts
     parts = why_parts(texts)
     out: list[str] = []
     for text, row in zip(texts, parts.itertuples(index=False), strict=True):

@@ -23,8 +23,14 @@ def search_field() -> html.Div:
     """The "Find a mahalla" box: type a name in any script, pick one to open and zoom to it."""
     return field(_("Find a mahalla"), dcc.Dropdown(
         id=_IDS.SEARCH, options=[], value=None, clearable=True, searchable=True,
-        placeholder=_("Name in Latin, Cyrillic or Russian"), search_order="original",
+        placeholder=_("Name in Latin, Cyrillic or Russian"), **_KEEP_ORDER,
         labels={"no_options_found": _("No mahalla of your area has that name")}))
+
+
+#: the server ranks the matches: the dropdown keeps that order (``search_order``, Dash 4.1+;
+#: an older Dash sorts them itself, which still finds the same names)
+_KEEP_ORDER = ({"search_order": "original"}
+               if "search_order" in dcc.Dropdown().available_properties else {})
 
 
 def with_search(panel: html.Section) -> html.Section:

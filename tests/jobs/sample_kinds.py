@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,16 @@ def finish(params: Mapping[str, Any], progress: Any) -> dict[str, Any]:
         time.sleep(float(params.get("pause", 0.5)))
     rows = len(progress.access.read("mahallas", purpose="test"))
     return {"sum": sum(params.get("values", [])), "mahallas": rows, "owner": progress.owner,
-            "nan": float("nan"), "nice": os.nice(0)}
+            "nan": float("nan"), "nice": os.nice(0), "autogroup": _autogroup_nice()}
+
+
+def _autogroup_nice() -> int | None:
+    """The nice value of this process's scheduling group (None without sched_autogroup)."""
+    try:
+        text = Path("/proc/self/autogroup").read_text(encoding="ascii")  # ".../7 nice 10"
+    except OSError:
+        return None
+    return int(text.split()[-1])
 
 
 def hog(params: Mapping[str, Any], progress: Any) -> None:

@@ -71,6 +71,8 @@ def test_a_job_finishes_with_its_result_progress_and_audit(world_store: Any) -> 
     got = result(store, job_id)
     # the child ran at a lower CPU priority than the worker: pages get the CPU first
     assert got.pop("nice") >= min(19, os.nice(0) + NICENESS)
+    group = got.pop("autogroup")  # and its session's scheduling group, where there is one
+    assert group is None or group >= NICENESS
     assert got == {"sum": 6, "mahallas": 4, "owner": "ali", "nan": None}
     submitted = _audit(store, "job_submit")
     finished = _audit(store, "job_finish")

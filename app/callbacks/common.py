@@ -21,6 +21,18 @@ function(search) {
     if (lang && !new URLSearchParams(search).has("lang")) {
         search += (search ? "&" : "?") + "lang=" + encodeURIComponent(lang);
     }
+    if (!window.__riskmapPopWatch) {  // Back / Forward: the popped URL is the view now
+        window.__riskmapPopWatch = true;
+        window.addEventListener("popstate", function () {
+            window.__riskmapPopped = {t: Date.now(), search: window.location.search};
+        });
+    }
+    const popped = window.__riskmapPopped;
+    if (popped && Date.now() - popped.t < 3000 && search !== popped.search) {
+        // an answer to a request sent before Back / Forward: writing it would replace the
+        // popped view (and a push would drop the entries Forward goes to)
+        return window.dash_clientside.no_update;
+    }
     const first = window.__riskmapViewPath !== loc.pathname;
     window.__riskmapViewPath = loc.pathname;
     if (loc.search !== search) {

@@ -40,12 +40,16 @@ class BuildResult:
 
 
 def build_all(store: Any, settings: Any, *, progress: bool = False,
-              only: tuple[str, ...] | None = None, full: bool = False) -> BuildResult:
+              only: tuple[str, ...] | None = None, full: bool = False,
+              client: Any = None) -> BuildResult:
     """Run the build steps, each on its own; a failure is recorded and the next step runs.
 
     The steps recompute only what the writes since the last build touched (see
     :mod:`etl.incremental`); ``full`` recomputes everything. When every step of a build of all
     steps succeeded, the marks it read are deleted (a load meanwhile leaves its own).
+
+    ``client``: a Dask client (:func:`etl.scaleout.cluster`) on whose workers the hotspot
+    step counts incidents month by month; the results are the same.
     """
     from riskmap.etl import incremental
 
@@ -60,7 +64,7 @@ def build_all(store: Any, settings: Any, *, progress: bool = False,
         try:
             if short == "hotspots":
                 summary = incremental.build_hotspots(store, settings, touched, full=full,
-                                                     progress=progress)
+                                                     progress=progress, client=client)
             elif short == "coverage":
                 summary = incremental.build_coverage(store, settings, touched, full=full,
                                                      progress=progress)

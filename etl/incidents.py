@@ -120,7 +120,13 @@ class _LazyGazetteer:
         """:meth:`Gazetteer.with_aliases`, applied when the gazetteer is first used."""
         return _LazyGazetteer(lambda: self._get().with_aliases(aliases))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its recipe (e.g. to Dask workers): each builds it on first use."""
+        return _LazyGazetteer, (self._build,)
+
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in self.__slots__:  # copy/pickle probes, not yet set
+            raise AttributeError(name)
         return getattr(self._get(), name)
 
 

@@ -203,12 +203,18 @@ def read_incidents_in_months(store: Any, codes: np.ndarray,
 
 
 def refresh_cube(cube: dict[str, pd.DataFrame], store: Any,
-                 codes: np.ndarray) -> dict[str, pd.DataFrame]:
-    """``cube`` with the rows of months ``codes`` counted again from the store."""
+                 codes: np.ndarray, client: Any = None) -> dict[str, pd.DataFrame]:
+    """``cube`` with the rows of months ``codes`` counted again from the store (on the Dask
+    ``client``'s workers when given, see :mod:`etl.scaleout`)."""
     codes = np.unique(np.asarray(codes, dtype=np.int32))
     if not codes.size:
         return cube
-    fresh = cube_frames(read_incidents_in_months(store, codes))
+    if client is not None:
+        from riskmap.etl.scaleout import cube_on
+
+        fresh = cube_on(client, store, codes)
+    else:
+        fresh = cube_frames(read_incidents_in_months(store, codes))
     out = {}
     for name, frame in cube.items():
         keep = ~np.isin(month_codes(pd.to_datetime(frame["month"], utc=True)), codes)
@@ -434,8 +440,11 @@ def _sorted_history(hist: pd.DataFrame, mahallas: gpd.GeoDataFrame) -> pd.DataFr
 
 
 def build_hotspots(store: Any, settings: Any, touched: Touched, *, full: bool = False,
-                   progress: bool = False) -> dict[str, Any]:
+                   progress: bool = False, client: Any = None) -> dict[str, Any]:
     """The ``hotspots`` step, recomputing only what the touched months change.
+
+    With a Dask ``client``, the cube and the KDE surface are counted on its workers, a run of
+    months per task (:mod:`etl.scaleout`); the results are the same.
 
     Returns
     -------
@@ -466,11 +475,15 @@ def build_hotspots(store: Any, settings: Any, touched: Touched, *, full: bool = 
     write: dict[str, pd.DataFrame] = {}
     units: pd.DataFrame | None = None
     with progress_bar(desc="hotspots", unit="steps", total=3, enabled=progress) as bar:
-        if full:
+        if full and client is not None:
+            from riskmap.etl.scaleout import cube_on
+
+            cube = cube_on(client, store)
+        elif full:
             cube = cube_frames(store.read("incidents", columns=_INCIDENT_COLUMNS))
         elif touched.months.size:
             assert cube is not None
-            cube = refresh_cube(cube, store, touched.months)
+            cube = refresh_cube(cube, store, touched.months, client)
         assert cube is not None
         cube_changed = full or bool(touched.months.size)
         bar.update(1)
@@ -501,16 +514,23 @@ def build_hotspots(store: Any, settings: Any, touched: Touched, *, full: bool = 
                 write.update(window_layers(cube, mahallas, start=start, end=end,
                                            resolutions=tuple(params["resolutions"]),
                                            months=months, fdr=params["fdr"], rule=rule))
-                points = read_incidents_in_months(
-                    store, np.arange(w0, w1), columns=["h3", "occurred_at", "category",
-                                                       "geometry"])
                 bounds = None
                 if len(mahallas):
                     x0, y0, x1, y1 = (float(v) for v in mahallas.total_bounds)
                     bounds = (x0, y0, x1, y1)
-                surface = kde(points, bandwidth_m=params["bandwidth_m"],
-                              cell_m=params["cell_m"], start=start, end=end, bounds=bounds)
-                del points
+                if client is not None and bounds is not None:
+                    from riskmap.etl.scaleout import kde_on
+
+                    surface = kde_on(client, store, np.arange(w0, w1), bounds=bounds,
+                                     bandwidth_m=params["bandwidth_m"],
+                                     cell_m=params["cell_m"], start=start, end=end)
+                else:
+                    points = read_incidents_in_months(
+                        store, np.arange(w0, w1), columns=["h3", "occurred_at", "category",
+                                                           "geometry"])
+                    surface = kde(points, bandwidth_m=params["bandwidth_m"],
+                                  cell_m=params["cell_m"], start=start, end=end, bounds=bounds)
+                    del points
                 write["kde_surface"] = kde_row(surface, bandwidth_m=params["bandwidth_m"],
                                                cell_m=float(surface.transform.a), start=start,
                                                end=end)

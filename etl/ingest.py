@@ -38,9 +38,21 @@ from riskmap.layers.builtin import INCIDENTS
 from riskmap.layers.spec import PRECISIONS
 from riskmap.layers.store import Store
 
-__all__ = ["ADDRESS_FIELDS", "IngestReport", "alias_key", "check_place_aliases",
-           "ingest_incidents", "ingest_place_aliases", "load_context", "regeocode_addresses",
-           "regeocode_quarantined", "stored_place_aliases"]
+__all__ = [
+    "ADDRESS_FIELDS",
+    "IngestReport",
+    "PreparedIncidents",
+    "alias_key",
+    "check_place_aliases",
+    "commit_incidents",
+    "ingest_incidents",
+    "ingest_place_aliases",
+    "load_context",
+    "prepare_incidents",
+    "regeocode_addresses",
+    "regeocode_quarantined",
+    "stored_place_aliases",
+]
 
 #: the location fields of an incident row the gazetteer reads (kept for district-precision rows)
 ADDRESS_FIELDS = ("address", "mahalla", "district", "region")
@@ -206,11 +218,44 @@ def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
                       mapping: Mapping[str, str] | None, chunk_rows: int,
                       progress: bool, crs: Any, sheet: str | None,
                       defaults: Mapping[str, str] | None) -> IngestReport:
+    prepared = prepare_incidents(path, ctx, mapping=mapping, chunk_rows=chunk_rows,
+                                 progress=progress, crs=crs, sheet=sheet, defaults=defaults)
+    return commit_incidents(prepared, store, ctx)
+
+
+@dataclass
+class PreparedIncidents:
+    """An incident file read, validated and geocoded, not yet compared with the store.
+
+    ``rows`` and ``raw`` are :func:`etl.incidents.finalize`'s rows and the file's raw cells
+    (both aligned); ``report`` holds what reading found (input rows, fixes, sheets, warnings).
+    """
+
+    path: Path
+    rows: pd.DataFrame
+    raw: pd.DataFrame
+    report: IngestReport
+    started: float
+
+
+def prepare_incidents(path: str | Path, ctx: IncidentContext, *,
+                      mapping: Mapping[str, str] | None = None, chunk_rows: int = 250_000,
+                      progress: bool = False, crs: Any = None, sheet: str | None = None,
+                      defaults: Mapping[str, str] | None = None) -> PreparedIncidents:
+    """Read, validate and geocode an incident file without the store (a Dask task of
+    ``riskmap ingest --workers``, see :mod:`etl.scaleout`); :func:`commit_incidents` loads it.
+
+    Raises
+    ------
+    InputFileError
+        As :func:`ingest_incidents`.
+    """
     import time
 
     t0 = time.perf_counter()
     path = Path(path)
     source = path.name
+    crs = parse_crs(crs)
     report = IngestReport(layer="incidents", file=str(path))
     results = []
     with progress_bar(desc=f"ingest {source}", unit="rows", enabled=progress) as bar:
@@ -240,7 +285,17 @@ def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
     if "_sheet" in raw_all.columns:
         counts = raw_all["_sheet"].astype(object).value_counts(sort=False)
         report.by_sheet = {str(k): int(v) for k, v in counts.items()}
+    return PreparedIncidents(path, rows, raw_all, report, t0)
 
+
+def commit_incidents(prepared: PreparedIncidents, store: Store,
+                     ctx: IncidentContext) -> IngestReport:
+    """Load a :func:`prepare_incidents` result into ``store`` in one transaction: new and changed
+    rows upserted, repeats counted as duplicates, bad rows quarantined; the report completed."""
+    import time
+
+    rows, raw_all, report = prepared.rows, prepared.raw, prepared.report
+    source = prepared.path.name
     bad = rows["reason"].notna().to_numpy(dtype=bool)
     in_file_dup = rows["dup_in_file"].to_numpy(dtype=bool) & ~bad
     good = ~bad & ~in_file_dup
@@ -308,7 +363,7 @@ def _ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
             txn.upsert("quarantine", quarantine)
         if resolved:
             txn.delete("quarantine", resolved)
-    report.seconds = round(time.perf_counter() - t0, 3)
+    report.seconds = round(time.perf_counter() - prepared.started, 3)
     return report
 
 

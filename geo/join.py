@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,7 @@ class PolygonIndex:
 
     def __init__(self, polygons: np.ndarray, *, chunk: int = 100_000,
                  threads: int | None = None) -> None:
+        self._args = (chunk, threads)
         self.polygons = np.asarray(polygons, dtype=object)
         self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         shapely.prepare(self.polygons)
@@ -79,6 +81,10 @@ class PolygonIndex:
         self._crs = metric_crs_for(tuple(bounds))
         self._to_metric = pyproj.Transformer.from_crs(4326, self._crs, always_xy=True)
 
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its polygons (e.g. to Dask workers); the trees are made again there."""
+        return _polygon_index, (self.polygons, *self._args)
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index of the polygon containing each point, or -1 (NaN coordinates give -1).
 
@@ -181,3 +187,7 @@ class PolygonIndex:
     def _metric_coords(self, coords: np.ndarray) -> np.ndarray:
         x, y = self._to_metric.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
+
+
+def _polygon_index(polygons: np.ndarray, chunk: int, threads: int | None) -> PolygonIndex:
+    return PolygonIndex(polygons, chunk=chunk, threads=threads)

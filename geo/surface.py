@@ -16,7 +16,18 @@ from rasterio.transform import Affine
 from riskmap.geo.join import utm_epsg
 from riskmap.geo.points import xy
 
-__all__ = ["Surface", "grid_transform", "kde_surface", "sample_surface", "utm_crs", "zonal_mean"]
+__all__ = [
+    "Grid",
+    "Surface",
+    "bin_points",
+    "grid_transform",
+    "kde_grid",
+    "kde_surface",
+    "sample_surface",
+    "smooth_counts",
+    "utm_crs",
+    "zonal_mean",
+]
 
 MAX_CELLS = 40_000_000
 
@@ -111,17 +122,52 @@ def kde_surface(
     ValueError
         If bandwidth or cell size is not positive, or the grid would exceed 40 M cells.
     """
-    if bandwidth_m <= 0 or cell_size_m <= 0:
-        raise ValueError(
-            f"bandwidth_m and cell_size_m must be > 0, got {bandwidth_m} and {cell_size_m}"
-        )
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     wts = np.ones(lon.shape) if weights is None else np.asarray(weights, dtype=float)
     ok = np.isfinite(lon) & np.isfinite(lat) & np.isfinite(wts)
     crs = crs or utm_crs(lon[ok] if bounds is None else (bounds[0] + bounds[2]) / 2)
-    x, y = _project(lon[ok], lat[ok], crs)
-    wts = wts[ok]
+    if bounds is None and not ok.any():
+        _check_sizes(bandwidth_m, cell_size_m)
+        return Surface(np.zeros((1, 1), np.float32), grid_transform(0, 0, cell_size_m), crs)
+    grid = kde_grid(bounds, lon=lon[ok], lat=lat[ok], bandwidth_m=bandwidth_m,
+                    cell_size_m=cell_size_m, crs=crs, pad_bandwidths=pad_bandwidths)
+    counts = bin_points(grid, lon[ok], lat[ok], wts[ok])
+    return smooth_counts(grid, counts.reshape(grid.nrow, grid.ncol), bandwidth_m)
+
+
+class Grid(NamedTuple):
+    """A KDE grid: upper-left corner ``(x0, y1)`` and ``cell`` size in ``crs`` metres."""
+
+    x0: float
+    y1: float
+    cell: float
+    nrow: int
+    ncol: int
+    crs: str
+
+
+def _check_sizes(bandwidth_m: float, cell_size_m: float) -> None:
+    if bandwidth_m <= 0 or cell_size_m <= 0:
+        raise ValueError(
+            f"bandwidth_m and cell_size_m must be > 0, got {bandwidth_m} and {cell_size_m}"
+        )
+
+
+def kde_grid(bounds: tuple[float, float, float, float] | None, *, lon: np.ndarray | None = None,
+             lat: np.ndarray | None = None, bandwidth_m: float, cell_size_m: float,
+             crs: str, pad_bandwidths: float = 3.0) -> Grid:
+    """The grid :func:`kde_surface` uses: ``bounds`` (lon/lat), else the points' extent, padded.
+
+    A fixed grid (from ``bounds``) lets points be binned in parts, e.g. a month each on other
+    machines, and the parts' counts summed before one :func:`smooth_counts`.
+
+    Raises
+    ------
+    ValueError
+        If bandwidth or cell size is not positive, or the grid would exceed 40 M cells.
+    """
+    _check_sizes(bandwidth_m, cell_size_m)
     if bounds is not None:
         bx, by = _project(
             np.array([bounds[0], bounds[2], bounds[0], bounds[2]]),
@@ -129,10 +175,9 @@ def kde_surface(
             crs,
         )
         x0, x1, y0, y1 = bx.min(), bx.max(), by.min(), by.max()
-    elif x.size:
-        x0, x1, y0, y1 = x.min(), x.max(), y.min(), y.max()
     else:
-        return Surface(np.zeros((1, 1), np.float32), grid_transform(0, 0, cell_size_m), crs)
+        x, y = _project(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), crs)
+        x0, x1, y0, y1 = x.min(), x.max(), y.min(), y.max()
     pad = pad_bandwidths * bandwidth_m
     x0 = np.floor((x0 - pad) / cell_size_m) * cell_size_m
     y1 = np.ceil((y1 + pad) / cell_size_m) * cell_size_m
@@ -142,16 +187,31 @@ def kde_surface(
         raise ValueError(
             f"grid of {nrow} x {ncol} cells exceeds {MAX_CELLS}; raise cell_size_m ({cell_size_m})"
         )
-    col = np.floor((x - x0) / cell_size_m).astype(np.int64)
-    row = np.floor((y1 - y) / cell_size_m).astype(np.int64)
-    inside = (col >= 0) & (col < ncol) & (row >= 0) & (row < nrow)
-    grid = np.bincount(
-        row[inside] * ncol + col[inside], weights=wts[inside], minlength=nrow * ncol
-    ).reshape(nrow, ncol)
-    sigma = bandwidth_m / cell_size_m
-    smooth = ndimage.gaussian_filter(grid, sigma=sigma, mode="constant", truncate=4.0)
-    cell_km2 = (cell_size_m / 1000.0) ** 2
-    return Surface((smooth / cell_km2).astype(np.float32), grid_transform(x0, y1, cell_size_m), crs)
+    return Grid(float(x0), float(y1), float(cell_size_m), nrow, ncol, crs)
+
+
+def bin_points(grid: Grid, lon: np.ndarray, lat: np.ndarray,
+               weights: np.ndarray | None = None) -> np.ndarray:
+    """Weighted point counts per cell of ``grid`` (flat, row-major; points outside dropped)."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    wts = np.ones(lon.shape) if weights is None else np.asarray(weights, dtype=float)
+    x, y = _project(lon, lat, grid.crs)
+    col = np.floor((x - grid.x0) / grid.cell).astype(np.int64)
+    row = np.floor((grid.y1 - y) / grid.cell).astype(np.int64)
+    inside = (col >= 0) & (col < grid.ncol) & (row >= 0) & (row < grid.nrow)
+    return np.bincount(row[inside] * grid.ncol + col[inside], weights=wts[inside],
+                       minlength=grid.nrow * grid.ncol)
+
+
+def smooth_counts(grid: Grid, counts: np.ndarray, bandwidth_m: float) -> Surface:
+    """The density surface (per km²) of binned ``counts`` (``nrow x ncol``): a Gaussian filter."""
+    sigma = bandwidth_m / grid.cell
+    smooth = ndimage.gaussian_filter(np.asarray(counts, dtype=float), sigma=sigma,
+                                     mode="constant", truncate=4.0)
+    cell_km2 = (grid.cell / 1000.0) ** 2
+    return Surface((smooth / cell_km2).astype(np.float32),
+                   grid_transform(grid.x0, grid.y1, grid.cell), grid.crs)
 
 
 def sample_surface(surface: Surface, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

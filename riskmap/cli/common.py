@@ -23,9 +23,9 @@ from riskmap.errors import RiskmapError
 from riskmap.settings import Settings, load_settings
 
 __all__ = ["DATE", "EXIT_EXPECTED", "EXIT_UNEXPECTED", "CommandError", "as_command_error",
-           "audited", "check_window", "clean_errors", "describe_expected", "echo_json", "expected_exit", "fail_cleanly",
-           "log_file",
-           "open_from", "safe_url", "settings_from", "store_option", "write_text_atomic"]
+           "audited", "check_window", "clean_errors", "dask_client", "describe_expected",
+           "echo_json", "expected_exit", "fail_cleanly", "log_file", "open_from", "safe_url",
+           "scaleout_options", "settings_from", "store_option", "write_text_atomic"]
 
 
 def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,6 +34,34 @@ def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--store", "store_url", default=None, metavar="PATH|URL",
         help="Store: a directory (embedded GeoParquet, default ./riskmap-data) or a "
              "postgresql+psycopg:// URL (PostGIS). Env: RISKMAP_STORE.")(func)
+
+
+def scaleout_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers N`` / ``--scheduler ADDR``: run the heavy part on Dask (:mod:`etl.scaleout`)."""
+    func = click.option(
+        "--scheduler", default=None, metavar="tcp://HOST:PORT",
+        help="Run on this Dask scheduler's workers (they must reach the same store: the same "
+             "PostGIS URL, or the same directory on a shared file system).")(func)
+    return click.option(
+        "--workers", type=click.IntRange(min=1, max=256), default=None, metavar="N",
+        help="Run on a local Dask cluster of N worker processes.")(func)
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """:func:`etl.scaleout.cluster`, its failures to start as clear command errors."""
+    from riskmap.etl.scaleout import cluster
+
+    if workers and scheduler:
+        raise click.UsageError("give --workers (a local cluster) or --scheduler, not both")
+    stack = contextlib.ExitStack()
+    try:
+        client = stack.enter_context(cluster(workers, scheduler))
+    except (OSError, TimeoutError) as exc:
+        raise click.ClickException(f"cannot start or reach the Dask cluster "
+                                   f"({scheduler or f'{workers} local workers'}): {exc}") from exc
+    with stack:
+        yield client
 
 
 def settings_from(store_url: str | None, **overrides: Any) -> Settings:

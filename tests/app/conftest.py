@@ -148,6 +148,21 @@ def dash_server(world_store: Store) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(autouse=True)
+def _blank_page_first(request: pytest.FixtureRequest) -> None:
+    """A browser test starts on a blank page with an empty console.
+
+    The browser is shared by the session: the page an earlier test left open keeps its timers
+    (the commanders' data poll), and once that test's server has stopped, their requests fail
+    with ERR_CONNECTION_REFUSED/RESET. Leaving that page first, then reading the console
+    empty, keeps those failures out of the next test's console check.
+    """
+    if "browser" in request.fixturenames:
+        driver = request.getfixturevalue("browser")
+        driver.get("about:blank")
+        driver.get_log("browser")
+
+
 def wait_until(driver: Any, predicate: Any, timeout: float = 40) -> Any:
     """Poll ``predicate(driver)`` every 0.1 s until it is truthy; return its value."""
     from selenium.webdriver.support.ui import WebDriverWait

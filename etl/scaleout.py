@@ -72,8 +72,10 @@ def cluster(workers: int | None = None, scheduler: str | None = None,
         return
     if workers is None or workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
+    # on loopback, and no dashboard: its HTTP server would take port 8787 (or warn and move)
     with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR,
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                      scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR,
                       memory_limit=memory_limit) as local, Client(local) as client:
         yield client
 

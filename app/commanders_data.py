@@ -209,6 +209,10 @@ def data_for(model: AppModel) -> CommandersData:
         return got
 
 
+#: callback answers kept per scope and data generation (:meth:`CommandersData.answer`)
+ANSWERS_KEPT = 24
+
+
 class CommandersData:
     """Cached queries of the commanders' page over an :class:`AppModel`.
 
@@ -229,6 +233,8 @@ class CommandersData:
         self._key_locks: dict[Any, threading.Lock] = {}
         self._cache: dict[Any, Any] = {}
         self._lru: OrderedDict[Any, Any] = OrderedDict()
+        self._answers: OrderedDict[Any, Any] = OrderedDict()
+        self._answer_locks: dict[Any, threading.Lock] = {}
 
     # ---- small helpers ------------------------------------------------------------------
     def _cached(self, key: Any, build: Any) -> Any:
@@ -250,6 +256,35 @@ class CommandersData:
             self._lru.move_to_end(key)
             while len(self._lru) > size:
                 self._lru.popitem(last=False)
+
+    def answer(self, key: Any, build: Any, size: int = ANSWERS_KEPT) -> Any:
+        """A callback's whole answer for ``key``, built once and shared (the last ``size``).
+
+        The users of one scope open the same default view (and autosize to the same viewport):
+        when fifty of them log in at once, one draws the map and the others wait for it
+        instead of drawing it again. ``key`` must hold everything the answer depends on
+        besides this scope and data generation (the view, viewport, language, ...); the
+        answer must not be changed by the caller. Each caller still audits its own view.
+        """
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+            lock = self._answer_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._answers:
+                    return self._answers[key]
+            try:
+                got = build()
+                with self._lock:
+                    self._answers[key] = got
+                    while len(self._answers) > size:
+                        self._answers.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._answer_locks.pop(key, None)
+        return got
 
     def warm(self, view: CommandersView, resolutions: tuple[int, ...] = (7, 8, 9)) -> None:
         """Prepare the H3 caches of the view's area (cells, shapes, contiguity) in the background.

@@ -13,6 +13,7 @@ from typing import Any
 
 import dash
 import numpy as np
+import orjson
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, ctx, html
@@ -51,7 +52,15 @@ from riskmap.app.figures_commanders import (
 from riskmap.app.focus import focus_exact, focus_label
 from riskmap.app.map_labels import add_map_labels
 from riskmap.app.pages.commanders import EVAL_POLL
-from riskmap.i18n import N_, format_decimal, format_number, human_date, ngettext, translate
+from riskmap.i18n import (
+    N_,
+    current_language,
+    format_decimal,
+    format_number,
+    human_date,
+    ngettext,
+    translate,
+)
 from riskmap.i18n import gettext as _
 from riskmap.i18n.names import display_name
 from riskmap.i18n.why import render_why
@@ -270,6 +279,22 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
     return fig, _("{incidents} in {what}, {when}").format(
         incidents=ngettext("{n} incident", "{n} incidents", total).format(n=format_number(total)),
         what=what, when=when) + focus
+
+
+def map_answer(data: CommandersData, view: CommandersView, viewport: Any,
+               highlight: list[str]) -> tuple[dict[str, Any], str]:
+    """:func:`render_map`, shared by the requests of this scope with the same view, viewport,
+    highlight and language (:meth:`CommandersData.answer`); a viewport or highlight list that
+    is not plain, small JSON is drawn for the request alone."""
+    try:
+        port = orjson.dumps(viewport, option=orjson.OPT_SORT_KEYS)
+        marked = tuple(str(v) for v in highlight)
+    except (TypeError, orjson.JSONEncodeError):
+        port, marked = None, ()
+    if port is None or len(port) > 2048 or len(marked) > 64:
+        return render_map(data, view, viewport, highlight)
+    key = ("map", view, port, marked, current_language(), focus_exact())
+    return data.answer(key, lambda: render_map(data, view, viewport, highlight))
 
 
 def _gi_text(units: pd.DataFrame) -> list[str]:
@@ -602,7 +627,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
             # zoom of the area before (the map's uirevision changes with it, so plotly
             # autoranges to it too)
             viewport = None
-        fig, summary = render_map(data, view, viewport, list(red_ids or ()))
+        fig, summary = map_answer(data, view, viewport, list(red_ids or ()))
         # a zoom or pan is not a new view, nor is new data
         if ctx.triggered_id not in (_IDS.VIEWPORT, _IDS.DATA_VERSION):
             model.audit_view(PAGE, view.to_params())

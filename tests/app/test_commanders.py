@@ -495,3 +495,65 @@ def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
     _wait(browser, lambda d: "Play" in _text(d, "cmd-play"))
     clean_console(browser)
     assert json.loads(json.dumps(_query(browser)))["start"][0].startswith("2025-0")
+
+
+# ---------------------------------------------------------------------------- shared answers
+
+
+def test_an_answer_is_built_once_for_concurrent_requests(world_store: Any) -> None:
+    import threading
+    import time
+
+    data = CommandersData(AppModel(DataAccess(world_store, user="test", audit=False)))
+    builds: list[int] = []
+    gate = threading.Event()
+
+    def build() -> dict[str, int]:
+        builds.append(1)
+        gate.wait(5)
+        return {"n": len(builds)}
+
+    got: list[Any] = []
+    threads = [threading.Thread(target=lambda: got.append(data.answer("k", build)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # all eight are waiting on the first one's build
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert len(builds) == 1 and len(got) == 8 and all(g is got[0] for g in got)
+    # a failed build is not kept: the next caller builds again
+    with pytest.raises(ZeroDivisionError):
+        data.answer("bad", lambda: 1 // 0)
+    assert data.answer("bad", lambda: "fine") == "fine"
+    # bounded: the oldest answers go
+    for i in range(commanders_data.ANSWERS_KEPT + 5):
+        data.answer(("many", i), lambda i=i: i)
+    assert len(data._answers) == commanders_data.ANSWERS_KEPT
+    assert not data._answer_locks
+
+
+def test_map_answers_follow_the_view_viewport_and_language(data: CommandersData) -> None:
+    from riskmap.app.callbacks.commanders import map_answer
+    from riskmap.i18n import use_language
+
+    view = CommandersView(level="h3")
+    wide = {"range": None}
+    with use_language("en"):
+        first, text = map_answer(data, view, wide, [])
+        again, _ = map_answer(data, view, wide, [])
+        assert again is first  # shared
+        assert map_answer(data, view, {"range": [67.84, 67.87, 40.12, 40.15]}, [])[0] \
+            is not first
+        assert map_answer(data, CommandersView(level="mahalla"), wide, [])[0] is not first
+        fresh, fresh_text = render_map(data, view, wide, [])
+        assert json.dumps(fresh, sort_keys=True, default=str) == json.dumps(
+            first, sort_keys=True, default=str) and fresh_text == text
+    with use_language("ru"):
+        ru, ru_text = map_answer(data, view, wide, [])
+    assert ru is not first and ru_text != text
+    # a viewport that is not plain JSON is drawn for the request alone, never kept
+    kept = len(data._answers)
+    map_answer(data, view, {"range": None, "odd": {1, 2}}, [])
+    assert len(data._answers) == kept

@@ -234,8 +234,9 @@ def test_ingest_and_export_keep_every_row(store, store_url, tmp_path, data, fmt)
     body = frame.drop(columns="_row")
     if fmt == "parquet":
         _parquet_safe(body).to_parquet(path, index=False)
-    else:
-        body.to_csv(path, index=False)
+    else:  # as spreadsheets write it: CRLF, so a cell holding a bare CR is quoted (pandas'
+        # default "\n" leaves it bare, and no reader can tell that CR from a row's end)
+        body.to_csv(path, index=False, lineterminator="\r\n")
     before = store.count("incidents")
     report = ingest_incidents(path, store, ctx)
     assert report.input_rows == len(frame)

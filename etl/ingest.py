@@ -210,7 +210,7 @@ def ingest_incidents(path: str | Path, store: Store, ctx: IncidentContext, *,
     """
     with _gc_paused():
         return _ingest_incidents(path, store, ctx, mapping=mapping, chunk_rows=chunk_rows,
-                                 progress=progress, crs=parse_crs(crs), sheet=sheet,
+                                 progress=progress, crs=crs, sheet=sheet,
                                  defaults=defaults)
 
 

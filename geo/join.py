@@ -81,10 +81,10 @@ class PolygonIndex:
         self._crs = metric_crs_for(tuple(bounds))
         self._to_metric = pyproj.Transformer.from_crs(4326, self._crs, always_xy=True)
 
-
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its polygons (e.g. to Dask workers); the trees are made again there."""
         return _polygon_index, (self.polygons, *self._args)
+
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index of the polygon containing each point, or -1 (NaN coordinates give -1).
 

@@ -130,9 +130,10 @@ def kde_surface(
     if bounds is None and not ok.any():
         _check_sizes(bandwidth_m, cell_size_m)
         return Surface(np.zeros((1, 1), np.float32), grid_transform(0, 0, cell_size_m), crs)
-    grid = kde_grid(bounds, lon=lon[ok], lat=lat[ok], bandwidth_m=bandwidth_m,
-                    cell_size_m=cell_size_m, crs=crs, pad_bandwidths=pad_bandwidths)
-    counts = bin_points(grid, lon[ok], lat[ok], wts[ok])
+    x, y = _project(lon[ok], lat[ok], crs)  # once: for the extent and for the bins
+    grid = kde_grid(bounds, xy=(x, y), bandwidth_m=bandwidth_m, cell_size_m=cell_size_m,
+                    crs=crs, pad_bandwidths=pad_bandwidths)
+    counts = _bin_xy(grid, x, y, wts[ok])
     return smooth_counts(grid, counts.reshape(grid.nrow, grid.ncol), bandwidth_m)
 
 
@@ -154,10 +155,11 @@ def _check_sizes(bandwidth_m: float, cell_size_m: float) -> None:
         )
 
 
-def kde_grid(bounds: tuple[float, float, float, float] | None, *, lon: np.ndarray | None = None,
-             lat: np.ndarray | None = None, bandwidth_m: float, cell_size_m: float,
-             crs: str, pad_bandwidths: float = 3.0) -> Grid:
-    """The grid :func:`kde_surface` uses: ``bounds`` (lon/lat), else the points' extent, padded.
+def kde_grid(bounds: tuple[float, float, float, float] | None, *,
+             xy: tuple[np.ndarray, np.ndarray] | None = None, bandwidth_m: float,
+             cell_size_m: float, crs: str, pad_bandwidths: float = 3.0) -> Grid:
+    """The grid :func:`kde_surface` uses: ``bounds`` (lon/lat), else the extent of the points
+    ``xy`` (already in ``crs``), padded.
 
     A fixed grid (from ``bounds``) lets points be binned in parts, e.g. a month each on other
     machines, and the parts' counts summed before one :func:`smooth_counts`.
@@ -176,8 +178,8 @@ def kde_grid(bounds: tuple[float, float, float, float] | None, *, lon: np.ndarra
         )
         x0, x1, y0, y1 = bx.min(), bx.max(), by.min(), by.max()
     else:
-        x, y = _project(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), crs)
-        x0, x1, y0, y1 = x.min(), x.max(), y.min(), y.max()
+        assert xy is not None, "kde_grid needs bounds or points"
+        x0, x1, y0, y1 = xy[0].min(), xy[0].max(), xy[1].min(), xy[1].max()
     pad = pad_bandwidths * bandwidth_m
     x0 = np.floor((x0 - pad) / cell_size_m) * cell_size_m
     y1 = np.ceil((y1 + pad) / cell_size_m) * cell_size_m
@@ -194,9 +196,12 @@ def bin_points(grid: Grid, lon: np.ndarray, lat: np.ndarray,
                weights: np.ndarray | None = None) -> np.ndarray:
     """Weighted point counts per cell of ``grid`` (flat, row-major; points outside dropped)."""
     lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    wts = np.ones(lon.shape) if weights is None else np.asarray(weights, dtype=float)
-    x, y = _project(lon, lat, grid.crs)
+    x, y = _project(lon, np.asarray(lat, dtype=float), grid.crs)
+    return _bin_xy(grid, x, y, np.ones(lon.shape) if weights is None
+                   else np.asarray(weights, dtype=float))
+
+
+def _bin_xy(grid: Grid, x: np.ndarray, y: np.ndarray, wts: np.ndarray) -> np.ndarray:
     col = np.floor((x - grid.x0) / grid.cell).astype(np.int64)
     row = np.floor((grid.y1 - y) / grid.cell).astype(np.int64)
     inside = (col >= 0) & (col < grid.ncol) & (row >= 0) & (row < grid.nrow)

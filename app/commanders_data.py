@@ -41,6 +41,14 @@ from riskmap.app.urlstate import (
     parse_window,
     search_string,
 )
+from riskmap.geo.basemap import (
+    PLACE_KINDS,
+    RIVER_KINDS,
+    WATER_KINDS,
+    BaseMap,
+    base_map,
+    group_outlines,
+)
 from riskmap.geo.focus import FOCUS_FIELDS, focus_bits, group_mask
 from riskmap.geo.hotspots import (
     benjamini_hochberg,
@@ -213,6 +221,34 @@ def data_for(model: AppModel) -> CommandersData:
 ANSWERS_KEPT = 24
 
 
+#: infrastructure kinds the base map draws
+BASE_KINDS = sorted(WATER_KINDS | RIVER_KINDS | PLACE_KINDS | {"road"})
+#: the base map's lines are simplified to this many degrees (about 50 m)
+BASE_TOLERANCE = 0.0005
+_POPULATION_KEYS = ("population", "pop_max", "pop_est", "pop", "aholi", "население")
+
+
+def _population(attrs: object) -> float:
+    """A place's population from its other properties (JSON; NaN when it has none)."""
+    if not isinstance(attrs, str) or not attrs:
+        return float("nan")
+    try:
+        got = json.loads(attrs)
+    except ValueError:
+        return float("nan")
+    if not isinstance(got, dict):
+        return float("nan")
+    lower = {str(k).lower(): v for k, v in got.items()}
+    for key in _POPULATION_KEYS:
+        try:
+            value = float(lower[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if np.isfinite(value):
+            return value
+    return float("nan")
+
+
 class CommandersData:
     """Cached queries of the commanders' page over an :class:`AppModel`.
 
@@ -314,7 +350,7 @@ class CommandersData:
                 return access.read(name, columns=columns, purpose="app")
             except PermissionError:  # not region-scoped (e.g. the KDE): computed live instead
                 return False
-        got = self._cached(("layer", name), read)
+        got = self._cached(("layer", name, tuple(columns) if columns else None), read)
         return None if got is False else got
 
     def months(self) -> list[date]:
@@ -722,16 +758,65 @@ class CommandersData:
                                        "district", "region", "geometry"])
 
     def infrastructure(self) -> gpd.GeoDataFrame | None:
-        """The infrastructure layer without roads and power lines."""
+        """The infrastructure layer's sites: without roads and power lines, and without what
+        the base map draws (water, rivers, towns: :data:`BASE_KINDS`)."""
         def build() -> Any:
             layer = self._layer("infrastructure", ["feature_id", "kind", "name", "mahalla_id",
                                                    "district", "region", "geometry"])
             if layer is None:
                 return False
-            keep = ~layer["kind"].isin(["road", "power_line"]).to_numpy(dtype=bool)
+            kind = layer["kind"].astype(object).fillna("").astype(str).str.lower()
+            keep = ~kind.isin(["power_line", *BASE_KINDS]).to_numpy(dtype=bool)
             return layer[keep].reset_index(drop=True)
         got = self._cached("infra", build)
         return None if got is False else got
+
+    def _base_sources(self) -> tuple[tuple[pd.Series, pd.Series], Any]:
+        """District and region outlines of the mahallas in scope, and the infrastructure
+        features the base map draws (``False``: no such layer); once per data version."""
+        def outlines() -> Any:
+            m = self.model.mahallas
+            geoms = m.geometry.to_numpy()
+            return (group_outlines(geoms, m["district"].astype(object).to_numpy(),
+                                   tolerance=BASE_TOLERANCE),
+                    group_outlines(geoms, m["region"].astype(object).to_numpy(),
+                                   tolerance=BASE_TOLERANCE))
+
+        def features() -> Any:
+            layer = self._layer("infrastructure", ["kind", "name", "road_class", "attrs",
+                                                   "geometry"])
+            if layer is None:
+                return False
+            kind = layer["kind"].astype(object).fillna("").astype(str).str.lower()
+            keep = kind.isin(BASE_KINDS).to_numpy(dtype=bool)
+            frame = layer[keep].reset_index(drop=True)
+            frame["population"] = [_population(a) for a in frame["attrs"].astype(object)]
+            return frame.drop(columns=["attrs"])
+
+        return (self._cached("outlines", outlines), self._cached("base_features", features))
+
+    def base_layer(self, view: CommandersView) -> BaseMap:
+        """The base map of the view's area (:func:`geo.basemap.base_map`), cached per area.
+
+        District and region outlines are dissolved from the mahallas in scope once per data
+        version; water, rivers, roads and named places come from the infrastructure layer
+        (read through DataAccess, so a scoped user sees the features of their regions).
+        """
+        return self.base_layer_of(("view", *self._area(view)), self.area_bounds(view))
+
+    def base_layer_of(self, key: Any, area: tuple[float, float, float, float] | None) -> BaseMap:
+        """The base map of the lon/lat bounds ``area`` (and a tenth around it), cached under
+        ``key`` (which must be bounded by the data: an area name the data knows)."""
+        def build() -> BaseMap:
+            outlines, features = self._base_sources()
+            districts, regions = outlines
+            box = None
+            if area is not None:
+                pad = max(area[2] - area[0], area[3] - area[1]) * 0.1
+                box = (area[0] - pad, area[1] - pad, area[2] + pad, area[3] + pad)
+            return base_map(None if features is False else features, districts=districts,
+                            regions=regions, box=box, focus=area, tolerance=BASE_TOLERANCE)
+        return self._cached(("base_layer", key), build)
 
     # ---- KDE ----------------------------------------------------------------------------
     def kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:

@@ -22,7 +22,7 @@ import geopandas as gpd
 import shapely
 
 from riskmap.geo.points import xy
-from riskmap.i18n import format_decimal, format_number
+from riskmap.i18n import N_, format_decimal, format_number
 from riskmap.i18n import gettext as _
 
 __all__ = [
@@ -47,7 +47,7 @@ PALETTE = ("#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#8
 #: fill of mahallas without incidents
 ZERO_COLOUR = "#eeeeec"
 #: name of the mahalla-boundary base trace
-BASE_NAME = "Mahalla boundaries"
+BASE_NAME = N_("Mahalla boundaries")
 #: above this many units the invisible hover markers are WebGL (thousands of SVG nodes are slow)
 GL_HOVER_MIN = 5_000
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif"
@@ -255,7 +255,7 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
         fig.add_trace(go.Scatter(
             x=bx.astype(np.float32), y=by.astype(np.float32), mode="lines",
             line={"color": "rgba(40,40,40,0.55)", "width": 1},
-            name=BASE_NAME, hoverinfo="skip", meta={"kind": "base"}, legendrank=1000))
+            name=_(BASE_NAME), hoverinfo="skip", meta={"kind": "base"}, legendrank=1000))
     if len(units):
         fig.add_trace(_hover_trace(units, hover, meta_kind))
     lat0 = _mid_lat(fig)

@@ -25,6 +25,7 @@ import geopandas as gpd
 import shapely
 
 from riskmap.app.figures import (
+    BASE_NAME,
     PALETTE,
     ZERO_COLOUR,
     HoverField,
@@ -64,11 +65,11 @@ __all__ = [
 
 #: map metrics and their legend titles
 METRICS = {
-    "count": "Incidents",
-    "rate": "Incidents per 1,000 residents",
-    "gi_class": "Gi* hot / cold spot",
-    "trend": "Emerging hot spot trend",
-    "status": "Mahalla status",
+    "count": N_("Incidents"),
+    "rate": N_("Incidents per 1,000 residents"),
+    "gi_class": N_("Gi* hot / cold spot"),
+    "trend": N_("Emerging hot spot trend"),
+    "status": N_("Mahalla status"),
 }
 #: fixed colours of the categorical metrics (Gi* classes, status, emerging-trend classes)
 CATEGORICAL_COLOURS: dict[str, str] = {
@@ -383,16 +384,16 @@ def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverFie
     if base is not None and n_base:
         data.append({"type": "scatter", "x": base.x, "y": base.y, "mode": "lines",
                      "line": {"color": "rgba(40,40,40,0.5)", "width": 0.8},
-                     "name": "Mahalla boundaries", "hoverinfo": "skip",
+                     "name": _(BASE_NAME), "hoverinfo": "skip",
                      "meta": {"kind": "base"}, "legendrank": 1000})
     if highlight is not None and len(highlight.start):
         data.append({"type": "scatter", "x": highlight.x, "y": highlight.y, "mode": "lines",
-                     "line": {"color": "#111", "width": 3}, "name": "Selected",
+                     "line": {"color": "#111", "width": 3}, "name": _("Selected"),
                      "hoverinfo": "skip", "legendrank": 1001,
                      "meta": {"kind": "highlight", "n": len(highlight.start)}})
     if len(units):
         data.append(_hover_trace(units, hover, kind, key))
-    return {"data": data, "layout": _map_layout(data, title or METRICS[metric], uirevision)}
+    return {"data": data, "layout": _map_layout(data, title or _(METRICS[metric]), uirevision)}
 
 
 def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str,
@@ -528,7 +529,7 @@ def trend_chart(months: pd.DatetimeIndex, counts: np.ndarray, *,
     """
     bar = {"type": "bar", "x": [m.strftime("%Y-%m") for m in months],
            "y": np.asarray(counts).tolist(), "marker": {"color": "#bd0026"},
-           "name": "Incidents", "meta": {"kind": "trend"},
+           "name": _("Incidents"), "meta": {"kind": "trend"},
            "hovertemplate": "%{x}: %{y:,d}<extra></extra>"}
     return {"data": [bar], "layout": small_layout(title, "Incidents per month")}
 

@@ -22,6 +22,9 @@ from riskmap.app.figures import (
     plot_text,
     polygon_xy,
 )
+from riskmap.app.figures_basemap import LEGEND as BASE_LEGEND
+from riskmap.app.figures_basemap import base_traces
+from riskmap.geo.basemap import BaseMap
 from riskmap.geo.h3index import cell_polygons
 from riskmap.geo.points import xy
 from riskmap.i18n import format_number, format_percent, gettext, ngettext
@@ -71,7 +74,7 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
              plan_coverage: gpd.GeoSeries, *, value: str = "risk", value_label: str = "Risk",
              uirevision: str = "planner", accepted: gpd.GeoDataFrame | None = None,
              accepted_coverage: gpd.GeoSeries | None = None,
-             legend: bool = True) -> go.Figure:
+             legend: bool = True, base_map: BaseMap | None = None) -> go.Figure:
     """Map of a plan: risk cells and three camera layers, each with its coverage polygons and
     its own legend entries: existing cameras, accepted (planned) cameras, proposed cameras.
 
@@ -94,6 +97,9 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
         their coverage polygons (None: no such layer).
     legend
         Show the legend (off for the small maps of a comparison).
+    base_map
+        Boundaries, water, roads and named places drawn over the mahallas and under the risk
+        (:meth:`~riskmap.app.commanders_data.CommandersData.base_layer_of`; None: none).
 
     Returns
     -------
@@ -105,10 +111,13 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
     if len(area) == 0:
         return empty_figure(gettext("No mahallas in this area"))
     fig = go.Figure()
-    base = _fill_trace(area.geometry.to_numpy(), BASE_NAME, "rgba(250,250,248,1)", "#9a9a96",
+    base = _fill_trace(area.geometry.to_numpy(), gettext(BASE_NAME), "rgba(250,250,248,1)", "#9a9a96",
                        "base", rank=1000)
     if base is not None:
         fig.add_trace(base)
+    under, over = base_traces(base_map) if base_map is not None else ([], [])
+    for trace in under:
+        fig.add_trace(trace)
     values = cells[value].to_numpy(float) if len(cells) else np.empty(0)
     risky = cells[values > 0] if len(cells) else cells
     if len(risky):
@@ -172,7 +181,11 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
                            "%{customdata[2]}, range %{customdata[3]:.0f} m<br>risk gained "
                            "%{customdata[4]:.2f}<br>site %{customdata[5]}<extra></extra>")),
             meta={"kind": "proposed"}, legendrank=1, legendgroup="proposed"))
+    for trace in over:
+        fig.add_trace(trace)
     _map_layout(fig, area, uirevision)
+    if under:
+        fig.update_layout(legend2=BASE_LEGEND)
     if not legend:
         fig.update_layout(showlegend=False)
     return fig

@@ -7,6 +7,8 @@ view; more than :data:`MAX_IN_VIEW` and the map shows district names instead (on
 district, at its largest mahalla's label point); otherwise mahalla names in priority order
 (the open mahalla, then red, then by incidents), at most one per cell of a
 :data:`GRID_COLS` x :data:`GRID_ROWS` grid over the view, so they never pile up (at most 60).
+With district names come the base map's named places: cities first, then district names,
+then towns and villages in the cells left free; with mahalla names they are hidden.
 Names come from user data: they are HTML-escaped before plotly sees them.
 """
 
@@ -25,7 +27,7 @@ import shapely
 from riskmap.i18n import gettext as _
 
 __all__ = ["GRID_COLS", "GRID_ROWS", "LABELS_JS", "MAX_IN_VIEW", "TINY_SHARE", "add_map_labels",
-           "district_points", "label_order", "pick_labels", "tiny_red"]
+           "district_points", "label_cells", "label_order", "pick_labels", "tiny_red"]
 
 #: more mahallas than this in view: district names instead of mahalla names
 MAX_IN_VIEW = 150
@@ -72,7 +74,7 @@ def label_order(status: np.ndarray, count: np.ndarray, *, first: np.ndarray | No
 
 def pick_labels(x: np.ndarray, y: np.ndarray, view: tuple[float, float, float, float], *,
                 max_in_view: int = MAX_IN_VIEW, cols: int = GRID_COLS,
-                rows: int = GRID_ROWS) -> np.ndarray | None:
+                rows: int = GRID_ROWS, taken: np.ndarray | None = None) -> np.ndarray | None:
     """Which labels to draw: indices into ``x``/``y`` (given in priority order).
 
     Parameters
@@ -83,6 +85,8 @@ def pick_labels(x: np.ndarray, y: np.ndarray, view: tuple[float, float, float, f
         ``(x0, x1, y0, y1)``: the ranges shown (either order).
     max_in_view
         More points than this in view: ``None`` (too many: show districts instead).
+    taken
+        Grid cells already labelled (:func:`label_cells` of other labels): left empty.
 
     Returns
     -------
@@ -105,11 +109,30 @@ def pick_labels(x: np.ndarray, y: np.ndarray, view: tuple[float, float, float, f
     inside = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
     if len(inside) > max_in_view:
         return None
-    w, h = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
-    cx = np.minimum(((x[inside] - x0) / w * cols).astype(np.int64), cols - 1)
-    cy = np.minimum(((y[inside] - y0) / h * rows).astype(np.int64), rows - 1)
-    _, first = np.unique(cy * cols + cx, return_index=True)
+    cell = label_cells(x[inside], y[inside], view, cols=cols, rows=rows)
+    if taken is not None and len(taken):
+        free = ~np.isin(cell, taken)
+        inside, cell = inside[free], cell[free]
+    _, first = np.unique(cell, return_index=True)
     return inside[np.sort(first)]
+
+
+def label_cells(x: np.ndarray, y: np.ndarray, view: tuple[float, float, float, float], *,
+                cols: int = GRID_COLS, rows: int = GRID_ROWS) -> np.ndarray:
+    """The grid cell (``row * cols + col``) of each point in view (see :func:`pick_labels`).
+
+    Examples
+    --------
+    >>> label_cells(np.array([0.05, 0.95]), np.array([0.05, 0.95]), (0, 1, 0, 1)).tolist()
+    [0, 59]
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x0, x1 = sorted(view[:2])
+    y0, y1 = sorted(view[2:])
+    w, h = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
+    cx = np.minimum(((x - x0) / w * cols).astype(np.int64), cols - 1)
+    cy = np.minimum(((y - y0) / h * rows).astype(np.int64), rows - 1)
+    return cy * cols + cx
 
 
 def district_points(district: np.ndarray, area: np.ndarray, x: np.ndarray,
@@ -202,8 +225,7 @@ def add_map_labels(fig: dict[str, Any], data: Any, view: Any,
     dnames = np.array([html.escape(str(d)) for d in dist["district"]], dtype=object)
     shown = rng if rng else [area[0], area[2], area[1], area[3]]
     picked = pick_labels(x, y, tuple(shown))
-    dpick = (pick_labels(dist["x"].to_numpy(), dist["y"].to_numpy(), tuple(shown),
-                         max_in_view=10**9) if picked is None else np.empty(0, np.int64))
+    dpick = _district_and_place_labels(fig, dist, tuple(shown), zoomed_out=picked is None)
     picked = np.empty(0, np.int64) if picked is None else picked
     meta = {"kind": "labels", "max_in_view": MAX_IN_VIEW, "cols": GRID_COLS, "rows": GRID_ROWS,
             "cx": _round(x), "cy": _round(y), "ct": names.tolist(),
@@ -232,6 +254,42 @@ def add_map_labels(fig: dict[str, Any], data: Any, view: Any,
     return fig
 
 
+def _district_and_place_labels(fig: dict[str, Any], dist: pd.DataFrame,
+                               shown: tuple[float, float, float, float], *,
+                               zoomed_out: bool) -> np.ndarray:
+    """District names and the base map's named places (the ``base-place`` trace) when zoomed
+    out; neither while mahalla names show. The major places (cities) claim their grid cells
+    first, then the district names, then the other places the cells left free. Returns the
+    district labels picked; sets the places trace to those picked and keeps all of them in
+    its ``meta`` for the browser's pick (:data:`LABELS_JS`)."""
+    none = np.empty(0, np.int64)
+    trace = next((t for t in fig["data"] if (t.get("meta") or {}).get("kind") == "base-place"),
+                 None)
+    if trace is not None and "pt" not in trace["meta"]:
+        trace["meta"].update(px=_round(np.asarray(trace["x"], dtype=float)),
+                             py=_round(np.asarray(trace["y"], dtype=float)),
+                             pt=list(trace["text"]))
+    if not zoomed_out:
+        if trace is not None:
+            trace["x"], trace["y"], trace["text"] = [], [], []
+        return none
+    dx, dy = dist["x"].to_numpy(dtype=float), dist["y"].to_numpy(dtype=float)
+    if trace is None:
+        return pick_labels(dx, dy, shown, max_in_view=10**9)
+    meta = trace["meta"]
+    px, py = np.array(meta["px"], dtype=float), np.array(meta["py"], dtype=float)
+    nm = int(meta.get("major", 0))
+    first = pick_labels(px[:nm], py[:nm], shown, max_in_view=10**9)
+    taken = label_cells(px[first], py[first], shown)
+    dpick = pick_labels(dx, dy, shown, max_in_view=10**9, taken=taken)
+    taken = np.concatenate([taken, label_cells(dx[dpick], dy[dpick], shown)])
+    rest = nm + pick_labels(px[nm:], py[nm:], shown, max_in_view=10**9, taken=taken)
+    got = np.concatenate([first, rest]).astype(np.int64)
+    trace["x"], trace["y"] = _round(px[got]), _round(py[got])
+    trace["text"] = [meta["pt"][i] for i in got.tolist()]
+    return dpick
+
+
 #: the clientside callback (inputs: the map's figure and the reported ranges): binds, once per
 #: map, a handler that picks the labels again (the rule of :func:`pick_labels`) after every
 #: plot and relayout, and restyles the two label traces only when their text changes
@@ -239,7 +297,7 @@ LABELS_JS = """
 function(_figure, _range) {
     const gd = document.querySelector("#MAP_ID .js-plotly-plot");
     if (!gd || !window.Plotly) { return window.dash_clientside.no_update; }
-    const pick = function(xs, ys, v, limit, cols, rows) {
+    const pick = function(xs, ys, v, limit, cols, rows, taken) {
         const x0 = Math.min(v[0], v[1]), x1 = Math.max(v[0], v[1]);
         const y0 = Math.min(v[2], v[3]), y1 = Math.max(v[2], v[3]);
         const w = Math.max(x1 - x0, 1e-12), h = Math.max(y1 - y0, 1e-12);
@@ -251,7 +309,7 @@ function(_figure, _range) {
             }
         }
         if (inside.length > limit) { return null; }
-        const seen = new Set(), out = [];
+        const seen = taken || new Set(), out = [];
         for (const i of inside) {
             const cx = Math.min(Math.floor((xs[i] - x0) / w * cols), cols - 1);
             const cy = Math.min(Math.floor((ys[i] - y0) / h * rows), rows - 1);
@@ -265,22 +323,44 @@ function(_figure, _range) {
         if (!gd.data || !full || !full.xaxis || !full.yaxis) { return; }
         const li = gd.data.findIndex(t => t.meta && t.meta.kind === "labels");
         const di = gd.data.findIndex(t => t.meta && t.meta.kind === "district-labels");
+        const pi = gd.data.findIndex(t => t.meta && t.meta.kind === "base-place");
         if (li < 0 || di < 0) { return; }
-        const m = gd.data[li].meta;
+        const m = gd.data[li].meta, pm = pi >= 0 ? gd.data[pi].meta : null;
         const v = [...full.xaxis.range, ...full.yaxis.range];
         let got = pick(m.cx, m.cy, v, m.max_in_view, m.cols, m.rows);
-        let dgot = [];
-        if (got === null) {
+        let dgot = [], pgot = [];
+        if (got === null) {  // zoomed out: cities, district names, then the other places
             got = [];
-            dgot = pick(m.dx, m.dy, v, Infinity, m.cols, m.rows);
+            const taken = new Set();
+            if (pm && pm.pt) {
+                const nm = pm.major || 0;
+                pgot = pick(pm.px.slice(0, nm), pm.py.slice(0, nm), v, Infinity, m.cols,
+                            m.rows, taken);
+            }
+            dgot = pick(m.dx, m.dy, v, Infinity, m.cols, m.rows, taken);
+            if (pm && pm.pt) {
+                const nm = pm.major || 0;
+                const rest = pick(pm.px.slice(nm), pm.py.slice(nm), v, Infinity, m.cols,
+                                  m.rows, taken);
+                pgot = pgot.concat(rest.map(i => i + nm));
+            }
         }
         const text = got.map(i => m.ct[i]), dtext = dgot.map(i => m.dt[i]);
+        const ptext = pm && pm.pt ? pgot.map(i => pm.pt[i]) : [];
         const same = (a, b) => a.length === (b || []).length && a.every((t, k) => t === b[k]);
-        if (same(text, gd.data[li].text) && same(dtext, gd.data[di].text)) { return; }
-        window.Plotly.restyle(gd, {
-            x: [got.map(i => m.cx[i]), dgot.map(i => m.dx[i])],
-            y: [got.map(i => m.cy[i]), dgot.map(i => m.dy[i])],
-            text: [text, dtext]}, [li, di]);
+        if (same(text, gd.data[li].text) && same(dtext, gd.data[di].text)
+            && (pi < 0 || same(ptext, gd.data[pi].text))) { return; }
+        const upd = {x: [got.map(i => m.cx[i]), dgot.map(i => m.dx[i])],
+                     y: [got.map(i => m.cy[i]), dgot.map(i => m.dy[i])],
+                     text: [text, dtext]};
+        const idx = [li, di];
+        if (pi >= 0 && pm && pm.pt) {
+            upd.x.push(pgot.map(i => pm.px[i]));
+            upd.y.push(pgot.map(i => pm.py[i]));
+            upd.text.push(ptext);
+            idx.push(pi);
+        }
+        window.Plotly.restyle(gd, upd, idx);
     };
     if (gd.on && gd._ev && gd.__riskmapEvents !== gd._ev) {  // once per plotly emitter
         gd.__riskmapEvents = gd._ev;

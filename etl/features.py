@@ -66,7 +66,15 @@ INFRA_KIND_ALIASES = {
     "zone": "tourist_zone", "tourism zone": "tourist_zone", "recreation": "tourist_zone",
     "power": "power_line", "powerline": "power_line", "lep": "power_line",
     "lake": "water", "reservoir": "water", "pond": "water", "suv ombori": "water",
-    "озеро": "water", "водохранилище": "water",
+    "озеро": "water", "водохранилище": "water", "alkaline lake": "water", "ko'l": "water",
+    "ko‘l": "water", "ko’l": "water",
+    "daryo": "river", "река": "river", "kanal": "canal", "канал": "canal",
+    # named places of the base map (Natural Earth's FEATURECLA, OSM's place=*, local words)
+    "populated place": "settlement", "admin 0 capital": "city", "admin 1 capital": "city",
+    "admin 1 region capital": "city", "admin 0 region capital": "city",
+    "hamlet": "village", "shahar": "city", "shaharcha": "town", "qishloq": "village",
+    "город": "city", "посёлок": "town", "поселок": "town", "село": "village",
+    "кишлак": "village",
 }
 
 

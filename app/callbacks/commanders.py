@@ -37,6 +37,7 @@ from riskmap.app.commanders_data import (
 )
 from riskmap.app.data import AppModel
 from riskmap.app.figures import HoverField, blank_figure, empty_figure
+from riskmap.app.figures_basemap import add_base
 from riskmap.app.figures_commanders import (
     METRICS,
     category_chart,
@@ -244,7 +245,8 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         fig = metric_map(units, metric, hover=_H3_HOVER, key="h3_hex",
                          rings=data.cell_rings(res).take(units["pos"].to_numpy()),
                          base=data.base_rings(view), highlight=hl, kind="h3",
-                         title=f"{METRICS[metric]} (H3 res {res})", uirevision=uirev)
+                         title=_("{metric} (H3 res {res})").format(
+                             metric=_(METRICS[metric]), res=res), uirevision=uirev)
         # the summary counts what is in view (drawn cells reach past it, for panning)
         counts = units["count"].to_numpy(dtype=np.int64)
         if rng:  # cells that show at least in part
@@ -270,6 +272,7 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         total = int(units["count"].sum())
         what = ngettext("{n} mahalla", "{n} mahallas", len(units)).format(
             n=format_number(len(units)))
+    add_base(fig, data.base_layer(view))  # boundaries, water, roads, places: orientation
     _add_layers(fig, data, view)
     add_map_labels(fig, data, view, rng)  # names by zoom, small red mahallas marked
     data.warm(view)
@@ -330,10 +333,10 @@ def _add_layers(fig: dict[str, Any], data: CommandersData, view: CommandersView)
                 "showlegend": True, "legendrank": 999, "meta": {"kind": "kde-legend"}})
     if "cameras" in view.layers:
         _add_points(fig, data.cameras(), view, ["camera_id", "type", "status", "range_m"],
-                    name="Cameras", kind="cameras", colour="#1f4e9c", symbol="diamond")
+                    name=_("Cameras"), kind="cameras", colour="#1f4e9c", symbol="diamond")
     if "infrastructure" in view.layers:
         _add_points(fig, data.infrastructure(), view, ["name", "kind"], blank_missing=True,
-                    name="Infrastructure", kind="infrastructure", colour="#2a7f62",
+                    name=_("Infrastructure"), kind="infrastructure", colour="#2a7f62",
                     symbol="square", size=6)
 
 

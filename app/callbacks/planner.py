@@ -29,9 +29,11 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
 import geopandas as gpd
+import shapely
 
 from riskmap.app import ids
 from riskmap.app.auth import current_access
+from riskmap.app.commanders_data import data_for
 from riskmap.app.data import AppModel
 from riskmap.app.figures import empty_figure
 from riskmap.app.figures_planner import (
@@ -48,6 +50,7 @@ from riskmap.app.urlstate import encode_params
 from riskmap.csvsafe import to_csv
 from riskmap.errors import RiskmapError
 from riskmap.etl.planning import PlanResult, near_area, plan_table, select_area
+from riskmap.geo.basemap import BaseMap
 from riskmap.i18n import gettext as _
 from riskmap.i18n.names import column_header
 from riskmap.jobs import JobNotFound, JobRefused, JobStatus, cancel, list_jobs, status
@@ -213,17 +216,29 @@ def coverage_view(model: AppModel, area: str | None, access: Any = None
     fig = plan_map(chosen, pd.DataFrame(gaps), layers.existing, layers.existing_coverage,
                    layers.existing.iloc[:0], gpd.GeoSeries([], crs=4326), value="gap",
                    value_label=_("Gap"), uirevision=str(area), accepted=layers.accepted,
-                   accepted_coverage=layers.accepted_coverage)
+                   accepted_coverage=layers.accepted_coverage,
+                   base_map=base_map_of(model, chosen))
     return fig, coverage_summary_text(figures), layers.baseline()
 
 
-def _result_map(res: PlanResult, uirevision: str) -> tuple[go.Figure, str]:
+def base_map_of(model: AppModel, area: gpd.GeoDataFrame) -> BaseMap | None:
+    """The base map around the mahallas ``area`` (the scope's, cached per area's bounds)."""
+    if not len(area):
+        return None
+    bounds = tuple(round(float(v), 6) for v in shapely.total_bounds(area.geometry.to_numpy()))
+    if not all(np.isfinite(bounds)):
+        return None
+    return data_for(model).base_layer_of(("bounds", bounds), bounds)  # type: ignore[arg-type]
+
+
+def _result_map(model: AppModel, res: PlanResult, uirevision: str) -> tuple[go.Figure, str]:
     """The map of a plan with the accepted cameras as they are now, and the baseline line."""
     layers = camera_layers(current_access(), res.area, existing=res.existing,
                            existing_coverage=res.existing_coverage)
     fig = plan_map(res.area, res.cells, layers.existing, layers.existing_coverage, res.plan,
                    res.plan_coverage, uirevision=uirevision, accepted=layers.accepted,
-                   accepted_coverage=layers.accepted_coverage)
+                   accepted_coverage=layers.accepted_coverage,
+                   base_map=base_map_of(model, res.area))
     now = camera_layers(current_access(), res.area)
     return fig, now.baseline()
 
@@ -480,7 +495,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
         except (RiskmapError, JobNotFound) as exc:
             return (*_IDLE, None, no_update, no_update, f"Cannot show the plan: {exc}",
                     *keep[:5], *same)
-        fig, baseline = _result_map(res, str(area))
+        fig, baseline = _result_map(model, res, str(area))
         none = len(res.plan) == 0
         plans = saved_plans(model, current_access())
         options = saved_plan_options(plans)
@@ -556,7 +571,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
         text = (f"Accepted {n} camera{'s' if n != 1 else ''} into planned cameras "
                 f"(plan {plan_id}).")
         try:  # redraw: the accepted layer and the baseline of the next plan now hold them
-            fig, baseline = _result_map(_user_plan(model, job_id), str(area))
+            fig, baseline = _result_map(model, _user_plan(model, job_id), str(area))
         except (RiskmapError, JobNotFound):
             return text, True, no_update, no_update
         return text, True, fig, baseline

@@ -121,7 +121,7 @@ def layout(**query: Any) -> html.Div:
             field(_("Show"), dcc.RadioItems(id=_IDS.LEVEL, options=_translated(_LEVELS),
                                             value=view.level, className="radio-list")),
             field(_("Colour by"), dcc.Dropdown(
-                id=_IDS.METRIC, options=[{"label": v, "value": k} for k, v in METRICS.items()],
+                id=_IDS.METRIC, options=[{"label": _(v), "value": k} for k, v in METRICS.items()],
                 value=view.metric, clearable=False)),
             *area_fields(model, _IDS.REGION, _IDS.DISTRICT, view.region, view.district),
             field(_("Months"), html.Div([

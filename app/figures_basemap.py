@@ -1,0 +1,92 @@
+"""The base map as plotly traces: water, rivers, roads, district and region outlines under the
+risk layers, named places on top (:mod:`riskmap.geo.basemap` computes what they hold).
+
+Shared by the commanders' map and the camera planner's; names come from user data and are
+HTML-escaped here.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+
+from riskmap.geo.basemap import BaseMap
+from riskmap.i18n import gettext as _
+
+__all__ = ["LEGEND", "add_base", "base_traces"]
+
+#: width (px) of each road class on the base map; classes not named here get ``"other"``'s
+_ROAD_WIDTH = {"motorway": 2.2, "trunk": 2.0, "primary": 1.6, "secondary": 1.2,
+               "tertiary": 0.9, "other": 0.6}
+_WATER = "#4a7fb5"
+
+
+def base_traces(base: BaseMap) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Plotly traces of the base map: ``(under, over)``.
+
+    ``under`` goes right above the filled classes (water, rivers, roads, district and region
+    outlines: they show through nothing, so the fills must not hide them); ``over`` goes on
+    top of everything (named places). Names come from user data: they are HTML-escaped.
+    Every trace has ``meta.kind == "base-<what>"``; none takes part in tooltips or clicks.
+    """
+    under: list[dict[str, Any]] = []
+
+    def lines(xy: tuple[np.ndarray, np.ndarray], name: str, what: str, style: dict[str, Any],
+              *, legend: bool = True, **extra: Any) -> None:
+        if len(xy[0]):
+            under.append({"type": "scatter", "x": xy[0], "y": xy[1], "mode": "lines",
+                          "line": style, "name": name, "hoverinfo": "skip",
+                          "showlegend": legend, "legend": "legend2",
+                          "legendgroup": f"base-{what}",
+                          "legendrank": 1100 + len(under), "meta": {"kind": f"base-{what}"},
+                          **extra})
+
+    lines(base.water, _("Water"), "water", {"color": _WATER, "width": 0.6},
+          fill="toself", fillcolor="rgba(120,170,220,0.85)")
+    lines(base.rivers, _("Rivers and canals"), "river", {"color": _WATER, "width": 1.3})
+    for i, (cls, xy) in enumerate(base.roads.items()):
+        width = _ROAD_WIDTH.get(cls, _ROAD_WIDTH["other"])
+        lines(xy, _("Roads"), "road", {"color": "rgba(95,70,50,0.8)", "width": width},
+              legend=i == 0)
+    lines(base.districts, _("District boundaries"), "district",
+          {"color": "#3a3a3a", "width": 1.4})
+    lines(base.regions, _("Region boundaries"), "region", {"color": "#111", "width": 2.6})
+    over: list[dict[str, Any]] = []
+    if len(base.places):
+        names = [html.escape(str(n)) for n in base.places["name"]]
+        over.append({"type": "scatter", "x": base.places["x"].to_numpy(dtype=np.float32),
+                     "y": base.places["y"].to_numpy(dtype=np.float32),
+                     "mode": "markers+text", "text": names, "textposition": "top right",
+                     "textfont": {"size": 11, "color": "#1d1d1d"},
+                     "marker": {"size": 6, "color": "#fff",
+                                "line": {"color": "#1d1d1d", "width": 1.5}},
+                     "name": _("Towns and villages"), "hoverinfo": "skip", "showlegend": False,
+                     "meta": {"kind": "base-place", "n": len(names),
+                              "major": int(base.places["major"].sum())}})
+    return under, over
+
+
+#: the base map's own legend: one line at the map's foot on the right (the mahalla search sits
+#: on the left), apart from the risk classes
+LEGEND = {"orientation": "h", "x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom",
+          "bgcolor": "rgba(255,255,255,0.85)", "bordercolor": "#ccc", "borderwidth": 1,
+          "font": {"size": 11}, "itemclick": False, "itemdoubleclick": False}
+
+
+def add_base(fig: dict[str, Any], base: BaseMap) -> dict[str, Any]:
+    """Put :func:`base_traces` into a :func:`metric_map` figure dict (in place; returned).
+
+    A figure without data (the "no data" message) is left alone.
+    """
+    data = fig.get("data") or []
+    if not data or base.empty:
+        return fig
+    under, over = base_traces(base)
+    fills = sum(1 for t in data if (t.get("meta") or {}).get("kind") in ("mahalla", "h3"))
+    data[fills:fills] = under
+    data.extend(over)
+    if under:
+        fig.setdefault("layout", {})["legend2"] = LEGEND
+    return fig

@@ -11,11 +11,12 @@ import html
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 
 from riskmap.geo.basemap import BaseMap
 from riskmap.i18n import gettext as _
 
-__all__ = ["LEGEND", "add_base", "base_traces"]
+__all__ = ["LEGEND", "add_base", "add_base_to_figure", "base_traces"]
 
 #: width (px) of each road class on the base map; classes not named here get ``"other"``'s
 _ROAD_WIDTH = {"motorway": 2.2, "trunk": 2.0, "primary": 1.6, "secondary": 1.2,
@@ -68,9 +69,9 @@ def base_traces(base: BaseMap) -> tuple[list[dict[str, Any]], list[dict[str, Any
     return under, over
 
 
-#: the base map's own legend: one line at the map's foot on the right (the mahalla search sits
-#: on the left), apart from the risk classes
-LEGEND = {"orientation": "h", "x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom",
+#: the base map's own legend, apart from the risk classes: bottom right (the mahalla search sits
+#: bottom left), lifted a little off the foot (the commanders' page may reach past the screen)
+LEGEND = {"orientation": "v", "x": 0.99, "y": 0.05, "xanchor": "right", "yanchor": "bottom",
           "bgcolor": "rgba(255,255,255,0.85)", "bordercolor": "#ccc", "borderwidth": 1,
           "font": {"size": 11}, "itemclick": False, "itemdoubleclick": False}
 
@@ -89,4 +90,20 @@ def add_base(fig: dict[str, Any], base: BaseMap) -> dict[str, Any]:
     data.extend(over)
     if under:
         fig.setdefault("layout", {})["legend2"] = LEGEND
+    return fig
+
+
+def add_base_to_figure(fig: go.Figure, base: BaseMap) -> go.Figure:
+    """:func:`add_base` for a ``go.Figure`` (the overview's maps); returns ``fig``."""
+    data = list(fig.data)
+    if not data or base.empty:
+        return fig
+    under, over = base_traces(base)
+    fills = sum(1 for t in data if (t.meta or {}).get("kind") in ("mahalla", "h3"))
+    fig.add_traces([go.Scatter(t) for t in (*under, *over)])
+    added = fig.data[len(data):]  # plotly takes only a permutation of its own traces
+    fig.data = (*fig.data[:fills], *added[:len(under)], *fig.data[fills:len(data)],
+                *added[len(under):])
+    if under:
+        fig.update_layout(legend2=LEGEND)
     return fig

@@ -531,7 +531,7 @@ def trend_chart(months: pd.DatetimeIndex, counts: np.ndarray, *,
            "y": np.asarray(counts).tolist(), "marker": {"color": "#bd0026"},
            "name": _("Incidents"), "meta": {"kind": "trend"},
            "hovertemplate": "%{x}: %{y:,d}<extra></extra>"}
-    return {"data": [bar], "layout": small_layout(title, "Incidents per month")}
+    return {"data": [bar], "layout": small_layout(title, _("Incidents per month"))}
 
 
 def category_chart(categories: Sequence[str], counts: np.ndarray, *,
@@ -540,7 +540,7 @@ def category_chart(categories: Sequence[str], counts: np.ndarray, *,
     as a plain figure dict."""
     values = np.asarray(counts)
     order = np.argsort(values, kind="stable")
-    labels = [str(categories[i]).replace("_", " ").capitalize() for i in order]
+    labels = [html.escape(display_name(str(categories[i]))) for i in order]  # in the language
     bar = {"type": "bar", "x": values[order].tolist(), "y": labels, "orientation": "h",
            "marker": {"color": "#fc4e2a"}, "meta": {"kind": "categories"},
            "hovertemplate": "%{y}: %{x:,d}<extra></extra>"}

@@ -570,6 +570,8 @@ def season_chart(by_category: Mapping[str, Mapping[str, Any]], *,
     plotly.graph_objects.Figure
         Traces with ``meta.kind`` ``in_season``, ``off_season`` or ``total``.
     """
+    from riskmap.i18n.names import display_name
+
     if not by_category:
         return empty_figure(_("No incidents in the zone or its buffer"))
     cats = sorted(by_category, key=lambda c: (-int(by_category[c]["total"]), c))
@@ -579,7 +581,8 @@ def season_chart(by_category: Mapping[str, Mapping[str, Any]], *,
               ("off_season", _("Off season"), "#fd8d3c")) \
         if seasonal else (("total", _("All year"), "#800026"),)
     for key, name, colour in series:
-        fig.add_trace(go.Bar(x=cats, y=[int(by_category[c][key] or 0) for c in cats],
+        fig.add_trace(go.Bar(x=[html.escape(display_name(c)) for c in cats],
+                             y=[int(by_category[c][key] or 0) for c in cats],
                              name=name, marker={"color": colour}, meta={"kind": key}))
     title = _("Incidents in the zone and buffer") if title is None else title
     fig.update_layout(barmode="stack", title={"text": title, "font": {"size": 14}},

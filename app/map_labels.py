@@ -240,7 +240,7 @@ def add_map_labels(fig: dict[str, Any], data: Any, view: Any,
                        "line": {"color": "#67000d", "width": 1.5}},
             "customdata": st["ids"][order][tiny].tolist(), "text": names[tiny].tolist(),
             "hovertemplate": "%{text}<extra></extra>",
-            "name": _("Red mahalla (too small to see at this zoom)"), "showlegend": True,
+            "name": _("Red mahalla (too small to see)"), "showlegend": True,
             "legendrank": 998, "meta": {"kind": "tiny-red", "n": int(tiny.sum())}})
     fig["data"].append({
         "type": "scatter", "mode": "text", "x": _round(dist["x"].to_numpy()[dpick]),

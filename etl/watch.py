@@ -120,9 +120,15 @@ class Watcher:
         for _, layer, path in sorted(found, key=lambda t: (t[0], str(t[2]))):
             yield layer, path
 
-    def run_once(self) -> list[WatchResult]:
-        """Process every settled file once; return what happened to each."""
-        return [self.process(layer, path) for layer, path in list(self.pending())]
+    def run_once(self, stop: Callable[[], bool] | None = None) -> list[WatchResult]:
+        """Process every settled file once; return what happened to each. ``stop`` is asked
+        before each file: True leaves the rest for the next run."""
+        done = []
+        for layer, path in list(self.pending()):
+            if stop is not None and stop():
+                break
+            done.append(self.process(layer, path))
+        return done
 
     def process(self, layer: str, path: Path) -> WatchResult:
         """Ingest one file (unless its content was ingested before) and move it away."""

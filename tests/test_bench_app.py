@@ -57,3 +57,24 @@ def test_bench_app_measures_every_step(tmp_path: Path) -> None:
     # the printed table names every step and says the machine may be shared
     assert all(name in result.output for name in expected)
     assert "machine is shared" in result.output
+
+
+@pytest.mark.browser
+def test_bench_screenshots_shoot_each_page_in_both_languages(tmp_path: Path) -> None:
+    from PIL import Image
+
+    store = build_store(tmp_path / "world")
+    out = tmp_path / "shots"
+    result = CliRunner().invoke(cli, ["bench", "screenshots", "--store", store.url, "--out",
+                                      str(out), "--pages", "overview,commanders-panel"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["commanders-panel.ru.png", "commanders-panel.uz_Latn.png",
+                     "overview.ru.png", "overview.uz_Latn.png"]
+    for name in names:
+        with Image.open(out / name) as image:
+            assert image.size == (1400, 1050) and image.mode == "P"
+            assert len(image.getcolors(256) or []) > 20  # a page, not a blank
+    bad = CliRunner().invoke(cli, ["bench", "screenshots", "--store", store.url, "--out",
+                                   str(out), "--pages", "nope"])
+    assert bad.exit_code == 2 and "unknown page nope" in bad.output

@@ -10,7 +10,9 @@ from dash import Input, Output
 
 from riskmap.app import figures, ids
 from riskmap.app.callbacks.common import register_districts, register_url_writer
+from riskmap.app.commanders_data import CommandersView, data_for
 from riskmap.app.data import LEVELS, AppModel, ViewQuery
+from riskmap.app.figures_basemap import add_base_to_figure
 from riskmap.i18n import format_number, ngettext
 from riskmap.i18n import gettext as _
 
@@ -40,6 +42,8 @@ def render(model: AppModel, query: ViewQuery) -> tuple[go.Figure, str]:
     else:
         fig = figures.h3_map(units, model.base_map(query), resolution=query.resolution,
                              uirevision=uirevision)
+    area = CommandersView(region=query.region, district=query.district)
+    add_base_to_figure(fig, data_for(model).base_layer(area))  # outlines, water, roads, towns
     return fig, summary_text(query, int(units["count"].sum()),
                              int((units["count"] > 0).sum()))
 

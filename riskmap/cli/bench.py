@@ -100,4 +100,31 @@ def bench_app(store_url: str | None, size: str | None, folder: Path | None, repe
         json_out.write_text(json.dumps(figures, indent=2) + "\n")
 
 
+@bench.command("screenshots")
+@click.option("--store", "store_url", default=None, metavar="PATH|URL",
+              help="The store to serve (default: the small demo, built into a temporary "
+                   "folder).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/screenshots"),
+              show_default=True, help="Folder of the PNGs (<page>.<lang>.png).")
+@click.option("--pages", default=None, metavar="NAMES",
+              help="Only these pages, comma-separated (overview, commanders, "
+                   "commanders-panel, planner, tourism; default: all).")
+@fail_cleanly
+def bench_screenshots(store_url: str | None, out: Path, pages: str | None) -> None:
+    """Shoot every page in Uzbek (Latin) and Russian in headless Chromium, as the README shows
+    them (served as `riskmap serve`: 127.0.0.1, no logins). Needs Chromium, chromedriver and
+    Selenium (the dev extra)."""
+    import tempfile
+
+    from riskmap.bench.app import BenchError, demo_store
+    from riskmap.bench.screenshots import take
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="riskmap-shots-demo-") as tmp:
+            names = tuple(p.strip() for p in pages.split(",") if p.strip()) if pages else None
+            take(store_url or demo_store("small", Path(tmp) / "store"), out, pages=names)
+    except BenchError as exc:
+        raise CommandError(str(exc)) from None
+
+
 COMMANDS = [bench]

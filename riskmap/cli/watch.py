@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import time
+import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,7 +35,8 @@ def watch(folder: Path, store_url: str | None, layer: str, interval: float, sett
     FILE` (same checks, geocoding, quarantine and idempotency) and moved with its report
     (NAME.report.json) to FOLDER/done/, or to FOLDER/failed/ with the reason. A file whose
     content was ingested before (same SHA-256, also after a restart) is not loaded again.
-    Copies in progress are left alone until they settle. Stop with Ctrl+C.
+    Copies in progress are left alone until they settle. Ctrl+C (or SIGTERM) stops after
+    the file under way; a second Ctrl+C stops at once.
     """
     from riskmap.cli.ingest import run_ingest
 
@@ -44,10 +47,12 @@ def watch(folder: Path, store_url: str | None, layer: str, interval: float, sett
                               client="watch").to_dict()
 
         watcher = Watcher(folder, ingest, default_layer=layer, settle_s=settle)
+        stop = threading.Event()
+        previous = _on_stop_signals(stop)  # before the banner: a signal after it is caught
         click.echo(f"riskmap watch: {folder} -> {layer} (every {interval:g} s; Ctrl+C stops)")
         try:
-            while True:
-                for result in watcher.run_once():
+            while not stop.is_set():
+                for result in watcher.run_once(stop=stop.is_set):
                     detail = result.report.get("error") or (
                         f"{result.report.get('loaded', 0)} loaded, "
                         f"{result.report.get('quarantined', 0)} quarantined"
@@ -56,9 +61,29 @@ def watch(folder: Path, store_url: str | None, layer: str, interval: float, sett
                                f"({detail}) -> {result.moved_to}")
                 if once:
                     return
-                time.sleep(interval)
-        except KeyboardInterrupt:
+                stop.wait(interval)
             click.echo("riskmap watch: stopped")
+        except KeyboardInterrupt:  # a second Ctrl+C: stop now (the load under way rolls back)
+            click.echo("riskmap watch: stopped (interrupted)")
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _on_stop_signals(stop: threading.Event) -> dict[int, Any]:
+    """Ctrl+C (SIGINT) and SIGTERM set ``stop``: the watcher finishes the file it is on (a
+    load is never cut in two) and stops; a second signal interrupts at once. Returns the
+    handlers replaced (none outside the main thread, where signals cannot be caught)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    return {signum: signal.signal(signum, handler)
+            for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 COMMANDS = [watch]

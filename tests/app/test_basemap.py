@@ -283,3 +283,16 @@ def test_map_legends_in_russian_name_nothing_in_english(tmp_path: Path) -> None:
     assert {"Водоёмы", "Дороги", "Камеры", "Выбранные", "Границы махаллей"} <= set(shown)
     found = {s: _english_in(s, english) for s in shown}
     assert not {s: e for s, e in found.items() if e}, found
+
+
+def test_the_overview_map_has_the_base_too(tmp_path: Path) -> None:
+    from riskmap.app.callbacks.overview import render
+    from riskmap.app.data import LEVELS, ViewQuery
+
+    model = AppModel(DataAccess(_big_grid(tmp_path / "store"), user="t", audit=False))
+    for query in (ViewQuery(), ViewQuery(level=LEVELS[-1])):
+        fig, _ = render(model, query)
+        kinds = [(t.meta or {}).get("kind") for t in fig.data]
+        fills = [i for i, k in enumerate(kinds) if k in ("mahalla", "h3")]
+        assert fills and max(fills) < kinds.index("base-water") < kinds.index("base-district")
+        assert kinds[-1] == "base-place" and fig.layout.legend2.xanchor == "right"

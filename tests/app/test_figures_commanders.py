@@ -237,6 +237,13 @@ def test_panel_charts() -> None:
     assert trend["data"][0]["y"] == [1, 0, 4]
     cats = category_chart(["theft", "vehicle_theft"], np.array([5, 2]))
     assert cats["data"][0]["y"] == ["Vehicle theft", "Theft"]  # largest on top
+    from riskmap import i18n
+
+    with i18n.use_language("ru"):  # names and titles in the reader's language
+        ru_cats = category_chart(["vehicle_theft", "<b>x</b>"], np.array([5, 2]))
+        ru_trend = trend_chart(months, np.array([1, 0, 4]))
+    assert ru_cats["data"][0]["y"] == ["&lt;b&gt;x&lt;/b&gt;", "Угон транспорта"]
+    assert ru_trend["layout"]["yaxis"]["title"]["text"] != "Incidents per month"
     # the dicts are valid plotly figures
     assert go.Figure(trend).data[0].meta == {"kind": "trend"}
     assert go.Figure(cats).layout.height == 140  # at least 140 px

@@ -120,7 +120,12 @@ def test_season_chart_and_checklist_texts() -> None:
     fig = season_chart({"theft": {"total": 3, "in_season": 2, "off_season": 1},
                         "assault": {"total": 1, "in_season": 1, "off_season": 0}})
     assert [t.meta["kind"] for t in fig.data] == ["in_season", "off_season"]
-    assert list(fig.data[0].x) == ["theft", "assault"] and list(fig.data[0].y) == [2, 1]
+    assert list(fig.data[0].x) == ["Theft", "Assault"] and list(fig.data[0].y) == [2, 1]
+    from riskmap import i18n
+
+    with i18n.use_language("ru"):  # category names in the reader's language, not codes
+        ru = season_chart({"domestic_violence": {"total": 1, "in_season": 1, "off_season": 0}})
+    assert list(ru.data[0].x) == ["Домашнее насилие"]
     no_season = season_chart({"theft": {"total": 3, "in_season": None, "off_season": None}})
     assert [t.meta["kind"] for t in no_season.data] == ["total"]
     assert season_chart({}).layout.annotations[0].text.startswith("No incidents")

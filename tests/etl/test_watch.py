@@ -125,3 +125,46 @@ def test_a_running_watcher_survives_a_restart(tmp_path: Path) -> None:
 def test_unknown_default_layer_is_refused(tmp_path: Path, layer: str) -> None:
     with pytest.raises(ValueError, match="default layer"):
         Watcher(tmp_path, lambda layer, path: {}, default_layer=layer)
+
+
+def test_a_stop_asked_for_waits_for_the_file_under_way(tmp_path: Path) -> None:
+    """Ctrl+C or SIGTERM set the stop: the file being loaded is finished, the rest wait."""
+    stop = {"asked": False}
+    seen: list[str] = []
+
+    def ingest(layer: str, path: Path) -> dict:
+        seen.append(path.name)
+        stop["asked"] = True  # the signal comes while this file loads
+        return {"loaded": 1, "quarantined": 0}
+
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text(GOOD)
+    watcher = Watcher(tmp_path, ingest, settle_s=0.0, clock=lambda: time.time() + 60)
+    got = watcher.run_once(stop=lambda: stop["asked"])
+    assert [r.outcome for r in got] == ["loaded"] and len(seen) == 1
+    assert (tmp_path / "done" / seen[0]).exists()  # finished: moved, with its report
+    left = {"a.csv", "b.csv"} - set(seen)
+    assert all((tmp_path / name).exists() for name in left)  # waits for the next start
+    assert [r.file for r in watcher.run_once()] == sorted(left)
+
+
+def test_sigterm_stops_the_watcher_cleanly(tmp_path: Path) -> None:
+    """A service manager's SIGTERM (podman stop, systemd) ends the watcher with code 0."""
+    store = str(tmp_path / "store")
+    fixtures.mahallas().to_file(tmp_path / "m.geojson")
+    assert CliRunner().invoke(cli, ["ingest", "mahallas", str(tmp_path / "m.geojson"),
+                                    "--store", store]).exit_code == 0
+    (tmp_path / "drop").mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "riskmap", "watch", str(tmp_path / "drop"),
+                             "--interval", "30", "--store", store], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()  # the loop is running (the handlers are in place)
+        assert banner.startswith("riskmap watch:"), banner
+        proc.send_signal(signal.SIGTERM)  # during the 30 s wait: it must not sit it out
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "riskmap watch: stopped" in out, (proc.returncode, out)

@@ -8,20 +8,34 @@ HTML-escaped here.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from riskmap.app.map_labels import pick_labels
 from riskmap.geo.basemap import BaseMap
 from riskmap.i18n import gettext as _
 
-__all__ = ["LEGEND", "add_base", "add_base_to_figure", "base_traces"]
+__all__ = ["LEGEND", "add_base", "add_base_to_figure", "base_traces", "static_places"]
 
 #: width (px) of each road class on the base map; classes not named here get ``"other"``'s
 _ROAD_WIDTH = {"motorway": 2.2, "trunk": 2.0, "primary": 1.6, "secondary": 1.2,
                "tertiary": 0.9, "other": 0.6}
 _WATER = "#4a7fb5"
+
+
+def static_places(base: BaseMap) -> BaseMap:
+    """``base`` with at most one named place per cell of the label grid over its area, the
+    most important first (:func:`~riskmap.app.map_labels.pick_labels`): for maps whose labels
+    do not follow the zoom (the planner's, the overview's), so names do not pile up."""
+    if base.box is None or len(base.places) < 2:
+        return base
+    x0, y0, x1, y1 = base.box
+    got = pick_labels(base.places["x"].to_numpy(float), base.places["y"].to_numpy(float),
+                      (x0, x1, y0, y1), max_in_view=10**9)
+    return replace(base, places=base.places.iloc[got].reset_index(drop=True))
 
 
 def base_traces(base: BaseMap) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -98,7 +112,7 @@ def add_base_to_figure(fig: go.Figure, base: BaseMap) -> go.Figure:
     data = list(fig.data)
     if not data or base.empty:
         return fig
-    under, over = base_traces(base)
+    under, over = base_traces(static_places(base))
     fills = sum(1 for t in data if (t.meta or {}).get("kind") in ("mahalla", "h3"))
     fig.add_traces([go.Scatter(t) for t in (*under, *over)])
     added = fig.data[len(data):]  # plotly takes only a permutation of its own traces

@@ -23,7 +23,7 @@ from riskmap.app.figures import (
     polygon_xy,
 )
 from riskmap.app.figures_basemap import LEGEND as BASE_LEGEND
-from riskmap.app.figures_basemap import base_traces
+from riskmap.app.figures_basemap import base_traces, static_places
 from riskmap.geo.basemap import BaseMap
 from riskmap.geo.h3index import cell_polygons
 from riskmap.geo.points import xy
@@ -115,7 +115,7 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
                        "base", rank=1000)
     if base is not None:
         fig.add_trace(base)
-    under, over = base_traces(base_map) if base_map is not None else ([], [])
+    under, over = base_traces(static_places(base_map)) if base_map is not None else ([], [])
     for trace in under:
         fig.add_trace(trace)
     values = cells[value].to_numpy(float) if len(cells) else np.empty(0)

@@ -166,6 +166,8 @@ class BaseMap:
     places: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"x": _EMPTY, "y": _EMPTY, "name": pd.Series([], dtype=object),
          "major": np.empty(0, dtype=bool)}))
+    #: the area drawn (lon/lat ``x0, y0, x1, y1``; None: everything)
+    box: tuple[float, float, float, float] | None = None
 
     @property
     def empty(self) -> bool:
@@ -212,7 +214,7 @@ def base_map(features: pd.DataFrame | None, *, districts: pd.Series | None = Non
              box: tuple[float, float, float, float] | None = None,
              focus: tuple[float, float, float, float] | None = None,
              tolerance: float = 0.0005, max_road_points: int = 60_000,
-             max_places: int = 25, min_gap: float | None = None) -> BaseMap:
+             max_places: int = 200, min_gap: float | None = None) -> BaseMap:
     """The base map of the area ``box`` (lon/lat ``(x0, y0, x1, y1)``; ``None``: everything).
 
     Parameters
@@ -306,4 +308,4 @@ def base_map(features: pd.DataFrame | None, *, districts: pd.Series | None = Non
                            min_gap, max_places)
             places = frame.iloc[keep][["x", "y", "name", "major"]].reset_index(drop=True)
     return BaseMap(water=water, rivers=rivers, roads=roads, districts=outlines(districts),
-                   regions=outlines(regions), places=places)
+                   regions=outlines(regions), places=places, box=box)

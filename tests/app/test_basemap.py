@@ -296,3 +296,18 @@ def test_the_overview_map_has_the_base_too(tmp_path: Path) -> None:
         fills = [i for i, k in enumerate(kinds) if k in ("mahalla", "h3")]
         assert fills and max(fills) < kinds.index("base-water") < kinds.index("base-district")
         assert kinds[-1] == "base-place" and fig.layout.legend2.xanchor == "right"
+
+
+def test_static_maps_keep_one_place_per_label_cell_the_most_important() -> None:
+    from riskmap.app.figures_basemap import static_places
+    from riskmap.geo.basemap import base_map
+
+    feats = gpd.GeoDataFrame({
+        "kind": ["city", "village", "village", "town"],
+        "name": ["Katta", "Yaqin", "Yonida", "Uzoq"],
+        "population": [200_000.0, 900.0, 800.0, 5_000.0]},
+        geometry=[shapely.Point(0.10, 0.10), shapely.Point(0.11, 0.11),
+                  shapely.Point(0.12, 0.10), shapely.Point(0.9, 0.9)], crs="EPSG:4326")
+    base = base_map(feats, box=(0.0, 0.0, 1.0, 1.0), min_gap=0.001)
+    assert len(base.places) == 4 and base.box == (0.0, 0.0, 1.0, 1.0)
+    assert static_places(base).places["name"].tolist() == ["Katta", "Uzoq"]

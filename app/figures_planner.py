@@ -24,6 +24,7 @@ from riskmap.app.figures import (
 )
 from riskmap.app.figures_basemap import LEGEND as BASE_LEGEND
 from riskmap.app.figures_basemap import base_traces, static_places
+from riskmap.app.job_status import job_line
 from riskmap.geo.basemap import BaseMap
 from riskmap.geo.h3index import cell_polygons
 from riskmap.geo.points import xy
@@ -282,33 +283,16 @@ def plan_summary_text(summary: dict[str, Any]) -> str:
 
 
 def job_progress_text(job: dict[str, Any]) -> str:
-    """One line on a plan's background job (:meth:`riskmap.jobs.JobStatus.to_dict`).
+    """One line on a plan's background job (:func:`riskmap.app.job_status.job_line`).
 
     Examples
     --------
     >>> job_progress_text({"status": "running", "progress": 0.42, "message": "coverage"})
     'Planning: 42% (coverage)'
-    >>> job_progress_text({"status": "failed", "message": "needed more than 2 GiB of memory"})
-    'The plan failed: needed more than 2 GiB of memory'
     >>> job_progress_text({"status": "queued"})
     'Waiting for a worker ...'
     """
-    state = job.get("status")
-    message = str(job.get("message") or "")
-    if state == "queued":
-        return "Waiting for a worker ..."
-    if state == "running":
-        share = float(job.get("progress") or 0.0)
-        return f"Planning: {100 * share:.0f}%" + (f" ({message})" if message else "")
-    if state == "cancel_requested":
-        return "Cancelling ..."
-    if state == "cancelled":
-        return "The plan was cancelled."
-    if state == "refused":
-        return f"The plan was refused: {message}" if message else "The plan was refused."
-    if state == "failed":
-        return f"The plan failed: {message}" if message else "The plan failed."
-    return f"Done: {message}" if message else "Done."
+    return job_line(job, "plan")
 
 
 def coverage_summary_text(frame: pd.DataFrame) -> str:

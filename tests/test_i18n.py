@@ -426,3 +426,22 @@ def test_tourism_checklist_detail_in_russian(tmp_path: Path) -> None:
     assert re.search(r"[А-Яа-я]", text) and ("мин" in text or "в слое нет" in text)
     # the English detail of geo/zones stays in the data (the JSON)
     assert all(isinstance(row["detail"], str) and row["detail"] for row in report.checklist)
+
+
+def test_job_lines_follow_the_language() -> None:
+    """The planner's and the review pack's job lines (one function) in the reader's language;
+    the worker's own message is kept as it is."""
+    from riskmap.app.job_status import KINDS, job_line
+
+    states = [{"status": "queued"}, {"status": "running", "progress": 0.42, "message": "m"},
+              {"status": "cancel_requested"}, {"status": "cancelled"},
+              {"status": "refused", "message": "m"}, {"status": "failed"},
+              {"status": "succeeded"}, {"status": "succeeded", "message": "m"}]
+    for kind in KINDS:
+        english = [job_line(s, kind) for s in states]
+        with i18n.use_language("ru"):
+            russian = [job_line(s, kind) for s in states]
+        assert all(e != r for e, r in zip(english, russian, strict=True)), russian
+        assert "42" in russian[1] and russian[1].endswith("(m)") and russian[4].endswith(": m")
+    with i18n.use_language("uz_Latn"):
+        assert job_line({"status": "queued"}, "plan") == "Bajaruvchi kutilmoqda ..."

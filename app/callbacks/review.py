@@ -31,6 +31,7 @@ from riskmap.app import ids
 from riskmap.app.auth import current_access, current_principal
 from riskmap.app.commanders_data import RequestData
 from riskmap.app.data import AppModel
+from riskmap.app.job_status import job_line
 from riskmap.app.pages.review_panel import periods_with_data
 from riskmap.errors import RiskmapError
 from riskmap.i18n import current_language
@@ -71,27 +72,14 @@ def pack_region(regions: list[str], selected: Any) -> str | None:
 
 
 def job_text(job: dict[str, Any]) -> str:
-    """One line on a pack's background job (:meth:`riskmap.jobs.JobStatus.to_dict`).
+    """One line on a pack's background job (:func:`riskmap.app.job_status.job_line`).
 
     >>> job_text({"status": "running", "progress": 0.6, "message": "drawing the pack"})
     'Making the pack: 60% (drawing the pack)'
     >>> job_text({"status": "queued"}), job_text({"status": "refused", "message": "no"})
     ('Waiting for a worker ...', 'The pack was refused: no')
     """
-    state = job.get("status")
-    message = str(job.get("message") or "")
-    if state == "queued":
-        return "Waiting for a worker ..."
-    if state == "running":
-        share = float(job.get("progress") or 0.0)
-        return f"Making the pack: {100 * share:.0f}%" + (f" ({message})" if message else "")
-    if state == "cancel_requested":
-        return "Cancelling ..."
-    if state == "cancelled":
-        return "The pack was cancelled."
-    if state in ("refused", "failed"):
-        return f"The pack was {state}: {message}" if message else f"The pack was {state}."
-    return "Done."
+    return job_line(job, "pack")
 
 
 def _job_of(data: Any) -> str | None:

@@ -114,13 +114,14 @@ def test_run_twice_is_one_job_and_it_can_be_cancelled(world: Store) -> None:
     assert first[JOB_IDS.POLL]["disabled"] is False
     # no worker runs: the job waits, and the page says so with Cancel on and Run off
     polled = _response(_post(app, "planner-poll.n_intervals", {JOB_IDS.JOB: {"job_id": job_id}}))
-    assert polled[JOB_IDS.PROGRESS_TEXT]["children"] == "Waiting for a worker ..."
+    # (in the app's default language, Uzbek Latin: the line was English for everyone before)
+    assert polled[JOB_IDS.PROGRESS_TEXT]["children"] == "Bajaruvchi kutilmoqda ..."
     assert polled["planner-run"]["disabled"] is True
     assert polled[JOB_IDS.CANCEL]["disabled"] is False
     _response(_post(app, "planner-cancel.n_clicks", {JOB_IDS.JOB: {"job_id": job_id}}))
     assert status(world, job_id).status == "cancelled"
     polled = _response(_post(app, "planner-poll.n_intervals", {JOB_IDS.JOB: {"job_id": job_id}}))
-    assert polled[_SUMMARY]["children"] == "The plan was cancelled."
+    assert polled[_SUMMARY]["children"] == "Reja bekor qilindi."
     assert polled["planner-run"]["disabled"] is False and polled[JOB_IDS.POLL]["disabled"]
     # bad controls are answered at once, and queue nothing
     bad = _response(_post(app, "planner-run.n_clicks", {**controls, "planner-budget": 10**9}))

@@ -228,6 +228,11 @@ BASE_TOLERANCE = 0.0005
 _POPULATION_KEYS = ("population", "pop_max", "pop_est", "pop", "aholi", "население")
 
 
+def _kinds(layer: pd.DataFrame) -> pd.Series:
+    """The infrastructure layer's ``kind`` in lower case ("" when missing)."""
+    return layer["kind"].astype(object).fillna("").astype(str).str.lower()
+
+
 def _population(attrs: object) -> float:
     """A place's population from its other properties (JSON; NaN when it has none)."""
     if not isinstance(attrs, str) or not attrs:
@@ -765,8 +770,7 @@ class CommandersData:
                                                    "district", "region", "geometry"])
             if layer is None:
                 return False
-            kind = layer["kind"].astype(object).fillna("").astype(str).str.lower()
-            keep = ~kind.isin(["power_line", *BASE_KINDS]).to_numpy(dtype=bool)
+            keep = ~_kinds(layer).isin(["power_line", *BASE_KINDS]).to_numpy(dtype=bool)
             return layer[keep].reset_index(drop=True)
         got = self._cached("infra", build)
         return None if got is False else got
@@ -787,8 +791,7 @@ class CommandersData:
                                                    "geometry"])
             if layer is None:
                 return False
-            kind = layer["kind"].astype(object).fillna("").astype(str).str.lower()
-            keep = kind.isin(BASE_KINDS).to_numpy(dtype=bool)
+            keep = _kinds(layer).isin(BASE_KINDS).to_numpy(dtype=bool)
             frame = layer[keep].reset_index(drop=True)
             frame["population"] = [_population(a) for a in frame["attrs"].astype(object)]
             return frame.drop(columns=["attrs"])

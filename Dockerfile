@@ -47,6 +47,8 @@ COPY dist/bundle/app/ /tmp/riskmap-app/
 COPY containers/riskmap-load containers/riskmap-init /usr/local/bin/
 RUN python -m pip install --quiet --no-index --no-deps /tmp/riskmap-app/riskmap-*.whl \
     && python -m pip check \
+    && if [ -d /tmp/riskmap-app/fonts ]; then mkdir -p /usr/share/fonts/truetype/dejavu \
+        && cp /tmp/riskmap-app/fonts/*.ttf /usr/share/fonts/truetype/dejavu/; fi \
     && rm -rf /tmp/riskmap-app \
     && chmod 755 /usr/local/bin/riskmap-load /usr/local/bin/riskmap-init \
     && useradd --system --uid 10001 --user-group --create-home --home-dir /home/riskmap \

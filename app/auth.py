@@ -194,7 +194,7 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
             principal, _ = found
             _set_request_user(Principal(**{**principal.__dict__, "client": _client()}))
             return None
-        if path.startswith(("/_dash-", "/api/")) or request.method != "GET":
+        if path.startswith(("/_dash-", "/api/", "/map/")) or request.method != "GET":
             return Response('{"error": "login required"}\n', 401,
                             mimetype="application/json")
         target = path + (f"?{request.query_string.decode('utf-8', 'replace')}"

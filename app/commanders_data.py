@@ -48,6 +48,7 @@ from riskmap.geo.basemap import (
     BaseMap,
     base_map,
     group_outlines,
+    tile_layers,
 )
 from riskmap.geo.focus import FOCUS_FIELDS, focus_bits, group_mask
 from riskmap.geo.hotspots import (
@@ -57,6 +58,7 @@ from riskmap.geo.hotspots import (
     h3_weights,
     mahalla_weights,
 )
+from riskmap.geo.tiles import TileSource
 
 __all__ = [
     "EVAL_HORIZON_DAYS",
@@ -820,6 +822,21 @@ class CommandersData:
             return base_map(None if features is False else features, districts=districts,
                             regions=regions, box=box, focus=area, tolerance=BASE_TOLERANCE)
         return self._cached(("base_layer", key), build)
+
+    def base_tiles(self) -> TileSource:
+        """The base map as vector tiles (:func:`geo.basemap.tile_layers`) of the scope's
+        mahallas and infrastructure: what the MapLibre maps draw under their layers (served
+        by :mod:`app.map_tiles`). Built once per data version, at full resolution (each tile
+        is simplified to its own zoom)."""
+        def build() -> TileSource:
+            outlines, features = self._base_sources()
+            districts, regions = outlines
+            m = self.model.mahallas
+            return TileSource(tile_layers(None if features is False else features,
+                                          districts=districts, regions=regions,
+                                          mahallas=m[[c for c in ("name", "geometry")
+                                                      if c in m]]))
+        return self._cached("base_tiles", build)
 
     # ---- KDE ----------------------------------------------------------------------------
     def kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:

@@ -52,6 +52,7 @@ from riskmap.app.api import install_api
 from riskmap.app.auth import current_access, current_principal, install_auth
 from riskmap.app.data import NO_REGION, AppModel, ModelRegistry
 from riskmap.app.language import DATEFNS_PATH, install_language, language_switch, request_language
+from riskmap.app.map_tiles import install_map_tiles
 from riskmap.app.security import bad_input_guard, install_security
 from riskmap.i18n import gettext as _
 from riskmap.i18n import translate
@@ -119,6 +120,7 @@ def create_app(settings: Settings, access: DataAccess, *, demo: bool = False,
                  access_for=registry.access_for, local_user=access.user)
     install_language(app, access.store if settings.app.auth != "none" else None)
     install_api(app.server, settings, registry.access_for)
+    install_map_tiles(app.server, settings)
     request_model = RequestModel(registry)
     for module in page_modules("pages"):
         module.register(app, request_model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ __all__ = [
     "checklist_detail",
     "checklist_label",
     "checklist_value",
+    "fit_zoom",
     "incident_tooltips",
     "place_labels",
     "season_chart",
@@ -235,14 +237,79 @@ def _kind_rows(infra: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     return infra[(infra["kind"].astype("string") == kind).fillna(False).to_numpy(bool)]
 
 
-def _poly_trace(geoms: Any, name: str, fill: str, line: str, meta: dict[str, Any], *,
-                width: float = 0.8, dash: str | None = None) -> go.Scatter | None:
-    x, y = polygon_xy(np.asarray(geoms, dtype=object))
-    if len(x) == 0:
-        return None
-    return go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=fill,
-                      line={"color": line, "width": width, "dash": dash}, name=name,
-                      hoverinfo="name", meta=meta)
+class _Canvas:
+    """Where :func:`zone_map` draws: plotly's cartesian axes in lon/lat (the zone report, a
+    file read anywhere) or a MapLibre map over the app's own tiles (``style``: the page)."""
+
+    def __init__(self, style: dict[str, Any] | None) -> None:
+        self.fig = go.Figure()
+        self.maplibre = style is not None
+
+    def area(self, geoms: Any, name: str, fill: str, line: str, meta: dict[str, Any], *,
+             width: float = 0.8, holes: bool = False, **extra: Any) -> bool:
+        """Filled polygons (``holes``: left open; MapLibre always leaves them open)."""
+        arr = np.asarray(geoms, dtype=object)
+        arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))] if len(arr) else arr
+        if self.maplibre:
+            parts = shapely.get_parts(arr) if len(arr) else arr
+            parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON] \
+                if len(parts) else parts
+            if len(parts) == 0:
+                return False
+            geojson = {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "id": str(i), "geometry": shapely.geometry.mapping(p)}
+                for i, p in enumerate(parts)]}
+            self.fig.add_trace(go.Choroplethmap(
+                uid=self._uid("choroplethmap", meta), geojson=geojson, locations=[str(i) for i in range(len(parts))],
+                z=np.ones(len(parts)), colorscale=[[0, fill], [1, fill]], showscale=False,
+                marker={"line": {"color": line, "width": width}}, name=name,
+                hoverinfo="name", showlegend=True, meta=meta))
+            return True
+        if holes:
+            rings = [_rings_xy(g) for g in arr]
+            rings = [r for r in rings if len(r[0])]
+            gap = np.array([np.nan])
+            x = np.concatenate([c for r in rings for c in (r[0], gap)][:-1]) if rings \
+                else np.empty(0)
+            y = np.concatenate([c for r in rings for c in (r[1], gap)][:-1]) if rings \
+                else np.empty(0)
+        else:
+            x, y = polygon_xy(arr)
+        if len(x) == 0:
+            return False
+        self.fig.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=fill,
+                                      line={"color": line, "width": width, **extra.pop(
+                                          "line", {})},
+                                      name=name, hoverinfo="name", meta=meta, **extra))
+        return True
+
+    def trace(self, x: Any, y: Any, **kw: Any) -> None:
+        """Lines, markers or text at lon/lat ``x``/``y`` (MapLibre: no dashes, and marker
+        shapes are circles)."""
+        if not self.maplibre:
+            self.fig.add_trace(go.Scatter(x=x, y=y, **kw))
+            return
+        if kw.get("mode") == "text":
+            # plotly draws a text-only scattermap as a symbol layer whose icon needs a sprite
+            # (the offline style has none: "Map error"); an unseen marker carries the text
+            kw["mode"] = "markers+text"
+            kw["marker"] = {"size": 1, "opacity": 0}
+        line = {k: v for k, v in kw.pop("line", {}).items() if k != "dash"}
+        marker = {k: v for k, v in kw.pop("marker", {}).items() if k not in ("symbol", "line")}
+        if line:
+            kw["line"] = line
+        if marker:
+            kw["marker"] = marker
+        self.fig.add_trace(go.Scattermap(lon=x, lat=y, uid=self._uid("scattermap",
+                                                                      kw.get("meta")), **kw))
+
+    def _uid(self, kind: str, meta: Mapping[str, Any] | None) -> str:
+        """A trace id that changes with the trace's type: plotly names its MapLibre layers
+        by it, and a layer of the other type left under the same name is a "Map error" when
+        the figure is redrawn (the bands' source switched, say)."""
+        parts = repr([*(meta or {}).values(), len(self.fig.data)]).encode("utf-8")
+        # plotly also puts it in CSS selectors: letters and digits only
+        return f"{kind}-{hashlib.blake2b(parts, digest_size=6).hexdigest()}"
 
 
 def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
@@ -250,9 +317,13 @@ def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
              infrastructure: gpd.GeoDataFrame | None = None,
              incidents: pd.DataFrame | None = None, *, source_kind: str = "police",
              uirevision: str = "zone", beyond: BaseGeometry | None = None,
-             beyond_minutes: float | None = None, land: BaseGeometry | None = None
+             beyond_minutes: float | None = None, land: BaseGeometry | None = None,
+             style: dict[str, Any] | None = None, size: tuple[int, int] = (800, 520)
              ) -> go.Figure:
-    """Map of a tourist zone (lon/lat axes, no tiles): bands, coverage, roads, sites, incidents.
+    """Map of a tourist zone: bands, coverage, roads, sites, incidents.
+
+    Drawn on lon/lat axes with no tiles (a report read anywhere), or, given ``style`` (see
+    :func:`app.map_tiles.map_style`), as a MapLibre map over the app's offline base map.
 
     Parameters
     ----------
@@ -279,6 +350,11 @@ def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
     land
         The land part of the zone when it holds water (see :func:`geo.zones.land_part`):
         the rest is drawn as open water, and the share beyond is of the land.
+    style
+        A MapLibre style: polygons become ``choroplethmap`` traces (holes open), the rest
+        ``scattermap``; the part beyond is a plain red fill (MapLibre has no hatching).
+    size
+        The map's width and height in pixels, for the first zoom (the whole zone in view).
 
     Returns
     -------
@@ -291,47 +367,70 @@ def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
     """
     if zone is None or zone.is_empty:
         return empty_figure(_("No zone"))
-    fig = go.Figure()
-    zone_trace = _poly_trace([zone], _("Zone"), "rgba(240,246,252,0.6)", "#2b2b2b",
-                             {"kind": "zone"}, width=2)
-    if zone_trace is not None:
-        fig.add_trace(zone_trace)
+    canvas = _Canvas(style)
+    fig = canvas.fig
+    canvas.area([zone], _("Zone"), "rgba(240,246,252,0.6)" if style is None
+                else "rgba(240,246,252,0.35)", "#2b2b2b", {"kind": "zone"}, width=2)
     if land is not None and not land.is_empty:
-        _add_water(fig, shapely.difference(zone, land))
+        _add_water(canvas, shapely.difference(zone, land))
     infra = infrastructure if infrastructure is not None else gpd.GeoDataFrame()
     # the beach under the bands and the hatching (it is a place they measure), and under
     # the camera coverage, which would otherwise hide beneath it
     beach = _kind_rows(infra, "beach") if len(infra) else infra
     if len(beach):
-        trace = _poly_trace(beach.geometry.to_numpy(), _("Beach"), "rgba(240,200,90,0.8)",
-                            "#b08a00", {"kind": "beach"})
-        if trace is not None:
-            fig.add_trace(trace)
-    _add_isochrones(fig, isochrones, source_kind)
-    _add_beyond(fig, beyond, beyond_minutes, zone if land is None or land.is_empty else land,
+        canvas.area(beach.geometry.to_numpy(), _("Beach"), "rgba(240,200,90,0.8)", "#b08a00",
+                    {"kind": "beach"})
+    _add_isochrones(canvas, isochrones, source_kind)
+    _add_beyond(canvas, beyond, beyond_minutes, zone if land is None or land.is_empty else land,
                 of_land=land is not None and not land.is_empty)
-    _add_coverage(fig, coverage)
+    _add_coverage(canvas, coverage)
     for kind, name, colour, width in (("road", _("Roads"), "#6b6b6b", 1.6),
                                       ("power_line", _("Power lines"), "#c9a100", 1.6)):
         x, y = _line_xy(np.asarray(_kind_rows(infra, kind).geometry.values, dtype=object)) \
             if len(infra) else (np.empty(0), np.empty(0))
         if len(x):
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, hoverinfo="name",
-                                     line={"color": colour, "width": width,
-                                           "dash": "dot" if kind == "power_line" else None},
-                                     meta={"kind": kind}))
-    _add_incidents(fig, incidents)
-    _add_points(fig, infra)
-    _add_labels(fig, infra, zone)
+            canvas.trace(x, y, mode="lines", name=name, hoverinfo="name",
+                         line={"color": colour, "width": width,
+                               "dash": "dot" if kind == "power_line" else None},
+                         meta={"kind": kind})
+    _add_incidents(canvas, incidents)
+    _add_points(canvas, infra)
+    _add_labels(canvas, infra, zone)
+    legend = {"bgcolor": "rgba(255,255,255,0.85)", "x": 1.0, "xanchor": "left", "y": 0.93,
+              "font": {"size": 11}}
+    if style is not None:
+        x0, y0, x1, y1 = zone.bounds
+        fig.update_layout(
+            map={"style": style, "center": {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2},
+                 "zoom": fit_zoom(zone.bounds, size)},
+            margin={"l": 0, "r": 0, "t": 0, "b": 0}, legend=legend,
+            font={"family": _FONT}, uirevision=uirevision)
+        return fig
     fig.update_layout(
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x",
                                          "scaleratio": 1 / max(math.cos(math.radians(
                                              zone.centroid.y)), 0.2)},
-        plot_bgcolor="white", margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        legend={"bgcolor": "rgba(255,255,255,0.85)", "x": 1.0, "xanchor": "left", "y": 0.93,
-                "font": {"size": 11}},
+        plot_bgcolor="white", margin={"l": 0, "r": 0, "t": 0, "b": 0}, legend=legend,
         font={"family": _FONT}, uirevision=uirevision, dragmode="pan")
     return fig
+
+
+def fit_zoom(bounds: tuple[float, float, float, float], size: tuple[int, int],
+             pad: float = 0.1) -> float:
+    """The Web Mercator zoom at which lon/lat ``bounds`` fill a ``size`` (px) map, with a
+    ``pad`` share to spare.
+
+    >>> round(fit_zoom((67.0, 40.0, 67.1, 40.05), (900, 560)), 2)
+    12.41
+    """
+    from riskmap.geo.tiles import mercator
+
+    x, y = mercator(np.array([bounds[0], bounds[2]]), np.array([bounds[1], bounds[3]]))
+    world = 2 * 20037508.342789244
+    dx, dy = max(float(x[1] - x[0]), 1.0), max(float(y[1] - y[0]), 1.0)
+    # MapLibre's zoom 0 shows the world in 512 px
+    zoom = min(math.log2(size[0] * world / (512 * dx)), math.log2(size[1] * world / (512 * dy)))
+    return float(min(max(zoom + math.log2(1 - pad), 0.0), 18.0))
 
 
 def _rings_xy(geom: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
@@ -350,75 +449,69 @@ def _rings_xy(geom: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
     return coords[:, 0], coords[:, 1]
 
 
-def _add_water(fig: go.Figure, water: BaseGeometry) -> None:
+def _add_water(canvas: _Canvas, water: BaseGeometry) -> None:
     """The zone's open water, which the travel figures leave out (islands left open)."""
-    x, y = _rings_xy(water)
-    if len(x) == 0:
-        return
-    fig.add_trace(go.Scatter(
-        x=x, y=y, mode="lines", fill="toself", name=_("Open water (not measured)"),
-        hoverinfo="name", fillcolor="rgba(120,170,220,0.45)",
-        line={"color": "rgba(70,130,190,0.6)", "width": 0.8}, meta={"kind": "water"}))
+    canvas.area([water], _("Open water (not measured)"), "rgba(120,170,220,0.45)",
+                "rgba(70,130,190,0.6)", {"kind": "water"}, holes=True)
 
 
-def _add_beyond(fig: go.Figure, beyond: BaseGeometry | None, minutes: float | None,
+def _add_beyond(canvas: _Canvas, beyond: BaseGeometry | None, minutes: float | None,
                 zone: BaseGeometry, *, of_land: bool = False) -> None:
     """The part of the zone (``of_land``: of its land) beyond the police limit: hatched red,
     its share in the legend."""
     if beyond is None or beyond.is_empty or minutes is None:
-        return
-    x, y = _rings_xy(beyond)
-    if len(x) == 0:
         return
     # both in degrees: the ratio of areas holds at the zone's scale
     share = float(shapely.area(beyond) / zone.area) if zone.area else float("nan")
     text = (_("> {minutes} min from police ({share} of the zone's land)") if of_land
             else _("> {minutes} min from police ({share} of the zone)"))
     name = text.format(minutes=f"{minutes:g}", share=format_percent(share))
-    fig.add_trace(go.Scatter(
-        x=x, y=y, mode="lines", fill="toself", name=name, hoverinfo="name",
-        fillcolor="rgba(179,38,30,0.10)", line={"color": FAIL_COLOUR, "width": 1},
-        fillpattern={"shape": "/", "fgcolor": FAIL_COLOUR, "bgcolor": "rgba(0,0,0,0)",
-                     "size": 8, "solidity": 0.15},
-        meta={"kind": "beyond", "minutes": float(minutes), "share": share}))
+    meta = {"kind": "beyond", "minutes": float(minutes), "share": share}
+    if canvas.maplibre:
+        canvas.area([beyond], name, "rgba(179,38,30,0.22)", FAIL_COLOUR, meta, width=1.5)
+        return
+    canvas.area([beyond], name, "rgba(179,38,30,0.10)", FAIL_COLOUR, meta, width=1,
+                holes=True, fillpattern={"shape": "/", "fgcolor": FAIL_COLOUR,
+                                         "bgcolor": "rgba(0,0,0,0)", "size": 8,
+                                         "solidity": 0.15})
 
 
-def _add_coverage(fig: go.Figure, coverage: gpd.GeoSeries | None) -> None:
+def _add_coverage(canvas: _Canvas, coverage: gpd.GeoSeries | None) -> None:
     """Camera coverage as its own layer; always in the legend, even when no camera covers
     anything near the zone (then an empty trace says so)."""
     geoms = np.asarray(coverage.to_numpy() if coverage is not None else [], dtype=object)
-    x, y = polygon_xy(geoms) if len(geoms) else (np.empty(0), np.empty(0))
+    drawn = bool(len(geoms)) and len(polygon_xy(geoms)[0]) > 0
     count = len(geoms)
     name = (ngettext("Camera coverage ({n} camera)", "Camera coverage ({n} cameras)",
-                     count).format(n=count) if len(x)
+                     count).format(n=count) if drawn
             else _("Camera coverage: none near the zone"))
-    fig.add_trace(go.Scatter(
-        x=x if len(x) else [None], y=y if len(y) else [None], mode="lines", fill="toself",
-        fillcolor="rgba(43,108,176,0.45)", line={"color": COVERAGE_COLOUR, "width": 1.5},
-        name=name, hoverinfo="name", showlegend=True, meta={"kind": "coverage", "count": count}))
+    meta = {"kind": "coverage", "count": count}
+    if drawn and canvas.area(geoms, name, "rgba(43,108,176,0.45)", COVERAGE_COLOUR, meta,
+                              width=1.5, showlegend=True):
+        return
+    canvas.trace([None], [None], mode="lines", fill="toself",
+                 fillcolor="rgba(43,108,176,0.45)", line={"color": COVERAGE_COLOUR, "width": 1.5},
+                 name=name, hoverinfo="name", showlegend=True, meta=meta)
 
 
-def _add_isochrones(fig: go.Figure, iso: gpd.GeoDataFrame, source_kind: str) -> None:
+def _add_isochrones(canvas: _Canvas, iso: gpd.GeoDataFrame, source_kind: str) -> None:
     if iso is None or len(iso) == 0:
         return
     own = iso[iso["source_kind"] == source_kind].sort_values("minutes", ascending=False)
     colours = dict(zip(sorted(own["minutes"].tolist()), BAND_COLOURS, strict=False))
     for m, geom in zip(own["minutes"], own.geometry, strict=True):
-        trace = _poly_trace([geom], _reach_name(source_kind, m),
-                            colours.get(m, "rgba(120,120,120,0.3)"), "rgba(60,60,60,0.5)",
-                            {"kind": "isochrone", "minutes": float(m), "source": source_kind})
-        if trace is not None:
-            fig.add_trace(trace)
+        canvas.area([geom], _reach_name(source_kind, m),
+                    colours.get(m, "rgba(120,120,120,0.3)"), "rgba(60,60,60,0.5)",
+                    {"kind": "isochrone", "minutes": float(m), "source": source_kind})
     other = iso[iso["source_kind"] != source_kind].sort_values("minutes")
     for kind, group in other.groupby("source_kind", sort=True):
         m, geom = group["minutes"].iloc[0], group.geometry.iloc[0]
         x, y = _line_xy(np.array([geom], dtype=object))
         if len(x):
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=_reach_name(str(kind), m),
-                                     line={"color": FAIL_COLOUR, "width": 1.5, "dash": "dash"},
-                                     hoverinfo="name",
-                                     meta={"kind": "isochrone", "minutes": float(m),
-                                           "source": str(kind)}))
+            canvas.trace(x, y, mode="lines", name=_reach_name(str(kind), m),
+                         line={"color": FAIL_COLOUR, "width": 1.5, "dash": "dash"},
+                         hoverinfo="name",
+                         meta={"kind": "isochrone", "minutes": float(m), "source": str(kind)})
 
 
 def _reach_name(source: str, minutes: float) -> str:
@@ -432,7 +525,7 @@ def _reach_name(source: str, minutes: float) -> str:
     return text.format(minutes=f"{minutes:g}", source=html.escape(source, quote=False))
 
 
-def _add_incidents(fig: go.Figure, incidents: pd.DataFrame | None) -> None:
+def _add_incidents(canvas: _Canvas, incidents: pd.DataFrame | None) -> None:
     if incidents is None or len(incidents) == 0:
         return
     season = incidents["in_season"].to_numpy(bool)
@@ -441,11 +534,11 @@ def _add_incidents(fig: go.Figure, incidents: pd.DataFrame | None) -> None:
         if not sel.any():
             continue
         sub = incidents[sel]
-        fig.add_trace(go.Scatter(
-            x=sub["lon"], y=sub["lat"], mode="markers", name=name,
-            marker={"size": 5, "color": colour, "opacity": 0.8},
-            text=incident_tooltips(sub), hovertemplate="%{text}<extra></extra>",
-            meta={"kind": "incident"}))
+        canvas.trace(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float), mode="markers",
+                     name=name, marker={"size": 5 if not canvas.maplibre else 7,
+                                        "color": colour, "opacity": 0.8},
+                     text=incident_tooltips(sub), hovertemplate="%{text}<extra></extra>",
+                     meta={"kind": "incident"})
 
 
 def incident_tooltips(incidents: pd.DataFrame) -> np.ndarray:
@@ -513,7 +606,7 @@ def place_labels(x: np.ndarray, y: np.ndarray, priority: np.ndarray, *, gap: flo
     return np.array(chosen, dtype=int)
 
 
-def _add_labels(fig: go.Figure, infra: gpd.GeoDataFrame, zone: BaseGeometry) -> None:
+def _add_labels(canvas: _Canvas, infra: gpd.GeoDataFrame, zone: BaseGeometry) -> None:
     """Names of the most important places as text, none overlapping another."""
     if len(infra) == 0 or "name" not in infra:
         return
@@ -532,13 +625,13 @@ def _add_labels(fig: go.Figure, infra: gpd.GeoDataFrame, zone: BaseGeometry) -> 
     if pick.size == 0:
         return
     names = plot_text(rows["name"].astype(object).fillna("").astype(str).to_numpy()[pick])
-    fig.add_trace(go.Scatter(
-        x=px[pick], y=py[pick], mode="text", text=names, textposition="top center",
-        textfont={"size": 11, "color": "#22231f"}, hoverinfo="skip", showlegend=False,
-        name=_("Labels"), meta={"kind": "label", "count": int(pick.size)}))
+    canvas.trace(px[pick], py[pick], mode="text", text=names, textposition="top center",
+                 textfont={"size": 11 if not canvas.maplibre else 12, "color": "#22231f"},
+                 hoverinfo="skip", showlegend=False, name=_("Labels"),
+                 meta={"kind": "label", "count": int(pick.size)})
 
 
-def _add_points(fig: go.Figure, infra: gpd.GeoDataFrame) -> None:
+def _add_points(canvas: _Canvas, infra: gpd.GeoDataFrame) -> None:
     for kind, (label, colour, symbol) in _FACILITY_STYLE.items():
         rows = _kind_rows(infra, kind) if len(infra) else infra
         if len(rows) == 0:
@@ -547,12 +640,12 @@ def _add_points(fig: go.Figure, infra: gpd.GeoDataFrame) -> None:
         x, y = xy(shapely.point_on_surface(np.asarray(rows.geometry.values, dtype=object)))
         names = plot_text(rows["name"].astype(object).fillna("").astype(str)) \
             if "name" in rows else np.full(len(rows), "")
-        fig.add_trace(go.Scatter(
-            x=x, y=y, mode="markers", name=name,
+        canvas.trace(
+            np.asarray(x, dtype=float), np.asarray(y, dtype=float), mode="markers", name=name,
             marker={"size": 10 if kind != "town" else 8, "color": colour, "symbol": symbol,
                     "line": {"color": "white", "width": 1}},
             text=names, hovertemplate="%{text}<extra>" + name + "</extra>",
-            meta={"kind": kind}))
+            meta={"kind": kind})
 
 
 def season_chart(by_category: Mapping[str, Mapping[str, Any]], *,

@@ -19,6 +19,8 @@ from scipy.spatial import cKDTree
 
 import shapely
 
+from riskmap.geo.tiles import TileLayer
+
 __all__ = [
     "MAJOR_PLACE",
     "PLACE_KINDS",
@@ -29,6 +31,7 @@ __all__ = [
     "base_map",
     "group_outlines",
     "line_xy",
+    "tile_layers",
 ]
 
 #: infrastructure kinds drawn as water (filled)
@@ -309,3 +312,86 @@ def base_map(features: pd.DataFrame | None, *, districts: pd.Series | None = Non
             places = frame.iloc[keep][["x", "y", "name", "major"]].reset_index(drop=True)
     return BaseMap(water=water, rivers=rivers, roads=roads, districts=outlines(districts),
                    regions=outlines(regions), places=places, box=box)
+
+
+#: the zoom each road class first shows at in the vector tiles (others: 11)
+_ROAD_MINZOOM = {"motorway": 0, "trunk": 0, "primary": 6, "secondary": 8, "tertiary": 10,
+                 "residential": 12, "unclassified": 12, "track": 13}
+
+
+def tile_layers(features: pd.DataFrame | None, *, districts: pd.Series | None = None,
+                regions: pd.Series | None = None,
+                mahallas: pd.DataFrame | None = None) -> dict[str, TileLayer]:
+    """The base map as vector-tile layers (:class:`geo.tiles.TileSource`), bottom to top.
+
+    ``water`` (polygons, ``name``), ``river`` (``name``; streams from zoom 11), ``road``
+    (``class``; minor classes join with zoom), ``boundary`` (``level`` 4 for regions, 6 for
+    districts, ``name``), ``mahalla`` (outlines and ``name`` from zoom 10) and ``place``
+    (points with ``name``, ``rank`` 0 for cities and places of :data:`MAJOR_PLACE` people or
+    more, 1 from 10,000, else 2; shown from zoom 0, 7 and 9). The same inputs as
+    :func:`base_map`; ``mahallas`` has ``name`` and ``geometry``.
+
+    Examples
+    --------
+    >>> feats = pd.DataFrame({"kind": ["city", "town", "road"], "name": ["A", "B", None],
+    ...     "road_class": [None, None, "track"], "population": [np.nan, 5000.0, np.nan],
+    ...     "geometry": [shapely.Point(66, 40), shapely.Point(66.1, 40),
+    ...                  shapely.LineString([(66, 40), (66.1, 40.1)])]})
+    >>> layers = tile_layers(feats)
+    >>> layers["place"].properties["rank"].tolist(), layers["place"].minzoom.tolist()
+    ([0, 2], [0, 9])
+    >>> layers["road"].minzoom.tolist()
+    [13]
+    """
+    empty = np.empty(0, dtype=object)
+    out: dict[str, TileLayer] = {}
+    geoms = empty
+    kind = np.empty(0, dtype=str)
+    names = empty
+    if features is not None and len(features):
+        geoms = np.asarray(features.geometry.to_numpy(), dtype=object)
+        kind = features["kind"].astype(object).fillna("").astype(str).str.lower().to_numpy()
+        names = (features["name"].astype(object).to_numpy() if "name" in features
+                 else np.full(len(features), None, dtype=object))
+        names = np.array([n if isinstance(n, str) and n.strip() else None for n in names],
+                         dtype=object)
+    water = np.isin(kind, list(WATER_KINDS))
+    out["water"] = TileLayer.of(geoms[water], {"name": names[water]})
+    river = np.isin(kind, list(RIVER_KINDS))
+    out["river"] = TileLayer.of(geoms[river], {"name": names[river], "kind": kind[river]},
+                                np.where(kind[river] == "stream", 11, 0))
+    road = kind == "road"
+    cls = (features["road_class"].astype(object).to_numpy()[road]
+           if features is not None and "road_class" in features else np.full(road.sum(), None))
+    cls = np.array([str(c).lower() if isinstance(c, str) and c else None for c in cls],
+                   dtype=object)
+    out["road"] = TileLayer.of(geoms[road], {"class": cls},
+                               [_ROAD_MINZOOM.get(c, 11) if c else 11 for c in cls])
+    bounds, level, bnames = [], [], []
+    for lv, series in ((6, districts), (4, regions)):
+        if series is not None and len(series):
+            bounds.append(series.to_numpy(dtype=object))
+            level.append(np.full(len(series), lv))
+            bnames.append(np.asarray(series.index.astype(str), dtype=object))
+    out["boundary"] = (TileLayer.of(np.concatenate(bounds), {"level": np.concatenate(level),
+                                                            "name": np.concatenate(bnames)})
+                       if bounds else TileLayer.of(empty))
+    if mahallas is not None and len(mahallas):
+        props = ({"name": mahallas["name"].astype(object).to_numpy()} if "name" in mahallas
+                 else {})
+        out["mahalla"] = TileLayer.of(mahallas.geometry.to_numpy(), props,
+                                      np.full(len(mahallas), 10))
+    else:
+        out["mahalla"] = TileLayer.of(empty)
+    place = np.isin(kind, list(PLACE_KINDS)) & (names != None)  # noqa: E711 (elementwise)
+    pop = (pd.to_numeric(features["population"], errors="coerce").to_numpy()[place]
+           if features is not None and "population" in features
+           else np.full(int(place.sum()), np.nan))
+    rank = np.where((kind[place] == "city") | (pop >= MAJOR_PLACE), 0,
+                    np.where(pop >= 10_000, 1, 2))
+    out["place"] = TileLayer.of(
+        shapely.point_on_surface(geoms[place]) if place.any() else empty,
+        {"name": names[place], "rank": rank,
+         "population": np.where(np.isnan(pop), None, pop).astype(object)},
+        np.array([0, 7, 9])[rank] if len(rank) else None)
+    return out

@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskmap.errors import ConfigError
 
-__all__ = ["AppSettings", "EtlSettings", "GeoSettings", "LdapSettings", "Settings",
+__all__ = ["AppSettings", "EtlSettings", "GeoSettings", "LdapSettings", "MapSettings",
+           "Settings",
            "describe_errors", "load_settings"]
 
 
@@ -73,6 +74,19 @@ class LdapSettings(BaseModel):
     timeout_s: float = Field(5.0, gt=0, le=60)
 
 
+class MapSettings(BaseModel):
+    """The MapLibre maps' offline base (served by the app itself; nothing is fetched from the
+    internet)."""
+
+    tiles: Path | None = Field(
+        None, description="a ministry's offline street map: an MBTiles or PMTiles file of "
+                          "OpenStreetMap (vector tiles in the OpenMapTiles schema, or raster "
+                          "tiles), drawn under the project's own base layers")
+    font: Path | None = Field(
+        None, description="the TrueType font of map labels (default: DejaVu Sans, Noto Sans "
+                          "or Liberation Sans from the OS)")
+
+
 class AppSettings(BaseModel):
     """Web app options. Logins use the accounts in the store (`riskmap users add`), or the
     directory; there is no default password."""
@@ -97,6 +111,7 @@ class AppSettings(BaseModel):
         60.0, gt=0, le=60, description="how often the app checks the store for new data (a "
                                        "row posted to the API shows within this time)")
     ldap: LdapSettings = Field(default_factory=LdapSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
     debug: bool = False
 
     @model_validator(mode="after")

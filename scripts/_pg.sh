@@ -82,18 +82,20 @@ pg_install() {
 
 browser_install() {
     # Debian's chromium + chromedriver, for the app's browser tests; poppler-utils' pdftotext
-    # reads back the review pack's PDF (tests/test_cli_review.py)
+    # reads back the review pack's PDF (tests/test_cli_review.py); fonts-dejavu-core is the
+    # font the maps' label glyphs are built from (app/glyphs.py)
     if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
-            && command -v pdftotext >/dev/null 2>&1; then
+            && command -v pdftotext >/dev/null 2>&1 \
+            && [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then
         return 0
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "scripts/test: no apt-get; install chromium and chromedriver yourself" >&2
         return 1
     fi
-    echo "scripts/test: installing chromium + chromium-driver + poppler-utils from the OS packages" >&2
+    echo "scripts/test: installing chromium + chromium-driver + poppler-utils + fonts-dejavu-core from the OS packages" >&2
     _apt_update
-    _apt_install chromium chromium-driver poppler-utils
+    _apt_install chromium chromium-driver poppler-utils fonts-dejavu-core
 }
 
 _pg_run() {

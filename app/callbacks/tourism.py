@@ -23,6 +23,7 @@ from riskmap.app.figures_tourism import (
     season_chart,
     zone_map,
 )
+from riskmap.app.map_tiles import request_style
 from riskmap.errors import RiskmapError
 from riskmap.etl.zone_report import ZoneReport, zone_report
 from riskmap.i18n import format_decimal, format_number, format_percent
@@ -102,7 +103,7 @@ def zone_view(model: AppModel, zone: str | None, source: str | None
                    ctx.get("infrastructure"), ctx.get("incidents"),
                    source_kind=source or "police", uirevision=zone,
                    beyond=ctx.get("beyond_police"), beyond_minutes=ctx.get("police_minutes"),
-                   land=ctx.get("land"))
+                   land=ctx.get("land"), style=request_style())
     data = report.to_json()
     bars = season_chart(data["incidents_by_category"].get("buffer", {}),
                         title=_("Incidents within {km} km, by season").format(

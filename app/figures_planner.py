@@ -20,11 +20,11 @@ from riskmap.app.figures import (
     classify,
     empty_figure,
     plot_text,
-    polygon_xy,
 )
 from riskmap.app.figures_basemap import LEGEND as BASE_LEGEND
 from riskmap.app.figures_basemap import base_traces, static_places
 from riskmap.app.job_status import job_line
+from riskmap.app.map_canvas import Canvas
 from riskmap.geo.basemap import BaseMap
 from riskmap.geo.h3index import cell_polygons
 from riskmap.geo.points import xy
@@ -53,14 +53,10 @@ PROPOSED_COLOUR = "#1a7f37"
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', sans-serif"
 
 
-def _fill_trace(geoms: Any, name: str, fill: str, line: str, kind: str, *,
-                rank: int = 0, group: str | None = None) -> go.Scatter | None:
-    x, y = polygon_xy(np.asarray(geoms, dtype=object))
-    if len(x) == 0:
-        return None
-    return go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=fill,
-                      line={"color": line, "width": 0.8}, name=name, hoverinfo="skip",
-                      meta={"kind": kind}, legendrank=rank, legendgroup=group)
+def _fill(canvas: Canvas, geoms: Any, name: str, fill: str, line: str, kind: str, *,
+          rank: int = 0, group: str | None = None) -> None:
+    canvas.area(np.asarray(geoms, dtype=object), name, fill, line, {"kind": kind},
+                hoverinfo="skip", legendrank=rank, legendgroup=group)
 
 
 def _polygons(geoms: Any) -> np.ndarray:
@@ -75,7 +71,9 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
              plan_coverage: gpd.GeoSeries, *, value: str = "risk", value_label: str = "Risk",
              uirevision: str = "planner", accepted: gpd.GeoDataFrame | None = None,
              accepted_coverage: gpd.GeoSeries | None = None,
-             legend: bool = True, base_map: BaseMap | None = None) -> go.Figure:
+             legend: bool = True, base_map: BaseMap | None = None,
+             style: dict[str, Any] | None = None, size: tuple[int, int] = (960, 540)
+             ) -> go.Figure:
     """Map of a plan: risk cells and three camera layers, each with its coverage polygons and
     its own legend entries: existing cameras, accepted (planned) cameras, proposed cameras.
 
@@ -100,7 +98,12 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
         Show the legend (off for the small maps of a comparison).
     base_map
         Boundaries, water, roads and named places drawn over the mahallas and under the risk
-        (:meth:`~riskmap.app.commanders_data.CommandersData.base_layer_of`; None: none).
+        (:meth:`~riskmap.app.commanders_data.CommandersData.base_layer_of`; None: none), on
+        cartesian axes.
+    style, size
+        A MapLibre style (:func:`app.map_tiles.map_style`): the map is drawn over the app's
+        offline base map (which has the boundaries, water, roads and places; ``base_map`` is
+        not drawn then), the area in view in a ``size`` px map (see :mod:`app.map_canvas`).
 
     Returns
     -------
@@ -111,12 +114,14 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
     """
     if len(area) == 0:
         return empty_figure(gettext("No mahallas in this area"))
-    fig = go.Figure()
-    base = _fill_trace(area.geometry.to_numpy(), gettext(BASE_NAME), "rgba(250,250,248,1)", "#9a9a96",
-                       "base", rank=1000)
-    if base is not None:
-        fig.add_trace(base)
-    under, over = base_traces(static_places(base_map)) if base_map is not None else ([], [])
+    canvas = Canvas(style)
+    fig = canvas.fig
+    # on MapLibre the mahallas let the base map's roads and water show through
+    _fill(canvas, area.geometry.to_numpy(), gettext(BASE_NAME),
+          "rgba(250,250,248,1)" if style is None else "rgba(250,250,248,0.5)", "#9a9a96",
+          "base", rank=1000)
+    under, over = (base_traces(static_places(base_map)) if base_map is not None and style is None
+                   else ([], []))
     for trace in under:
         fig.add_trace(trace)
     values = cells[value].to_numpy(float) if len(cells) else np.empty(0)
@@ -129,11 +134,8 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
         colours = [PALETTE[i] for i in np.round(np.linspace(0, 4, max(len(breaks), 1))).astype(int)]
         for i in range(1, len(breaks) + 1):
             sel = cls == i
-            trace = _fill_trace(polys[sel], f"{value_label} {labels[i - 1]}",
-                                _rgba(colours[i - 1], 0.55), "rgba(120,120,120,0.4)", "risk",
-                                rank=100 + i)
-            if trace is not None:
-                fig.add_trace(trace)
+            _fill(canvas, polys[sel], f"{value_label} {labels[i - 1]}",
+                  _rgba(colours[i - 1], 0.55), "rgba(120,120,120,0.4)", "risk", rank=100 + i)
     for geoms, name, colour, kind, rank in (
             (existing_coverage, gettext("Existing coverage"), EXISTING_COLOUR,
              "existing-coverage", 21),
@@ -141,10 +143,8 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
              "accepted-coverage", 11),
             (plan_coverage, gettext("Proposed coverage"), PROPOSED_COLOUR,
              "proposed-coverage", 2)):
-        trace = _fill_trace(_polygons(geoms), name, _rgba(colour, 0.35), colour, kind,
-                            rank=rank, group=kind.split("-")[0])
-        if trace is not None:
-            fig.add_trace(trace)
+        _fill(canvas, _polygons(geoms), name, _rgba(colour, 0.35), colour, kind, rank=rank,
+              group=kind.split("-")[0])
     for cams, name, colour, symbol, kind, rank in (
             (existing, gettext("Existing cameras"), EXISTING_COLOUR, "circle", "existing", 20),
             (accepted, gettext("Accepted (planned) cameras"), ACCEPTED_COLOUR, "square",
@@ -154,15 +154,15 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
         pts = np.asarray(cams.geometry.values, dtype=object)
         extra = (plot_text(cams["plan_id"].astype(object)) if "plan_id" in cams
                  else np.full(len(cams), "", dtype=object))
-        fig.add_trace(go.Scatter(
-            x=xy(pts)[0], y=xy(pts)[1], mode="markers", name=name,
+        canvas.trace(
+            xy(pts)[0], xy(pts)[1], mode="markers", name=name,
             marker={"size": 8 if kind == "accepted" else 7, "color": colour, "symbol": symbol,
                     "line": {"color": "white", "width": 1}},
             customdata=np.column_stack([plot_text(cams["camera_id"].astype(object)),
                                         plot_text(cams["type"].astype(object)), extra]),
             hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]}"
                           "<extra></extra>",
-            meta={"kind": kind}, legendrank=rank, legendgroup=kind))
+            meta={"kind": kind}, legendrank=rank, legendgroup=kind)
     if len(plan):
         pts = np.asarray(plan.geometry.values, dtype=object)
         bearing = [("dome" if not np.isfinite(b) else f"{b:.0f}°")
@@ -171,8 +171,8 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
             plan["rank"].to_numpy(), plot_text(plan["type"].astype(object)), bearing,
             plan["range_m"].to_numpy(float), plan["marginal_gain"].to_numpy(float),
             plot_text(plan["site_id"].astype(object))])
-        fig.add_trace(go.Scatter(
-            x=xy(pts)[0], y=xy(pts)[1], mode="markers+text",
+        canvas.trace(
+            xy(pts)[0], xy(pts)[1], mode="markers+text",
             name=gettext("Proposed cameras"), text=[str(r) for r in plan["rank"]],
             textposition="top center", textfont={"size": 11, "color": PROPOSED_COLOUR},
             marker={"size": 11, "color": PROPOSED_COLOUR, "symbol": "diamond",
@@ -181,10 +181,10 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
             hovertemplate=(gettext("<b>#%{customdata[0]} %{customdata[1]}</b><br>bearing "
                            "%{customdata[2]}, range %{customdata[3]:.0f} m<br>risk gained "
                            "%{customdata[4]:.2f}<br>site %{customdata[5]}<extra></extra>")),
-            meta={"kind": "proposed"}, legendrank=1, legendgroup="proposed"))
+            meta={"kind": "proposed"}, legendrank=1, legendgroup="proposed")
     for trace in over:
         fig.add_trace(trace)
-    _map_layout(fig, area, uirevision)
+    _map_layout(canvas, area, uirevision, style, size)
     if under:
         fig.update_layout(legend2=BASE_LEGEND)
     if not legend:
@@ -208,19 +208,16 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _map_layout(fig: go.Figure, area: gpd.GeoDataFrame, uirevision: str) -> None:
-    _, miny, _, maxy = area.total_bounds
-    lat0 = float((miny + maxy) / 2) if np.isfinite(miny) else 0.0
-    fig.update_layout(
+def _map_layout(canvas: Canvas, area: gpd.GeoDataFrame, uirevision: str,
+                style: dict[str, Any] | None, size: tuple[int, int]) -> None:
+    canvas.finish(
+        tuple(float(v) for v in area.total_bounds), size, style,  # type: ignore[arg-type]
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f4f1", paper_bgcolor="white",
         font={"family": _FONT, "size": 12}, dragmode="pan", hovermode="closest",
         uirevision=uirevision, showlegend=True,
         legend={"title": {"text": gettext("Camera plan")}, "x": 0.01, "y": 0.99, "xanchor": "left",
                 "yanchor": "top", "bgcolor": "rgba(255,255,255,0.85)", "bordercolor": "#ccc",
                 "borderwidth": 1},
-        xaxis={"visible": False, "constrain": "domain"},
-        yaxis={"visible": False, "scaleanchor": "x",
-               "scaleratio": 1.0 / math.cos(math.radians(max(min(lat0, 85.0), -85.0)))},
     )
 
 
@@ -406,18 +403,22 @@ def better_plan(table: pd.DataFrame) -> int | None:
     return None
 
 
-def comparison_map(res: Any, title: str, *, uirevision: str, layers: Any = None) -> go.Figure:
+def comparison_map(res: Any, title: str, *, uirevision: str, layers: Any = None,
+                   style: dict[str, Any] | None = None) -> go.Figure:
     """A small map of one plan of a comparison: its risk, baseline and proposed cameras
     (``title`` is escaped: it may hold an area a user typed). ``layers``: the baseline split
     into existing and accepted cameras (``existing, existing_coverage, accepted,
-    accepted_coverage`` attributes); None draws the plan's whole baseline as existing."""
+    accepted_coverage`` attributes); None draws the plan's whole baseline as existing.
+    ``style``: drawn on MapLibre (see :func:`plan_map`)."""
     if layers is None:
         fig = plan_map(res.area, res.cells, res.existing, res.existing_coverage, res.plan,
-                       res.plan_coverage, uirevision=uirevision, legend=False)
+                       res.plan_coverage, uirevision=uirevision, legend=False, style=style,
+                       size=(420, 300))
     else:
         fig = plan_map(res.area, res.cells, layers.existing, layers.existing_coverage,
                        res.plan, res.plan_coverage, uirevision=uirevision, legend=False,
-                       accepted=layers.accepted, accepted_coverage=layers.accepted_coverage)
+                       accepted=layers.accepted, accepted_coverage=layers.accepted_coverage,
+                       style=style, size=(420, 300))
     if len(res.area):
         fig.update_layout(margin={"l": 0, "r": 0, "t": 28, "b": 0},
                           title={"text": str(plot_text([title])[0]), "font": {"size": 12},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import math
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from riskmap.app.components import category_label
 from riskmap.app.figures import empty_figure, plot_text, polygon_xy
+from riskmap.app.map_canvas import Canvas
 from riskmap.geo.points import xy
 from riskmap.i18n import N_, format_decimal, format_percent, ngettext, translate
 from riskmap.i18n import gettext as _
@@ -29,7 +29,6 @@ __all__ = [
     "checklist_detail",
     "checklist_label",
     "checklist_value",
-    "fit_zoom",
     "incident_tooltips",
     "place_labels",
     "season_chart",
@@ -237,81 +236,6 @@ def _kind_rows(infra: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     return infra[(infra["kind"].astype("string") == kind).fillna(False).to_numpy(bool)]
 
 
-class _Canvas:
-    """Where :func:`zone_map` draws: plotly's cartesian axes in lon/lat (the zone report, a
-    file read anywhere) or a MapLibre map over the app's own tiles (``style``: the page)."""
-
-    def __init__(self, style: dict[str, Any] | None) -> None:
-        self.fig = go.Figure()
-        self.maplibre = style is not None
-
-    def area(self, geoms: Any, name: str, fill: str, line: str, meta: dict[str, Any], *,
-             width: float = 0.8, holes: bool = False, **extra: Any) -> bool:
-        """Filled polygons (``holes``: left open; MapLibre always leaves them open)."""
-        arr = np.asarray(geoms, dtype=object)
-        arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))] if len(arr) else arr
-        if self.maplibre:
-            parts = shapely.get_parts(arr) if len(arr) else arr
-            parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON] \
-                if len(parts) else parts
-            if len(parts) == 0:
-                return False
-            geojson = {"type": "FeatureCollection", "features": [
-                {"type": "Feature", "id": str(i), "geometry": shapely.geometry.mapping(p)}
-                for i, p in enumerate(parts)]}
-            self.fig.add_trace(go.Choroplethmap(
-                uid=self._uid("choroplethmap", meta), geojson=geojson, locations=[str(i) for i in range(len(parts))],
-                z=np.ones(len(parts)), colorscale=[[0, fill], [1, fill]], showscale=False,
-                marker={"line": {"color": line, "width": width}}, name=name,
-                hoverinfo="name", showlegend=True, meta=meta))
-            return True
-        if holes:
-            rings = [_rings_xy(g) for g in arr]
-            rings = [r for r in rings if len(r[0])]
-            gap = np.array([np.nan])
-            x = np.concatenate([c for r in rings for c in (r[0], gap)][:-1]) if rings \
-                else np.empty(0)
-            y = np.concatenate([c for r in rings for c in (r[1], gap)][:-1]) if rings \
-                else np.empty(0)
-        else:
-            x, y = polygon_xy(arr)
-        if len(x) == 0:
-            return False
-        self.fig.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=fill,
-                                      line={"color": line, "width": width, **extra.pop(
-                                          "line", {})},
-                                      name=name, hoverinfo="name", meta=meta, **extra))
-        return True
-
-    def trace(self, x: Any, y: Any, **kw: Any) -> None:
-        """Lines, markers or text at lon/lat ``x``/``y`` (MapLibre: no dashes, and marker
-        shapes are circles)."""
-        if not self.maplibre:
-            self.fig.add_trace(go.Scatter(x=x, y=y, **kw))
-            return
-        if kw.get("mode") == "text":
-            # plotly draws a text-only scattermap as a symbol layer whose icon needs a sprite
-            # (the offline style has none: "Map error"); an unseen marker carries the text
-            kw["mode"] = "markers+text"
-            kw["marker"] = {"size": 1, "opacity": 0}
-        line = {k: v for k, v in kw.pop("line", {}).items() if k != "dash"}
-        marker = {k: v for k, v in kw.pop("marker", {}).items() if k not in ("symbol", "line")}
-        if line:
-            kw["line"] = line
-        if marker:
-            kw["marker"] = marker
-        self.fig.add_trace(go.Scattermap(lon=x, lat=y, uid=self._uid("scattermap",
-                                                                      kw.get("meta")), **kw))
-
-    def _uid(self, kind: str, meta: Mapping[str, Any] | None) -> str:
-        """A trace id that changes with the trace's type: plotly names its MapLibre layers
-        by it, and a layer of the other type left under the same name is a "Map error" when
-        the figure is redrawn (the bands' source switched, say)."""
-        parts = repr([*(meta or {}).values(), len(self.fig.data)]).encode("utf-8")
-        # plotly also puts it in CSS selectors: letters and digits only
-        return f"{kind}-{hashlib.blake2b(parts, digest_size=6).hexdigest()}"
-
-
 def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
              coverage: gpd.GeoSeries | None = None,
              infrastructure: gpd.GeoDataFrame | None = None,
@@ -367,8 +291,7 @@ def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
     """
     if zone is None or zone.is_empty:
         return empty_figure(_("No zone"))
-    canvas = _Canvas(style)
-    fig = canvas.fig
+    canvas = Canvas(style)
     canvas.area([zone], _("Zone"), "rgba(240,246,252,0.6)" if style is None
                 else "rgba(240,246,252,0.35)", "#2b2b2b", {"kind": "zone"}, width=2)
     if land is not None and not land.is_empty:
@@ -398,64 +321,18 @@ def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
     _add_labels(canvas, infra, zone)
     legend = {"bgcolor": "rgba(255,255,255,0.85)", "x": 1.0, "xanchor": "left", "y": 0.93,
               "font": {"size": 11}}
-    if style is not None:
-        x0, y0, x1, y1 = zone.bounds
-        fig.update_layout(
-            map={"style": style, "center": {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2},
-                 "zoom": fit_zoom(zone.bounds, size)},
-            margin={"l": 0, "r": 0, "t": 0, "b": 0}, legend=legend,
-            font={"family": _FONT}, uirevision=uirevision)
-        return fig
-    fig.update_layout(
-        xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x",
-                                         "scaleratio": 1 / max(math.cos(math.radians(
-                                             zone.centroid.y)), 0.2)},
-        plot_bgcolor="white", margin={"l": 0, "r": 0, "t": 0, "b": 0}, legend=legend,
-        font={"family": _FONT}, uirevision=uirevision, dragmode="pan")
-    return fig
+    return canvas.finish(zone.bounds, size, style, plot_bgcolor="white",
+                         margin={"l": 0, "r": 0, "t": 0, "b": 0}, legend=legend,
+                         font={"family": _FONT}, uirevision=uirevision, dragmode="pan")
 
 
-def fit_zoom(bounds: tuple[float, float, float, float], size: tuple[int, int],
-             pad: float = 0.1) -> float:
-    """The Web Mercator zoom at which lon/lat ``bounds`` fill a ``size`` (px) map, with a
-    ``pad`` share to spare.
-
-    >>> round(fit_zoom((67.0, 40.0, 67.1, 40.05), (900, 560)), 2)
-    12.41
-    """
-    from riskmap.geo.tiles import mercator
-
-    x, y = mercator(np.array([bounds[0], bounds[2]]), np.array([bounds[1], bounds[3]]))
-    world = 2 * 20037508.342789244
-    dx, dy = max(float(x[1] - x[0]), 1.0), max(float(y[1] - y[0]), 1.0)
-    # MapLibre's zoom 0 shows the world in 512 px
-    zoom = min(math.log2(size[0] * world / (512 * dx)), math.log2(size[1] * world / (512 * dy)))
-    return float(min(max(zoom + math.log2(1 - pad), 0.0), 18.0))
-
-
-def _rings_xy(geom: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
-    """Every ring of a (multi)polygon, exteriors counter-clockwise and holes clockwise, with
-    NaN between rings, so that a ``toself`` fill leaves the holes open (non-zero rule)."""
-    parts = shapely.get_parts(np.array([geom], dtype=object))
-    parts = parts[shapely.get_type_id(parts) == 3]
-    if len(parts) == 0:
-        return np.empty(0), np.empty(0)
-    rings = []
-    for poly in shapely.orient_polygons(parts):
-        rings.append(np.asarray(poly.exterior.coords))
-        rings.extend(np.asarray(r.coords) for r in poly.interiors)
-    gap = np.full((1, 2), np.nan)
-    coords = np.concatenate([c for r in rings for c in (r, gap)][:-1])
-    return coords[:, 0], coords[:, 1]
-
-
-def _add_water(canvas: _Canvas, water: BaseGeometry) -> None:
+def _add_water(canvas: Canvas, water: BaseGeometry) -> None:
     """The zone's open water, which the travel figures leave out (islands left open)."""
     canvas.area([water], _("Open water (not measured)"), "rgba(120,170,220,0.45)",
                 "rgba(70,130,190,0.6)", {"kind": "water"}, holes=True)
 
 
-def _add_beyond(canvas: _Canvas, beyond: BaseGeometry | None, minutes: float | None,
+def _add_beyond(canvas: Canvas, beyond: BaseGeometry | None, minutes: float | None,
                 zone: BaseGeometry, *, of_land: bool = False) -> None:
     """The part of the zone (``of_land``: of its land) beyond the police limit: hatched red,
     its share in the legend."""
@@ -476,7 +353,7 @@ def _add_beyond(canvas: _Canvas, beyond: BaseGeometry | None, minutes: float | N
                                          "solidity": 0.15})
 
 
-def _add_coverage(canvas: _Canvas, coverage: gpd.GeoSeries | None) -> None:
+def _add_coverage(canvas: Canvas, coverage: gpd.GeoSeries | None) -> None:
     """Camera coverage as its own layer; always in the legend, even when no camera covers
     anything near the zone (then an empty trace says so)."""
     geoms = np.asarray(coverage.to_numpy() if coverage is not None else [], dtype=object)
@@ -494,7 +371,7 @@ def _add_coverage(canvas: _Canvas, coverage: gpd.GeoSeries | None) -> None:
                  name=name, hoverinfo="name", showlegend=True, meta=meta)
 
 
-def _add_isochrones(canvas: _Canvas, iso: gpd.GeoDataFrame, source_kind: str) -> None:
+def _add_isochrones(canvas: Canvas, iso: gpd.GeoDataFrame, source_kind: str) -> None:
     if iso is None or len(iso) == 0:
         return
     own = iso[iso["source_kind"] == source_kind].sort_values("minutes", ascending=False)
@@ -525,7 +402,7 @@ def _reach_name(source: str, minutes: float) -> str:
     return text.format(minutes=f"{minutes:g}", source=html.escape(source, quote=False))
 
 
-def _add_incidents(canvas: _Canvas, incidents: pd.DataFrame | None) -> None:
+def _add_incidents(canvas: Canvas, incidents: pd.DataFrame | None) -> None:
     if incidents is None or len(incidents) == 0:
         return
     season = incidents["in_season"].to_numpy(bool)
@@ -606,7 +483,7 @@ def place_labels(x: np.ndarray, y: np.ndarray, priority: np.ndarray, *, gap: flo
     return np.array(chosen, dtype=int)
 
 
-def _add_labels(canvas: _Canvas, infra: gpd.GeoDataFrame, zone: BaseGeometry) -> None:
+def _add_labels(canvas: Canvas, infra: gpd.GeoDataFrame, zone: BaseGeometry) -> None:
     """Names of the most important places as text, none overlapping another."""
     if len(infra) == 0 or "name" not in infra:
         return
@@ -631,7 +508,7 @@ def _add_labels(canvas: _Canvas, infra: gpd.GeoDataFrame, zone: BaseGeometry) ->
                  meta={"kind": "label", "count": int(pick.size)})
 
 
-def _add_points(canvas: _Canvas, infra: gpd.GeoDataFrame) -> None:
+def _add_points(canvas: Canvas, infra: gpd.GeoDataFrame) -> None:
     for kind, (label, colour, symbol) in _FACILITY_STYLE.items():
         rows = _kind_rows(infra, kind) if len(infra) else infra
         if len(rows) == 0:

@@ -126,6 +126,7 @@ _LAND = "#f4f3ef"
 _WATER = "#a9cbe8"
 _RIVER = "#7fb0dc"
 _ROAD = "#ffffff"
+_ROAD_FAR = "rgba(110,80,55,0.85)"
 _ROAD_CASE = "#b9b6ad"
 _DISTRICT = "#8c8a84"
 _REGION = "#55534e"
@@ -171,14 +172,18 @@ def map_style(origin: str, streets: StreetMap | None = None) -> dict[str, Any]:
         own("water", "fill", "water", {"fill-color": _WATER}),
         own("river", "line", "river", {"line-color": _RIVER, "line-width": [
             "interpolate", ["linear"], ["zoom"], 6, 0.8, 14, 3]}),
+        # zoomed out a road is a brown line over the risk colours; from zoom 12 a white
+        # street with a casing, as on a street map
         own("road-case", "line", "road", {"line-color": _ROAD_CASE, "line-width": [
-            "interpolate", ["linear"], ["zoom"], 6, ["case", major_road, 2.2, 1.0],
+            "interpolate", ["linear"], ["zoom"], 12, ["case", major_road, 6, 3.5],
             16, ["case", major_road, 12, 7]]}, layout={"line-cap": "round",
-                                                        "line-join": "round"}),
-        own("road", "line", "road", {"line-color": _ROAD, "line-width": [
-            "interpolate", ["linear"], ["zoom"], 6, ["case", major_road, 1.2, 0.4],
-            16, ["case", major_road, 10, 5.5]]}, layout={"line-cap": "round",
-                                                          "line-join": "round"}),
+                                                        "line-join": "round"}, minzoom=12),
+        own("road", "line", "road", {"line-color": [
+            "interpolate", ["linear"], ["zoom"], 11.5, _ROAD_FAR, 12.5, _ROAD],
+            "line-width": ["interpolate", ["linear"], ["zoom"],
+                           6, ["case", major_road, 1.4, 0.7], 12, ["case", major_road, 4, 2],
+                           16, ["case", major_road, 10, 5.5]]},
+            layout={"line-cap": "round", "line-join": "round"}),
         own("mahalla", "line", "mahalla", {"line-color": "#b4b1a8", "line-width": 0.6},
             minzoom=11),
         own("district", "line", "boundary", {"line-color": _DISTRICT, "line-width": 1.1,

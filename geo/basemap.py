@@ -328,7 +328,8 @@ def tile_layers(features: pd.DataFrame | None, *, districts: pd.Series | None = 
     (``class``; minor classes join with zoom), ``boundary`` (``level`` 4 for regions, 6 for
     districts, ``name``), ``mahalla`` (outlines and ``name`` from zoom 10) and ``place``
     (points with ``name``, ``rank`` 0 for cities and places of :data:`MAJOR_PLACE` people or
-    more, 1 from 10,000, else 2; shown from zoom 0, 7 and 9). The same inputs as
+    more, 1 from 10,000, else 2; shown from zoom 0, 3 and 4: MapLibre leaves out the names
+    that would collide, the most important kept). The same inputs as
     :func:`base_map`; ``mahallas`` has ``name`` and ``geometry``.
 
     Examples
@@ -339,7 +340,7 @@ def tile_layers(features: pd.DataFrame | None, *, districts: pd.Series | None = 
     ...                  shapely.LineString([(66, 40), (66.1, 40.1)])]})
     >>> layers = tile_layers(feats)
     >>> layers["place"].properties["rank"].tolist(), layers["place"].minzoom.tolist()
-    ([0, 2], [0, 9])
+    ([0, 2], [0, 4])
     >>> layers["road"].minzoom.tolist()
     [13]
     """
@@ -393,5 +394,5 @@ def tile_layers(features: pd.DataFrame | None, *, districts: pd.Series | None = 
         shapely.point_on_surface(geoms[place]) if place.any() else empty,
         {"name": names[place], "rank": rank,
          "population": np.where(np.isnan(pop), None, pop).astype(object)},
-        np.array([0, 7, 9])[rank] if len(rank) else None)
+        np.array([0, 3, 4])[rank] if len(rank) else None)
     return out

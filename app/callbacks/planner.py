@@ -46,6 +46,7 @@ from riskmap.app.figures_planner import (
     plan_map,
     plan_summary_text,
 )
+from riskmap.app.map_tiles import request_style
 from riskmap.app.urlstate import encode_params
 from riskmap.csvsafe import to_csv
 from riskmap.errors import RiskmapError
@@ -217,8 +218,17 @@ def coverage_view(model: AppModel, area: str | None, access: Any = None
                    layers.existing.iloc[:0], gpd.GeoSeries([], crs=4326), value="gap",
                    value_label=_("Gap"), uirevision=str(area), accepted=layers.accepted,
                    accepted_coverage=layers.accepted_coverage,
-                   base_map=base_map_of(model, chosen))
+                   **_base(model, chosen))
     return fig, coverage_summary_text(figures), layers.baseline()
+
+
+def _base(model: AppModel, area: gpd.GeoDataFrame) -> dict[str, Any]:
+    """What the map of ``area`` draws on: the app's MapLibre base map in a request (see
+    :func:`app.map_tiles.request_style`), else the cartesian base map."""
+    style = request_style()
+    if style is not None:
+        return {"style": style}
+    return {"base_map": base_map_of(model, area)}
 
 
 def base_map_of(model: AppModel, area: gpd.GeoDataFrame) -> BaseMap | None:
@@ -237,8 +247,7 @@ def _result_map(model: AppModel, res: PlanResult, uirevision: str) -> tuple[go.F
                            existing_coverage=res.existing_coverage)
     fig = plan_map(res.area, res.cells, layers.existing, layers.existing_coverage, res.plan,
                    res.plan_coverage, uirevision=uirevision, accepted=layers.accepted,
-                   accepted_coverage=layers.accepted_coverage,
-                   base_map=base_map_of(model, res.area))
+                   accepted_coverage=layers.accepted_coverage, **_base(model, res.area))
     now = camera_layers(current_access(), res.area)
     return fig, now.baseline()
 
@@ -362,7 +371,7 @@ def compare_view(table: pd.DataFrame, results: tuple[PlanResult, PlanResult],
         layers = None if access is None else camera_layers(
             access, res.area, existing=res.existing, existing_coverage=res.existing_coverage)
         maps.append(dcc.Graph(id=graph_id, figure=comparison_map(
-            res, title, uirevision=str(row["job_id"]), layers=layers),
+            res, title, uirevision=str(row["job_id"]), layers=layers, style=request_style()),
             style={"height": "34vh", "width": "100%"},
             config={"displaylogo": False, "scrollZoom": True, "displayModeBar": False}))
         heads.append(html.Th([f"{row['plan']}: {row['name']}",

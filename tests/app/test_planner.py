@@ -109,6 +109,14 @@ def test_planner_run_download_accept(planner_server: str, planner_store: Store, 
     wait(browser, lambda d: _text(d, "planner-coverage").startswith("Now: 1 camera cover"))
     kinds = wait(browser, lambda d: d.execute_script(_KINDS_JS, _MAP))
     assert "risk" in kinds and "existing-coverage" in kinds and "proposed" not in kinds
+    # drawn by MapLibre over the app's own base tiles (the fills under its roads and names)
+    tiles = browser.execute_script(
+        "const gd = document.querySelector(arguments[0]);"
+        "const m = gd._fullLayout.map && gd._fullLayout.map._subplot.map;"
+        "return m ? [m.getStyle().sources.riskmap.tiles[0],"
+        " m.getStyle().layers.findIndex(l => l.id.startsWith('plotly-trace'))"
+        " < m.getStyle().layers.findIndex(l => l.id === 'road')] : null;", _MAP)
+    assert tiles == [planner_server + "/map/tiles/base/{z}/{x}/{y}.pbf", True]
     assert _disabled(browser, "planner-accept")
     budget = browser.find_element("id", "planner-budget")
     budget.send_keys(Keys.CONTROL, "a")

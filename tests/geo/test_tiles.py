@@ -96,13 +96,13 @@ def test_base_layers_place_ranks_roads_and_boundaries() -> None:
     assert list(layers) == ["water", "river", "road", "boundary", "mahalla", "place"]
     assert layers["place"].properties["name"].tolist() == ["Jizzax", "Do'stlik", "Qishloq"]
     assert layers["place"].properties["rank"].tolist() == [0, 1, 2]
-    assert layers["place"].minzoom.tolist() == [0, 7, 9]
+    assert layers["place"].minzoom.tolist() == [0, 3, 4]
     assert layers["road"].minzoom.tolist() == [0, 12]
     assert layers["river"].minzoom.tolist() == [11]  # a stream joins late
     assert layers["boundary"].properties["level"].tolist() == [6, 4]
     assert len(layers["water"].geometry) == 1  # the school is not on the base map
     src = TileSource(layers)
-    region_view = _decode(src.tile(*tile_of(67.84, 40.12, 7)))
+    region_view = _decode(src.tile(*tile_of(67.84, 40.12, 3)))
     assert [f["properties"]["name"] for f in region_view["place"]["features"]] == [
         "Jizzax", "Do'stlik"]
     assert "mahalla" not in region_view  # mahalla outlines from zoom 10

@@ -23,7 +23,7 @@ from riskmap.geo.tiles import tile_of
 from riskmap.layers.access import DataAccess
 from riskmap.layers.store import Store
 from riskmap.settings import Settings
-from tests.app.test_auth import ORIGIN, PASSWORD, _login
+from tests.app.test_auth import PASSWORD, _login
 from tests.app.test_basemap import real_store  # noqa: F401 (a fixture)
 from tests.app.test_tourism import _MAP, tourism_server, tourism_store  # noqa: F401 (fixtures)
 

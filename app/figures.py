@@ -164,7 +164,8 @@ def blank_figure(message: str = "No data") -> dict[str, Any]:
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "font": {"family": _FONT}}}
 
 
-def mahalla_map(units: gpd.GeoDataFrame, *, k: int = 6, uirevision: str = "map") -> go.Figure:
+def mahalla_map(units: gpd.GeoDataFrame, *, k: int = 6, uirevision: str = "map",
+                style: dict[str, Any] | None = None) -> go.Figure:
     """Choropleth of incident counts per mahalla.
 
     Parameters
@@ -177,6 +178,9 @@ def mahalla_map(units: gpd.GeoDataFrame, *, k: int = 6, uirevision: str = "map")
         Largest number of colour classes of positive counts (mahallas with 0 get their own).
     uirevision
         Plotly ``uirevision``: zoom is kept while it stays the same.
+    style
+        A MapLibre style (:func:`app.map_tiles.map_style`): drawn over the app's offline base
+        map (see :mod:`app.map_canvas`); None: on lon/lat axes.
     """
     frame = units.copy()
     frame["rate_text"] = _fmt(frame["rate_per_1000"], 2)
@@ -188,11 +192,12 @@ def mahalla_map(units: gpd.GeoDataFrame, *, k: int = 6, uirevision: str = "map")
              HoverField("population_text", _("Population")))
     return _choropleth(frame, hover=hover, k=k, base=None, zero_class=True,
                        legend_title=_("Incidents per mahalla"), uirevision=uirevision,
-                       meta_kind="mahalla")
+                       meta_kind="mahalla", style=style)
 
 
 def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = None, *,
-           resolution: int | None = None, k: int = 6, uirevision: str = "map") -> go.Figure:
+           resolution: int | None = None, k: int = 6, uirevision: str = "map",
+           style: dict[str, Any] | None = None) -> go.Figure:
     """Hexagon map of incident counts per H3 cell over the mahalla boundaries.
 
     Parameters
@@ -208,13 +213,16 @@ def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = No
         Largest number of colour classes.
     uirevision
         Plotly ``uirevision``: zoom is kept while it stays the same.
+    style
+        A MapLibre style, as for :func:`mahalla_map`.
     """
     units = units.assign(count_text=_count_text(units))
     hover = (HoverField("h3_hex", _("H3 cell")), HoverField("count_text", _("Incidents")),
              HoverField("share", _("Share of selection (%)"), ":.1f"))
     title = "Incidents per H3 cell" + (f" (res {resolution})" if resolution is not None else "")
     return _choropleth(units, hover=hover, k=k, base=base, zero_class=False,
-                       legend_title=title, uirevision=uirevision, meta_kind="h3")
+                       legend_title=title, uirevision=uirevision, meta_kind="h3",
+                       style=style)
 
 
 def _count_text(units: pd.DataFrame) -> np.ndarray:
@@ -227,12 +235,16 @@ def _count_text(units: pd.DataFrame) -> np.ndarray:
 
 def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
                 base: gpd.GeoSeries | np.ndarray | None, zero_class: bool, legend_title: str,
-                uirevision: str, meta_kind: str) -> go.Figure:
+                uirevision: str, meta_kind: str,
+                style: dict[str, Any] | None = None) -> go.Figure:
+    from riskmap.app.map_canvas import Canvas  # it draws with this module's polygon_xy
+
     geoms = units.geometry.to_numpy() if len(units) else np.empty(0, dtype=object)
     base_geoms = np.asarray(base, dtype=object) if base is not None else np.empty(0, object)
     if len(geoms) == 0 and len(base_geoms) == 0:
         return empty_figure(_("No mahallas or incidents match the filters"))
-    fig = go.Figure()
+    canvas = Canvas(style)
+    fig = canvas.fig
     counts = units["count"].to_numpy(dtype=float) if len(units) else np.empty(0)
     breaks = class_breaks(counts, k)
     cls = classify(counts, breaks)
@@ -243,6 +255,11 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
         sel = cls == cls_id
         if not sel.any():
             continue
+        if canvas.maplibre:
+            canvas.area(geoms[sel], names[offset], fills[offset], "rgba(90,90,90,0.7)",
+                        {"kind": meta_kind, "class": cls_id}, width=0.6, hoverinfo="skip",
+                        legendgroup="classes", legendrank=cls_id)
+            continue
         x, y = polygon_xy(geoms[sel])
         fig.add_trace(go.Scatter(
             x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", fill="toself",
@@ -252,26 +269,41 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
             meta={"kind": meta_kind, "class": cls_id}))
     if len(base_geoms):  # outlines on top of the cells so boundaries stay readable
         bx, by = polygon_xy(base_geoms)
-        fig.add_trace(go.Scatter(
-            x=bx.astype(np.float32), y=by.astype(np.float32), mode="lines",
-            line={"color": "rgba(40,40,40,0.55)", "width": 1},
-            name=_(BASE_NAME), hoverinfo="skip", meta={"kind": "base"}, legendrank=1000))
+        canvas.trace(bx.astype(np.float32), by.astype(np.float32), mode="lines",
+                     line={"color": "rgba(40,40,40,0.55)", "width": 1},
+                     name=_(BASE_NAME), hoverinfo="skip", meta={"kind": "base"},
+                     legendrank=1000)
     if len(units):
-        fig.add_trace(_hover_trace(units, hover, meta_kind))
+        _hover_trace(canvas, units, hover, meta_kind)
+    if canvas.maplibre:
+        return canvas.finish(_bounds(geoms, base_geoms), (1000, 560), style, **_layout(
+            legend_title, uirevision))
     lat0 = _mid_lat(fig)
     fig.update_layout(
-        margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f4f1",
-        paper_bgcolor="white", font={"family": _FONT, "size": 12}, dragmode="pan",
-        hovermode="closest", uirevision=uirevision, showlegend=True,
-        legend={"title": {"text": legend_title}, "x": 0.01, "y": 0.99, "xanchor": "left",
-                "yanchor": "top", "bgcolor": "rgba(255,255,255,0.85)",
-                "bordercolor": "#ccc", "borderwidth": 1, "itemclick": False,
-                "itemdoubleclick": False},
+        **_layout(legend_title, uirevision),
         xaxis={"visible": False, "constrain": "domain"},
         yaxis={"visible": False, "scaleanchor": "x",
                "scaleratio": 1.0 / math.cos(math.radians(lat0))},
     )
     return fig
+
+
+def _bounds(*geoms: np.ndarray) -> tuple[float, float, float, float]:
+    """The lon/lat bounds of the geometry arrays together."""
+    b = shapely.total_bounds(np.concatenate([np.asarray(g, dtype=object) for g in geoms]))
+    return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+
+
+def _layout(legend_title: str, uirevision: str) -> dict[str, Any]:
+    """The overview map's layout, on either canvas."""
+    return {
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "plot_bgcolor": "#f4f4f1",
+        "paper_bgcolor": "white", "font": {"family": _FONT, "size": 12}, "dragmode": "pan",
+        "hovermode": "closest", "uirevision": uirevision, "showlegend": True,
+        "legend": {"title": {"text": legend_title}, "x": 0.01, "y": 0.99, "xanchor": "left",
+                   "yanchor": "top", "bgcolor": "rgba(255,255,255,0.85)",
+                   "bordercolor": "#ccc", "borderwidth": 1, "itemclick": False,
+                   "itemdoubleclick": False}}
 
 
 def plot_text(values: object) -> np.ndarray:
@@ -291,8 +323,8 @@ def plot_text(values: object) -> np.ndarray:
                     dtype=object)
 
 
-def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField],
-                 kind: str) -> go.Scatter | go.Scattergl:
+def _hover_trace(canvas: Any, units: gpd.GeoDataFrame, hover: Sequence[HoverField],
+                 kind: str) -> None:
     if "x" in units and "y" in units:
         x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
     else:
@@ -301,12 +333,15 @@ def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField],
                               for f in hover])
     lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
     lines[0] = f"<b>{lines[0]}</b>"
+    kw = {"mode": "markers", "customdata": custom,
+              "marker": {"size": 14, "opacity": 0, "color": "#000"},
+              "hovertemplate": "<br>".join(lines) + "<extra></extra>", "showlegend": False,
+              "name": "details", "meta": {"kind": f"{kind}-hover"}}
+    if canvas.maplibre:
+        canvas.trace(x.astype(np.float32), y.astype(np.float32), **kw)
+        return
     trace = go.Scattergl if len(units) > GL_HOVER_MIN else go.Scatter
-    return trace(
-        x=x.astype(np.float32), y=y.astype(np.float32), mode="markers", customdata=custom,
-        marker={"size": 14, "opacity": 0, "color": "#000"},
-        hovertemplate="<br>".join(lines) + "<extra></extra>", showlegend=False,
-        name="details", meta={"kind": f"{kind}-hover"})
+    canvas.fig.add_trace(trace(x=x.astype(np.float32), y=y.astype(np.float32), **kw))
 
 
 def _colours(n: int) -> list[str]:

@@ -13,6 +13,7 @@ from riskmap.app.callbacks.common import register_districts, register_url_writer
 from riskmap.app.commanders_data import CommandersView, data_for
 from riskmap.app.data import LEVELS, AppModel, ViewQuery
 from riskmap.app.figures_basemap import add_base_to_figure
+from riskmap.app.map_tiles import request_style
 from riskmap.i18n import format_number, ngettext
 from riskmap.i18n import gettext as _
 
@@ -37,13 +38,16 @@ def render(model: AppModel, query: ViewQuery) -> tuple[go.Figure, str]:
     """The map and the summary line of ``query``."""
     units = model.units(query)
     uirevision = f"{query.region}|{query.district}"
+    # in the app: MapLibre over the app's base tiles; else (a test's call) the cartesian map
+    style = request_style()
     if query.resolution is None:
-        fig = figures.mahalla_map(units, uirevision=uirevision)
+        fig = figures.mahalla_map(units, uirevision=uirevision, style=style)
     else:
         fig = figures.h3_map(units, model.base_map(query), resolution=query.resolution,
-                             uirevision=uirevision)
-    area = CommandersView(region=query.region, district=query.district)
-    add_base_to_figure(fig, data_for(model).base_layer(area))  # outlines, water, roads, towns
+                             uirevision=uirevision, style=style)
+    if style is None:
+        area = CommandersView(region=query.region, district=query.district)
+        add_base_to_figure(fig, data_for(model).base_layer(area))  # outlines, water, roads
     return fig, summary_text(query, int(units["count"].sum()),
                              int((units["count"] > 0).sum()))
 

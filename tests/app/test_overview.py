@@ -23,11 +23,17 @@ if (!gd || !gd.data) { return null; }
 // numpy arrays arrive base64-encoded; plotly.js keeps the decoded array in _inputArray
 const arr = v => (v && v._inputArray) ? v._inputArray : (v || []);
 return gd.data.map(t => {
-    const xs = Array.from(arr(t.x));
+    const out = {name: t.name, kind: t.meta ? t.meta.kind : null, type: t.type,
+                 labels: t.customdata ? Array.from(arr(t.customdata), r => String(r[0])) : null};
+    if (t.type === 'choroplethmap') {  // MapLibre: one GeoJSON polygon per feature
+        const rings = t.geojson.features.map(f => f.geometry.coordinates[0].length);
+        return {...out, rings: rings.length, fill: t.colorscale[0][1],
+                points: rings.reduce((a, b) => a + b, 0) + rings.length - 1};
+    }
+    const xs = Array.from(arr(t.lon || t.x));
     const gaps = xs.filter(v => v === null || Number.isNaN(v)).length;
-    return {name: t.name, kind: t.meta ? t.meta.kind : null,
-            rings: xs.length ? gaps + 1 : 0, points: xs.length, fill: t.fillcolor || null,
-            labels: t.customdata ? Array.from(arr(t.customdata), r => String(r[0])) : null};
+    return {...out, rings: xs.length ? gaps + 1 : 0, points: xs.length,
+            fill: t.fillcolor || null};
 });
 """
 
@@ -51,10 +57,22 @@ def _traces_when(driver: Any, summary_prefix: str) -> list[dict[str, Any]]:
 def _legend(driver: Any) -> list[tuple[str, str]]:
     """(text, swatch fill) of each legend entry as drawn."""
     return driver.execute_script("""
+        // a choropleth's swatch is a gradient over its colour scale (one colour here)
+        const colour = fill => {
+            const ref = /url\\("?#([^")]+)"?\\)/.exec(fill || '');
+            if (!ref) { return fill || ''; }
+            const stop = document.getElementById(ref[1]).querySelector('stop');
+            const probe = document.createElement('span');
+            probe.style.color = stop.getAttribute('stop-color');
+            document.body.appendChild(probe);
+            const rgb = getComputedStyle(probe).color;
+            probe.remove();
+            return rgb;
+        };
         return Array.from(document.querySelectorAll(arguments[0] + ' .legend .traces')).map(
             g => [g.querySelector('.legendtext').textContent,
-                  (g.querySelector('.legendfill path, .legendpoints path') || {style: {}})
-                      .style.fill || '']);
+                  colour((g.querySelector('.legendfill path, .legendpoints path')
+                          || {style: {}}).style.fill)]);
     """, _MAP)
 
 
@@ -88,8 +106,10 @@ def test_overview_mahallas_then_hexagons_offline(browser: Any, dash_server: str,
     traces = _traces_when(browser, "500 incidents in 9 mahallas")
     assert browser.find_element("id", "app-demo-badge").text == "Synthetic demo data"
 
-    # mahalla view: 9 filled squares split over the colour classes, one tooltip per mahalla
+    # mahalla view: 9 filled squares split over the colour classes, one tooltip per mahalla,
+    # drawn by MapLibre over the app's own base tiles
     polys = [t for t in traces if t["kind"] == "mahalla"]
+    assert {t["type"] for t in polys} == {"choroplethmap"}
     assert sum(t["rings"] for t in polys) == 9
     assert all(t["points"] == t["rings"] * 6 - 1 for t in polys)  # 5 corners + a gap each
     hover = next(t for t in traces if t["kind"] == "mahalla-hover")

@@ -115,7 +115,11 @@ const summary = arguments[1] ? document.querySelector(arguments[1]) : null;
 const text = summary ? summary.textContent.trim() : '';
 const notes = (gd && gd.layout && gd.layout.annotations) || [];
 const message = notes.some(a => a.text && !/(\.\.\.|…)\s*$/.test(a.text));
-const ready = !!(gd && gd._fullLayout && ((gd.data && gd.data.length) || text || message));
+// a MapLibre map is drawn once its style, base tiles and glyphs have loaded
+const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+const tiles = !sub || !sub.map || (sub.map.loaded() && sub.map.areTilesLoaded());
+const ready = !!(gd && gd._fullLayout && ((gd.data && gd.data.length) || text || message))
+              && tiles;
 const watched = arguments[2] ? document.querySelector(arguments[2]) : null;
 return {idle: idle, ready: ready, changes: B ? B.changes : 0, last: B ? B.last : 0,
         now: performance.now(), inputs: B ? B.inputs : [],

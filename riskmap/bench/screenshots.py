@@ -30,8 +30,10 @@ PAGES = (
 )
 _IDLE_JS = """
 const plot = document.querySelector(arguments[0]);
+const sub = plot && plot._fullLayout && plot._fullLayout.map && plot._fullLayout.map._subplot;
+const tiles = !sub || !sub.map || (sub.map.loaded() && sub.map.areTilesLoaded());
 return !!(window.store && !window.store.getState().isLoading && plot && plot._fullLayout
-          && plot.data && plot.data.length);
+          && plot.data && plot.data.length) && tiles;
 """
 
 

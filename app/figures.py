@@ -276,7 +276,7 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
     if len(units):
         _hover_trace(canvas, units, hover, meta_kind)
     if canvas.maplibre:
-        return canvas.finish(_bounds(geoms, base_geoms), (1000, 760), style, **_layout(
+        return canvas.finish(_bounds(geoms, base_geoms), (1000, 760), **_layout(
             legend_title, uirevision))
     lat0 = _mid_lat(fig)
     fig.update_layout(

@@ -184,7 +184,7 @@ def plan_map(area: gpd.GeoDataFrame, cells: pd.DataFrame, existing: gpd.GeoDataF
             meta={"kind": "proposed"}, legendrank=1, legendgroup="proposed")
     for trace in over:
         fig.add_trace(trace)
-    _map_layout(canvas, area, uirevision, style, size)
+    _map_layout(canvas, area, uirevision, size)
     if under:
         fig.update_layout(legend2=BASE_LEGEND)
     if not legend:
@@ -209,9 +209,9 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 
 def _map_layout(canvas: Canvas, area: gpd.GeoDataFrame, uirevision: str,
-                style: dict[str, Any] | None, size: tuple[int, int]) -> None:
+                size: tuple[int, int]) -> None:
     canvas.finish(
-        tuple(float(v) for v in area.total_bounds), size, style,  # type: ignore[arg-type]
+        tuple(float(v) for v in area.total_bounds), size,  # type: ignore[arg-type]
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, plot_bgcolor="#f4f4f1", paper_bgcolor="white",
         font={"family": _FONT, "size": 12}, dragmode="pan", hovermode="closest",
         uirevision=uirevision, showlegend=True,

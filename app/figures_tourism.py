@@ -321,7 +321,7 @@ def zone_map(zone: BaseGeometry, isochrones: gpd.GeoDataFrame,
     _add_labels(canvas, infra, zone)
     legend = {"bgcolor": "rgba(255,255,255,0.85)", "x": 1.0, "xanchor": "left", "y": 0.93,
               "font": {"size": 11}}
-    return canvas.finish(zone.bounds, size, style, plot_bgcolor="white",
+    return canvas.finish(zone.bounds, size, plot_bgcolor="white",
                          margin={"l": 0, "r": 0, "t": 0, "b": 0}, legend=legend,
                          font={"family": _FONT}, uirevision=uirevision, dragmode="pan")
 

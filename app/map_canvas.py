@@ -42,6 +42,7 @@ class Canvas:
 
     def __init__(self, style: dict[str, Any] | None) -> None:
         self.fig = go.Figure()
+        self.style = style
         self.maplibre = style is not None
 
     def area(self, geoms: Any, name: str, fill: str, line: str, meta: dict[str, Any], *,
@@ -58,6 +59,13 @@ class Canvas:
                 if len(parts) else parts
             if len(parts) == 0:
                 return False
+            # simplified to a 4,000th of the layer's extent (a quarter pixel of the first view;
+            # MapLibre re-tiles every polygon it is sent), coordinates to 1e-5 degrees (about
+            # a metre): a third of the text of full doubles
+            x0, y0, x1, y1 = shapely.total_bounds(parts)
+            parts = shapely.simplify(parts, max(x1 - x0, y1 - y0) / 4000,
+                                     preserve_topology=True)
+            parts = shapely.transform(parts, lambda c: np.round(c, 5))
             geojson = {"type": "FeatureCollection", "features": [
                 {"type": "Feature", "id": str(i), "geometry": shapely.geometry.mapping(p)}
                 for i, p in enumerate(parts)]}
@@ -116,15 +124,15 @@ class Canvas:
         return f"{kind}-{hashlib.blake2b(parts, digest_size=6).hexdigest()}"
 
     def finish(self, bounds: tuple[float, float, float, float], size: tuple[int, int],
-               style: dict[str, Any] | None, **layout: Any) -> go.Figure:
+               **layout: Any) -> go.Figure:
         """Lay the figure out over lon/lat ``bounds`` (the first view of a MapLibre map: the
         whole of them in a ``size`` px map) with plotly ``layout`` settings; cartesian axes
         keep a true aspect at the bounds' latitude."""
-        if style is not None:
+        if self.style is not None:
             layout.pop("plot_bgcolor", None)
             layout.pop("dragmode", None)
             self.fig.update_layout(map={
-                "style": style, "center": {"lon": (bounds[0] + bounds[2]) / 2,
+                "style": self.style, "center": {"lon": (bounds[0] + bounds[2]) / 2,
                                            "lat": (bounds[1] + bounds[3]) / 2},
                 "zoom": fit_zoom(bounds, size)}, **layout)
             return self.fig

@@ -89,7 +89,10 @@ def install_map_tiles(server: flask.Flask, settings: Settings) -> None:
             return flask.Response(status=404)
         if font is None:
             return flask.Response(status=204)
-        resp = flask.Response(glyph_range(font, start, fontstack=stack[:100]),
+        # one font whatever the stack asked for, and the stack's name is not echoed: every
+        # range is built once (a request cannot make the server build it again under
+        # another name)
+        resp = flask.Response(glyph_range(font, start, fontstack=FONT),
                               mimetype="application/x-protobuf")
         resp.headers["Cache-Control"] = "private, max-age=86400"
         return resp

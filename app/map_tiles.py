@@ -194,7 +194,16 @@ def map_style(origin: str, streets: StreetMap | None = None) -> dict[str, Any]:
             filter=["==", ["get", "level"], 6]),
         own("region", "line", "boundary", {"line-color": _REGION, "line-width": 2.0},
             filter=["==", ["get", "level"], 4]),
-        own("mahalla-name", "symbol", "mahalla", _label_paint("#6b6963"), minzoom=13,
+        # names that follow the zoom: regions, then districts, then mahallas (MapLibre
+        # leaves out a name that would collide with one drawn before it)
+        own("region-name", "symbol", "boundary", _label_paint(_REGION), maxzoom=8,
+            filter=["==", ["get", "level"], 4],
+            layout={**_label_layout(13), "text-transform": "uppercase",
+                    "text-letter-spacing": 0.08}),
+        own("district-name", "symbol", "boundary", _label_paint(_DISTRICT), minzoom=8,
+            maxzoom=12, filter=["==", ["get", "level"], 6],
+            layout={**_label_layout(12), "text-letter-spacing": 0.04}),
+        own("mahalla-name", "symbol", "mahalla", _label_paint("#6b6963"), minzoom=12,
             layout={**_label_layout(11), "symbol-placement": "point"}),
         own("water-name", "symbol", "water", _label_paint("#2f6fa8"), minzoom=9,
             layout=_label_layout(11)),

@@ -377,12 +377,14 @@ def _empty_as_missing(incidents: pd.DataFrame) -> pd.DataFrame:
 
 
 def road_graph(infrastructure: pd.DataFrame) -> nx.Graph:
-    """The road graph of the ``road`` rows (100 m segments), reused for every zone."""
+    """The road graph of the ``road`` rows (100 m segments), reused for every zone; frozen,
+    so its arrays are converted once for all of a zone's travel times
+    (:meth:`geo.network.GraphArrays.of`)."""
     kind = infrastructure["kind"].astype("string")
     roads = infrastructure[(kind == "road").fillna(False).to_numpy(bool)]
     if len(roads) == 0:
-        return nx.Graph(crs=None)
-    return build_road_graph(roads, max_segment_m=100.0)
+        return nx.freeze(nx.Graph(crs=None))
+    return nx.freeze(build_road_graph(roads, max_segment_m=100.0))
 
 
 def _context(geom: BaseGeometry, infrastructure: gpd.GeoDataFrame, incidents: pd.DataFrame,

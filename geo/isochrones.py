@@ -67,7 +67,7 @@ def sample_travel_time(
     >>> sample_travel_time(nx.Graph(crs="EPSG:32642"), pd.Series(dtype=float), [None])
     array([nan])
     """
-    arrays = GraphArrays(graph)
+    arrays = GraphArrays.of(graph)
     vo = metres_per_minute(offroad_kmh)
     t_node = arrays.node_times(times) if len(arrays.nodes) else np.zeros(0)
     # a graph without a CRS has no nodes, so every point comes back NaN below
@@ -192,7 +192,7 @@ def isochrones(
     >>> isochrones(nx.Graph(crs="EPSG:32642"), pd.Series(dtype=float), (10,)).is_empty.tolist()
     [True]
     """
-    arrays = GraphArrays(graph)
+    arrays = GraphArrays.of(graph)
     vo = metres_per_minute(offroad_kmh)
     thresholds = sorted(float(m) for m in minutes)
     t_node = arrays.node_times(times) if len(arrays.nodes) else np.zeros(0)

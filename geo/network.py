@@ -414,6 +414,22 @@ class GraphArrays:
         d = self.xy[self.v] - self.xy[self.u]
         self.length = np.hypot(d[:, 0], d[:, 1])
 
+    @classmethod
+    def of(cls, graph: nx.Graph) -> GraphArrays:
+        """The arrays of ``graph``; kept with a frozen graph (``nx.freeze``), which cannot
+        change, so a zone's dozen travel-time questions convert it once.
+
+        >>> g = nx.freeze(nx.Graph(crs="EPSG:32642"))
+        >>> GraphArrays.of(g) is GraphArrays.of(g), GraphArrays.of(nx.Graph()) is None
+        (True, False)
+        """
+        if not nx.is_frozen(graph):
+            return cls(graph)
+        got = graph.graph.get("_arrays")
+        if not isinstance(got, cls):
+            got = graph.graph["_arrays"] = cls(graph)
+        return got
+
     def directed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Both directions of every edge: ``u``, ``v``, ``length`` and ``minutes``."""
         return (np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]),
@@ -491,7 +507,7 @@ def travel_times(
     >>> travel_times(nx.Graph(crs="EPSG:32642"), [None]).empty
     True
     """
-    arrays = GraphArrays(graph)
+    arrays = GraphArrays.of(graph)
     vo = metres_per_minute(offroad_kmh)
     empty = pd.DataFrame({"minutes": pd.Series(dtype=float), "source": pd.Series(dtype=int)},
                          index=pd.Index(arrays.nodes[:0], name="node"))
@@ -601,7 +617,7 @@ def time_to_area(
     ...              None)
     (nan, -1)
     """
-    arrays = GraphArrays(graph)
+    arrays = GraphArrays.of(graph)
     if area is None or area.is_empty or len(arrays.nodes) == 0 or times.empty:
         return float("nan"), -1
     t_node = arrays.node_times(times)

@@ -102,8 +102,7 @@ def _improve_by_edges(arrays: GraphArrays, t_node: np.ndarray, edge: np.ndarray,
     t_min = np.minimum(t_node[arrays.u[edge]], t_node[arrays.v[edge]])
     order = np.argsort(t_min, kind="stable")
     edge, t_min = edge[order], t_min[order]
-    lines = shapely.linestrings(np.stack([arrays.xy[arrays.u[edge]],
-                                          arrays.xy[arrays.v[edge]]], axis=1))
+    lines = arrays.lines[edge]
     points = shapely.points(pxy)
     p_i, e_i = shapely.STRtree(lines).query_nearest(points, all_matches=False)
     _apply_edges(arrays, t_node, edge[e_i], pxy, p_i, upper, vo)

@@ -5,6 +5,7 @@ Reach off the network (travel time to any point, isochrones) is in :mod:`geo.iso
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -430,6 +431,18 @@ class GraphArrays:
             got = graph.graph["_arrays"] = cls(graph)
         return got
 
+    @functools.cached_property
+    def lines(self) -> np.ndarray:
+        """Each edge as a straight line from ``u`` to ``v`` (positions as in ``u``)."""
+        return shapely.linestrings(np.stack([self.xy[self.u], self.xy[self.v]], axis=1)) \
+            if len(self.u) else np.empty(0, dtype=object)
+
+    @functools.cached_property
+    def edge_tree(self) -> tuple[np.ndarray, shapely.STRtree]:
+        """The edges of positive length and an STRtree of their :attr:`lines`."""
+        edge = np.flatnonzero(self.length > 0)
+        return edge, shapely.STRtree(self.lines[edge])
+
     def directed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Both directions of every edge: ``u``, ``v``, ``length`` and ``minutes``."""
         return (np.concatenate([self.u, self.v]), np.concatenate([self.v, self.u]),
@@ -549,10 +562,8 @@ def _entries(arrays: GraphArrays, sxy: np.ndarray, src: np.ndarray, vo: float,
     """Candidate (node, source, minutes) entries: via the nearest node and the nearest edge."""
     dist, nearest = cKDTree(arrays.xy).query(sxy[src])
     nodes, srcs, mins, off = [nearest], [src], [dist / vo], [dist]
-    edge = np.flatnonzero(arrays.length > 0)
+    edge, tree = arrays.edge_tree
     if edge.size:
-        a, b = arrays.xy[arrays.u[edge]], arrays.xy[arrays.v[edge]]
-        tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
         s_i, e_i = tree.query_nearest(shapely.points(sxy[src]), all_matches=False)
         e = edge[e_i]
         p, ea, eb = sxy[src][s_i], arrays.xy[arrays.u[e]], arrays.xy[arrays.v[e]]

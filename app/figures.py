@@ -10,7 +10,6 @@ the payload); an invisible marker trace at the label points carries the hover to
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -275,17 +274,8 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
                      legendrank=1000)
     if len(units):
         _hover_trace(canvas, units, hover, meta_kind)
-    if canvas.maplibre:
-        return canvas.finish(_bounds(geoms, base_geoms), (1000, 760), **_layout(
-            legend_title, uirevision))
-    lat0 = _mid_lat(fig)
-    fig.update_layout(
-        **_layout(legend_title, uirevision),
-        xaxis={"visible": False, "constrain": "domain"},
-        yaxis={"visible": False, "scaleanchor": "x",
-               "scaleratio": 1.0 / math.cos(math.radians(lat0))},
-    )
-    return fig
+    return canvas.finish(_bounds(geoms, base_geoms), (1000, 760),
+                         **_layout(legend_title, uirevision))
 
 
 def _bounds(*geoms: np.ndarray) -> tuple[float, float, float, float]:
@@ -334,9 +324,9 @@ def _hover_trace(canvas: Any, units: gpd.GeoDataFrame, hover: Sequence[HoverFiel
     lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
     lines[0] = f"<b>{lines[0]}</b>"
     kw = {"mode": "markers", "customdata": custom,
-              "marker": {"size": 14, "opacity": 0, "color": "#000"},
-              "hovertemplate": "<br>".join(lines) + "<extra></extra>", "showlegend": False,
-              "name": "details", "meta": {"kind": f"{kind}-hover"}}
+          "marker": {"size": 14, "opacity": 0, "color": "#000"},
+          "hovertemplate": "<br>".join(lines) + "<extra></extra>", "showlegend": False,
+          "name": "details", "meta": {"kind": f"{kind}-hover"}}
     if canvas.maplibre:
         canvas.trace(x.astype(np.float32), y.astype(np.float32), **kw)
         return
@@ -358,11 +348,3 @@ def _fmt(values: pd.Series, digits: int) -> list[str]:
     return [format_decimal(x, digits) if np.isfinite(x) else unknown for x in v]
 
 
-def _mid_lat(fig: go.Figure) -> float:
-    ys = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)]
-    if not ys:
-        return 0.0
-    y = np.concatenate(ys)
-    y = y[np.isfinite(y)]
-    mid = float((y.min() + y.max()) / 2) if len(y) else 0.0
-    return max(min(mid, 85.0), -85.0)

@@ -27,6 +27,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol
 
+from pmtiles.reader import MemorySource, Reader
+from pmtiles.tile import Compression
+
 __all__ = ["MEDIA_TYPES", "Tile", "TileArchive", "TileArchiveError"]
 
 #: media type of the tiles of each format
@@ -434,12 +437,6 @@ class _PMTilesSource:
 
 def _open_pmtiles(path: Path) -> TileArchive:
     """Open the PMTiles (v3) file ``path`` and read its header and metadata."""
-    try:
-        from pmtiles.reader import MemorySource, Reader
-        from pmtiles.tile import Compression
-    except ImportError:
-        raise TileArchiveError(f"{path}: reading PMTiles needs the pmtiles package "
-                               "(pip install pmtiles)") from None
     file = path.open("rb")
     try:
         if os.fstat(file.fileno()).st_size < _PMTILES_HEADER_LENGTH:
@@ -455,7 +452,7 @@ def _open_pmtiles(path: Path) -> TileArchive:
             header = reader.header()
         except Exception as exc:
             raise TileArchiveError(f"{path}: a damaged PMTiles header: {exc!r}") from None
-        _check_pmtiles_compression(path, header, Compression)
+        _check_pmtiles_compression(path, header)
         format = _PMTILES_FORMATS.get(header["tile_type"].name)
         if format is None:
             raise TileArchiveError(f"{path}: PMTiles tile type {header['tile_type'].name} is "
@@ -481,14 +478,14 @@ def _open_pmtiles(path: Path) -> TileArchive:
         raise
 
 
-def _check_pmtiles_compression(path: Path, header: Any, compression: Any) -> None:
+def _check_pmtiles_compression(path: Path, header: Any) -> None:
     """Refuse what cannot be read here: directories not gzip'd, tiles brotli- or zstd-packed."""
     internal = header["internal_compression"]
-    if internal != compression.GZIP:
+    if internal != Compression.GZIP:
         raise TileArchiveError(f"{path}: PMTiles internal compression {internal.name.lower()} "
                                "is not supported: rebuild the archive with gzip compression")
     tiles = header["tile_compression"]
-    if tiles in (compression.BROTLI, compression.ZSTD):
+    if tiles in (Compression.BROTLI, Compression.ZSTD):
         raise TileArchiveError(f"{path}: PMTiles tile compression {tiles.name.lower()} is not "
                                "supported (browsers are served the stored bytes, and only gzip "
                                "is decoded everywhere): rebuild the archive with gzip tile "

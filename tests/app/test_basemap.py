@@ -4,6 +4,7 @@ from real boundaries (OCHA), Natural Earth lakes and places and GeoNames towns l
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,28 @@ return {kinds: kinds, places: place ? place.text : null, x: gd._fullLayout.xaxis
 """
 
 
+_IDLE_JS = """
+const s = window.store && window.store.getState ? window.store.getState() : null;
+if (!s || s.isLoading) { return false; }
+const c = s.callbacks || {};
+return ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed']
+    .every(k => !(c[k] && c[k].length));
+"""
+
+
+def _settle(browser: Any, wait: Any) -> None:
+    """Wait until Dash has had no callback in flight for two polls half a second apart."""
+    calm = {"n": 0}
+
+    def idle(d: Any) -> bool:
+        calm["n"] = calm["n"] + 1 if d.execute_script(_IDLE_JS) else 0
+        if calm["n"] < 2:
+            time.sleep(0.5)
+            return False
+        return True
+    wait(browser, idle)
+
+
 @pytest.mark.browser
 def test_base_map_in_chromium_names_places_zoomed_out_and_mahallas_zoomed_in(
         browser: Any, wait: Any, tmp_path: Path, clean_console: Any) -> None:
@@ -218,7 +241,11 @@ def test_base_map_in_chromium_names_places_zoomed_out_and_mahallas_zoomed_in(
         assert "<b>Shahar</b>" in got["shown"] and "Qishloq" in got["shown"]
         assert not any(s.startswith("Mahalla ") for s in got["shown"])
         # zoomed in with the toolbar (as a user would: plotly keeps a GUI zoom across
-        # redraws): mahalla names, no places (the browser picks the labels again)
+        # redraws): mahalla names, no places (the browser picks the labels again). First the
+        # page must be done: a first-load callback still queued would draw the whole area
+        # again over the zoom (seen in a run), so wait until no callback is requested,
+        # queued or running, twice half a second apart
+        _settle(browser, wait)
         for _ in range(3):
             browser.execute_script(
                 "document.querySelector('#cmd-map .modebar-btn[data-title=\"Zoom in\"]')"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -211,8 +212,11 @@ def test_json_is_valid_and_html_is_self_contained(report) -> None:
     assert page.count('<td class="status">PASS') == 3
     assert page.count('<td class="status">FAIL') == 3
     assert "@media print" in page
-    # plotly.js inlined once; no script or stylesheet is fetched from anywhere
-    assert page.count("<script") >= 2 and 'src="http' not in page and "<link" not in page
+    # plotly.js inlined once; no script or stylesheet is fetched from anywhere. (The bundle
+    # itself names a CDN for MapLibre's maki icons, which only a symbol marker would fetch and
+    # the report has none; so tags are checked, not any string.)
+    assert page.count("<script") >= 2
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page) and not re.search(r"<link\b", page)
     assert page.count("plotly.js v") <= 2
 
 

@@ -90,6 +90,9 @@ _INTERNAL = frozenset({"riskmap_layers", "alembic_version", "spatial_ref_sys"})
 _REINDEX_ROWS = 20_000  # a replace this big drops the indexes and builds them after the COPY
 _IN_TABLE = 5_000  # an ``in`` filter with more values goes through a temporary table
 _PROBE_KEYS = 20_000  # up to this many keys are looked up in each month's key index
+#: the month code (:func:`~layers.store.month_codes`) of a timestamptz column, in SQL
+_MONTH_CODE = ("(extract(year FROM {c} AT TIME ZONE 'UTC')::int - 1970) * 12"
+               " + extract(month FROM {c} AT TIME ZONE 'UTC')::int - 1")
 _COPY_QUEUE_ROWS = 20_000  # a COPY this big is sent by a thread while the next rows encode
 #: name of a month partition: ``<layer>_yYYYYmMM``
 _PARTITION = re.compile(r"(?P<layer>.+)_y(?P<year>\d{4})m(?P<month>\d{2})")
@@ -189,6 +192,35 @@ def _partitions(cur: psycopg.Cursor[Any], layer: str) -> dict[int, str] | None:
     return out
 
 
+def _directory_name(layer: str) -> str:
+    """The key directory of a partitioned layer: ``incidents_keys`` (revision 0012)."""
+    return f"{layer}_keys"
+
+
+def _exists(cur: psycopg.Cursor[Any], table: str) -> bool:
+    row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
+
+
+def _month_code(column: str) -> sql.Composable:
+    return sql.SQL(_MONTH_CODE.replace("{c}", "{}")).format(
+        sql.Identifier(column), sql.Identifier(column))
+
+
+def _key_months(cur: psycopg.Cursor[Any], layer: str, spec: LayerSpec,
+                filters: list[Filter], by_name: dict[str, Column]) -> set[int] | None:
+    """The months holding the keys a read asks for, from the layer's key directory (one
+    index probe a key, whatever the number of months); None when the schema has none."""
+    directory = _directory_name(layer)
+    if spec.key is None or not _exists(cur, directory):
+        return None
+    terms = [f for f in filters if f[0] == spec.key and f[1] in ("=", "in")]
+    where, params = _where(directory, terms, {spec.key: by_name[spec.key]}, cur)
+    rows = cur.execute(sql.SQL("SELECT DISTINCT {} FROM {}{}").format(
+        _month_code(PARTITIONED[layer]), sql.Identifier(directory), where), params or None)
+    return {int(row[0]) for row in rows.fetchall()}
+
+
 def _select(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
     if columns is None:
         return frame
@@ -235,10 +267,12 @@ def _where(layer: str, filters: list[Filter], by_name: dict[str, Column],
 def _few_keys(layer: str, spec: LayerSpec | None, filters: list[Filter]) -> bool:
     """Whether a read of a partitioned layer looks up at most :data:`_PROBE_KEYS` keys.
 
-    Then each month's key index is probed: without a hint the planner, costing random reads
-    high, scans every month in full for a thousand keys, which grows with the store (~0.2 s
-    a million rows) while the probes stay ~1 ms a month. Only sequential scans are turned off,
-    for this one statement's transaction.
+    Then the key directory names the months that hold them (:func:`_key_months`), and only
+    those months' key indexes are probed: without a hint the planner, costing random reads
+    high, scans a month in full for a thousand keys, which grows with the store (~0.2 s a
+    million rows) while the probes stay ~1 ms a month. Only sequential scans are turned off,
+    for this one read's transaction. (A schema before revision 0012 has no directory: every
+    month is probed, ~16 ms a month for 1,000 keys.)
     """
     if spec is None or spec.key is None or layer not in PARTITIONED:
         return False
@@ -415,12 +449,18 @@ class PostgisStore(Store):
                 cols = [c for c in cols if c.name in columns]
             schema = _arrow_schema(cur, layer)
             where, params = _where(layer, flist, by_name, cur)
+            tables = [layer]
             if _few_keys(layer, spec, flist):
+                assert spec is not None
                 cur.execute("SET LOCAL enable_seqscan = off")  # see _few_keys
+                months = _key_months(cur, layer, spec, flist, by_name)
+                if months is not None:  # only the months that hold these keys
+                    parts = _partitions(cur, layer) or {}
+                    tables = [parts[m] for m in sorted(months) if m in parts]
             blocks: list[bytes] = []
-            if cols:
-                cur.execute(read_query(layer, cols, where), params or None, binary=True)
-                blocks = [row[0] for row in cur.fetchall()]
+            for table in tables if cols else ():
+                cur.execute(read_query(table, cols, where), params or None, binary=True)
+                blocks.extend(row[0] for row in cur.fetchall())
         arrays = decode(blocks, cols)
         return _select(to_frame(arrays, cols, spec, schema), columns)
 
@@ -457,6 +497,7 @@ class _PostgisTransaction(Transaction):
         self._stage_ids = itertools.count()
         self._created = False
         self._locked: set[str] = set()
+        self._directories: dict[str, str | None] = {}
 
     @contextlib.contextmanager
     def _step(self, layer: str, what: str) -> Iterator[None]:
@@ -484,6 +525,9 @@ class _PostgisTransaction(Transaction):
             if parts is not None and self._fits(layer, cols, enc, exact=True):
                 for name in parts.values():
                     self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+                directory = self._directory(layer)
+                if directory is not None:
+                    self.cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(directory)))
                 self._load_months(layer, cols, enc, {})
             elif cols and spec is not None and self._fits(layer, cols, enc, exact=True):
                 self.cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(layer)))
@@ -523,7 +567,7 @@ class _PostgisTransaction(Transaction):
             parts = self._partitioned(layer, spec)
             if parts is not None:
                 if parts and len(enc):
-                    self._delete_staged(layer, spec.key, cols, enc)
+                    self._delete_staged(layer, spec.key, cols, enc, parts)
                 self._load_months(layer, cols, enc, parts)
             elif len(enc):
                 stage = self._stage(layer, cols, enc)
@@ -555,6 +599,13 @@ class _PostgisTransaction(Transaction):
                 cols = self._create(layer, spec, encode(layer, spec.empty()), drop=False)
             key = next(c for c in cols if c.name == spec.key)
             values = [py_value(v) for v in list(key_values)]
+            parts = self._partitioned(layer, spec)
+            if parts is not None and self._directory(layer) is not None:
+                if parts and values:
+                    keys = Encoded(pa.table({spec.key: pa.array(values)}), None)
+                    self._delete_staged(layer, spec.key, cols, keys, parts)
+                self._mark(layer, spec, None)
+                return
             probe = layer in PARTITIONED and len(values) <= _PROBE_KEYS
             if probe:  # each month's key index, not every month read in full (see _few_keys)
                 self.cur.execute("SET LOCAL enable_seqscan = off")
@@ -603,27 +654,55 @@ class _PostgisTransaction(Transaction):
         self.cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(stage)))
         return stage
 
-    def _delete_staged(self, layer: str, key: str, cols: list[Column], enc: Encoded) -> None:
-        """Delete the stored rows of the keys of ``enc``, in whichever month they are."""
-        if len(enc) <= _PROBE_KEYS:  # probe each month's key index (see _few_keys)
-            column = next(c for c in cols if c.name == key)
-            values = enc.attrs.column(key).to_pylist()
-            self.cur.execute("SET LOCAL enable_seqscan = off")
-            self.cur.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(CAST(%s AS {}[]))").format(
-                sql.Identifier(layer), sql.Identifier(key), sql.SQL(column.sql_type)),
-                (values,))
-            self.cur.execute("RESET enable_seqscan")
-            return
-        stage = self._stage_keys(layer, key, cols, enc)
-        self.cur.execute(sql.SQL(_sql("delete_staged_keys")).format(
-            table=sql.Identifier(layer), stage=sql.Identifier(stage), key=sql.Identifier(key)))
-        self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
+    def _directory(self, layer: str) -> str | None:
+        """The key directory of a partitioned layer (revision 0012), None without one."""
+        if layer not in self._directories:
+            name = _directory_name(layer)
+            self._directories[layer] = (name if layer in PARTITIONED and _exists(self.cur, name)
+                                        else None)
+        return self._directories[layer]
+
+    def _delete_staged(self, layer: str, key: str, cols: list[Column], enc: Encoded,
+                       parts: dict[int, str]) -> None:
+        """Delete the stored rows of the keys of ``enc``, in whichever month they are: the
+        months the key directory names (and their directory entries), else every month."""
+        column = next(c for c in cols if c.name == key)
+        values = enc.attrs.column(key).to_pylist() if len(enc) <= _PROBE_KEYS else None
+        stage = None if values is not None else self._stage_keys(layer, key, cols, enc)
+        directory = self._directory(layer)
+        tables = [layer]
+        if directory is not None:
+            gone = (sql.SQL("DELETE FROM {} AS d WHERE d.{} = ANY(CAST(%s AS {}[])) RETURNING d.{}")
+                    .format(sql.Identifier(directory), sql.Identifier(key),
+                            sql.SQL(column.sql_type), sql.Identifier(PARTITIONED[layer]))
+                    if stage is None else
+                    sql.SQL("DELETE FROM {} AS d USING {} AS s WHERE d.{} = s.{} RETURNING d.{}")
+                    .format(sql.Identifier(directory), sql.Identifier(stage),
+                            sql.Identifier(key), sql.Identifier(key),
+                            sql.Identifier(PARTITIONED[layer])))
+            months = self.cur.execute(sql.SQL("WITH gone AS ({}) SELECT DISTINCT {} FROM gone")
+                                      .format(gone, _month_code(PARTITIONED[layer])),
+                                      (values,) if stage is None else None).fetchall()
+            tables = [parts[m] for m in sorted(int(r[0]) for r in months) if m in parts]
+        for table in tables:
+            if stage is None:  # probe the month's key index (see _few_keys)
+                self.cur.execute("SET LOCAL enable_seqscan = off")
+                self.cur.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(CAST(%s AS {}[]))")
+                                 .format(sql.Identifier(table), sql.Identifier(key),
+                                         sql.SQL(column.sql_type)), (values,))
+                self.cur.execute("RESET enable_seqscan")
+            else:
+                self.cur.execute(sql.SQL(_sql("delete_staged_keys")).format(
+                    table=sql.Identifier(table), stage=sql.Identifier(stage),
+                    key=sql.Identifier(key)))
+        if stage is not None:
+            self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
 
     def _refuse_stored_keys(self, layer: str, key: str, cols: list[Column],
                             enc: Encoded) -> None:
         stage = self._stage_keys(layer, key, cols, enc)
         clash = self.cur.execute(sql.SQL(_sql("staged_keys_present")).format(
-            table=sql.Identifier(layer), stage=sql.Identifier(stage),
+            table=sql.Identifier(self._directory(layer) or layer), stage=sql.Identifier(stage),
             key=sql.Identifier(key))).fetchall()
         self.cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
         if clash:
@@ -675,6 +754,23 @@ class _PostgisTransaction(Transaction):
                 sql.Identifier(layer), sql.Identifier(_partition_name(layer, month)),
                 sql.Literal(start.to_pydatetime()), sql.Literal(end.to_pydatetime())))
             parts[month] = _partition_name(layer, month)
+        self._add_keys(layer, cols, enc)
+
+    def _add_keys(self, layer: str, cols: list[Column], enc: Encoded) -> None:
+        """Enter the rows' keys and months in the layer's key directory (the stored rows of
+        these keys were deleted, or refused, before). Into an empty directory, a big load is
+        copied first and its primary key built after (several times faster)."""
+        directory = self._directory(layer)
+        spec = get_spec(layer)
+        if directory is None or spec is None or spec.key is None:
+            return
+        names = (spec.key, PARTITIONED[layer])
+        kcols = [c for c in cols if c.name in names]
+        keys = Encoded(enc.attrs.select([c.name for c in kcols]), None)
+        big = len(enc) >= _REINDEX_ROWS and not self.cur.execute(sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(directory))).fetchone()[0]
+        with self._indexes_dropped(directory) if big else contextlib.nullcontext():
+            self._copy(directory, keys, kcols)
 
     # ---- steps -----------------------------------------------------------------------
     def _existing_or_new(self, layer: str, spec: LayerSpec | None,

@@ -20,7 +20,7 @@ from riskmap.errors import SchemaError, StoreError
 from riskmap.layers._pgcodec import Column, encode
 from riskmap.layers.postgis import PostgisStore, alembic_config
 from tests.conftest import _libpq
-from tests.layers.test_partitions import FEB, JAN, MAR, incidents, three_months
+from tests.layers.test_partitions import FEB, JAN, MAR, _ids, incidents, three_months
 
 pytestmark = pytest.mark.postgis
 
@@ -182,6 +182,98 @@ def test_a_long_key_list_reads_through_a_temporary_table(postgis_db: str) -> Non
     assert len(got) == 10_000
     assert set(got["incident_id"]) == {f"K{i}" for i in range(0, n, 3)}
     assert sorted(few["incident_id"]) == ["K1", "K29999"]
+
+
+# ---- the key directory (revision 0012) -------------------------------------------------------
+
+def _directory(url: str) -> list[tuple[str, str]]:
+    """(id, partition) per directory entry, and the same of the incidents table: equal when the
+    directory is in step."""
+    with _connect(url) as conn:
+        keys = conn.execute(
+            "SELECT incident_id, to_char(occurred_at AT TIME ZONE 'UTC', "
+            "'\"incidents_y\"YYYY\"m\"MM') FROM incidents_keys ORDER BY 1").fetchall()
+        rows = conn.execute("SELECT incident_id, tableoid::regclass::text FROM incidents "
+                            "ORDER BY 1").fetchall()
+    assert keys == rows
+    return rows
+
+
+def test_key_directory_follows_every_write(postgis_db: str) -> None:
+    """Replace, append, an upsert moving rows between months, delete, a big upsert and a
+    big replace: after each, one directory entry per stored incident, in its month."""
+    with PostgisStore(postgis_db) as store:
+        store.replace("incidents", three_months())
+        assert len(_directory(postgis_db)) == 6
+        with store.transaction() as txn:
+            txn.append("incidents", incidents(["A1"], [pd.Timestamp("2024-04-02T00:00Z")]))
+        with pytest.raises(StoreError, match="would repeat key"), store.transaction() as txn:
+            txn.append("incidents", incidents(["J1"], [MAR]))  # stored, in January
+        with store.transaction() as txn:  # J1 moves to March, M1 to January, N1 is new
+            txn.upsert("incidents", incidents(["J1", "M1", "N1"], [MAR, JAN, FEB]))
+        moved = dict(_directory(postgis_db))
+        assert (moved["J1"], moved["M1"], moved["N1"]) == (
+            "incidents_y2024m03", "incidents_y2024m01", "incidents_y2024m02")
+        assert len(moved) == 8
+        with store.transaction() as txn:
+            txn.delete("incidents", ["F1", "A1", "never-stored"])
+        assert sorted(dict(_directory(postgis_db))) == ["F2", "J1", "J2", "M1", "M2", "N1"]
+        got = store.read("incidents", columns=["incident_id", "occurred_at"],
+                         filters=[("incident_id", "in", ["J1", "F1", "N1"])])
+        assert dict(zip(got["incident_id"], got["occurred_at"], strict=True)) == {
+            "J1": MAR, "N1": FEB}
+        # a load past _PROBE_KEYS keys goes through a staged key table on both sides
+        n = 25_000
+        big = incidents([f"B{i}" for i in range(n)] + ["J2"],
+                        [JAN] * (n // 2) + [MAR] * (n - n // 2) + [FEB])
+        with store.transaction() as txn:
+            txn.upsert("incidents", big)
+        assert len(_directory(postgis_db)) == 6 + n
+        with store.transaction() as txn:
+            txn.upsert("incidents", big.assign(occurred_at=FEB))
+        # every B and J2 moved to February, beside F2 and N1
+        assert sum(p == "incidents_y2024m02" for _, p in _directory(postgis_db)) == n + 3
+        store.replace("incidents", three_months())
+        assert [k for k, _ in _directory(postgis_db)] == ["F1", "F2", "J1", "J2", "M1", "M2"]
+
+
+def test_reads_and_deletes_by_id_look_in_the_months_the_directory_names(
+        postgis_db: str) -> None:
+    """The directory, not every month's key index, says where an id is: an entry removed by
+    hand hides the row from reads by id (the whole-layer read still has it), and an entry
+    pointing at the wrong month deletes nothing there."""
+    with PostgisStore(postgis_db) as store:
+        store.replace("incidents", three_months())
+        with _connect(postgis_db) as conn:
+            conn.execute("DELETE FROM incidents_keys WHERE incident_id = 'F1'")
+        assert store.read("incidents", filters=[("incident_id", "=", "F1")]).empty
+        assert "F1" in set(store.read("incidents")["incident_id"])
+        assert _ids(store.read("incidents", filters=[("incident_id", "in", ["F2", "M1"])])) \
+            == ["F2", "M1"]
+
+
+def test_migration_fills_the_directory_from_stored_rows(blank_postgis_db: str) -> None:
+    """Rows written before revision 0012 (the store then probes every month) are all in the
+    directory after it; downgrading drops only the directory."""
+    cfg = alembic_config(blank_postgis_db)
+    command.upgrade(cfg, "0011")
+    with PostgisStore(blank_postgis_db, migrate=False) as store:
+        store.replace("incidents", three_months())
+        with store.transaction() as txn:
+            txn.upsert("incidents", incidents(["J1", "X"], [MAR, FEB]))
+        assert _ids(store.read("incidents", filters=[("incident_id", "in", ["J1", "X"])])) \
+            == ["J1", "X"]
+    command.upgrade(cfg, "head")
+    assert dict(_directory(blank_postgis_db))["J1"] == "incidents_y2024m03"
+    assert len(_directory(blank_postgis_db)) == 7
+    with PostgisStore(blank_postgis_db) as store:
+        with store.transaction() as txn:
+            txn.upsert("incidents", incidents(["X"], [JAN]))
+        assert dict(_directory(blank_postgis_db))["X"] == "incidents_y2024m01"
+    command.downgrade(cfg, "0011")
+    with _connect(blank_postgis_db) as conn:
+        assert conn.execute("SELECT to_regclass('incidents_keys')").fetchone() == (None,)
+        assert conn.execute("SELECT count(*) FROM incidents").fetchone() == (7,)
 
 
 # ---- binary COPY -----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The bookkeeping of incremental builds: ``derived_dirty`` and ``derived_state``.
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30
 

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
 
 import geopandas as gpd
 import shapely
@@ -57,6 +56,7 @@ from riskmap.geo.hotspots import (
     gi_star_z,
     h3_weights,
     mahalla_weights,
+    two_sided_p,
 )
 from riskmap.geo.tiles import TileSource
 
@@ -999,7 +999,7 @@ def _gi(y: np.ndarray, adj: Any) -> tuple[np.ndarray, np.ndarray]:
     if len(y) < 3:
         return np.zeros(len(y)), np.full(len(y), "not_significant", dtype=object)
     z = gi_star_z(y, sp.csr_matrix(adj))
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = two_sided_p(z)
     return z, classify_gi(z, benjamini_hochberg(p))
 
 

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
 
 import geopandas as gpd
 import shapely
@@ -47,6 +46,7 @@ from riskmap.geo.hotspots import (
     h3_adjacency,
     mahalla_weights,
     study_cells,
+    two_sided_p,
 )
 from riskmap.geo.status import StatusRule, format_numbers, gi_class_label, status_history
 from riskmap.geo.surface import MAX_CELLS, Surface, kde_surface, utm_crs
@@ -241,7 +241,7 @@ def gi_star(counts: np.ndarray, w: sp.spmatrix, *, fdr: bool = True) -> tuple[np
         empty = np.zeros(0)
         return empty, empty, empty, np.zeros(0, dtype=object)
     z = gi_star_z(counts, w) if np.ptp(counts) > 0 else np.zeros(counts.shape)
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = two_sided_p(z)
     q = benjamini_hochberg(p)
     return z, p, q, classify_gi(z, q if fdr else p)
 
@@ -445,12 +445,17 @@ def _cell_status(
     return cell_status_from_counts(monthly.sum(axis=1), w, rule=rule)
 
 
-def cell_status_from_counts(count: np.ndarray, w: sp.spmatrix, *,
-                            rule: StatusRule) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_cell_status` from the count of each cell in the window (the core it runs on)."""
+def cell_status_from_counts(count: np.ndarray, w: sp.spmatrix, *, rule: StatusRule,
+                            gi: tuple[np.ndarray, ...] | None = None,
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_cell_status` from the count of each cell in the window (the core it runs on).
+
+    ``gi`` is :func:`gi_star` of these counts with ``fdr=rule.fdr`` when the caller already has
+    it (a national lattice's Gi* is not free); computed here otherwise.
+    """
     win = rule.window_months
     count = np.asarray(count, dtype=np.int64)
-    z, p, q, cls = gi_star(count, w, fdr=rule.fdr)
+    z, p, q, cls = gi if gi is not None else gi_star(count, w, fdr=rule.fdr)
     alpha = {90: 0.10, 95: 0.05, 99: 0.01}[rule.gi_confidence]
     red = (z > 0) & ((q if rule.fdr else p) <= alpha) & (count > 0)
     status = np.where(count == 0, "green", np.where(red, "red", "yellow")).astype(object)

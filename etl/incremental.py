@@ -295,9 +295,11 @@ def window_layers(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
         ids, w = study_units(mahallas, level="h3", res=res)
         monthly = monthly_matrix(cube, "h3", ids, first=first, n_months=n, res=res)
         count = monthly.sum(axis=1)
-        z, p, _, cls = gi_star(count, w, fdr=fdr)
+        gi = gi_star(count, w, fdr=fdr)
+        z, p, _, cls = gi
         ehs = EmergingHotSpots(fdr=fdr).fit(monthly, w)
-        status, _ = cell_status_from_counts(count, w, rule=rule)
+        status, _ = cell_status_from_counts(
+            count, w, rule=rule, gi=gi if rule.fdr == fdr else None)
         frame = pd.DataFrame({"h3": ids.astype(np.int64), "res": np.int64(res),
                               "count": count, "gi_z": z, "gi_p": p,
                               "gi_class": pd.array(cls, dtype="string"),

@@ -10,7 +10,7 @@ from affine import Affine
 
 import geopandas as gpd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from shapely import STRtree
 
 from riskmap.geo.join import metric_crs_for, utm_epsg
@@ -32,6 +32,7 @@ __all__ = [
     "h3_polygons",
     "key_site_coverage",
     "local_utm_crs",
+    "points_xy_in_crs",
     "raster_points",
     "resolve_metric_crs",
     "sector_polygons",
@@ -126,6 +127,46 @@ def centroid_xy(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.full(len(geoms), np.nan)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     x[ok], y[ok] = xy(shapely.centroid(geoms[ok]))
+    return x, y
+
+
+def points_xy_in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS,
+                     what: str) -> tuple[np.ndarray, np.ndarray]:
+    """x and y in ``crs`` of each geometry of ``frame``: a point's own coordinates, another
+    shape's centroid (taken in ``crs``); NaN for None or empty geometries.
+
+    The same numbers as ``centroid_xy(geoms_in_crs(frame, crs, what))`` (geopandas projects
+    with the same always-xy transformer), but points, the usual case (incidents, cameras,
+    demand), are projected as coordinate arrays: no GEOS point is made per row, twice
+    (re-projected, then its centroid), which cost more than the coverage sums themselves on a
+    national store. ValueError naming ``what`` when ``frame`` has no CRS.
+
+    Examples
+    --------
+    >>> pts = gpd.GeoSeries([shapely.Point(69, 41), None, shapely.Point(),
+    ...                      shapely.box(69, 41, 69.001, 41.001)], crs=4326)
+    >>> x, y = points_xy_in_crs(pts, CRS.from_epsg(32642), "points")
+    >>> np.round(x, 1).tolist()
+    [500000.0, nan, nan, 500042.1]
+    """
+    if frame.crs is None:
+        raise ValueError(f"{what} have no CRS; expected one (normally EPSG:4326)")
+    series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
+    geoms = np.asarray(series.values, dtype=object)
+    x = np.full(len(geoms), np.nan)
+    y = np.full(len(geoms), np.nan)
+    if len(geoms) == 0:
+        return x, y
+    point = shapely.get_type_id(geoms) == 0
+    px, py = xy(geoms[point])
+    ok = np.isfinite(px) & np.isfinite(py)
+    if ok.any() and not series.crs.is_exact_same(crs):
+        px[ok], py[ok] = Transformer.from_crs(series.crs, crs, always_xy=True).transform(
+            px[ok], py[ok])
+    x[point], y[point] = px, py
+    other = ~point & ~shapely.is_missing(geoms)
+    if other.any():
+        x[other], y[other] = centroid_xy(geoms_in_crs(series[other], crs, what))
     return x, y
 
 
@@ -345,7 +386,7 @@ def coverage_polygons(
     if viewshed is not None:
         crs_metric = viewshed[2] if viewshed[2] is not None else crs_metric
     crs = resolve_metric_crs(cameras, crs_metric)
-    x, y = centroid_xy(geoms_in_crs(cameras, crs, "cameras"))
+    x, y = points_xy_in_crs(cameras, crs, "cameras")
     rng = cams["range_m"].to_numpy()
     polys = sector_polygons(
         x,
@@ -376,8 +417,12 @@ def covered_pairs_xy(
 ) -> tuple[np.ndarray, np.ndarray]:
     """All (point, polygon) index pairs where the point lies in or on the polygon.
 
-    Bounding-box query on an STRtree of the polygons, then ``shapely.intersects_xy`` on the
-    prepared candidates, in chunks of points. NaN points and None polygons match nothing.
+    Candidates are the points in each polygon's bounding box, then ``shapely.intersects_xy``
+    on the prepared polygons. Small polygons over many points (camera footprints over a
+    region's incidents or demand points) find their candidates by binary search in the points
+    sorted by x, with no GEOS point made; polygons whose boxes span much of the points (mahallas
+    tiling the area) query an STRtree with the points, in chunks. Both give the same pairs, in
+    no particular order. NaN points and None or empty polygons match nothing.
 
     Examples
     --------
@@ -389,10 +434,45 @@ def covered_pairs_xy(
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     polygons = np.asarray(polygons, dtype=object)
-    tree = STRtree(polygons)
-    shapely.prepare(polygons)
-    out_p, out_g = [], []
+    none = np.empty(0, dtype=np.int64)
     ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    valid = np.flatnonzero(~(shapely.is_missing(polygons) | shapely.is_empty(polygons)))
+    if len(ok) == 0 or len(valid) == 0:
+        return none, none.copy()
+    shapely.prepare(polygons)
+    box = shapely.bounds(polygons[valid])
+    by_x = ok[np.argsort(x[ok], kind="stable")]
+    xs = x[by_x]
+    lo = np.searchsorted(xs, box[:, 0], side="left")
+    hi = np.searchsorted(xs, box[:, 2], side="right")
+    width = hi - lo
+    if width.sum() > len(ok):  # boxes that span the points: the tree
+        return _covered_pairs_tree(x, y, polygons, ok)
+    out_p, out_g = [], []
+    ends = np.cumsum(width)
+    cuts = np.searchsorted(ends, np.arange(_CHUNK, ends[-1], _CHUNK), side="left")
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(valid)], strict=True):
+        if b <= a:
+            continue
+        count = width[a:b]
+        gi = np.repeat(np.arange(a, b), count)
+        start = np.repeat(lo[a:b] - (np.cumsum(count) - count), count)
+        pi = by_x[np.arange(count.sum()) + start]
+        near = (y[pi] >= box[gi, 1]) & (y[pi] <= box[gi, 3])
+        pi, gi = pi[near], valid[gi[near]]
+        hit = shapely.intersects_xy(polygons[gi], x[pi], y[pi])
+        out_p.append(pi[hit])
+        out_g.append(gi[hit])
+    if not out_p:
+        return none, none.copy()
+    return np.concatenate(out_p).astype(np.int64), np.concatenate(out_g).astype(np.int64)
+
+
+def _covered_pairs_tree(x: np.ndarray, y: np.ndarray, polygons: np.ndarray,
+                        ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`covered_pairs_xy` by an STRtree query with the points ``ok``, in chunks."""
+    tree = STRtree(polygons)
+    out_p, out_g = [], []
     for start in range(0, len(ok), _CHUNK):
         sel = ok[start : start + _CHUNK]
         pi, gi = tree.query(shapely.points(x[sel], y[sel]))
@@ -478,7 +558,7 @@ def _weighted(
     if isinstance(points, tuple):
         points = raster_points(*points)
         column = "risk"
-    x, y = centroid_xy(geoms_in_crs(points, crs, "risk points"))
+    x, y = points_xy_in_crs(points, crs, "risk points")
     w = pd.to_numeric(points[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     return x, y, np.nan_to_num(w)
 
@@ -533,7 +613,7 @@ def unit_coverage(
         return total, hit
 
     if incidents is not None:
-        ix, iy = centroid_xy(geoms_in_crs(incidents, crs, "incidents"))
+        ix, iy = points_xy_in_crs(incidents, crs, "incidents")
         total, hit = counts(ix, iy, np.ones(len(ix)))
         out["incidents"] = total.astype(np.int64)
         out["incidents_covered"] = hit.astype(np.int64)
@@ -542,7 +622,7 @@ def unit_coverage(
         total, hit = counts(*_weighted(risk, risk_column, crs))
         out["risk"], out["risk_covered"], out["risk_share"] = total, hit, _share(hit, total)
     if cameras is not None:
-        cx, cy = centroid_xy(geoms_in_crs(cameras, crs, "cameras"))
+        cx, cy = points_xy_in_crs(cameras, crs, "cameras")
         where = _assign(cx, cy, ugeo)
         types = cameras["type"].astype(object).fillna("unknown").to_numpy()
         out["cameras"] = np.bincount(where[where >= 0], minlength=n)
@@ -612,7 +692,7 @@ def unit_weight_sums(
     ugeo = geoms_in_crs(units, crs, "units")
     cov = geoms_in_crs(coverage, crs, "coverage polygons")
     if column is None:
-        x, y = centroid_xy(geoms_in_crs(points, crs, "points"))
+        x, y = points_xy_in_crs(points, crs, "points")
         w = np.ones(len(x))
     else:
         x, y, w = _weighted(points, column, crs)
@@ -740,7 +820,7 @@ def key_site_coverage(
         (metres; None/NaN for sites without geometry or when there are no cameras).
     """
     crs = resolve_metric_crs(sites, crs_metric)
-    sx, sy = centroid_xy(geoms_in_crs(sites, crs, "sites"))
+    sx, sy = points_xy_in_crs(sites, crs, "sites")
     cov = geoms_in_crs(coverage, crs, "coverage polygons")
     pi, _ = covered_pairs_xy(sx, sy, cov)
     n_cov = np.bincount(pi, minlength=len(sites))

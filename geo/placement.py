@@ -18,11 +18,11 @@ from shapely import STRtree
 
 from riskmap.geo.coverage import (
     CAMERA_DEFAULTS,
-    centroid_xy,
     coverage_polygons,
     covered_pairs_xy,
     fill_camera_defaults,
     geoms_in_crs,
+    points_xy_in_crs,
     resolve_metric_crs,
 )
 
@@ -208,14 +208,13 @@ def coverage_matrix(
     """
     if demand.crs is None or polygons.crs is None:
         raise ValueError(f"both need a CRS: demand has {demand.crs}, polygons have {polygons.crs}")
+    if rule not in ("centre", "area"):
+        raise ValueError(f"rule must be 'centre' or 'area', got {rule!r}")
     crs = resolve_metric_crs(demand, crs_metric)
-    dgeo = geoms_in_crs(demand, crs, "demand")
     pgeo = geoms_in_crs(polygons, crs, "coverage polygons")
     if rule == "area":
-        return coverage_matrix_by_area(dgeo, pgeo)
-    if rule != "centre":
-        raise ValueError(f"rule must be 'centre' or 'area', got {rule!r}")
-    x, y = centroid_xy(dgeo)
+        return coverage_matrix_by_area(geoms_in_crs(demand, crs, "demand"), pgeo)
+    x, y = points_xy_in_crs(demand, crs, "demand")
     return coverage_matrix_from_arrays(x, y, pgeo)
 
 

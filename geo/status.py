@@ -7,13 +7,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 import geopandas as gpd
 from libpysal.weights import W
 
 from riskmap.geo.aggregate import monthly_counts, rate_per_1000, unit_codes
-from riskmap.geo.hotspots import benjamini_hochberg, classify_gi, gi_star_z, mahalla_weights
+from riskmap.geo.hotspots import (
+    benjamini_hochberg,
+    classify_gi,
+    gi_star_z,
+    mahalla_weights,
+    two_sided_p,
+)
 
 __all__ = ["StatusRule", "became_red", "crime_free", "format_numbers", "gi_class_label", "left_red",
            "status_from_monthly", "status_history", "why_parts"]
@@ -170,9 +175,9 @@ def status_from_monthly(
     months = months[win - 1 :]
     w = mahalla_weights(mahallas) if w is None else w
     z = gi_star_z(window, w)
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = two_sided_p(z)
     if rule.fdr:
-        p = np.column_stack([benjamini_hochberg(p[:, t]) for t in range(p.shape[1])])
+        p = benjamini_hochberg(p)  # per month: each column is one family
     gi_cls = classify_gi(z, p)
     alpha = {90: 0.10, 95: 0.05, 99: 0.01}[rule.gi_confidence]
     gi_red = (z > 0) & (p <= alpha)

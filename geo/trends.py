@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
 
 from libpysal.weights import W
 
-from riskmap.geo.hotspots import benjamini_hochberg, gi_star_z
+from riskmap.geo.hotspots import benjamini_hochberg, gi_star_z, two_sided_p
 
 __all__ = [
     "EMERGING_CLASSES",
@@ -61,9 +60,15 @@ def mann_kendall(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     """
     x = np.atleast_2d(np.asarray(x, dtype=float))
     n_units, n = x.shape
-    s = np.zeros(n_units)
-    for lag in range(1, n):
-        s += np.sign(x[:, lag:] - x[:, :-lag]).sum(axis=1)
+    # S from time-major rows: each time i against all later ones, summed across contiguous
+    # rows (3x the sign of every lagged difference on a cells-by-months matrix)
+    xt = np.ascontiguousarray(x.T)
+    s = np.zeros(n_units, dtype=np.int64)
+    for i in range(n - 1):
+        later = xt[i + 1 :]
+        s += (later > xt[i]).sum(axis=0, dtype=np.int64)
+        s -= (later < xt[i]).sum(axis=0, dtype=np.int64)
+    s = s.astype(float)
     var = np.full(n_units, n * (n - 1) * (2 * n + 5) / 18.0)
     if n > 1 and n_units:
         srt = np.sort(x, axis=1)
@@ -79,7 +84,7 @@ def mann_kendall(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         var -= np.bincount(rows, weights=t * (t - 1) * (2 * t + 5), minlength=n_units) / 18.0
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(var > 0, (s - np.sign(s)) / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = two_sided_p(z)
     pairs = n * (n - 1) / 2.0
     tau = s / pairs if pairs else np.zeros(n_units)
     return s, z, p, tau
@@ -221,12 +226,8 @@ class EmergingHotSpots:
         if counts.shape[0] != n:
             raise ValueError(f"counts has {counts.shape[0]} units but the weights have {n}")
         self.z = gi_star_z(counts, w)
-        self.p = 2.0 * stats.norm.sf(np.abs(self.z))
-        self.q = (
-            np.column_stack([benjamini_hochberg(self.p[:, t]) for t in range(counts.shape[1])])
-            if counts.shape[1]
-            else self.p.copy()
-        )
+        self.p = two_sided_p(self.z)
+        self.q = benjamini_hochberg(self.p)  # per bin: each column is one family
         test = self.q if self.fdr else self.p
         sig = test <= self.alpha
         self.hot = sig & (self.z > 0)

@@ -10,20 +10,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import geopandas as gpd
+import pyproj
 import shapely
 
 from riskmap.geo.coverage import (
     CAMERA_DEFAULTS,
+    centroid_xy,
     coverage_gaps,
     coverage_polygons,
     covered_area,
     covered_mask,
     cut_by_buildings,
     fill_camera_defaults,
+    geoms_in_crs,
     h3_coverage,
     h3_polygons,
     key_site_coverage,
     local_utm_crs,
+    points_xy_in_crs,
     sector_polygons,
     unit_coverage,
 )
@@ -309,3 +313,52 @@ def test_unit_coverage_with_no_coverage_and_no_cameras() -> None:
         assert out["incidents"].tolist() == [1]
         assert out["incident_share"].tolist() == [0.0]
         assert out["cameras"].tolist() == [0]
+
+
+@pytest.mark.parametrize("source", [4326, UTM, 3857])
+def test_points_xy_in_crs_equals_reprojecting_the_geometries(source):
+    """Points projected as arrays give exactly what re-projecting the geometries and taking
+    their centroids gives; other shapes still use their centroid in the target CRS; None and
+    empty geometries give NaN (GEOS refuses an empty point's coordinates)."""
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(68.5, 69.5, 500), rng.uniform(41.0, 41.6, 500)
+    geoms = list(shapely.points(lon, lat))
+    geoms[7], geoms[8] = None, shapely.Point()
+    geoms[9] = shapely.box(69.0, 41.3, 69.002, 41.301)
+    geoms[10] = shapely.LineString([(69.0, 41.3), (69.01, 41.31)])
+    series = gpd.GeoSeries(geoms, crs=4326).to_crs(source)
+    target = pyproj.CRS.from_epsg(UTM)
+    x, y = points_xy_in_crs(gpd.GeoDataFrame(geometry=series), target, "points")
+    ex, ey = centroid_xy(geoms_in_crs(series, target, "points"))
+    np.testing.assert_array_equal(x, ex)
+    np.testing.assert_array_equal(y, ey)
+    assert np.isnan(x[[7, 8]]).all() and np.isfinite(x[9:11]).all()
+    with pytest.raises(ValueError, match="sites have no CRS"):
+        points_xy_in_crs(gpd.GeoSeries(geoms[:3]), target, "sites")
+
+
+@pytest.mark.parametrize("polygons", ["small", "tiling"])
+def test_covered_pairs_by_sorted_x_equal_the_tree_query(polygons, monkeypatch):
+    """The binary search over points sorted by x (small polygons) finds exactly the pairs of
+    the STRtree query, boundary points, NaN points and None/empty polygons included."""
+    from riskmap.geo import coverage
+    from riskmap.geo.coverage import _covered_pairs_tree, covered_pairs_xy
+
+    rng = np.random.default_rng(11)
+    x = np.round(rng.uniform(0, 100, 20_000), 1)  # many points exactly on box edges
+    y = np.round(rng.uniform(0, 100, 20_000), 1)
+    x[:5] = np.nan
+    if polygons == "small":
+        cx, cy = rng.uniform(0, 100, (2, 60))
+        geoms = shapely.box(cx, cy, cx + 0.8, cy + 1.0).astype(object)
+        geoms[[3, 4]] = shapely.buffer(shapely.points(cx[[3, 4]], cy[[3, 4]]), 2.0)
+    else:
+        gx, gy = np.meshgrid(np.arange(0, 100, 10.0), np.arange(0, 100, 10.0))
+        geoms = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + 10, gy.ravel() + 10).astype(object)
+    geoms[0], geoms[1] = None, shapely.Polygon()
+    if polygons == "small":  # the sorted-x path must be the one taken
+        monkeypatch.setattr(coverage, "_covered_pairs_tree", None)
+    got = covered_pairs_xy(x, y, geoms)
+    want = _covered_pairs_tree(x, y, geoms, np.flatnonzero(np.isfinite(x) & np.isfinite(y)))
+    assert len(got[0]) > (100 if polygons == "small" else 10_000)
+    assert sorted(zip(*got, strict=True)) == sorted(zip(*want, strict=True))

@@ -18,6 +18,7 @@ from riskmap.geo.hotspots import (
     hotspots_mahalla,
     mahalla_weights,
     study_cells,
+    two_sided_p,
 )
 
 BOX = shapely.box(69.20, 41.28, 69.26, 41.32)
@@ -148,6 +149,41 @@ def test_benjamini_hochberg_hand_values():
     # sorted p: .01 .03 .04 .20 (m=4) -> .04 .06 .0533 .20 -> cummin from top: .04 .0533 .0533 .2
     np.testing.assert_allclose(q[:4], [0.04, 0.16 / 3, 0.16 / 3, 0.20])
     assert np.isnan(q[4])
+
+
+def test_benjamini_hochberg_columns_are_separate_families():
+    """A matrix is adjusted column by column, each column as the definition says on its own
+    (ties, NaN and inf left out of the family, an all-NaN column)."""
+
+    def by_definition(col):  # q_i = min over p_j >= p_i of min(1, p_j m / rank_j)
+        ok = np.isfinite(col)
+        v = np.sort(col[ok])
+        m = len(v)
+        out = np.full(col.shape, np.nan)
+        for i in np.flatnonzero(ok):
+            k = np.searchsorted(v, col[i], side="left")  # first rank of its tie group
+            out[i] = min(1.0, (v[k:] * m / np.arange(k + 1, m + 1)).min())
+        return out
+
+    rng = np.random.default_rng(7)
+    p = rng.uniform(size=(200, 6)) ** 3
+    p[::7, 1] = np.nan
+    p[:, 2] = np.round(p[:, 2], 2)  # ties
+    p[:, 3] = np.nan
+    p[5, 4] = np.inf
+    q = benjamini_hochberg(p)
+    for t in range(p.shape[1]):
+        np.testing.assert_allclose(q[:, t], by_definition(p[:, t]), equal_nan=True)
+        np.testing.assert_allclose(benjamini_hochberg(p[:, t]), q[:, t], equal_nan=True)
+    assert np.isnan(q[:, 3]).all() and np.isnan(q[5, 4]) and np.isnan(q[::7, 1]).all()
+    assert np.isfinite(q[:, [0, 2, 5]]).all()
+
+
+def test_two_sided_p_is_scipys_normal_tail():
+    from scipy import stats
+
+    z = np.array([-40.0, -3.0, -1.96, -0.1, 0.0, 0.1, 1.96, 3.0, 40.0, np.nan])
+    np.testing.assert_array_equal(two_sided_p(z), 2.0 * stats.norm.sf(np.abs(z)))
 
 
 def test_classify_gi_levels():

@@ -446,12 +446,13 @@ def _cell_status(
 
 
 def cell_status_from_counts(count: np.ndarray, w: sp.spmatrix, *, rule: StatusRule,
-                            gi: tuple[np.ndarray, ...] | None = None,
-                            ) -> tuple[np.ndarray, np.ndarray]:
+                            gi: tuple[np.ndarray, ...] | None = None, explain: bool = True,
+                            ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`_cell_status` from the count of each cell in the window (the core it runs on).
 
     ``gi`` is :func:`gi_star` of these counts with ``fdr=rule.fdr`` when the caller already has
-    it (a national lattice's Gi* is not free); computed here otherwise.
+    it (a national lattice's Gi* is not free); computed here otherwise. With ``explain=False``
+    the reasons are not written (None): a string per busy cell of a country costs seconds.
     """
     win = rule.window_months
     count = np.asarray(count, dtype=np.int64)
@@ -459,6 +460,8 @@ def cell_status_from_counts(count: np.ndarray, w: sp.spmatrix, *, rule: StatusRu
     alpha = {90: 0.10, 95: 0.05, 99: 0.01}[rule.gi_confidence]
     red = (z > 0) & ((q if rule.fdr else p) <= alpha) & (count > 0)
     status = np.where(count == 0, "green", np.where(red, "red", "yellow")).astype(object)
+    if not explain:
+        return status, None
     why = np.full(count.shape, f"green: no recorded crime in {win} months", dtype=object)
     busy = np.flatnonzero(count > 0)
     label = gi_class_label(cls[busy])

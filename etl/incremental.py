@@ -297,17 +297,18 @@ def window_layers(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
         count = monthly.sum(axis=1)
         gi = gi_star(count, w, fdr=fdr)
         z, p, _, cls = gi
-        ehs = EmergingHotSpots(fdr=fdr).fit(monthly, w)
+        trend = EmergingHotSpots(fdr=fdr).fit(monthly, w).category
+        del monthly  # a country's res-9 cells by months: not held through what follows
         status, _ = cell_status_from_counts(
-            count, w, rule=rule, gi=gi if rule.fdr == fdr else None)
-        frame = pd.DataFrame({"h3": ids.astype(np.int64), "res": np.int64(res),
-                              "count": count, "gi_z": z, "gi_p": p,
-                              "gi_class": pd.array(cls, dtype="string"),
-                              "trend": pd.array(ehs.category, dtype="string"),
-                              "status": pd.array(status, dtype="string")})
-        keep = ((frame["count"] > 0) | (frame["gi_class"] != "not_significant")
-                | (frame["trend"] != "no_pattern") | (frame["status"] != "green"))
-        frame = frame[keep.fillna(True).to_numpy(dtype=bool)].reset_index(drop=True)
+            count, w, rule=rule, gi=gi if rule.fdr == fdr else None, explain=False)
+        # the cells with anything to show, chosen before any frame of the whole lattice is made
+        keep = ((count > 0) | (cls != "not_significant") | (trend != "no_pattern")
+                | (status != "green"))
+        frame = pd.DataFrame({"h3": ids[keep].astype(np.int64), "res": np.int64(res),
+                              "count": count[keep], "gi_z": z[keep], "gi_p": p[keep],
+                              "gi_class": pd.array(cls[keep], dtype="string"),
+                              "trend": pd.array(trend[keep], dtype="string"),
+                              "status": pd.array(status[keep], dtype="string")})
         h3_frames.append(pd.concat([frame, cell_places(mahallas, frame["h3"].to_numpy(), res)],
                                    axis=1))
     ids, w = study_units(mahallas, level="mahalla")

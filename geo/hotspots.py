@@ -42,6 +42,7 @@ GI_CLASSES = (
     "cold_99",
 )
 _LEVELS = ((0.01, "99"), (0.05, "95"), (0.10, "90"))
+_ROWS = 65_536  # rows per block where a (units, months) matrix is worked on in place
 
 
 # --------------------------------------------------------------------------- study area + W
@@ -233,9 +234,11 @@ def gi_star_z(y: np.ndarray, w: W | sp.spmatrix) -> np.ndarray:
     total = Y.sum(axis=0)[None, :]
     mean = total / n
     var = (Y**2).mean(axis=0)[None, :] - mean**2
-    lag = m @ Y
+    z = np.asarray(m @ Y, dtype=float)  # the spatial lag, turned into z in place
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (lag - card * mean) / np.sqrt(var * card * (n - card) / (n - 1))
+        for a in range(0, n, _ROWS):  # in row blocks: no (n, T) temporaries on a national lattice
+            c = card[a : a + _ROWS]
+            z[a : a + _ROWS] = (z[a : a + _ROWS] - c * mean) / np.sqrt(var * c * (n - c) / (n - 1))
     z[~np.isfinite(z)] = 0.0
     z[:, (var.ravel() <= 1e-12 * np.maximum(mean.ravel() ** 2, 1.0))] = 0.0
     return z[:, 0] if one else z

@@ -60,23 +60,14 @@ def mann_kendall(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     """
     x = np.atleast_2d(np.asarray(x, dtype=float))
     n_units, n = x.shape
-    # S from time-major rows: each time i against all later ones, summed across contiguous
-    # rows (3x the sign of every lagged difference on a cells-by-months matrix)
-    xt = np.ascontiguousarray(x.T)
-    s = np.zeros(n_units, dtype=np.int64)
-    for i in range(n - 1):
-        later = xt[i + 1 :]
-        s += (later > xt[i]).sum(axis=0, dtype=np.int64)
-        s -= (later < xt[i]).sum(axis=0, dtype=np.int64)
-    s = s.astype(float)
+    s = _kendall_s(x).astype(float)
     var = np.full(n_units, n * (n - 1) * (2 * n + 5) / 18.0)
     if n > 1 and n_units:
         srt = np.sort(x, axis=1)
-        eq = srt[:, 1:] == srt[:, :-1]
-        padded = np.zeros((n_units, n + 1), dtype=np.int8)
-        padded[:, 1:n] = eq
-        flat = padded.ravel()
-        d = np.diff(np.concatenate([flat, [0]]).astype(np.int8))
+        padded = np.zeros((n_units, n + 1), dtype=np.int8)  # tie flags, a 0 either side
+        padded[:, 1:n] = srt[:, 1:] == srt[:, :-1]
+        del srt
+        d = np.diff(padded.ravel())
         starts = np.flatnonzero(d == 1) + 1
         ends = np.flatnonzero(d == -1) + 1
         t = (ends - starts) + 1
@@ -90,6 +81,21 @@ def mann_kendall(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     return s, z, p, tau
 
 
+def _kendall_s(x: np.ndarray) -> np.ndarray:
+    """Mann-Kendall S of each row: ``sum_{i<j} sign(x_j - x_i)`` (int64).
+
+    From time-major rows: each time against all later ones, summed across contiguous rows
+    (3x the sign of every lagged difference on a cells-by-months matrix).
+    """
+    xt = np.ascontiguousarray(x.T)
+    s = np.zeros(x.shape[0], dtype=np.int64)
+    for i in range(x.shape[1] - 1):
+        later = xt[i + 1 :]
+        s += (later > xt[i]).sum(axis=0, dtype=np.int64)
+        s -= (later < xt[i]).sum(axis=0, dtype=np.int64)
+    return s
+
+
 def _one_side(
     sig: np.ndarray, other: np.ndarray, trend_up: np.ndarray, trend_down: np.ndarray
 ) -> np.ndarray:
@@ -101,7 +107,9 @@ def _one_side(
     count = sig.sum(axis=1)
     final = sig[:, -1] if n else np.zeros(n_units, dtype=bool)
     ge90 = count * 10 >= 9 * n
-    trailing = np.cumprod(sig[:, ::-1], axis=1).sum(axis=1)
+    unset = ~sig
+    # the run of significant bins ending in the last one: up to the last unset bin, else all
+    trailing = np.where(unset.any(axis=1), np.argmax(unset[:, ::-1], axis=1), n)
     other_before = other[:, :-1].any(axis=1) if n else np.zeros(n_units, dtype=bool)
     code = np.full(n_units, -1)
     # Assign from the lowest to the highest precedence, so earlier rules win.
@@ -203,7 +211,8 @@ class EmergingHotSpots:
     Attributes
     ----------
     z, p, q : numpy.ndarray
-        Gi* z, p and q per unit and bin, shape (n_units, n_bins).
+        Gi* z, p and q per unit and bin, shape (n_units, n_bins) (p and q are computed from
+        z when read, so that a fit on millions of cells does not hold them).
     hot, cold : numpy.ndarray
         Significant hot / cold bins.
     trend_z, trend_p, trend_tau : numpy.ndarray
@@ -226,17 +235,31 @@ class EmergingHotSpots:
         if counts.shape[0] != n:
             raise ValueError(f"counts has {counts.shape[0]} units but the weights have {n}")
         self.z = gi_star_z(counts, w)
-        self.p = two_sided_p(self.z)
-        self.q = benjamini_hochberg(self.p)  # per bin: each column is one family
-        test = self.q if self.fdr else self.p
-        sig = test <= self.alpha
-        self.hot = sig & (self.z > 0)
-        self.cold = sig & (self.z < 0)
+        del counts
+        # one bin (an FDR family) at a time: no p or q matrix held on a national lattice
+        self.hot = np.zeros(self.z.shape, dtype=bool)
+        self.cold = np.zeros(self.z.shape, dtype=bool)
+        for t in range(self.z.shape[1]):
+            z = self.z[:, t]
+            p = two_sided_p(z)
+            sig = (benjamini_hochberg(p) if self.fdr else p) <= self.alpha
+            self.hot[:, t] = sig & (z > 0)
+            self.cold[:, t] = sig & (z < 0)
         _, self.trend_z, self.trend_p, self.trend_tau = mann_kendall(self.z)
         self.category = classify_emerging(
             self.hot, self.cold, self.trend_z, self.trend_p, trend_alpha=self.trend_alpha
         )
         return self
+
+    @property
+    def p(self) -> np.ndarray:
+        """Two-sided p of each unit and bin (computed when asked: not kept by :meth:`fit`)."""
+        return two_sided_p(self.z)
+
+    @property
+    def q(self) -> np.ndarray:
+        """Benjamini-Hochberg q of each unit and bin, within each bin (computed when asked)."""
+        return benjamini_hochberg(self.p)
 
     def frame(self, ids: np.ndarray | pd.Index, id_name: str = "unit") -> pd.DataFrame:
         """Result per unit: id, category, trend z/p/tau, hot and cold bin counts."""

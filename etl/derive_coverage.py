@@ -361,7 +361,8 @@ def coverage_layers(mahallas: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
     if risk is None:
         risk = risk_per_cell(incidents, months=months, until=until)
     recent = incidents[recent_spatial_mask(incidents, months=months, until=until)]
-    demand = h3_demand(risk["h3"].to_numpy(), risk["risk"].to_numpy(), resolution=_DEMAND_RES) \
+    demand = h3_demand(risk["h3"].to_numpy(), risk["risk"].to_numpy(), resolution=_DEMAND_RES,
+                       geometry=False) \
         if len(risk) else gpd.GeoDataFrame({"risk": []}, geometry=gpd.GeoSeries([], crs=SRID))
 
     def per_unit(units: gpd.GeoDataFrame, unit_id: str) -> pd.DataFrame:
@@ -454,7 +455,7 @@ def _patched_units(old: pd.DataFrame, units: gpd.GeoDataFrame, unit_id: str,
     out["incidents_covered_pct"] = 100.0 * out["incident_share"].to_numpy(dtype=float)
     if not len(changed):
         return out
-    probe = h3_demand(changed, np.zeros(len(changed)), resolution=_DEMAND_RES)
+    probe = h3_demand(changed, np.zeros(len(changed)), resolution=_DEMAND_RES, geometry=False)
     _, _, where = unit_weight_sums(units, coverage, probe, column="risk", crs_metric=crs)
     hit_units = np.unique(where[where >= 0])
     if not len(hit_units):
@@ -470,7 +471,8 @@ def _patched_units(old: pd.DataFrame, units: gpd.GeoDataFrame, unit_id: str,
     r_hit = np.zeros(len(units))
     if len(near):
         demand = h3_demand(risk["h3"].to_numpy(np.int64)[near],
-                           risk["risk"].to_numpy(np.float64)[near], resolution=_DEMAND_RES)
+                           risk["risk"].to_numpy(np.float64)[near], resolution=_DEMAND_RES,
+                           geometry=False)
         r_total, r_hit, _ = unit_weight_sums(units, coverage, demand, column="risk",
                                              crs_metric=crs)
     for name, values in (("risk", r_total), ("risk_covered", r_hit),

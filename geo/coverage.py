@@ -54,6 +54,7 @@ CAMERA_DEFAULTS: dict[str, dict[str, float]] = {
 _MOUNT_TOLERANCE_M = 1.0
 _ARC_SAMPLES = 9
 _CHUNK = 500_000
+_WGS84 = CRS.from_epsg(4326)
 
 Raster = tuple[np.ndarray, Affine, Any]
 
@@ -108,6 +109,17 @@ def geoms_in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS, what: str) -
     >>> geoms_in_crs(gpd.GeoSeries([None], crs=4326), CRS.from_epsg(32642), "cameras")
     array([None], dtype=object)
     """
+    if not isinstance(frame, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        if not {"lon", "lat"} <= set(frame.columns):
+            raise ValueError(f"{what}: a plain frame needs lon and lat columns (EPSG:4326)")
+        lon = frame["lon"].to_numpy(dtype=np.float64, na_value=np.nan)
+        lat = frame["lat"].to_numpy(dtype=np.float64, na_value=np.nan)
+        x, y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        if ok.any():
+            x[ok], y[ok] = Transformer.from_crs(_WGS84, crs, always_xy=True).transform(
+                lon[ok], lat[ok])
+        return x, y
     if frame.crs is None:
         raise ValueError(f"{what} have no CRS; expected one (normally EPSG:4326)")
     series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
@@ -130,10 +142,12 @@ def centroid_xy(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def points_xy_in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS,
+def points_xy_in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries | pd.DataFrame, crs: CRS,
                      what: str) -> tuple[np.ndarray, np.ndarray]:
     """x and y in ``crs`` of each geometry of ``frame``: a point's own coordinates, another
-    shape's centroid (taken in ``crs``); NaN for None or empty geometries.
+    shape's centroid (taken in ``crs``); NaN for None or empty geometries. A plain (not geo)
+    frame gives its points as ``lon`` and ``lat`` columns in EPSG:4326 (as millions of demand
+    points come, see :func:`geo.placement.h3_demand`), NaN for missing values.
 
     The same numbers as ``centroid_xy(geoms_in_crs(frame, crs, what))`` (geopandas projects
     with the same always-xy transformer), but points, the usual case (incidents, cameras,
@@ -149,6 +163,17 @@ def points_xy_in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS,
     >>> np.round(x, 1).tolist()
     [500000.0, nan, nan, 500042.1]
     """
+    if not isinstance(frame, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        if not {"lon", "lat"} <= set(frame.columns):
+            raise ValueError(f"{what}: a plain frame needs lon and lat columns (EPSG:4326)")
+        lon = frame["lon"].to_numpy(dtype=np.float64, na_value=np.nan)
+        lat = frame["lat"].to_numpy(dtype=np.float64, na_value=np.nan)
+        x, y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        if ok.any():
+            x[ok], y[ok] = Transformer.from_crs(_WGS84, crs, always_xy=True).transform(
+                lon[ok], lat[ok])
+        return x, y
     if frame.crs is None:
         raise ValueError(f"{what} have no CRS; expected one (normally EPSG:4326)")
     series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
@@ -586,8 +611,9 @@ def unit_coverage(
         Optional incident points; adds ``incidents``, ``incidents_covered``, ``incident_share``.
         Points without geometry count towards no unit.
     risk
-        Optional weighted points (column ``risk_column``) or a ``(array, transform, crs)`` weight
-        raster (cell centres are used); adds ``risk``, ``risk_covered``, ``risk_share``.
+        Optional weighted points (column ``risk_column``; a GeoDataFrame, or a plain frame with
+        ``lon``/``lat`` in EPSG:4326) or a ``(array, transform, crs)`` weight raster (cell
+        centres are used); adds ``risk``, ``risk_covered``, ``risk_share``.
     cameras
         Optional camera points with ``type``; adds ``cameras`` and ``cameras_<type>`` counts.
     crs_metric

@@ -41,7 +41,8 @@ Rule = Literal["centre", "area"]
 # --------------------------------------------------------------------------------------------
 # inputs: demand, candidates, coverage matrix
 # --------------------------------------------------------------------------------------------
-def h3_demand(cells: np.ndarray, risk: np.ndarray, *, resolution: int = 12) -> gpd.GeoDataFrame:
+def h3_demand(cells: np.ndarray, risk: np.ndarray, *, resolution: int = 12,
+              geometry: bool = True) -> gpd.GeoDataFrame | pd.DataFrame:
     """Split the risk of coarse H3 cells evenly over their children, as demand points.
 
     Camera footprints (30-120 m) are far smaller than a resolution-9 cell (~0.1 km2), so
@@ -57,6 +58,9 @@ def h3_demand(cells: np.ndarray, risk: np.ndarray, *, resolution: int = 12) -> g
         Risk per cell, aligned with ``cells``.
     resolution
         Resolution of the children.
+    geometry
+        False: the centres as ``lon`` and ``lat`` columns of a plain frame instead of points
+        (the coverage sums take either; a country's millions of GEOS points cost a gigabyte).
 
     Returns
     -------
@@ -77,15 +81,17 @@ def h3_demand(cells: np.ndarray, risk: np.ndarray, *, resolution: int = 12) -> g
     which = pd.Index(cells).get_indexer(parent)
     n_children = np.bincount(which, minlength=len(cells))
     coords = pa.record_batch(cells_to_coordinates(child))
+    lon, lat = coords.column("lng").to_numpy(), coords.column("lat").to_numpy()
+    columns = {
+        "h3": child.astype(np.int64),
+        "parent": parent.astype(np.int64),
+        "risk": risk[which] / n_children[which],
+    }
+    if not geometry:
+        return pd.DataFrame({**columns, "lon": lon, "lat": lat})
     return gpd.GeoDataFrame(
-        {
-            "h3": child.astype(np.int64),
-            "parent": parent.astype(np.int64),
-            "risk": risk[which] / n_children[which],
-        },
-        geometry=gpd.points_from_xy(
-            coords.column("lng").to_numpy(), coords.column("lat").to_numpy()
-        ),
+        columns,
+        geometry=gpd.points_from_xy(lon, lat),
         crs=4326,
     )
 

@@ -333,6 +333,16 @@ def test_points_xy_in_crs_equals_reprojecting_the_geometries(source):
     np.testing.assert_array_equal(x, ex)
     np.testing.assert_array_equal(y, ey)
     assert np.isnan(x[[7, 8]]).all() and np.isfinite(x[9:11]).all()
+    plain = pd.DataFrame({"lon": lon, "lat": lat})
+    plain.loc[7, "lon"] = np.nan
+    px, py = points_xy_in_crs(plain, target, "points")
+    keep = np.r_[0:7, 11:500]
+    if source == 4326:  # the same coordinates as the points made from them
+        np.testing.assert_array_equal(px[keep], x[keep])
+        np.testing.assert_array_equal(py[keep], y[keep])
+    assert np.isnan(px[7]) and np.isnan(py[7])
+    with pytest.raises(ValueError, match="needs lon and lat"):
+        points_xy_in_crs(pd.DataFrame({"x": [1.0]}), target, "points")
     with pytest.raises(ValueError, match="sites have no CRS"):
         points_xy_in_crs(gpd.GeoSeries(geoms[:3]), target, "sites")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -220,6 +221,12 @@ def test_h3_demand_splits_risk_over_children() -> None:
     assert h3.int_to_str(int(demand["h3"].iloc[0])) in h3.cell_to_children(
         h3.int_to_str(int(cells[0])), 12
     )
+    plain = h3_demand(cells, np.array([343.0, 686.0]), resolution=12, geometry=False)
+    assert not isinstance(plain, gpd.GeoDataFrame)
+    pd.testing.assert_frame_equal(plain.drop(columns=["lon", "lat"]),
+                                  pd.DataFrame(demand.drop(columns="geometry")))
+    np.testing.assert_array_equal(plain["lon"].to_numpy(), demand.geometry.x.to_numpy())
+    np.testing.assert_array_equal(plain["lat"].to_numpy(), demand.geometry.y.to_numpy())
 
 
 def test_from_geodataframes_end_to_end() -> None:

@@ -373,12 +373,22 @@ def _units_key(key: tuple[Any, ...]) -> str:
 
 
 def _encode_units(ids: np.ndarray, w: Any) -> str:
+    """An npz archive (deflate level 1: numpy's default level 6 took 12 s for a country's
+    3.8 M res-9 cells, level 1 2 s at the same size), binary weights as int8."""
     import base64
     import io
+    import zipfile
 
+    data = w.data
+    if np.all((data == 0) | (data == 1)):
+        data = data.astype(np.int8)
+    arrays = {"ids": np.asarray(ids, dtype=np.int64), "indptr": w.indptr, "indices": w.indices,
+              "data": data, "shape": np.asarray(w.shape)}
     buf = io.BytesIO()
-    np.savez_compressed(buf, ids=np.asarray(ids, dtype=np.int64), indptr=w.indptr,
-                        indices=w.indices, data=w.data, shape=np.asarray(w.shape))
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, array in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -389,7 +399,8 @@ def _decode_units(text: str) -> tuple[np.ndarray, Any]:
     import scipy.sparse as sp
 
     with np.load(io.BytesIO(base64.b64decode(text))) as z:
-        w = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+        w = sp.csr_matrix((z["data"].astype(np.float64), z["indices"], z["indptr"]),
+                          shape=tuple(z["shape"]))
         return z["ids"], w
 
 

@@ -236,3 +236,28 @@ def test_cube_layers_match_the_row_computation() -> None:
     months = np.unique(month_codes(raw["mahalla_status"]["month"]))
     hist = history_layer(cube, mh, report=months, rule=rule)
     pd.testing.assert_frame_equal(hist, raw["mahalla_status"], check_dtype=False)
+
+
+def test_stored_study_units_round_trip_in_either_archive_form() -> None:
+    """The study units are stored as an npz archive: the level-1 form with int8 weights reads
+    back to the same float64 matrix, and the level-6 float64 form stores already hold reads too."""
+    import base64
+
+    from riskmap.etl.incremental import _decode_units, _encode_units
+
+    ids, w = hotspots_job.study_units(fixtures.mahallas(), level="h3", res=9)
+    assert w.nnz > 0
+    for text in (_encode_units(ids, w), base64.b64encode(_savez_compressed(ids, w)).decode()):
+        ids2, w2 = _decode_units(text)
+        np.testing.assert_array_equal(ids2, ids)
+        assert w2.dtype == np.float64 and w2.shape == w.shape and (w2 != w).nnz == 0
+        np.testing.assert_array_equal(w2.indices, w.indices)
+
+
+def _savez_compressed(ids, w) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, ids=np.asarray(ids, dtype=np.int64), indptr=w.indptr,
+                        indices=w.indices, data=w.data, shape=np.asarray(w.shape))
+    return buf.getvalue()

@@ -295,6 +295,7 @@ def window_layers(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
         ids, w = study_units(mahallas, level="h3", res=res)
         monthly = monthly_matrix(cube, "h3", ids, first=first, n_months=n, res=res)
         count = monthly.sum(axis=1)
+        monthly = monthly.astype(np.float64)  # as the trend fit takes it: the ints go now
         gi = gi_star(count, w, fdr=fdr)
         z, p, _, cls = gi
         trend = EmergingHotSpots(fdr=fdr).fit(monthly, w).category

@@ -194,7 +194,16 @@ def star_weights(w: W) -> W:
 
 
 def _binary_star(matrix: sp.spmatrix) -> sp.csr_matrix:
-    """0/1 copy of a square sparse matrix with ones on the diagonal."""
+    """0/1 copy of a square sparse matrix with ones on the diagonal.
+
+    A matrix that already is one (float CSR in canonical form, every value 1, the diagonal
+    full: as :func:`etl.hotspots_job.study_units` makes them) is returned as it is; copying a
+    country's res-9 weights took a gigabyte for a moment.
+    """
+    if (sp.issparse(matrix) and matrix.format == "csr" and matrix.dtype == np.float64
+            and matrix.has_canonical_format and np.all(matrix.data == 1.0)
+            and np.all(matrix.diagonal() == 1.0)):
+        return matrix
     m = sp.csr_matrix(matrix, dtype=float)
     m.eliminate_zeros()
     m.data[:] = 1.0

@@ -203,3 +203,21 @@ def test_classify_gi_levels():
 def test_length_mismatch_raises(cells):
     with pytest.raises(ValueError, match="weights have"):
         GiStar().fit(np.ones(3), h3_weights(cells))
+
+
+def test_binary_star_keeps_a_ready_star_and_fixes_any_other() -> None:
+    """A canonical 0/1 CSR with a full diagonal is used as it is (no copy of a country's
+    weights); anything else becomes one: values to 1, explicit zeros dropped, diagonal set."""
+    import scipy.sparse as sp
+
+    from riskmap.geo.hotspots import _binary_star
+
+    star = sp.csr_matrix(np.array([[1.0, 1, 0], [1, 1, 1], [0, 1, 1]]))
+    assert _binary_star(star) is star
+    raw = sp.csr_matrix(np.array([[0.0, 0.5, 0], [2, 0, 3], [0, 1, 7]]))
+    raw.data[0] = 0.0  # an explicit zero: no neighbour
+    fixed = _binary_star(raw)
+    assert fixed is not raw
+    np.testing.assert_array_equal(fixed.toarray(), [[1, 0, 0], [1, 1, 1], [0, 1, 1]])
+    wrong_diag = sp.csr_matrix(np.array([[0.0, 1], [1, 1]]))
+    np.testing.assert_array_equal(_binary_star(wrong_diag).toarray(), [[1, 1], [1, 1]])

@@ -18,6 +18,7 @@ __all__ = [
     "monthly_counts",
     "parent_cells",
     "rate_per_1000",
+    "sorted_unique",
     "unit_codes",
 ]
 
@@ -328,3 +329,24 @@ def _as_utc_ns(values: pd.Series | np.ndarray) -> np.ndarray:
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_convert("UTC").dt.tz_localize(None)
     return s.to_numpy(dtype="datetime64[ns]")
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values of a numeric array without NaN, sorted: what ``np.unique`` returns.
+
+    By a sort and a mask of the changes. NumPy 2.4's ``np.unique`` took 2.9-3.5 s for 3.8 M
+    distinct int64 (a country's res-9 cells) where this takes 0.07 s.
+
+    Examples
+    --------
+    >>> sorted_unique(np.array([5, 1, 5, 3, 1])).tolist()
+    [1, 3, 5]
+    """
+    out = np.sort(np.asarray(values).ravel())
+    if out.size < 2:
+        return out
+    keep = np.empty(out.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(out[1:], out[:-1], out=keep[1:])
+    return out[keep]
+

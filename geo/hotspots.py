@@ -15,6 +15,8 @@ import shapely
 from h3ronpy.vector import ContainmentMode, wkb_to_cells
 from libpysal.weights import Queen, W
 
+from riskmap.geo.aggregate import sorted_unique
+
 __all__ = [
     "GI_CLASSES",
     "GiStar",
@@ -77,7 +79,7 @@ def study_cells(mahallas: gpd.GeoDataFrame, resolution: int = 9) -> np.ndarray:
         containment_mode=ContainmentMode.ContainsCentroid,
         flatten=True,
     )
-    return np.unique(np.asarray(cells).view(np.int64))
+    return sorted_unique(np.asarray(cells).view(np.int64))
 
 
 def w_from_sparse(matrix: sp.spmatrix, ids: list | None = None) -> W:

@@ -38,6 +38,7 @@ import geopandas as gpd
 import shapely
 from shapely import STRtree
 
+from riskmap.geo.aggregate import sorted_unique
 from riskmap.geo.coverage import (
     Raster,
     coverage_polygons,
@@ -457,7 +458,7 @@ def _patched_units(old: pd.DataFrame, units: gpd.GeoDataFrame, unit_id: str,
         return out
     probe = h3_demand(changed, np.zeros(len(changed)), resolution=_DEMAND_RES, geometry=False)
     _, _, where = unit_weight_sums(units, coverage, probe, column="risk", crs_metric=crs)
-    hit_units = np.unique(where[where >= 0])
+    hit_units = sorted_unique(where[where >= 0])
     if not len(hit_units):
         return out
     near = np.empty(0, np.int64)
@@ -466,7 +467,7 @@ def _patched_units(old: pd.DataFrame, units: gpd.GeoDataFrame, unit_id: str,
         tree = STRtree(np.asarray(units.geometry.values, dtype=object)[hit_units])
         near, _ = tree.query(shapely.points(lon, lat), predicate="dwithin",
                              distance=_CHILD_REACH_DEG)
-        near = np.unique(near)
+        near = sorted_unique(near)
     r_total = np.zeros(len(units))
     r_hit = np.zeros(len(units))
     if len(near):
@@ -559,7 +560,7 @@ def _h3_layer(mahallas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, cam_cov: gpd.G
         inside = pa.array(wkb_to_cells(wkb, _RES, ContainmentMode.ContainsCentroid,
                                        flatten=True)).to_numpy(zero_copy_only=False)
         cells = np.union1d(cells, inside.astype(np.uint64).astype(np.int64))
-    cells = np.unique(cells[cells > 0])
+    cells = sorted_unique(cells[cells > 0])
     by_cell = risk.set_index("h3")
     r = by_cell["risk"].reindex(cells).fillna(0.0).to_numpy(np.float64)
     n = by_cell["incidents"].reindex(cells).fillna(0).to_numpy(np.int64)

@@ -49,7 +49,7 @@ import pandas as pd
 
 import geopandas as gpd
 
-from riskmap.geo.aggregate import parent_cells, rate_per_1000, unit_codes
+from riskmap.geo.aggregate import parent_cells, rate_per_1000, sorted_unique, unit_codes
 from riskmap.geo.status import StatusRule, status_from_monthly
 from riskmap.geo.trends import EmergingHotSpots
 from riskmap.layers.spec import NON_SPATIAL_CATEGORIES
@@ -100,7 +100,7 @@ def read_touched(store: Any) -> Touched:
     return Touched(
         mark_ids=marks["mark_id"].astype(str).tolist(),
         layers=set(marks.loc[whole, "layer"].astype(str)),
-        months=np.unique(codes[codes != NO_MONTH]).astype(np.int32),
+        months=sorted_unique(codes[codes != NO_MONTH]).astype(np.int32),
         regions={str(r) for r in marks["region"].dropna()},
     )
 
@@ -183,7 +183,7 @@ def cube_frames(incidents: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def _runs(codes: np.ndarray) -> list[tuple[int, int]]:
     """Consecutive month codes as ``(first, last)`` runs."""
-    codes = np.unique(np.asarray(codes, dtype=np.int64))
+    codes = sorted_unique(np.asarray(codes, dtype=np.int64))
     if not codes.size:
         return []
     cut = np.flatnonzero(np.diff(codes) > 1)
@@ -210,7 +210,7 @@ def refresh_cube(cube: dict[str, pd.DataFrame], store: Any,
                  codes: np.ndarray, client: Any = None) -> dict[str, pd.DataFrame]:
     """``cube`` with the rows of months ``codes`` counted again from the store (on the Dask
     ``client``'s workers when given, see :mod:`etl.scaleout`)."""
-    codes = np.unique(np.asarray(codes, dtype=np.int32))
+    codes = sorted_unique(np.asarray(codes, dtype=np.int32))
     if not codes.size:
         return cube
     if client is not None:
@@ -344,7 +344,7 @@ def history_layer(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
     """
     from riskmap.etl.hotspots_job import study_units
 
-    report = np.unique(np.asarray(report, dtype=np.int64))
+    report = sorted_unique(np.asarray(report, dtype=np.int64))
     if not report.size or not len(mahallas):
         return pd.DataFrame({"mahalla_id": pd.Series(dtype=object),
                              "month": pd.to_datetime([], utc=True)})

@@ -34,6 +34,7 @@ from shapely import STRtree
 
 from riskmap.errors import ConfigError
 from riskmap.etl.derive_coverage import building_footprints, mahalla_entrances, risk_per_cell
+from riskmap.geo.aggregate import sorted_unique
 from riskmap.geo.coverage import CAMERA_DEFAULTS, coverage_polygons
 from riskmap.geo.h3index import cell_centers
 from riskmap.geo.join import PolygonIndex
@@ -457,7 +458,7 @@ def _cells_in_area(area: gpd.GeoDataFrame) -> np.ndarray:
     wkb = shapely.to_wkb(np.asarray(area.geometry.values, dtype=object))
     cells = pa.array(wkb_to_cells(wkb, 9, ContainmentMode.ContainsCentroid, flatten=True)
                      ).to_numpy(zero_copy_only=False).astype(np.uint64).astype(np.int64)
-    return np.unique(cells[cells > 0])
+    return sorted_unique(cells[cells > 0])
 
 
 def _kde_window(kde_table: pd.DataFrame, area: gpd.GeoDataFrame) -> Any:
@@ -688,9 +689,10 @@ def candidate_sites(area: gpd.GeoDataFrame, infrastructure: gpd.GeoDataFrame,
         kids = pa.array(h3ronpy.change_resolution(
             pa.array(np.asarray(risk_cells).astype(np.uint64)), grid_res)
         ).to_numpy(zero_copy_only=False).astype(np.int64)
-        lon, lat = cell_centers(np.unique(kids))
+        kids = sorted_unique(kids)
+        lon, lat = cell_centers(kids)
         frames.append(gpd.GeoDataFrame({
-            "site_id": [f"grid:{int(c):x}" for c in np.unique(kids)], "kind": "grid"},
+            "site_id": [f"grid:{int(c):x}" for c in kids], "kind": "grid"},
             geometry=gpd.GeoSeries(shapely.points(lon, lat), crs=SRID), crs=SRID))
     unknown = sorted(set(kinds) - {*_INFRA_KINDS, "intersection", "grid"})
     if unknown:

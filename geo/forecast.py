@@ -24,7 +24,7 @@ import h3ronpy
 import shapely
 from h3ronpy.vector import ContainmentMode, coordinates_to_cells, wkb_to_cells
 
-from riskmap.geo.aggregate import parent_cells, unit_codes
+from riskmap.geo.aggregate import parent_cells, sorted_unique, unit_codes
 from riskmap.geo.forecast_kernel import hex_kde
 from riskmap.geo.forecast_methods import (
     BASELINES,
@@ -139,7 +139,7 @@ def h3_units(cells: np.ndarray, resolution: int = 9) -> Units:
     -------
     Units
     """
-    cells = np.unique(np.asarray(cells, dtype=np.int64))
+    cells = sorted_unique(np.asarray(cells, dtype=np.int64))
     if resolution == 9:
         lattice = cells
     else:

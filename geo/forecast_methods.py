@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from libpysal.weights import W
 
-from riskmap.geo.aggregate import parent_cells, unit_codes
+from riskmap.geo.aggregate import parent_cells, sorted_unique, unit_codes
 from riskmap.geo.forecast_kernel import KernelBank, cell_centres, local_km
 from riskmap.geo.forecast_sepp import SelfExcitingProcess, TriggerPairs, trigger_pairs
 from riskmap.geo.hotspots import gi_star_z
@@ -224,7 +224,7 @@ class History:
         order = np.argsort(np.where(ok_t, t, np.iinfo(np.int64).max), kind="stable")
         order = order[ok_t[order]]
         t, cells, codes = t[order], cells[order], codes[order]
-        sources = np.unique(cells[cells != 0])
+        sources = sorted_unique(cells[cells != 0])
         src = np.where(cells != 0, np.searchsorted(sources, cells), -1)
         bank = KernelBank(sources, units.lattice, units.lattice_unit, units.ids.size)
         return cls(units, t, codes, src.astype(np.int64), bank)

@@ -12,6 +12,8 @@ import numpy as np
 import pyproj
 import shapely
 
+from riskmap.geo.aggregate import sorted_unique
+
 __all__ = ["PolygonIndex", "metric_crs_for", "utm_epsg"]
 
 
@@ -169,7 +171,7 @@ class PolygonIndex:
         if len(p_idx) == 0:
             return idx, dist
         x, y = self._to_metric.transform(lon[finite][p_idx], lat[finite][p_idx])
-        cand = np.unique(g_idx)
+        cand = sorted_unique(g_idx)
         metric = shapely.transform(self.polygons[cand], self._metric_coords)
         lookup = np.full(len(self.polygons), -1)
         lookup[cand] = np.arange(len(cand))

@@ -255,12 +255,16 @@ class _MarkingTransaction(Transaction):
         if len(times) == 0:
             return
         months = month_codes(pd.to_datetime(times, utc=True))
-        names = (pd.Series(np.asarray(regions, dtype=object)).astype("string")
-                 if regions is not None else pd.Series(pd.NA, index=range(len(months)),
-                                                       dtype="string"))
-        pairs = pd.DataFrame({"m": months, "r": names.to_numpy()}).drop_duplicates()
+        if regions is None:
+            codes, names = np.full(len(months), -1), np.empty(0, dtype=object)
+        else:  # region codes, not a million strings, into the de-duplication
+            codes, names = pd.factorize(pd.Series(np.asarray(regions, dtype=object)
+                                                  if not isinstance(regions, pd.Series)
+                                                  else regions).astype("string"))
+            names = np.asarray(names, dtype=object)
+        pairs = pd.DataFrame({"m": months, "r": codes}).drop_duplicates()
         for m, r in zip(pairs["m"].tolist(), pairs["r"].tolist(), strict=True):
-            self._marks.add((layer, int(m), None if pd.isna(r) else str(r)))
+            self._marks.add((layer, int(m), None if r < 0 else str(names[r])))
 
     def _note_stored(self, layer: str, spec: LayerSpec, keys: Any) -> None:
         """The months and regions of the stored rows these keys name (read before the write)."""

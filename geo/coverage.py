@@ -109,17 +109,6 @@ def geoms_in_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS, what: str) -
     >>> geoms_in_crs(gpd.GeoSeries([None], crs=4326), CRS.from_epsg(32642), "cameras")
     array([None], dtype=object)
     """
-    if not isinstance(frame, (gpd.GeoDataFrame, gpd.GeoSeries)):
-        if not {"lon", "lat"} <= set(frame.columns):
-            raise ValueError(f"{what}: a plain frame needs lon and lat columns (EPSG:4326)")
-        lon = frame["lon"].to_numpy(dtype=np.float64, na_value=np.nan)
-        lat = frame["lat"].to_numpy(dtype=np.float64, na_value=np.nan)
-        x, y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
-        ok = np.isfinite(lon) & np.isfinite(lat)
-        if ok.any():
-            x[ok], y[ok] = Transformer.from_crs(_WGS84, crs, always_xy=True).transform(
-                lon[ok], lat[ok])
-        return x, y
     if frame.crs is None:
         raise ValueError(f"{what} have no CRS; expected one (normally EPSG:4326)")
     series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame

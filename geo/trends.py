@@ -109,7 +109,8 @@ def _one_side(
     ge90 = count * 10 >= 9 * n
     unset = ~sig
     # the run of significant bins ending in the last one: up to the last unset bin, else all
-    trailing = np.where(unset.any(axis=1), np.argmax(unset[:, ::-1], axis=1), n)
+    trailing = (np.where(unset.any(axis=1), np.argmax(unset[:, ::-1], axis=1), n) if n
+                else np.zeros(n_units, dtype=np.int64))
     other_before = other[:, :-1].any(axis=1) if n else np.zeros(n_units, dtype=bool)
     code = np.full(n_units, -1)
     # Assign from the lowest to the highest precedence, so earlier rules win.

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -140,3 +141,12 @@ def test_emerging_fit_shape_checks(grid):
         EmergingHotSpots().fit(np.ones(cells.size), w)
     with pytest.raises(ValueError, match="units"):
         EmergingHotSpots().fit(np.ones((3, 4)), w)
+
+
+def test_emerging_fit_on_no_bins_gives_a_label_per_unit():
+    """A window of no months must not fail (the trailing-run count once took an argmax of an
+    empty row); shapes stay (units, 0)."""
+    w = sp.csr_matrix(np.array([[1.0, 1, 0], [1, 1, 1], [0, 1, 1]]))
+    ehs = EmergingHotSpots().fit(np.zeros((3, 0)), w)
+    assert ehs.category.shape == (3,) and ehs.hot.shape == (3, 0) and ehs.q.shape == (3, 0)
+    assert set(ehs.category) <= set(EMERGING_CLASSES)

@@ -21,6 +21,7 @@ __all__ = [
     "GI_CLASSES",
     "GiStar",
     "benjamini_hochberg",
+    "bh_significant",
     "classify_gi",
     "gi_star_z",
     "h3_adjacency",
@@ -287,7 +288,7 @@ def _bh_family(p: np.ndarray) -> np.ndarray:
     if m == 0:
         return np.full(p.shape, np.nan)
     order = np.argsort(pv)
-    ranked = pv[order] * (m / np.arange(1, m + 1))
+    ranked = pv[order] * m / np.arange(1, m + 1)
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
     np.minimum(ranked, 1.0, out=ranked)
     out = np.empty(m)
@@ -297,6 +298,31 @@ def _bh_family(p: np.ndarray) -> np.ndarray:
     q = np.full(p.shape, np.nan)
     q[ok] = out
     return q
+
+
+def bh_significant(p: np.ndarray, alpha: float) -> np.ndarray:
+    """``benjamini_hochberg(p) <= alpha`` for one 1-D family, without ranking every p.
+
+    With ``k`` the largest rank whose ``p_(k) m / k <= alpha`` (the step-up rule, the same
+    arithmetic as :func:`benjamini_hochberg`), a test is significant exactly when its p is at
+    most ``p_(k)``; only p-values at most ``alpha`` can be, so only those are sorted (a
+    country's 3.8 M cells per month: 0.3 s for the full ranking, a few ms for this).
+
+    Examples
+    --------
+    >>> bh_significant(np.array([0.01, 0.04, 0.03, 0.20, np.nan]), 0.05).tolist()
+    [True, False, False, False, False]
+    """
+    p = np.asarray(p, dtype=float)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    low = np.sort(p[ok & (p <= alpha)])
+    if low.size == 0:
+        return np.zeros(p.shape, dtype=bool)
+    passing = np.flatnonzero(low * m / np.arange(1, low.size + 1) <= alpha)
+    if passing.size == 0:
+        return np.zeros(p.shape, dtype=bool)
+    return ok & (p <= low[passing[-1]])
 
 
 def two_sided_p(z: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from libpysal.weights import W
 
-from riskmap.geo.hotspots import benjamini_hochberg, gi_star_z, two_sided_p
+from riskmap.geo.hotspots import benjamini_hochberg, bh_significant, gi_star_z, two_sided_p
 
 __all__ = [
     "EMERGING_CLASSES",
@@ -243,7 +243,7 @@ class EmergingHotSpots:
         for t in range(self.z.shape[1]):
             z = self.z[:, t]
             p = two_sided_p(z)
-            sig = (benjamini_hochberg(p) if self.fdr else p) <= self.alpha
+            sig = bh_significant(p, self.alpha) if self.fdr else p <= self.alpha
             self.hot[:, t] = sig & (z > 0)
             self.cold[:, t] = sig & (z < 0)
         _, self.trend_z, self.trend_p, self.trend_tau = mann_kendall(self.z)

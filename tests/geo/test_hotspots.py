@@ -221,3 +221,24 @@ def test_binary_star_keeps_a_ready_star_and_fixes_any_other() -> None:
     np.testing.assert_array_equal(fixed.toarray(), [[1, 0, 0], [1, 1, 1], [0, 1, 1]])
     wrong_diag = sp.csr_matrix(np.array([[0.0, 1], [1, 1]]))
     np.testing.assert_array_equal(_binary_star(wrong_diag).toarray(), [[1, 1], [1, 1]])
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.10, 0.5])
+def test_bh_significant_is_the_q_value_rule(alpha) -> None:
+    """The threshold form gives exactly ``benjamini_hochberg(p) <= alpha``: ties, NaN, inf,
+    p-values on the step line, a family with nothing significant and one with everything."""
+    from riskmap.geo.hotspots import bh_significant
+
+    rng = np.random.default_rng(5)
+    families = [rng.uniform(size=2000) ** 4, np.round(rng.uniform(size=2000) ** 3, 3),
+                np.full(50, 0.9), np.full(50, 1e-6), np.array([]), np.array([np.nan, 0.001])]
+    on_line = np.arange(1, 21) * alpha / 20  # p_(k) m / k == alpha for every k
+    families.append(on_line)
+    with_gaps = families[0].copy()
+    with_gaps[::9] = np.nan
+    with_gaps[::13] = np.inf
+    families.append(with_gaps)
+    for p in families:
+        want = benjamini_hochberg(p) <= alpha
+        np.testing.assert_array_equal(bh_significant(p, alpha), want)
+    assert bh_significant(families[0], alpha).any() and not bh_significant(families[2], 0.05).any()

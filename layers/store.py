@@ -258,9 +258,7 @@ class _MarkingTransaction(Transaction):
         if regions is None:
             codes, names = np.full(len(months), -1), np.empty(0, dtype=object)
         else:  # region codes, not a million strings, into the de-duplication
-            codes, names = pd.factorize(pd.Series(np.asarray(regions, dtype=object)
-                                                  if not isinstance(regions, pd.Series)
-                                                  else regions).astype("string"))
+            codes, names = pd.factorize(pd.Series(regions).astype("string"))
             names = np.asarray(names, dtype=object)
         pairs = pd.DataFrame({"m": months, "r": codes}).drop_duplicates()
         for m, r in zip(pairs["m"].tolist(), pairs["r"].tolist(), strict=True):

@@ -8,7 +8,10 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 from openpyxl import Workbook
 
@@ -31,9 +34,46 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> Path:
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
-    """Write a frame as UTF-8 CSV with ``\\n`` line ends and no index."""
-    df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    """Write a frame as UTF-8 CSV with ``\\n`` line ends and no index.
+
+    A frame of text columns (the demo's raw rows) is joined in Arrow, giving the bytes
+    ``DataFrame.to_csv`` gives (minimal quoting, ``""`` inside quotes, missing as empty) about
+    ten times faster (only a bare carriage return is quoted, which ``to_csv`` leaves bare); other
+    frames go through ``to_csv``.
+    """
+    if not all(pd.api.types.infer_dtype(df[c], skipna=True) in ("string", "empty")
+               for c in df.columns):
+        df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        return path
+    fields = [_csv_field(pa.array(df[c], type=pa.string(), from_pandas=True))
+              for c in df.columns]
+    header = _csv_field(pa.array([str(c) for c in df.columns])).to_pylist()
+    with open(path, "wb") as fh:
+        fh.write((",".join(header) + "\n").encode("utf-8"))
+        for start in range(0, len(df), _CSV_CHUNK):
+            part = [f.slice(start, _CSV_CHUNK) for f in fields]
+            lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*part, ","), "",
+                                                "\n")  # each row and its line end
+            offsets = np.frombuffer(lines.buffers()[1], np.int32)[lines.offset:]
+            data = lines.buffers()[2]
+            fh.write(memoryview(data)[offsets[0]:offsets[len(lines)]])
     return path
+
+
+_CSV_CHUNK = 200_000
+
+
+def _csv_field(text: pa.Array) -> pa.Array:
+    """Fields as Python's ``csv`` writes them (QUOTE_MINIMAL): quoted when holding a comma, a
+    quote or a line break, quotes doubled; a missing value empty."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    text = pc.fill_null(text, "")
+    need = pc.match_substring_regex(text, '[,"\r\n]')
+    if not pc.any(need).as_py():
+        return text
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(need, quoted, text)
 
 
 def write_json(obj: object, path: Path) -> Path:

@@ -291,8 +291,10 @@ FOCUS_RAW_COLUMNS = ("victim_sex", "victim_age", "offender_sex", "offender_age",
                      "repeat_offender", "on_probation")
 
 
-def _per_category(category: np.ndarray, table: dict[str, float], default: float) -> np.ndarray:
-    return np.array([table.get(str(c), default) for c in category], dtype=float)
+def _per_category(category: tuple[np.ndarray, np.ndarray], table: dict[str, float],
+                  default: float) -> np.ndarray:
+    codes, categories = category  # factorized: one lookup per category, not per row
+    return np.array([table.get(str(c), default) for c in categories], dtype=float)[codes]
 
 
 def _spell(values: np.ndarray, spellings: dict[object, tuple[str, ...]], known: np.ndarray,
@@ -305,10 +307,11 @@ def _spell(values: np.ndarray, spellings: dict[object, tuple[str, ...]], known: 
     return out
 
 
-def _ages(category: np.ndarray, table: dict[str, tuple[float, ...]],
+def _ages(category: tuple[np.ndarray, np.ndarray], table: dict[str, tuple[float, ...]],
           default: tuple[float, ...], known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    group = np.zeros(category.size, dtype=np.int64)
-    codes, categories = pd.factorize(category, sort=True)  # np.unique's order, without its cost
+    codes, categories = category  # factorized in np.unique's (sorted) order
+    n = codes.size
+    group = np.zeros(n, dtype=np.int64)
     for i, cat in enumerate(categories):
         at = codes == i
         w = np.asarray(table.get(str(cat), default))
@@ -317,7 +320,7 @@ def _ages(category: np.ndarray, table: dict[str, tuple[float, ...]],
     hi = np.array([b for _, b in _AGE_YEARS])[group]
     years = rng.integers(lo, hi)
     text = years.astype(str).astype(object)
-    band = rng.random(category.size) < 0.15  # some sources give bands, not years
+    band = rng.random(n) < 0.15  # some sources give bands, not years
     text[band & (group == 0)] = "14-17"
     text[band & (group == 1)] = "18-30"
     text[band & (group == 3)] = "60+"
@@ -336,20 +339,21 @@ def focus_columns(category: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     cat = np.asarray(category, dtype=object)
     n = cat.size
     rng = np.random.default_rng([20261130, seed, n])
-    victim = rng.random(n) < _per_category(cat, _VICTIM_KNOWN, 0.8)
-    female = rng.random(n) < _per_category(cat, _VICTIM_FEMALE, 0.35)
-    offender = rng.random(n) < _per_category(cat, _OFFENDER_KNOWN, 0.6)
+    codes = pd.factorize(cat, sort=True, use_na_sentinel=False)
+    victim = rng.random(n) < _per_category(codes, _VICTIM_KNOWN, 0.8)
+    female = rng.random(n) < _per_category(codes, _VICTIM_FEMALE, 0.35)
+    offender = rng.random(n) < _per_category(codes, _OFFENDER_KNOWN, 0.6)
     off_female = rng.random(n) < np.where(cat == "fraud", 0.25, 0.12)
-    domestic = rng.random(n) < _per_category(cat, _DOMESTIC, 0.03)
+    domestic = rng.random(n) < _per_category(codes, _DOMESTIC, 0.03)
     repeat = rng.random(n) < np.where(np.isin(cat, ["theft", "burglary", "drugs"]), 0.35, 0.22)
     probation = rng.random(n) < 0.06
     flagged = offender | (cat == "domestic_violence")
     return {
         "victim_sex": _spell(np.where(female, "female", "male"), _SEX_TEXT, victim, rng),
-        "victim_age": _ages(cat, _VICTIM_AGE, _VICTIM_AGE_DEFAULT, victim, rng),
+        "victim_age": _ages(codes, _VICTIM_AGE, _VICTIM_AGE_DEFAULT, victim, rng),
         "offender_sex": _spell(np.where(off_female, "female", "male"), _SEX_TEXT, offender,
                                rng),
-        "offender_age": _ages(cat, _OFFENDER_AGE, _OFFENDER_AGE_DEFAULT, offender, rng),
+        "offender_age": _ages(codes, _OFFENDER_AGE, _OFFENDER_AGE_DEFAULT, offender, rng),
         "domestic": _spell(domestic, _FLAG_TEXT, flagged, rng),
         "repeat_offender": _spell(repeat, _FLAG_TEXT, offender, rng),
         "on_probation": _spell(probation, _FLAG_TEXT, offender, rng),

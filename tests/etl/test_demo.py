@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 import geopandas as gpd
@@ -17,9 +19,11 @@ import shapely
 
 from riskmap.errors import ConfigError
 from riskmap.etl.demo import SOURCE_LABEL, DemoFiles, generate_demo
+from riskmap.etl.demo.config import period
+from riskmap.etl.demo.files import write_csv
 from riskmap.etl.demo.names import to_cyrillic, to_russian
 from riskmap.etl.demo.places import MAIN_REGIONS, build_admin, to_xy
-from riskmap.etl.demo.rows import alias_lookup
+from riskmap.etl.demo.rows import _fmt, _timestamps, alias_lookup
 
 CSV_DTYPES = dict.fromkeys(("incident_id", "occurred_at", "category", "lat", "lon", "address"), "string")
 
@@ -464,3 +468,43 @@ def test_tourist_zone_cameras_cover_part_of_the_zone(demo: DemoFiles,
     assert (zone_cams["status"] == "active").all() and len(zone_cams) == 9
     # the lake inside the zone is marked as water, so travel is measured on the shore
     assert (infra["kind"] == "water").sum() == 1
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=12)
+
+
+@given(st.lists(st.tuples(_TEXT, st.one_of(st.none(), _TEXT), _TEXT), max_size=30),
+       st.sampled_from(["object", "str"]))
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_csv_writer_gives_the_bytes_of_to_csv(tmp_path: Path, rows: list[tuple], dtype: str
+                                               ) -> None:
+    """The Arrow CSV writer of the raw rows writes what ``DataFrame.to_csv`` writes: commas,
+    quotes, line breaks, missing values, non-ASCII names and a quoted header name."""
+    frame = pd.DataFrame(rows, columns=["id", "address, text", 'say "x"'], dtype=dtype)
+    write_csv(frame, tmp_path / "a.csv")
+    frame.to_csv(tmp_path / "b.csv", index=False, encoding="utf-8", lineterminator="\n")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_csv_writer_quotes_a_bare_carriage_return(tmp_path: Path) -> None:
+    write_csv(pd.DataFrame({"a": ["x\ry", "z"], "b": [None, "q"]}), tmp_path / "a.csv")
+    assert (tmp_path / "a.csv").read_bytes() == b'a,b\n"x\ry",\nz,q\n'
+
+
+def test_coordinates_and_times_are_spelt_as_printf_and_pandas_do() -> None:
+    rng = np.random.default_rng(3)
+    v = np.round(np.r_[rng.uniform(-180, 180, 5_000), np.nan, 0.0, -0.0, 41.5, 1e-7], 6)
+    assert (_fmt(v).astype(str) == np.where(np.isnan(v), "", np.char.mod("%.6f", np.nan_to_num(v)))
+            ).all()
+    t_min = rng.integers(0, 5 * 365 * 1440, 5_000)
+    got = _timestamps(t_min, np.random.default_rng(9))
+    start, _ = period()
+    s = pd.Series(np.datetime_as_string(np.datetime64(start.isoformat(), "m")
+                                        + t_min.astype("timedelta64[m]"), unit="m"))
+    u = np.random.default_rng(9).random(t_min.size)
+    iso, dmy = u < 0.80, (u >= 0.80) & (u < 0.92)
+    assert (got[iso] == (s[iso] + ":00+05:00")).all()
+    assert (got[dmy] == (s.str[8:10] + "." + s.str[5:7] + "." + s.str[0:4] + " "
+                         + s.str[11:16])[dmy]).all()
+    assert (got[~iso & ~dmy] == (s.str.replace("T", " ") + ":00")[~iso & ~dmy]).all()

@@ -54,7 +54,8 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
             part = [f.slice(start, _CSV_CHUNK) for f in fields]
             lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*part, ","), "",
                                                 "\n")  # each row and its line end
-            offsets = np.frombuffer(lines.buffers()[1], np.int32)[lines.offset:]
+            width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+            offsets = np.frombuffer(lines.buffers()[1], width)[lines.offset:]
             data = lines.buffers()[2]
             fh.write(memoryview(data)[offsets[0]:offsets[len(lines)]])
     return path
@@ -68,7 +69,7 @@ def _csv_field(text: pa.Array) -> pa.Array:
     quote or a line break, quotes doubled; a missing value empty."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    text = pc.fill_null(text, "")
+    text = pc.fill_null(text.cast(pa.string()), "")  # pandas' storage may be large_string
     need = pc.match_substring_regex(text, '[,"\r\n]')
     if not pc.any(need).as_py():
         return text

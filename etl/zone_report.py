@@ -286,7 +286,11 @@ def _beyond(graph: nx.Graph, zone: BaseGeometry, infrastructure: pd.DataFrame,
 
 
 def _top_speed(graph: nx.Graph) -> float:
-    """Fastest edge speed of the graph in km/h (0 for no edges)."""
+    """Fastest edge speed of the graph in km/h (0 for no edges); a frozen graph from
+    :func:`geo.network.build_road_graph` carries it, so its 300,000 edges are not walked."""
+    known = graph.graph.get("top_speed_kmh") if nx.is_frozen(graph) else None
+    if known is not None:
+        return float(known)
     speeds = [d.get("speed_kmh", 0.0) for _, _, d in graph.edges(data=True)]
     return float(max(speeds, default=0.0))
 

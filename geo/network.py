@@ -198,8 +198,9 @@ def build_road_graph(
     networkx.Graph
         Nodes ``0..n-1`` with attributes ``x``, ``y`` (metres in ``graph.graph["crs"]``)
         and ``lon``, ``lat``; edges with ``length_m``, ``minutes``, ``speed_kmh``,
-        ``road_class`` and ``road`` (the index label of the source row).  An empty input
-        gives an empty graph.
+        ``road_class`` and ``road`` (the index label of the source row); ``graph.graph``
+        holds ``crs``, ``snap_m`` and ``top_speed_kmh`` (the fastest edge's speed).  An empty
+        input gives an empty graph.
 
     Raises
     ------
@@ -353,6 +354,9 @@ def _assemble(graph: nx.Graph, node_xy: np.ndarray, ua: np.ndarray, ub: np.ndarr
     length = np.hypot(d[:, 0], d[:, 1])
     speed = row_speed[r]
     minutes = length / 1000.0 / speed * 60.0
+    # the fastest edge's speed (parallel edges share their length, so the fastest one kept has
+    # the top speed): what travel reaches at most, without walking the edges
+    graph.graph["top_speed_kmh"] = float(speed.max()) if len(speed) else 0.0
     # add slowest first so the fastest parallel edge is the one that stays
     order = np.argsort(-minutes, kind="stable")
     labels = index.to_numpy(dtype=object)

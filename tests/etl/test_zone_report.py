@@ -7,6 +7,7 @@ import math
 import re
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,9 +18,11 @@ from shapely.geometry import LineString, Point, box
 
 from riskmap.etl.zone_report import (
     UnknownZoneError,
+    _top_speed,
     find_zone,
     list_zones,
     make_thresholds,
+    road_graph,
     zone_report,
 )
 from riskmap.geo.h3index import cells_from_lonlat
@@ -190,6 +193,19 @@ def test_isochrones_of_112_are_hand_checked_discs(report) -> None:
     assert share["10"]["within"] == pytest.approx(math.pi / 4, rel=5e-3)
     assert share["20"]["within"] == pytest.approx(1.0, abs=1e-9)
     assert share["30"]["beyond"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_top_speed_is_read_from_a_frozen_graph_and_walked_otherwise() -> None:
+    roads = gpd.GeoDataFrame({"kind": ["road"] * 2, "road_class": ["primary", "track"]},
+                             geometry=[LineString([(66.0, 40.0), (66.1, 40.0)]),
+                                       LineString([(66.1, 40.0), (66.1, 40.1)])], crs=4326)
+    frozen = road_graph(roads)
+    walked = nx.Graph(frozen)  # a plain copy: the edges are walked
+    walked.graph.pop("top_speed_kmh")
+    assert frozen.graph["top_speed_kmh"] > 0
+    assert _top_speed(frozen) == _top_speed(walked) == max(
+        d["speed_kmh"] for _, _, d in frozen.edges(data=True))
+    assert _top_speed(road_graph(roads.iloc[:0])) == 0.0
 
 
 def test_isochrones_of_police_grow_and_start_at_the_entrance(report) -> None:

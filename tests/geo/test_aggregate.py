@@ -128,3 +128,18 @@ def test_incident_counts_frame_window_and_categories():
         incident_counts(inc, by="mahalla")
     with pytest.raises(ValueError, match="by must be"):
         incident_counts(inc, by="district")
+
+
+@given(st.lists(st.integers(0, 60), max_size=40), st.lists(st.integers(0, 70), max_size=80),
+       st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_unit_codes_of_integers_equal_the_hash_lookup(units, values, shuffle):
+    """Sorted integer units (a lattice's cells) take a binary search; unsorted ones the hash
+    table; both give the positions ``pandas.Index.get_indexer`` gives, -1 for the absent."""
+    ids = np.array(sorted(set(units)), dtype=np.int64) * 10**15
+    if shuffle:
+        ids = ids[::-1].copy()
+    vals = np.array(values, dtype=np.int64) * 10**15
+    expected = pd.Index(ids).get_indexer(vals)
+    assert unit_codes(vals, ids).tolist() == expected.tolist()
+    assert unit_codes(pd.Series(vals), pd.Index(ids)).tolist() == expected.tolist()

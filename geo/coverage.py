@@ -540,10 +540,10 @@ def covered_area(units: np.ndarray, polygons: np.ndarray) -> np.ndarray:
 def _assign(x: np.ndarray, y: np.ndarray, units: np.ndarray) -> np.ndarray:
     """Index of the (first) unit containing each point, -1 when none does."""
     pi, ui = covered_pairs_xy(x, y, units)
-    out = np.full(len(x), -1, dtype=np.int64)
-    order = np.lexsort((ui, pi))
-    first_p, first = np.unique(pi[order], return_index=True)
-    out[first_p] = ui[order][first]
+    none = np.iinfo(np.int64).max
+    out = np.full(len(x), none, dtype=np.int64)
+    np.minimum.at(out, pi, np.asarray(ui, dtype=np.int64))  # 20x a lexsort of 9 M pairs
+    out[out == none] = -1
     return out
 
 

@@ -372,3 +372,17 @@ def test_covered_pairs_by_sorted_x_equal_the_tree_query(polygons, monkeypatch):
     want = _covered_pairs_tree(x, y, geoms, np.flatnonzero(np.isfinite(x) & np.isfinite(y)))
     assert len(got[0]) > (100 if polygons == "small" else 10_000)
     assert sorted(zip(*got, strict=True)) == sorted(zip(*want, strict=True))
+
+
+def test_each_point_goes_to_the_first_unit_holding_it() -> None:
+    """Overlapping units: the lowest position wins; a point in none gets -1 (as the sort of
+    every pair did before)."""
+    from riskmap.geo.coverage import _assign
+
+    units = np.array([shapely.box(0, 0, 10, 10), shapely.box(5, 0, 15, 10),
+                      shapely.box(20, 20, 30, 30)], dtype=object)
+    x = np.array([1.0, 7.0, 12.0, 25.0, 50.0, 7.0])
+    y = np.array([1.0, 5.0, 5.0, 25.0, 50.0, 5.0])
+    assert _assign(x, y, units).tolist() == [0, 0, 1, 2, -1, 0]
+    assert _assign(x, y, units[::-1].copy()).tolist() == [2, 1, 1, 0, -1, 1]
+    assert _assign(np.empty(0), np.empty(0), units).tolist() == []

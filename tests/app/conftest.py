@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -174,6 +175,31 @@ def wait_until(driver: Any, predicate: Any, timeout: float = 40) -> Any:
 def wait() -> Any:
     """The :func:`wait_until` helper: ``wait(driver, predicate, timeout=40)``."""
     return wait_until
+
+
+#: true when Dash has no callback requested, queued or running (the renderer's own state)
+_IDLE_JS = """
+const s = window.store && window.store.getState ? window.store.getState() : null;
+if (!s || s.isLoading) { return false; }
+const c = s.callbacks || {};
+return ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed']
+    .every(k => !(c[k] && c[k].length));
+"""
+
+
+def settle(browser: Any, wait: Any) -> None:
+    """Wait until Dash has had no callback in flight for two polls half a second apart: a
+    page's first load sends callbacks after its first answers (the map's autosize, the
+    viewport), so a shown figure does not mean the page is done."""
+    calm = {"n": 0}
+
+    def idle(d: Any) -> bool:
+        calm["n"] = calm["n"] + 1 if d.execute_script(_IDLE_JS) else 0
+        if calm["n"] < 2:
+            time.sleep(0.5)
+            return False
+        return True
+    wait(browser, idle)
 
 
 @pytest.fixture(scope="session")

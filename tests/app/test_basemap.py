@@ -4,7 +4,6 @@ from real boundaries (OCHA), Natural Earth lakes and places and GeoNames towns l
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from riskmap.geo.h3index import cells_from_lonlat
 from riskmap.layers import open_store
 from riskmap.layers.access import DataAccess
 from riskmap.layers.store import Store
-from tests.app.conftest import LAT0, LON0, REGION, serve_app
+from tests.app.conftest import LAT0, LON0, REGION, serve_app, settle
 from tests.conftest import shared_file
 
 
@@ -201,26 +200,6 @@ return {kinds: kinds, places: place ? place.text : null, x: gd._fullLayout.xaxis
 """
 
 
-_IDLE_JS = """
-const s = window.store && window.store.getState ? window.store.getState() : null;
-if (!s || s.isLoading) { return false; }
-const c = s.callbacks || {};
-return ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed']
-    .every(k => !(c[k] && c[k].length));
-"""
-
-
-def _settle(browser: Any, wait: Any) -> None:
-    """Wait until Dash has had no callback in flight for two polls half a second apart."""
-    calm = {"n": 0}
-
-    def idle(d: Any) -> bool:
-        calm["n"] = calm["n"] + 1 if d.execute_script(_IDLE_JS) else 0
-        if calm["n"] < 2:
-            time.sleep(0.5)
-            return False
-        return True
-    wait(browser, idle)
 
 
 @pytest.mark.browser
@@ -245,7 +224,7 @@ def test_base_map_in_chromium_names_places_zoomed_out_and_mahallas_zoomed_in(
         # page must be done: a first-load callback still queued would draw the whole area
         # again over the zoom (seen in a run), so wait until no callback is requested,
         # queued or running, twice half a second apart
-        _settle(browser, wait)
+        settle(browser, wait)
         for _ in range(3):
             browser.execute_script(
                 "document.querySelector('#cmd-map .modebar-btn[data-title=\"Zoom in\"]')"

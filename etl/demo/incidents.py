@@ -291,9 +291,9 @@ FOCUS_RAW_COLUMNS = ("victim_sex", "victim_age", "offender_sex", "offender_age",
                      "repeat_offender", "on_probation")
 
 
-def _per_category(category: tuple[np.ndarray, np.ndarray], table: dict[str, float],
+def _per_category(factorized: tuple[np.ndarray, np.ndarray], table: dict[str, float],
                   default: float) -> np.ndarray:
-    codes, categories = category  # factorized: one lookup per category, not per row
+    codes, categories = factorized  # one lookup per category, not per row
     return np.array([table.get(str(c), default) for c in categories], dtype=float)[codes]
 
 
@@ -307,9 +307,9 @@ def _spell(values: np.ndarray, spellings: dict[object, tuple[str, ...]], known: 
     return out
 
 
-def _ages(category: tuple[np.ndarray, np.ndarray], table: dict[str, tuple[float, ...]],
+def _ages(factorized: tuple[np.ndarray, np.ndarray], table: dict[str, tuple[float, ...]],
           default: tuple[float, ...], known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    codes, categories = category  # factorized in np.unique's (sorted) order
+    codes, categories = factorized  # categories in np.unique's (sorted) order
     n = codes.size
     group = np.zeros(n, dtype=np.int64)
     for i, cat in enumerate(categories):
@@ -339,7 +339,7 @@ def focus_columns(category: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     cat = np.asarray(category, dtype=object)
     n = cat.size
     rng = np.random.default_rng([20261130, seed, n])
-    codes = pd.factorize(cat, sort=True, use_na_sentinel=False)
+    codes = pd.factorize(cat, sort=True, use_na_sentinel=False)  # (codes, categories), once
     victim = rng.random(n) < _per_category(codes, _VICTIM_KNOWN, 0.8)
     female = rng.random(n) < _per_category(codes, _VICTIM_FEMALE, 0.35)
     offender = rng.random(n) < _per_category(codes, _OFFENDER_KNOWN, 0.6)

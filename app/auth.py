@@ -17,6 +17,7 @@ demo) lets every request act as a local admin.
 from __future__ import annotations
 
 import html
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -154,6 +155,8 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
 
     policy = session_policy or accounts.SessionPolicy()
     cache: dict[str, tuple[float, Principal, str]] = {}
+    token_locks: dict[str, threading.Lock] = {}
+    lookup_lock = threading.Lock()
 
     def _set_request_user(principal: Principal) -> None:
         flask.g.riskmap_principal = principal
@@ -163,18 +166,28 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
     def _lookup(token: str | None) -> tuple[Principal, str] | None:
         if not token:
             return None
-        now = time.monotonic()
         hit = cache.get(token)
-        if hit is not None and now - hit[0] < _CACHE_S:
+        if hit is not None and time.monotonic() - hit[0] < _CACHE_S:
             return hit[1], hit[2]
-        found = accounts.session_principal(store, token, client=_client(), policy=policy)
-        if found is None:
-            cache.pop(token, None)
-            return None
-        if len(cache) > 4096:
-            cache.clear()
-        cache[token] = (now, found[0], found[1])
-        return found
+        # single-flight: a page load sends its callbacks at once; one of them reads the
+        # session from the store and the others of the same token wait for that answer
+        with lookup_lock:
+            if len(token_locks) > 4096:
+                token_locks.clear()
+            lock = token_locks.setdefault(token, threading.Lock())
+        with lock:
+            hit = cache.get(token)
+            now = time.monotonic()
+            if hit is not None and now - hit[0] < _CACHE_S:
+                return hit[1], hit[2]
+            found = accounts.session_principal(store, token, client=_client(), policy=policy)
+            if found is None:
+                cache.pop(token, None)
+                return None
+            if len(cache) > 4096:
+                cache.clear()
+            cache[token] = (now, found[0], found[1])
+            return found
 
     @server.before_request
     def _require_login() -> Response | None:

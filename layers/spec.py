@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -100,6 +101,15 @@ class LayerSpec:
         """Declared attribute names, in order (geometry excluded)."""
         return [c.name for c in self.columns]
 
+    @property
+    def dtypes(self) -> dict[str, Any]:
+        """The pandas dtype of each declared column (computed once per spec: a store's read
+        of a few rows asks for it every time)."""
+        got = _DTYPES.get(self)
+        if got is None:
+            got = _DTYPES[self] = dict(self.empty().dtypes)
+        return dict(got)
+
     def empty(self) -> pd.DataFrame:
         """An empty frame of this layer's schema."""
         frame = pd.DataFrame({c.name: pd.Series(dtype=_PANDAS[c.dtype]) for c in self.columns})
@@ -109,6 +119,7 @@ class LayerSpec:
 
 
 _REGISTRY: dict[str, LayerSpec] = {}
+_DTYPES: dict[LayerSpec, dict[str, Any]] = {}
 
 
 def register_layer(spec: LayerSpec, *, replace: bool = False) -> LayerSpec:

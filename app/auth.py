@@ -247,17 +247,22 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
             return _form(i18n.gettext("The form expired: please log in again.", lang), 400,
                          username)
         result = accounts.authenticate(store, username, request.form.get("password", "")[:200],
-                                       client=_client(), directory=directory)
+                                       client=_client(), directory=directory,
+                                       defer_audit=True)
         if result.principal is None:
             wait = i18n.gettext("wait {seconds} s", lang).format(seconds=f"{result.wait_s:.0f}")
             message = (i18n.gettext(result.reason, lang)
                        + (f" ({wait})" if result.wait_s else ""))
             message = message[:1].upper() + message[1:] + "."
             return _form(message, 401, username)
-        token, _ = accounts.start_session(store, result.principal, policy=policy)
+        token, csrf = accounts.start_session(store, result.principal, policy=policy)
         target = _safe_next(request.form.get("next"))
         chosen = i18n.normalize(request.args.get("lang"))
-        if chosen is not None:  # picked on the login page: kept in the profile and the URL
+        if chosen is None:
+            # the page this redirect opens needs no second read of what was just written
+            # (in this worker: the others read the session from the store once each)
+            cache[token] = (time.monotonic(), result.principal, token_hash(csrf))
+        else:  # picked on the login page: kept in the profile and the URL
             accounts.set_language(store, result.principal.username, chosen)
             path, _q, query = target.partition("?")
             from riskmap.app.language import with_language

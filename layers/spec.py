@@ -185,7 +185,13 @@ def conform(spec: LayerSpec, frame: pd.DataFrame) -> pd.DataFrame:
                             ).reset_index(drop=True)
 
 
+#: the pandas dtype of each column type, as dtype objects (compared with a column's dtype)
+_TARGET = {name: pd.api.types.pandas_dtype(value) for name, value in _PANDAS.items()}
+
+
 def _cast(series: pd.Series, dtype: str) -> pd.Series:
+    if series.dtype == _TARGET[dtype]:  # already the layer's type (e.g. conformed before)
+        return series
     if dtype == "timestamp":
         s = pd.to_datetime(series, utc=True)
         return s.astype(_PANDAS[dtype])

@@ -702,7 +702,12 @@ def register(app: dash.Dash, model: AppModel) -> None:
     def _red(region: str | None, district: str | None, span: list[int] | None,
              focus: str | None, _version: Any = None) -> Any:
         view = view_of("mahalla", None, region, district, span, None, None, focus)
-        rows, tips = red_list_rows(data, view, exact=focus_exact())
+        exact = focus_exact()
+        # the rows are shared by the users of this scope (a page load of fifty commanders
+        # builds them once); the roadmap column is read per request: roadmaps change without
+        # a new data generation
+        rows, tips = data.answer(("red", view, current_language(), exact),
+                                 lambda: red_list_rows(data, view, exact=exact))
         return red_list_roadmaps(model, rows), tips, []
 
     @app.callback(Output(_IDS.EVAL_TEXT, "children"), Output(_IDS.EVAL_CHART, "figure"),

@@ -14,7 +14,7 @@ from riskmap.app.commanders_data import CommandersView, data_for
 from riskmap.app.components import area_fields, categories_field, field, map_panel
 from riskmap.app.data import AppModel
 from riskmap.app.factory import current_model
-from riskmap.app.figures import empty_figure
+from riskmap.app.figures import blank_figure
 from riskmap.app.figures_commanders import METRICS
 from riskmap.app.focus import focus_dropdown
 from riskmap.app.pages.map_tools import (
@@ -242,7 +242,7 @@ def _evaluation() -> html.Div:
                className="note"),
         html.Div(id=_IDS.EVAL_TEXT, role="status", children=html.P(  # status: read out politely
             _("Open this tab to check the forecasts for the region."), className="note")),
-        dcc.Graph(id=_IDS.EVAL_CHART, figure=empty_figure(""), style={"height": "290px"},
+        dcc.Graph(id=_IDS.EVAL_CHART, figure=blank_figure(""), style={"height": "290px"},
                   config={"displaylogo": False, "displayModeBar": False}),
         # polls the background evaluation while it runs (enabled by the evaluation callback)
         dcc.Interval(id=EVAL_POLL, interval=500, disabled=True, n_intervals=0),

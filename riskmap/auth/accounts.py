@@ -69,10 +69,11 @@ def _check_scope(role: str, regions: Sequence[str], districts: Sequence[str]) ->
 
 
 def _audit(store: Store, action: str, user: str, *, actor: str, client: str = "cli",
-           detail: dict[str, Any] | None = None, outcome: str = "ok") -> None:
+           detail: dict[str, Any] | None = None, outcome: str = "ok",
+           defer: bool = False) -> None:
     from riskmap.layers.access import DataAccess
 
-    DataAccess(store, user=actor, client=client).audit(
+    DataAccess(store, user=actor, client=client, defer_audit=defer).audit(
         action, layer="users", detail={"user": user, **(detail or {})}, outcome=outcome)
 
 
@@ -231,13 +232,18 @@ def _failures(store: Store, column: str, value: str, since: pd.Timestamp) -> lis
 
 def authenticate(store: Store, username: str, password: str, *, client: str,
                  policy: throttle.Policy = throttle.DEFAULT,
-                 directory: Any = None) -> LoginResult:
+                 directory: Any = None, defer_audit: bool = False) -> LoginResult:
     """Check a login; throttle, lock out and audit it.
 
     ``directory`` (an :class:`riskmap.auth.ldap.Directory`) is asked when the name is not a
     local user (or is a directory user). Failed attempts are recorded per name and per
     client; a name or client with too many recent failures must wait, and ten failures lock
     the account (``riskmap users enable`` unlocks it).
+
+    ``defer_audit``: the login's audit record goes through the store's write-behind buffer
+    (:mod:`layers.auditbuffer`, appended within a second) instead of its own chained
+    append. The app does so: fifty logins at once otherwise queued on the audit log's lock.
+    The throttle and the lock-out never depend on it (``login_failures`` is written at once).
     """
     now = _now()
     try:
@@ -254,7 +260,8 @@ def authenticate(store: Store, username: str, password: str, *, client: str,
     if blocked:
         wait = max(v.wait_s for v in blocked)
         _audit(store, "login", name, actor=name, client=client, outcome="denied",
-               detail={"reason": "throttled", "wait_s": round(wait, 1)})
+               detail={"reason": "throttled", "wait_s": round(wait, 1)},
+               defer=defer_audit)
         return LoginResult(None, "too many failed logins: try again later", wait)
     user = get_user(store, name)
     principal = None
@@ -285,9 +292,10 @@ def authenticate(store: Store, username: str, password: str, *, client: str,
             _update(store, name, name, "user_locked", detail={"until": str(until)},
                     locked_until=until)
         _audit(store, "login", name, actor=name, client=client, outcome="denied",
-               detail={"reason": "wrong name or password"})
+               detail={"reason": "wrong name or password"},
+               defer=defer_audit)
         return LoginResult(None, "wrong user name or password")
-    _audit(store, "login", name, actor=name, client=client)
+    _audit(store, "login", name, actor=name, client=client, defer=defer_audit)
     return LoginResult(principal)
 
 

@@ -34,7 +34,8 @@ Request names in the statistics: ``GET /commanders`` ..., ``cb map``, ``cb red l
 lost), or a 200 whose body is not the callback's JSON answer.
 
 Environment: ``LOADTEST_USER``, ``LOADTEST_PASSWORD`` (required), ``LOADTEST_WAIT``
-(think time between steps, ``"MIN,MAX"`` seconds; default ``1,3``), ``LOADTEST_STEPS``
+(think time between steps, ``"MIN,MAX"`` seconds; default ``5,15``, a person reading the
+map between clicks; ``1,3`` is the stress variant), ``LOADTEST_STEPS``
 (interactions per page load, ``"MIN,MAX"``; default ``3,6``), ``LOADTEST_PARALLEL``
 (``0``: send the initial callbacks one after another instead of at once), ``LOADTEST_RAW``
 (a file: every request's name, start time, response time in ms and error, as JSON lines,
@@ -69,7 +70,7 @@ def _pair(name: str, default: tuple[float, float]) -> tuple[float, float]:
     return (min(lo, hi), max(lo, hi))
 
 
-WAIT = _pair("LOADTEST_WAIT", (1.0, 3.0))
+WAIT = _pair("LOADTEST_WAIT", (5.0, 15.0))
 STEPS = _pair("LOADTEST_STEPS", (3, 6))
 PARALLEL = os.environ.get("LOADTEST_PARALLEL", "1") != "0"
 

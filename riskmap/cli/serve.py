@@ -62,7 +62,8 @@ class ServeOptions(BaseSettings):
 
     workers: int | None = Field(None, ge=1, le=64, description="gunicorn worker processes "
                                 "(default: the CPUs this process may use, at most 8)")
-    threads: int = Field(4, ge=1, le=64, description="threads per worker process")
+    threads: int = Field(8, ge=1, le=64, description="threads per worker process (8: what the "
+                         "load test measured; a login waiting for its password check holds one)")
     timeout: int = Field(120, ge=10, le=3600,
                          description="seconds before a silent gunicorn worker is restarted")
     server: str = Field("auto", pattern="^(auto|gunicorn|waitress|dash)$")
@@ -339,7 +340,7 @@ def _serve_gunicorn(settings: Settings, *, demo: bool, workers: int, threads: in
               help="gunicorn worker processes (default: the CPUs available, at most 8; "
                    "always 1 on the embedded store). Env: RISKMAP_APP__WORKERS.")
 @click.option("--threads", type=click.IntRange(1, 64), default=None,
-              help="Threads per worker (default 4). Env: RISKMAP_APP__THREADS.")
+              help="Threads per worker (default 8). Env: RISKMAP_APP__THREADS.")
 @click.option("--timeout", type=click.IntRange(10, 3600), default=None,
               help="Seconds before a hung gunicorn worker is restarted (default 120). "
                    "Env: RISKMAP_APP__TIMEOUT.")

@@ -216,7 +216,7 @@ def test_gunicorn_gives_the_embedded_store_one_worker(tmp_path: Path) -> None:
         assert _get(base + "/")[0] == 200
     output = proc.communicate()[0]
     assert proc.returncode == 0, output
-    assert "served by one worker process" in output and "gunicorn, 1 worker x 4" in output
+    assert "served by one worker process" in output and "gunicorn, 1 worker x 8" in output
 
 
 @linux_only

@@ -32,6 +32,7 @@ import shapely
 
 from riskmap.app.data import AppModel, ViewQuery, resolve
 from riskmap.app.figures_commanders import METRICS, RingIndex, ring_index
+from riskmap.app.map_canvas import unit_geometries
 from riskmap.app.urlstate import (
     encode_params,
     parse_focus,
@@ -227,6 +228,8 @@ ANSWERS_KEPT = 24
 BASE_KINDS = sorted(WATER_KINDS | RIVER_KINDS | PLACE_KINDS | {"road"})
 #: the base map's lines are simplified to this many degrees (about 50 m)
 BASE_TOLERANCE = 0.0005
+#: the MapLibre map's mahalla polygons are simplified to this many degrees (about 5 m)
+MAHALLA_TOLERANCE = 0.00005
 _POPULATION_KEYS = ("population", "pop_max", "pop_est", "pop", "aholi", "население")
 
 
@@ -519,6 +522,18 @@ class CommandersData:
     def cell_rings(self, res: int) -> RingIndex:
         """Flattened rings of every cell at ``res`` (aligned with the model's cells)."""
         return self._cached(("crings", res), lambda: ring_index(self.model.cell_shapes(res)[0]))
+
+    def mahalla_geometries(self) -> np.ndarray:
+        """GeoJSON geometry of every mahalla for the MapLibre map, simplified to about 5 m
+        (:func:`app.map_canvas.unit_geometries`; cached, aligned with the model's
+        mahallas)."""
+        return self._cached("mgeojson", lambda: unit_geometries(
+            self.model.mahallas.geometry.to_numpy(), MAHALLA_TOLERANCE))
+
+    def cell_geometries(self, res: int) -> np.ndarray:
+        """GeoJSON geometry of every cell at ``res`` (aligned with the model's cells)."""
+        return self._cached(("cgeojson", res),
+                            lambda: unit_geometries(self.model.cell_shapes(res)[0]))
 
     def base_rings(self, view: CommandersView) -> RingIndex:
         """Rings of the mahallas of the view's area (cached per area)."""

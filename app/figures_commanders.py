@@ -46,10 +46,13 @@ __all__ = [
     "METRICS",
     "MetricClasses",
     "RingIndex",
+    "as_maplibre",
     "category_chart",
     "class_name",
     "hover_text",
+    "is_maplibre",
     "kde_image",
+    "kde_layer",
     "method_label",
     "metric_classes",
     "metric_map",
@@ -325,7 +328,9 @@ def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverFie
                key: str = "mahalla_id", rings: RingIndex | None = None,
                base: RingIndex | None = None, highlight: RingIndex | None = None,
                kind: str = "mahalla", title: str | None = None,
-               uirevision: str = "map") -> dict[str, Any]:
+               uirevision: str = "map", style: dict[str, Any] | None = None,
+               shapes: np.ndarray | None = None,
+               bounds: tuple[float, float, float, float] | None = None) -> dict[str, Any]:
     """Map of ``units`` coloured by ``metric``: one filled trace per class, outlines, tooltips.
 
     Returns a plain plotly figure dict (what ``dcc.Graph`` takes; ``go.Figure(fig)`` to
@@ -357,6 +362,16 @@ def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverFie
         Legend title (default: the metric's label).
     uirevision
         Plotly ``uirevision``: the zoom is kept while it stays the same.
+    style
+        A MapLibre style (:func:`app.map_tiles.map_style`): the map is drawn over it with
+        ``choroplethmap`` fills that carry their own tooltips and click ids, and fits its
+        first view to the units; ``None``: cartesian lon/lat axes (a file read anywhere).
+    shapes
+        With ``style``: :func:`app.map_canvas.unit_geometries` of ``units.geometry``
+        (precomputed by the caller; computed here when ``None``).
+    bounds
+        With ``style``: the lon/lat bounds the map first shows (the area's; default: the
+        units').
 
     Returns
     -------
@@ -366,6 +381,10 @@ def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverFie
     n_base = 0 if base is None else len(base.start)
     if len(units) == 0 and n_base == 0:
         return blank_figure(_("No mahallas or incidents match the filters"))
+    if style is not None:
+        return _metric_maplibre(units, metric, hover=hover, key=key, shapes=shapes, base=base,
+                                highlight=highlight, kind=kind, style=style, bounds=bounds,
+                                title=title or _(METRICS[metric]), uirevision=uirevision)
     rings = rings if rings is not None else ring_index(units.geometry.to_numpy())
     column = "rate_per_1000" if metric == "rate" and "rate" not in units else metric
     values = units[column].to_numpy() if len(units) else np.empty(0)
@@ -394,6 +413,75 @@ def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverFie
     if len(units):
         data.append(_hover_trace(units, hover, kind, key))
     return {"data": data, "layout": _map_layout(data, title or _(METRICS[metric]), uirevision)}
+
+
+def _metric_maplibre(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverField],
+                     key: str, shapes: np.ndarray | None, base: RingIndex | None,
+                     highlight: RingIndex | None, kind: str, style: dict[str, Any], title: str,
+                     uirevision: str,
+                     bounds: tuple[float, float, float, float] | None) -> dict[str, Any]:
+    """:func:`metric_map` over the offline base map: one ``choroplethmap`` per class (under
+    the base map's water, roads, boundaries and names), each polygon hovering and clicking
+    as itself (``customdata``: its ``key``); mahalla outlines and the selection as lines."""
+    from riskmap.app.map_canvas import FILLS_BELOW, FrozenGeoJSON, unit_geometries
+
+    if shapes is None:
+        shapes = unit_geometries(units.geometry.to_numpy())
+    column = "rate_per_1000" if metric == "rate" and "rate" not in units else metric
+    values = units[column].to_numpy() if len(units) else np.empty(0)
+    classes = metric_classes(values, metric)
+    drawn = np.array([g is not None for g in shapes], dtype=bool)
+    keys = units[key].astype(str).to_numpy() if len(units) else np.empty(0, dtype=object)
+    tips = hover_text(units, hover) if len(units) else np.empty(0, dtype=object)
+    data: list[dict[str, Any]] = []
+    for code, (name, colour) in enumerate(zip(classes.names, classes.colours, strict=True)):
+        sel = np.flatnonzero((classes.codes == code) & drawn)
+        if not len(sel):
+            continue
+        ids = [str(i) for i in sel.tolist()]
+        geojson = FrozenGeoJSON(type="FeatureCollection", features=[
+            {"type": "Feature", "id": i, "geometry": shapes[p]}
+            for i, p in zip(ids, sel.tolist(), strict=True)])
+        data.append({
+            "type": "choroplethmap", "geojson": geojson, "locations": ids,
+            "z": np.ones(len(sel), dtype=np.int8), "colorscale": [[0, colour], [1, colour]],
+            "showscale": False, "zmin": 0, "zmax": 1, "below": FILLS_BELOW,
+            "marker": {"line": {"color": "rgba(90,90,90,0.6)", "width": 0.5}},
+            "customdata": keys[sel].tolist(), "text": tips[sel].tolist(),
+            "hovertemplate": "%{text}<extra></extra>", "name": name, "showlegend": True,
+            "legendgroup": "classes", "legendrank": code + 1,
+            "uid": f"{kind}-class-{code}",
+            "meta": {"kind": kind, "class": name, "n": len(sel)}})
+    if base is not None and len(base.start):
+        data.append({"type": "scattermap", "lon": base.x, "lat": base.y, "mode": "lines",
+                     "line": {"color": "rgba(40,40,40,0.5)", "width": 0.8},
+                     "name": _(BASE_NAME), "hoverinfo": "skip", "uid": "base",
+                     "meta": {"kind": "base"}, "legendrank": 1000})
+    if highlight is not None and len(highlight.start):
+        data.append({"type": "scattermap", "lon": highlight.x, "lat": highlight.y,
+                     "mode": "lines", "line": {"color": "#111", "width": 3},
+                     "name": _("Selected"), "hoverinfo": "skip", "legendrank": 1001,
+                     "uid": "highlight", "below": "", "meta": {"kind": "highlight",
+                                                  "n": len(highlight.start)}})
+    from riskmap.app.map_canvas import fit_zoom
+
+    layout = _map_layout([], title, uirevision)
+    for k in ("xaxis", "yaxis", "plot_bgcolor", "dragmode"):
+        layout.pop(k, None)
+    if bounds is None:
+        b = (shapely.total_bounds(units.geometry.to_numpy()) if len(units) and "geometry" in units
+             else np.full(4, np.nan))
+        bounds = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+    # a first view for a map of about the page's size; the browser then fits the area at the
+    # map's real size (meta.fit, once per area: app/callbacks/commanders.py), and the
+    # uirevision keeps the user's zoom and pan over later redraws
+    layout["map"] = {"style": style, "uirevision": uirevision}
+    if all(np.isfinite(bounds)):
+        layout["map"].update(center={"lon": (bounds[0] + bounds[2]) / 2,
+                                     "lat": (bounds[1] + bounds[3]) / 2},
+                             zoom=fit_zoom(bounds, (640, 760)))
+        layout["meta"] = {"fit": [round(v, 6) for v in bounds], "fit_key": uirevision}
+    return {"data": data, "layout": layout}
 
 
 def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str,
@@ -443,15 +531,50 @@ def point_layer(fig: dict[str, Any], x: np.ndarray, y: np.ndarray, *, name: str,
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     fields = [HoverField(c, c.replace("_", " ").capitalize()) for c in hover.columns]
-    fig["data"].append({
+    trace = {
         "type": "scatter", "x": x[ok].astype(np.float32), "y": y[ok].astype(np.float32),
         "mode": "markers", "name": name,
         "customdata": hover[hover.columns[0]].astype(str).to_numpy()[ok].tolist(),
         "text": hover_text(hover, fields)[ok].tolist(),
         "marker": {"size": size, "color": colour, "symbol": symbol,
                    "line": {"color": "#fff", "width": 1}},
-        "hovertemplate": "%{text}<extra></extra>", "meta": {"kind": kind}, "legendrank": 900})
+        "hovertemplate": "%{text}<extra></extra>", "meta": {"kind": kind}, "legendrank": 900}
+    fig["data"].append(as_maplibre(trace) if is_maplibre(fig) else trace)
     return fig
+
+
+def is_maplibre(fig: dict[str, Any]) -> bool:
+    """Whether a figure dict draws over MapLibre (its layout has a ``map``)."""
+    return "map" in fig.get("layout", {})
+
+
+def as_maplibre(trace: dict[str, Any]) -> dict[str, Any]:
+    """A cartesian ``scatter`` trace dict as a ``scattermap`` one (markers are circles; a
+    stable ``uid`` from its kind, so a redraw updates its MapLibre layer in place)."""
+    out = {k: v for k, v in trace.items() if k not in ("x", "y", "type")}
+    out.update(type="scattermap", lon=trace.get("x", []), lat=trace.get("y", []))
+    marker = {k: v for k, v in (trace.get("marker") or {}).items() if k not in ("symbol", "line")}
+    if marker:
+        out["marker"] = marker
+    if "line" in trace:
+        out["line"] = {k: v for k, v in trace["line"].items() if k != "dash"}
+    if out.get("mode") == "text":  # a text-only scattermap needs a sprite the style has not
+        out["mode"] = "markers+text"
+        out["marker"] = {"size": 1, "opacity": 0}
+    out.setdefault("uid", "pts-" + str((trace.get("meta") or {}).get("kind", "layer")))
+    out.setdefault("below", "")  # over the base map's names: a marker is meant to be seen
+    return out
+
+
+def kde_layer(array: np.ndarray, bounds: tuple[float, float, float, float], *,
+              opacity: float = 0.65, below: str = "river") -> dict[str, Any]:
+    """:func:`kde_image` as a MapLibre image layer (``layout.map.layers``): above the risk
+    fills and water, under rivers, roads, boundaries and names (``below``)."""
+    img = kde_image(array, bounds, opacity=opacity)
+    west, south, east, north = bounds
+    return {"sourcetype": "image", "source": img["source"], "type": "raster",
+            "coordinates": [[west, north], [east, north], [east, south], [west, south]],
+            "opacity": opacity, "below": below, "name": "kde"}
 
 
 def png_data_uri(rgba: np.ndarray) -> str:

@@ -108,6 +108,13 @@ class COMMANDERS(PageIds, prefix="cmd"):
     # a click anywhere on the map (not only on a mahalla's tooltip point): lon/lat
     # (app/assets/map_click.js)
     CLICK_POINT: str
+    # what the map's setup in the browser returns (box zoom on, the first view fitted)
+    MAP_SETUP: str
+    # the map figure as the server drew it; the browser puts it on the map keeping the view
+    # the user has (MapLibre: the centre and zoom of the map as it is shown)
+    MAP_FIGURE: str
+    # the map's size in pixels as the page lays it out (the first view is computed for it)
+    MAP_SIZE: str
     # the light poll for new data: every 30 s, the data version, the "updated HH:MM" note
     DATA_POLL: str
     DATA_VERSION: str

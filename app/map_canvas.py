@@ -23,7 +23,8 @@ from shapely.geometry.base import BaseGeometry
 from riskmap.app.figures import polygon_xy
 from riskmap.geo.tiles import mercator
 
-__all__ = ["FILLS_BELOW", "Canvas", "FrozenGeoJSON", "fit_zoom", "polygons_geojson", "rings_xy"]
+__all__ = ["FILLS_BELOW", "Canvas", "FrozenGeoJSON", "fit_zoom", "polygons_geojson", "rings_xy",
+           "shown_bounds", "unit_geometries"]
 
 #: the MapLibre style layer the fills go under: water, rivers, roads, boundaries and names of
 #: the base map show over the risk and coverage colours, as on the cartesian maps
@@ -179,6 +180,43 @@ def polygons_geojson(parts: np.ndarray) -> FrozenGeoJSON:
         for i in range(len(parts))])
 
 
+def unit_geometries(geoms: Any, tolerance: float = 0.0) -> np.ndarray:
+    """One GeoJSON geometry per polygon of ``geoms`` (an object array aligned with it: a
+    ``Polygon``, a ``MultiPolygon`` for several parts, ``None`` for a missing or empty one),
+    simplified by ``tolerance`` degrees, exteriors counter-clockwise, coordinates to 1e-5
+    degrees; the rings are arrays (written whole by orjson). Built once per layer and
+    gathered per class with ``[positions]``: a map's polygons are not converted per request.
+
+    >>> g = unit_geometries(np.array([shapely.box(0, 0, 1, 1), None,
+    ...                               shapely.MultiPolygon([shapely.box(2, 2, 3, 3),
+    ...                                                     shapely.box(4, 4, 5, 5)])]))
+    >>> g[0]["type"], g[1], g[2]["type"], len(g[2]["coordinates"])
+    ('Polygon', None, 'MultiPolygon', 2)
+    """
+    arr = np.asarray(geoms, dtype=object).reshape(-1)
+    out = np.full(len(arr), None, dtype=object)
+    if len(arr) == 0:
+        return out
+    if tolerance > 0:
+        arr = shapely.simplify(arr, tolerance, preserve_topology=True)
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    keep = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
+    parts, owner = shapely.orient_polygons(parts[keep]), owner[keep]
+    if len(parts) == 0:
+        return out
+    per_polygon = shapely.get_num_interior_rings(parts) + 1
+    coords, ring = shapely.get_coordinates(shapely.get_rings(parts), return_index=True)
+    rings = np.split(np.round(coords, 5), np.flatnonzero(np.diff(ring)) + 1)
+    starts = np.concatenate([[0], np.cumsum(per_polygon)])
+    polys = [rings[starts[i]:starts[i + 1]] for i in range(len(parts))]
+    first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    last = np.r_[first[1:], len(owner)]
+    for a, b in zip(first.tolist(), last.tolist(), strict=True):
+        out[owner[a]] = ({"type": "Polygon", "coordinates": polys[a]} if b - a == 1 else
+                         {"type": "MultiPolygon", "coordinates": polys[a:b]})
+    return out
+
+
 def fit_zoom(bounds: tuple[float, float, float, float], size: tuple[int, int],
              pad: float = 0.1) -> float:
     """The Web Mercator zoom at which lon/lat ``bounds`` fill a ``size`` (px) map, with a
@@ -193,6 +231,24 @@ def fit_zoom(bounds: tuple[float, float, float, float], size: tuple[int, int],
     # MapLibre's zoom 0 shows the world in 512 px
     zoom = min(math.log2(size[0] * world / (512 * dx)), math.log2(size[1] * world / (512 * dy)))
     return float(min(max(zoom + math.log2(1 - pad), 0.0), 18.0))
+
+
+def shown_bounds(center: tuple[float, float], zoom: float,
+                 size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The lon/lat bounds a ``size`` px MapLibre map shows at ``center`` (lon, lat) and
+    ``zoom`` (the inverse of :func:`fit_zoom`).
+
+    >>> [round(v, 3) for v in shown_bounds((67.5, 40.5), 8.0, (512, 512))]
+    [66.797, 39.963, 68.203, 41.033]
+    """
+    world = 2 * _HALF
+    metres = world / (512 * 2 ** zoom)  # per pixel
+    cx, cy = mercator(np.array([center[0]]), np.array([center[1]]))
+    half_w, half_h = size[0] / 2 * metres, size[1] / 2 * metres
+    lat = np.degrees(2 * np.arctan(np.exp((cy[0] + np.array([-half_h, half_h])) * math.pi / _HALF))
+                     - math.pi / 2)
+    lon = (cx[0] + np.array([-half_w, half_w])) * 180.0 / _HALF
+    return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
 
 
 def rings_xy(geom: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:

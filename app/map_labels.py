@@ -24,6 +24,7 @@ import pandas as pd
 
 import shapely
 
+from riskmap.app.figures_commanders import as_maplibre, is_maplibre
 from riskmap.i18n import gettext as _
 
 __all__ = ["GRID_COLS", "GRID_ROWS", "LABELS_JS", "MAX_IN_VIEW", "TINY_SHARE", "add_map_labels",
@@ -199,7 +200,8 @@ def add_map_labels(fig: dict[str, Any], data: Any, view: Any,
     :class:`~riskmap.app.commanders_data.CommandersView` and ``rng`` the shown
     ``[x0, x1, y0, y1]`` (``None``: the view's area). The label traces carry every candidate
     in ``meta`` so the browser picks again after each pan or zoom (:data:`LABELS_JS`).
-    Returns ``fig`` (changed in place); a figure without data (a message) is left alone.
+    Returns ``fig`` (changed in place); a figure without data (a message) is left alone. A
+    MapLibre figure gets the small-red markers only: its base map's tiles carry the names.
     """
     if not fig.get("data"):
         return fig
@@ -233,15 +235,19 @@ def add_map_labels(fig: dict[str, Any], data: Any, view: Any,
             "dt": dnames.tolist()}
     red = np.array([status_by_pos.get(p) in ("red", "newly red") for p in order.tolist()])
     tiny = tiny_red(st["width"][order], red, area[2] - area[0])
+    maplibre = is_maplibre(fig)
     if tiny.any():
-        fig["data"].append({
+        marks = {
             "type": "scatter", "x": _round(x[tiny]), "y": _round(y[tiny]), "mode": "markers",
             "marker": {"size": 8, "color": "#e31a1c", "symbol": "circle",
                        "line": {"color": "#67000d", "width": 1.5}},
             "customdata": st["ids"][order][tiny].tolist(), "text": names[tiny].tolist(),
             "hovertemplate": "%{text}<extra></extra>",
             "name": _("Red mahalla (too small to see)"), "showlegend": True,
-            "legendrank": 998, "meta": {"kind": "tiny-red", "n": int(tiny.sum())}})
+            "legendrank": 998, "meta": {"kind": "tiny-red", "n": int(tiny.sum())}}
+        fig["data"].append(as_maplibre(marks) if maplibre else marks)
+    if maplibre:  # the base map's tiles carry the names, placed by MapLibre as it zooms
+        return fig
     fig["data"].append({
         "type": "scatter", "mode": "text", "x": _round(dist["x"].to_numpy()[dpick]),
         "y": _round(dist["y"].to_numpy()[dpick]), "text": dnames[dpick].tolist(),

@@ -161,7 +161,9 @@ def _csp(app: dash.Dash) -> str:
         "style-src 'self' 'unsafe-inline'",  # plotly and Dash set element styles
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
-        "connect-src 'self'",
+        # data: MapLibre fetches an image layer (the commanders' KDE, a PNG data URI);
+        # a data: URI carries its bytes in itself, it reaches no server
+        "connect-src 'self' data:",
         "worker-src 'self' blob:",
         "frame-ancestors 'none'",
         "base-uri 'self'",

@@ -40,8 +40,11 @@ from riskmap.app.figures import HoverField, blank_figure, empty_figure
 from riskmap.app.figures_basemap import add_base
 from riskmap.app.figures_commanders import (
     METRICS,
+    as_maplibre,
     category_chart,
+    is_maplibre,
     kde_image,
+    kde_layer,
     method_label,
     metric_map,
     pai_chart,
@@ -51,7 +54,9 @@ from riskmap.app.figures_commanders import (
     verdict_lines,
 )
 from riskmap.app.focus import focus_exact, focus_label
+from riskmap.app.map_canvas import fit_zoom, shown_bounds
 from riskmap.app.map_labels import add_map_labels
+from riskmap.app.map_tiles import request_style
 from riskmap.app.pages.commanders import EVAL_POLL
 from riskmap.i18n import (
     N_,
@@ -68,7 +73,9 @@ from riskmap.i18n.why import render_why
 
 __all__ = [
     "PAGE",
+    "area_viewport",
     "evaluation_panel",
+    "first_view",
     "incident_page",
     "make_brief",
     "panel",
@@ -88,6 +95,21 @@ _ACTUAL_RANGE = """
 function(relayout) {
     const gd = document.querySelector("#MAP_ID .js-plotly-plot");
     const full = gd && gd._fullLayout;
+    const sub = full && full.map && full.map._subplot;
+    if (relayout && sub && sub.map && gd.data && gd.data.length) {
+        // MapLibre: the bounds shown, in the axes' terms the server reads, and the map's size
+        // in pixels (the first view of the next area is computed for it)
+        const b = sub.map.getBounds(), c = sub.map.getContainer();
+        const got = {"xaxis.range[0]": b.getWest(), "xaxis.range[1]": b.getEast(),
+                     "yaxis.range[0]": b.getSouth(), "yaxis.range[1]": b.getNorth(),
+                     "size": [c.clientWidth, c.clientHeight]};
+        const key = JSON.stringify(got);
+        if (gd.__riskmapShown === key) {  // an autosize that changed nothing
+            return window.dash_clientside.no_update;
+        }
+        gd.__riskmapShown = key;
+        return got;
+    }
     if (!relayout || !full || !full.xaxis || !full.yaxis) {
         return window.dash_clientside.no_update;
     }
@@ -101,6 +123,74 @@ function(relayout) {
             "yaxis.range[0]": y[0], "yaxis.range[1]": y[1]};
 }
 """.replace("MAP_ID", _IDS.MAP)
+#: the MapLibre map's setup, after every draw: shift-drag box zoom on (plotly leaves it off;
+#: its end is reported as a relayout, as a pan or wheel zoom is),
+#: and a new area's first view fitted to the area at the map's real size (the layout's
+#: ``meta.fit``, once per ``meta.fit_key``). The move carries an ``originalEvent`` as a user's
+#: does, so plotly keeps it over later redraws of the same area and reports it (relayout).
+_MAP_SETUP = """
+function(_figure) {
+    const gd = document.querySelector("#MAP_ID .js-plotly-plot");
+    if (!gd) { return window.dash_clientside.no_update; }
+    const setup = function() {
+        const full = gd._fullLayout, sub = full && full.map && full.map._subplot;
+        const m = sub && sub.map;
+        if (!m) { return; }
+        if (m.boxZoom && !m.boxZoom.isEnabled()) { m.boxZoom.enable(); }
+        if (!m.__riskmapBox) {  // a box zoom's move carries no user event: report it
+            m.__riskmapBox = true;
+            m.on("boxzoomend", () => m.once("moveend", () => {
+                const c = m.getCenter();
+                window.Plotly.relayout(gd, {"map.center": {lon: c.lng, lat: c.lat},
+                                            "map.zoom": m.getZoom()});
+            }));
+        }
+        const meta = gd.layout && gd.layout.meta;
+        if (!meta || !Array.isArray(meta.fit) || meta.fit.length !== 4
+            || gd.__riskmapFitted === meta.fit_key) { return; }
+        gd.__riskmapFitted = meta.fit_key;
+        const f = meta.fit, cam = m.cameraForBounds([[f[0], f[1]], [f[2], f[3]]], {padding: 16});
+        const b = m.getBounds();
+        if (cam && Math.abs(cam.zoom - m.getZoom()) < 0.35 && b.getWest() <= f[0]
+            && b.getEast() >= f[2] && b.getSouth() <= f[1] && b.getNorth() >= f[3]) {
+            return;  // the server's first view already fits (it had the map's size)
+        }
+        m.fitBounds([[f[0], f[1]], [f[2], f[3]]], {padding: 16, animate: false},
+                    {originalEvent: {type: "fit"}});
+    };
+    if (gd.on && gd._ev && gd.__riskmapSetup !== gd._ev) {  // once per plotly emitter
+        gd.__riskmapSetup = gd._ev;
+        gd.on("plotly_afterplot", () => setTimeout(setup, 0));
+    }
+    setTimeout(setup, 0);
+    return window.dash_clientside.no_update;
+}
+""".replace("MAP_ID", _IDS.MAP)
+#: the server's map figure onto the map: a redraw of the same area (``meta.fit_key``) keeps
+#: the centre and zoom the map shows at that moment (a pan or zoom made while the redraw was
+#: on its way included), so the map never springs back; a new area starts from the server's
+#: view and is fitted to the area (:data:`_MAP_SETUP`)
+_MAP_KEEP_VIEW = """
+function(fig) {
+    if (!fig || !fig.layout) { return window.dash_clientside.no_update; }
+    const gd = document.querySelector("#MAP_ID .js-plotly-plot");
+    const full = gd && gd._fullLayout, sub = full && full.map && full.map._subplot;
+    const m = sub && sub.map, meta = fig.layout.meta, was = gd && gd.layout && gd.layout.meta;
+    if (!m || !fig.layout.map || !meta || !was || was.fit_key !== meta.fit_key) { return fig; }
+    const c = m.getCenter();
+    const view = {center: {lon: c.lng, lat: c.lat}, zoom: m.getZoom()};
+    return Object.assign({}, fig, {layout: Object.assign({}, fig.layout, {
+        map: Object.assign({}, fig.layout.map, view)})});
+}
+""".replace("MAP_ID", _IDS.MAP)
+#: the map's size in CSS pixels as the page laid it out (null before it has a size)
+_MAP_SIZE = """
+function(_id) {
+    const el = document.getElementById("MAP_ID");
+    const r = el && el.getBoundingClientRect();
+    return r && r.width > 0 && r.height > 0 ? [Math.round(r.width), Math.round(r.height)] : null;
+}
+"""
 _MAHALLA_HOVER = (HoverField("name", N_("Mahalla")), HoverField("district", N_("District")),
                   HoverField("count_text", N_("Incidents")),
                   HoverField("rate_text", N_("Per 1,000")),
@@ -166,12 +256,13 @@ def _span(rng: list[float] | None, area: tuple[float, float, float, float] | Non
 
 
 def viewport_update(relayout: dict[str, Any] | None, current: dict[str, Any] | None,
-                    level: str) -> dict[str, Any] | None:
+                    level: str, area_span: float | None = None) -> dict[str, Any] | None:
     """New viewport store after a pan/zoom, or ``None`` when the map need not be redrawn.
 
-    The store is ``{"range": [x0, x1, y0, y1] | None}``. A redraw is needed when the H3
-    resolution for the new x-span changes, or (H3 level) when the view leaves the drawn
-    extent (the old range padded by its own size on each side).
+    The store is ``{"range": [x0, x1, y0, y1] | None}`` (``None``: the whole area, at the
+    resolution of its own span ``area_span``, degrees of longitude). A redraw is
+    needed when the H3 resolution for the new x-span changes, or (H3 level) when the view
+    leaves the drawn extent (the old range padded by its own size on each side).
 
     Examples
     --------
@@ -194,7 +285,10 @@ def viewport_update(relayout: dict[str, Any] | None, current: dict[str, Any] | N
         return None
     old = (current or {}).get("range")
     if old is None:
-        return {"range": rng}
+        if level != "h3" and area_span is not None and (
+                resolution_for_span(_span(rng, None)) == resolution_for_span(area_span)):
+            return None  # mahallas: the H3 level would draw the whole area at this resolution
+        return {"range": rng}  # H3: the summary counts what is in view
     if resolution_for_span(_span(rng, None)) != resolution_for_span(_span(old, None)):
         return {"range": rng}
     if level == "h3":
@@ -213,7 +307,8 @@ def _padded(rng: list[float]) -> tuple[float, float, float, float]:
 
 
 def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, Any] | None,
-               highlight: list[str] | None = None) -> tuple[dict[str, Any], str]:
+               highlight: list[str] | None = None,
+               style: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
     """The map figure and the summary line of ``view``.
 
     Parameters
@@ -226,6 +321,11 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         ``{"range": [x0, x1, y0, y1] | None}`` (sets the H3 resolution and drawn extent).
     highlight
         Mahalla ids outlined (red-list selection and the open panel's mahalla).
+    style
+        The MapLibre style of the request (:func:`app.map_tiles.request_style`): the map is
+        drawn over the app's offline base map, whose tiles carry the boundaries, water,
+        roads and the names that follow the zoom; ``None``: cartesian lon/lat axes with the
+        base map and names drawn as traces (a figure read outside the app).
     """
     area = data.area_bounds(view)
     rng = (viewport or {}).get("range")
@@ -242,9 +342,12 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         units = data.h3_units(view, Viewport(res=res, extent=extent))
         units["gi_text"] = _gi_text(units)
         units["trend_text"] = _text(units["trend"])
+        pos = units["pos"].to_numpy()
         fig = metric_map(units, metric, hover=_H3_HOVER, key="h3_hex",
-                         rings=data.cell_rings(res).take(units["pos"].to_numpy()),
-                         base=data.base_rings(view), highlight=hl, kind="h3",
+                         rings=None if style else data.cell_rings(res).take(pos),
+                         shapes=data.cell_geometries(res)[pos] if style else None,
+                         style=style, bounds=area, base=data.base_rings(view), highlight=hl,
+                         kind="h3",
                          title=_("{metric} (H3 res {res})").format(
                              metric=_(METRICS[metric]), res=res), uirevision=uirev)
         # the summary counts what is in view (drawn cells reach past it, for panning)
@@ -266,13 +369,17 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         units["trend_text"] = _text(units["trend"])
         units["status_text"] = _text(units["status"])
         units["why"] = render_why(units["why"])  # stored in English: in the reader's language
+        pos = units["pos"].to_numpy()
         fig = metric_map(units, metric, hover=_MAHALLA_HOVER,
-                         rings=data.mahalla_rings().take(units["pos"].to_numpy()),
-                         highlight=hl, kind="mahalla", uirevision=uirev)
+                         rings=None if style else data.mahalla_rings().take(pos),
+                         shapes=data.mahalla_geometries()[pos] if style else None,
+                         style=style, bounds=area, highlight=hl, kind="mahalla",
+                         uirevision=uirev)
         total = int(units["count"].sum())
         what = ngettext("{n} mahalla", "{n} mahallas", len(units)).format(
             n=format_number(len(units)))
-    add_base(fig, data.base_layer(view))  # boundaries, water, roads, places: orientation
+    if style is None:  # MapLibre: the base map's tiles carry all of this
+        add_base(fig, data.base_layer(view))  # boundaries, water, roads, places: orientation
     _add_layers(fig, data, view)
     add_map_labels(fig, data, view, rng)  # names by zoom, small red mahallas marked
     data.warm(view)
@@ -285,7 +392,8 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
 
 
 def map_answer(data: CommandersData, view: CommandersView, viewport: Any,
-               highlight: list[str]) -> tuple[dict[str, Any], str]:
+               highlight: list[str],
+               style: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
     """:func:`render_map`, shared by the requests of this scope with the same view, viewport,
     highlight and language (:meth:`CommandersData.answer`); a viewport or highlight list that
     is not plain, small JSON is drawn for the request alone."""
@@ -295,9 +403,57 @@ def map_answer(data: CommandersData, view: CommandersView, viewport: Any,
     except (TypeError, orjson.JSONEncodeError):
         port, marked = None, ()
     if port is None or len(port) > 2048 or len(marked) > 64:
-        return render_map(data, view, viewport, highlight)
-    key = ("map", view, port, marked, current_language(), focus_exact())
-    return data.answer(key, lambda: render_map(data, view, viewport, highlight))
+        return render_map(data, view, viewport, highlight, style)
+    # the style names the address the browser used (its tiles and glyphs)
+    drawn_on = None if style is None else orjson.dumps(style, option=orjson.OPT_SORT_KEYS)
+    key = ("map", view, port, marked, current_language(), focus_exact(), drawn_on)
+    return data.answer(key, lambda: render_map(data, view, viewport, highlight, style))
+
+
+def _size(value: Any) -> tuple[int, int] | None:
+    """A map size the browser reported, ``[width, height]`` px (anything else: None)."""
+    if isinstance(value, list) and len(value) == 2 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and 100 <= v <= 20000
+            for v in value):
+        return int(value[0]), int(value[1])
+    return None
+
+
+def _first_zoom(area: tuple[float, float, float, float], size: tuple[int, int]) -> float:
+    return fit_zoom(area, size, pad=0.05)
+
+
+def area_viewport(area: tuple[float, float, float, float] | None,
+                  size: Any) -> dict[str, Any] | None:
+    """The viewport a new area is first shown with in a map of ``size`` (see
+    :func:`first_view`): its H3 cells are those of the width shown. None: unknown size."""
+    got = _size(size)
+    if area is None or got is None:
+        return None
+    x0, y0, x1, y1 = shown_bounds(((area[0] + area[2]) / 2, (area[1] + area[3]) / 2),
+                                  _first_zoom(area, got), got)
+    return {"range": [x0, x1, y0, y1]}
+
+
+def first_view(fig: dict[str, Any], size: Any) -> dict[str, Any]:
+    """``fig`` (a MapLibre map answer, shared: not changed) with its first view fitted to its
+    area in a map of ``size`` ``[width, height]`` px (what the browser reported; anything
+    else leaves the server's guess).
+
+    >>> fig = {"data": [], "layout": {"map": {"zoom": 1}, "meta": {"fit": [67, 40, 68, 41]}}}
+    >>> round(first_view(fig, [800, 600])["layout"]["map"]["zoom"], 2), fig["layout"]["map"]
+    (8.25, {'zoom': 1})
+    >>> first_view(fig, ["800", None]) is fig
+    True
+    """
+    fit = (fig.get("layout", {}).get("meta") or {}).get("fit")
+    got = _size(size)
+    if not (got and fit and "map" in fig["layout"]):
+        return fig
+    x0, y0, x1, y1 = fit
+    view = {"center": {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2},
+            "zoom": _first_zoom((x0, y0, x1, y1), got)}
+    return {**fig, "layout": {**fig["layout"], "map": {**fig["layout"]["map"], **view}}}
 
 
 def _gi_text(units: pd.DataFrame) -> list[str]:
@@ -320,17 +476,22 @@ def _in_area(frame: pd.DataFrame, view: CommandersView) -> pd.DataFrame:
 
 
 def _add_layers(fig: dict[str, Any], data: CommandersData, view: CommandersView) -> None:
+    maplibre = is_maplibre(fig)
     if "kde" in view.layers:
         got = data.kde(view)
         if got is not None:
-            fig["layout"].setdefault("images", []).append(kde_image(*got))
+            if maplibre:
+                fig["layout"]["map"].setdefault("layers", []).append(kde_layer(*got))
+            else:
+                fig["layout"].setdefault("images", []).append(kde_image(*got))
             # an image has no legend entry: a legend-only trace names the layer and its ramp
-            fig["data"].append({
+            legend = {
                 "type": "scatter", "x": [None], "y": [None], "mode": "markers",
                 "marker": {"symbol": "square", "size": 12, "color": "#f03b20",
                            "line": {"color": "#bd0026", "width": 1}},
                 "name": _("Kernel density (yellow low → red high)"), "hoverinfo": "skip",
-                "showlegend": True, "legendrank": 999, "meta": {"kind": "kde-legend"}})
+                "showlegend": True, "legendrank": 999, "meta": {"kind": "kde-legend"}}
+            fig["data"].append(as_maplibre(legend) if maplibre else legend)
     if "cameras" in view.layers:
         _add_points(fig, data.cameras(), view, ["camera_id", "type", "status", "range_m"],
                     name=_("Cameras"), kind="cameras", colour="#1f4e9c", symbol="diamond")
@@ -609,28 +770,55 @@ def register(app: dash.Dash, model: AppModel) -> None:
     # autosize event must not lose the range of a zoom whose callback is still in flight
     app.clientside_callback(_ACTUAL_RANGE, Output(_IDS.RANGE, "data"),
                             Input(_IDS.MAP, "relayoutData"), prevent_initial_call=True)
+    app.clientside_callback(_MAP_SETUP, Output(_IDS.MAP_SETUP, "data"),
+                            Input(_IDS.MAP, "figure"))
+    # the map's size, once, before its first figure is drawn (which waits for it)
+    app.clientside_callback(_MAP_SIZE.replace("MAP_ID", _IDS.MAP),
+                            Output(_IDS.MAP_SIZE, "data"), Input(_IDS.MAP, "id"))
+    app.clientside_callback(_MAP_KEEP_VIEW, Output(_IDS.MAP, "figure"),
+                            Input(_IDS.MAP_FIGURE, "data"), prevent_initial_call=True)
 
     @app.callback(Output(_IDS.VIEWPORT, "data"), Input(_IDS.RANGE, "data"),
+                  Input(_IDS.REGION, "value"), Input(_IDS.DISTRICT, "value"),
                   State(_IDS.VIEWPORT, "data"), State(_IDS.LEVEL, "value"),
                   prevent_initial_call=True)
-    def _viewport(relayout: dict[str, Any] | None, current: dict[str, Any] | None,
-                  level: str) -> Any:
-        got = viewport_update(relayout, current, level)
+    def _viewport(relayout: dict[str, Any] | None, region: Any, district: Any,
+                  current: dict[str, Any] | None, level: str) -> Any:
+        if ctx.triggered_id in (_IDS.REGION, _IDS.DISTRICT):
+            # a new area is drawn whole (the map waits for this, then draws once)
+            return {"range": None} if (current or {}).get("range") else dash.no_update
+        area = data.area_bounds(view_of("mahalla", None, region, district, None, None, None))
+        got = viewport_update(relayout, current, level,
+                              None if area is None else area[2] - area[0])
         return dash.no_update if got is None else got
 
-    @app.callback(Output(_IDS.MAP, "figure"), Output(_IDS.SUMMARY, "children"),
+    @app.callback(Output(_IDS.MAP_FIGURE, "data"), Output(_IDS.SUMMARY, "children"),
                   Output(_IDS.QUERY, "data"), Output(_IDS.MONTHS_TEXT, "children"),
                   *controls, Input(_IDS.VIEWPORT, "data"), Input(_IDS.SELECTED, "data"),
-                  Input(_IDS.REDLIST, "selected_row_ids"), Input(_IDS.DATA_VERSION, "data"))
+                  Input(_IDS.REDLIST, "selected_row_ids"), Input(_IDS.DATA_VERSION, "data"),
+                  Input(_IDS.MAP_SIZE, "data"), State(_IDS.RANGE, "data"))
     def _map(*values: Any) -> tuple[dict[str, Any], str, str, str]:
-        *ctrl, viewport, selected, red_ids, _version = values  # _version: new data, redraw
+        # _version: new data, redraw; laid_out: the map's size at load; shown: the bounds
+        # and size the map reported last
+        *ctrl, viewport, selected, red_ids, _version, laid_out, shown = values
         view = view_of(*ctrl, mahalla=selected)
+        style = request_style()
+        if (ctx.triggered_id == _IDS.VIEWPORT and style is not None
+                and (view.level != "h3" or view.metric in {"status", "rate"})):
+            # mahallas on MapLibre: a zoom or pan needs nothing new (the tiles name them)
+            raise dash.exceptions.PreventUpdate
         if ctx.triggered_id in (_IDS.REGION, _IDS.DISTRICT):
             # a new area is drawn whole: its H3 resolution follows its own extent, not the
             # zoom of the area before (the map's uirevision changes with it, so plotly
             # autoranges to it too)
             viewport = None
-        fig, summary = map_answer(data, view, viewport, list(red_ids or ()))
+        size = shown.get("size") if isinstance(shown, dict) and "size" in shown else laid_out
+        if style is not None and not (viewport or {}).get("range"):
+            # a whole area: shown at the zoom that fits it in this map, so its H3 cells are
+            # those of the width shown (a tall area shows wider than itself)
+            viewport = area_viewport(data.area_bounds(view), size) or viewport
+        fig, summary = map_answer(data, view, viewport, list(red_ids or ()), style)
+        fig = first_view(fig, size)
         # a zoom or pan is not a new view, nor is new data
         if ctx.triggered_id not in (_IDS.VIEWPORT, _IDS.DATA_VERSION):
             model.audit_view(PAGE, view.to_params())
@@ -660,6 +848,8 @@ def register(app: dash.Dash, model: AppModel) -> None:
         if not points:
             return dash.no_update, dash.no_update
         pt = points[0]
+        if "location" in pt:  # a MapLibre polygon: the click's point opened it (map_click.js)
+            return dash.no_update, dash.no_update
         custom = pt.get("customdata")
         mahalla = None
         if isinstance(custom, str) and data.mahalla_info(custom) is not None:

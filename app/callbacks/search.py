@@ -58,7 +58,17 @@ function(box) {
     if (!gd || !window.Plotly || !Array.isArray(box) || box.length !== 4) {
         return window.dash_clientside.no_update;
     }
+    const maplibre = function() {
+        const full = gd._fullLayout, sub = full && full.map && full.map._subplot;
+        return sub && sub.map;
+    };
     const apply = function() {
+        const m = maplibre();
+        if (m) {  // MapLibre: go there as a user's move does (plotly keeps and reports it)
+            m.fitBounds([[box[0], box[2]], [box[1], box[3]]], {padding: 24, animate: false},
+                        {originalEvent: {type: "search"}});
+            return;
+        }
         window.Plotly.relayout(gd, {"xaxis.range[0]": box[0], "xaxis.range[1]": box[1],
                                     "yaxis.range[0]": box[2], "yaxis.range[1]": box[3]});
     };
@@ -68,6 +78,16 @@ function(box) {
     const check = function() {
         if (Date.now() > until) {
             if (gd.removeListener) { gd.removeListener("plotly_afterplot", check); }
+            return;
+        }
+        const m = maplibre();
+        if (m) {
+            const c = m.getCenter(), x = (box[0] + box[1]) / 2, y = (box[2] + box[3]) / 2;
+            const w = Math.abs(box[1] - box[0]), b = m.getBounds();
+            // away from the mahalla, or much wider than it: the redraw moved the map
+            if (Math.abs(c.lng - x) > w || b.getEast() - b.getWest() > 8 * Math.max(w, 1e-4)) {
+                setTimeout(apply, 0);
+            }
             return;
         }
         const r = gd._fullLayout && gd._fullLayout.xaxis && gd._fullLayout.xaxis.range;

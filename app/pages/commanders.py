@@ -156,6 +156,9 @@ def layout(**query: Any) -> html.Div:
         dcc.Store(id=_IDS.SELECTED, data=known),
         dcc.Store(id=_IDS.VIEWPORT, data={"range": None}),
         dcc.Store(id=_IDS.CLICK_POINT),
+        dcc.Store(id=_IDS.MAP_SETUP),
+        dcc.Store(id=_IDS.MAP_FIGURE),
+        dcc.Store(id=_IDS.MAP_SIZE),
         dcc.Store(id=_IDS.RANGE),
         dcc.Store(id=_IDS.QUERY),
         # new data: the poll redraws the map and the red list only when the version changed

@@ -72,6 +72,8 @@ def _pair(name: str, default: tuple[float, float]) -> tuple[float, float]:
 
 WAIT = _pair("LOADTEST_WAIT", (5.0, 15.0))
 STEPS = _pair("LOADTEST_STEPS", (3, 6))
+#: the map's size in pixels a commander's browser reports (a 1400 x 1050 window)
+MAP_SIZE = (665, 859)
 PARALLEL = os.environ.get("LOADTEST_PARALLEL", "1") != "0"
 
 
@@ -123,7 +125,7 @@ def _inp(id_: str, prop: str, value: Any = None, *, absent: bool = False) -> dic
                                                          "value": value}
 
 
-_MAP_OUT = _multi([("cmd-map", "figure"), ("cmd-summary", "children"),
+_MAP_OUT = _multi([("cmd-map-figure", "data"), ("cmd-summary", "children"),
                    ("cmd-query", "data"), ("cmd-months-text", "children")])
 _PANEL_OUT = _multi([("cmd-panel-title", "children"), ("cmd-panel-meta", "children"),
                      ("cmd-trend", "figure"), ("cmd-cats-chart", "figure"),
@@ -152,6 +154,7 @@ class PageState:
         self.categories: list[str] = []
         self.layers: list[str] = []
         self.viewport: dict[str, Any] = {"range": None}
+        self.shown: dict[str, Any] | None = None  # the bounds and size the map reported
         self.selected: str | None = None
         self.tab = "red"
         self.focus: str | None = None  # the Focus dropdown: all incidents
@@ -174,7 +177,9 @@ class PageState:
                                        _inp("cmd-viewport", "data", self.viewport),
                                        self.selected_input(),
                                        _inp("cmd-redlist", "selected_row_ids", absent=True),
-                                       _inp("cmd-data-version", "data", self.version)],
+                                       _inp("cmd-data-version", "data", self.version),
+                                       _inp("cmd-map-size", "data", list(MAP_SIZE))],
+                "state": [_inp("cmd-range", "data", self.shown, absent=self.shown is None)],
                 "changedPropIds": changed}
 
     def panel_payload(self, changed: list[str]) -> dict[str, Any]:
@@ -203,10 +208,13 @@ class PageState:
 
     def viewport_payload(self, rng: list[float]) -> dict[str, Any]:
         relayout = {"xaxis.range[0]": rng[0], "xaxis.range[1]": rng[1],
-                    "yaxis.range[0]": rng[2], "yaxis.range[1]": rng[3]}
+                    "yaxis.range[0]": rng[2], "yaxis.range[1]": rng[3], "size": list(MAP_SIZE)}
+        self.shown = relayout  # what the map reports, as its next redraws read it
         return {"output": "cmd-viewport.data",
                 "outputs": {"id": "cmd-viewport", "property": "data"},
-                "inputs": [_inp("cmd-range", "data", relayout)],
+                "inputs": [_inp("cmd-range", "data", relayout),
+                           _inp("cmd-region", "value", self.region),
+                           _inp("cmd-district", "value", self.district)],
                 "changedPropIds": ["cmd-range.data"],
                 "state": [_inp("cmd-viewport", "data", self.viewport),
                           _inp("cmd-level", "value", self.level)]}
@@ -237,11 +245,16 @@ def _props_by_id(layout: Any) -> dict[str, dict[str, Any]]:
 
 
 def _extent(got: Any) -> list[float] | None:
-    """``[x0, x1, y0, y1]`` of the map figure's data (what plotly's autorange shows)."""
+    """``[x0, x1, y0, y1]`` the map first shows: the area it is fitted to (MapLibre), else the
+    extent of its data (what plotly's autorange shows)."""
     try:
-        traces = got["cmd-map"]["figure"]["data"]
+        fig = got["cmd-map-figure"]["data"]
+        traces = fig["data"]
     except (TypeError, KeyError):
         return None
+    fit = (fig.get("layout", {}).get("meta") or {}).get("fit") if isinstance(fig, dict) else None
+    if isinstance(fit, list) and len(fit) == 4 and all(isinstance(v, int | float) for v in fit):
+        return [fit[0], fit[2], fit[1], fit[3]]
     xs: list[float] = []
     ys: list[float] = []
     for t in traces if isinstance(traces, list) else []:

@@ -488,10 +488,25 @@ def _radio(driver: Any, group_id: str, value: str) -> Any:
     return driver.find_element("xpath", f"//div[@id='{group_id}']//label[.//input[@value='{value}']]")
 
 
-#: offset from the centre of the map's drag layer to the hover point of the mahalla nearest the
-#: centre of the visible map, and that mahalla's id
+#: offset from the centre of the map's drag layer (MapLibre: its canvas) to a point of the
+#: mahalla nearest the centre of the visible map (cartesian: its hover point, and its id)
 _NEAREST_MAHALLA_JS = r"""
 const gd = document.querySelector(arguments[0]);
+const sub = gd._fullLayout.map && gd._fullLayout.map._subplot;
+if (sub && sub.map) {  // MapLibre: the drawn mahalla fill nearest the centre, searched outwards
+  const m = sub.map, c = m.getCanvas().getBoundingClientRect();
+  const fills = m.getStyle().layers.map(l => l.id)
+      .filter(id => id.startsWith('plotly-trace-layer-mahalla-class-') && id.endsWith('-fill'));
+  for (let r = 0; r < Math.min(c.width, c.height) / 2; r += 6) {
+    for (let a = 0; a < 8; a++) {
+      const dx = Math.round(r * Math.cos(a * Math.PI / 4)), dy = Math.round(r * Math.sin(a * Math.PI / 4));
+      const hit = m.queryRenderedFeatures([c.width / 2 + dx, c.height / 2 + dy], {layers: fills});
+      if (hit.length) { return [dx, dy, '']; }
+      if (r === 0) { break; }
+    }
+  }
+  return null;
+}
 const t = gd._fullData.find(d => d.meta && d.meta.kind === 'mahalla-hover');
 if (!t) { return null; }
 const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
@@ -571,8 +586,10 @@ def commanders_session(s: Session, i: int) -> None:
     def click_choice(dropdown: str) -> Callable[[], None]:
         return lambda: _option(d, choice[dropdown]).click()
 
-    def map_drag() -> Any:
-        return d.find_element("css selector", f"{plot} .nsewdrag")
+    def map_drag() -> Any:  # what a drag or click on the map lands on (MapLibre: its canvas)
+        found = d.find_elements("css selector", f"{plot} .nsewdrag")
+        return found[0] if found else d.find_element("css selector",
+                                                     f"{plot} canvas.maplibregl-canvas")
 
     # (a region may hold every incident in scope: the summary need not change)
     s.step("cmd: region", page, click_choice("cmd-region"), prepare=pick("cmd-region", i))

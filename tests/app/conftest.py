@@ -187,6 +187,36 @@ return ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed
 """
 
 
+#: the state of a MapLibre map (``arguments[0]``: the CSS selector of its ``.js-plotly-plot``),
+#: or null until its style and tiles have loaded: the bounds shown, the zoom, the names
+#: MapLibre placed (per style layer: the base map's tiles carry them), the traces' kinds
+MAP_STATE_JS = """
+const gd = document.querySelector(arguments[0]);
+const full = gd && gd._fullLayout, sub = full && full.map && full.map._subplot;
+const m = sub && sub.map;
+if (!m || !gd.data || !m.isStyleLoaded() || !m.areTilesLoaded()) { return null; }
+const b = m.getBounds(), names = {};
+for (const f of m.queryRenderedFeatures()) {
+    if (f.layer.type !== 'symbol' || !f.properties || f.properties.name === undefined) {
+        continue;
+    }
+    (names[f.layer.id] = names[f.layer.id] || []).push(String(f.properties.name));
+}
+return {x: [b.getWest(), b.getEast()], y: [b.getSouth(), b.getNorth()], zoom: m.getZoom(),
+        names: names, kinds: gd.data.map(t => (t.meta && t.meta.kind) || ''),
+        layers: ((gd.layout.map || {}).layers || []).length,
+        png: gd._context.toImageButtonOptions.filename || ''};
+"""
+#: page coordinates of lon/lat ``arguments[1..2]`` on the MapLibre map ``arguments[0]``
+MAP_PIXEL_JS = """
+const gd = document.querySelector(arguments[0]);
+const m = gd._fullLayout.map._subplot.map;
+const p = m.project([arguments[1], arguments[2]]);
+const box = m.getCanvas().getBoundingClientRect();
+return [box.left + p.x, box.top + p.y];
+"""
+
+
 def settle(browser: Any, wait: Any) -> None:
     """Wait until Dash has had no callback in flight for two polls half a second apart: a
     page's first load sends callbacks after its first answers (the map's autosize, the

@@ -554,11 +554,12 @@ def test_the_data_poll_sends_nothing_until_the_data_changes(make_store: Any) -> 
     got = changed.get_json()["response"]
     assert got[COMMANDERS.DATA_VERSION]["data"] == store.version() != seen
     assert got[COMMANDERS.UPDATED]["children"].startswith("updated ")
-    # the map and the red list take the version as an input: they redraw on it, and only then
+    # the map (its figure, put on the map in the browser) and the red list take the version
+    # as an input: they redraw on it, and only then
     deps = {k: v for k, v in app.callback_map.items()
             if any(i["id"] == COMMANDERS.DATA_VERSION for i in v["inputs"])}
-    assert {o for k in deps for o in (COMMANDERS.MAP, COMMANDERS.REDLIST) if o + "." in k} \
-        == {COMMANDERS.MAP, COMMANDERS.REDLIST}
+    assert {o for k in deps for o in (COMMANDERS.MAP_FIGURE, COMMANDERS.REDLIST)
+            if o + "." in k} == {COMMANDERS.MAP_FIGURE, COMMANDERS.REDLIST}
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ from real boundaries (OCHA), Natural Earth lakes and places and GeoNames towns l
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from riskmap.geo.h3index import cells_from_lonlat
 from riskmap.layers import open_store
 from riskmap.layers.access import DataAccess
 from riskmap.layers.store import Store
-from tests.app.conftest import LAT0, LON0, REGION, serve_app, settle
+from tests.app.conftest import LAT0, LON0, MAP_STATE_JS, REGION, serve_app, settle
 from tests.conftest import shared_file
 
 
@@ -188,57 +189,67 @@ def _big_grid(root: Path) -> Store:
     return store
 
 
-_BASE_JS = """
-const gd = document.querySelector('#cmd-map .js-plotly-plot');
-if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis || !gd.data) return null;
-const kinds = gd.data.map(t => (t.meta && t.meta.kind) || '');
-const place = gd.data.find(t => t.meta && t.meta.kind === 'base-place');
-return {kinds: kinds, places: place ? place.text : null, x: gd._fullLayout.xaxis.range,
-        legend: Array.from(gd.querySelectorAll('g.legend text, g.legend2 text'))
-            .map(e => e.textContent),
-        shown: Array.from(gd.querySelectorAll('.textpoint text')).map(e => e.textContent)};
-"""
+_MAP = "#cmd-map .js-plotly-plot"
 
 
+def _wheel(browser: Any, notches: int) -> None:
+    """Wheel notches over the map's centre (negative: zoom in), as a user's mouse sends them."""
+    x, y = browser.execute_script("""
+        const c = document.querySelector(arguments[0])._fullLayout.map._subplot.map
+            .getCanvas().getBoundingClientRect();
+        return [c.left + c.width / 2, c.top + c.height / 2];""", _MAP)
+    for _ in range(abs(notches)):
+        browser.execute_cdp_cmd("Input.dispatchMouseEvent", {
+            "type": "mouseWheel", "x": x, "y": y, "deltaX": 0,
+            "deltaY": -120 if notches < 0 else 120})
 
 
 @pytest.mark.browser
 def test_base_map_in_chromium_names_places_zoomed_out_and_mahallas_zoomed_in(
         browser: Any, wait: Any, tmp_path: Path, clean_console: Any) -> None:
+    """The commanders' map draws on the offline MapLibre base map: its tiles carry water,
+    rivers, roads, boundaries and names, and MapLibre shows the names that fit the zoom."""
     store = _big_grid(tmp_path / "store")
     with serve_app(store, "t") as url:
         browser.get(url + "/commanders?lang=en")  # the session's browser may have another
-        wait(browser, lambda d: d.execute_script("return !!window.store && "
-                                                 "!window.store.getState().isLoading;"))
-        got = wait(browser, lambda d: (lambda g: g if g and g["places"] else None)(
-            d.execute_script(_BASE_JS)))
-        for kind in ("base-water", "base-road", "base-river", "base-district", "base-region"):
-            assert kind in got["kinds"], (kind, got["kinds"])
-        assert {"Water", "Roads", "Rivers and canals", "District boundaries"} <= set(
-            got["legend"])
-        # 169 mahallas in view: district names and places; the user's markup shows as text
-        assert "<b>Shahar</b>" in got["shown"] and "Qishloq" in got["shown"]
-        assert not any(s.startswith("Mahalla ") for s in got["shown"])
-        # zoomed in with the toolbar (as a user would: plotly keeps a GUI zoom across
-        # redraws): mahalla names, no places (the browser picks the labels again). First the
-        # page must be done: a first-load callback still queued would draw the whole area
-        # again over the zoom (seen in a run), so wait until no callback is requested,
-        # queued or running, twice half a second apart
         settle(browser, wait)
-        for _ in range(3):
-            browser.execute_script(
-                "document.querySelector('#cmd-map .modebar-btn[data-title=\"Zoom in\"]')"
-                ".click();")
+        got = wait(browser, lambda d: (lambda g: g if g and g["names"].get("place") else None)(
+            d.execute_script(MAP_STATE_JS, _MAP)))
+        # places, the user's markup shown as text
+        assert {"<b>Shahar</b>", "Qishloq"} <= set(got["names"]["place"])
+        drawn = browser.execute_script("""
+            const m = document.querySelector(arguments[0])._fullLayout.map._subplot.map;
+            const n = {};
+            for (const f of m.queryRenderedFeatures()) { n[f.layer.id] = (n[f.layer.id] || 0) + 1; }
+            return n;""", _MAP)
+        for layer in ("water", "road", "river"):
+            assert drawn.get(layer), (layer, drawn)
+        # zoomed out with the wheel (as a user would) below zoom 12: no mahalla names
+        def wheeled(notches: int, done: Any) -> Any:  # a notch more until done (a wheel
+            def step(d: Any) -> Any:                # notch zooms by a varying amount)
+                g = d.execute_script(MAP_STATE_JS, _MAP)
+                if g and done(g):
+                    return g
+                _wheel(d, notches)
+                time.sleep(0.3)
+                return None
+            return step
+
+        out = wait(browser, wheeled(2, lambda g: g["zoom"] < 11.9), 30)
+        assert not out["names"].get("mahalla-name") and out["names"].get("place")
+        # and in again (plotly keeps the view over the redraws it sets off): mahalla names
+        settle(browser, wait)
         from selenium.common.exceptions import TimeoutException
 
         try:
-            zoomed = wait(browser, lambda d: (lambda g: g if g and not g["places"] and any(
-                s.startswith("Mahalla ") for s in g["shown"]) else None)(
-                    d.execute_script(_BASE_JS)), 20)
+            zoomed = wait(browser, wheeled(-2, lambda g: g["zoom"] > 12.1
+                                           and g["names"].get("mahalla-name")), 30)
         except TimeoutException:
-            raise AssertionError(f"not zoomed: {browser.execute_script(_BASE_JS)}; "
+            raise AssertionError(f"not zoomed: {browser.execute_script(MAP_STATE_JS, _MAP)}; "
                                  f"{browser.get_log('browser')}") from None
-        assert "<b>Shahar</b>" not in zoomed["shown"]
+        assert all(n.startswith("Mahalla ") for n in zoomed["names"]["mahalla-name"])
+        settle(browser, wait)
+        assert browser.execute_script(MAP_STATE_JS, _MAP)["zoom"] > 12.1
         clean_console(browser)
 
 

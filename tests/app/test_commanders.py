@@ -33,6 +33,7 @@ from riskmap.app.figures_commanders import method_label, verdict_lines
 from riskmap.etl.hotspots_job import compute_hotspots, status_history_frame
 from riskmap.geo.h3index import parents
 from riskmap.layers.access import DataAccess
+from tests.app.conftest import MAP_PIXEL_JS, MAP_STATE_JS, settle
 
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
 
@@ -83,6 +84,11 @@ def test_viewport_redraws_only_when_needed() -> None:
     assert viewport_update(rng(67.25, 67.35), first, "mahalla") is None
     assert viewport_update({"xaxis.autorange": True}, first, "h3") == {"range": None}
     assert viewport_update({"dragmode": "zoom"}, first, "h3") is None
+    # the whole area shown (no range yet): mahallas keep it while the resolution stays that
+    # of the area's span; H3 cells take the range (the summary counts what is in view)
+    assert viewport_update(rng(67.0, 67.1), None, "mahalla", area_span=0.12) is None
+    assert viewport_update(rng(67.0, 67.1), None, "mahalla", area_span=2.0) is not None
+    assert viewport_update(rng(67.0, 67.1), None, "h3", area_span=0.12) is not None
 
 
 def test_play_steps_month_by_month() -> None:
@@ -254,19 +260,9 @@ const gd = document.querySelector(arguments[0]);
 if (!gd || !gd.data) { return null; }
 const arr = v => (v && v._inputArray) ? v._inputArray : (v || []);
 return gd.data.map(t => ({name: t.name, kind: t.meta ? t.meta.kind : null,
-    n: t.meta ? t.meta.n : null, fill: t.fillcolor || null,
+    n: t.meta ? t.meta.n : null, type: t.type,
+    fill: t.fillcolor || (t.colorscale ? t.colorscale[0][1] : null),
     ids: t.customdata ? Array.from(arr(t.customdata), String) : null}));
-"""
-#: offset from the centre of the map's drag layer to the tooltip point of mahalla arguments[1]
-_POINT_JS = """
-const gd = document.querySelector(arguments[0]);
-const t = gd._fullData.find(d => d.meta && d.meta.kind === 'mahalla-hover');
-const i = Array.from(t.customdata).indexOf(arguments[1]);
-const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-const drag = gd.querySelector('.nsewdrag').getBoundingClientRect();
-const px = xa._offset + xa.l2p(Number(t.x[i])), py = ya._offset + ya.l2p(Number(t.y[i]));
-const box = gd.getBoundingClientRect();
-return [box.left + px - (drag.left + drag.width / 2), box.top + py - (drag.top + drag.height / 2)];
 """
 
 
@@ -322,9 +318,22 @@ def _traces_when(driver: Any, summary: str) -> list[dict[str, Any]]:
 
 def _legend(driver: Any) -> list[tuple[str, str]]:
     return driver.execute_script("""
+        // a choropleth's swatch is a gradient over its colour scale (one colour here)
+        const colour = fill => {
+            const ref = /url\\("?#([^")]+)"?\\)/.exec(fill || '');
+            if (!ref) { return fill || ''; }
+            const stop = document.getElementById(ref[1]).querySelector('stop');
+            const probe = document.createElement('span');
+            probe.style.color = stop.getAttribute('stop-color');
+            document.body.appendChild(probe);
+            const rgb = getComputedStyle(probe).color;
+            probe.remove();
+            return rgb;
+        };
         return Array.from(document.querySelectorAll(arguments[0] + ' .legend .traces')).map(
             g => [g.querySelector('.legendtext').textContent,
-                  (g.querySelector('.legendfill path') || {style: {}}).style.fill || '']);
+                  colour((g.querySelector('.legendfill path, .legendpoints path')
+                          || {style: {}}).style.fill)]);
     """, _MAP)
 
 
@@ -358,7 +367,6 @@ def _query(driver: Any) -> dict[str, list[str]]:
 def test_commanders_end_to_end(browser: Any, dash_server: str, world_store: Any,
                                incidents: pd.DataFrame, clean_console: Any,
                                tmp_path: Path) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
 
     browser.execute_cdp_cmd("Page.setDownloadBehavior",
                             {"behavior": "allow", "downloadPath": str(tmp_path)})
@@ -366,10 +374,13 @@ def test_commanders_end_to_end(browser: Any, dash_server: str, world_store: Any,
     traces = _traces_when(browser, "500 incidents in 9 mahallas, all dates")
     classes = [t for t in traces if t["kind"] == "mahalla"]
     assert sum(t["n"] for t in classes) == 9
+    # MapLibre fills over the offline base map, each polygon carrying its own id (tooltip
+    # and click)
+    assert {t["type"] for t in classes} == {"choroplethmap"}
     assert [(name, fill) for name, fill in _legend(browser)][:len(classes)] == [
         (t["name"], _rgb(t["fill"])) for t in classes]
-    hover = next(t for t in traces if t["kind"] == "mahalla-hover")
-    assert sorted(hover["ids"]) == [f"M{r}{c}" for r in range(3) for c in range(3)]
+    assert sorted(i for t in classes for i in t["ids"]) == [
+        f"M{r}{c}" for r in range(3) for c in range(3)]
 
     # the red list shows the red mahallas of the last month
     hist = status_history_frame(incidents, world_store.read("mahallas"), start="2025-06-01",
@@ -401,10 +412,15 @@ def test_commanders_end_to_end(browser: Any, dash_server: str, world_store: Any,
     # back to mahallas; click Do'stlik (M11) on the map: the side panel opens
     browser.find_element("xpath", "//label[contains(., 'Mahallas')]").click()
     _traces_when(browser, f"{len(theft)} incidents in 9 mahallas, all dates")
-    dx, dy = browser.execute_script(_POINT_JS, _MAP, "M11")
-    drag = browser.find_element("css selector", f"{_MAP} .nsewdrag")
-    ActionChains(browser).move_to_element_with_offset(drag, int(dx), int(dy)).pause(0.3) \
-        .click().perform()
+    settle(browser, _wait)
+    _wait(browser, lambda d: d.execute_script(MAP_STATE_JS, _MAP))
+    m11 = world_store.read("mahallas").set_index("mahalla_id").geometry["M11"]
+    inside = m11.representative_point()
+    px, py = browser.execute_script(MAP_PIXEL_JS, _MAP, inside.x, inside.y)
+    for kind in ("mouseMoved", "mousePressed", "mouseReleased"):  # a click at page px, py
+        browser.execute_cdp_cmd("Input.dispatchMouseEvent", {
+            "type": kind, "x": px, "y": py, "button": "left" if kind != "mouseMoved" else "none",
+            "buttons": 1 if kind == "mousePressed" else 0, "clickCount": 1})
     _wait(browser, lambda d: _text(d, "cmd-panel-title") == "Do'stlik (M11)")
     n11 = int((theft["mahalla_id"] == "M11").sum())
     _wait(browser, lambda d: f"{n11} incidents in the window" in _text(d, "cmd-panel-meta"))
@@ -469,9 +485,9 @@ def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
     n_cells = incidents.loc[keep, "h3"].nunique()
     traces = _traces_when(browser, f"{int(keep.sum())} incidents in {n_cells} H3 cells (res 9)"
                                    ", February 1, 2025 – March 31, 2025")
-    assert {"h3", "base", "highlight", "h3-hover"} <= {t["kind"] for t in traces}
-    assert browser.execute_script(
-        f"return document.querySelector('{_MAP}').layout.images.length") == 1  # the KDE
+    assert {"h3", "base", "highlight", "kde-legend"} <= {t["kind"] for t in traces}
+    assert browser.execute_script(  # the KDE: an image layer of the MapLibre map
+        f"return document.querySelector('{_MAP}').layout.map.layers.length") == 1
     _wait(browser, lambda d: _text(d, "cmd-panel-title") == "Do'stlik (M11)")
     assert _text(browser, "cmd-months-text") == "Feb 2025 – Mar 2025"
     assert parse_qs(urlsplit(browser.current_url).query) == parse_qs(query[1:])
@@ -479,9 +495,11 @@ def test_commanders_state_from_url_and_play(browser: Any, dash_server: str,
     # zooming out past 0.6 degrees of longitude switches the hexagons to resolution 7
     n7 = len(np.unique(parents(incidents.loc[keep, "h3"].to_numpy(dtype="int64"), 7)))
     res7 = f"{int(keep.sum())} incidents in {n7} H3 cells (res 7)"
-    browser.execute_script("""Plotly.relayout(document.querySelector(arguments[0]),
-        {'xaxis.range[0]': 67.3, 'xaxis.range[1]': 68.3,
-         'yaxis.range[0]': 39.8, 'yaxis.range[1]': 40.4});""", _MAP)
+    settle(browser, _wait)
+    browser.execute_script(  # moved as by a user (plotly keeps it and reports it)
+        """document.querySelector(arguments[0])._fullLayout.map._subplot.map.fitBounds(
+               [[67.3, 39.8], [68.3, 40.4]], {animate: false}, {originalEvent: {type: 't'}});""",
+        _MAP)
     _wait(browser, lambda d: _text(d, "cmd-summary").startswith(res7))
     _traces_when(browser, f"{int(keep.sum())} incidents in {n7} H3 cells (res 7), "
                           "February 1, 2025 – March 31, 2025")

@@ -19,10 +19,13 @@ import shapely
 from riskmap.app.figures import ZERO_COLOUR, HoverField
 from riskmap.app.figures_commanders import (
     CATEGORICAL_COLOURS,
+    as_maplibre,
     category_chart,
     class_name,
     hover_text,
+    is_maplibre,
     kde_image,
+    kde_layer,
     metric_classes,
     metric_map,
     pai_chart,
@@ -142,6 +145,61 @@ def test_metric_map_legend_matches_fills_and_tooltips() -> None:
     assert fig.layout.legend.title.text == "Mahalla status"
     counts = go.Figure(metric_map(units, "count", hover=_HOVER))
     assert next(t.name for t in counts.data if t.meta["kind"] == "mahalla") == "0"
+
+
+_STYLE = {"version": 8, "sources": {}, "layers": [{"id": "water", "type": "background"}]}
+
+
+def test_metric_map_on_maplibre_fills_carry_their_tooltips_and_ids() -> None:
+    """Over a MapLibre style: one choroplethmap per class under the base map's water, each
+    polygon with its tooltip and id; outlines on top; a first view of the area to fit."""
+    units = _units()
+    units.loc[2, "geometry"] = shapely.MultiPolygon([shapely.box(2, 0, 2.4, 1),
+                                                     shapely.box(2.6, 0, 3, 1)])
+    fig = metric_map(units, "status", hover=_HOVER, style=_STYLE,
+                     highlight=ring_index(units.geometry.iloc[[1]]),
+                     bounds=(0.0, 0.0, 3.0, 1.0), uirevision="r|d")
+    classes = [t for t in fig["data"] if t["meta"]["kind"] == "mahalla"]
+    assert [t["type"] for t in classes] == ["choroplethmap"] * 2
+    assert [t["name"] for t in classes] == ["Red", "Green"]
+    assert [t["colorscale"][0][1] for t in classes] == [CATEGORICAL_COLOURS["red"],
+                                                        CATEGORICAL_COLOURS["green"]]
+    assert all(t["below"] == "water" for t in classes)
+    red, green = classes
+    assert red["customdata"] == ["B", "C"] and green["customdata"] == ["A"]
+    assert red["text"][0] == "<b>Mahalla: Navro&#x27;z</b><br>Incidents: 4<br>Id: B"
+    # each location names one feature of the trace's GeoJSON, a multipolygon kept whole
+    features = {f["id"]: f["geometry"] for f in red["geojson"]["features"]}
+    assert list(features) == red["locations"]
+    assert [features[i]["type"] for i in red["locations"]] == ["Polygon", "MultiPolygon"]
+    highlight = next(t for t in fig["data"] if t["meta"]["kind"] == "highlight")
+    assert highlight["type"] == "scattermap" and highlight["below"] == ""
+    layout = fig["layout"]
+    assert layout["map"]["style"] is _STYLE and layout["map"]["uirevision"] == "r|d"
+    assert layout["meta"] == {"fit": [0.0, 0.0, 3.0, 1.0], "fit_key": "r|d"}
+    assert layout["map"]["center"] == {"lon": 1.5, "lat": 0.5} and "xaxis" not in layout
+    # the same layers as the cartesian map, only drawn on MapLibre
+    flat = metric_map(units, "status", hover=_HOVER)
+    assert [t["name"] for t in flat["data"] if t["meta"]["kind"] == "mahalla"] == ["Red", "Green"]
+
+
+def test_point_and_kde_layers_on_maplibre() -> None:
+    units = _units()
+    fig = metric_map(units, "count", hover=_HOVER, style=_STYLE)
+    assert is_maplibre(fig) and not is_maplibre(metric_map(units, "count", hover=_HOVER))
+    point_layer(fig, np.array([0.5, np.nan]), np.array([0.5, 1.0]), name="Cameras",
+                kind="cameras", hover=pd.DataFrame({"camera_id": ["C1", "C2"]}),
+                colour="#1f4e9c", symbol="diamond")
+    cams = fig["data"][-1]
+    assert cams["type"] == "scattermap" and list(cams["lon"]) == [0.5]
+    assert cams["customdata"] == ["C1"] and "symbol" not in cams["marker"]
+    text = as_maplibre({"type": "scatter", "mode": "text", "x": [1], "y": [2], "text": ["a"],
+                        "meta": {"kind": "names"}})
+    assert text["mode"] == "markers+text" and text["uid"] == "pts-names"  # no sprite needed
+    layer = kde_layer(np.ones((2, 3)), (67.0, 40.0, 67.6, 40.4))
+    assert layer["sourcetype"] == "image" and layer["source"].startswith("data:image/png")
+    assert layer["coordinates"] == [[67.0, 40.4], [67.6, 40.4], [67.6, 40.0], [67.0, 40.0]]
+    assert layer["below"] == "river"  # over the fills and water, under roads and names
 
 
 def test_hover_text_formats_and_missing_values() -> None:

@@ -9,17 +9,12 @@ import pytest
 
 import shapely
 
+from tests.app.conftest import MAP_PIXEL_JS, MAP_STATE_JS, settle
 from tests.app.test_commanders import _text, _wait
 
 pytestmark = pytest.mark.browser
 
-_PIXEL = """
-const gd = document.querySelector('#cmd-map .js-plotly-plot');
-const drag = gd.querySelector('.nsewdrag');
-const box = drag.getBoundingClientRect();
-const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-return [box.left + xa.c2p(arguments[0]), box.top + ya.c2p(arguments[1])];
-"""
+_MAP = "#cmd-map .js-plotly-plot"
 
 
 def _panel_title(browser: Any) -> str:
@@ -45,7 +40,9 @@ def test_a_click_inside_a_polygon_opens_the_mahalla(browser: Any, dash_server: s
     assert row.geometry.contains(shapely.Point(lon, lat))
     browser.get(dash_server + "/commanders?lang=en")
     _wait(browser, lambda d: _text(d, "cmd-summary").startswith("500 incidents in 9 mahallas"))
-    px, py = browser.execute_script(_PIXEL, lon, lat)
+    settle(browser, _wait)
+    _wait(browser, lambda d: d.execute_script(MAP_STATE_JS, _MAP))
+    px, py = browser.execute_script(MAP_PIXEL_JS, _MAP, lon, lat)
 
     # a drag (a pan) is not a click: nothing opens
     _mouse(browser, "mousePressed", px, py)
@@ -53,7 +50,8 @@ def test_a_click_inside_a_polygon_opens_the_mahalla(browser: Any, dash_server: s
     _mouse(browser, "mouseReleased", px - 25, py - 15)
     assert not _panel_title(browser)  # the red list's tab is still open: nothing opened
 
-    px, py = browser.execute_script(_PIXEL, lon, lat)  # the pan moved the map
+    settle(browser, _wait)
+    px, py = browser.execute_script(MAP_PIXEL_JS, _MAP, lon, lat)  # the pan moved the map
     _mouse(browser, "mousePressed", px, py)
     _mouse(browser, "mouseReleased", px, py)
     _wait(browser, lambda d: _panel_title(d).endswith("(M11)"))

@@ -91,7 +91,7 @@ def test_an_analyst_sees_other_regions_counts_with_small_ones_hidden(store: Stor
     assert (truth < 5).any() and (truth >= 5).any()  # both cases are tried
     client = _app(store).server.test_client()
     assert _login(client, "ana").status_code == 303
-    body = _call(client, _IDS.MAP, _controls(OTHER, MARCH))
+    body = _call(client, _IDS.MAP_FIGURE, _controls(OTHER, MARCH))
     texts = " ".join(_strings(body))
     for i, name in enumerate(SECRET_NAMES):
         shown = "&lt; 5" if truth.iloc[i] < 5 else f"{truth.iloc[i]:,}"
@@ -146,7 +146,7 @@ def test_an_analyst_without_the_flag_sees_nothing_of_the_other_region(store: Sto
     leaked = [o for o, _, body in seen
               if any(m in body for m in (*SECRET_NAMES, "SECRETINC", "smuggling"))]
     assert not leaked, leaked[:3]
-    body = _call(client, _IDS.MAP, _controls(OTHER, MARCH))
+    body = _call(client, _IDS.MAP_FIGURE, _controls(OTHER, MARCH))
     assert not any(n in json.dumps(body) for n in SECRET_NAMES)
 
 

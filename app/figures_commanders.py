@@ -13,6 +13,7 @@ import base64
 import html
 import math
 import struct
+import textwrap
 import zlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -304,24 +305,40 @@ def hover_text(units: pd.DataFrame, hover: Sequence[HoverField]) -> np.ndarray:
     """One tooltip string per unit (``<b>first</b><br>label: value ...``), as an object array.
 
     ``fmt`` ``":,d"`` formats integers with thousands separators, ``":.1f"`` one decimal;
-    other values are shown as text (missing as ``n/a``).
+    other values are shown as text (missing as ``n/a``), a long one (the status "why")
+    wrapped at about :data:`TIP_WIDTH` characters so that the tooltip fits the map.
 
     Examples
     --------
     >>> hover_text(pd.DataFrame({"n": [1200], "s": ["x"]}),
     ...            [HoverField("n", "Incidents", ":,d"), HoverField("s", "Name")]).tolist()
     ['<b>Incidents: 1,200</b><br>Name: x']
+    >>> hover_text(pd.DataFrame({"s": ["a " * 40]}), [HoverField("s", "Why")])[0].count("<br>")
+    1
     """
     out = None
     for i, f in enumerate(hover):
         values = units[f.column].astype(object).to_numpy()
         fmt = "{" + f.fmt + "}" if f.fmt else "{}"
         text = np.array(["n/a" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                         else html.escape(fmt.format(v)) for v in values], dtype=object)
+                         else _wrapped(fmt.format(v)) for v in values], dtype=object)
         label = html.escape(_(f.label))  # the labels are marked with N_ where defined
         line = (f"<b>{label}: " + text + "</b>") if i == 0 else (f"{label}: " + text)
         out = line if out is None else out + "<br>" + line
     return out if out is not None else np.full(len(units), "", dtype=object)
+
+
+#: tooltip values longer than this many characters are wrapped onto more lines
+TIP_WIDTH = 64
+
+
+def _wrapped(text: str) -> str:
+    """``text`` HTML-escaped, on lines of at most about :data:`TIP_WIDTH` characters."""
+    if len(text) <= TIP_WIDTH:
+        return html.escape(text)
+    return "<br>".join(html.escape(line) for line in
+                       textwrap.wrap(text, TIP_WIDTH, break_long_words=False,
+                                     break_on_hyphens=False))
 
 
 def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverField],

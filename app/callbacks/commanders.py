@@ -139,9 +139,14 @@ function(_figure) {
         if (m.boxZoom && !m.boxZoom.isEnabled()) { m.boxZoom.enable(); }
         if (!m.__riskmapBox) {  // a box zoom's move carries no user event: report it
             m.__riskmapBox = true;
+            // and jump to the box: MapLibre eases there over half a second, which a
+            // software-drawn map takes twice as long to play
+            const fit = m.fitScreenCoordinates.bind(m);
+            m.fitScreenCoordinates = (p0, p1, bearing, options, eventData) =>
+                fit(p0, p1, bearing, Object.assign({}, options, {animate: false}), eventData);
             m.on("boxzoomend", () => m.once("moveend", () => {
-                const c = m.getCenter();
-                window.Plotly.relayout(gd, {"map.center": {lon: c.lng, lat: c.lat},
+                const c = m.getCenter();  // (an event, not a relayout: nothing is redrawn)
+                gd.emit("plotly_relayout", {"map.center": {lon: c.lng, lat: c.lat},
                                             "map.zoom": m.getZoom()});
             }));
         }
@@ -382,7 +387,7 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         add_base(fig, data.base_layer(view))  # boundaries, water, roads, places: orientation
     _add_layers(fig, data, view)
     add_map_labels(fig, data, view, rng)  # names by zoom, small red mahallas marked
-    data.warm(view)
+    data.warm(view, maplibre=style is not None)
     when = (_("all dates") if view.start is None and view.end is None
             else f"{human_date(view.start) or '…'} – {human_date(view.end) or '…'}")
     focus = f" · {_('Focus')}: {focus_label(view.focus)}" if view.focus else ""
@@ -459,7 +464,9 @@ def first_view(fig: dict[str, Any], size: Any) -> dict[str, Any]:
 def _gi_text(units: pd.DataFrame) -> list[str]:
     z = units["gi_z"].to_numpy(dtype=float)
     cls = units["gi_class"].astype(object).to_numpy()
-    return [f"{c.replace('_', ' ')} (z={v:.1f})" for c, v in zip(cls, z, strict=True)]
+    # the class in the reader's language (the code, "not_significant", is not a word)
+    return [f"{display_name(c)} (z={format_decimal(v, 1) if np.isfinite(v) else '–'})"
+            for c, v in zip(cls, z, strict=True)]
 
 
 def _text(values: pd.Series) -> list[str]:

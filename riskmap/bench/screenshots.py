@@ -80,7 +80,16 @@ def take(store: str, out: Path, *, pages: tuple[str, ...] | None = None, width: 
                     got = driver.execute_script(_NEAREST_MAHALLA_JS, plot)
                     if not got:
                         raise BenchError("no mahalla on the commanders' map to open")
-                    driver.get(f"{url}{path}?mahalla={got[2]}&lang={lang}")  # its tab opens
+                    if got[2]:
+                        driver.get(f"{url}{path}?mahalla={got[2]}&lang={lang}")  # its tab opens
+                    else:  # MapLibre: clicked, as a user opens it
+                        from selenium.webdriver.common.action_chains import ActionChains
+
+                        canvas = driver.find_element("css selector",
+                                                     f"{plot} canvas.maplibregl-canvas")
+                        ActionChains(driver).move_to_element_with_offset(
+                            canvas, int(got[0]), int(got[1])).pause(0.3).click().perform()
+                        time.sleep(0.5)
                     _settled(driver, plot)
                 target = out / f"{stem}.{lang}.png"
                 _save(driver.get_screenshot_as_png(), target)

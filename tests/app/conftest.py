@@ -81,6 +81,28 @@ def incident_frame(lon: np.ndarray, lat: np.ndarray, category: list[str] | np.nd
     }, geometry=geometry, crs="EPSG:4326")
 
 
+def scattered_incidents(mahallas: gpd.GeoDataFrame, n: int, seed: int,
+                        margin: float) -> gpd.GeoDataFrame:
+    """``n`` incidents in random square ``mahallas`` (at least ``margin`` degrees inside
+    their edges), over 180 days of 2025, thefts and assaults."""
+    rng = np.random.default_rng(seed)
+    b = shapely.bounds(mahallas.geometry.to_numpy())
+    pos = rng.integers(0, len(mahallas), n)
+    lon = b[pos, 0] + rng.uniform(margin, (b[pos, 2] - b[pos, 0]) - margin, n)
+    lat = b[pos, 1] + rng.uniform(margin, (b[pos, 3] - b[pos, 1]) - margin, n)
+    return gpd.GeoDataFrame({
+        "incident_id": [f"I{i:05d}" for i in range(n)],
+        "occurred_at": pd.Timestamp("2025-01-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 180, n), unit="D"),
+        "category": rng.choice(["theft", "assault"], n),
+        "h3": cells_from_lonlat(lon, lat, 9),
+        "mahalla_id": mahallas["mahalla_id"].to_numpy()[pos],
+        "district": mahallas["district"].to_numpy()[pos], "region": REGION,
+        "geocode_precision": "coordinates", "flags": "", "source_file": "t.csv",
+        "source_row": np.arange(n) + 2, "content_hash": np.arange(n),
+    }, geometry=shapely.points(lon, lat), crs="EPSG:4326")
+
+
 def random_incidents(n: int = 500, seed: int = 7) -> gpd.GeoDataFrame:
     """``n`` incidents, uniform over the grid and over 2025-01-01 .. 2025-06-30 (UTC)."""
     rng = np.random.default_rng(seed)
@@ -187,6 +209,25 @@ return ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed
 """
 
 
+#: (text, swatch fill) of each legend entry of the plot ``arguments[0]`` as drawn; a
+#: choropleth's swatch is a gradient over its colour scale (one colour here), read as rgb()
+LEGEND_JS = """
+const colour = fill => {
+    const ref = /url\\("?#([^")]+)"?\\)/.exec(fill || '');
+    if (!ref) { return fill || ''; }
+    const stop = document.getElementById(ref[1]).querySelector('stop');
+    const probe = document.createElement('span');
+    probe.style.color = stop.getAttribute('stop-color');
+    document.body.appendChild(probe);
+    const rgb = getComputedStyle(probe).color;
+    probe.remove();
+    return rgb;
+};
+return Array.from(document.querySelectorAll(arguments[0] + ' .legend .traces')).map(
+    g => [g.querySelector('.legendtext').textContent,
+          colour((g.querySelector('.legendfill path, .legendpoints path')
+                  || {style: {}}).style.fill)]);
+"""
 #: the state of a MapLibre map (``arguments[0]``: the CSS selector of its ``.js-plotly-plot``),
 #: or null until its style and tiles have loaded: the bounds shown, the zoom, the names
 #: MapLibre placed (per style layer: the base map's tiles carry them), the traces' kinds

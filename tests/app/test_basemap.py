@@ -28,7 +28,15 @@ from riskmap.geo.h3index import cells_from_lonlat
 from riskmap.layers import open_store
 from riskmap.layers.access import DataAccess
 from riskmap.layers.store import Store
-from tests.app.conftest import LAT0, LON0, MAP_STATE_JS, REGION, serve_app, settle
+from tests.app.conftest import (
+    LAT0,
+    LON0,
+    MAP_STATE_JS,
+    REGION,
+    scattered_incidents,
+    serve_app,
+    settle,
+)
 from tests.conftest import shared_file
 
 
@@ -149,22 +157,7 @@ def _big_grid(root: Path) -> Store:
         "district": np.where(cols < _N // 2, "Jizzax shahri", "Sharof Rashidov tumani"),
         "region": REGION, "population": 1000.0,
     }, geometry=shapely.box(x0, y0, x0 + _STEP, y0 + _STEP), crs="EPSG:4326")
-    rng = np.random.default_rng(3)
-    n = 800
-    pos = rng.integers(0, _N * _N, n)
-    lon = x0[pos] + rng.uniform(0.0002, _STEP - 0.0002, n)
-    lat = y0[pos] + rng.uniform(0.0002, _STEP - 0.0002, n)
-    incidents = gpd.GeoDataFrame({
-        "incident_id": [f"I{i:05d}" for i in range(n)],
-        "occurred_at": pd.Timestamp("2025-01-01", tz="UTC")
-        + pd.to_timedelta(rng.integers(0, 180, n), unit="D"),
-        "category": rng.choice(["theft", "assault"], n),
-        "h3": cells_from_lonlat(lon, lat, 9),
-        "mahalla_id": mahallas["mahalla_id"].to_numpy()[pos],
-        "district": mahallas["district"].to_numpy()[pos], "region": REGION,
-        "geocode_precision": "coordinates", "flags": "", "source_file": "t.csv",
-        "source_row": np.arange(n) + 2, "content_hash": np.arange(n),
-    }, geometry=shapely.points(lon, lat), crs="EPSG:4326")
+    incidents = scattered_incidents(mahallas, 800, seed=3, margin=0.0002)
     w = _N * _STEP
     infra = gpd.GeoDataFrame({
         "feature_id": ["W1", "R1", "V1", "C1", "Q1"],

@@ -33,7 +33,7 @@ from riskmap.app.figures_commanders import method_label, verdict_lines
 from riskmap.etl.hotspots_job import compute_hotspots, status_history_frame
 from riskmap.geo.h3index import parents
 from riskmap.layers.access import DataAccess
-from tests.app.conftest import MAP_PIXEL_JS, MAP_STATE_JS, settle
+from tests.app.conftest import LEGEND_JS, MAP_PIXEL_JS, MAP_STATE_JS, settle
 
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
 
@@ -317,24 +317,7 @@ def _traces_when(driver: Any, summary: str) -> list[dict[str, Any]]:
 
 
 def _legend(driver: Any) -> list[tuple[str, str]]:
-    return driver.execute_script("""
-        // a choropleth's swatch is a gradient over its colour scale (one colour here)
-        const colour = fill => {
-            const ref = /url\\("?#([^")]+)"?\\)/.exec(fill || '');
-            if (!ref) { return fill || ''; }
-            const stop = document.getElementById(ref[1]).querySelector('stop');
-            const probe = document.createElement('span');
-            probe.style.color = stop.getAttribute('stop-color');
-            document.body.appendChild(probe);
-            const rgb = getComputedStyle(probe).color;
-            probe.remove();
-            return rgb;
-        };
-        return Array.from(document.querySelectorAll(arguments[0] + ' .legend .traces')).map(
-            g => [g.querySelector('.legendtext').textContent,
-                  colour((g.querySelector('.legendfill path, .legendpoints path')
-                          || {style: {}}).style.fill)]);
-    """, _MAP)
+    return driver.execute_script(LEGEND_JS, _MAP)
 
 
 def _rgb(hex_colour: str) -> str:

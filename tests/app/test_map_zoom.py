@@ -10,16 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import geopandas as gpd
 import shapely
 
-from riskmap.geo.h3index import cells_from_lonlat
 from riskmap.layers import open_store
 from riskmap.layers.store import Store
-from tests.app.conftest import LAT0, LON0, MAP_STATE_JS, REGION, serve_app, settle
+from tests.app.conftest import (
+    LAT0,
+    LON0,
+    MAP_STATE_JS,
+    REGION,
+    scattered_incidents,
+    serve_app,
+    settle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -38,22 +44,7 @@ def _wide_world(root: Path) -> Store:
         "district": np.where(cols < 2, "G'arb tumani", "Sharq tumani"),
         "region": REGION, "population": 5000.0,
     }, geometry=shapely.box(x0, y0, x0 + _STEP, y0 + _STEP), crs="EPSG:4326")
-    rng = np.random.default_rng(11)
-    n = 3000
-    pos = rng.integers(0, len(mahallas), n)
-    lon = x0[pos] + rng.uniform(0.001, _STEP - 0.001, n)
-    lat = y0[pos] + rng.uniform(0.001, _STEP - 0.001, n)
-    incidents = gpd.GeoDataFrame({
-        "incident_id": [f"I{i:05d}" for i in range(n)],
-        "occurred_at": pd.Timestamp("2025-01-01", tz="UTC")
-        + pd.to_timedelta(rng.integers(0, 180, n), unit="D"),
-        "category": rng.choice(["theft", "assault"], n),
-        "h3": cells_from_lonlat(lon, lat, 9),
-        "mahalla_id": mahallas["mahalla_id"].to_numpy()[pos],
-        "district": mahallas["district"].to_numpy()[pos], "region": REGION,
-        "geocode_precision": "coordinates", "flags": "", "source_file": "t.csv",
-        "source_row": np.arange(n) + 2, "content_hash": np.arange(n),
-    }, geometry=shapely.points(lon, lat), crs="EPSG:4326")
+    incidents = scattered_incidents(mahallas, 3000, seed=11, margin=0.001)
     store = open_store(str(root))
     with store.transaction() as txn:
         txn.replace("mahallas", mahallas)

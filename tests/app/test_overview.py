@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from riskmap.geo.h3index import parents
+from tests.app.conftest import LEGEND_JS
 
 pytestmark = pytest.mark.browser
 
@@ -56,24 +57,7 @@ def _traces_when(driver: Any, summary_prefix: str) -> list[dict[str, Any]]:
 
 def _legend(driver: Any) -> list[tuple[str, str]]:
     """(text, swatch fill) of each legend entry as drawn."""
-    return driver.execute_script("""
-        // a choropleth's swatch is a gradient over its colour scale (one colour here)
-        const colour = fill => {
-            const ref = /url\\("?#([^")]+)"?\\)/.exec(fill || '');
-            if (!ref) { return fill || ''; }
-            const stop = document.getElementById(ref[1]).querySelector('stop');
-            const probe = document.createElement('span');
-            probe.style.color = stop.getAttribute('stop-color');
-            document.body.appendChild(probe);
-            const rgb = getComputedStyle(probe).color;
-            probe.remove();
-            return rgb;
-        };
-        return Array.from(document.querySelectorAll(arguments[0] + ' .legend .traces')).map(
-            g => [g.querySelector('.legendtext').textContent,
-                  colour((g.querySelector('.legendfill path, .legendpoints path')
-                          || {style: {}}).style.fill)]);
-    """, _MAP)
+    return driver.execute_script(LEGEND_JS, _MAP)
 
 
 def _rgb(hex_colour: str) -> str:

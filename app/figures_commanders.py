@@ -474,12 +474,15 @@ def _metric_maplibre(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[Ho
                      "line": {"color": "rgba(40,40,40,0.5)", "width": 0.8},
                      "name": _(BASE_NAME), "hoverinfo": "skip", "uid": "base",
                      "meta": {"kind": "base"}, "legendrank": 1000})
-    if highlight is not None and len(highlight.start):
-        data.append({"type": "scattermap", "lon": highlight.x, "lat": highlight.y,
-                     "mode": "lines", "line": {"color": "#111", "width": 3},
-                     "name": _("Selected"), "hoverinfo": "skip", "legendrank": 1001,
-                     "uid": "highlight", "below": "", "meta": {"kind": "highlight",
-                                                  "n": len(highlight.start)}})
+    # the selection first, always (empty when none): a new selection is sent as this one
+    # trace (app/callbacks/commanders.py), and the browser redraws nothing else
+    n_marked = 0 if highlight is None else len(highlight.start)
+    data.insert(0, {"type": "scattermap", "mode": "lines", "uid": "highlight", "below": "",
+                    "lon": highlight.x if n_marked else [],
+                    "lat": highlight.y if n_marked else [],
+                    "line": {"color": "#111", "width": 3}, "name": _("Selected"),
+                    "hoverinfo": "skip", "legendrank": 1001, "showlegend": bool(n_marked),
+                    "meta": {"kind": "highlight", "n": n_marked}})
     from riskmap.app.map_canvas import fit_zoom
 
     layout = _map_layout([], title, uirevision)

@@ -78,6 +78,7 @@ __all__ = [
     "first_view",
     "incident_page",
     "make_brief",
+    "only_marks",
     "panel",
     "play_step",
     "red_list_rows",
@@ -394,6 +395,21 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
     return fig, _("{incidents} in {what}, {when}").format(
         incidents=ngettext("{n} incident", "{n} incidents", total).format(n=format_number(total)),
         what=what, when=when) + focus
+
+
+def only_marks(triggered: Any, fig: dict[str, Any]) -> bool:
+    """Whether a redraw was set off by the selection alone (a mahalla opened, red-list rows
+    ticked) and ``fig`` has the selection as its first trace (the MapLibre map): then only
+    that trace need be sent.
+
+    >>> fig = {"data": [{"meta": {"kind": "highlight"}}]}
+    >>> only_marks({"cmd-selected.data": 1}, fig), only_marks({"cmd-level.value": 1}, fig)
+    (True, False)
+    """
+    marks = {f"{_IDS.SELECTED}.data", f"{_IDS.REDLIST}.selected_row_ids"}
+    keys = set(triggered or ())
+    return bool(keys) and keys <= marks and bool(fig.get("data")) and (
+        (fig["data"][0].get("meta") or {}).get("kind") == "highlight")
 
 
 def map_answer(data: CommandersData, view: CommandersView, viewport: Any,
@@ -826,6 +842,11 @@ def register(app: dash.Dash, model: AppModel) -> None:
             viewport = area_viewport(data.area_bounds(view), size) or viewport
         fig, summary = map_answer(data, view, viewport, list(red_ids or ()), style)
         fig = first_view(fig, size)
+        if style is not None and only_marks(ctx.triggered_prop_ids, fig):
+            # the selection alone changed: its trace alone goes (the map keeps its fills)
+            patch = dash.Patch()
+            patch["data"][0] = fig["data"][0]
+            fig = patch
         # a zoom or pan is not a new view, nor is new data
         if ctx.triggered_id not in (_IDS.VIEWPORT, _IDS.DATA_VERSION):
             model.audit_view(PAGE, view.to_params())

@@ -172,8 +172,12 @@ def test_metric_map_on_maplibre_fills_carry_their_tooltips_and_ids() -> None:
     features = {f["id"]: f["geometry"] for f in red["geojson"]["features"]}
     assert list(features) == red["locations"]
     assert [features[i]["type"] for i in red["locations"]] == ["Polygon", "MultiPolygon"]
-    highlight = next(t for t in fig["data"] if t["meta"]["kind"] == "highlight")
-    assert highlight["type"] == "scattermap" and highlight["below"] == ""
+    highlight = fig["data"][0]  # first, so that a new selection is sent as this trace alone
+    assert highlight["meta"] == {"kind": "highlight", "n": 1} and highlight["below"] == ""
+    assert highlight["type"] == "scattermap" and highlight["showlegend"]
+    unmarked = metric_map(units, "status", hover=_HOVER, style=_STYLE)["data"][0]
+    assert unmarked["meta"] == {"kind": "highlight", "n": 0} and list(unmarked["lon"]) == []
+    assert not unmarked["showlegend"]
     layout = fig["layout"]
     assert layout["map"]["style"] is _STYLE and layout["map"]["uirevision"] == "r|d"
     assert layout["meta"] == {"fit": [0.0, 0.0, 3.0, 1.0], "fit_key": "r|d"}

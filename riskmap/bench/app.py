@@ -4,8 +4,9 @@
 process: gunicorn when installed, on 127.0.0.1 and a free port), drives headless Chromium with
 Selenium through the pages a user works on, and times each step **in the page**: from the user's
 input event (the click, the last wheel notch, the mouse-up that ends a drag) to the moment the
-result is on screen. "On screen" is the animation frame after the last DOM change in the part
-of the page that shows the result (the map, the summary, the side panel), taken once the Dash
+result is on screen. "On screen" is the animation frame after the last DOM change (or the last
+frame a MapLibre map rendered) in the part of the page that shows the result (the map, the
+summary, the side panel), taken once the Dash
 renderer has no callback in flight and the page stayed quiet for a moment; the quiet wait is
 not counted. A first load is the same barrier measured from the navigation start
 (``performance.now()`` is zero there; the Navigation Timing figures are kept beside it).
@@ -65,8 +66,8 @@ class BenchError(RiskmapError):
 
 #: installed in every document before the page's own scripts (CDP
 #: ``Page.addScriptToEvaluateOnNewDocument``): records the time of the animation frame after
-#: each DOM change inside ``B.watch`` (hover labels and the slider's tooltip aside) and, while
-#: armed, the user's input events
+#: each DOM change inside ``B.watch`` (hover labels and the slider's tooltip aside) and of
+#: each frame a MapLibre map in it renders, and, while armed, the user's input events
 _PROBE_JS = r"""
 (() => {
   if (window.__bench) { return; }
@@ -84,6 +85,17 @@ _PROBE_JS = r"""
       if (seen(r.target)) { B.changes += 1; frame(); return; }
     }
   }).observe(document, {childList: true, subtree: true, characterData: true, attributes: true});
+  // a MapLibre map draws on a canvas, not in the DOM: each frame it renders (a pan, a zoom,
+  // tiles arriving) is a change of its plot
+  setInterval(() => {
+    for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+      const full = gd._fullLayout, sub = full && full.map && full.map._subplot;
+      const m = sub && sub.map;
+      if (!m || m.__bench) { continue; }
+      m.__bench = true;
+      m.on('render', () => { if (seen(gd)) { B.changes += 1; B.last = performance.now(); } });
+    }
+  }, 50);
   for (const type of ['click', 'dblclick', 'pointerup', 'wheel', 'keyup']) {
     document.addEventListener(type, (e) => {
       if (B.armed) { B.inputs.push([e.type, e.timeStamp]); }

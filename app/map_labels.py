@@ -223,16 +223,6 @@ def add_map_labels(fig: dict[str, Any], data: Any, view: Any,
     order = pos[label_order(status, count, first=ids_ == (view.mahalla or "\0"))]
     status_by_pos = dict(zip(pos.tolist(), status.tolist(), strict=True))
     x, y, names = st["x"][order], st["y"][order], st["name"][order]
-    dist = district_points(st["district"][pos], st["area"][pos], st["x"][pos], st["y"][pos])
-    dnames = np.array([html.escape(str(d)) for d in dist["district"]], dtype=object)
-    shown = rng if rng else [area[0], area[2], area[1], area[3]]
-    picked = pick_labels(x, y, tuple(shown))
-    dpick = _district_and_place_labels(fig, dist, tuple(shown), zoomed_out=picked is None)
-    picked = np.empty(0, np.int64) if picked is None else picked
-    meta = {"kind": "labels", "max_in_view": MAX_IN_VIEW, "cols": GRID_COLS, "rows": GRID_ROWS,
-            "cx": _round(x), "cy": _round(y), "ct": names.tolist(),
-            "dx": _round(dist["x"].to_numpy()), "dy": _round(dist["y"].to_numpy()),
-            "dt": dnames.tolist()}
     red = np.array([status_by_pos.get(p) in ("red", "newly red") for p in order.tolist()])
     tiny = tiny_red(st["width"][order], red, area[2] - area[0])
     maplibre = is_maplibre(fig)
@@ -248,6 +238,16 @@ def add_map_labels(fig: dict[str, Any], data: Any, view: Any,
         fig["data"].append(as_maplibre(marks) if maplibre else marks)
     if maplibre:  # the base map's tiles carry the names, placed by MapLibre as it zooms
         return fig
+    dist = district_points(st["district"][pos], st["area"][pos], st["x"][pos], st["y"][pos])
+    dnames = np.array([html.escape(str(d)) for d in dist["district"]], dtype=object)
+    shown = rng if rng else [area[0], area[2], area[1], area[3]]
+    picked = pick_labels(x, y, tuple(shown))
+    dpick = _district_and_place_labels(fig, dist, tuple(shown), zoomed_out=picked is None)
+    picked = np.empty(0, np.int64) if picked is None else picked
+    meta = {"kind": "labels", "max_in_view": MAX_IN_VIEW, "cols": GRID_COLS, "rows": GRID_ROWS,
+            "cx": _round(x), "cy": _round(y), "ct": names.tolist(),
+            "dx": _round(dist["x"].to_numpy()), "dy": _round(dist["y"].to_numpy()),
+            "dt": dnames.tolist()}
     fig["data"].append({
         "type": "scatter", "mode": "text", "x": _round(dist["x"].to_numpy()[dpick]),
         "y": _round(dist["y"].to_numpy()[dpick]), "text": dnames[dpick].tolist(),

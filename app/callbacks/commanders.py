@@ -196,7 +196,7 @@ function(_id) {
     const r = el && el.getBoundingClientRect();
     return r && r.width > 0 && r.height > 0 ? [Math.round(r.width), Math.round(r.height)] : null;
 }
-"""
+""".replace("MAP_ID", _IDS.MAP)
 _MAHALLA_HOVER = (HoverField("name", N_("Mahalla")), HoverField("district", N_("District")),
                   HoverField("count_text", N_("Incidents")),
                   HoverField("rate_text", N_("Per 1,000")),
@@ -796,8 +796,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
     app.clientside_callback(_MAP_SETUP, Output(_IDS.MAP_SETUP, "data"),
                             Input(_IDS.MAP, "figure"))
     # the map's size, once, before its first figure is drawn (which waits for it)
-    app.clientside_callback(_MAP_SIZE.replace("MAP_ID", _IDS.MAP),
-                            Output(_IDS.MAP_SIZE, "data"), Input(_IDS.MAP, "id"))
+    app.clientside_callback(_MAP_SIZE, Output(_IDS.MAP_SIZE, "data"), Input(_IDS.MAP, "id"))
     app.clientside_callback(_MAP_KEEP_VIEW, Output(_IDS.MAP, "figure"),
                             Input(_IDS.MAP_FIGURE, "data"), prevent_initial_call=True)
 

@@ -583,10 +583,10 @@ class CommandersData:
         return self._cached("status", build)
 
     def _status_month(self, view: CommandersView) -> pd.Timestamp | None:
-        h = self.status_history()
-        if h.empty:
+        months = self._cached("status_months", lambda: pd.DatetimeIndex(
+            self.status_history()["month"].unique()).sort_values())
+        if months.empty:
             return None
-        months = pd.DatetimeIndex(h["month"].unique()).sort_values()
         if view.end is None:
             return months[-1]
         want = pd.Timestamp(view.end.replace(day=1), tz="UTC")
@@ -595,14 +595,19 @@ class CommandersData:
 
     def status_at(self, view: CommandersView) -> pd.DataFrame:
         """``status`` and ``why`` per mahalla id at the view's last month."""
-        h = self.status_history()
         month = self._status_month(view)
         if month is None:
             return pd.DataFrame({"status": [], "why": []}, dtype=object)
-        cur = h[h["month"] == month]
-        return pd.DataFrame({"status": cur["status"].astype(object).to_numpy(),
-                             "why": cur["why"].astype(object).to_numpy()},
-                            index=cur["mahalla_id"].to_numpy())
+
+        def build() -> pd.DataFrame:
+            h = self.status_history()
+            cur = h[h["month"] == month]
+            return pd.DataFrame({"status": cur["status"].astype(object).to_numpy(),
+                                 "why": cur["why"].astype(object).to_numpy()},
+                                index=cur["mahalla_id"].to_numpy())
+
+        # a copy: callers add columns; the month's rows are found once per data version
+        return self._cached(("status_at", month), build).copy()
 
     def red_list(self, view: CommandersView, *, exact: bool = True) -> pd.DataFrame:
         """Red mahallas of the view's area at its last month; ``newly red`` when not red before.

@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import struct
-import textwrap
 import zlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -318,10 +318,12 @@ def hover_text(units: pd.DataFrame, hover: Sequence[HoverField]) -> np.ndarray:
     """
     out = None
     for i, f in enumerate(hover):
-        values = units[f.column].astype(object).to_numpy()
+        # each distinct value formatted once (a column takes a few dozen values over
+        # thousands of units; a missing one is "n/a")
+        codes, uniq = pd.factorize(units[f.column], use_na_sentinel=True)
         fmt = "{" + f.fmt + "}" if f.fmt else "{}"
-        text = np.array(["n/a" if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                         else _wrapped(fmt.format(v)) for v in values], dtype=object)
+        text = np.array([_wrapped(fmt.format(v)) for v in uniq.tolist()] + ["n/a"],
+                        dtype=object)[codes]
         label = html.escape(_(f.label))  # the labels are marked with N_ where defined
         line = (f"<b>{label}: " + text + "</b>") if i == 0 else (f"{label}: " + text)
         out = line if out is None else out + "<br>" + line
@@ -336,9 +338,34 @@ def _wrapped(text: str) -> str:
     """``text`` HTML-escaped, on lines of at most about :data:`TIP_WIDTH` characters."""
     if len(text) <= TIP_WIDTH:
         return html.escape(text)
-    return "<br>".join(html.escape(line) for line in
-                       textwrap.wrap(text, TIP_WIDTH, break_long_words=False,
-                                     break_on_hyphens=False))
+    return "<br>".join(html.escape(line) for line in wrap_words(text, TIP_WIDTH))
+
+
+_SPACES = re.compile(r"[\t\n\x0b\x0c\r ]+")
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """Lines of whole words at most ``width`` long (a longer word alone), split at ASCII
+    white space only (a no-break space, as Babel groups digits, holds), a run of spaces
+    made one: ``textwrap.wrap(text, width, break_long_words=False,
+    break_on_hyphens=False)`` on single-spaced text, in a tenth of its time.
+
+    >>> wrap_words("aa bb  cc\u00a0dd", 5)
+    ['aa bb', 'cc\xa0dd']
+    """
+    lines: list[str] = []
+    line = ""
+    for word in _SPACES.split(text):
+        if not word or word.isspace():
+            continue
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return lines
 
 
 def metric_map(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[HoverField],

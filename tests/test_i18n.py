@@ -108,6 +108,21 @@ def test_gettext_numbers_and_names_follow_the_language() -> None:
     assert i18n.best_match("en-US,en;q=0.9") == "en"
 
 
+@pytest.mark.parametrize("lang", ["uz_Latn", "ru", "en"])
+def test_vectorised_formatters_equal_one_by_one(lang: str) -> None:
+    from riskmap.i18n.names import display_names
+
+    values = [1234.56, 0.05, -2.449, float("nan"), 0.0, 1234.56, float("inf"), 7.25]
+    with i18n.use_language(lang):
+        got = i18n.format_decimals(values, 1, missing="?")
+        one = [i18n.format_decimal(v, 1) if abs(v) < float("inf") else "?" for v in values]
+        assert got.tolist() == one
+        codes = ["hot_95", None, "vehicle_theft", "hot_95", float("nan")]
+        names = display_names(codes, missing="-")
+        assert names.tolist() == [display_name("hot_95"), "-", display_name("vehicle_theft"),
+                                  display_name("hot_95"), "-"]
+
+
 def test_every_listed_code_has_a_name() -> None:
     from riskmap.auth.roles import ROLES
     from riskmap.etl.categories import CATEGORIES

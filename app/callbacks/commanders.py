@@ -61,14 +61,14 @@ from riskmap.app.pages.commanders import EVAL_POLL
 from riskmap.i18n import (
     N_,
     current_language,
-    format_decimal,
+    format_decimals,
     format_number,
     human_date,
     ngettext,
     translate,
 )
 from riskmap.i18n import gettext as _
-from riskmap.i18n.names import display_name
+from riskmap.i18n.names import display_name, display_names
 from riskmap.i18n.why import render_why
 
 __all__ = [
@@ -369,8 +369,8 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
                                                     res=res)
     else:
         units = data.mahalla_units(view)
-        units["rate_text"] = [format_decimal(v, 2) if np.isfinite(v) else _("unknown")
-                              for v in units["rate"].to_numpy(dtype=float)]
+        units["rate_text"] = format_decimals(units["rate"].to_numpy(dtype=float), 2,
+                                             missing=_("unknown"))
         units["gi_text"] = _gi_text(units)
         units["trend_text"] = _text(units["trend"])
         units["status_text"] = _text(units["status"])
@@ -477,17 +477,15 @@ def first_view(fig: dict[str, Any], size: Any) -> dict[str, Any]:
     return {**fig, "layout": {**fig["layout"], "map": {**fig["layout"]["map"], **view}}}
 
 
-def _gi_text(units: pd.DataFrame) -> list[str]:
-    z = units["gi_z"].to_numpy(dtype=float)
-    cls = units["gi_class"].astype(object).to_numpy()
-    # the class in the reader's language (the code, "not_significant", is not a word)
-    return [f"{display_name(c)} (z={format_decimal(v, 1) if np.isfinite(v) else '–'})"
-            for c, v in zip(cls, z, strict=True)]
+def _gi_text(units: pd.DataFrame) -> np.ndarray:
+    """``Hot spot 95% (z=2.4)`` per unit: the class in the reader's language (the code,
+    ``not_significant``, is not a word), each distinct class and z formatted once."""
+    z = format_decimals(units["gi_z"].to_numpy(dtype=float), 1)
+    return display_names(units["gi_class"], missing="") + " (z=" + z + ")"
 
 
-def _text(values: pd.Series) -> list[str]:
-    return [_("n/a") if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-            else display_name(v) for v in values.astype(object)]
+def _text(values: pd.Series) -> np.ndarray:
+    return display_names(values, missing=_("n/a"))
 
 
 def _in_area(frame: pd.DataFrame, view: CommandersView) -> pd.DataFrame:

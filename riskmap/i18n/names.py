@@ -9,9 +9,15 @@ and ``riskmap/jobs`` has a name here (``tests/test_i18n.py`` checks).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
 from riskmap.i18n import N_, current_language, gettext
 
-__all__ = ["COLUMNS", "NAMES", "column_header", "column_label", "display_name", "gi_class_name"]
+__all__ = ["COLUMNS", "NAMES", "column_header", "column_label", "display_name", "display_names",
+           "gi_class_name"]
 
 #: code -> English display name (the msgid)
 NAMES: dict[str, str] = {
@@ -204,6 +210,21 @@ def display_name(code: object) -> str:
         kind, _, confidence = text.partition("_")
         return gettext(_GI[kind]).format(confidence=confidence)
     return text.replace("_", " ").capitalize()
+
+
+def display_names(codes: Iterable[object], missing: str | None = None) -> np.ndarray:
+    """:func:`display_name` of each code (an object array), each distinct code looked up
+    once; ``missing``: the text of a missing code (``None``, NA, NaN), else its name.
+
+    >>> display_names(["vehicle_theft", None, "vehicle_theft"], missing="n/a").tolist()
+    ['Vehicle theft', 'n/a', 'Vehicle theft']
+    """
+    values = pd.Series(list(codes) if not isinstance(codes, pd.Series) else codes,
+                       dtype=object)
+    idx, uniq = pd.factorize(values, use_na_sentinel=True)
+    names = np.array([display_name(c) for c in uniq.tolist()] + [
+        display_name(None) if missing is None else missing], dtype=object)
+    return names[idx]
 
 
 def gi_class_name(code: object) -> str:

@@ -10,7 +10,7 @@ current language with the locale's numbers. A text of another form is shown as i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -26,8 +26,8 @@ _RATE_TOP = N_("{rate} per 1,000 (top {top}%: ≥ {threshold})")
 _NO_RATE = N_("rate n/a (population unknown)")
 
 
-def _num(value: float) -> str:
-    return format_decimal(float(value), 1) if np.isfinite(value) else gettext("n/a")
+def _num(value: float, lang: str) -> str:
+    return format_decimal(float(value), 1, lang) if np.isfinite(value) else gettext("n/a", lang)
 
 
 def render_why(why: Iterable[object]) -> list[str]:
@@ -71,28 +71,42 @@ _CACHE_SIZE = 100_000
 def _render(texts: list[str]) -> list[str]:
     from riskmap.geo.status import why_parts
 
+    lang = current_language()
     parts = why_parts(texts)
+    # the templates, statuses, classes and counts repeat from row to row: each is put into
+    # words once (a map renders a thousand reasons when its window moves)
+    said: dict[object, str] = {}
+
+    def once(key: object, make: Callable[[], str]) -> str:
+        got = said.get(key)
+        if got is None:
+            got = said[key] = make()
+        return got
+
     out: list[str] = []
     for text, row in zip(texts, parts.itertuples(index=False), strict=True):
         if not row.parsed:
             out.append(text)
             continue
-        status = display_name(row.status)
+        status = once(("status", row.status), lambda r=row: display_name(r.status))
         months = int(row.months)
         if row.status == "green" and not np.isfinite(row.count):
-            out.append(gettext(_GREEN).format(status=status, months=months))
+            out.append(once(_GREEN, lambda: gettext(_GREEN, lang)).format(
+                status=status, months=months))
             continue
         if not np.isfinite(row.rate):
-            rate = gettext(_NO_RATE)
+            rate = once(_NO_RATE, lambda: gettext(_NO_RATE, lang))
         elif np.isfinite(row.top):
-            rate = gettext(_RATE_TOP).format(rate=_num(row.rate), top=f"{row.top:g}",
-                                             threshold=_num(row.threshold))
+            rate = once(_RATE_TOP, lambda: gettext(_RATE_TOP, lang)).format(
+                rate=_num(row.rate, lang), top=f"{row.top:g}",
+                threshold=_num(row.threshold, lang))
         else:
-            rate = gettext(_RATE).format(rate=_num(row.rate))
+            rate = once(_RATE, lambda: gettext(_RATE, lang)).format(rate=_num(row.rate, lang))
         n = int(row.count)
-        gi = display_name(row.gi_class)
-        out.append(gettext(_FULL).format(
-            status=status, incidents=ngettext("{n} incident", "{n} incidents", n).format(
-                n=format_number(n)),
-            months=months, rate=rate, z=_num(row.z), gi_class=gi[:1].lower() + gi[1:]))
+        gi = once(("gi", row.gi_class), lambda r=row: display_name(r.gi_class))
+        incidents = once(("n", n), lambda n=n: ngettext(
+            "{n} incident", "{n} incidents", n, lang).format(n=format_number(n, lang)))
+        out.append(once(_FULL, lambda: gettext(_FULL, lang)).format(
+            status=status, incidents=incidents, months=months, rate=rate,
+            z=_num(row.z, lang), gi_class=gi[:1].lower() + gi[1:]))
     return out

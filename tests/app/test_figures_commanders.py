@@ -36,6 +36,7 @@ from riskmap.app.figures_commanders import (
     trend_chart,
     verdict_lines,
     verdict_text,
+    wrap_words,
 )
 
 
@@ -212,6 +213,29 @@ def test_hover_text_formats_and_missing_values() -> None:
                               HoverField("s", "S")])
     assert text.tolist() == ["<b>N: 1,234,567</b><br>Share: 12.3<br>S: &lt;x&gt;",
                              "<b>N: 3</b><br>Share: n/a<br>S: n/a"]
+
+
+@given(st.lists(st.text(alphabet="ab-—,;.\u00a0Жж", min_size=1, max_size=12)
+                .filter(lambda w: not w.isspace()), max_size=30),
+       st.integers(min_value=1, max_value=80))
+def test_wrap_words_equals_textwrap_on_single_spaced_text(words: list[str], width: int) -> None:
+    import textwrap
+
+    text = " ".join(words)
+    assert wrap_words(text, width) == textwrap.wrap(text, width, break_long_words=False,
+                                                    break_on_hyphens=False)
+
+
+def test_hover_text_repeated_values_and_categories() -> None:
+    frame = pd.DataFrame({"g": pd.Categorical(["hot", "cold", "hot", None]),
+                          "n": [1, 1, 2, 1], "why": ["x " * 50, "x " * 50, "y", None]})
+    text = hover_text(frame, [HoverField("g", "G"), HoverField("n", "N", ":,d"),
+                              HoverField("why", "Why")])
+    assert text[0] == "<b>G: hot</b><br>N: 1<br>Why: " + "<br>".join(
+        ["x " * 31 + "x", "x " * 17 + "x"])
+    assert text[1].startswith("<b>G: cold</b><br>N: 1<br>Why: x x")
+    assert text[2] == "<b>G: hot</b><br>N: 2<br>Why: y"
+    assert text[3] == "<b>G: n/a</b><br>N: 1<br>Why: n/a"
 
 
 def test_ring_index_hand_case_and_take() -> None:

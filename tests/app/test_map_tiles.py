@@ -147,7 +147,8 @@ const roads = map.querySourceFeatures('riskmap', {sourceLayer: 'road'}).length;
 const drawn = map.queryRenderedFeatures({layers: ['road', 'road-case', 'mahalla']}).length;
 const labels = map.queryRenderedFeatures().filter(f => f.layer.type === 'symbol').length;
 return {tiles: own.tiles, roads: roads, drawn: drawn, labels: labels,
-        traces: gd._fullData.map(t => [t.type, t.meta ? t.meta.kind : null])};
+        traces: gd._fullData.map(t => [t.type, t.meta ? t.meta.kind : null]),
+        fade: map._fadeDuration};
 """
 
 
@@ -163,8 +164,9 @@ def test_the_tourism_map_is_maplibre_from_the_app_alone(
     kinds = {k: t for t, k in got["traces"]}
     assert kinds["zone"] == "choroplethmap" and kinds["coverage"] == "choroplethmap"
     assert kinds["incident"] == "scattermap" and kinds["label"] == "scattermap"
-    # labels drawn with the app's glyphs
+    # labels drawn with the app's glyphs, placed at once (no fade: app/assets/map_render.js)
     wait(browser, lambda d: d.execute_script(_MAPLIBRE_JS, _MAP)["labels"] > 0)
+    assert browser.execute_script(_MAPLIBRE_JS, _MAP)["fade"] == 0
     time.sleep(0.5)
     asked = set()
     for entry in browser.get_log("performance"):

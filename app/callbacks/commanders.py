@@ -798,40 +798,45 @@ def register(app: dash.Dash, model: AppModel) -> None:
     app.clientside_callback(_MAP_KEEP_VIEW, Output(_IDS.MAP, "figure"),
                             Input(_IDS.MAP_FIGURE, "data"), prevent_initial_call=True)
 
-    @app.callback(Output(_IDS.VIEWPORT, "data"), Input(_IDS.RANGE, "data"),
-                  Input(_IDS.REGION, "value"), Input(_IDS.DISTRICT, "value"),
-                  State(_IDS.VIEWPORT, "data"), State(_IDS.LEVEL, "value"),
-                  prevent_initial_call=True)
-    def _viewport(relayout: dict[str, Any] | None, region: Any, district: Any,
-                  current: dict[str, Any] | None, level: str) -> Any:
-        if ctx.triggered_id in (_IDS.REGION, _IDS.DISTRICT):
-            # a new area is drawn whole (the map waits for this, then draws once)
-            return {"range": None} if (current or {}).get("range") else dash.no_update
-        area = data.area_bounds(view_of("mahalla", None, region, district, None, None, None))
-        got = viewport_update(relayout, current, level,
-                              None if area is None else area[2] - area[0])
-        return dash.no_update if got is None else got
-
     @app.callback(Output(_IDS.MAP_FIGURE, "data"), Output(_IDS.SUMMARY, "children"),
                   Output(_IDS.QUERY, "data"), Output(_IDS.MONTHS_TEXT, "children"),
-                  *controls, Input(_IDS.VIEWPORT, "data"), Input(_IDS.SELECTED, "data"),
+                  Output(_IDS.VIEWPORT, "data"),
+                  *controls, Input(_IDS.RANGE, "data"), Input(_IDS.SELECTED, "data"),
                   Input(_IDS.REDLIST, "selected_row_ids"), Input(_IDS.DATA_VERSION, "data"),
-                  Input(_IDS.MAP_SIZE, "data"), State(_IDS.RANGE, "data"))
-    def _map(*values: Any) -> tuple[dict[str, Any], str, str, str]:
-        # _version: new data, redraw; laid_out: the map's size at load; shown: the bounds
-        # and size the map reported last
-        *ctrl, viewport, selected, red_ids, _version, laid_out, shown = values
+                  Input(_IDS.MAP_SIZE, "data"), State(_IDS.VIEWPORT, "data"))
+    def _map(*values: Any) -> tuple[Any, ...]:
+        # shown: the bounds and size the map reported last (a zoom or pan: the view to
+        # draw, in the same round trip); current: the viewport drawn; _version: new data,
+        # redraw; laid_out: the map's size at load
+        *ctrl, shown, selected, red_ids, _version, laid_out, current = values
+        shown = shown if isinstance(shown, dict) else None  # the browser's word: checked
+        current = current if isinstance(current, dict) else None
         view = view_of(*ctrl, mahalla=selected)
         style = request_style()
-        if (ctx.triggered_id == _IDS.VIEWPORT and style is not None
-                and (view.level != "h3" or view.metric in {"status", "rate"})):
-            # mahallas on MapLibre: a zoom or pan needs nothing new (the tiles name them)
-            raise dash.exceptions.PreventUpdate
-        if ctx.triggered_id in (_IDS.REGION, _IDS.DISTRICT):
+        viewport, keep = current, dash.no_update
+        moved = f"{_IDS.RANGE}.data"
+        triggers = set(ctx.triggered_prop_ids or ())
+        only_moved = triggers == {moved}
+        if moved in triggers:
+            area = data.area_bounds(view_of("mahalla", None, view.region, view.district,
+                                            None, None, None))
+            got = viewport_update(shown, current, view.level,
+                                  None if area is None else area[2] - area[0])
+            if got is not None:
+                viewport = keep = got
+            if only_moved and got is None:  # the view drawn holds what is shown now
+                raise dash.exceptions.PreventUpdate
+            if only_moved and style is not None and (
+                    view.level != "h3" or view.metric in {"status", "rate"}):
+                # mahallas on MapLibre: a zoom or pan needs nothing new (the tiles name
+                # them); the viewport is kept for a later change to the H3 level
+                return (dash.no_update,) * 4 + (keep,)
+        if triggers & {f"{_IDS.REGION}.value", f"{_IDS.DISTRICT}.value"}:
             # a new area is drawn whole: its H3 resolution follows its own extent, not the
             # zoom of the area before (the map's uirevision changes with it, so plotly
             # autoranges to it too)
             viewport = None
+            keep = {"range": None} if (current or {}).get("range") else dash.no_update
         size = shown.get("size") if isinstance(shown, dict) and "size" in shown else laid_out
         if style is not None and not (viewport or {}).get("range"):
             # a whole area: shown at the zoom that fits it in this map, so its H3 cells are
@@ -844,8 +849,8 @@ def register(app: dash.Dash, model: AppModel) -> None:
             patch = dash.Patch()
             patch["data"][0] = fig["data"][0]
             fig = patch
-        # a zoom or pan is not a new view, nor is new data
-        if ctx.triggered_id not in (_IDS.VIEWPORT, _IDS.DATA_VERSION):
+        # a zoom or pan is not a new view, nor is new data (the first draw is)
+        if not triggers or triggers - {moved, f"{_IDS.DATA_VERSION}.data"}:
             model.audit_view(PAGE, view.to_params())
         months = data.months()
         text = ""
@@ -853,7 +858,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
             lo, hi = (min(max(int(v), 0), len(months) - 1)
                       for v in (ctrl[4] or [0, len(months) - 1]))
             text = f"{months[lo]:%b %Y} – {months[hi]:%b %Y}"
-        return fig, summary, view.to_search(), text
+        return fig, summary, view.to_search(), text, keep
 
     register_url_writer(app, _IDS.QUERY, _IDS.URL_SINK)
 

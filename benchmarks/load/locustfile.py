@@ -15,8 +15,9 @@ Each simulated user
 2. loads the page: ``GET /commanders``, ``GET /_dash-layout``, ``GET /_dash-dependencies``, the
    Dash Pages router callback (which returns the page's layout), then the page's initial
    callbacks *at the same time*, as the Dash renderer fires them: the map, the mahalla panel,
-   the incidents table, the red list and the (idle) forecast-check tab; then the viewport
-   callback the map's first autosize triggers and the map redrawn for that viewport;
+   the incidents table, the red list and the (idle) forecast-check tab; then the map
+   callback the map's first autosize triggers, with the bounds it reports (``cb viewport``:
+   the map redrawn for them, or nothing to do);
 3. works on the page a few times (think time between steps): picks a month window, a
    district, a colour metric, the H3 level, zooms, or clicks a mahalla of the red list; each
    step sends the callbacks the renderer sends for that change, with the same payloads;
@@ -126,7 +127,8 @@ def _inp(id_: str, prop: str, value: Any = None, *, absent: bool = False) -> dic
 
 
 _MAP_OUT = _multi([("cmd-map-figure", "data"), ("cmd-summary", "children"),
-                   ("cmd-query", "data"), ("cmd-months-text", "children")])
+                   ("cmd-query", "data"), ("cmd-months-text", "children"),
+                   ("cmd-viewport", "data")])
 _PANEL_OUT = _multi([("cmd-panel-title", "children"), ("cmd-panel-meta", "children"),
                      ("cmd-trend", "figure"), ("cmd-cats-chart", "figure"),
                      ("cmd-status", "data"), ("cmd-cameras", "data"),
@@ -174,12 +176,13 @@ class PageState:
 
     def map_payload(self, changed: list[str]) -> dict[str, Any]:
         return {**_MAP_OUT, "inputs": [*self.controls(),
-                                       _inp("cmd-viewport", "data", self.viewport),
+                                       _inp("cmd-range", "data", self.shown,
+                                            absent=self.shown is None),
                                        self.selected_input(),
                                        _inp("cmd-redlist", "selected_row_ids", absent=True),
                                        _inp("cmd-data-version", "data", self.version),
                                        _inp("cmd-map-size", "data", list(MAP_SIZE))],
-                "state": [_inp("cmd-range", "data", self.shown, absent=self.shown is None)],
+                "state": [_inp("cmd-viewport", "data", self.viewport)],
                 "changedPropIds": changed}
 
     def panel_payload(self, changed: list[str]) -> dict[str, Any]:
@@ -207,17 +210,12 @@ class PageState:
                 "changedPropIds": []}
 
     def viewport_payload(self, rng: list[float]) -> dict[str, Any]:
-        relayout = {"xaxis.range[0]": rng[0], "xaxis.range[1]": rng[1],
-                    "yaxis.range[0]": rng[2], "yaxis.range[1]": rng[3], "size": list(MAP_SIZE)}
-        self.shown = relayout  # what the map reports, as its next redraws read it
-        return {"output": "cmd-viewport.data",
-                "outputs": {"id": "cmd-viewport", "property": "data"},
-                "inputs": [_inp("cmd-range", "data", relayout),
-                           _inp("cmd-region", "value", self.region),
-                           _inp("cmd-district", "value", self.district)],
-                "changedPropIds": ["cmd-range.data"],
-                "state": [_inp("cmd-viewport", "data", self.viewport),
-                          _inp("cmd-level", "value", self.level)]}
+        """The map redrawn for the bounds it reports after a zoom or pan (one round trip:
+        the map callback reads the reported bounds itself)."""
+        self.shown = {"xaxis.range[0]": rng[0], "xaxis.range[1]": rng[1],
+                      "yaxis.range[0]": rng[2], "yaxis.range[1]": rng[3],
+                      "size": list(MAP_SIZE)}  # as its next redraws read it too
+        return self.map_payload(["cmd-range.data"])
 
     @staticmethod
     def click_payload(mahalla_id: str, x: float, y: float) -> dict[str, Any]:
@@ -394,7 +392,6 @@ class Commander(HttpUser):
         got = self._callback("viewport", self.state.viewport_payload(rng))
         if isinstance(got, dict) and isinstance(got.get("cmd-viewport"), dict):
             self.state.viewport = got["cmd-viewport"].get("data") or self.state.viewport
-            self._callback("map", self.state.map_payload(["cmd-viewport.data"]))
 
     def step(self) -> None:
         s = self.state

@@ -50,6 +50,7 @@ __all__ = [
     "as_maplibre",
     "category_chart",
     "class_name",
+    "highlight_trace",
     "hover_text",
     "is_maplibre",
     "kde_image",
@@ -65,6 +66,7 @@ __all__ = [
     "trend_chart",
     "verdict_lines",
     "verdict_text",
+    "wrap_words",
 ]
 
 #: map metrics and their legend titles
@@ -503,13 +505,7 @@ def _metric_maplibre(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[Ho
                      "meta": {"kind": "base"}, "legendrank": 1000})
     # the selection first, always (empty when none): a new selection is sent as this one
     # trace (app/callbacks/commanders.py), and the browser redraws nothing else
-    n_marked = 0 if highlight is None else len(highlight.start)
-    data.insert(0, {"type": "scattermap", "mode": "lines", "uid": "highlight", "below": "",
-                    "lon": highlight.x if n_marked else [],
-                    "lat": highlight.y if n_marked else [],
-                    "line": {"color": "#111", "width": 3}, "name": _("Selected"),
-                    "hoverinfo": "skip", "legendrank": 1001, "showlegend": bool(n_marked),
-                    "meta": {"kind": "highlight", "n": n_marked}})
+    data.insert(0, highlight_trace(highlight))
     from riskmap.app.map_canvas import fit_zoom
 
     layout = _map_layout([], title, uirevision)
@@ -529,6 +525,18 @@ def _metric_maplibre(units: gpd.GeoDataFrame, metric: str, *, hover: Sequence[Ho
                              zoom=fit_zoom(bounds, (640, 760)))
         layout["meta"] = {"fit": [round(v, 6) for v in bounds], "fit_key": uirevision}
     return {"data": data, "layout": layout}
+
+
+def highlight_trace(highlight: RingIndex | None) -> dict[str, Any]:
+    """The selection's outline on the MapLibre map: always the figure's first trace (empty
+    when nothing is selected), so that a new selection replaces it alone."""
+    n_marked = 0 if highlight is None else len(highlight.start)
+    return {"type": "scattermap", "mode": "lines", "uid": "highlight", "below": "",
+            "lon": highlight.x if highlight is not None and n_marked else [],
+            "lat": highlight.y if highlight is not None and n_marked else [],
+            "line": {"color": "#111", "width": 3}, "name": _("Selected"),
+            "hoverinfo": "skip", "legendrank": 1001, "showlegend": bool(n_marked),
+            "meta": {"kind": "highlight", "n": n_marked}}
 
 
 def _hover_trace(units: gpd.GeoDataFrame, hover: Sequence[HoverField], kind: str,

@@ -8,6 +8,7 @@ directly, without a browser.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,6 +43,7 @@ from riskmap.app.figures_commanders import (
     METRICS,
     as_maplibre,
     category_chart,
+    highlight_trace,
     is_maplibre,
     kde_image,
     kde_layer,
@@ -425,10 +427,21 @@ def map_answer(data: CommandersData, view: CommandersView, viewport: Any,
         port, marked = None, ()
     if port is None or len(port) > 2048 or len(marked) > 64:
         return render_map(data, view, viewport, highlight, style)
-    # the style names the address the browser used (its tiles and glyphs)
-    drawn_on = None if style is None else orjson.dumps(style, option=orjson.OPT_SORT_KEYS)
-    key = ("map", view, port, marked, current_language(), focus_exact(), drawn_on)
-    return data.answer(key, lambda: render_map(data, view, viewport, highlight, style))
+    if style is None:
+        key = ("map", view, port, marked, current_language(), focus_exact(), None)
+        return data.answer(key, lambda: render_map(data, view, viewport, highlight, style))
+    # MapLibre: the fills of a view are shared by every selection on it (a mahalla opened,
+    # red-list rows ticked); the selection, the figure's first trace, is put in per request.
+    # The style names the address the browser used (its tiles and glyphs).
+    bare = dataclasses.replace(view, mahalla=None)
+    key = ("map", bare, port, (), current_language(), focus_exact(),
+           orjson.dumps(style, option=orjson.OPT_SORT_KEYS))
+    fig, summary = data.answer(key, lambda: render_map(data, bare, viewport, [], style))
+    ids = list(dict.fromkeys([*marked, *([view.mahalla] if view.mahalla else [])]))
+    first = (fig.get("data") or [{}])[0]
+    if ids and (first.get("meta") or {}).get("kind") == "highlight":
+        fig = {**fig, "data": [highlight_trace(data.highlight_rings(ids)), *fig["data"][1:]]}
+    return fig, summary
 
 
 def _size(value: Any) -> tuple[int, int] | None:

@@ -20,6 +20,7 @@ from riskmap.app.callbacks.commanders import (
     evaluation_panel,
     incident_page,
     make_brief,
+    map_answer,
     panel,
     play_step,
     red_list_rows,
@@ -89,6 +90,30 @@ def test_viewport_redraws_only_when_needed() -> None:
     assert viewport_update(rng(67.0, 67.1), None, "mahalla", area_span=0.12) is None
     assert viewport_update(rng(67.0, 67.1), None, "mahalla", area_span=2.0) is not None
     assert viewport_update(rng(67.0, 67.1), None, "h3", area_span=0.12) is not None
+
+
+def test_a_selection_reuses_the_fills_and_is_the_first_trace(data: CommandersData) -> None:
+    """On MapLibre a mahalla opened or red-list rows ticked reuse the view's drawn fills (one
+    answer per view) with the selection's outline put in first: the same figure as drawn
+    from scratch, and the shared answer is not changed by it."""
+    from riskmap.app.map_tiles import map_style
+
+    style = map_style("http://host/")
+    ids = data.model.mahallas["mahalla_id"].astype(str).tolist()
+    plain, _ = map_answer(data, CommandersView(), None, [], style)
+    assert plain["data"][0]["meta"] == {"kind": "highlight", "n": 0}
+    for chosen, ticked in ((ids[0], []), (ids[1], [ids[2], ids[3]]), (None, [ids[4]])):
+        view = CommandersView(mahalla=chosen)
+        fig, summary = map_answer(data, view, None, ticked, style)
+        fresh, fresh_summary = render_map(data, view, None, ticked, style)
+        assert summary == fresh_summary
+        assert fig["data"][0]["meta"]["n"] == fresh["data"][0]["meta"]["n"] > 0
+        np.testing.assert_allclose(fig["data"][0]["lon"], fresh["data"][0]["lon"])
+        assert [t.get("uid") for t in fig["data"]] == [t.get("uid") for t in fresh["data"]]
+        assert [t.get("locations") for t in fig["data"][1:]] == \
+            [t.get("locations") for t in fresh["data"][1:]]
+    again, _ = map_answer(data, CommandersView(), None, [], style)
+    assert again["data"][0]["meta"] == {"kind": "highlight", "n": 0}  # untouched
 
 
 def test_play_steps_month_by_month() -> None:

@@ -437,9 +437,7 @@ class AppModel:
         else:
             keep = self.mask(base)
             if mahalla_id is not None:
-                pos = pd.Index(d.mahallas["mahalla_id"].astype(object)).get_indexer(
-                    [mahalla_id])[0]
-                keep &= d.mahalla_code == pos
+                keep &= d.mahalla_code == self._mahalla_position(mahalla_id)
             counts = group_counts(d.focus_bits, keep)
         shown, hidden, text = self.hide(counts, supp or not exact)
         return pd.DataFrame({"group": list(FOCUS_GROUPS), "count": shown, "count_text": text,
@@ -474,8 +472,18 @@ class AppModel:
         d = self._data()
         if d.mahalla_suppressed is None or mahalla_id is None:
             return False
-        pos = pd.Index(d.mahallas["mahalla_id"].astype(object)).get_indexer([mahalla_id])[0]
+        pos = self._mahalla_position(mahalla_id)
         return bool(pos >= 0 and d.mahalla_suppressed[pos])
+
+    def _mahalla_position(self, mahalla_id: str) -> int:
+        """Position of ``mahalla_id`` in :attr:`mahallas` (-1: not there); the index of ids
+        is built once per load."""
+        d = self._data()
+        index = d.memo.get("mahalla_index")
+        if index is None:
+            index = d.memo["mahalla_index"] = pd.Index(
+                d.mahallas["mahalla_id"].astype(object))
+        return int(index.get_indexer([mahalla_id])[0])
 
     def suppressed_cells(self, res: int) -> np.ndarray:
         """Each suppressed incident's position among :meth:`cells` ``(res)[0]`` (-1: none)."""

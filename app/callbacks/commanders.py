@@ -561,6 +561,7 @@ def panel(data: CommandersData, view: CommandersView, mahalla_id: str | None, *,
                 "focus": []}
     assert mahalla_id is not None
     prof = data.mahalla_profile(view, mahalla_id)
+    focus = data.model.focus_counts(view.query(), mahalla_id=mahalla_id, exact=exact)
     status = data.mahalla_status(mahalla_id)
     pop = info["population"]
     now = (_(" · status {status} ({month})").format(status=display_name(status["status"].iloc[0]),
@@ -580,8 +581,7 @@ def panel(data: CommandersData, view: CommandersView, mahalla_id: str | None, *,
         "cameras": data.cameras_in(mahalla_id).to_dict("records"),
         "disabled": data.model.is_suppressed(mahalla_id),  # no brief of a suppressed region
         "focus": [{"group": focus_label(g), "count": t} for g, t in zip(
-            *(data.model.focus_counts(view.query(), mahalla_id=mahalla_id, exact=exact)[c]
-              for c in ("group", "count_text")), strict=True)],
+            focus["group"], focus["count_text"], strict=True)],
     }
 
 

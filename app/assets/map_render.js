@@ -8,21 +8,44 @@
  * without the fade against 1.25 s with it, at p50). Names and the KDE now appear in the
  * frame they are placed in.
  *
+ * A polygon fill also smooths its own edges in a second pass (`fill-antialias`). Plotly
+ * draws an outline layer over every edge of its polygon traces, so that pass is not seen;
+ * it is turned off where the outline is drawn (a frame of the commanders' map: 245 ms with
+ * it, 202 ms without, median of 48 frames each, interleaved).
+ *
  * Plotly builds the MapLibre map itself and passes no `fadeDuration` to it, so the map's
  * own setting is changed once it exists, on every plot of every page (a MutationObserver
- * sees each map's canvas container arrive), and each raster layer's fade is turned off as
- * it is added.
+ * sees each map's canvas container arrive), and each raster layer's fade and each outlined
+ * fill's smoothing are turned off as the layers are added.
  */
 (function () {
     "use strict";
     var CONTAINER = "maplibregl-canvas-container";
 
-    function rastersAtOnce(m) {
+    function outlined(m, fillId) {
+        // plotly draws a polygon trace as a fill layer and a line layer of its rings
+        var lineId = fillId.slice(0, -"-fill".length) + "-line";
+        if (!m.getLayer(lineId) || m.getLayoutProperty(lineId, "visibility") === "none") {
+            return false;
+        }
+        var width = m.getPaintProperty(lineId, "line-width");
+        return typeof width === "number" && width > 0;
+    }
+
+    function cheaper(m) {
         var style = m.getStyle && m.getStyle();
         (style && style.layers || []).forEach(function (layer) {
             if (layer.type === "raster"
                 && m.getPaintProperty(layer.id, "raster-fade-duration") !== 0) {
                 m.setPaintProperty(layer.id, "raster-fade-duration", 0);
+            }
+            // a fill smooths its own edges in a second pass; where plotly's outline is
+            // drawn on every edge that pass is not seen, and it cost a sixth of a frame
+            if (layer.type === "fill" && layer.id.indexOf("plotly-trace-layer-") === 0
+                && /-fill$/.test(layer.id)
+                && m.getPaintProperty(layer.id, "fill-antialias") !== false
+                && outlined(m, layer.id)) {
+                m.setPaintProperty(layer.id, "fill-antialias", false);
             }
         });
     }
@@ -33,8 +56,8 @@
         if (!m || m.__riskmapAtOnce) { return; }
         m.__riskmapAtOnce = true;
         if (typeof m._fadeDuration === "number") { m._fadeDuration = 0; }
-        m.on("styledata", function () { rastersAtOnce(m); });
-        if (m.isStyleLoaded && m.isStyleLoaded()) { rastersAtOnce(m); }
+        m.on("styledata", function () { cheaper(m); });
+        if (m.isStyleLoaded && m.isStyleLoaded()) { cheaper(m); }
     }
 
     function added(node) {

@@ -15,39 +15,43 @@
  *
  * Plotly builds the MapLibre map itself and passes no `fadeDuration` to it, so the map's
  * own setting is changed once it exists, on every plot of every page (a MutationObserver
- * sees each map's canvas container arrive), and each raster layer's fade and each outlined
- * fill's smoothing are turned off as the layers are added.
+ * sees each map's canvas container arrive, before plotly adds its first trace), and each
+ * raster layer and outlined fill is added with its fade or smoothing off (changed after it
+ * is drawn, each would cost one more frame per redraw).
  */
 (function () {
     "use strict";
     var CONTAINER = "maplibregl-canvas-container";
 
-    function outlined(m, fillId) {
-        // plotly draws a polygon trace as a fill layer and a line layer of its rings
-        var lineId = fillId.slice(0, -"-fill".length) + "-line";
-        if (!m.getLayer(lineId) || m.getLayoutProperty(lineId, "visibility") === "none") {
-            return false;
+    function outlinedTrace(gd, layerId) {
+        // plotly names a trace's layers "plotly-trace-layer-<uid>-<fill|line|...>" and
+        // draws a polygon trace's rings as a line layer of marker.line.width
+        var m = /^plotly-trace-layer-(.*)-fill$/.exec(layerId);
+        var data = m && gd && gd._fullData;
+        if (!data) { return false; }
+        for (var i = 0; i < data.length; i++) {
+            var t = data[i];
+            if (t.uid === m[1]) {
+                var line = t.marker && t.marker.line;
+                return t.type === "choroplethmap" && !!line && line.width > 0;
+            }
         }
-        var width = m.getPaintProperty(lineId, "line-width");
-        return typeof width === "number" && width > 0;
+        return false;
     }
 
-    function cheaper(m) {
-        var style = m.getStyle && m.getStyle();
-        (style && style.layers || []).forEach(function (layer) {
-            if (layer.type === "raster"
-                && m.getPaintProperty(layer.id, "raster-fade-duration") !== 0) {
-                m.setPaintProperty(layer.id, "raster-fade-duration", 0);
-            }
-            // a fill smooths its own edges in a second pass; where plotly's outline is
-            // drawn on every edge that pass is not seen, and it cost a sixth of a frame
-            if (layer.type === "fill" && layer.id.indexOf("plotly-trace-layer-") === 0
-                && /-fill$/.test(layer.id)
-                && m.getPaintProperty(layer.id, "fill-antialias") !== false
-                && outlined(m, layer.id)) {
-                m.setPaintProperty(layer.id, "fill-antialias", false);
-            }
-        });
+    function atOnce(gd, layer) {
+        // the paint a layer is added with: nothing changed after it is drawn (a change then
+        // costs one more frame)
+        if (!layer || typeof layer !== "object") { return layer; }
+        if (layer.type === "raster") {
+            return Object.assign({}, layer, {paint: Object.assign(
+                {}, layer.paint, {"raster-fade-duration": 0})});
+        }
+        if (layer.type === "fill" && outlinedTrace(gd, layer.id)) {
+            return Object.assign({}, layer, {paint: Object.assign(
+                {}, layer.paint, {"fill-antialias": false})});
+        }
+        return layer;
     }
 
     function tune(gd) {
@@ -56,8 +60,21 @@
         if (!m || m.__riskmapAtOnce) { return; }
         m.__riskmapAtOnce = true;
         if (typeof m._fadeDuration === "number") { m._fadeDuration = 0; }
-        m.on("styledata", function () { cheaper(m); });
-        if (m.isStyleLoaded && m.isStyleLoaded()) { cheaper(m); }
+        var add = m.addLayer;
+        m.addLayer = function (layer, before) {
+            return add.call(m, atOnce(gd, layer), before);
+        };
+        // layers plotly added before this ran (its first plot, when the style was ready at
+        // once): changed where they are (one more frame, at the first draw only)
+        var style = m.getStyle && m.isStyleLoaded && m.isStyleLoaded() && m.getStyle();
+        (style && style.layers || []).forEach(function (layer) {
+            var paint = atOnce(gd, layer).paint || {};
+            ["raster-fade-duration", "fill-antialias"].forEach(function (key) {
+                if (key in paint && m.getPaintProperty(layer.id, key) !== paint[key]) {
+                    m.setPaintProperty(layer.id, key, paint[key]);
+                }
+            });
+        });
     }
 
     function added(node) {

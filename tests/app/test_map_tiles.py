@@ -149,9 +149,10 @@ const labels = map.queryRenderedFeatures().filter(f => f.layer.type === 'symbol'
 return {tiles: own.tiles, roads: roads, drawn: drawn, labels: labels,
         traces: gd._fullData.map(t => [t.type, t.meta ? t.meta.kind : null]),
         fade: map._fadeDuration,
-        smoothed: map.getStyle().layers.filter(l => /^plotly-trace-layer-.*-fill$/.test(l.id)
-            && l.type === 'fill' && map.getLayer(l.id.replace(/-fill$/, '-line'))
-            && map.getPaintProperty(l.id.replace(/-fill$/, '-line'), 'line-width') > 0)
+        // the fills of polygon traces drawn with an outline (plotly: marker.line.width)
+        smoothed: map.getStyle().layers.filter(l => gd._fullData.some(t =>
+            t.type === 'choroplethmap' && l.id === 'plotly-trace-layer-' + t.uid + '-fill'
+            && t.marker.line.width > 0))
           .map(l => map.getPaintProperty(l.id, 'fill-antialias'))};
 """
 

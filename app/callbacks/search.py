@@ -82,10 +82,13 @@ function(box) {
         }
         const m = maplibre();
         if (m) {
-            const c = m.getCenter(), x = (box[0] + box[1]) / 2, y = (box[2] + box[3]) / 2;
-            const w = Math.abs(box[1] - box[0]), b = m.getBounds();
-            // away from the mahalla, or much wider than it: the redraw moved the map
-            if (Math.abs(c.lng - x) > w || b.getEast() - b.getWest() > 8 * Math.max(w, 1e-4)) {
+            // not where the search put it: a redraw (or the area's first fit, when the map's
+            // first figure came after the choice) moved the map
+            const c = m.getCenter(), w = Math.abs(box[1] - box[0]);
+            const cam = m.cameraForBounds([[box[0], box[2]], [box[1], box[3]]], {padding: 24});
+            if (cam && (Math.abs(cam.zoom - m.getZoom()) > 0.25
+                        || Math.abs(c.lng - cam.center.lng) > w / 2
+                        || Math.abs(c.lat - cam.center.lat) > Math.abs(box[3] - box[2]) / 2)) {
                 setTimeout(apply, 0);
             }
             return;

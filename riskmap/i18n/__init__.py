@@ -244,8 +244,19 @@ def format_number(value: float | int, lang: str | None = None) -> str:
 
 
 def format_decimal(value: float, digits: int = 1, lang: str | None = None) -> str:
-    """A number with ``digits`` decimals in the locale's symbols (``3,5`` in Russian)."""
-    return _formatted_decimal(value, digits, lang or current_language() or "en")
+    """A number with ``digits`` decimals in the locale's symbols (``3,5`` in Russian); a
+    number that rounds to zero is ``0.0``, not ``-0.0``.
+
+    >>> format_decimal(-0.04, 1, "ru"), format_decimal(0.0, 1, "ru"), format_decimal(2.25, 1)
+    ('0,0', '0,0', '2.2')
+    """
+    return _formatted_decimal(_rounded(value, digits), digits, lang or current_language() or "en")
+
+
+def _rounded(value: Any, digits: int) -> Any:
+    # rounded here, once, as format_decimals does (half to even), and -0.0 made 0.0: the
+    # cache below is keyed by the value, and -0.0 == 0.0 (one would be shown for the other)
+    return np.round(value, digits) + 0.0
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -269,7 +280,7 @@ def format_decimals(values: Any, digits: int = 1, lang: str | None = None,
     out = np.full(len(x), missing, dtype=object)
     ok = np.isfinite(x)
     if ok.any():
-        uniq, inverse = np.unique(np.round(x[ok], digits), return_inverse=True)
+        uniq, inverse = np.unique(_rounded(x[ok], digits), return_inverse=True)
         chosen = lang or current_language() or "en"
         texts = np.array([_formatted_decimal(float(v), digits, chosen) for v in uniq.tolist()],
                          dtype=object)

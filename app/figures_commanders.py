@@ -350,7 +350,7 @@ def wrap_words(text: str, width: int) -> list[str]:
     """Lines of whole words at most ``width`` long (a longer word alone), split at ASCII
     white space only (a no-break space, as Babel groups digits, holds), a run of spaces
     made one: ``textwrap.wrap(text, width, break_long_words=False,
-    break_on_hyphens=False)`` on single-spaced text, in a tenth of its time.
+    break_on_hyphens=False)`` on single-spaced text, in a third of its time.
 
     >>> wrap_words("aa bb  cc\u00a0dd", 5)
     ['aa bb', 'cc\xa0dd']

@@ -418,8 +418,9 @@ def map_answer(data: CommandersData, view: CommandersView, viewport: Any,
                highlight: list[str],
                style: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
     """:func:`render_map`, shared by the requests of this scope with the same view, viewport,
-    highlight and language (:meth:`CommandersData.answer`); a viewport or highlight list that
-    is not plain, small JSON is drawn for the request alone."""
+    highlight and language (:meth:`CommandersData.answer`); on MapLibre the fills are shared
+    whatever the selection, which is put in as the first trace per request. A viewport or
+    highlight list that is not plain, small JSON is drawn for the request alone."""
     try:
         port = orjson.dumps(viewport, option=orjson.OPT_SORT_KEYS)
         marked = tuple(str(v) for v in highlight)

@@ -581,28 +581,52 @@ class AppModel:
             geoms = d.mahallas.geometry.to_numpy()[pos]
             x, y = d.rep_x[pos], d.rep_y[pos]
         else:
-            uniq, codes = self.cells(res)
-            counts = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
-            if d.supp is not None:
-                scodes = self.suppressed_cells(res)
-                skeep = self.mask(query, suppressed=True)
-                counts = counts + np.bincount(scodes[skeep & (scodes >= 0)],
-                                              minlength=len(uniq))
-            pos = np.flatnonzero(counts)
-            polys, cx, cy, hexes = self.cell_shapes(res)
-            shown, hidden, text = self.hide(counts[pos].astype(np.int64),
-                                            self.cell_suppressed(res)[pos])
-            frame = pd.DataFrame({
-                "h3": uniq[pos],
-                "h3_hex": hexes[pos],
-                "count": shown,
-                "count_text": text,
-                "suppressed": hidden,
-            })
-            geoms, x, y = polys[pos], cx[pos], cy[pos]
+            return self._cell_counts(query, res, keep)
         total = frame["count"].sum()
         frame["share"] = frame["count"] * 100.0 / total if total else 0.0
         return frame, (geoms, x, y)
+
+    def cell_counts(self, query: ViewQuery, res: int
+                    ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`counts` of the query's filters per H3 cell at ``res`` (0-9, not only the
+        levels a user picks: a map zoomed out draws coarser cells), with the cells' polygons
+        and centres (lon, lat) aligned with the rows."""
+        if not 0 <= res <= 9:
+            raise ValueError(f"res={res}: expected an H3 resolution from 0 to 9")
+        return self._cell_counts(query, res, self.mask(query))
+
+    def cell_units(self, query: ViewQuery, res: int) -> gpd.GeoDataFrame:
+        """:meth:`cell_counts` as :meth:`units` gives them (polygons, ``x``/``y`` centres)."""
+        frame, (geoms, x, y) = self.cell_counts(query, res)
+        out = gpd.GeoDataFrame(frame, geometry=geoms, crs=f"EPSG:{SRID}")
+        out["x"] = x
+        out["y"] = y
+        return out
+
+    def _cell_counts(self, query: ViewQuery, res: int, keep: np.ndarray
+                     ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        d = self._data()
+        uniq, codes = self.cells(res)
+        counts = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
+        if d.supp is not None:
+            scodes = self.suppressed_cells(res)
+            skeep = self.mask(query, suppressed=True)
+            counts = counts + np.bincount(scodes[skeep & (scodes >= 0)],
+                                          minlength=len(uniq))
+        pos = np.flatnonzero(counts)
+        polys, cx, cy, hexes = self.cell_shapes(res)
+        shown, hidden, text = self.hide(counts[pos].astype(np.int64),
+                                        self.cell_suppressed(res)[pos])
+        frame = pd.DataFrame({
+            "h3": uniq[pos],
+            "h3_hex": hexes[pos],
+            "count": shown,
+            "count_text": text,
+            "suppressed": hidden,
+        })
+        total = frame["count"].sum()
+        frame["share"] = frame["count"] * 100.0 / total if total else 0.0
+        return frame, (polys[pos], cx[pos], cy[pos])
 
     # ---- cached units (also used by app.commanders_data) -----------------------------
     def mahalla_positions(self, region: str | None = None,

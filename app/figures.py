@@ -196,7 +196,8 @@ def mahalla_map(units: gpd.GeoDataFrame, *, k: int = 6, uirevision: str = "map",
 
 def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = None, *,
            resolution: int | None = None, k: int = 6, uirevision: str = "map",
-           style: dict[str, Any] | None = None) -> go.Figure:
+           style: dict[str, Any] | None = None,
+           bounds: tuple[float, float, float, float] | None = None) -> go.Figure:
     """Hexagon map of incident counts per H3 cell over the mahalla boundaries.
 
     Parameters
@@ -214,6 +215,8 @@ def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = No
         Plotly ``uirevision``: zoom is kept while it stays the same.
     style
         A MapLibre style, as for :func:`mahalla_map`.
+    bounds
+        ``(x0, y0, x1, y1)`` of the first view (default: the cells and base together).
     """
     units = units.assign(count_text=_count_text(units))
     hover = (HoverField("h3_hex", _("H3 cell")), HoverField("count_text", _("Incidents")),
@@ -221,7 +224,7 @@ def h3_map(units: gpd.GeoDataFrame, base: gpd.GeoSeries | np.ndarray | None = No
     title = "Incidents per H3 cell" + (f" (res {resolution})" if resolution is not None else "")
     return _choropleth(units, hover=hover, k=k, base=base, zero_class=False,
                        legend_title=title, uirevision=uirevision, meta_kind="h3",
-                       style=style)
+                       style=style, bounds=bounds)
 
 
 def _count_text(units: pd.DataFrame) -> np.ndarray:
@@ -235,7 +238,8 @@ def _count_text(units: pd.DataFrame) -> np.ndarray:
 def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
                 base: gpd.GeoSeries | np.ndarray | None, zero_class: bool, legend_title: str,
                 uirevision: str, meta_kind: str,
-                style: dict[str, Any] | None = None) -> go.Figure:
+                style: dict[str, Any] | None = None,
+                bounds: tuple[float, float, float, float] | None = None) -> go.Figure:
     from riskmap.app.map_canvas import Canvas  # it draws with this module's polygon_xy
 
     geoms = units.geometry.to_numpy() if len(units) else np.empty(0, dtype=object)
@@ -250,13 +254,16 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
     colours = _colours(len(breaks))
     names = [*(["0"] if zero_class else []), *class_labels(breaks)]
     fills = [*([ZERO_COLOUR] if zero_class else []), *colours]
+    # MapLibre: each polygon carries its tooltip (no layer of hover points to draw)
+    tips = _hover_data(units, hover) if canvas.maplibre and len(units) else None
     for offset, cls_id in enumerate(range(0 if zero_class else 1, len(breaks) + 1)):
         sel = cls == cls_id
         if not sel.any():
             continue
-        if canvas.maplibre:
+        if canvas.maplibre and tips is not None:
             canvas.area(geoms[sel], names[offset], fills[offset], "rgba(90,90,90,0.7)",
-                        {"kind": meta_kind, "class": cls_id}, width=0.6, hoverinfo="skip",
+                        {"kind": meta_kind, "class": cls_id}, width=0.6,
+                        customdata=tips[0][sel], hovertemplate=tips[1],
                         legendgroup="classes", legendrank=cls_id)
             continue
         x, y = polygon_xy(geoms[sel])
@@ -272,9 +279,9 @@ def _choropleth(units: gpd.GeoDataFrame, *, hover: Sequence[HoverField], k: int,
                      line={"color": "rgba(40,40,40,0.55)", "width": 1},
                      name=_(BASE_NAME), hoverinfo="skip", meta={"kind": "base"},
                      legendrank=1000)
-    if len(units):
+    if len(units) and not canvas.maplibre:
         _hover_trace(canvas, units, hover, meta_kind)
-    return canvas.finish(_bounds(geoms, base_geoms), (1000, 760),
+    return canvas.finish(bounds or _bounds(geoms, base_geoms), (1000, 760),
                          **_layout(legend_title, uirevision))
 
 
@@ -313,23 +320,27 @@ def plot_text(values: object) -> np.ndarray:
                     dtype=object)
 
 
-def _hover_trace(canvas: Any, units: gpd.GeoDataFrame, hover: Sequence[HoverField],
-                 kind: str) -> None:
-    if "x" in units and "y" in units:
-        x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
-    else:
-        x, y = xy(shapely.point_on_surface(units.geometry.to_numpy()))
+def _hover_data(units: gpd.GeoDataFrame, hover: Sequence[HoverField]) -> tuple[np.ndarray, str]:
+    """Each unit's tooltip fields (escaped: ``customdata`` rows) and the tooltip template."""
     custom = np.column_stack([plot_text(units[f.column].to_numpy(dtype=object))
                               for f in hover])
     lines = [f"{f.label}: %{{customdata[{i}]{f.fmt}}}" for i, f in enumerate(hover)]
     lines[0] = f"<b>{lines[0]}</b>"
+    return custom, "<br>".join(lines) + "<extra></extra>"
+
+
+def _hover_trace(canvas: Any, units: gpd.GeoDataFrame, hover: Sequence[HoverField],
+                 kind: str) -> None:
+    """Unseen points carrying the tooltips of a cartesian map's polygons."""
+    if "x" in units and "y" in units:
+        x, y = units["x"].to_numpy(dtype=float), units["y"].to_numpy(dtype=float)
+    else:
+        x, y = xy(shapely.point_on_surface(units.geometry.to_numpy()))
+    custom, template = _hover_data(units, hover)
     kw = {"mode": "markers", "customdata": custom,
           "marker": {"size": 14, "opacity": 0, "color": "#000"},
-          "hovertemplate": "<br>".join(lines) + "<extra></extra>", "showlegend": False,
+          "hovertemplate": template, "showlegend": False,
           "name": "details", "meta": {"kind": f"{kind}-hover"}}
-    if canvas.maplibre:
-        canvas.trace(x.astype(np.float32), y.astype(np.float32), **kw)
-        return
     trace = go.Scattergl if len(units) > GL_HOVER_MIN else go.Scatter
     canvas.fig.add_trace(trace(x=x.astype(np.float32), y=y.astype(np.float32), **kw))
 

@@ -64,6 +64,11 @@ class OVERVIEW(PageIds, prefix="overview"):
     SUMMARY: str
     QUERY: str
     URL_SINK: str
+    #: the bounds the map shows (after a zoom or pan), what the last answer drew, and the
+    #: server's figure (put on the map keeping the view shown)
+    RANGE: str
+    DRAWN: str
+    FIGURE: str
 
 
 class COMMANDERS(PageIds, prefix="cmd"):

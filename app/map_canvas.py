@@ -48,16 +48,20 @@ class Canvas:
 
     def area(self, geoms: Any, name: str, fill: str, line: str, meta: dict[str, Any], *,
              width: float = 0.8, holes: bool = False, hoverinfo: str = "name",
-             **extra: Any) -> bool:
+             customdata: np.ndarray | None = None, **extra: Any) -> bool:
         """Filled polygons, one trace (``holes``: left open; MapLibre always leaves them
-        open). ``extra``: more trace attributes (``fillpattern``: cartesian only). False
-        when there is nothing to draw."""
+        open). ``customdata``: rows aligned with ``geoms``, carried by each polygon for its
+        tooltip (MapLibre only: a cartesian map's tooltips are points). ``extra``: more trace
+        attributes (``fillpattern``: cartesian only). False when there is nothing to draw."""
         arr = np.asarray(geoms, dtype=object)
-        arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))] if len(arr) else arr
+        ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr)) if len(arr) else \
+            np.zeros(0, dtype=bool)
+        arr = arr[ok]
         if self.maplibre:
-            parts = shapely.get_parts(arr) if len(arr) else arr
-            parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON] \
-                if len(parts) else parts
+            parts, of = (shapely.get_parts(arr, return_index=True) if len(arr)
+                         else (arr, np.zeros(0, dtype=np.int64)))
+            keep = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+            parts, of = parts[keep], of[keep]
             if len(parts) == 0:
                 return False
             # simplified to a 4,000th of the layer's extent (a quarter pixel of the first view;
@@ -65,9 +69,12 @@ class Canvas:
             x0, y0, x1, y1 = shapely.total_bounds(parts)
             parts = shapely.simplify(parts, max(x1 - x0, y1 - y0) / 4000,
                                      preserve_topology=True)
-            parts = parts[~shapely.is_empty(parts)]
+            keep = ~shapely.is_empty(parts)
+            parts, of = parts[keep], of[keep]
             if len(parts) == 0:
                 return False
+            if customdata is not None:
+                extra["customdata"] = np.asarray(customdata, dtype=object)[ok][of]
             geojson = polygons_geojson(parts)
             extra.pop("fillpattern", None)
             extra.setdefault("showlegend", True)

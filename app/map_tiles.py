@@ -29,9 +29,10 @@ import flask
 from riskmap.app.glyphs import find_font, glyph_range, parse_range
 from riskmap.app.tile_archive import TileArchive, TileArchiveError
 from riskmap.geo.tiles import MAX_ZOOM, valid_tile
-from riskmap.settings import Settings
+from riskmap.settings import MapSettings, Settings
 
-__all__ = ["MAP_PATH", "StreetMap", "install_map_tiles", "map_style", "request_style",
+__all__ = ["MAP_PATH", "StreetMap", "install_map_tiles", "map_style", "max_cells",
+           "request_style",
            "street_map"]
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ MAP_PATH = "/map/"
 #: the font stack the project's layers ask for (any name gets the same font)
 FONT = "riskmap"
 _EXTENSION_KEY = "riskmap_street_map"
+_MAX_CELLS_KEY = "riskmap_max_cells"
 
 
 class StreetMap:
@@ -65,8 +67,19 @@ def request_style() -> dict[str, Any] | None:
     return map_style(flask.request.url_root, street_map())
 
 
+def max_cells() -> int:
+    """The most H3 cells one map of this app draws (``RISKMAP_APP__MAP__MAX_CELLS``; outside
+    an app: the setting's default)."""
+    if flask.has_request_context():
+        got = flask.current_app.extensions.get(_MAX_CELLS_KEY)
+        if isinstance(got, int):
+            return got
+    return int(MapSettings.model_fields["max_cells"].default)
+
+
 def install_map_tiles(server: flask.Flask, settings: Settings) -> None:
     """Add the tile, street-map and glyph routes to ``server`` (see the module docstring)."""
+    server.extensions[_MAX_CELLS_KEY] = settings.app.map.max_cells
     font: Path | None = None
     try:
         font = find_font(settings.app.map.font)

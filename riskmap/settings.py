@@ -85,6 +85,10 @@ class MapSettings(BaseModel):
     font: Path | None = Field(
         None, description="the TrueType font of map labels (default: DejaVu Sans, Noto Sans "
                           "or Liberation Sans from the OS)")
+    max_cells: int = Field(
+        2000, ge=100, le=200_000,
+        description="most H3 cells one map draws: zoomed out, coarser cells are shown (raise it "
+                    "where the users' browsers draw WebGL on a GPU)")
 
 
 class AppSettings(BaseModel):

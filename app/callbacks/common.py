@@ -7,7 +7,8 @@ from dash import Input, Output, State
 
 from riskmap.app.data import AppModel
 
-__all__ = ["REPLACE_URL", "district_choice", "register_districts", "register_url_writer"]
+__all__ = ["REPLACE_URL", "district_choice", "keep_view_js", "register_districts",
+           "register_url_writer"]
 
 #: clientside: write the view's query string into the address bar without reloading the page.
 #: The first write of a page (its view made canonical) replaces the entry; every later
@@ -72,3 +73,48 @@ def register_url_writer(app: dash.Dash, query_id: str, sink_id: str) -> None:
     ``sink_id`` is a hidden element the clientside callback outputs to (it never changes).
     """
     app.clientside_callback(REPLACE_URL, Output(sink_id, "children"), Input(query_id, "data"))
+
+
+def keep_view_js(map_id: str, report_to: str | None = None) -> str:
+    """Clientside: put a figure the server sent (held in a store) on the MapLibre map of the
+    graph ``map_id`` with the centre and zoom the map shows at that moment, when the figure is
+    of the same view (its ``uirevision`` unchanged): a zoom or pan made while the redraw it set
+    off was on its way is kept (plotly would move the map back to the figure's first view).
+    A new view (another area) takes the figure's own.
+
+    ``report_to``: a store given ``{"range": [west, east, south, north]}`` whenever the map
+    comes to rest somewhere it has not reported (MapLibre's ``moveend``). A figure that
+    arrives during a wheel zoom's easing stops it where it is, and plotly reports no move of
+    its own then: without this the server would count what is in a view no longer shown.
+    """
+    report = "" if report_to is None else """
+        if (!m.__riskmapReports) {
+        m.__riskmapReports = true;
+        m.on("moveend", function () {
+            const b = m.getBounds();
+            const got = {"range": [b.getWest(), b.getEast(), b.getSouth(), b.getNorth()]};
+            const key = JSON.stringify(got);
+            if (gd.__riskmapView !== key && window.dash_clientside.set_props) {
+                gd.__riskmapView = key;
+                window.dash_clientside.set_props("REPORT_TO", {data: got});
+            }
+        });
+    }""".replace("REPORT_TO", report_to)
+    return """
+function(fig) {
+    if (!fig || !fig.layout) { return window.dash_clientside.no_update; }
+    const gd = document.querySelector("#MAP_ID .js-plotly-plot");
+    const full = gd && gd._fullLayout, sub = full && full.map && full.map._subplot;
+    const m = sub && sub.map;
+    if (m) {REPORT
+    }
+    if (!m || !fig.layout.map || !gd.layout || gd.layout.uirevision === undefined
+            || gd.layout.uirevision !== fig.layout.uirevision) {
+        return fig;
+    }
+    const c = m.getCenter();
+    const view = {center: {lon: c.lng, lat: c.lat}, zoom: m.getZoom()};
+    return Object.assign({}, fig, {layout: Object.assign({}, fig.layout, {
+        map: Object.assign({}, fig.layout.map, view)})});
+}
+""".replace("MAP_ID", map_id).replace("REPORT", report)

@@ -61,5 +61,8 @@ def layout(**query: Any) -> html.Div:
         ], className="controls"),
         map_panel(ids.OVERVIEW.MAP),
         dcc.Store(id=ids.OVERVIEW.QUERY),
+        dcc.Store(id=ids.OVERVIEW.RANGE),
+        dcc.Store(id=ids.OVERVIEW.DRAWN),
+        dcc.Store(id=ids.OVERVIEW.FIGURE),
         html.Div(id=ids.OVERVIEW.URL_SINK, hidden=True),
     ], className="page page-overview")

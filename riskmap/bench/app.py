@@ -689,7 +689,8 @@ def tourism_session(s: Session, i: int) -> None:
 
 
 def overview_session(s: Session, i: int) -> None:
-    """The overview: H3 cells instead of mahallas, then a region."""
+    """The overview: H3 cells instead of mahallas, a region, then a wheel zoom into it (the
+    summary counts what is in view; finer cells come as the view narrows)."""
     d = s.driver
     s.step("overview: H3 level", "overview", lambda: _radio(d, "overview-level", "h3_8").click(),
            watched="#overview-summary")
@@ -701,6 +702,12 @@ def overview_session(s: Session, i: int) -> None:
 
     s.step("overview: region", "overview", lambda: _option(d, choice["region"]).click(),
            prepare=prepare)
+    _close_dropdown(d)
+    canvas = f"{_PAGE['overview'].map} canvas.maplibregl-canvas"
+    s.step("overview: wheel zoom in (5 notches)", "overview",
+           lambda: _wheel(d, d.find_element("css selector", canvas), 5, delta=-100),
+           events=("wheel",), watched="#overview-summary")
+    _away(d)
 
 
 _SESSIONS: dict[str, Callable[[Session, int], None]] = {

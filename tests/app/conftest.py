@@ -124,6 +124,30 @@ def build_store(root: Path, incidents: gpd.GeoDataFrame | None = None) -> Store:
     return store
 
 
+#: a 6 x 4 grid of 0.15-degree mahallas: 0.9 degrees wide (the commanders draw it at H3
+#: resolution 7), 3,000 incidents scattered over it
+WIDE_COLS, WIDE_ROWS, WIDE_STEP = 6, 4, 0.15
+
+
+def wide_world(root: Path) -> Store:
+    """A store over :data:`WIDE_COLS` x :data:`WIDE_ROWS` mahallas of ``WIDE_STEP`` degrees
+    in two districts (the western two columns, 0.3 degrees wide, are ``G'arb tumani``)."""
+    rows, cols = np.divmod(np.arange(WIDE_COLS * WIDE_ROWS), WIDE_COLS)
+    x0, y0 = LON0 + cols * WIDE_STEP, LAT0 + rows * WIDE_STEP
+    mahallas = gpd.GeoDataFrame({
+        "mahalla_id": [f"W{i:02d}" for i in range(WIDE_COLS * WIDE_ROWS)],
+        "name": [f"Keng {i}" for i in range(WIDE_COLS * WIDE_ROWS)],
+        "district": np.where(cols < 2, "G'arb tumani", "Sharq tumani"),
+        "region": REGION, "population": 5000.0,
+    }, geometry=shapely.box(x0, y0, x0 + WIDE_STEP, y0 + WIDE_STEP), crs="EPSG:4326")
+    incidents = scattered_incidents(mahallas, 3000, seed=11, margin=0.001)
+    store = open_store(str(root))
+    with store.transaction() as txn:
+        txn.replace("mahallas", mahallas)
+        txn.replace("incidents", incidents)
+    return store
+
+
 @pytest.fixture(scope="session")
 def world_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """The tiny world, built once per session (tests only read it)."""
@@ -131,10 +155,12 @@ def world_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 @contextmanager
-def serve_app(store: Store, user: str, auth: str = "none") -> Iterator[str]:
+def serve_app(store: Store, user: str, auth: str = "none",
+              map_settings: dict[str, Any] | None = None) -> Iterator[str]:
     """Serve the app over ``store`` (reads as ``user``) on a free 127.0.0.1 port; yield its URL.
 
     ``auth="none"`` (the default) acts as a local admin; ``"accounts"`` asks for a login.
+    ``map_settings``: the app's ``map`` section (``{"max_cells": 400}``, say).
 
     The settings name the app section explicitly: a developer's ``RISKMAP_APP__*`` variable
     must not change the app under test.
@@ -145,7 +171,8 @@ def serve_app(store: Store, user: str, auth: str = "none") -> Iterator[str]:
     from riskmap.settings import Settings
 
     settings = Settings(_env_file=None, store=store.url,  # type: ignore[call-arg]
-                        app={"auth": auth, "regions": [], "host": "127.0.0.1"})
+                        app={"auth": auth, "regions": [], "host": "127.0.0.1",
+                             "map": map_settings or {}})
     dash_app = create_app(settings, DataAccess(store, user=user), demo=True)
     server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name=f"app-server-{user}",

@@ -301,7 +301,7 @@ def test_the_overview_map_has_the_base_too(tmp_path: Path) -> None:
 
     model = AppModel(DataAccess(_big_grid(tmp_path / "store"), user="t", audit=False))
     for query in (ViewQuery(), ViewQuery(level=LEVELS[-1])):
-        fig, _ = render(model, query)
+        fig, *_ = render(model, query)
         kinds = [(t.meta or {}).get("kind") for t in fig.data]
         fills = [i for i, k in enumerate(kinds) if k in ("mahalla", "h3")]
         assert fills and max(fills) < kinds.index("base-water") < kinds.index("base-district")

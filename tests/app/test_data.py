@@ -152,7 +152,7 @@ def test_empty_store_renders_a_message(tmp_path: Any) -> None:
     model = AppModel(DataAccess(open_store(str(tmp_path / "empty")), audit=False))
     assert model.n_incidents == 0 and model.regions() == [] and model.categories() == []
     for level in LEVELS:
-        fig, text = render(model, ViewQuery(level=level))
+        fig, text, _ = render(model, ViewQuery(level=level))
         assert text.startswith("0 incidents in 0 ")
         assert fig.layout.annotations[0].text.startswith("No mahallas or incidents")
 
@@ -164,10 +164,11 @@ def test_controls_to_query_to_map(model: AppModel) -> None:
                             "2025-03-31", ["theft"], ["precise"])
     assert q == ViewQuery(level="h3_9", district="Jizzax shahri", start=date(2025, 3, 1),
                           end=date(2025, 3, 31), categories=("theft",), precise=True)
-    fig, text = render(model, q)
+    fig, text, drawn = render(model, q)
     # the two thefts of March in M00 (incidents 0 and 1; the third theft is in M02)
     n_cells = len(np.unique(cells_from_lonlat(LON[:2], LAT[:2], 9)))
     assert text == (f"2 incidents in {n_cells} H3 cell{'s' if n_cells > 1 else ''} (res 9), "
                     "2025-03-01 – 2025-03-31")
     assert [t.meta["kind"] for t in fig.data][-2:] == ["base", "h3-hover"]
+    assert drawn == {"range": None, "res": 9}  # few cells: the chosen resolution, all of them
     assert query_from_controls(None, None, None, None, None, None, []) == ViewQuery()

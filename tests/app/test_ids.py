@@ -30,4 +30,4 @@ def test_ids_are_distinct_across_pages() -> None:
     pages = (ids.OVERVIEW, ids.COMMANDERS, ids.PLANNER, ids.TOURISM, ids.REMATCH, ids.ADMIN,
              ids.REVIEW)
     every = [getattr(p, n) for p in pages for n in vars(p) if n.isupper() and n != "PREFIX"]
-    assert len(every) == len(set(every)) == 164
+    assert len(every) == len(set(every)) == 167

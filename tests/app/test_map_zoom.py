@@ -1,6 +1,8 @@
 """The H3 resolution of the commanders' map follows the zoom however the view was reached: the
 wheel, a shift-drag box zoom, a district chosen in the dropdown (real headless Chromium over
-the MapLibre map, real input events); the map keeps the view over the redraws it sets off."""
+the MapLibre map, real input events); the map keeps the view over the redraws it sets off.
+The overview draws at most ``max_cells`` cells: coarser ones zoomed out, the chosen ones
+zoomed in."""
 
 from __future__ import annotations
 
@@ -12,46 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-import geopandas as gpd
 import shapely
 
-from riskmap.layers import open_store
-from riskmap.layers.store import Store
-from tests.app.conftest import (
-    LAT0,
-    LON0,
-    MAP_STATE_JS,
-    REGION,
-    scattered_incidents,
-    serve_app,
-    settle,
-)
+from tests.app.conftest import MAP_STATE_JS, serve_app, settle, wide_world
 
 pytestmark = pytest.mark.browser
 
 _MAP = "#cmd-map .js-plotly-plot"
-#: a 6 x 4 grid of 0.15-degree mahallas: 0.9 degrees wide, drawn at H3 resolution 7
-_COLS, _ROWS, _STEP = 6, 4, 0.15
-
-
-def _wide_world(root: Path) -> Store:
-    rows, cols = np.divmod(np.arange(_COLS * _ROWS), _COLS)
-    x0, y0 = LON0 + cols * _STEP, LAT0 + rows * _STEP
-    mahallas = gpd.GeoDataFrame({
-        "mahalla_id": [f"W{i:02d}" for i in range(_COLS * _ROWS)],
-        "name": [f"Keng {i}" for i in range(_COLS * _ROWS)],
-        # a narrow district on the west: two columns, 0.3 degrees wide
-        "district": np.where(cols < 2, "G'arb tumani", "Sharq tumani"),
-        "region": REGION, "population": 5000.0,
-    }, geometry=shapely.box(x0, y0, x0 + _STEP, y0 + _STEP), crs="EPSG:4326")
-    incidents = scattered_incidents(mahallas, 3000, seed=11, margin=0.001)
-    store = open_store(str(root))
-    with store.transaction() as txn:
-        txn.replace("mahallas", mahallas)
-        txn.replace("incidents", incidents)
-    return store
-
-
 def _res(browser: Any) -> int | None:
     got = re.search(r"\(res (\d)\)", browser.find_element("id", "cmd-summary").text)
     return int(got.group(1)) if got else None
@@ -75,7 +44,7 @@ def _expected(span: float) -> int:
 
 def test_h3_resolution_follows_the_zoom_three_ways(browser: Any, wait: Any,
                                                    tmp_path: Path) -> None:
-    store = _wide_world(tmp_path / "store")
+    store = wide_world(tmp_path / "store")
     with serve_app(store, "t") as url:
         browser.get(url + "/commanders?lang=en&level=h3")
         settle(browser, wait)
@@ -123,3 +92,75 @@ def test_h3_resolution_follows_the_zoom_three_ways(browser: Any, wait: Any,
         # width shown
         assert 0.3 <= state["x"][1] - state["x"][0] < 0.85, state
         wait(browser, lambda d: _res(d) == _expected(_span(d)))
+
+
+_OVERVIEW = "#overview-map .js-plotly-plot"
+#: the overview map's H3 polygons (features of its choroplethmap traces)
+_DRAWN_JS = """
+const gd = document.querySelector(arguments[0]);
+return (gd && gd.data || []).filter(t => t.type === 'choroplethmap' && t.meta.kind === 'h3')
+    .reduce((n, t) => n + t.geojson.features.length, 0);
+"""
+
+
+def test_overview_draws_coarser_cells_zoomed_out_and_the_chosen_ones_zoomed_in(
+        browser: Any, wait: Any, tmp_path: Path) -> None:
+    from riskmap.geo.h3index import cell_polygons
+
+    store = wide_world(tmp_path / "store")
+    cells9 = store.read("incidents")["h3"].to_numpy(dtype="int64")
+    assert len(np.unique(cells9)) > 2000  # res 9 over the whole area: far over the limit
+
+    def summary(d: Any) -> str:
+        return d.find_element("id", "overview-summary").text
+
+    def span(d: Any) -> float:
+        state = d.execute_script(MAP_STATE_JS, _OVERVIEW)
+        return state["x"][1] - state["x"][0] if state else float("nan")
+
+    def wheel(d: Any, delta: int, until: Any) -> None:
+        c = d.execute_script("""
+            const c = document.querySelector(arguments[0])._fullLayout.map._subplot.map
+                .getCanvas().getBoundingClientRect();
+            return [c.left + c.width / 2, c.top + c.height / 2];""", _OVERVIEW)
+
+        def turned(drv: Any) -> bool:
+            if until(span(drv)):
+                return True
+            drv.execute_cdp_cmd("Input.dispatchMouseEvent", {
+                "type": "mouseWheel", "x": c[0], "y": c[1], "deltaX": 0, "deltaY": delta})
+            time.sleep(0.3)
+            return False
+        wait(browser, turned)
+        settle(browser, wait)
+
+    with serve_app(store, "t", map_settings={"max_cells": 400}) as url:
+        browser.get(url + "/?lang=en&level=h3_9")
+        wait(browser, lambda d: "(res " in summary(d) and d.execute_script(_DRAWN_JS, _OVERVIEW))
+        settle(browser, wait)
+        # the whole area: res 9's cells are too many; their parents at the finest resolution
+        # within 400 are drawn, and the summary says so
+        text = summary(browser)
+        res = int(re.search(r"\(res (\d)\)", text).group(1))
+        assert res < 9 and "res 9 when zoomed in" in text, text
+        assert text.startswith("3,000 incidents in ")
+        assert 0 < browser.execute_script(_DRAWN_JS, _OVERVIEW) <= 400
+
+        # the wheel, in, until the view is under 0.1 degrees wide: res 9, only near the view
+        wheel(browser, -120, lambda s: s < 0.1)
+        wait(browser, lambda d: "(res 9)" in summary(d) and "zoomed in" not in summary(d))
+        assert span(browser) < 0.1  # the redraw kept the view
+        drawn = browser.execute_script(_DRAWN_JS, _OVERVIEW)
+        assert 0 < drawn <= 400
+        # the summary counts the incidents of the cells in view (at least in part)
+        state = browser.execute_script(MAP_STATE_JS, _OVERVIEW)
+        view = shapely.box(state["x"][0], state["y"][0], state["x"][1], state["y"][1])
+        uniq, n = np.unique(cells9, return_counts=True)
+        shown = shapely.intersects(cell_polygons(uniq), view)
+        expected = f"{int(n[shown].sum()):,} incidents in {int(shown.sum()):,} H3 cells (res 9)"
+        wait(browser, lambda d: summary(d).startswith(expected))
+
+        # and out again: coarser cells, said so
+        wheel(browser, 120, lambda s: s > 0.7)
+        wait(browser, lambda d: "res 9 when zoomed in" in summary(d))
+        assert browser.execute_script(_DRAWN_JS, _OVERVIEW) <= 400

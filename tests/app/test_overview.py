@@ -39,6 +39,20 @@ return gd.data.map(t => {
 """
 
 
+#: where on the map canvas (offset from its centre, px) a polygon of the first mahalla class
+#: lies, and the name its tooltip carries
+_POLYGON_AT_JS = """
+const gd = document.querySelector(arguments[0]);
+const m = gd._fullLayout.map._subplot.map;
+const t = gd.data.find(d => d.type === 'choroplethmap');
+const ring = t.geojson.features[0].geometry.coordinates[0];
+const lon = ring.slice(0, -1).reduce((a, c) => a + c[0], 0) / (ring.length - 1);
+const lat = ring.slice(0, -1).reduce((a, c) => a + c[1], 0) / (ring.length - 1);
+const p = m.project([lon, lat]), c = m.getCanvas().getBoundingClientRect();
+return [Math.round(p.x - c.width / 2), Math.round(p.y - c.height / 2), String(t.customdata[0][0])];
+"""
+
+
 def _wait(driver: Any, predicate: Any, timeout: float = 15) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -90,16 +104,28 @@ def test_overview_mahallas_then_hexagons_offline(browser: Any, dash_server: str,
     traces = _traces_when(browser, "500 incidents in 9 mahallas")
     assert browser.find_element("id", "app-demo-badge").text == "Synthetic demo data"
 
-    # mahalla view: 9 filled squares split over the colour classes, one tooltip per mahalla,
-    # drawn by MapLibre over the app's own base tiles
+    # mahalla view: 9 filled squares split over the colour classes, drawn by MapLibre over
+    # the app's own base tiles; each polygon carries its own tooltip (no layer of points)
     polys = [t for t in traces if t["kind"] == "mahalla"]
     assert {t["type"] for t in polys} == {"choroplethmap"}
     assert sum(t["rings"] for t in polys) == 9
     assert all(t["points"] == t["rings"] * 6 - 1 for t in polys)  # 5 corners + a gap each
-    hover = next(t for t in traces if t["kind"] == "mahalla-hover")
-    assert sorted(hover["labels"]) == sorted(
+    assert all(len(t["labels"]) == t["rings"] for t in polys)
+    assert sorted(name for t in polys for name in t["labels"]) == sorted(
         ["Bog'ishamol", "Navro'z", "O'zbekiston", "Yangiobod", "Do'stlik", "Guliston",
          "Istiqlol", "Mustaqillik", "Sharq"])
+    assert not [t for t in traces if t["kind"] == "mahalla-hover"]
+    # and shows it when the mouse is over it
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    dx, dy, name = browser.execute_script(_POLYGON_AT_JS, _MAP)
+    canvas = browser.find_element("css selector", f"{_MAP} canvas.maplibregl-canvas")
+    ActionChains(browser).move_to_element_with_offset(canvas, dx, dy).pause(0.2).move_by_offset(
+        1, 1).perform()
+    tip = _wait(browser, lambda d: d.execute_script(
+        "const h = document.querySelector(arguments[0] + ' .hoverlayer');"
+        "return h && h.textContent;", _MAP))
+    assert name in tip and "Incidents" in tip and "Per 1,000 residents" in tip
     # the legend shows each class with the colour its polygons are filled with
     legend = _legend(browser)
     assert [name for name, _ in legend] == [t["name"] for t in polys]

@@ -82,7 +82,7 @@ def test_overview_show_audits_each_distinct_view_once(store: Store) -> None:
     q8 = overview_cb.query_from_controls("h3_8", None, None, "2025-01-01", None, ["theft"],
                                          [])
     for _ in range(3):  # a re-render of the same view (resize, zoom) writes nothing more
-        _, _, search = overview_cb.show(model, q8)
+        _, _, search, _ = overview_cb.show(model, q8)
     assert search == "?level=h3_8&start=2025-01-01&categories=theft"
     overview_cb.show(model, ViewQuery())
     got = _views(store)

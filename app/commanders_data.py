@@ -541,10 +541,20 @@ class CommandersData:
         return self._cached(("cgeojson", res),
                             lambda: unit_geometries(self.model.cell_shapes(res)[0]))
 
-    def base_rings(self, view: CommandersView) -> RingIndex:
-        """Rings of the mahallas of the view's area (cached per area)."""
-        return self._cached(("brings", *self._area(view)),
-                            lambda: self.mahalla_rings().take(self._positions(view)))
+    def base_rings(self, view: CommandersView,
+                   extent: tuple[float, float, float, float] | None = None) -> RingIndex:
+        """Rings of the mahallas of the view's area (cached per area); with ``extent``
+        ``(x0, y0, x1, y1)``, only of those whose bounding box meets it (a zoomed-in map
+        outlines what is near, not the whole area: each outline costs the browser a redraw)."""
+        if extent is None:
+            return self._cached(("brings", *self._area(view)),
+                                lambda: self.mahalla_rings().take(self._positions(view)))
+        pos = self._positions(view)
+        b = self._cached("mbounds", lambda: shapely.bounds(
+            self.model.mahallas.geometry.to_numpy()))[pos]
+        near = (b[:, 0] <= extent[2]) & (b[:, 2] >= extent[0]) & (b[:, 1] <= extent[3]) & (
+            b[:, 3] >= extent[1])
+        return self.mahalla_rings().take(pos[near])
 
     def highlight_rings(self, mahalla_ids: list[str]) -> RingIndex:
         """Rings of the given mahallas (unknown ids are skipped)."""

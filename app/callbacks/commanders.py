@@ -354,7 +354,8 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         fig = metric_map(units, metric, hover=_H3_HOVER, key="h3_hex",
                          rings=None if style else data.cell_rings(res).take(pos),
                          shapes=data.cell_geometries(res)[pos] if style else None,
-                         style=style, bounds=area, base=data.base_rings(view), highlight=hl,
+                         style=style, bounds=area, base=data.base_rings(view, extent),
+                         highlight=hl,
                          kind="h3",
                          title=_("{metric} (H3 res {res})").format(
                              metric=_(METRICS[metric]), res=res), uirevision=uirev)

@@ -25,8 +25,8 @@ from riskmap.app.data import AppModel, ViewQuery
 from riskmap.layers.spec import SRID
 from riskmap.settings import MapSettings
 
-__all__ = ["MAX_CELLS", "MIN_RES", "CellView", "cells_for_view", "in_view", "needs_redraw",
-           "padded", "view_range"]
+__all__ = ["MAX_CELLS", "MIN_RES", "CellView", "cells_for_view", "cells_in_box", "in_view",
+           "needs_redraw", "padded", "view_range"]
 
 #: most cells one map draws (the default of ``RISKMAP_APP__MAP__MAX_CELLS``). Measured on the
 #: medium demo in headless Chromium (software WebGL, 2 cores), from the answer to the last
@@ -116,8 +116,7 @@ def cells_for_view(model: AppModel, query: ViewQuery, rng: list[float] | None, *
     box = padded(rng) if rng is not None else None
     for res in range(chosen, MIN_RES - 1, -1):
         frame, (geoms, x, y) = model.cell_counts(query, res)
-        keep = (slice(None) if box is None
-                else (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3]))
+        keep = slice(None) if box is None else _in_box(x, y, box)
         n = len(frame) if box is None else int(np.count_nonzero(keep))
         if n <= max_cells or res == MIN_RES:
             break
@@ -125,6 +124,17 @@ def cells_for_view(model: AppModel, query: ViewQuery, rng: list[float] | None, *
     units = gpd.GeoDataFrame(frame, geometry=geoms[keep], crs=f"EPSG:{SRID}")
     units["x"], units["y"] = x[keep], y[keep]
     return CellView(units=units, res=res, chosen=chosen, box=box)
+
+
+def cells_in_box(model: AppModel, query: ViewQuery, res: int,
+                 box: tuple[float, float, float, float]) -> int:
+    """How many cells at ``res`` with incidents of ``query`` have their centres in ``box``."""
+    _, (_, x, y) = model.cell_counts(query, res)
+    return int(np.count_nonzero(_in_box(x, y, box)))
+
+
+def _in_box(x: np.ndarray, y: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    return (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])
 
 
 def in_view(cells: CellView, rng: list[float] | None) -> np.ndarray:

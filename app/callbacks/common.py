@@ -89,17 +89,17 @@ def keep_view_js(map_id: str, report_to: str | None = None) -> str:
     """
     report = "" if report_to is None else """
         if (!m.__riskmapReports) {
-        m.__riskmapReports = true;
-        m.on("moveend", function () {
-            const b = m.getBounds();
-            const got = {"range": [b.getWest(), b.getEast(), b.getSouth(), b.getNorth()]};
-            const key = JSON.stringify(got);
-            if (gd.__riskmapView !== key && window.dash_clientside.set_props) {
-                gd.__riskmapView = key;
-                window.dash_clientside.set_props("REPORT_TO", {data: got});
-            }
-        });
-    }""".replace("REPORT_TO", report_to)
+            m.__riskmapReports = true;
+            m.on("moveend", function () {
+                const b = m.getBounds();
+                const got = {"range": [b.getWest(), b.getEast(), b.getSouth(), b.getNorth()]};
+                const key = JSON.stringify(got);
+                if (gd.__riskmapView !== key && window.dash_clientside.set_props) {
+                    gd.__riskmapView = key;
+                    window.dash_clientside.set_props("REPORT_TO", {data: got});
+                }
+            });
+        }""".replace("REPORT_TO", report_to)
     return """
 function(fig) {
     if (!fig || !fig.layout) { return window.dash_clientside.no_update; }

@@ -16,7 +16,14 @@ from riskmap.app.callbacks.common import keep_view_js, register_districts, regis
 from riskmap.app.commanders_data import CommandersView, data_for
 from riskmap.app.data import LEVELS, AppModel, ViewQuery
 from riskmap.app.figures_basemap import add_base_to_figure
-from riskmap.app.h3_view import CellView, cells_for_view, in_view, needs_redraw, view_range
+from riskmap.app.h3_view import (
+    CellView,
+    cells_for_view,
+    cells_in_box,
+    in_view,
+    needs_redraw,
+    view_range,
+)
 from riskmap.app.map_tiles import max_cells, request_style
 from riskmap.i18n import format_number, ngettext
 from riskmap.i18n import gettext as _
@@ -201,7 +208,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
                 raise dash.exceptions.PreventUpdate  # mahallas: all drawn, tiles name them
             limit = max_cells()
             if not needs_redraw(drawn, rng, query.resolution, limit,
-                                count=lambda res, box: _count_in(model, query, res, box)):
+                                count=lambda res, box: cells_in_box(model, query, res, box)):
                 # the cells drawn hold the view: only the summary follows it
                 kept = cells_for_view(model, query, view_range((drawn or {}).get("range")),
                                       max_cells=limit)
@@ -213,9 +220,3 @@ def register(app: dash.Dash, model: AppModel) -> None:
 
     register_url_writer(app, _IDS.QUERY, _IDS.URL_SINK)
 
-
-def _count_in(model: AppModel, query: ViewQuery, res: int,
-              box: tuple[float, float, float, float]) -> int:
-    """Cells at ``res`` with incidents of ``query`` whose centres lie in ``box``."""
-    _, (_, x, y) = model.cell_counts(query, res)
-    return int(np.count_nonzero((x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])))

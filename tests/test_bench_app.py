@@ -22,7 +22,7 @@ STEPS = {
                    "cmd: month window", "cmd: categories", "cmd: mahalla level",
                    "cmd: tab mahalla"],
     "planner": ["planner: area change"],
-    "overview": ["overview: H3 level", "overview: region"],
+    "overview": ["overview: H3 level", "overview: region", "overview: wheel zoom in (5 notches)"],
 }
 #: measured on the demo worlds, not yet on the 3x3 grid: there the click at the mahalla's hover
 #: point does not select it (so the red-list tab, already open, does not change either)

@@ -146,6 +146,49 @@ class DataAccess:
                    rows=len(frame))
         return frame
 
+    def read_newest(self, layer: str, n: int, *, at: str = "at", tiebreak: str | None = "seq",
+                    columns: Sequence[str] | None = None,
+                    filters: Sequence[Filter] | None = None,
+                    purpose: str = "read") -> tuple[pd.DataFrame, int]:
+        """The newest ``n`` rows of ``layer`` matching ``filters`` (newest first, by ``at`` then
+        ``tiebreak``), and how many rows match in all; the read is audited once, as ``purpose``.
+
+        Bounded whatever the layer's size: a first pass reads only the ordering columns of the
+        matching rows, a second every column of just the rows at or after the ``n``-th newest
+        time (ties included, then cut). So the admin's audit tab and its CSV never hold the
+        whole log, on either backend. Rows without a time sort last.
+
+        Raises
+        ------
+        ValueError
+            ``n`` below 1.
+        PermissionError
+            A scoped user and a layer that cannot be scoped (as :meth:`read`).
+        """
+        if int(n) < 1:
+            raise ValueError(f"n must be at least 1, got {n!r}")
+        n = int(n)
+        order = [at] + ([tiebreak] if tiebreak else [])
+        keys = self.store.read(layer, columns=order, filters=self._scoped(layer, filters))
+        matched = len(keys)
+        when = pd.to_datetime(keys[at], utc=True) if matched else None
+        wanted = list(filters or ())
+        if when is not None and int(when.notna().sum()) >= n:
+            wanted.append((at, ">=", when.nlargest(n).iloc[-1]))  # from the n-th newest time
+        del keys, when
+        cols = None if columns is None else list(dict.fromkeys([*columns, *order]))
+        frame = self.read(layer, columns=cols, filters=wanted, purpose=purpose)
+        if len(frame):
+            tb = pd.to_numeric(frame[tiebreak], errors="coerce").fillna(-1) \
+                if tiebreak and tiebreak in frame.columns else 0
+            frame = (frame.assign(_at=pd.to_datetime(frame[at], utc=True), _tb=tb)
+                     .sort_values(["_at", "_tb"], ascending=False, kind="stable",
+                                  na_position="last")
+                     .drop(columns=["_at", "_tb"]).iloc[:n].reset_index(drop=True))
+        if columns is not None:
+            frame = frame[[c for c in frame.columns if c in columns or c == "geometry"]]
+        return frame, matched
+
     def _read_unregistered(self, layer: str, columns: Sequence[str] | None,
                            filters: Sequence[Filter] | None, purpose: str) -> pd.DataFrame:
         """A scoped read of a layer without a spec: filter by its ``region`` column, or refuse.

@@ -100,6 +100,8 @@ class ChainCheck:
     unchained: int  # records written before the chain existed (no seq)
     broken_at: int | None  # seq of the first record that does not check
     reason: str = ""
+    first: int | None = None  # seq of the first record checked (None: none was)
+    last: tuple[int, str] | None = None  # seq and hash of the last record that checked
 
     @property
     def ok(self) -> bool:
@@ -107,30 +109,54 @@ class ChainCheck:
         return self.broken_at is None
 
 
-def verify(audit: pd.DataFrame) -> ChainCheck:
+def verify(audit: pd.DataFrame, *, after: tuple[int, str] | None = None) -> ChainCheck:
     """Recompute the chain of an audit log; report the first record that does not check.
 
     A record fails when its hash is not the hash of its fields and its ``prev_hash``, when its
     ``prev_hash`` is not the hash of the record before, or when a ``seq`` is missing
     (a record removed) or repeated.
+
+    ``after``: the ``(seq, hash)`` of a record already checked; only the records after it are
+    checked, the first of them against it (so a long log is checked once, then only what was
+    appended since). Records up to it, and records without a ``seq``, are then not counted.
+
+    Examples
+    --------
+    >>> log = chain(pd.DataFrame({"at": [pd.Timestamp("2026-01-01", tz="UTC")] * 3,
+    ...                           "user": ["a", "b", "c"]}), 0, GENESIS)
+    >>> full = verify(log)
+    >>> full.ok, full.chained, full.first, full.last[0]
+    (True, 3, 1, 3)
+    >>> later = verify(log[log["seq"] > 1], after=(1, log["hash"].iat[0]))
+    >>> later.ok, later.chained, later.first
+    (True, 2, 2)
+    >>> verify(log[log["seq"] > 1], after=(1, "0" * 64)).broken_at
+    2
     """
     if len(audit) == 0:
-        return ChainCheck(0, 0, 0, None)
+        return ChainCheck(0, 0, 0, None, last=after)
     has_seq = audit["seq"].notna().to_numpy(dtype=bool) if "seq" in audit else \
         np.zeros(len(audit), dtype=bool)
     chained = audit[has_seq].sort_values("seq", kind="stable")
     n_unchained = int((~has_seq).sum())
     prev, expected = GENESIS, 1
+    if after is not None:
+        chained = chained[pd.to_numeric(chained["seq"]).to_numpy() > int(after[0])]
+        n_unchained = 0
+        prev, expected = str(after[1]), int(after[0]) + 1
+    n, first = len(chained), (expected if len(chained) else None)
+    last = after
     for row in chained.to_dict(orient="records"):
         seq = int(row["seq"])
         if seq != expected:
             why = "a record is missing" if seq > expected else "a sequence number repeats"
-            return ChainCheck(len(audit), len(chained), n_unchained, expected, why)
+            return ChainCheck(n + n_unchained, n, n_unchained, expected, why, first, last)
         if row.get("prev_hash") != prev:
-            return ChainCheck(len(audit), len(chained), n_unchained, seq,
-                              "its prev_hash is not the hash of the record before")
+            return ChainCheck(n + n_unchained, n, n_unchained, seq,
+                              "its prev_hash is not the hash of the record before", first, last)
         if _digest(prev, row) != row.get("hash"):
-            return ChainCheck(len(audit), len(chained), n_unchained, seq,
-                              "its fields do not match its hash (edited)")
+            return ChainCheck(n + n_unchained, n, n_unchained, seq,
+                              "its fields do not match its hash (edited)", first, last)
         prev, expected = str(row["hash"]), expected + 1
-    return ChainCheck(len(audit), len(chained), n_unchained, None)
+        last = (seq, prev)
+    return ChainCheck(n + n_unchained, n, n_unchained, None, first=first, last=last)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -324,18 +325,13 @@ def parse_audit_query(user: Any, action: Any, outcome: Any, start: Any,
     return query
 
 
-def _read_audit(access: DataAccess, query: AuditQuery, *, tz: str,
-                columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The records of ``query``, newest first (read audited as ``audit_read``)."""
+def _read_audit(access: DataAccess, query: AuditQuery, n: int, *, tz: str,
+                columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, int]:
+    """The newest ``n`` records of ``query``, newest first, and how many match in all (read
+    audited as ``audit_read``; never the whole log: see :meth:`DataAccess.read_newest`)."""
     _unscoped(access, "The audit log")
-    frame = access.read("audit", columns=columns, filters=query.filters(tz),
-                        purpose=AUDIT_READ)
-    if len(frame) == 0:
-        return frame
-    frame = frame.assign(_at=pd.to_datetime(frame["at"], utc=True),
-                         _seq=pd.to_numeric(frame["seq"], errors="coerce").fillna(-1))
-    return (frame.sort_values(["_at", "_seq"], ascending=False, kind="stable")
-            .drop(columns=["_at", "_seq"]).reset_index(drop=True))
+    return access.read_newest("audit", n, columns=columns, filters=query.filters(tz),
+                              purpose=AUDIT_READ)
 
 
 @dataclass(frozen=True)
@@ -352,9 +348,7 @@ class AuditPage:
 def audit_page(access: DataAccess, query: AuditQuery, page: int, *, tz: str,
                page_size: int = AUDIT_PAGE_SIZE, limit: int = MAX_AUDIT_ROWS) -> AuditPage:
     """Page ``page`` (from 0) of the newest ``limit`` records matching ``query``."""
-    frame = _read_audit(access, query, tz=tz, columns=_AUDIT_COLUMNS)
-    matched = len(frame)
-    shown = frame.iloc[:limit]
+    shown, matched = _read_audit(access, query, limit, tz=tz, columns=_AUDIT_COLUMNS)
     page_count = max(1, -(-len(shown) // page_size))
     page = min(max(page, 0), page_count - 1)
     part = shown.iloc[page * page_size:(page + 1) * page_size].copy()
@@ -378,7 +372,7 @@ def audit_csv(access: DataAccess, query: AuditQuery, *, tz: str,
               limit: int = MAX_AUDIT_CSV) -> tuple[str, int]:
     """The records of ``query`` as spreadsheet-safe CSV (newest first, at most ``limit``),
     with their chain fields; and how many rows it holds. Audited as ``download_audit``."""
-    frame = _read_audit(access, query, tz=tz).iloc[:limit]
+    frame, _ = _read_audit(access, query, limit, tz=tz)
     columns = [c for c in (*_AUDIT_COLUMNS, "prev_hash", "hash") if c in frame.columns]
     out = frame[columns].copy() if len(frame.columns) else pd.DataFrame(columns=columns)
     if len(out):
@@ -404,24 +398,72 @@ def chain_text(check: ChainCheck) -> str:
     'Audit chain intact: 3 records checked.'
     >>> chain_text(ChainCheck(9, 9, 0, 4, "a record is missing"))
     'Audit chain BROKEN at record 4: a record is missing (9 chained records).'
+    >>> chain_text(ChainCheck(50_000, 50_000, 0, None, first=150_001, last=(200_000, "h")))
+    'Audit chain intact: records 150,001-200,000 checked (riskmap audit verify checks the whole log).'
     """
     older = f" ({_plural(check.unchained, 'older record')} predate the chain)" \
         if check.unchained else ""
+    if check.ok and check.first is not None and check.first > 1 and check.last is not None:
+        return (f"Audit chain intact: records {check.first:,}-{check.last[0]:,} checked "
+                "(riskmap audit verify checks the whole log).")
     if check.ok:
         return f"Audit chain intact: {_plural(check.chained, 'record')} checked{older}."
     return (f"Audit chain BROKEN at record {check.broken_at}: {check.reason} "
             f"({_plural(check.chained, 'chained record')}){older}.")
 
 
-def chain_status(access: DataAccess) -> tuple[ChainCheck, list[str]]:
-    """The check of the whole audit log's chain, and the actions it holds (sorted).
+#: records checked when the audit tab first shows the chain in a worker (the newest ones)
+MAX_CHAIN_CHECK = 50_000
+#: per store: the last record whose chain checked, the first checked, and the actions seen
+_CHECKED: dict[str, tuple[tuple[int, str], int, frozenset[str]]] = {}
+_CHECKED_LOCK = threading.Lock()
 
-    Reads the whole log (audited as ``audit_read``).
+
+def chain_status(access: DataAccess, *,
+                 window: int = MAX_CHAIN_CHECK) -> tuple[ChainCheck, list[str]]:
+    """The check of the audit log's chain, and the actions of the records checked (sorted).
+
+    Bounded, however long the log: the first call in a worker checks the newest ``window``
+    records (the first of them is taken as it is), later calls only the records appended
+    since the last record that checked. The whole log is checked by ``riskmap audit verify``.
+    A broken chain is reported on every call until it is repaired. Reads audited as
+    ``audit_read``.
     """
     _unscoped(access, "The audit log")
-    frame = access.read("audit", purpose=AUDIT_READ)
-    actions = sorted({str(a) for a in frame["action"].dropna()}) if len(frame) else []
-    return verify(frame), actions
+    key = str(getattr(access.store, "url", id(access.store)))
+    with _CHECKED_LOCK:
+        known = _CHECKED.get(key)
+    if known is not None:  # from the last record that checked, itself read again
+        (seq, digest), since, seen = known
+        frame = access.read("audit", filters=[("seq", ">=", seq)], purpose=AUDIT_READ)
+        at = pd.to_numeric(frame["seq"], errors="coerce").to_numpy() if len(frame) else None
+        anchor = frame[at == seq] if at is not None else frame
+        if len(anchor) == 1 and str(anchor["hash"].iat[0]) == digest:
+            frame = frame[at > seq]
+            check = verify(frame, after=(seq, digest))
+        else:  # the log was replaced, or that record changed: check the newest again
+            known = None
+    if known is None:
+        seqs = access.read("audit", columns=["seq"], purpose=AUDIT_READ)
+        seqs = pd.to_numeric(seqs["seq"], errors="coerce") if len(seqs) else pd.Series([1.0])
+        start = max(1, int(seqs.max()) - window + 1) if seqs.notna().any() else 1
+        # a log within the window is read whole: its records from before the chain too
+        frame = access.read("audit", filters=[("seq", ">=", start)] if start > 1 else None,
+                            purpose=AUDIT_READ)
+        after = None
+        if start > 1 and len(frame):
+            first = frame[pd.to_numeric(frame["seq"]) == start]
+            after = (start - 1, str(first["prev_hash"].iat[0])) if len(first) else (start - 1, "")
+        check, since = verify(frame, after=after), start
+        seen = frozenset()
+    seen = seen | {str(a) for a in frame["action"].dropna()} if len(frame) else seen
+    if check.ok and check.last is not None:
+        with _CHECKED_LOCK:
+            _CHECKED[key] = (check.last, since, seen)
+    checked = (check.last[0] - since + 1) if check.ok and check.last else check.chained
+    shown = ChainCheck(checked, checked, 0 if since > 1 else check.unchained, check.broken_at,
+                       check.reason, since, check.last)
+    return shown, sorted(seen)
 
 
 # ---- jobs --------------------------------------------------------------------------------------

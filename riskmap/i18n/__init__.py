@@ -38,6 +38,7 @@ __all__ = [
     "LANGUAGES",
     "LANGUAGE_NAMES",
     "LOCALE_DIR",
+    "MISSING",
     "N_",
     "best_match",
     "catalogue",
@@ -238,18 +239,41 @@ def _parsed_locale(name: str) -> Locale:
     return Locale.parse(name)
 
 
+#: what a number that is not there (None, NaN, infinite) is shown as
+MISSING = "–"
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return value is None or not np.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
 def format_number(value: float | int, lang: str | None = None) -> str:
-    """An integer count with the locale's grouping (``12 345`` in Uzbek and Russian)."""
+    """An integer count with the locale's grouping (``12 345`` in Uzbek and Russian);
+    :data:`MISSING` for a value that is not a number.
+
+    >>> format_number(12345, "ru").replace("\\xa0", " "), format_number(float("nan"))
+    ('12 345', '–')
+    """
+    if _missing(value):
+        return MISSING
     return numbers.format_decimal(value, format="#,##0", locale=_locale(lang))
 
 
 def format_decimal(value: float, digits: int = 1, lang: str | None = None) -> str:
     """A number with ``digits`` decimals in the locale's symbols (``3,5`` in Russian); a
-    number that rounds to zero is ``0.0``, not ``-0.0``.
+    number that rounds to zero is ``0.0``, not ``-0.0``; :data:`MISSING` for NaN or None
+    (Babel would write ``NaN.0``).
 
     >>> format_decimal(-0.04, 1, "ru"), format_decimal(0.0, 1, "ru"), format_decimal(2.25, 1)
     ('0,0', '0,0', '2.2')
+    >>> format_decimal(float("nan")), format_decimal(None, 2, "uz_Latn")
+    ('–', '–')
     """
+    if _missing(value):
+        return MISSING
     return _formatted_decimal(_rounded(value, digits), digits, lang or current_language() or "en")
 
 
@@ -268,7 +292,7 @@ def _formatted_decimal(value: float, digits: int, lang: str) -> str:
 
 
 def format_decimals(values: Any, digits: int = 1, lang: str | None = None,
-                    missing: str = "–") -> np.ndarray:
+                    missing: str = MISSING) -> np.ndarray:
     """:func:`format_decimal` of each value (an object array; ``missing`` where a value is
     not finite), each distinct rounded value formatted once: a map's tooltips format
     thousands of numbers that take a few dozen distinct values.
@@ -289,7 +313,9 @@ def format_decimals(values: Any, digits: int = 1, lang: str | None = None,
 
 
 def format_percent(value: float, digits: int = 0, lang: str | None = None) -> str:
-    """A share (0..1) as a percentage in the locale's format."""
+    """A share (0..1) as a percentage in the locale's format; :data:`MISSING` for NaN."""
+    if _missing(value):
+        return MISSING
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%"
     return numbers.format_percent(value, format=pattern, locale=_locale(lang))
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from riskmap.app import ids
+from riskmap.app.callbacks import admin as admin_callbacks
 from riskmap.app.callbacks.admin import (
     AUDIT_READ,
     MAX_AUDIT_ROWS,
@@ -184,6 +185,40 @@ def test_the_csv_holds_the_filtered_records_with_formulas_neutralised(store: Sto
     assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
     downloads = store.read("audit", filters=[("action", "=", "download_audit")])
     assert list(downloads["rows"]) == [1, 1] and set(downloads["user"]) == {"boss"}
+
+
+def _last_read_rows(store: Store) -> int:
+    reads = store.read("audit", filters=[("action", "=", AUDIT_READ)])
+    return int(reads.sort_values("seq")["rows"].iat[-1])
+
+
+def test_the_chain_check_is_bounded_however_long_the_log(store: Store) -> None:
+    """The audit tab checks the newest records once, then only what was appended since: a
+    log of millions of records never has to be read whole on a page."""
+    def append(n: int) -> None:
+        store.append_audit(pd.DataFrame({
+            "at": pd.Timestamp.now(tz="UTC").floor("us") + pd.to_timedelta(range(n), unit="ms"),
+            "user": "ali", "action": "view", "layer": "overview", "scope": "all regions",
+            "detail": None, "rows": None, "client": "10.0.0.2", "outcome": "ok"}))
+
+    append(3_000)
+    top = int(pd.to_numeric(store.read("audit", columns=["seq"])["seq"]).max())
+    access = _admin(store)
+    check, actions = chain_status(access, window=500)
+    assert check.ok and check.first == top - 499 and "view" in actions
+    assert chain_text(check).startswith(f"Audit chain intact: records {top - 499:,}-")
+    assert "riskmap audit verify" in chain_text(check)
+    assert _last_read_rows(store) <= 502  # the window (and the read of the seq column)
+    append(10)
+    again, _ = chain_status(access, window=500)
+    assert again.ok and again.first == check.first and again.last[0] > top + 10
+    assert _last_read_rows(store) <= 14  # the last record checked and what came after it
+    # the store replaced under a running app (its last checked record is not there any
+    # more, or differs): the newest window is checked again, not a false alarm
+    key = str(store.url)
+    admin_callbacks._CHECKED[key] = ((again.last[0], "0" * 64), *admin_callbacks._CHECKED[key][1:])
+    fresh, _ = chain_status(access, window=500)
+    assert fresh.ok and fresh.first > check.first and _last_read_rows(store) <= 502
 
 
 def test_the_chain_status_says_intact_or_where_it_breaks(store: Store) -> None:

@@ -36,3 +36,32 @@ def test_scoped_users_cannot_read_unscopable_tables(store):
         scoped.read("kde_surface")
     assert scoped.read("by_region")["v"].tolist() == [1]
     assert len(DataAccess(store, user="hq").read("summary_table")) == 1
+
+
+def test_the_newest_rows_are_read_without_holding_the_whole_log(store):
+    """``read_newest`` gives the newest n (ties by seq) and the count of every match, and its
+    audited read holds only the rows from the n-th newest time on (ties included)."""
+    t0 = pd.Timestamp("2026-03-01", tz="UTC")
+    at = [t0 + pd.Timedelta(minutes=i // 3) for i in range(3_000)]  # 3 records a minute
+    store.append_audit(pd.DataFrame({
+        "at": at, "user": ["ali" if i % 2 else "vali" for i in range(3_000)], "action": "view",
+        "layer": "overview", "scope": "all regions", "detail": [str(i) for i in range(3_000)],
+        "rows": None, "client": "cli", "outcome": "ok"}))
+    access = DataAccess(store, user="hq")
+    got, matched = access.read_newest("audit", 7, columns=["detail", "user"],
+                                      filters=[("user", "=", "ali")], purpose="audit_read")
+    assert matched == 1_500 and list(got.columns) == ["detail", "user"]
+    # what a whole read sorted by (at, seq) gives: the same 7 rows in the same order
+    whole = store.read("audit", filters=[("user", "=", "ali"), ("action", "=", "view")])
+    whole = whole.sort_values(["at", "seq"], ascending=False, kind="stable")
+    assert got["detail"].tolist() == whole["detail"].iloc[:7].tolist()
+    assert got["detail"].tolist() == ["2999", "2997", "2995", "2993", "2991", "2989", "2987"]
+    record = store.read("audit", filters=[("action", "=", "audit_read")])
+    assert record["rows"].tolist() == [8]  # the 7 newest and a tie at the 7th newest time
+    # fewer matches than asked: all of them; a bad n is refused
+    few, matched = access.read_newest("audit", 50, filters=[("detail", "in", ["5", "9"])])
+    assert matched == 2 and few["detail"].tolist() == ["9", "5"]
+    with pytest.raises(ValueError, match="at least 1"):
+        access.read_newest("audit", 0)
+    with pytest.raises(PermissionError, match="audit"):
+        DataAccess(store, user="cmdr", regions=["Jizzakh"]).read_newest("audit", 5)

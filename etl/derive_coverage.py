@@ -616,6 +616,24 @@ def read_dem(path: Any) -> Raster:
     return array, transform, crs
 
 
+def _window_incidents(store: Any, months: int) -> tuple[gpd.GeoDataFrame, pd.Timestamp | None]:
+    """The incidents of the risk window (the ``months`` up to the latest incident, as
+    :func:`recent_spatial_mask` takes them), read alone; and the latest incident's time.
+
+    The window is all the coverage figures count: a national history of many years is never
+    read whole (nor its points made) for one year of them.
+    """
+    occ = pd.to_datetime(store.read("incidents", columns=["occurred_at"])["occurred_at"],
+                         utc=True).dropna() if store.has("incidents") else pd.Series([])
+    columns = ["incident_id", "occurred_at", "category", "h3", "geocode_precision", "geometry"]
+    if not len(occ):
+        return store.read("incidents", columns=columns), None
+    latest = occ.max()
+    return store.read("incidents", columns=columns, filters=[
+        ("occurred_at", ">", latest - pd.DateOffset(months=months)),
+        ("occurred_at", "<=", latest)]), latest
+
+
 def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any]:
     """Compute the coverage layers from ``store`` and replace them in one transaction.
 
@@ -640,8 +658,7 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
     with progress_bar(desc="coverage", unit="steps", total=3, enabled=progress) as bar:
         mahallas = store.read("mahallas")
         cameras = store.read("cameras")
-        incidents = store.read("incidents", columns=["incident_id", "occurred_at", "category",
-                                                     "h3", "geocode_precision", "geometry"])
+        incidents, _ = _window_incidents(store, months)  # all that the figures count
         infrastructure = store.read("infrastructure")
         bar.update(1)
         risk = risk_per_cell(incidents, months=months)
@@ -687,18 +704,7 @@ def update(store: Any, settings: Any, *, progress: bool = False) -> dict[str, An
                                             "coverage_h3")):
         return None
     with progress_bar(desc="coverage", unit="steps", total=3, enabled=progress) as bar:
-        occ = pd.to_datetime(store.read("incidents", columns=["occurred_at"])["occurred_at"],
-                             utc=True).dropna() if store.has("incidents") else pd.Series([])
-        columns = ["incident_id", "occurred_at", "category", "h3", "geocode_precision",
-                   "geometry"]
-        if len(occ):
-            latest = occ.max()
-            incidents = store.read("incidents", columns=columns, filters=[
-                ("occurred_at", ">", latest - pd.DateOffset(months=months)),
-                ("occurred_at", "<=", latest)])
-        else:
-            latest = None
-            incidents = store.read("incidents", columns=columns)
+        incidents, latest = _window_incidents(store, months)
         old = {name: store.read(name) for name in ("camera_coverage", "coverage_mahalla",
                                                    "coverage_zones", "coverage_h3")
                if store.has(name)}

@@ -50,6 +50,7 @@ import pandas as pd
 import geopandas as gpd
 
 from riskmap.geo.aggregate import parent_cells, rate_per_1000, sorted_unique, unit_codes
+from riskmap.geo.hotspots import gi_star_z
 from riskmap.geo.status import StatusRule, status_from_monthly
 from riskmap.geo.trends import EmergingHotSpots
 from riskmap.layers.spec import NON_SPATIAL_CATEGORIES
@@ -298,8 +299,10 @@ def window_layers(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
         monthly = monthly.astype(np.float64)  # as the trend fit takes it: the ints go now
         gi = gi_star(count, w, fdr=fdr)
         z, p, _, cls = gi
-        trend = EmergingHotSpots(fdr=fdr).fit(monthly, w).category
-        del monthly  # a country's res-9 cells by months: not held through what follows
+        z_months = gi_star_z(monthly, w)
+        del monthly  # a country's res-9 cells by months: not held through the trend fit
+        trend = EmergingHotSpots(fdr=fdr).fit_z(z_months).category
+        del z_months
         status, _ = cell_status_from_counts(
             count, w, rule=rule, gi=gi if rule.fdr == fdr else None, explain=False)
         # the cells with anything to show, chosen before any frame of the whole lattice is made

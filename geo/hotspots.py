@@ -245,7 +245,7 @@ def gi_star_z(y: np.ndarray, w: W | sp.spmatrix) -> np.ndarray:
     card = np.asarray(m.sum(axis=1)).ravel()[:, None]
     total = Y.sum(axis=0)[None, :]
     mean = total / n
-    var = (Y**2).mean(axis=0)[None, :] - mean**2
+    var = (np.einsum("ij,ij->j", Y, Y) / n)[None, :] - mean**2  # no (n, T) square held
     z = np.asarray(m @ Y, dtype=float)  # the spatial lag, turned into z in place
     with np.errstate(divide="ignore", invalid="ignore"):
         for a in range(0, n, _ROWS):  # in row blocks: no (n, T) temporaries on a national lattice

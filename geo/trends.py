@@ -34,6 +34,10 @@ EMERGING_CLASSES = (
 )
 
 
+#: rows per block of :func:`mann_kendall`
+_MK_ROWS = 262_144
+
+
 def mann_kendall(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mann-Kendall trend test on each row of ``x`` (time along axis 1), with ties correction.
 
@@ -60,25 +64,38 @@ def mann_kendall(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     """
     x = np.atleast_2d(np.asarray(x, dtype=float))
     n_units, n = x.shape
-    s = _kendall_s(x).astype(float)
+    s = np.empty(n_units, dtype=float)
     var = np.full(n_units, n * (n - 1) * (2 * n + 5) / 18.0)
-    if n > 1 and n_units:
-        srt = np.sort(x, axis=1)
-        padded = np.zeros((n_units, n + 1), dtype=np.int8)  # tie flags, a 0 either side
-        padded[:, 1:n] = srt[:, 1:] == srt[:, :-1]
-        del srt
-        d = np.diff(padded.ravel())
-        starts = np.flatnonzero(d == 1) + 1
-        ends = np.flatnonzero(d == -1) + 1
-        t = (ends - starts) + 1
-        rows = starts // (n + 1)
-        var -= np.bincount(rows, weights=t * (t - 1) * (2 * t + 5), minlength=n_units) / 18.0
+    # in row blocks: the sorts, transposes and comparisons of a national lattice's cells by
+    # months would otherwise each hold a copy of the whole matrix (the build's memory peak)
+    for a in range(0, n_units, _MK_ROWS):
+        block = x[a : a + _MK_ROWS]
+        s[a : a + len(block)] = _kendall_s(block)
+        var[a : a + len(block)] -= _tie_terms(block) / 18.0
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(var > 0, (s - np.sign(s)) / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
     p = two_sided_p(z)
     pairs = n * (n - 1) / 2.0
     tau = s / pairs if pairs else np.zeros(n_units)
     return s, z, p, tau
+
+
+def _tie_terms(x: np.ndarray) -> np.ndarray:
+    """Per row, ``sum_t t(t-1)(2t+5)`` over the groups of tied values (the variance's ties
+    correction, before the division by 18)."""
+    n_units, n = x.shape
+    if n < 2 or n_units == 0:
+        return np.zeros(n_units)
+    srt = np.sort(x, axis=1)
+    padded = np.zeros((n_units, n + 1), dtype=np.int8)  # tie flags, a 0 either side
+    padded[:, 1:n] = srt[:, 1:] == srt[:, :-1]
+    del srt
+    d = np.diff(padded.ravel())
+    starts = np.flatnonzero(d == 1) + 1
+    ends = np.flatnonzero(d == -1) + 1
+    t = (ends - starts) + 1
+    rows = starts // (n + 1)
+    return np.bincount(rows, weights=t * (t - 1) * (2 * t + 5), minlength=n_units)
 
 
 def _kendall_s(x: np.ndarray) -> np.ndarray:
@@ -178,14 +195,18 @@ def classify_emerging(
     sig = np.isfinite(tp) & (tp <= trend_alpha)
     up = sig & (tz > 0)
     down = sig & (tz < 0)
-    hot_code = _one_side(hot, cold, up, down)
-    cold_code = _one_side(cold, hot, down, up)
     labels = np.full(hot.shape[0], "no_pattern", dtype=object)
-    kinds = np.array(_KINDS, dtype=object)
-    c = cold_code >= 0
-    labels[c] = kinds[cold_code[c]] + "_cold_spot"
-    h = hot_code >= 0
-    labels[h] = kinds[hot_code[h]] + "_hot_spot"
+    hot_names = np.array([f"{k}_hot_spot" for k in _KINDS], dtype=object)
+    cold_names = np.array([f"{k}_cold_spot" for k in _KINDS], dtype=object)
+    for a in range(0, hot.shape[0], _MK_ROWS):  # row blocks: no whole-matrix temporaries
+        b = slice(a, a + _MK_ROWS)
+        hot_code = _one_side(hot[b], cold[b], up[b], down[b])
+        cold_code = _one_side(cold[b], hot[b], down[b], up[b])
+        part = labels[b]
+        c = cold_code >= 0
+        part[c] = cold_names[cold_code[c]]
+        h = hot_code >= 0
+        part[h] = hot_names[hot_code[h]]
     return labels
 
 
@@ -235,8 +256,15 @@ class EmergingHotSpots:
         n = w.n if isinstance(w, W) else w.shape[0]
         if counts.shape[0] != n:
             raise ValueError(f"counts has {counts.shape[0]} units but the weights have {n}")
-        self.z = gi_star_z(counts, w)
-        del counts
+        return self.fit_z(gi_star_z(counts, w))
+
+    def fit_z(self, z: np.ndarray) -> EmergingHotSpots:
+        """Fit on the Gi* z-scores (:func:`geo.hotspots.gi_star_z`) of a (n_units, n_bins)
+        count matrix, as :meth:`fit` does after computing them: a caller on a national lattice
+        can let the counts go before the rest of the fit; returns ``self``."""
+        self.z = np.asarray(z, dtype=float)
+        if self.z.ndim != 2:
+            raise ValueError(f"z must be 2-D (units x bins), got shape {self.z.shape}")
         # one bin (an FDR family) at a time: no p or q matrix held on a national lattice
         self.hot = np.zeros(self.z.shape, dtype=bool)
         self.cold = np.zeros(self.z.shape, dtype=bool)

@@ -498,8 +498,12 @@ def _covered_pairs_tree(x: np.ndarray, y: np.ndarray, polygons: np.ndarray,
     return np.concatenate(out_p).astype(np.int64), np.concatenate(out_g).astype(np.int64)
 
 
-def covered_mask(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+def covered_mask(x: np.ndarray, y: np.ndarray, polygons: np.ndarray,
+                 runs: np.ndarray | None = None) -> np.ndarray:
     """Whether each point lies in (or on) any of the polygons; False for NaN points.
+
+    ``runs``: as :func:`_assign`; a run whose box touches no polygon, or lies in one, is
+    settled without a test per point. The result is the same.
 
     Examples
     --------
@@ -507,9 +511,22 @@ def covered_mask(x: np.ndarray, y: np.ndarray, polygons: np.ndarray) -> np.ndarr
     ...              np.array([shapely.box(0, 0, 1, 1)])).tolist()
     [True, False, False]
     """
-    mask = np.zeros(len(np.asarray(x)), dtype=bool)
-    pi, _ = covered_pairs_xy(x, y, polygons)
-    mask[pi] = True
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    polygons = np.asarray(polygons, dtype=object)
+    mask = np.zeros(len(x), dtype=bool)
+    rest = np.arange(len(x))
+    if runs is not None and len(x):
+        valid = polygons[~(shapely.is_missing(polygons) | shapely.is_empty(polygons))]
+        hits = _run_hits(x, y, valid, runs, settle="any")
+        if hits is None:
+            return mask
+        pi, _, whole, lengths, rest = hits
+        mask = np.repeat(whole >= 0, lengths)
+        mask[pi] = True
+    if len(rest):
+        pi, _ = covered_pairs_xy(x[rest], y[rest], polygons)
+        mask[rest[pi]] = True
     return mask
 
 
@@ -537,14 +554,112 @@ def covered_area(units: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     return out
 
 
-def _assign(x: np.ndarray, y: np.ndarray, units: np.ndarray) -> np.ndarray:
-    """Index of the (first) unit containing each point, -1 when none does."""
-    pi, ui = covered_pairs_xy(x, y, units)
+def _assign(x: np.ndarray, y: np.ndarray, units: np.ndarray,
+            runs: np.ndarray | None = None) -> np.ndarray:
+    """Index of the (first) unit containing each point, -1 when none does.
+
+    ``runs``: a key per point (e.g. the H3 parent of demand points). A run of consecutive
+    points with one key whose bounding box lies in one unit and touches no other gets that
+    unit without a test per point; the points of the other runs are tested only against the
+    units their box touches (see :func:`_run_hits`). The result is the same.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    units = np.asarray(units, dtype=object)
     none = np.iinfo(np.int64).max
     out = np.full(len(x), none, dtype=np.int64)
-    np.minimum.at(out, pi, np.asarray(ui, dtype=np.int64))  # 20x a lexsort of 9 M pairs
+    if runs is not None and len(x):
+        valid = np.flatnonzero(~(shapely.is_missing(units) | shapely.is_empty(units)))
+        hits = _run_hits(x, y, units[valid], runs, settle="one")
+        rest = np.empty(0, dtype=np.int64)  # no unit: every point stays -1
+        if hits is not None:
+            pi, gi, whole, lengths, rest = hits
+            out = np.repeat(np.where(whole >= 0, valid[np.maximum(whole, 0)], none), lengths)
+            np.minimum.at(out, pi, valid[gi])
+    else:
+        rest = np.arange(len(x))
+    if runs is None or len(rest):
+        pi, ui = covered_pairs_xy(x[rest], y[rest], units)
+        np.minimum.at(out, rest[pi], np.asarray(ui, dtype=np.int64))  # 20x a lexsort of pairs
     out[out == none] = -1
     return out
+
+
+def _run_hits(x: np.ndarray, y: np.ndarray, polygons: np.ndarray, runs: np.ndarray, *,
+              settle: str, chunk: int = 2_000_000) -> tuple[np.ndarray, ...] | None:
+    """Points in runs of one key, against valid ``polygons``: the runs settled by their box,
+    and the (point, polygon) hits of the points of the other runs, each point tested only
+    against the polygons its run's box touches.
+
+    ``settle``: ``"one"`` settles a run whose box lies in a polygon and touches no other
+    (for the first polygon holding a point); ``"any"`` a run whose box lies in any polygon
+    (for whether a point is covered at all). A run whose box touches nothing is settled as
+    in none. Runs that cannot be boxed (NaN, a point or a line) are left to the caller.
+
+    Returns
+    -------
+    tuple or None
+        ``(point_index, polygon_index, whole, lengths, rest)``: the hits; per run the polygon
+        all its points are in (-1: none, or not settled); the run lengths; the points left to
+        the caller. None when there is no polygon.
+    """
+    if len(polygons) == 0:
+        return None
+    starts, ends, boxes, ok = _run_boxes(x, y, runs)
+    lengths = ends - starts
+    tree = STRtree(polygons)
+    bi, gi = tree.query(boxes, predicate="intersects")
+    touching = np.bincount(bi, minlength=len(boxes))
+    whole = np.full(len(boxes), -1, dtype=np.int64)
+    if settle == "one":
+        one = np.zeros(len(boxes), dtype=np.int64)
+        one[bi] = gi
+        single = np.flatnonzero((touching == 1) & ok)
+        inside = single[shapely.contains(polygons[one[single]], boxes[single])]
+        whole[inside] = one[inside]
+    else:
+        wb, wg = tree.query(boxes, predicate="within")
+        whole[wb] = wg
+        whole[~ok] = -1
+    settled = ok & ((whole >= 0) | (touching == 0))
+    # the other boxed runs: each point against the polygons its run's box touches
+    test = ok[bi] & ~settled[bi]
+    bi, gi = bi[test], gi[test]
+    pts, polys = [], []
+    count = lengths[bi]
+    ends_at = np.cumsum(count)
+    cuts = np.searchsorted(ends_at, np.arange(chunk, ends_at[-1], chunk)) if len(count) else []
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(bi)], strict=True):
+        if b <= a:
+            continue
+        c = count[a:b]
+        offset = np.repeat(starts[bi[a:b]] - (np.cumsum(c) - c), c)
+        pi = offset + np.arange(c.sum())
+        g = np.repeat(gi[a:b], c)
+        hit = shapely.intersects_xy(polygons[g], x[pi], y[pi])
+        pts.append(pi[hit])
+        polys.append(g[hit])
+    empty = np.empty(0, dtype=np.int64)
+    return (np.concatenate(pts) if pts else empty, np.concatenate(polys) if polys else empty,
+            whole, lengths, np.flatnonzero(np.repeat(~ok, lengths)))
+
+
+def _run_boxes(x: np.ndarray, y: np.ndarray,
+               runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of consecutive equal keys: their starts, ends, bounding boxes, and whether
+    each box can stand for its points (finite, and wider and taller than nothing: a box that
+    is a point or a line is tested point by point)."""
+    runs = np.asarray(runs)
+    cut = np.flatnonzero(runs[1:] != runs[:-1]) + 1
+    starts = np.r_[0, cut].astype(np.int64)
+    ends = np.r_[cut, len(runs)].astype(np.int64)
+    x0, x1 = np.minimum.reduceat(x, starts), np.maximum.reduceat(x, starts)
+    y0, y1 = np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)
+    ok = np.isfinite(x0) & np.isfinite(x1) & np.isfinite(y0) & np.isfinite(y1) \
+        & (x1 > x0) & (y1 > y0)
+    boxes = np.full(len(starts), None, dtype=object)
+    boxes[ok] = shapely.box(x0[ok], y0[ok], x1[ok], y1[ok])
+    return starts, ends, boxes, ok
 
 
 def raster_points(array: np.ndarray, transform: Affine, crs: Any) -> gpd.GeoDataFrame:
@@ -577,6 +692,14 @@ def _weighted(
     return x, y, np.nan_to_num(w)
 
 
+def _runs_of(points: Any) -> np.ndarray | None:
+    """The ``parent`` key of demand points (:func:`geo.placement.h3_demand`: the children of a
+    cell come together), by which :func:`_assign` settles whole runs; None for other points."""
+    if isinstance(points, pd.DataFrame) and "parent" in points.columns:
+        return points["parent"].to_numpy()
+    return None
+
+
 def unit_coverage(
     units: gpd.GeoDataFrame,
     coverage: gpd.GeoSeries,
@@ -602,7 +725,10 @@ def unit_coverage(
     risk
         Optional weighted points (column ``risk_column``; a GeoDataFrame, or a plain frame with
         ``lon``/``lat`` in EPSG:4326) or a ``(array, transform, crs)`` weight raster (cell
-        centres are used); adds ``risk``, ``risk_covered``, ``risk_share``.
+        centres are used); adds ``risk``, ``risk_covered``, ``risk_share``. With a ``parent``
+        column (the demand of :func:`geo.placement.h3_demand`), the points of a parent are
+        placed together where their box lies in one mahalla: the same sums, several times
+        faster on a country's millions of demand points.
     cameras
         Optional camera points with ``type``; adds ``cameras`` and ``cameras_<type>`` counts.
     crs_metric
@@ -623,8 +749,9 @@ def unit_coverage(
     out = pd.DataFrame({unit_id: units[unit_id].to_numpy(), "area_m2": area, "covered_m2": covered})
     out["area_share"] = _share(covered, area)
 
-    def counts(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        total, hit, _ = _unit_sums(x, y, w, ugeo, cov)
+    def counts(x: np.ndarray, y: np.ndarray, w: np.ndarray,
+               runs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        total, hit, _ = _unit_sums(x, y, w, ugeo, cov, runs)
         return total, hit
 
     if incidents is not None:
@@ -634,7 +761,7 @@ def unit_coverage(
         out["incidents_covered"] = hit.astype(np.int64)
         out["incident_share"] = _share(hit, total)
     if risk is not None:
-        total, hit = counts(*_weighted(risk, risk_column, crs))
+        total, hit = counts(*_weighted(risk, risk_column, crs), _runs_of(risk))
         out["risk"], out["risk_covered"], out["risk_share"] = total, hit, _share(hit, total)
     if cameras is not None:
         cx, cy = points_xy_in_crs(cameras, crs, "cameras")
@@ -648,11 +775,14 @@ def unit_coverage(
 
 
 def _unit_sums(x: np.ndarray, y: np.ndarray, w: np.ndarray, ugeo: np.ndarray,
-               cov: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weight per unit of the points it holds (first unit), its covered part, each point's unit."""
+               cov: np.ndarray, runs: np.ndarray | None = None,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weight per unit of the points it holds (first unit), its covered part, each point's unit.
+
+    ``runs``: see :func:`_assign` (the same sums, faster for points that come in groups)."""
     n = len(ugeo)
-    where = _assign(x, y, ugeo)
-    inside = covered_mask(x, y, cov)
+    where = _assign(x, y, ugeo, runs)
+    inside = covered_mask(x, y, cov, runs)
     ok = where >= 0
     total = np.bincount(where[ok], weights=w[ok], minlength=n)
     hit = np.bincount(where[ok & inside], weights=w[ok & inside], minlength=n)

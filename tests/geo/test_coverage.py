@@ -386,3 +386,49 @@ def test_each_point_goes_to_the_first_unit_holding_it() -> None:
     assert _assign(x, y, units).tolist() == [0, 0, 1, 2, -1, 0]
     assert _assign(x, y, units[::-1].copy()).tolist() == [2, 1, 1, 0, -1, 1]
     assert _assign(np.empty(0), np.empty(0), units).tolist() == []
+
+
+def _grid_units(overlap: bool) -> np.ndarray:
+    """Unit squares tiling [0, 4]^2 (shared edges), one missing, one empty; with ``overlap``
+    a square across four of them added first (points in it go to it: the first unit wins)."""
+    units = [shapely.box(i, j, i + 1, j + 1) for i in range(4) for j in range(4)]
+    units[5] = None
+    units[6] = shapely.Polygon()
+    if overlap:
+        units.insert(0, shapely.box(1.5, 1.5, 2.5, 2.5))
+    return np.array(units, dtype=object)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), overlap=st.booleans(), spread=st.sampled_from([0.02, 0.3, 1.5]))
+def test_runs_of_points_are_assigned_as_point_by_point(seed: int, overlap: bool,
+                                                       spread: float) -> None:
+    """Settling a run of points by its box (the demand of one H3 cell) gives, point for point,
+    the unit and the coverage that testing each point gives: runs inside one unit, across
+    edges, on edges (exactly), outside everything, with NaN, of one point or in a line."""
+    from riskmap.geo.coverage import _assign
+
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-0.5, 4.5, size=(60, 2))
+    centres[:5] = np.round(centres[:5])  # runs around grid corners and edges
+    sizes = rng.integers(1, 12, size=len(centres))
+    key = np.repeat(np.arange(len(centres)), sizes)
+    x = np.repeat(centres[:, 0], sizes) + rng.uniform(-spread, spread, len(key))
+    y = np.repeat(centres[:, 1], sizes) + rng.uniform(-spread, spread, len(key))
+    x[rng.random(len(key)) < 0.05] = np.nan
+    x[:20] = np.round(x[:20])  # points exactly on edges
+    y[30:40] = 2.0  # a run in a line
+    units = _grid_units(overlap)
+    cov = np.array([shapely.box(0.2, 0.2, 1.9, 1.1), shapely.Point(3, 3).buffer(0.6), None],
+                   dtype=object)
+    assert _assign(x, y, units, key).tolist() == _assign(x, y, units).tolist()
+    assert covered_mask(x, y, cov, key).tolist() == covered_mask(x, y, cov).tolist()
+
+
+def test_runs_without_any_unit_or_polygon_are_nowhere() -> None:
+    from riskmap.geo.coverage import _assign
+
+    x, y, key = np.array([0.5, 0.6, 2.0]), np.array([0.5, 0.7, 2.0]), np.array([1, 1, 2])
+    nothing = np.array([None, shapely.Polygon()], dtype=object)
+    assert _assign(x, y, nothing, key).tolist() == [-1, -1, -1]
+    assert covered_mask(x, y, nothing, key).tolist() == [False, False, False]

@@ -212,12 +212,12 @@ def study_units(
         return _CACHE[key]
     if level == "h3":
         ids = study_cells(mahallas, res)
-        adj = h3_adjacency(ids)
+        w = h3_adjacency(ids, star=True)  # with the self weight, made row block by row block
     else:
         ids = mahallas["mahalla_id"].to_numpy()
         adj = sp.csr_matrix(mahalla_weights(mahallas.reset_index(drop=True)).sparse, dtype=float)
-    adj.data[:] = 1.0
-    w = sp.csr_matrix(adj + sp.identity(adj.shape[0], format="csr"))
+        adj.data[:] = 1.0
+        w = sp.csr_matrix(adj + sp.identity(adj.shape[0], format="csr"))
     _CACHE[key] = (ids, w)
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

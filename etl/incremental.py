@@ -238,12 +238,15 @@ def read_cube(store: Any) -> dict[str, pd.DataFrame] | None:
 
 
 def _matrix(codes: np.ndarray, months: np.ndarray, counts: np.ndarray, n_units: int,
-            first: int, n_months: int) -> np.ndarray:
-    """Unit x month counts for the months ``first .. first + n_months - 1``."""
+            first: int, n_months: int, dtype: Any = np.int64) -> np.ndarray:
+    """Unit x month counts for the months ``first .. first + n_months - 1`` (whole numbers,
+    as ``dtype``: float64 is made in place, for the Gi* and trend fits that take floats)."""
     ok = (codes >= 0) & (months >= first) & (months < first + n_months)
     flat = codes[ok] * n_months + (months[ok] - first)
     out = np.bincount(flat, weights=counts[ok].astype(float), minlength=n_units * n_months)
-    return np.rint(out).astype(np.int64).reshape(n_units, n_months)
+    np.rint(out, out=out)
+    return (out if np.dtype(dtype) == np.float64 else out.astype(dtype)).reshape(n_units,
+                                                                                 n_months)
 
 
 def _cube_codes(cube: dict[str, pd.DataFrame], level: str, ids: np.ndarray,
@@ -262,10 +265,10 @@ def _cube_codes(cube: dict[str, pd.DataFrame], level: str, ids: np.ndarray,
 
 
 def monthly_matrix(cube: dict[str, pd.DataFrame], level: str, ids: np.ndarray, *, first: int,
-                   n_months: int, res: int = 9) -> np.ndarray:
+                   n_months: int, res: int = 9, dtype: Any = np.int64) -> np.ndarray:
     """Counts per study unit (``ids``) and month from the cube, months ``first`` on."""
     codes, months, counts = _cube_codes(cube, level, ids, res)
-    return _matrix(codes, months, counts, len(ids), first, n_months)
+    return _matrix(codes, months, counts, len(ids), first, n_months, dtype)
 
 
 # --------------------------------------------------------------------------- hotspot layers
@@ -294,9 +297,10 @@ def window_layers(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
     h3_frames = []
     for res in resolutions:
         ids, w = study_units(mahallas, level="h3", res=res)
-        monthly = monthly_matrix(cube, "h3", ids, first=first, n_months=n, res=res)
-        count = monthly.sum(axis=1)
-        monthly = monthly.astype(np.float64)  # as the trend fit takes it: the ints go now
+        # as floats, as the fits take them (whole numbers: their sums are exact)
+        monthly = monthly_matrix(cube, "h3", ids, first=first, n_months=n, res=res,
+                                 dtype=np.float64)
+        count = monthly.sum(axis=1).astype(np.int64)
         gi = gi_star(count, w, fdr=fdr)
         z, p, _, cls = gi
         z_months = gi_star_z(monthly, w)

@@ -242,3 +242,29 @@ def test_bh_significant_is_the_q_value_rule(alpha) -> None:
         want = benjamini_hochberg(p) <= alpha
         np.testing.assert_array_equal(bh_significant(p, alpha), want)
     assert bh_significant(families[0], alpha).any() and not bh_significant(families[2], 0.05).any()
+
+
+@pytest.mark.parametrize("star", [False, True])
+def test_h3_adjacency_in_blocks_is_the_neighbour_matrix(star: bool) -> None:
+    """Made block by block (hexagon rows sorted slot-wise, pentagon blocks pair-wise), the
+    matrix is canonical CSR and holds exactly the neighbours in the set (and the diagonal
+    with ``star``), whatever the order of the cells."""
+    from riskmap.geo.hotspots import h3_adjacency
+
+    around = [c for p in h3.get_pentagons(6)[:3] for c in h3.grid_disk(p, 3)]
+    plain = h3.grid_disk(h3.latlng_to_cell(41.3, 69.2, 8), 6)
+    cells = np.random.default_rng(3).permutation(np.unique(np.array(around + plain[::2],
+                                                                    dtype=np.int64)))
+    got = h3_adjacency(cells, star=star, chunk=37)
+    where = {c: i for i, c in enumerate(cells.tolist())}
+    want = np.zeros((len(cells), len(cells)))
+    for i, c in enumerate(cells.tolist()):
+        for d in h3.grid_disk(c, 1):
+            if d in where and (star or d != c):
+                want[i, where[d]] = 1.0
+    assert got.has_canonical_format and np.array_equal(got.toarray(), want)
+    assert got.indices.dtype == np.int32 and got.nnz == want.sum()
+    step = np.diff(got.indices)  # strictly increasing within every row
+    inner = np.ones(len(step), dtype=bool)
+    inner[got.indptr[1:-1][got.indptr[1:-1] > 0] - 1] = False
+    assert (step[inner] > 0).all()

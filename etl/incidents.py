@@ -345,11 +345,12 @@ def finalize(rows: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     focus = [c for c in FOCUS_FIELDS if c in rows.columns]
     if focus:  # rows without focus values keep the hash they had before the fields existed
         given = rows[focus].notna().to_numpy(dtype=bool).any(axis=1)
-        if given.any():
-            text = rows[focus].astype("string").fillna("")
+        if given.any():  # a row's hash is its own: only the rows with focus values are hashed
+            at = np.flatnonzero(given)
+            text = rows[focus].iloc[at].astype("string").fillna("")
             fh = pd.util.hash_pandas_object(text, index=False).to_numpy()
-            content = np.where(given, content * np.uint64(1000003 + 2 * len(parts)) ^ fh,
-                               content)
+            content = content.copy()
+            content[at] = content[at] * np.uint64(1000003 + 2 * len(parts)) ^ fh
     content = content.view("int64")
     rows["content_hash"] = content
     key_hash = parts[-1]

@@ -244,6 +244,7 @@ def _matrix(codes: np.ndarray, months: np.ndarray, counts: np.ndarray, n_units: 
     ok = (codes >= 0) & (months >= first) & (months < first + n_months)
     flat = codes[ok] * n_months + (months[ok] - first)
     out = np.bincount(flat, weights=counts[ok].astype(float), minlength=n_units * n_months)
+    out = out.astype(np.float64, copy=False)  # with nothing to count, bincount gives ints
     np.rint(out, out=out)
     return (out if np.dtype(dtype) == np.float64 else out.astype(dtype)).reshape(n_units,
                                                                                  n_months)

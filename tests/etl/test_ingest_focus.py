@@ -120,3 +120,26 @@ def test_reloading_the_same_file_changes_nothing_and_a_new_value_updates(loaded,
     assert changed.updated == 1
     inc = pd.DataFrame(store.read("incidents")).set_index("incident_id")
     assert inc.loc["R3", "victim_sex"] == "female"
+
+
+def test_a_rows_content_hash_is_its_own_whatever_else_the_file_holds(tmp_path):
+    """Only the rows with focus values have them hashed: a row's hash must not depend on the
+    other rows of its file (a re-load of a changed file would otherwise see every row as
+    changed)."""
+    from riskmap.layers import open_store
+
+    def hashes(rows: list[list[object]], name: str) -> dict[str, int]:
+        with open_store(str(tmp_path / name)) as store:
+            store.replace("mahallas", grid_frame())
+            ctx = load_context(store, aliases=load_aliases(), now=NOW)
+            ingest_incidents(_write(tmp_path / f"{name}.csv", UZ_HEADER, rows), store, ctx)
+            got = store.read("incidents", columns=["incident_id", "content_hash"])
+        return dict(zip(got["incident_id"], got["content_hash"], strict=True))
+
+    every = hashes(_uz_rows(), "all")
+    assert {"U1", "U2", "U3", "U4"} <= set(every)
+    alone = hashes([r for r in _uz_rows() if r[0] in ("U2", "U3")], "two")
+    without_focus = hashes([r for r in _uz_rows() if r[0] == "U3"], "one")
+    assert alone == {k: every[k] for k in ("U2", "U3")}
+    assert without_focus == {"U3": every["U3"]}
+    assert every["U2"] != hashes([[*_uz_rows()[1][:5], *([""] * 7)]], "bare")["U2"]

@@ -628,7 +628,8 @@ def _run_hits(x: np.ndarray, y: np.ndarray, polygons: np.ndarray, runs: np.ndarr
     pts, polys = [], []
     count = lengths[bi]
     ends_at = np.cumsum(count)
-    cuts = np.searchsorted(ends_at, np.arange(chunk, ends_at[-1], chunk)) if len(count) else []
+    cuts = np.searchsorted(ends_at, np.arange(chunk, ends_at[-1], chunk)) if len(count) \
+        else np.empty(0, dtype=np.int64)
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(bi)], strict=True):
         if b <= a:
             continue

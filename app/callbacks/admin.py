@@ -445,8 +445,8 @@ def chain_status(access: DataAccess, *,
             known = None
     if known is None:
         seqs = access.read("audit", columns=["seq"], purpose=AUDIT_READ)
-        seqs = pd.to_numeric(seqs["seq"], errors="coerce") if len(seqs) else pd.Series([1.0])
-        start = max(1, int(seqs.max()) - window + 1) if seqs.notna().any() else 1
+        top = pd.to_numeric(seqs["seq"], errors="coerce").max() if len(seqs) else None
+        start = max(1, int(top) - window + 1) if pd.notna(top) else 1
         # a log within the window is read whole: its records from before the chain too
         frame = access.read("audit", filters=[("seq", ">=", start)] if start > 1 else None,
                             purpose=AUDIT_READ)

@@ -40,10 +40,13 @@ from riskmap.geo.forecast import (
 )
 from riskmap.geo.h3index import cell_centers
 from riskmap.geo.hotspots import (
+    QuietSplit,
+    _binary_star,
     benjamini_hochberg,
     classify_gi,
     gi_star_z,
     h3_adjacency,
+    h3_star_sizes,
     mahalla_weights,
     study_cells,
     two_sided_p,
@@ -61,15 +64,17 @@ __all__ = [
     "evaluate",
     "evaluation_units",
     "gi_star",
+    "gi_star_split",
     "hotspot_table",
     "kde",
     "status_history_frame",
+    "study_lattice",
     "study_units",
     "trends_and_status",
 ]
 
 LEVELS = ("h3", "mahalla")
-_CACHE: OrderedDict[tuple[Any, ...], tuple[np.ndarray, sp.csr_matrix]] = OrderedDict()
+_CACHE: OrderedDict[tuple[Any, ...], tuple[np.ndarray, Any]] = OrderedDict()
 _CACHE_SIZE = 8
 
 
@@ -224,6 +229,27 @@ def study_units(
     return ids, w
 
 
+def study_lattice(mahallas: gpd.GeoDataFrame, res: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """The H3 study cells at ``res`` (sorted) and their Gi* star sizes, cached as
+    :func:`study_units` is: what :func:`geo.hotspots.quiet_split_h3` cuts a lattice with. A
+    country's res-9 lattice is 3.8 M cells and 27 M neighbour pairs; the sizes are 4 MB."""
+    _check_level("h3", res)
+    key = (*_layer_key(mahallas, "h3", res), "sizes")
+    if key not in _CACHE:
+        made = _CACHE.get(key[:-1])  # the weights, when this process already has them
+        if made is not None:
+            ids, w = made
+            sizes = np.diff(_binary_star(w).indptr).astype(np.int8)
+        else:
+            ids = study_cells(mahallas, res)
+            sizes = h3_star_sizes(ids)
+        _CACHE[key] = (ids, sizes)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    _CACHE.move_to_end(key)
+    return _CACHE[key]
+
+
 def gi_star(counts: np.ndarray, w: sp.spmatrix, *, fdr: bool = True) -> tuple[np.ndarray, ...]:
     """Gi* z, two-sided p, BH q and class, as :class:`geo.hotspots.GiStar` (analytic).
 
@@ -236,13 +262,26 @@ def gi_star(counts: np.ndarray, w: sp.spmatrix, *, fdr: bool = True) -> tuple[np
     -------
     z, p, q, gi_class : numpy.ndarray
     """
+    return _gi_star(np.asarray(counts, dtype=float), lambda y: gi_star_z(y, w), None, fdr)
+
+
+def gi_star_split(counts: np.ndarray, split: QuietSplit, *, fdr: bool = True,
+                  ) -> tuple[np.ndarray, ...]:
+    """:func:`gi_star` on a lattice cut by :func:`geo.hotspots.quiet_split`: ``counts`` per
+    row of the split (0 on its quiet rows); the figures of each row are those of the cells it
+    stands for on the whole lattice."""
     counts = np.asarray(counts, dtype=float)
+    return _gi_star(counts, lambda y: split.gi_star_z(y[: split.n_active]), split.weight, fdr)
+
+
+def _gi_star(counts: np.ndarray, z_of: Any, weight: np.ndarray | None,
+             fdr: bool) -> tuple[np.ndarray, ...]:
     if counts.size == 0:
         empty = np.zeros(0)
         return empty, empty, empty, np.zeros(0, dtype=object)
-    z = gi_star_z(counts, w) if np.ptp(counts) > 0 else np.zeros(counts.shape)
+    z = z_of(counts) if np.ptp(counts) > 0 else np.zeros(counts.shape)
     p = two_sided_p(z)
-    q = benjamini_hochberg(p)
+    q = benjamini_hochberg(p, weight)
     return z, p, q, classify_gi(z, q if fdr else p)
 
 
@@ -445,7 +484,7 @@ def _cell_status(
     return cell_status_from_counts(monthly.sum(axis=1), w, rule=rule)
 
 
-def cell_status_from_counts(count: np.ndarray, w: sp.spmatrix, *, rule: StatusRule,
+def cell_status_from_counts(count: np.ndarray, w: sp.spmatrix | None, *, rule: StatusRule,
                             gi: tuple[np.ndarray, ...] | None = None, explain: bool = True,
                             ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`_cell_status` from the count of each cell in the window (the core it runs on).

@@ -50,7 +50,7 @@ import pandas as pd
 import geopandas as gpd
 
 from riskmap.geo.aggregate import parent_cells, rate_per_1000, sorted_unique, unit_codes
-from riskmap.geo.hotspots import gi_star_z
+from riskmap.geo.hotspots import quiet_split_h3
 from riskmap.geo.status import StatusRule, status_from_monthly
 from riskmap.geo.trends import EmergingHotSpots
 from riskmap.layers.spec import NON_SPATIAL_CATEGORIES
@@ -288,6 +288,8 @@ def window_layers(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
         _population,
         cell_status_from_counts,
         gi_star,
+        gi_star_split,
+        study_lattice,
         study_units,
     )
 
@@ -297,27 +299,39 @@ def window_layers(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
         raise ValueError("the status window must be the hotspot window (status_months)")
     h3_frames = []
     for res in resolutions:
-        ids, w = study_units(mahallas, level="h3", res=res)
+        ids, sizes = study_lattice(mahallas, res)
+        codes, mons, counts = _cube_codes(cube, "h3", ids, res)
+        inside = (codes >= 0) & (mons >= first) & (mons < first + n) & (counts > 0)
+        # the fits run on the cells near any count and one row per star size of the quiet
+        # cells: the same figures as on the whole lattice, on an eighth of a country's res-9
+        # rows, and only the active cells' weights are made
+        split = quiet_split_h3(ids, sizes, np.unique(codes[inside]))
+        row = np.full(len(ids), -1, dtype=np.int64)
+        row[split.rows] = np.arange(split.n_active)
         # as floats, as the fits take them (whole numbers: their sums are exact)
-        monthly = monthly_matrix(cube, "h3", ids, first=first, n_months=n, res=res,
-                                 dtype=np.float64)
-        count = monthly.sum(axis=1).astype(np.int64)
-        gi = gi_star(count, w, fdr=fdr)
+        monthly = _matrix(np.where(codes >= 0, row[np.maximum(codes, 0)], -1), mons, counts,
+                          split.n_active, first, n, np.float64)
+        del row, codes, mons, counts
+        count = np.zeros(split.card.size, dtype=np.int64)
+        count[: split.n_active] = monthly.sum(axis=1)
+        gi = gi_star_split(count, split, fdr=fdr)
         z, p, _, cls = gi
-        z_months = gi_star_z(monthly, w)
-        del monthly  # a country's res-9 cells by months: not held through the trend fit
-        trend = EmergingHotSpots(fdr=fdr).fit_z(z_months).category
+        z_months = split.gi_star_z(monthly)
+        del monthly
+        trend = EmergingHotSpots(fdr=fdr).fit_z(z_months, split.weight).category
         del z_months
         status, _ = cell_status_from_counts(
-            count, w, rule=rule, gi=gi if rule.fdr == fdr else None, explain=False)
+            count, None, rule=rule, explain=False,
+            gi=gi if rule.fdr == fdr else gi_star_split(count, split, fdr=rule.fdr))
         # the cells with anything to show, chosen before any frame of the whole lattice is made
         keep = ((count > 0) | (cls != "not_significant") | (trend != "no_pattern")
                 | (status != "green"))
-        frame = pd.DataFrame({"h3": ids[keep].astype(np.int64), "res": np.int64(res),
-                              "count": count[keep], "gi_z": z[keep], "gi_p": p[keep],
-                              "gi_class": pd.array(cls[keep], dtype="string"),
-                              "trend": pd.array(trend[keep], dtype="string"),
-                              "status": pd.array(status[keep], dtype="string")})
+        cells, src = split.expand(keep)
+        frame = pd.DataFrame({"h3": ids[cells].astype(np.int64), "res": np.int64(res),
+                              "count": count[src], "gi_z": z[src], "gi_p": p[src],
+                              "gi_class": pd.array(cls[src], dtype="string"),
+                              "trend": pd.array(trend[src], dtype="string"),
+                              "status": pd.array(status[src], dtype="string")})
         h3_frames.append(pd.concat([frame, cell_places(mahallas, frame["h3"].to_numpy(), res)],
                                    axis=1))
     ids, w = study_units(mahallas, level="mahalla")
@@ -372,8 +386,8 @@ def history_layer(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
 
 # --------------------------------------------------------------------------- study units
 
-#: derived layer keeping the H3 study units and their Gi* weights per resolution, keyed by the
-#: mahalla layer they were made from (see :func:`_warm_units`)
+#: derived layer keeping the H3 study cells and their Gi* star sizes per resolution, keyed by
+#: the mahalla layer they were made from (see :func:`_warm_units`)
 UNITS = "study_units"
 
 
@@ -381,18 +395,17 @@ def _units_key(key: tuple[Any, ...]) -> str:
     return ":".join(str(k) for k in key)
 
 
-def _encode_units(ids: np.ndarray, w: Any) -> str:
-    """An npz archive (deflate level 1: numpy's default level 6 took 12 s for a country's
-    3.8 M res-9 cells, level 1 2 s at the same size), binary weights as int8."""
+def _encode_units(ids: np.ndarray, sizes: np.ndarray) -> str:
+    """An npz archive of a lattice's cells and star sizes (deflate level 1: numpy's default
+    level 6 took 12 s for a country's 3.8 M res-9 cells). The cells are kept as the steps
+    between sorted cells, which deflate to a fraction of the cells themselves."""
     import base64
     import io
     import zipfile
 
-    data = w.data
-    if np.all((data == 0) | (data == 1)):
-        data = data.astype(np.int8)
-    arrays = {"ids": np.asarray(ids, dtype=np.int64), "indptr": w.indptr, "indices": w.indices,
-              "data": data, "shape": np.asarray(w.shape)}
+    ids = np.asarray(ids, dtype=np.int64)
+    arrays = {"first": ids[:1], "steps": np.diff(ids),
+              "sizes": np.asarray(sizes, dtype=np.int8)}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, array in arrays.items():
@@ -401,27 +414,35 @@ def _encode_units(ids: np.ndarray, w: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _decode_units(text: str) -> tuple[np.ndarray, Any]:
+def _decode_units(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """The cells and star sizes of an archive of :func:`_encode_units`, or of the older form
+    that held the whole weight matrix (stores built before 2026-12-03)."""
     import base64
     import io
 
-    import scipy.sparse as sp
-
     with np.load(io.BytesIO(base64.b64decode(text))) as z:
-        w = sp.csr_matrix((z["data"].astype(np.float64), z["indices"], z["indptr"]),
-                          shape=tuple(z["shape"]))
-        return z["ids"], w
+        if "sizes" in z.files:
+            first = z["first"]
+            ids = np.concatenate([first, first[0] + np.cumsum(z["steps"])]) if first.size \
+                else first
+            return ids, z["sizes"]
+        indptr, indices = z["indptr"], z["indices"]
+        rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+        # the star size: 1 + the off-diagonal neighbours (the stored matrix held the diagonal)
+        off = np.bincount(rows[(indices != rows) & (z["data"] != 0)],
+                          minlength=indptr.size - 1)
+        return z["ids"], (off + 1).astype(np.int8)
 
 
 def _warm_units(store: Any, mahallas: gpd.GeoDataFrame,
                 resolutions: tuple[int, ...]) -> list[tuple[Any, ...]]:
-    """Put the stored H3 study units of ``mahallas`` into the process cache of
-    :func:`etl.hotspots_job.study_units`; return the keys it lacks (to store once made).
+    """Put the stored H3 study lattices of ``mahallas`` into the process cache of
+    :func:`etl.hotspots_job.study_lattice`; return the keys it lacks (to store once made).
 
-    The units (cells whose centre is in a mahalla, and their 6-neighbour weights) depend on
-    the mahalla polygons alone, and cost seconds per resolution to make for a region: a build
-    after a load of incidents reads them instead. The key holds a digest of the mahalla ids
-    and polygons, so a changed mahalla layer never meets stale units.
+    A lattice (the cells whose centre is in a mahalla, and the star size of each) depends on
+    the mahalla polygons alone, and costs seconds per resolution to make for a country: a
+    build after a load of incidents reads it instead. The key holds a digest of the mahalla
+    ids and polygons, so a changed mahalla layer never meets a stale lattice.
     """
     from riskmap.etl import hotspots_job as hj
 
@@ -435,9 +456,19 @@ def _warm_units(store: Any, mahallas: gpd.GeoDataFrame,
         text = stored.get(_units_key(key))
         if text is None:
             missing.append(key)  # made (or taken from the process cache) and stored
-        elif key not in hj._CACHE:
-            hj._CACHE[key] = _decode_units(text)
+        elif (*key, "sizes") not in hj._CACHE:
+            hj._CACHE[(*key, "sizes")] = _decode_units(text)
+            if not _current_form(text):
+                missing.append(key)  # stored again in today's form, a tenth of the size
     return missing
+
+
+def _current_form(text: str) -> bool:
+    import base64
+    import io
+
+    with np.load(io.BytesIO(base64.b64decode(text))) as z:
+        return "sizes" in z.files
 
 
 def _units_rows(mahallas: gpd.GeoDataFrame, resolutions: tuple[int, ...]) -> pd.DataFrame:
@@ -446,9 +477,9 @@ def _units_rows(mahallas: gpd.GeoDataFrame, resolutions: tuple[int, ...]) -> pd.
 
     rows = []
     for r in resolutions:
-        ids, w = hj.study_units(mahallas, level="h3", res=int(r))
+        ids, sizes = hj.study_lattice(mahallas, int(r))
         rows.append({"key": _units_key(hj._layer_key(mahallas, "h3", int(r))), "res": int(r),
-                     "cells": len(ids), "data": _encode_units(ids, w)})
+                     "cells": len(ids), "data": _encode_units(ids, sizes)})
     return pd.DataFrame(rows, columns=["key", "res", "cells", "data"])
 
 

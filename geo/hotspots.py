@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,15 +22,19 @@ from riskmap.geo.aggregate import sorted_unique
 __all__ = [
     "GI_CLASSES",
     "GiStar",
+    "QuietSplit",
     "benjamini_hochberg",
     "bh_significant",
     "classify_gi",
     "gi_star_z",
     "h3_adjacency",
+    "h3_star_sizes",
     "h3_weights",
     "hotspots_h3",
     "hotspots_mahalla",
     "mahalla_weights",
+    "quiet_split",
+    "quiet_split_h3",
     "star_weights",
     "study_cells",
     "two_sided_p",
@@ -279,26 +285,173 @@ def gi_star_z(y: np.ndarray, w: W | sp.spmatrix) -> np.ndarray:
     if n == 0:
         return np.zeros(y.shape)
     m = _binary_star(w.sparse if isinstance(w, W) else w)
-    card = np.asarray(m.sum(axis=1)).ravel()[:, None]
-    total = Y.sum(axis=0)[None, :]
-    mean = total / n
-    var = (np.einsum("ij,ij->j", Y, Y) / n)[None, :] - mean**2  # no (n, T) square held
-    z = np.asarray(m @ Y, dtype=float)  # the spatial lag, turned into z in place
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for a in range(0, n, _ROWS):  # in row blocks: no (n, T) temporaries on a national lattice
-            c = card[a : a + _ROWS]
-            z[a : a + _ROWS] = (z[a : a + _ROWS] - c * mean) / np.sqrt(var * c * (n - c) / (n - 1))
-    z[~np.isfinite(z)] = 0.0
-    z[:, (var.ravel() <= 1e-12 * np.maximum(mean.ravel() ** 2, 1.0))] = 0.0
+    card = np.asarray(m.sum(axis=1)).ravel()
+    z = _z_of_lag(np.asarray(m @ Y, dtype=float), card, n, Y)
     return z[:, 0] if one else z
 
 
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+def _z_of_lag(lag: np.ndarray, card: np.ndarray, n: int, y: np.ndarray) -> np.ndarray:
+    """Gi* z from each row's spatial lag (turned into z in place) and star size, the lattice's
+    ``n`` cells and its values ``y``, of which rows left out are zero (their sums are the same:
+    whole numbers are summed exactly)."""
+    c_all = np.asarray(card, dtype=float)[:, None]
+    mean = y.sum(axis=0)[None, :] / n
+    var = (np.einsum("ij,ij->j", y, y) / n)[None, :] - mean**2  # no (n, T) square held
+    z = lag
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a in range(0, len(z), _ROWS):  # in row blocks: no (n, T) temporaries on a country
+            c = c_all[a : a + _ROWS]
+            z[a : a + _ROWS] = (z[a : a + _ROWS] - c * mean) / np.sqrt(var * c * (n - c) / (n - 1))
+    z[~np.isfinite(z)] = 0.0
+    z[:, (var.ravel() <= 1e-12 * np.maximum(mean.ravel() ** 2, 1.0))] = 0.0
+    return z
+
+
+@dataclass(frozen=True)
+class QuietSplit:
+    """A lattice's Gi* rows cut down to the cells near any count and one row per kind of the rest.
+
+    A cell with no count in its star neighbourhood in any bin (a *quiet* cell) has a spatial lag
+    of 0 in every bin, so its Gi* z in each bin depends only on its star size (1 + its
+    neighbours in the lattice): every quiet cell of one size has the same z series, p-values,
+    trend and class. The split keeps one row per *active* cell (``rows``, positions in the
+    lattice, sorted) followed by one row per star size of the quiet cells, and ``weight`` says
+    how many cells each row stands for. On a country's res-9 lattice, 12% of its 3.8 M cells
+    are active in a year of crime: every fit then works on an eighth of the rows, with the
+    same numbers as on the whole lattice (the FDR ranks count the weights).
+    """
+
+    n: int  #: cells in the lattice
+    rows: np.ndarray  #: lattice positions of the active cells (sorted)
+    card: np.ndarray  #: star size of each row (active rows, then one per quiet size)
+    weight: np.ndarray  #: cells each row stands for (1 for an active row)
+    lag: sp.csr_matrix  #: star weights among the active cells (|rows| x |rows|)
+    card_all: np.ndarray  #: star size of every lattice cell (to expand the quiet rows)
+
+    @property
+    def n_active(self) -> int:
+        return int(self.rows.size)
+
+    def quiet_cells(self, row: int) -> np.ndarray:
+        """Lattice positions of the quiet cells that row ``row`` (a quiet row) stands for."""
+        quiet = np.ones(self.n, dtype=bool)
+        quiet[self.rows] = False
+        return np.flatnonzero(quiet & (self.card_all == self.card[row]))
+
+    def expand(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The lattice positions of the kept rows' cells, sorted, and the row of each."""
+        keep = np.asarray(keep, dtype=bool)
+        act = np.flatnonzero(keep[: self.n_active])
+        pos = [self.rows[act]]
+        src = [act]
+        for r in np.flatnonzero(keep[self.n_active :]) + self.n_active:  # rare: a quiet class
+            cells = self.quiet_cells(int(r))
+            pos.append(cells)
+            src.append(np.full(cells.size, r, dtype=np.int64))
+        positions = np.concatenate(pos)
+        order = np.argsort(positions, kind="stable")
+        return positions[order], np.concatenate(src)[order]
+
+    def gi_star_z(self, y: np.ndarray) -> np.ndarray:
+        """:func:`gi_star_z` of values that are ``y`` on the active cells (rows in ``rows``
+        order) and zero elsewhere, for every row of the split."""
+        y = np.asarray(y, dtype=float)
+        one = y.ndim == 1
+        Y = y[:, None] if one else y
+        if Y.shape[0] != self.n_active:
+            raise ValueError(f"y has {Y.shape[0]} rows, the split {self.n_active} active cells")
+        lag = np.zeros((self.card.size, Y.shape[1]))
+        lag[: self.n_active] = self.lag @ Y
+        z = _z_of_lag(lag, self.card, self.n, Y)
+        return z[:, 0] if one else z
+
+
+def quiet_split(w: sp.spmatrix, busy: np.ndarray) -> QuietSplit:
+    """Split a lattice's Gi* weights (as :func:`gi_star_z` takes them) by the cells ``busy``
+    (positions with any count): see :class:`QuietSplit`."""
+    m = _binary_star(w.sparse if isinstance(w, W) else w)
+    n = m.shape[0]
+    card_all = np.diff(m.indptr)
+    hit = np.zeros(n)
+    hit[np.asarray(busy, dtype=np.int64)] = 1.0
+    rows = np.flatnonzero(m @ hit)  # cells whose star holds a busy cell
+    del hit
+    quiet = np.ones(n, dtype=bool)
+    quiet[rows] = False
+    sizes, counts = np.unique(card_all[quiet], return_counts=True)
+    del quiet
+    sub = m[rows]
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[rows] = np.arange(rows.size)
+    col = pos[sub.indices]
+    del pos
+    inside = col >= 0  # a neighbour outside the active cells has no count: nothing to add
+    kept = np.concatenate([[0], np.cumsum(inside)])
+    lag = sp.csr_matrix((sub.data[inside], col[inside], kept[sub.indptr]),
+                        shape=(rows.size, rows.size))
+    return QuietSplit(
+        n=n, rows=rows,
+        card=np.concatenate([card_all[rows], sizes]).astype(np.int64),
+        weight=np.concatenate([np.ones(rows.size, dtype=np.int64), counts]),
+        lag=lag, card_all=card_all)
+
+
+def h3_star_sizes(cells: np.ndarray, *, chunk: int = 500_000) -> np.ndarray:
+    """Gi* star size of each H3 cell of a lattice: 1 + its edge neighbours in ``cells``
+    (the row sums of ``h3_adjacency(cells, star=True)``, without making the matrix).
+
+    ``cells`` must be sorted and unique (as :func:`study_cells` gives them); int8 sizes.
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    n = cells.size
+    sizes = np.zeros(n, dtype=np.int8)
+    for a in range(0, n, chunk):
+        block = cells[a : a + chunk]
+        arr = pa.array(h3ronpy.grid_disk(block.view(np.uint64), 1))
+        starts = arr.offsets.to_numpy()[:-1]
+        nbrs = arr.flatten().to_numpy().view(np.int64)
+        del arr
+        pos = np.minimum(np.searchsorted(cells, nbrs), n - 1)
+        inside = cells[pos] == nbrs
+        del pos, nbrs
+        sizes[a : a + len(block)] = np.add.reduceat(inside, starts)  # a disk is never empty
+    return sizes
+
+
+def quiet_split_h3(cells: np.ndarray, sizes: np.ndarray, busy: np.ndarray) -> QuietSplit:
+    """:func:`quiet_split` of an H3 lattice from its cells (sorted, unique), their star sizes
+    (:func:`h3_star_sizes`) and the positions ``busy`` of the cells with any count, without
+    the lattice's weight matrix: only the active cells' star weights are made."""
+    cells = np.asarray(cells, dtype=np.int64)
+    sizes = np.asarray(sizes)
+    n = cells.size
+    busy = np.asarray(busy, dtype=np.int64)
+    if busy.size:
+        arr = pa.array(h3ronpy.grid_disk(cells[busy].view(np.uint64), 1))
+        nbrs = arr.flatten().to_numpy().view(np.int64)
+        del arr
+        pos = np.minimum(np.searchsorted(cells, nbrs), n - 1)
+        rows = np.unique(pos[cells[pos] == nbrs])
+    else:
+        rows = np.zeros(0, dtype=np.int64)
+    quiet = np.ones(n, dtype=bool)
+    quiet[rows] = False
+    kinds, counts = np.unique(sizes[quiet], return_counts=True)
+    del quiet
+    return QuietSplit(
+        n=n, rows=rows,
+        card=np.concatenate([sizes[rows], kinds]).astype(np.int64),
+        weight=np.concatenate([np.ones(rows.size, dtype=np.int64), counts]),
+        lag=h3_adjacency(cells[rows], star=True), card_all=sizes)
+
+
+def benjamini_hochberg(p: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values); NaN stays NaN.
 
     A unit is significant at FDR level alpha exactly when its q-value is <= alpha
     (the BH step-up rule). A 2-D array is adjusted column by column (each column a family of
-    tests, e.g. one time bin).
+    tests, e.g. one time bin). ``weight`` (whole numbers, one per row) counts a row as that
+    many tests of the same p (a :class:`QuietSplit`'s rows): each gets the q its copies would.
 
     Examples
     --------
@@ -313,37 +466,47 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     if p.ndim == 2:  # one contiguous family at a time (a strided 2-D sort is slower)
         if p.shape[1] == 0:
             return p.copy()
-        return np.stack([_bh_family(col) for col in np.ascontiguousarray(p.T)], axis=1)
-    return _bh_family(p)
+        return np.stack([_bh_family(col, weight) for col in np.ascontiguousarray(p.T)],
+                        axis=1)
+    return _bh_family(p, weight)
 
 
-def _bh_family(p: np.ndarray) -> np.ndarray:
+def _bh_family(p: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """:func:`benjamini_hochberg` of one 1-D family."""
     ok = np.isfinite(p)
     pv = p.ravel() if ok.all() else p[ok]
-    m = pv.size
-    if m == 0:
+    if weight is None:
+        m = pv.size
+        rank = np.arange(1, m + 1)
+    else:
+        wv = np.asarray(weight, dtype=np.int64).ravel()[ok.ravel()]
+        m = int(wv.sum())
+    if pv.size == 0:
         return np.full(p.shape, np.nan)
     order = np.argsort(pv)
-    ranked = pv[order] * m / np.arange(1, m + 1)
+    if weight is not None:
+        # a row of k copies ranks as its last copy: tied copies all get the q of the last
+        rank = np.cumsum(wv[order])
+    ranked = pv[order] * m / rank
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
     np.minimum(ranked, 1.0, out=ranked)
-    out = np.empty(m)
+    out = np.empty(pv.size)
     out[order] = ranked
-    if m == p.size:
+    if pv.size == p.size:
         return out.reshape(p.shape)
     q = np.full(p.shape, np.nan)
     q[ok] = out
     return q
 
 
-def bh_significant(p: np.ndarray, alpha: float) -> np.ndarray:
+def bh_significant(p: np.ndarray, alpha: float, weight: np.ndarray | None = None) -> np.ndarray:
     """``benjamini_hochberg(p) <= alpha`` for one 1-D family, without ranking every p.
 
     With ``k`` the largest rank whose ``p_(k) m / k <= alpha`` (the step-up rule, the same
     arithmetic as :func:`benjamini_hochberg`), a test is significant exactly when its p is at
     most ``p_(k)``; only p-values at most ``alpha`` can be, so only those are sorted (a
     country's 3.8 M cells per month: 0.3 s for the full ranking, a few ms for this).
+    ``weight`` counts a row as that many tests of the same p, as in :func:`benjamini_hochberg`.
 
     Examples
     --------
@@ -352,11 +515,21 @@ def bh_significant(p: np.ndarray, alpha: float) -> np.ndarray:
     """
     p = np.asarray(p, dtype=float)
     ok = np.isfinite(p)
-    m = int(ok.sum())
-    low = np.sort(p[ok & (p <= alpha)])
+    small = ok & (p <= alpha)
+    if weight is None:
+        m = int(ok.sum())
+        low = np.sort(p[small])
+        rank = np.arange(1, low.size + 1)
+    else:
+        wv = np.asarray(weight, dtype=np.int64)
+        m = int(wv[ok].sum())
+        order = np.argsort(p[small])
+        low = p[small][order]
+        # the last copy of a row of k decides: it passes whenever an earlier copy would
+        rank = np.cumsum(wv[small][order])
     if low.size == 0:
         return np.zeros(p.shape, dtype=bool)
-    passing = np.flatnonzero(low * m / np.arange(1, low.size + 1) <= alpha)
+    passing = np.flatnonzero(low * m / rank <= alpha)
     if passing.size == 0:
         return np.zeros(p.shape, dtype=bool)
     return ok & (p <= low[passing[-1]])

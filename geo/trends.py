@@ -258,10 +258,14 @@ class EmergingHotSpots:
             raise ValueError(f"counts has {counts.shape[0]} units but the weights have {n}")
         return self.fit_z(gi_star_z(counts, w))
 
-    def fit_z(self, z: np.ndarray) -> EmergingHotSpots:
+    def fit_z(self, z: np.ndarray, weight: np.ndarray | None = None) -> EmergingHotSpots:
         """Fit on the Gi* z-scores (:func:`geo.hotspots.gi_star_z`) of a (n_units, n_bins)
         count matrix, as :meth:`fit` does after computing them: a caller on a national lattice
-        can let the counts go before the rest of the fit; returns ``self``."""
+        can let the counts go before the rest of the fit; returns ``self``.
+
+        ``weight`` counts a row as that many units with the same z series (the rows of a
+        :class:`geo.hotspots.QuietSplit`): the per-bin FDR counts them all.
+        """
         self.z = np.asarray(z, dtype=float)
         if self.z.ndim != 2:
             raise ValueError(f"z must be 2-D (units x bins), got shape {self.z.shape}")
@@ -271,7 +275,7 @@ class EmergingHotSpots:
         for t in range(self.z.shape[1]):
             z = self.z[:, t]
             p = two_sided_p(z)
-            sig = bh_significant(p, self.alpha) if self.fdr else p <= self.alpha
+            sig = bh_significant(p, self.alpha, weight) if self.fdr else p <= self.alpha
             self.hot[:, t] = sig & (z > 0)
             self.cold[:, t] = sig & (z < 0)
         _, self.trend_z, self.trend_p, self.trend_tau = mann_kendall(self.z)

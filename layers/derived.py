@@ -139,8 +139,8 @@ INCREMENTAL_SPECS = tuple(register_layer(s) for s in (
                        Column("region", "str")),
               indexes=("month",)),
     LayerSpec(name="study_units",
-              doc="H3 study cells and Gi* weights per resolution (a compressed NumPy archive, "
-                  "base64), keyed by a digest of the mahalla layer they were made from.",
+              doc="H3 study cells and their Gi* star sizes per resolution (a compressed NumPy "
+                  "archive, base64), keyed by a digest of the mahalla layer they were made from.",
               columns=(Column("key", "str", required=True), Column("res", "int"),
                        Column("cells", "int"), Column("data", "str")),
               key="key"),

@@ -27,7 +27,10 @@ def test_demo_builds_once_and_exports_in_every_format(tmp_path: Path) -> None:
         version = opened.version()
         n = opened.count("incidents")
         precisions = opened.read("incidents", columns=["geocode_precision"])
+        figures = opened.read("zone_figures")
     assert set(precisions["geocode_precision"]) >= {"coordinates", "mahalla"}  # address rows
+    # the zone figures (and the reports made from them) say the data are synthetic
+    assert figures["figures"].str.contains('"synthetic": true').all() and len(figures)
 
     again = CliRunner().invoke(cli, ["demo", "--no-serve", "--no-progress", "--store", store])
     assert again.exit_code == 0, again.output

@@ -73,6 +73,11 @@ def demo(size: str, seed: int, store_url: str | None, files_dir: Path | None, re
     steps = [("mahallas", files.mahallas), ("infrastructure", files.infrastructure),
              ("cameras", files.cameras)] + [("incidents", p) for p in files.incidents]
     with open_from(settings) as store:
+        import pandas as pd
+
+        # marked synthetic before the build, whose zone figures and reports carry the flag
+        # (the whole record, with the built version, follows the build)
+        store.replace("store_meta", pd.DataFrame({"key": ["synthetic"], "value": ["true"]}))
         for layer, path in steps:
             click.echo(f"riskmap ingest {layer} {path}")
             report = run_ingest(layer, Path(path), store, settings, {}, progress=progress,

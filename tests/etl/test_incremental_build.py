@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import geopandas as gpd
 import shapely
@@ -238,20 +239,29 @@ def test_cube_layers_match_the_row_computation() -> None:
     pd.testing.assert_frame_equal(hist, raw["mahalla_status"], check_dtype=False)
 
 
-def test_stored_study_units_round_trip_in_either_archive_form() -> None:
-    """The study units are stored as an npz archive: the level-1 form with int8 weights reads
-    back to the same float64 matrix, and the level-6 float64 form stores already hold reads too."""
+def test_stored_study_units_round_trip_in_every_archive_form() -> None:
+    """The study lattice is stored as an npz archive of its cells (as steps) and star sizes;
+    it reads back to the cells and the row sums of the star weights, and the older archives
+    that held the whole weight matrix (int8 or float64 weights) read back to the same."""
     import base64
 
     from riskmap.etl.incremental import _decode_units, _encode_units
+    from riskmap.geo.hotspots import h3_star_sizes
 
     ids, w = hotspots_job.study_units(fixtures.mahallas(), level="h3", res=9)
-    assert w.nnz > 0
-    for text in (_encode_units(ids, w), base64.b64encode(_savez_compressed(ids, w)).decode()):
-        ids2, w2 = _decode_units(text)
+    sizes = np.diff(w.indptr)
+    assert w.nnz > 0 and sizes.min() < 7 and sizes.max() == 7
+    np.testing.assert_array_equal(h3_star_sizes(ids), sizes)
+    old_int8 = sp.csr_matrix((w.data.astype(np.int8), w.indices, w.indptr), shape=w.shape)
+    for text in (_encode_units(ids, sizes),
+                 base64.b64encode(_savez_compressed(ids, w)).decode(),
+                 base64.b64encode(_savez_compressed(ids, old_int8)).decode()):
+        ids2, sizes2 = _decode_units(text)
         np.testing.assert_array_equal(ids2, ids)
-        assert w2.dtype == np.float64 and w2.shape == w.shape and (w2 != w).nnz == 0
-        np.testing.assert_array_equal(w2.indices, w.indices)
+        assert ids2.dtype == np.int64 and sizes2.dtype == np.int8
+        np.testing.assert_array_equal(sizes2, sizes)
+    empty = _decode_units(_encode_units(np.zeros(0, dtype=np.int64), np.zeros(0)))
+    assert empty[0].size == 0 and empty[1].size == 0
 
 
 def _savez_compressed(ids, w) -> bytes:

@@ -268,3 +268,75 @@ def test_h3_adjacency_in_blocks_is_the_neighbour_matrix(star: bool) -> None:
     inner = np.ones(len(step), dtype=bool)
     inner[got.indptr[1:-1][got.indptr[1:-1] > 0] - 1] = False
     assert (step[inner] > 0).all()
+
+
+@pytest.mark.parametrize("seed, busy_share, months", [(1, 0.02, 12), (2, 0.3, 6), (3, 0.9, 4),
+                                                      (4, 0.0, 3), (5, 1.0, 12)])
+def test_quiet_split_gives_the_whole_lattice_figures(seed, busy_share, months) -> None:
+    """Fitted on the active cells and one row per star size of the quiet ones, Gi* z (every
+    bin), the BH q-values, the FDR-significant bins and the emerging classes are exactly
+    (bit for bit) those of the whole lattice, cell for cell: sparse counts, counts nearly
+    everywhere (the quiet rows then become significant cold spots), no counts and all
+    counts; a lattice with holes and pentagons, so star sizes range from 1 to 7."""
+    import scipy.sparse as sp
+
+    from riskmap.geo.hotspots import (
+        bh_significant,
+        h3_adjacency,
+        h3_star_sizes,
+        quiet_split,
+        quiet_split_h3,
+    )
+    from riskmap.geo.trends import EmergingHotSpots
+
+    rng = np.random.default_rng(seed)
+    disk = np.array(h3.grid_disk(h3.latlng_to_cell(41.3, 69.2, 9), 14), dtype=np.int64)
+    penta = np.array([c for p in h3.get_pentagons(9)[:2] for c in h3.grid_disk(p, 3)],
+                     dtype=np.int64)
+    alone = h3.latlng_to_cell(40.0, 65.0, 9)  # a cell with no neighbour in the lattice
+    cells = np.unique(np.r_[disk[rng.uniform(size=disk.size) > 0.15], penta, alone])
+    w = h3_adjacency(cells, star=True)
+    n = cells.size
+    y = np.zeros((n, months))
+    # counts fall in the disk only (the pentagons' cells stay quiet); high and even counts
+    # nearly everywhere make the quiet cells significant cold spots
+    busy = np.flatnonzero(np.isin(cells, disk) & (rng.uniform(size=n) < busy_share))
+    lam = 30.0 if busy_share >= 0.9 else 2.0
+    y[busy] = rng.poisson(lam, size=(busy.size, months)) + (rng.uniform(size=(busy.size, 1))
+                                                             < 0.5) * 3
+    split = quiet_split(sp.csr_matrix(w), np.flatnonzero(y.sum(axis=1) > 0))
+    # the same split from the cells alone (no lattice matrix), as the build makes it
+    by_h3 = quiet_split_h3(cells, h3_star_sizes(cells), np.flatnonzero(y.sum(axis=1) > 0))
+    for name in ("rows", "card", "weight", "card_all"):
+        np.testing.assert_array_equal(getattr(by_h3, name), getattr(split, name))
+    assert by_h3.n == n and (by_h3.lag != split.lag).nnz == 0
+    assert set(np.unique(split.card_all).tolist()) >= {1, 2, 6, 7}
+    assert split.weight.sum() == n and split.card.size == split.n_active + np.unique(
+        np.delete(split.card_all, split.rows)).size
+    everyone = np.ones(split.card.size, dtype=bool)
+    cells_back, row = split.expand(everyone)
+    np.testing.assert_array_equal(cells_back, np.arange(n))  # every cell, once, in order
+    assert np.count_nonzero(y[np.setdiff1d(np.arange(n), split.rows)]) == 0
+
+    z_all = gi_star_z(y, w)
+    z_split = split.gi_star_z(y[split.rows])
+    np.testing.assert_array_equal(z_split[row], z_all)
+    p_all, p_split = two_sided_p(z_all), two_sided_p(z_split)
+    np.testing.assert_array_equal(benjamini_hochberg(p_split, split.weight)[row],
+                                  benjamini_hochberg(p_all))
+    for t in range(months):
+        for alpha in (0.01, 0.10):
+            np.testing.assert_array_equal(
+                bh_significant(p_split[:, t], alpha, split.weight)[row],
+                bh_significant(p_all[:, t], alpha))
+    whole = EmergingHotSpots().fit_z(z_all)
+    part = EmergingHotSpots().fit_z(z_split, split.weight)
+    np.testing.assert_array_equal(part.category[row], whole.category)
+    np.testing.assert_array_equal(part.hot[row], whole.hot)
+    np.testing.assert_array_equal(part.cold[row], whole.cold)
+    if busy_share == 0.9:  # the quiet cells are cold spots here: they are expanded back
+        quiet_rows = np.arange(split.n_active, split.card.size)
+        assert whole.cold[:, -1].any() and part.cold[quiet_rows].any()
+        kept, src = split.expand(part.cold[:, -1])
+        np.testing.assert_array_equal(kept, np.flatnonzero(whole.cold[:, -1]))
+        assert (src >= split.n_active).any()

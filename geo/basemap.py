@@ -390,9 +390,10 @@ def tile_layers(features: pd.DataFrame | None, *, districts: pd.Series | None = 
            else np.full(int(place.sum()), np.nan))
     rank = np.where((kind[place] == "city") | (pop >= MAJOR_PLACE), 0,
                     np.where(pop >= 10_000, 1, 2))
+    population = pop.astype(object)
+    population[np.isnan(pop)] = None
     out["place"] = TileLayer.of(
         shapely.point_on_surface(geoms[place]) if place.any() else empty,
-        {"name": names[place], "rank": rank,
-         "population": np.where(np.isnan(pop), None, pop).astype(object)},
+        {"name": names[place], "rank": rank, "population": population},
         np.array([0, 3, 4])[rank] if len(rank) else None)
     return out

@@ -280,8 +280,9 @@ def why_parts(why: Iterable[object]) -> pd.DataFrame:
                        .str.replace("%", "", regex=False).str.replace(" ", "_", regex=False)
                        .to_numpy())
     parsed = is_green | full["status"].notna().to_numpy()
-    return pd.DataFrame({"parsed": parsed,
-                         "status": pd.Series(np.where(parsed, status, None), dtype=object),
+    shown = np.asarray(status, dtype=object).copy()
+    shown[~parsed] = None
+    return pd.DataFrame({"parsed": parsed, "status": pd.Series(shown, dtype=object),
                          **num, "gi_class": pd.Series(gi_code, dtype=object)})
 
 

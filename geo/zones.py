@@ -750,7 +750,7 @@ def _stay_sites(infrastructure: gpd.GeoDataFrame, zone_m: BaseGeometry, crs: CRS
     ok = np.isfinite(xy).all(axis=1)
     ok[ok] = shapely.dwithin(shapely.points(xy[ok]), zone_m, reach_m)
     kinds = sites["kind"].astype("string").str.strip().str.lower().to_numpy(dtype=object)
-    labels = [(str(kinds[i]), _label(sites, i)) for i in np.flatnonzero(ok)]
+    labels = [(str(kinds[i]), _label(sites, int(i))) for i in np.flatnonzero(ok)]
     return xy[ok], labels
 
 

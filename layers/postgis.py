@@ -806,8 +806,9 @@ class _PostgisTransaction(Transaction):
         names = (spec.key, PARTITIONED[layer])
         kcols = [c for c in cols if c.name in names]
         keys = Encoded(enc.attrs.select([c.name for c in kcols]), None)
-        big = len(enc) >= _REINDEX_ROWS and not self.cur.execute(sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(directory))).fetchone()[0]
+        big = len(enc) >= _REINDEX_ROWS and not (self.cur.execute(sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(directory))).fetchone()
+            or (False,))[0]
         with self._indexes_dropped(directory) if big else contextlib.nullcontext():
             self._copy(directory, keys, kcols)
 

@@ -51,6 +51,7 @@ from riskmap.geo.basemap import (
     tile_layers,
 )
 from riskmap.geo.focus import FOCUS_FIELDS, focus_bits, group_mask
+from riskmap.geo.h3index import cell_centers
 from riskmap.geo.hotspots import (
     benjamini_hochberg,
     classify_gi,
@@ -135,8 +136,9 @@ class CommandersView:
     focus: str | None = None
 
     def query(self, res: int | None = None) -> ViewQuery:
-        """The model's :class:`ViewQuery` (``res`` for the H3 level, default 9)."""
-        level = "mahalla" if self.level == "mahalla" else f"h3_{res or 9}"
+        """The model's :class:`ViewQuery` (``res`` for the H3 level, default 9; the coarser
+        cells a zoomed-out map draws filter as res 7: the filters do not depend on it)."""
+        level = "mahalla" if self.level == "mahalla" else f"h3_{min(max(res or 9, 7), 9)}"
         return ViewQuery(level=level, region=self.region, district=self.district,
                          start=self.start, end=self.end, categories=self.categories,
                          focus=self.focus)
@@ -481,8 +483,47 @@ class CommandersData:
                      & (out["y"] <= y1)).to_numpy()
         return out[show].reset_index(drop=True)
 
-    def _universe(self, view: CommandersView, res: int) -> tuple[np.ndarray, np.ndarray, Any]:
-        def build() -> tuple[np.ndarray, np.ndarray, Any]:
+    def h3_resolution(self, view: CommandersView, chosen: int,
+                      extent: tuple[float, float, float, float] | None, limit: int) -> int:
+        """The finest resolution from ``chosen`` down to :data:`app.h3_view.MIN_RES` at which
+        :meth:`h3_units` would draw at most ``limit`` cells in ``extent`` (a country at res 7
+        is 42,000 cells, a 17 MB figure no browser without a GPU draws in time). Cells are
+        counted from their centres, before any polygon is made."""
+        from riskmap.app.h3_view import MIN_RES
+
+        for res in range(int(chosen), MIN_RES - 1, -1):
+            if self._h3_count(view, res, extent) <= limit:
+                return res
+        return MIN_RES
+
+    def _h3_count(self, view: CommandersView, res: int,
+                  extent: tuple[float, float, float, float] | None) -> int:
+        """How many cells :meth:`h3_units` draws at ``res`` (with incidents of the view's
+        filters for ``count``; every cell of the area's universe otherwise)."""
+        _, upos = self._present(view, res)
+        if view.metric == "count":
+            uniq, codes = self.model.cells(res)
+            keep = self.model.mask(view.query(res))
+            counts = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
+            scodes = self.model.suppressed_cells(res)
+            if len(scodes):
+                skeep = self.model.mask(view.query(res), suppressed=True) & (scodes >= 0)
+                counts = counts + np.bincount(scodes[skeep], minlength=len(uniq))
+            upos = upos[counts[upos] > 0]
+        if extent is None:
+            return int(upos.size)
+        cx, cy = self._centres(res)
+        x0, y0, x1, y1 = extent
+        x, y = cx[upos], cy[upos]
+        return int(np.count_nonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)))
+
+    def _centres(self, res: int) -> tuple[np.ndarray, np.ndarray]:
+        """Centre lon/lat of every cell at ``res`` (aligned with ``model.cells(res)``)."""
+        return self._cached(("centres", res), lambda: cell_centers(self.model.cells(res)[0]))
+
+    def _present(self, view: CommandersView, res: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cells at ``res`` with any incident of the view's area, and their positions."""
+        def build() -> tuple[np.ndarray, np.ndarray]:
             uniq, codes = self.model.cells(res)
             area = self.model.mask(ViewQuery(region=view.region, district=view.district))
             present = np.bincount(codes[area & (codes >= 0)], minlength=len(uniq)) > 0
@@ -492,7 +533,13 @@ class CommandersData:
                                         suppressed=True) & (scodes >= 0)
                 present |= np.bincount(scodes[sarea], minlength=len(uniq)) > 0
             upos = np.flatnonzero(present)
-            return uniq[upos], upos, h3_weights(uniq[upos]).sparse
+            return uniq[upos], upos
+        return self._cached(("present", res, *self._area(view)), build)
+
+    def _universe(self, view: CommandersView, res: int) -> tuple[np.ndarray, np.ndarray, Any]:
+        def build() -> tuple[np.ndarray, np.ndarray, Any]:
+            cells, upos = self._present(view, res)
+            return cells, upos, h3_weights(cells).sparse
         return self._cached(("universe", res, *self._area(view)), build)
 
     def _trend_lookup(self, level: str, res: int | None) -> pd.Series | None:

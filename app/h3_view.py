@@ -6,7 +6,8 @@ to send and 2.5-4 s for MapLibre to draw in a browser without a GPU, for cells n
 tell apart. So a map draws at most :data:`MAX_CELLS` cells (``RISKMAP_APP__MAP__MAX_CELLS``):
 zoomed out it shows the chosen cells' parents at the finest resolution that keeps within
 that, and zooming in brings the chosen resolution back. Zoomed in, only the cells of the view
-and half a view around it are drawn (a short pan needs no redraw).
+and half a view around it are drawn (a short pan needs no redraw). The commanders' map keeps
+the same cap (:meth:`app.commanders_data.CommandersData.h3_resolution`).
 
 Pure over an :class:`~riskmap.app.data.AppModel` (no request, no figure).
 """

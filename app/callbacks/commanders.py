@@ -58,7 +58,7 @@ from riskmap.app.figures_commanders import (
 from riskmap.app.focus import focus_exact, focus_label
 from riskmap.app.map_canvas import fit_zoom, shown_bounds
 from riskmap.app.map_labels import add_map_labels
-from riskmap.app.map_tiles import request_style
+from riskmap.app.map_tiles import max_cells, request_style
 from riskmap.app.pages.commanders import EVAL_POLL
 from riskmap.i18n import (
     N_,
@@ -279,6 +279,16 @@ def viewport_update(relayout: dict[str, Any] | None, current: dict[str, Any] | N
     {'range': [67.0, 67.1, 40.0, 40.1]}
     >>> viewport_update({"autosize": True}, None, "h3") is None
     True
+
+    Cells drawn coarser than the zoom's resolution (too many in view, ``"coarser"``) are
+    drawn again on any zoom in:
+
+    >>> zoom = {"xaxis.range[0]": 67.0, "xaxis.range[1]": 68.5,
+    ...         "yaxis.range[0]": 40.0, "yaxis.range[1]": 40.8}
+    >>> viewport_update(zoom, {"range": [66.0, 70.0, 39.0, 41.5], "coarser": True}, "h3")
+    {'range': [67.0, 68.5, 40.0, 40.8]}
+    >>> viewport_update(zoom, {"range": [66.0, 70.0, 39.0, 41.5]}, "h3") is None
+    True
     """
     if not relayout:
         return None
@@ -292,6 +302,9 @@ def viewport_update(relayout: dict[str, Any] | None, current: dict[str, Any] | N
     else:
         return None
     old = (current or {}).get("range")
+    if level == "h3" and (current or {}).get("coarser") and (
+            old is None or _span(rng, None) < _span(old, None)):
+        return {"range": rng}  # zoomed in on cells drawn coarser than the zoom's: finer ones
     if old is None:
         if level != "h3" and area_span is not None and (
                 resolution_for_span(_span(rng, None)) == resolution_for_span(area_span)):
@@ -307,6 +320,19 @@ def viewport_update(relayout: dict[str, Any] | None, current: dict[str, Any] | N
     return None
 
 
+def _mark_coarser(fig: dict[str, Any], view: CommandersView, keep: Any,
+                  current: dict[str, Any] | None) -> Any:
+    """The viewport store to keep after drawing ``fig``: it says whether the H3 cells were drawn
+    coarser than the zoom's resolution (:func:`render_map`'s ``limit``), so that
+    :func:`viewport_update` draws a zoom in again."""
+    h3 = ((fig.get("layout") or {}).get("meta") or {}).get("h3") or {}
+    coarser = view.level == "h3" and bool(h3) and h3.get("res", 0) < h3.get("chosen", 0)
+    base = keep if isinstance(keep, dict) else (current or {"range": None})
+    if bool(base.get("coarser")) == coarser:
+        return keep
+    return {"range": base.get("range"), **({"coarser": True} if coarser else {})}
+
+
 def _padded(rng: list[float]) -> tuple[float, float, float, float]:
     x0, x1 = sorted(rng[:2])
     y0, y1 = sorted(rng[2:])
@@ -316,7 +342,8 @@ def _padded(rng: list[float]) -> tuple[float, float, float, float]:
 
 def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, Any] | None,
                highlight: list[str] | None = None,
-               style: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+               style: dict[str, Any] | None = None, *,
+               limit: int | None = None) -> tuple[dict[str, Any], str]:
     """The map figure and the summary line of ``view``.
 
     Parameters
@@ -334,6 +361,10 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
         drawn over the app's offline base map, whose tiles carry the boundaries, water,
         roads and the names that follow the zoom; ``None``: cartesian lon/lat axes with the
         base map and names drawn as traces (a figure read outside the app).
+    limit
+        Most H3 cells drawn (default: the app's ``map.max_cells``): a view that holds more
+        at the zoom's resolution is drawn with coarser cells (``layout.meta.h3`` says which:
+        ``{"res": drawn, "chosen": the zoom's}``), and zooming in brings the finer ones.
     """
     area = data.area_bounds(view)
     rng = (viewport or {}).get("range")
@@ -341,12 +372,16 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
     uirev = f"{view.region}|{view.district}"
     ids = list(dict.fromkeys([*(highlight or ()), *([view.mahalla] if view.mahalla else [])]))
     hl = data.highlight_rings(ids) if ids else None
+    coarser = ""
     if view.level == "h3" and metric not in {"status", "rate"}:  # mahalla measures
-        res = resolution_for_span(_span(rng, area))
+        chosen = resolution_for_span(_span(rng, area))
         extent = None
         if rng:
             x0, x1, y0, y1 = _padded(rng)
             extent = (x0, y0, x1, y1)
+        res = data.h3_resolution(view, chosen, extent, limit or max_cells())
+        if res < chosen:
+            coarser = " · " + _("res {chosen} when zoomed in").format(chosen=chosen)
         units = data.h3_units(view, Viewport(res=res, extent=extent))
         units["gi_text"] = _gi_text(units)
         units["trend_text"] = _text(units["trend"])
@@ -370,6 +405,8 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
             total = data.model.total(view.query(res))
         what = _("{n} H3 cells (res {res})").format(n=format_number(int((counts > 0).sum())),
                                                     res=res)
+        layout = fig.setdefault("layout", {})
+        layout["meta"] = {**(layout.get("meta") or {}), "h3": {"res": res, "chosen": chosen}}
     else:
         units = data.mahalla_units(view)
         units["rate_text"] = format_decimals(units["rate"].to_numpy(dtype=float), 2,
@@ -397,7 +434,7 @@ def render_map(data: CommandersData, view: CommandersView, viewport: dict[str, A
     focus = f" · {_('Focus')}: {focus_label(view.focus)}" if view.focus else ""
     return fig, _("{incidents} in {what}, {when}").format(
         incidents=ngettext("{n} incident", "{n} incidents", total).format(n=format_number(total)),
-        what=what, when=when) + focus
+        what=what, when=when) + coarser + focus
 
 
 def only_marks(triggered: Any, fig: dict[str, Any]) -> bool:
@@ -858,6 +895,7 @@ def register(app: dash.Dash, model: AppModel) -> None:
             # those of the width shown (a tall area shows wider than itself)
             viewport = area_viewport(data.area_bounds(view), size) or viewport
         fig, summary = map_answer(data, view, viewport, list(red_ids or ()), style)
+        keep = _mark_coarser(fig, view, keep, current)
         fig = first_view(fig, size)
         if style is not None and only_marks(ctx.triggered_prop_ids, fig):
             # the selection alone changed: its trace alone goes (the map keeps its fills)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import dash
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -151,6 +152,41 @@ def test_h3_units_at_the_zoom_resolution(data: CommandersData, incidents: pd.Dat
     # each hexagon is one ring of 7 points followed by a NaN
     assert sum(int(np.isnan(np.asarray(t.x, float)).sum()) for t in cells) == n9
     assert next(t for t in fig.data if t.meta["kind"] == "base").meta == {"kind": "base"}
+
+
+def test_h3_cells_beyond_the_cap_are_drawn_coarser_until_zoomed_in(
+        data: CommandersData, incidents: pd.DataFrame) -> None:
+    """More cells in view than a map draws (``map.max_cells``): the finest coarser resolution
+    within the cap is drawn, the summary and the figure say so, and the viewport store makes
+    a zoom in draw again (a country at res 7 was 42,000 cells, a 17 MB figure)."""
+    from riskmap.app.callbacks.commanders import _mark_coarser
+
+    cells = incidents["h3"].to_numpy(dtype="int64")
+    n = {r: len(np.unique(parents(cells, r))) for r in (5, 6, 7, 8)}
+    n[9] = len(np.unique(cells))
+    assert n[9] > n[8] > n[7]
+    view = CommandersView(level="h3")
+    fig, summary = render_map(data, view, None, limit=n[9] - 1)
+    assert summary == (f"500 incidents in {n[8]} H3 cells (res 8), all dates"
+                       " · res 9 when zoomed in")
+    assert fig["layout"]["meta"]["h3"] == {"res": 8, "chosen": 9}
+    drawn = [t for t in go.Figure(fig).data if t.meta["kind"] == "h3"]
+    assert sum(t.meta["n"] for t in drawn) == n[8]
+    # within the cap: the zoom's resolution, and nothing to mark
+    fig9, summary9 = render_map(data, view, None, limit=n[9])
+    assert fig9["layout"]["meta"]["h3"] == {"res": 9, "chosen": 9}
+    assert "zoomed in" not in summary9
+    # never coarser than res 5, whatever the cap
+    fig5, _ = render_map(data, view, None, limit=1)
+    assert fig5["layout"]["meta"]["h3"]["res"] == 5 and n[5] >= 1
+    # the store remembers the coarser cells, and a zoom in (same span class) draws again
+    store = _mark_coarser(fig, view, dash.no_update, None)
+    assert store == {"range": None, "coarser": True}
+    zoom = {"xaxis.range[0]": 69.2, "xaxis.range[1]": 69.21, "yaxis.range[0]": 41.3,
+            "yaxis.range[1]": 41.31}
+    assert viewport_update(zoom, store, "h3") == {"range": [69.2, 69.21, 41.3, 41.31]}
+    assert _mark_coarser(fig9, view, dash.no_update, store) == {"range": None}
+    assert _mark_coarser(fig9, view, dash.no_update, None) is dash.no_update
 
 
 def test_red_list_is_the_status_rule(data: CommandersData, incidents: pd.DataFrame) -> None:

@@ -45,7 +45,9 @@ def _expected(span: float) -> int:
 def test_h3_resolution_follows_the_zoom_three_ways(browser: Any, wait: Any,
                                                    tmp_path: Path) -> None:
     store = wide_world(tmp_path / "store")
-    with serve_app(store, "t") as url:
+    # a cap over the world's 2,893 cells: the resolution here is the zoom's alone (the cap
+    # has its own test below)
+    with serve_app(store, "t", map_settings={"max_cells": 5000}) as url:
         browser.get(url + "/commanders?lang=en&level=h3")
         settle(browser, wait)
         wait(browser, lambda d: d.execute_script(MAP_STATE_JS, _MAP))
@@ -92,6 +94,32 @@ def test_h3_resolution_follows_the_zoom_three_ways(browser: Any, wait: Any,
         # width shown
         assert 0.3 <= state["x"][1] - state["x"][0] < 0.85, state
         wait(browser, lambda d: _res(d) == _expected(_span(d)))
+
+
+def test_commanders_map_draws_coarser_cells_over_its_cap_and_finer_ones_zoomed_in(
+        browser: Any, wait: Any, tmp_path: Path) -> None:
+    """The commanders' map keeps ``max_cells`` too: the whole area at res 7 (835 cells) is
+    drawn at res 6 under a cap of 400, the summary says res 7 comes when zoomed in, and wheel
+    notches in draw finer cells until the zoom's own resolution is drawn."""
+    store = wide_world(tmp_path / "store")
+    with serve_app(store, "t", map_settings={"max_cells": 400}) as url:
+        browser.get(url + "/commanders?lang=en&level=h3")
+        settle(browser, wait)
+        wait(browser, lambda d: d.execute_script(MAP_STATE_JS, _MAP) and _res(d) is not None)
+        text = browser.find_element("id", "cmd-summary").text
+        assert _res(browser) == 6 and "res 7 when zoomed in" in text, text
+        x, y = _centre(browser)
+
+        def finer(d: Any) -> bool:
+            shown = d.find_element("id", "cmd-summary").text
+            if "when zoomed in" not in shown and _res(d) == _expected(_span(d)):
+                return True
+            d.execute_cdp_cmd("Input.dispatchMouseEvent", {
+                "type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": -120})
+            time.sleep(0.5)
+            return False
+        wait(browser, finer)
+        assert _res(browser) >= 7
 
 
 _OVERVIEW = "#overview-map .js-plotly-plot"

@@ -38,6 +38,14 @@ def _centre(browser: Any) -> tuple[float, float]:
         return [c.left + c.width / 2, c.top + c.height / 2];""", _MAP)
 
 
+def _notch_in(browser: Any, x: float, y: float, pause: float) -> bool:
+    """One wheel notch in at (x, y), then a pause; False (for a wait's predicate)."""
+    browser.execute_cdp_cmd("Input.dispatchMouseEvent", {
+        "type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": -120})
+    time.sleep(pause)
+    return False
+
+
 def _expected(span: float) -> int:
     return 7 if span > 0.6 else 8 if span > 0.15 else 9
 
@@ -56,14 +64,7 @@ def test_h3_resolution_follows_the_zoom_three_ways(browser: Any, wait: Any,
         # 1. the wheel, a notch at a time, until the view is under 0.6 degrees wide
         x, y = _centre(browser)
 
-        def wheeled(d: Any) -> bool:
-            if _span(d) < 0.45:
-                return True
-            d.execute_cdp_cmd("Input.dispatchMouseEvent", {
-                "type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": -120})
-            time.sleep(0.3)
-            return False
-        wait(browser, wheeled)
+        wait(browser, lambda d: _span(d) < 0.45 or _notch_in(d, x, y, 0.3))
         settle(browser, wait)
         wait(browser, lambda d: _res(d) == _expected(_span(d)) == 8)
         zoomed = _span(browser)
@@ -110,15 +111,8 @@ def test_commanders_map_draws_coarser_cells_over_its_cap_and_finer_ones_zoomed_i
         assert _res(browser) == 6 and "res 7 when zoomed in" in text, text
         x, y = _centre(browser)
 
-        def finer(d: Any) -> bool:
-            shown = d.find_element("id", "cmd-summary").text
-            if "when zoomed in" not in shown and _res(d) == _expected(_span(d)):
-                return True
-            d.execute_cdp_cmd("Input.dispatchMouseEvent", {
-                "type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": -120})
-            time.sleep(0.5)
-            return False
-        wait(browser, finer)
+        wait(browser, lambda d: ("when zoomed in" not in d.find_element("id", "cmd-summary").text
+                                 and _res(d) == _expected(_span(d))) or _notch_in(d, x, y, 0.5))
         assert _res(browser) >= 7
 
 

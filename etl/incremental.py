@@ -309,9 +309,10 @@ def window_layers(cube: dict[str, pd.DataFrame], mahallas: gpd.GeoDataFrame, *,
         row = np.full(len(ids), -1, dtype=np.int64)
         row[split.rows] = np.arange(split.n_active)
         # as floats, as the fits take them (whole numbers: their sums are exact)
-        monthly = _matrix(np.where(codes >= 0, row[np.maximum(codes, 0)], -1), mons, counts,
-                          split.n_active, first, n, np.float64)
-        del row, codes, mons, counts
+        mapped = np.full(codes.shape, -1, dtype=np.int64)  # a lattice may be empty
+        mapped[codes >= 0] = row[codes[codes >= 0]]
+        monthly = _matrix(mapped, mons, counts, split.n_active, first, n, np.float64)
+        del row, mapped, codes, mons, counts
         count = np.zeros(split.card.size, dtype=np.int64)
         count[: split.n_active] = monthly.sum(axis=1)
         gi = gi_star_split(count, split, fdr=fdr)

@@ -294,6 +294,8 @@ def _z_of_lag(lag: np.ndarray, card: np.ndarray, n: int, y: np.ndarray) -> np.nd
     """Gi* z from each row's spatial lag (turned into z in place) and star size, the lattice's
     ``n`` cells and its values ``y``, of which rows left out are zero (their sums are the same:
     whole numbers are summed exactly)."""
+    if n == 0:  # an empty lattice (a region's mahallas hold no cell centre at this res)
+        return lag
     c_all = np.asarray(card, dtype=float)[:, None]
     mean = y.sum(axis=0)[None, :] / n
     var = (np.einsum("ij,ij->j", y, y) / n)[None, :] - mean**2  # no (n, T) square held

@@ -340,3 +340,15 @@ def test_quiet_split_gives_the_whole_lattice_figures(seed, busy_share, months) -
         kept, src = split.expand(part.cold[:, -1])
         np.testing.assert_array_equal(kept, np.flatnonzero(whole.cold[:, -1]))
         assert (src >= split.n_active).any()
+
+
+def test_quiet_split_of_an_empty_lattice() -> None:
+    """A resolution at which no cell centre falls in the mahallas: nothing to fit, no error."""
+    from riskmap.geo.hotspots import quiet_split_h3
+
+    empty = np.zeros(0, dtype=np.int64)
+    split = quiet_split_h3(empty, np.zeros(0, dtype=np.int8), empty)
+    assert split.n == 0 and split.card.size == 0
+    assert split.gi_star_z(np.zeros((0, 3))).shape == (0, 3)
+    cells, rows = split.expand(np.zeros(0, dtype=bool))
+    assert cells.size == 0 and rows.size == 0

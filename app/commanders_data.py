@@ -450,14 +450,7 @@ class CommandersData:
         """
         res = viewport.res
         universe = self._universe(view, res)
-        q = view.query(res)
-        uniq, codes = self.model.cells(res)
-        keep = self.model.mask(q)
-        counts_all = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
-        scodes = self.model.suppressed_cells(res)  # regions seen suppressed: small counts hidden
-        if len(scodes):
-            skeep = self.model.mask(q, suppressed=True) & (scodes >= 0)
-            counts_all = counts_all + np.bincount(scodes[skeep], minlength=len(uniq))
+        counts_all = self._cell_counts(view, res)
         cells, upos, adj = universe
         shown, hidden, count_text = self.model.hide(counts_all[upos],
                                                     self.model.cell_suppressed(res)[upos])
@@ -502,20 +495,26 @@ class CommandersData:
         filters for ``count``; every cell of the area's universe otherwise)."""
         _, upos = self._present(view, res)
         if view.metric == "count":
-            uniq, codes = self.model.cells(res)
-            keep = self.model.mask(view.query(res))
-            counts = np.bincount(codes[keep & (codes >= 0)], minlength=len(uniq))
-            scodes = self.model.suppressed_cells(res)
-            if len(scodes):
-                skeep = self.model.mask(view.query(res), suppressed=True) & (scodes >= 0)
-                counts = counts + np.bincount(scodes[skeep], minlength=len(uniq))
-            upos = upos[counts[upos] > 0]
+            upos = upos[self._cell_counts(view, res)[upos] > 0]
         if extent is None:
             return int(upos.size)
         cx, cy = self._centres(res)
         x0, y0, x1, y1 = extent
         x, y = cx[upos], cy[upos]
         return int(np.count_nonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)))
+
+    def _cell_counts(self, view: CommandersView, res: int) -> np.ndarray:
+        """Incidents of the view's filters in every cell at ``res`` (``model.cells(res)``
+        order), those of regions seen suppressed included (their small counts are hidden
+        later)."""
+        q = view.query(res)
+        uniq, codes = self.model.cells(res)
+        counts = np.bincount(codes[self.model.mask(q) & (codes >= 0)], minlength=len(uniq))
+        scodes = self.model.suppressed_cells(res)
+        if len(scodes):
+            skeep = self.model.mask(q, suppressed=True) & (scodes >= 0)
+            counts = counts + np.bincount(scodes[skeep], minlength=len(uniq))
+        return counts
 
     def _centres(self, res: int) -> tuple[np.ndarray, np.ndarray]:
         """Centre lon/lat of every cell at ``res`` (aligned with ``model.cells(res)``)."""

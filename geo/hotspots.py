@@ -378,10 +378,6 @@ def quiet_split(w: sp.spmatrix, busy: np.ndarray) -> QuietSplit:
     hit[np.asarray(busy, dtype=np.int64)] = 1.0
     rows = np.flatnonzero(m @ hit)  # cells whose star holds a busy cell
     del hit
-    quiet = np.ones(n, dtype=bool)
-    quiet[rows] = False
-    sizes, counts = np.unique(card_all[quiet], return_counts=True)
-    del quiet
     sub = m[rows]
     pos = np.full(n, -1, dtype=np.int64)
     pos[rows] = np.arange(rows.size)
@@ -391,11 +387,32 @@ def quiet_split(w: sp.spmatrix, busy: np.ndarray) -> QuietSplit:
     kept = np.concatenate([[0], np.cumsum(inside)])
     lag = sp.csr_matrix((sub.data[inside], col[inside], kept[sub.indptr]),
                         shape=(rows.size, rows.size))
+    return _split(rows, card_all, lag)
+
+
+def _split(rows: np.ndarray, card_all: np.ndarray, lag: sp.csr_matrix) -> QuietSplit:
+    """The :class:`QuietSplit` of the active ``rows`` of a lattice with star sizes
+    ``card_all`` and the active cells' star weights ``lag``."""
+    quiet = np.ones(card_all.size, dtype=bool)
+    quiet[rows] = False
+    sizes, counts = np.unique(card_all[quiet], return_counts=True)
     return QuietSplit(
-        n=n, rows=rows,
+        n=int(card_all.size), rows=rows,
         card=np.concatenate([card_all[rows], sizes]).astype(np.int64),
         weight=np.concatenate([np.ones(rows.size, dtype=np.int64), counts]),
         lag=lag, card_all=card_all)
+
+
+def _disk_hits(cells: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """Each of ``centres``' H3 disk of radius 1 looked up in the sorted ``cells``: the disks'
+    start offsets, each disk cell's position in ``cells`` and whether it is there."""
+    arr = pa.array(h3ronpy.grid_disk(np.asarray(centres, dtype=np.int64).view(np.uint64), 1))
+    starts = arr.offsets.to_numpy()[:-1]
+    nbrs = arr.flatten().to_numpy().view(np.int64)
+    del arr
+    pos = np.minimum(np.searchsorted(cells, nbrs), max(cells.size - 1, 0))
+    return starts, pos, cells[pos] == nbrs if cells.size else np.zeros(nbrs.size, bool)
 
 
 def h3_star_sizes(cells: np.ndarray, *, chunk: int = 500_000) -> np.ndarray:
@@ -408,15 +425,8 @@ def h3_star_sizes(cells: np.ndarray, *, chunk: int = 500_000) -> np.ndarray:
     n = cells.size
     sizes = np.zeros(n, dtype=np.int8)
     for a in range(0, n, chunk):
-        block = cells[a : a + chunk]
-        arr = pa.array(h3ronpy.grid_disk(block.view(np.uint64), 1))
-        starts = arr.offsets.to_numpy()[:-1]
-        nbrs = arr.flatten().to_numpy().view(np.int64)
-        del arr
-        pos = np.minimum(np.searchsorted(cells, nbrs), n - 1)
-        inside = cells[pos] == nbrs
-        del pos, nbrs
-        sizes[a : a + len(block)] = np.add.reduceat(inside, starts)  # a disk is never empty
+        starts, _, inside = _disk_hits(cells, cells[a : a + chunk])
+        sizes[a : a + starts.size] = np.add.reduceat(inside, starts)  # a disk is never empty
     return sizes
 
 
@@ -425,26 +435,12 @@ def quiet_split_h3(cells: np.ndarray, sizes: np.ndarray, busy: np.ndarray) -> Qu
     (:func:`h3_star_sizes`) and the positions ``busy`` of the cells with any count, without
     the lattice's weight matrix: only the active cells' star weights are made."""
     cells = np.asarray(cells, dtype=np.int64)
-    sizes = np.asarray(sizes)
-    n = cells.size
     busy = np.asarray(busy, dtype=np.int64)
-    if busy.size:
-        arr = pa.array(h3ronpy.grid_disk(cells[busy].view(np.uint64), 1))
-        nbrs = arr.flatten().to_numpy().view(np.int64)
-        del arr
-        pos = np.minimum(np.searchsorted(cells, nbrs), n - 1)
-        rows = np.unique(pos[cells[pos] == nbrs])
-    else:
-        rows = np.zeros(0, dtype=np.int64)
-    quiet = np.ones(n, dtype=bool)
-    quiet[rows] = False
-    kinds, counts = np.unique(sizes[quiet], return_counts=True)
-    del quiet
-    return QuietSplit(
-        n=n, rows=rows,
-        card=np.concatenate([sizes[rows], kinds]).astype(np.int64),
-        weight=np.concatenate([np.ones(rows.size, dtype=np.int64), counts]),
-        lag=h3_adjacency(cells[rows], star=True), card_all=sizes)
+    rows = np.zeros(0, dtype=np.int64)
+    if busy.size:  # the busy cells' disks: the cells whose star holds one
+        _, pos, inside = _disk_hits(cells, cells[busy])
+        rows = np.unique(pos[inside])
+    return _split(rows, np.asarray(sizes), h3_adjacency(cells[rows], star=True))
 
 
 def benjamini_hochberg(p: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:

@@ -90,6 +90,7 @@ from riskmap.layers.store import (
     month_codes,
     month_label,
     prepare,
+    prepare_keyed,
     refuse_append_only,
 )
 
@@ -501,14 +502,15 @@ class _EmbeddedTransaction(Transaction):
         self.manifest["layers"][layer] = [*parts, self._write_part(layer, spec, frame)]
 
     def upsert(self, layer: str, frame: pd.DataFrame) -> None:
-        spec, frame = prepare(layer, frame)
+        spec, frame, hashes = prepare_keyed(layer, frame)
         if spec is None or spec.key is None:
             raise StoreError(f"layer {layer!r} has no key to upsert on")
         refuse_append_only(layer, "upsert")
         if layer in PARTITIONED:
             parts = self._parts(layer, spec)
             add = _to_arrow(frame, spec, describe=False)
-            hashes = key_hashes(add.column(spec.key))
+            if hashes is None:
+                hashes = key_hashes(add.column(spec.key))
             hits = self.store._lookup(parts, spec.key, add.column(spec.key), hashes)
             self._apply(layer, spec, parts, add, hits, hashes)
             return

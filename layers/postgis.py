@@ -30,7 +30,7 @@ import itertools
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from importlib import resources
 from typing import Any
 
@@ -48,6 +48,7 @@ import geopandas as gpd
 import shapely
 
 from riskmap.errors import SchemaError, StoreError
+from riskmap.layers import pgmonths
 from riskmap.layers._pgcodec import (
     GEOM,
     MULTI,
@@ -513,14 +514,24 @@ class PostgisStore(Store):
         StoreError
             A database error; the transaction was rolled back.
         """
+        txn = None
+        committed = False
         try:
             with self.engine.begin() as conn:
                 raw = conn.connection.driver_connection
                 assert isinstance(raw, psycopg.Connection)
                 with raw.cursor() as cur:
-                    yield _PostgisTransaction(cur)
+                    txn = _PostgisTransaction(cur, self.engine)
+                    yield txn
+            committed = True
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"{self!r}: transaction rolled back: {exc.orig}") from exc
+        finally:
+            if not committed and txn is not None and txn.side_tables:
+                # months built beside it and not attached: not part of the layer, but dropped
+                # now (if this fails too, the next load of the layer drops them)
+                with contextlib.suppress(psycopg.Error, sa.exc.SQLAlchemyError):
+                    pgmonths.drop_tables(self.engine, txn.side_tables)
 
     def close(self) -> None:
         """Write the audit records still queued for this store; close the connection pool."""
@@ -531,8 +542,11 @@ class PostgisStore(Store):
 class _PostgisTransaction(Transaction):
     """Writes inside one database transaction (see :meth:`PostgisStore.transaction`)."""
 
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cur: psycopg.Cursor[Any], engine: sa.Engine | None = None) -> None:
         self.cur = cur
+        self._engine = engine  # for side connections (layers.pgmonths); None: none are made
+        #: side tables made by this transaction: dropped if it fails (attached if it commits)
+        self.side_tables: list[str] = []
         self._stage_ids = itertools.count()
         self._created = False
         self._locked: set[str] = set()
@@ -753,7 +767,11 @@ class _PostgisTransaction(Transaction):
                      parts: dict[int, str]) -> None:
         """COPY rows into their month partitions; a month without one gets a new table,
         loaded, then attached (which builds its indexes: several times faster than inserting
-        into them). The next month is encoded by a thread while the server takes this one."""
+        into them). The next month is encoded by a thread while the server takes this one.
+
+        A big load into new months builds them on side connections instead, two at a time,
+        while this connection takes the rows of existing months and the key directory; they
+        are attached at the end (:mod:`layers.pgmonths`)."""
         if not len(enc):
             return
         months = month_codes(enc.attrs.column(PARTITIONED[layer]))
@@ -765,11 +783,41 @@ class _PostgisTransaction(Transaction):
         plan = enc.binary_copy(cols)
         groups = [(int(months[a]), int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
 
-        def encoded(a: int, b: int) -> list[bytes | memoryview]:
-            if plan is None:
-                return list(enc.slice(a, b).csv_chunks())
-            return list(plan.chunks(a, b))
+        def encoded_lazy(a: int, b: int) -> Iterable[bytes | memoryview]:
+            return enc.slice(a, b).csv_chunks() if plan is None else plan.chunks(a, b)
 
+        def encoded(a: int, b: int) -> list[bytes | memoryview]:
+            return list(encoded_lazy(a, b))
+
+        side = self._side_months(layer, [(m, a, b) for m, a, b in groups if m not in parts])
+        if side is None:
+            self._send_months(layer, plan, enc, groups, parts, encoded)
+            self._add_keys(layer, cols, enc)
+            return
+        # the new months are built on side connections while this one takes the rest
+        months, index_plan, spans = side
+        self.side_tables += [m.side for m in months]
+        with ThreadPoolExecutor(1) as pool:
+            built = pool.submit(
+                pgmonths.build, self._engine, layer, PARTITIONED[layer], months, index_plan,
+                plan.columns if plan is not None else enc.names, plan is not None,
+                lambda m: encoded_lazy(*spans[m.code]))
+            try:
+                self._send_months(layer, plan, enc, [g for g in groups if g[0] in parts],
+                                  parts, encoded)
+                self._add_keys(layer, cols, enc)
+            finally:
+                wait([built])
+        built.result()
+        pgmonths.attach(self.cur, layer, months)
+        for m in months:
+            parts[m.code] = m.final
+
+    def _send_months(self, layer: str, plan: BinaryCopy | None, enc: Encoded,
+                     groups: list[tuple[int, int, int]], parts: dict[int, str],
+                     encoded: Any) -> None:
+        """COPY each month's rows ``(month, start, stop)`` here: into its partition, or into a
+        new table then attached. The next months are encoded by a thread meanwhile."""
         new = []
         with ThreadPoolExecutor(1) as pool:
             ahead = collections.deque(pool.submit(encoded, a, b) for _, a, b in groups[:2])
@@ -793,7 +841,30 @@ class _PostgisTransaction(Transaction):
                 sql.Identifier(layer), sql.Identifier(_partition_name(layer, month)),
                 sql.Literal(start.to_pydatetime()), sql.Literal(end.to_pydatetime())))
             parts[month] = _partition_name(layer, month)
-        self._add_keys(layer, cols, enc)
+
+    def _side_months(self, layer: str, new: list[tuple[int, int, int]]
+                     ) -> tuple[list[pgmonths.Month], pgmonths.IndexPlan,
+                                dict[int, tuple[int, int]]] | None:
+        """The new months to build on side connections (:mod:`layers.pgmonths`): when they
+        are at least two and hold :data:`~layers.pgmonths.SIDE_ROWS` rows, and the table and
+        its indexes were committed before this transaction (a side connection sees them) and
+        this transaction holds no lock a side connection would wait for. None otherwise."""
+        if (self._engine is None or len(new) < 2
+                or sum(b - a for _, a, b in new) < pgmonths.SIDE_ROWS):
+            return None
+        row = self.cur.execute(
+            "SELECT c.xmin::text = (txid_current() %% 4294967296)::text FROM pg_catalog.pg_class c"
+            " WHERE c.oid = to_regclass(%s)", (layer,)).fetchone()
+        if row is None or row[0] or pgmonths.blocks_side(self.cur, layer):
+            return None
+        index_plan = pgmonths.index_plan(
+            self.cur.execute(_sql("table_indexes"), {"table": layer}).fetchall())
+        if index_plan is None:
+            return None
+        pgmonths.drop_orphans(self._engine, layer, keep=self.side_tables)
+        months = pgmonths.months_for(layer, [m for m, _, _ in new], month_bounds,
+                                     _partition_name)
+        return months, index_plan, {m: (a, b) for m, a, b in new}
 
     def _add_keys(self, layer: str, cols: list[Column], enc: Encoded) -> None:
         """Enter the rows' keys and months in the layer's key directory (the stored rows of

@@ -293,9 +293,17 @@ class _MarkingTransaction(Transaction):
 
 def prepare(layer: str, frame: pd.DataFrame) -> tuple[LayerSpec | None, pd.DataFrame]:
     """Conform ``frame`` to the layer's spec when the layer is registered (shared by backends)."""
+    spec, frame, _ = prepare_keyed(layer, frame)
+    return spec, frame
+
+
+def prepare_keyed(layer: str, frame: pd.DataFrame
+                  ) -> tuple[LayerSpec | None, pd.DataFrame, np.ndarray | None]:
+    """:func:`prepare`, with the :func:`key_hashes` of the key column it computed to find
+    repeats (None when the layer has no key or the keys are not text)."""
     spec = get_spec(layer)
     if spec is None:
-        return None, frame.reset_index(drop=True)
+        return None, frame.reset_index(drop=True), None
     frame = conform(spec, frame)
     column = PARTITIONED.get(layer)
     if column is not None:
@@ -307,12 +315,14 @@ def prepare(layer: str, frame: pd.DataFrame) -> tuple[LayerSpec | None, pd.DataF
         missing = frame[spec.key].isna()
         if missing.any():
             raise StoreError(f"layer {layer!r}: {int(missing.sum())} row(s) have no {spec.key!r}")
-        if _has_repeats(frame[spec.key]):
+        repeats, hashes = _repeats(frame[spec.key])
+        if repeats:
             dup = frame[spec.key].duplicated(keep=False)
             shown = sorted(set(frame.loc[dup.to_numpy(dtype=bool), spec.key].astype(str)))[:5]
             raise StoreError(f"layer {layer!r}: key {spec.key!r} repeats within the rows to write "
                              f"({', '.join(shown)}{', ...' if dup.sum() > 5 else ''})")
-    return spec, frame
+        return spec, frame, hashes
+    return spec, frame, None
 
 
 def refuse_append_only(layer: str, what: str) -> None:
@@ -332,17 +342,19 @@ def audit_records(records: pd.DataFrame, prev_seq: int, prev_hash: str) -> pd.Da
     return chain(frame, prev_seq, prev_hash)
 
 
-def _has_repeats(keys: pd.Series) -> bool:
-    """Whether a value occurs twice: sorted 64-bit hashes first, pandas only on a hash repeat."""
-    if len(keys) < 2:
-        return False
+def _repeats(keys: pd.Series) -> tuple[bool, np.ndarray | None]:
+    """Whether a value occurs twice (sorted 64-bit hashes first, pandas only on a hash
+    repeat), and the keys' hashes in row order (None when they could not be made)."""
     try:
-        hashes = np.sort(key_hashes(pa.array(keys.array, from_pandas=True)))
+        hashes = key_hashes(pa.array(keys.array, from_pandas=True))
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return bool(keys.duplicated().any())
-    if not (hashes[1:] == hashes[:-1]).any():
-        return False
-    return bool(keys.duplicated().any())
+        return bool(keys.duplicated().any()), None
+    if len(keys) < 2:
+        return False, hashes
+    ordered = np.sort(hashes)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return False, hashes
+    return bool(keys.duplicated().any()), hashes
 
 
 # ---- keys: a 64-bit hash computed column-wise ------------------------------------------------

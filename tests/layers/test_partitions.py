@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ import geopandas as gpd
 import shapely
 
 import riskmap.layers.embedded as embedded
+import riskmap.layers.store as store_module
 from riskmap.errors import StoreError
 from riskmap.layers import get_spec
 from riskmap.layers.spec import conform
@@ -272,8 +274,10 @@ def test_a_failed_load_leaves_every_month_as_it_was(store: Store) -> None:
 def test_keys_that_share_a_hash_are_told_apart(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Equal hashes are confirmed against the keys: with every key hashing alike, still right."""
-    monkeypatch.setattr(embedded, "key_hashes",
-                        lambda values: np.zeros(len(values), dtype=np.uint64))
+    def alike(values: Any) -> np.ndarray:
+        return np.zeros(len(values), dtype=np.uint64)
+    monkeypatch.setattr(embedded, "key_hashes", alike)
+    monkeypatch.setattr(store_module, "key_hashes", alike)  # those the key checks made
     store = embedded.EmbeddedStore(tmp_path / "s")
     store.replace("incidents", three_months())
     with store.transaction() as txn:

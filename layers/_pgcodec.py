@@ -192,8 +192,9 @@ def _binary_encoder(col: Column, data: Any) -> _Encoder | None:
     """The encoder of a column of table type ``col`` holding ``data`` (Arrow or geometries)."""
     if col.is_geometry:
         return _geometry_encoder(data)
-    if isinstance(data, pa.ChunkedArray):
-        data = data.combine_chunks() if data.num_chunks else pa.array([], data.type)
+    if isinstance(data, pa.ChunkedArray):  # one chunk is used as it is (no copy)
+        data = (data.chunk(0) if data.num_chunks == 1 else data.combine_chunks()
+                if data.num_chunks else pa.array([], data.type))
     typ = data.type
     if pa.types.is_dictionary(typ):
         data = data.cast(typ.value_type)
@@ -214,9 +215,10 @@ def _binary_encoder(col: Column, data: Any) -> _Encoder | None:
         if numbers.min() < info.min or numbers.max() > info.max:
             return None  # out of range: the text path reports it
     nulls = data.is_null().to_numpy(zero_copy_only=False) if data.null_count else None
-    values = numbers.astype(kind)
-    return _Encoder(values.dtype.itemsize, lambda a, b: (
-        values[a:b], None if nulls is None else nulls[a:b]), nullable=nulls is not None)
+    # to the wire's byte order a batch at a time, on the thread that encodes it
+    return _Encoder(np.dtype(kind).itemsize, lambda a, b: (
+        numbers[a:b].astype(kind), None if nulls is None else nulls[a:b]),
+        nullable=nulls is not None)
 
 
 def _fixed_numbers(base: str, data: pa.Array) -> np.ndarray | None:
@@ -251,6 +253,8 @@ def _fixed_numbers(base: str, data: pa.Array) -> np.ndarray | None:
         return data.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint8)
     if pa.types.is_decimal(typ):
         data = data.cast(pa.float64())
+    if not data.null_count:
+        return data.to_numpy(zero_copy_only=False)  # without nulls: a view of the buffer
     try:
         filled = data.fill_null(0)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

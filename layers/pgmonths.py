@@ -30,8 +30,9 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
-__all__ = ["SIDE_ROWS", "SIDE_WORKERS", "IndexPlan", "attach", "build", "drop_orphans",
-           "drop_tables", "index_plan", "side_prefix"]
+__all__ = ["SIDE_ROWS", "SIDE_WORKERS", "IndexPlan", "Month", "attach", "blocks_side", "build",
+           "can_connect", "drop_orphans", "drop_tables", "index_plan", "months_for",
+           "side_prefix"]
 
 #: new months holding at least this many rows in all are built beside the transaction
 SIDE_ROWS = 100_000
@@ -115,6 +116,22 @@ def _side_cursor(engine: sa.Engine) -> Any:
                 cur.execute("SET LOCAL synchronous_commit = off")
                 yield cur
     return cursor()
+
+
+def can_connect(engine: sa.Engine, n: int) -> bool:
+    """Whether ``n`` more connections can be opened now (a role's or the server's connection
+    limit may forbid them; then the load builds its months on its own connection). They go
+    back to the engine's pool, open, for the side loads to use."""
+    opened = []
+    try:
+        for _ in range(n):
+            opened.append(engine.connect())
+        return True
+    except (sa.exc.OperationalError, sa.exc.TimeoutError, psycopg.OperationalError):
+        return False
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def drop_orphans(engine: sa.Engine, layer: str, keep: Sequence[str] = ()) -> list[str]:

@@ -846,9 +846,10 @@ class _PostgisTransaction(Transaction):
                      ) -> tuple[list[pgmonths.Month], pgmonths.IndexPlan,
                                 dict[int, tuple[int, int]]] | None:
         """The new months to build on side connections (:mod:`layers.pgmonths`): when they
-        are at least two and hold :data:`~layers.pgmonths.SIDE_ROWS` rows, and the table and
-        its indexes were committed before this transaction (a side connection sees them) and
-        this transaction holds no lock a side connection would wait for. None otherwise."""
+        are at least two and hold :data:`~layers.pgmonths.SIDE_ROWS` rows, the table and
+        its indexes were committed before this transaction (a side connection sees them),
+        this transaction holds no lock a side connection would wait for, and the server lets
+        the role open the connections. None otherwise."""
         if (self._engine is None or len(new) < 2
                 or sum(b - a for _, a, b in new) < pgmonths.SIDE_ROWS):
             return None
@@ -859,7 +860,7 @@ class _PostgisTransaction(Transaction):
             return None
         index_plan = pgmonths.index_plan(
             self.cur.execute(_sql("table_indexes"), {"table": layer}).fetchall())
-        if index_plan is None:
+        if index_plan is None or not pgmonths.can_connect(self._engine, pgmonths.SIDE_WORKERS):
             return None
         pgmonths.drop_orphans(self._engine, layer, keep=self.side_tables)
         months = pgmonths.months_for(layer, [m for m, _, _ in new], month_bounds,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import psycopg
@@ -196,3 +197,38 @@ def test_the_index_plan_refuses_forms_it_does_not_rebuild() -> None:
     assert plan is not None
     assert plan.statements == ('CREATE INDEX "{final}_mahalla_id_idx" ON {table} USING '
                                'btree (mahalla_id COLLATE "C")',)
+
+
+def test_a_role_that_may_not_open_more_connections_loads_on_its_own(
+        postgis_db: str, side_loads: list[list[str]]) -> None:
+    """A role allowed two connections (CONNECTION LIMIT 2: the transaction's, and the one the
+    store reads on during it): the side connections cannot be opened, so the load builds its
+    new months on its own connection, and succeeds."""
+    from sqlalchemy.engine import make_url
+
+    role = f"rm_two_{uuid.uuid4().hex[:8]}"
+    with _connect(postgis_db) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 2')
+        conn.execute(f'GRANT ALL ON SCHEMA public TO "{role}"')
+        # the store's tables become the role's (ATTACH PARTITION needs the table's owner)
+        for (table,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'spatial_ref_sys'").fetchall():
+            conn.execute(f'ALTER TABLE "{table}" OWNER TO "{role}"')
+    url = make_url(postgis_db).set(username=role, password=None).render_as_string(
+        hide_password=False)
+    try:
+        store = PostgisStore(url, migrate=False)
+        try:
+            with store.transaction() as txn:
+                txn.upsert("incidents", three_months())
+            got = store.read("incidents")
+        finally:
+            store.close()
+        assert side_loads == []
+        assert _ids(got) == ["F1", "F2", "J1", "J2", "M1", "M2"]
+    finally:
+        with _connect(postgis_db) as conn:
+            conn.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
+            conn.execute(f'DROP OWNED BY "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')

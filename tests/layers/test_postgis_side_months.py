@@ -232,3 +232,35 @@ def test_a_role_that_may_not_open_more_connections_loads_on_its_own(
             conn.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_a_load_into_stored_and_new_months_at_once(
+        postgis_db: str, side_loads: list[list[str]]) -> None:
+    """January is stored: its rows go in on the load's own connection while February and
+    March are built beside; a row moved from January to March leaves January."""
+    store = PostgisStore(postgis_db)
+    try:
+        with store.transaction() as txn:  # one new month: built here
+            txn.upsert("incidents", incidents(["J1", "J2", "J3"], [JAN, JAN, JAN]))
+        later = incidents(["J1", "J3", "F1", "F2", "M1"], [JAN, MAR, FEB, FEB, MAR],
+                          category="fraud")
+        with store.transaction() as txn:
+            txn.upsert("incidents", later)
+        got = store.read("incidents").set_index("incident_id")
+    finally:
+        store.close()
+    assert side_loads == [["incidents_y2024m02", "incidents_y2024m03"]]
+    assert sorted(got.index) == ["F1", "F2", "J1", "J2", "J3", "M1"]
+    assert got.loc["J3", "occurred_at"] == MAR and got.loc["J1", "category"] == "fraud"
+    assert got.loc["J2", "category"] == "theft"
+    with _connect(postgis_db) as conn:
+        months = {name: sorted(r[0] for r in conn.execute(
+            f'SELECT incident_id FROM "{name}"').fetchall()) for name in _partitions(conn)}
+        assert months == {"incidents_y2024m01": ["J1", "J2"],
+                          "incidents_y2024m02": ["F1", "F2"],
+                          "incidents_y2024m03": ["J3", "M1"]}
+        keys = dict(conn.execute("SELECT incident_id, occurred_at FROM incidents_keys")
+                    .fetchall())
+        assert sorted(keys) == ["F1", "F2", "J1", "J2", "J3", "M1"]
+        assert keys["J3"] == MAR.to_pydatetime()
+        assert _side_tables(conn) == []

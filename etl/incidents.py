@@ -307,7 +307,7 @@ def transform_chunk(raw: pd.DataFrame, ctx: IncidentContext, *,
         **{f: pd.Series(v, dtype=object, copy=False) for f, v in focus.items()},
         "reason": pd.Series(reason, dtype=object, copy=False),
         "detail": pd.Series(detail, dtype=object, copy=False),
-    })
+    }, copy=False)  # every array is made here for it (pandas copies a dict's otherwise)
     metre_at = np.flatnonzero(metres)
     example = None
     if len(metre_at):
@@ -486,8 +486,9 @@ def incidents_frame(rows: pd.DataFrame, ctx: IncidentContext, *,
         "source_row": rows["_row"].to_numpy(dtype="int64"),
         "content_hash": rows["content_hash"].to_numpy(dtype="int64"),
         **{f: _focus_column(rows, f) for f in FOCUS_FIELDS},
-    })
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326))
+    }, copy=False)
+    # (both constructors would copy every column: 0.2-0.3 s at a million rows)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), copy=False)
 
 
 def _focus_column(rows: pd.DataFrame, name: str) -> pd.Series:

@@ -461,9 +461,7 @@ def _iter_csv(path: Path, chunk_rows: int | None, rename: _Renamer) -> Iterator[
     read_opts = pacsv.ReadOptions(block_size=1 << 24, encoding="utf8")
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     try:
-        columns = pacsv.open_csv(path, read_options=read_opts, parse_options=parse_opts,
-                                 convert_options=pacsv.ConvertOptions(
-                                     column_types={}, strings_can_be_null=False)).schema.names
+        columns = _csv_header(path, read_opts, parse_opts)
         convert = pacsv.ConvertOptions(
             column_types={c: pa.string() for c in columns}, strings_can_be_null=False,
             quoted_strings_can_be_null=False)
@@ -499,6 +497,20 @@ def _iter_csv(path: Path, chunk_rows: int | None, rename: _Renamer) -> Iterator[
             yield RawChunk(rename(empty), None, list(rename.notes))
         else:
             yield _csv_chunk(buffer, row, rename, first_chunk)
+
+
+def _csv_header(path: Path, read_opts: pacsv.ReadOptions,
+                parse_opts: pacsv.ParseOptions) -> list[str]:
+    """The CSV's column names, from its first 64 kB (parsing a whole 16 MB block only for
+    them cost ~0.08 s); from a whole block when the header row is longer than that."""
+    schema_only = pacsv.ConvertOptions(column_types={}, strings_can_be_null=False)
+    small = pacsv.ReadOptions(block_size=1 << 16, encoding=read_opts.encoding)
+    try:
+        return pacsv.open_csv(path, read_options=small, parse_options=parse_opts,
+                              convert_options=schema_only).schema.names
+    except pa.ArrowInvalid:  # e.g. a header row straddling the small block
+        return pacsv.open_csv(path, read_options=read_opts, parse_options=parse_opts,
+                              convert_options=schema_only).schema.names
 
 
 def _csv_chunk(batches: list[pa.RecordBatch], first_row: int, rename: _Renamer,

@@ -31,6 +31,19 @@ def _csv(path: Path, text: str) -> Path:
 
 # ---- headers -----------------------------------------------------------------------------------
 
+def test_a_header_row_longer_than_the_first_block_is_read_whole(tmp_path):
+    """The column names come from the file's first 64 kB; a longer header row is read whole."""
+    extra = [f"note_{i}_" + "x" * 40 for i in range(2000)]  # a 93 kB header row
+    header = ",".join(["incident_id", "occurred_at", "category", "lat", "lon", *extra])
+    path = _csv(tmp_path / "wide.csv", header + "\n" + ",".join(
+        ["a1", "2024-01-01", "theft", "40.1", "67.8", *["v"] * len(extra)]) + "\n")
+    assert len(header) > 1 << 16
+    (chunk,) = list(iter_raw(path, layer="incidents"))
+    assert list(chunk.frame.columns) == ["_row", "incident_id", "occurred_at", "category",
+                                         "lat", "lon", *extra]
+    assert chunk.frame.iloc[0][extra[-1]] == "v"
+
+
 def test_a_repeated_header_is_renamed_and_reported(tmp_path):
     path = _csv(tmp_path / "dup.csv", "id,date,lat,lat,lat,lon\nA,2025-01-01,1,2,3,4\n")
     notes: list[str] = []

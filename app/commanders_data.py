@@ -60,6 +60,7 @@ from riskmap.geo.hotspots import (
     mahalla_weights,
     two_sided_p,
 )
+from riskmap.geo.surface import Surface, display_grid
 from riskmap.geo.tiles import TileSource
 
 __all__ = [
@@ -921,29 +922,33 @@ class CommandersData:
         return self._cached("base_tiles", build)
 
     # ---- KDE ----------------------------------------------------------------------------
-    def kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-        """Density grid and its lon/lat bounds: the ``kde_surface`` layer, else the selection's."""
+    def kde(self, view: CommandersView, *, target: str = "EPSG:3857"
+            ) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+        """Density grid as the map shows it and its lon/lat bounds: the ``kde_surface``
+        layer, else the selection's, resampled onto a grid of the map's projection
+        (``target``: MapLibre's Web Mercator, or ``EPSG:4326`` for a lon/lat plot; see
+        :func:`geo.surface.display_grid`)."""
         layer = self._cached("kde_layer", lambda: _read_kde_layer(self._layer("kde_surface"))
                              or False)
         if layer is not False:
-            return layer
+            return self._cached(("kde_layer", target),  # type: ignore[no-any-return]
+                                lambda: display_grid(layer, target=target))
         key = ("kde", view.region, view.district, view.start, view.end, view.categories,
-               view.focus)
+               view.focus, target)
         got = self._lru.get(key)
         if got is None:
-            got = self._live_kde(view)
+            surface = self._live_kde(view)
+            got = None if surface is None else display_grid(surface, target=target)
             self._remember(key, got)
-        return got
+        return got  # type: ignore[no-any-return]
 
-    def _live_kde(self, view: CommandersView) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+    def _live_kde(self, view: CommandersView) -> Surface | None:
         from riskmap.etl.hotspots_job import kde
 
         keep = self.model.mask(view.query())
         if not keep.any():
             return None
-        surface = kde(self._incident_frame(keep), bandwidth_m=400.0, cell_m=200.0)
-        return surface.array, _lonlat_bounds(surface.transform, surface.array.shape,
-                                             surface.crs)
+        return kde(self._incident_frame(keep), bandwidth_m=400.0, cell_m=200.0)
 
     # ---- evaluation ---------------------------------------------------------------------
     def evaluation(self, region: str | None, *, wait: float | None = 0.0) -> dict[str, Any]:
@@ -1085,25 +1090,12 @@ def _gi(y: np.ndarray, adj: Any) -> tuple[np.ndarray, np.ndarray]:
     return z, classify_gi(z, benjamini_hochberg(p))
 
 
-def _lonlat_bounds(transform: Any, shape: tuple[int, ...],
-                   crs: Any) -> tuple[float, float, float, float]:
-    from pyproj import Transformer
-
-    a, b, c, d, e, f = (transform.a, transform.b, transform.c, transform.d, transform.e,
-                        transform.f) if hasattr(transform, "a") else tuple(transform)[:6]
-    h, w = shape[:2]
-    xs = [c, c + a * w + b * h]
-    ys = [f, f + d * w + e * h]
-    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    west, south, east, north = tr.transform_bounds(min(xs), min(ys), max(xs), max(ys))
-    return float(west), float(south), float(east), float(north)
-
-
-def _read_kde_layer(layer: pd.DataFrame | None) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-    """Decode the first row of the ``kde_surface`` layer (COG bytes) into an array and bounds."""
+def _read_kde_layer(layer: pd.DataFrame | None) -> Surface | None:
+    """Decode the first row of the ``kde_surface`` layer (COG bytes) into a surface."""
     if layer is None or layer.empty or "cog" not in layer:
         return None
     from rasterio.io import MemoryFile
+    from rasterio.transform import Affine
 
     row = layer.iloc[0]
     cog = row["cog"]
@@ -1112,6 +1104,5 @@ def _read_kde_layer(layer: pd.DataFrame | None) -> tuple[np.ndarray, tuple[float
         array = src.read(1).astype(np.float32)
         crs = src.crs.to_wkt()
         tr = json.loads(row["transform"]) if isinstance(row.get("transform"), str) else None
-        transform = tr or [src.transform.a, src.transform.b, src.transform.c,
-                           src.transform.d, src.transform.e, src.transform.f]
-    return array, _lonlat_bounds(transform, array.shape, crs)
+        transform = Affine(*tr[:6]) if tr else src.transform
+    return Surface(array, transform, crs)

@@ -20,6 +20,7 @@ __all__ = [
     "Grid",
     "Surface",
     "bin_points",
+    "display_grid",
     "grid_transform",
     "kde_grid",
     "kde_surface",
@@ -73,6 +74,62 @@ def _project(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np
     tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = tr.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def display_grid(surface: Surface, *, target: str = "EPSG:3857", max_pixels: int = 600
+                 ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The surface resampled onto a grid of the map's projection, and that grid's lon/lat
+    ``(west, south, east, north)``: an image of it stretched between those corners is where
+    the surface is.
+
+    A map stretches an image linearly between its corners in its own projection: MapLibre
+    in Web Mercator (``EPSG:3857``), a plain lon/lat plot in degrees (``EPSG:4326``). A UTM
+    grid stretched over the lon/lat box around it is misplaced: its columns are not
+    meridians (up to ~3 degrees off at a zone's edge) and Mercator is not linear in latitude
+    (a row is ~0.8 km off in the middle of an image 2 degrees tall, ~5 km at 5 degrees).
+    Resampling bilinearly onto a grid of ``target`` whose axes are the meridians and
+    parallels puts every pixel where it belongs. Cells outside the surface are NaN; the
+    longest side is at most ``max_pixels``.
+
+    Examples
+    --------
+    >>> utm = "EPSG:32642"  # a 30 x 20 km grid in Uzbekistan, 1 km cells, one hot cell
+    >>> a = np.zeros((20, 30), dtype=np.float32); a[5, 10] = 1.0
+    >>> surf = Surface(a, grid_transform(400_000.0, 4_450_000.0, 1000.0), utm)
+    >>> grid, (west, south, east, north) = display_grid(surf)
+    >>> row, col = np.unravel_index(np.nanargmax(grid), grid.shape)
+    >>> lon = west + (col + 0.5) * (east - west) / grid.shape[1]
+    >>> y0, y1 = (pyproj.Transformer.from_crs(4326, 3857, always_xy=True)
+    ...           .transform([0, 0], [north, south])[1])
+    >>> y = y0 + (row + 0.5) * (y1 - y0) / grid.shape[0]
+    >>> lat = pyproj.Transformer.from_crs(3857, 4326, always_xy=True).transform(0, y)[1]
+    >>> x, yy = pyproj.Transformer.from_crs(4326, utm, always_xy=True).transform(lon, lat)
+    >>> bool(abs(x - 410_500) < 1000 and abs(yy - 4_444_500) < 1000)  # the hot cell's centre
+    True
+    """
+    from rasterio.warp import Resampling, reproject
+
+    src = np.asarray(surface.array, dtype=np.float32)
+    h, w = src.shape
+    left, top = surface.transform.c, surface.transform.f
+    right, bottom = left + surface.transform.a * w, top + surface.transform.e * h
+    # the target box around the surface (edges densified: they bend in the target), with
+    # about the surface's pixel count, at most max_pixels a side
+    x0, y1, x1, y0 = pyproj.Transformer.from_crs(surface.crs, target, always_xy=True
+                                                 ).transform_bounds(left, bottom, right, top,
+                                                                    densify_pts=21)
+    side = float(np.sqrt((x1 - x0) * (y0 - y1) / max(h * w, 1)))
+    side = max(side, (x1 - x0) / max_pixels, (y0 - y1) / max_pixels)
+    width, height = max(1, int(np.ceil((x1 - x0) / side))), max(1, int(np.ceil((y0 - y1) / side)))
+    transform = Affine(side, 0.0, x0, 0.0, -side, y0)
+    out = np.full((height, width), np.nan, dtype=np.float32)
+    reproject(src, out, src_transform=surface.transform, src_crs=surface.crs,
+              dst_transform=transform, dst_crs=target, resampling=Resampling.bilinear,
+              src_nodata=np.nan, dst_nodata=np.nan)
+    x1, y1 = x0 + side * width, y0 - side * height
+    to_lonlat = pyproj.Transformer.from_crs(target, 4326, always_xy=True)
+    (west, east), (north, south) = to_lonlat.transform([x0, x1], [y0, y1])
+    return out, (float(west), float(south), float(east), float(north))
 
 
 def kde_surface(

@@ -551,7 +551,7 @@ def _in_area(frame: pd.DataFrame, view: CommandersView) -> pd.DataFrame:
 def _add_layers(fig: dict[str, Any], data: CommandersData, view: CommandersView) -> None:
     maplibre = is_maplibre(fig)
     if "kde" in view.layers:
-        got = data.kde(view)
+        got = data.kde(view, target="EPSG:3857" if maplibre else "EPSG:4326")
         if got is not None:
             if maplibre:
                 fig["layout"]["map"].setdefault("layers", []).append(kde_layer(*got))

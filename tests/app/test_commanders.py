@@ -32,6 +32,7 @@ from riskmap.app.callbacks.commanders import (
 from riskmap.app.commanders_data import CommandersData, CommandersView, data_for
 from riskmap.app.data import AppModel
 from riskmap.app.figures_commanders import method_label, verdict_lines
+from riskmap.app.map_tiles import map_style
 from riskmap.etl.hotspots_job import compute_hotspots, status_history_frame
 from riskmap.geo.h3index import parents
 from riskmap.layers.access import DataAccess
@@ -97,8 +98,6 @@ def test_a_selection_reuses_the_fills_and_is_the_first_trace(data: CommandersDat
     """On MapLibre a mahalla opened or red-list rows ticked reuse the view's drawn fills (one
     answer per view) with the selection's outline put in first: the same figure as drawn
     from scratch, and the shared answer is not changed by it."""
-    from riskmap.app.map_tiles import map_style
-
     style = map_style("http://host/")
     ids = data.model.mahallas["mahalla_id"].astype(str).tolist()
     plain, _ = map_answer(data, CommandersView(), None, [], style)
@@ -619,3 +618,56 @@ def test_map_answers_follow_the_view_viewport_and_language(data: CommandersData)
     kept = len(data._answers)
     map_answer(data, view, {"range": None, "odd": {1, 2}}, [])
     assert len(data._answers) == kept
+
+
+def _png_alpha(uri: str) -> np.ndarray:
+    """The alpha channel of a PNG data URI made by ``png_data_uri`` (8-bit RGBA, filter 0)."""
+    import base64
+    import struct
+    import zlib
+
+    png = base64.b64decode(uri.split(",", 1)[1])
+    w, h = struct.unpack(">II", png[16:24])
+    pos, idat = 8, b""
+    while pos < len(png):
+        (n,), tag = struct.unpack(">I", png[pos:pos + 4]), png[pos + 4:pos + 8]
+        if tag == b"IDAT":
+            idat += png[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    rows = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, 1 + 4 * w)
+    return rows[:, 1:].reshape(h, w, 4)[:, :, 3]
+
+
+@pytest.mark.parametrize("level", ["mahalla", "h3"])
+def test_the_kde_layer_is_drawn_over_the_densest_incidents(data: CommandersData,
+                                                           incidents: pd.DataFrame,
+                                                           level: str) -> None:
+    """The MapLibre image of the density: its brightest pixel, placed as MapLibre places it
+    (linear between the corners in Web Mercator), lies on the res-8 cell holding the most
+    incidents."""
+    import h3
+    import pyproj
+
+    from riskmap.geo.h3index import cells_from_lonlat
+
+    view = CommandersView(level=level, layers=("kde",))
+    fig, _ = render_map(data, view, None, None, map_style("http://host/"))
+    layers = [lay for lay in fig["layout"]["map"]["layers"] if lay.get("name") == "kde"]
+    assert len(layers) == 1
+    (west, north), (east, _), (_, south), _ = layers[0]["coordinates"]
+    alpha = _png_alpha(layers[0]["source"]).astype(float)
+    row, col = np.unravel_index(np.argmax(alpha), alpha.shape)
+    fwd = pyproj.Transformer.from_crs(4326, 3857, always_xy=True)
+    (x0, x1), (y0, y1) = fwd.transform([west, east], [north, south])
+    x = x0 + (col + 0.5) * (x1 - x0) / alpha.shape[1]
+    y = y0 + (row + 0.5) * (y1 - y0) / alpha.shape[0]
+    lon, lat = pyproj.Transformer.from_crs(3857, 4326, always_xy=True).transform(x, y)
+    located = incidents[incidents["geocode_precision"] == "coordinates"]
+    pts = np.array([(g.x, g.y) for g in located.geometry])
+    cells = cells_from_lonlat(pts[:, 0], pts[:, 1], 8)
+    busiest = pd.Series(cells).value_counts()
+    shown = int(cells_from_lonlat(np.array([lon]), np.array([lat]), 8)[0])
+    # the pixel's cell is one of the busiest (or a neighbour of one)
+    top = busiest[busiest >= busiest.iloc[0] * 0.8].index
+    near = {int(h3.str_to_int(c)) for t in top for c in h3.grid_disk(h3.int_to_str(int(t)), 1)}
+    assert shown in near

@@ -11,6 +11,7 @@ import shapely
 from riskmap.etl.rasters import read_raster, write_cog
 from riskmap.geo.surface import (
     Surface,
+    display_grid,
     grid_transform,
     kde_surface,
     sample_surface,
@@ -119,3 +120,63 @@ def test_write_cog_roundtrip(tmp_path, points):
 def test_write_cog_rejects_3d(tmp_path):
     with pytest.raises(ValueError, match="2-D"):
         write_cog(tmp_path / "x.tif", np.zeros((1, 2, 2)), grid_transform(0, 0, 1), "EPSG:32642")
+
+
+# ---- the surface as a map shows it ------------------------------------------------------------
+
+def _shown_at(grid: np.ndarray, bounds: tuple[float, float, float, float], target: str,
+              row: int, col: int) -> tuple[float, float]:
+    """Where a map that stretches the image linearly between its corners in ``target``
+    (MapLibre: Web Mercator; a lon/lat plot: degrees) shows the centre of pixel (row, col)."""
+    west, south, east, north = bounds
+    fwd = pyproj.Transformer.from_crs(4326, target, always_xy=True)
+    (x0, x1), (y0, y1) = fwd.transform([west, east], [north, south])
+    x = x0 + (col + 0.5) * (x1 - x0) / grid.shape[1]
+    y = y0 + (row + 0.5) * (y1 - y0) / grid.shape[0]
+    lon, lat = pyproj.Transformer.from_crs(target, 4326, always_xy=True).transform(x, y)
+    return float(lon), float(lat)
+
+
+@pytest.mark.parametrize("target", ["EPSG:3857", "EPSG:4326"])
+def test_a_region_sized_surface_is_shown_where_its_cells_are(target: str) -> None:
+    """A 300 x 500 km UTM grid reaching the zone's edge (Uzbekistan's north-west): three hot
+    cells, each shown within a pixel of where it is. Stretching the UTM grid itself over its
+    lon/lat box (as the map did) put them kilometres off."""
+    utm = "EPSG:32641"  # zone 41: 60-66 E; the grid reaches 66.9 E
+    cell = 2000.0
+    west_x, north_y = 400_000.0, 5_000_000.0
+    a = np.zeros((250, 150), dtype=np.float32)
+    hot = [(20, 20), (125, 75), (230, 140)]
+    for r, c in hot:
+        a[r - 1:r + 2, c - 1:c + 2] = 1.0
+        a[r, c] = 4.0
+    surf = Surface(a, grid_transform(west_x, north_y, cell), utm)
+    grid, bounds = display_grid(surf, target=target, max_pixels=600)
+    assert max(grid.shape) <= 600 and np.isnan(grid).any()  # the corners outside are empty
+    to_utm = pyproj.Transformer.from_crs(4326, utm, always_xy=True)
+    pixel_m = cell  # about the surface's own cell size
+    for r, c in hot:
+        true_x, true_y = west_x + (c + 0.5) * cell, north_y - (r + 0.5) * cell
+        # the brightest pixel near where the map puts this place
+        lon, lat = pyproj.Transformer.from_crs(utm, 4326, always_xy=True).transform(true_x,
+                                                                                     true_y)
+        west, south, east, north = bounds
+        fwd = pyproj.Transformer.from_crs(4326, target, always_xy=True)
+        (x0, x1), (y0, y1) = fwd.transform([west, east], [north, south])
+        px, py = fwd.transform(lon, lat)
+        at_r = int((py - y0) / (y1 - y0) * grid.shape[0])
+        at_c = int((px - x0) / (x1 - x0) * grid.shape[1])
+        window = (slice(max(at_r - 8, 0), at_r + 9), slice(max(at_c - 8, 0), at_c + 9))
+        sub = np.where(np.isfinite(grid[window]), grid[window], -1)
+        rr, cc = np.unravel_index(np.argmax(sub), sub.shape)
+        x, y = to_utm.transform(*_shown_at(grid, bounds, target, rr + window[0].start,
+                                           cc + window[1].start))
+        assert np.hypot(x - true_x, y - true_y) < 1.5 * pixel_m, (r, c, x - true_x, y - true_y)
+    # the old way: the UTM grid itself stretched over the lon/lat box around it
+    old = pyproj.Transformer.from_crs(utm, 4326, always_xy=True).transform_bounds(
+        west_x, north_y - 250 * cell, west_x + 150 * cell, north_y)
+    off = []
+    for r, c in hot:
+        x, y = to_utm.transform(*_shown_at(a, old, target, r, c))
+        off.append(np.hypot(x - (west_x + (c + 0.5) * cell), y - (north_y - (r + 0.5) * cell)))
+    assert max(off) > 10_000  # 12.6 km at the south-east hot cell

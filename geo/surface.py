@@ -123,6 +123,8 @@ def display_grid(surface: Surface, *, target: str = "EPSG:3857", max_pixels: int
     width, height = max(1, int(np.ceil((x1 - x0) / side))), max(1, int(np.ceil((y0 - y1) / side)))
     transform = Affine(side, 0.0, x0, 0.0, -side, y0)
     out = np.full((height, width), np.nan, dtype=np.float32)
+    # (GDAL widens the bilinear kernel to a pixel's footprint when a pixel holds several
+    # cells, as for a national grid: a hot cell smaller than a pixel is not skipped)
     reproject(src, out, src_transform=surface.transform, src_crs=surface.crs,
               dst_transform=transform, dst_crs=target, resampling=Resampling.bilinear,
               src_nodata=np.nan, dst_nodata=np.nan)

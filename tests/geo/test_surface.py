@@ -180,3 +180,25 @@ def test_a_region_sized_surface_is_shown_where_its_cells_are(target: str) -> Non
         x, y = to_utm.transform(*_shown_at(a, old, target, r, c))
         off.append(np.hypot(x - (west_x + (c + 0.5) * cell), y - (north_y - (r + 0.5) * cell)))
     assert max(off) > 10_000  # 12.6 km at the south-east hot cell
+
+
+def test_a_hot_cell_smaller_than_a_pixel_still_shows() -> None:
+    """A 2,400 x 2,400-cell grid shown in at most 600 pixels a side: a single hot cell is
+    never skipped (as taking every 4th row and column, the old striding, skips most of them)
+    and the mean density is kept."""
+    a = np.zeros((2400, 2400), dtype=np.float32)
+    rng = np.random.default_rng(7)
+    hot = rng.integers(100, 2300, size=(12, 2))
+    a[hot[:, 0], hot[:, 1]] = 100.0
+    surf = Surface(a, grid_transform(300_000.0, 4_600_000.0, 100.0), "EPSG:32642")
+    grid, _ = display_grid(surf, max_pixels=600)
+    assert max(grid.shape) <= 600
+    inside = np.nan_to_num(grid)
+    from scipy import ndimage
+
+    n = ndimage.label(inside > 0)[1]
+    assert n == len(hot)  # every hot cell is a spot of its own
+    # the mean density over the surface is kept (the pixels outside it are NaN)
+    assert np.nanmean(grid) == pytest.approx(a.mean(), rel=0.1)
+    strided = a[::4, ::4]  # what the image was made of before
+    assert ndimage.label(strided > 0)[1] < len(hot) / 2

@@ -18,9 +18,10 @@ lock, so no other load of it is running) drops them first (:func:`drop_orphans`)
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -102,20 +103,16 @@ def blocks_side(cur: psycopg.Cursor[Any], layer: str) -> bool:
     return bool(row and row[0])
 
 
-def _side_cursor(engine: sa.Engine) -> Any:
-    """A context manager: a cursor of a new transaction on a connection of its own."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def cursor() -> Any:
-        with engine.begin() as conn:
-            raw = conn.connection.driver_connection
-            assert isinstance(raw, psycopg.Connection)
-            with raw.cursor() as cur:
-                cur.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
-                cur.execute("SET LOCAL synchronous_commit = off")
-                yield cur
-    return cursor()
+@contextlib.contextmanager
+def _side_cursor(engine: sa.Engine) -> Iterator[psycopg.Cursor[Any]]:
+    """A cursor of a new transaction on a connection of its own (committed on exit)."""
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        with raw.cursor() as cur:
+            cur.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+            cur.execute("SET LOCAL synchronous_commit = off")
+            yield cur
 
 
 def can_connect(engine: sa.Engine, n: int) -> bool:

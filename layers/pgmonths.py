@@ -31,7 +31,8 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
-__all__ = ["SIDE_ROWS", "SIDE_WORKERS", "IndexPlan", "Month", "attach", "blocks_side", "build",
+__all__ = ["SIDE_ROWS", "SIDE_WORKERS", "IndexPlan", "Month", "attach", "attach_partition",
+           "blocks_side", "build",
            "can_connect", "drop_orphans", "drop_tables", "index_plan", "months_for",
            "side_prefix"]
 
@@ -73,7 +74,14 @@ def index_plan(rows: Iterable[tuple[str, str, str | None, str | None]]) -> Index
         if constraint is not None:
             if not constraint_def or not constraint_def.startswith(("PRIMARY KEY", "UNIQUE")):
                 return None
-            kind = "pkey" if constraint_def.startswith("PRIMARY KEY") else "key"
+            if constraint_def.startswith("PRIMARY KEY"):
+                kind = "pkey"
+            else:  # one name per unique constraint, as PostgreSQL names them
+                found = re.search(r"\(([^()]*)\)", constraint_def)
+                cols = [c.strip().strip('"') for c in found[1].split(",")] if found else []
+                if not cols or not all(re.fullmatch(r"\w+", c) for c in cols):
+                    return None
+                kind = "_".join(cols) + "_key"
             out.append(f'ALTER TABLE {{table}} ADD CONSTRAINT "{{final}}_{kind}" '
                        f"{constraint_def}")
             continue
@@ -219,12 +227,17 @@ def attach(cur: psycopg.Cursor[Any], layer: str, months: Sequence[Month]) -> Non
         final = sql.Identifier(month.final)
         cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
             sql.Identifier(month.side), final))
-        cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})")
-                    .format(sql.Identifier(layer), final,
-                            sql.Literal(month.start.to_pydatetime()),
-                            sql.Literal(month.end.to_pydatetime())))
+        attach_partition(cur, layer, month.final, month.start, month.end)
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
             final, sql.Identifier(f"{month.final}_bounds")))
+
+
+def attach_partition(cur: psycopg.Cursor[Any], layer: str, table: str, start: pd.Timestamp,
+                     end: pd.Timestamp) -> None:
+    """``ALTER TABLE layer ATTACH PARTITION table`` for the month ``[start, end)``."""
+    cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})")
+                .format(sql.Identifier(layer), sql.Identifier(table),
+                        sql.Literal(start.to_pydatetime()), sql.Literal(end.to_pydatetime())))
 
 
 def months_for(layer: str, codes: Sequence[int], bounds: Callable[[int], tuple[pd.Timestamp,

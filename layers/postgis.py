@@ -835,11 +835,8 @@ class _PostgisTransaction(Transaction):
                 self._send(name, plan, enc, chunks, freeze=True)
                 new.append(month)
         for month in new:
-            start, end = month_bounds(month)
-            self.cur.execute(sql.SQL(
-                "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
-                sql.Identifier(layer), sql.Identifier(_partition_name(layer, month)),
-                sql.Literal(start.to_pydatetime()), sql.Literal(end.to_pydatetime())))
+            pgmonths.attach_partition(self.cur, layer, _partition_name(layer, month),
+                                      *month_bounds(month))
             parts[month] = _partition_name(layer, month)
 
     def _side_months(self, layer: str, new: list[tuple[int, int, int]]

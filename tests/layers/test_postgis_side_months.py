@@ -192,6 +192,14 @@ def test_the_index_plan_refuses_forms_it_does_not_rebuild() -> None:
                                  "WHERE (x > 0)", None, None)]) is None
     assert pgmonths.index_plan([("c", "CREATE UNIQUE INDEX c ON ONLY public.t USING btree "
                                  "(x)", "c", "EXCLUDE USING gist (x WITH =)")]) is None
+    two = pgmonths.index_plan([  # two unique constraints: a name each
+        ("a", "CREATE UNIQUE INDEX a ON ONLY public.t USING btree (x, m)", "a",
+         "UNIQUE (x, m)"),
+        ("b", "CREATE UNIQUE INDEX b ON ONLY public.t USING btree (y, m)", "b",
+         "UNIQUE (y, m)")])
+    assert two is not None and two.statements == (
+        'ALTER TABLE {table} ADD CONSTRAINT "{final}_x_m_key" UNIQUE (x, m)',
+        'ALTER TABLE {table} ADD CONSTRAINT "{final}_y_m_key" UNIQUE (y, m)')
     plan = pgmonths.index_plan([("i", 'CREATE INDEX i ON ONLY public.t USING btree '
                                  '(mahalla_id COLLATE "C")', None, None)])
     assert plan is not None

@@ -5,7 +5,7 @@
 with :mod:`etl.hotspots_job`, and replaces these derived layers in **one** transaction:
 
 ``hotspots_h3``
-    Per study cell at each resolution of ``geo.hotspot_resolutions`` (7, 8, 9): ``h3``, ``res``,
+    Per study cell at each resolution of ``geo.hotspot_resolutions`` (5 to 9): ``h3``, ``res``,
     ``count``, ``gi_z``, ``gi_p``, ``gi_class``, ``trend``, ``status``, plus ``mahalla_id``,
     ``district`` and ``region`` of the mahalla holding the cell centre. Cybercrime and fraud
     are left out (no place of occurrence). Gi* runs over every study cell, but only cells
@@ -58,7 +58,10 @@ from riskmap.etl.hotspots_job import (
 )
 from riskmap.etl.rasters import write_cog
 from riskmap.geo.aggregate import unit_codes
+from riskmap.geo.h3index import cell_centers
+from riskmap.geo.hotspots import CENTRE_RULE_FROM
 from riskmap.geo.status import StatusRule
+from riskmap.settings import HOTSPOT_RESOLUTIONS
 
 __all__ = ["HOTSPOT_LAYERS", "build", "cell_places", "history_start_at", "hotspot_layers",
            "kde_row", "read_kde_cog"]
@@ -76,7 +79,8 @@ def cell_places(mahallas: gpd.GeoDataFrame, cells: np.ndarray, res: int) -> pd.D
     """``mahalla_id``, ``district``, ``region`` of the mahalla whose polygon holds each cell centre.
 
     Where mahallas overlap, the first in layer order wins; cells in no mahalla get missing
-    values.
+    values, except the coarse ones (res below :data:`geo.hotspots.CENTRE_RULE_FROM`, which
+    are study cells when they meet the layer): those take the nearest mahalla's.
 
     Parameters
     ----------
@@ -103,7 +107,16 @@ def cell_places(mahallas: gpd.GeoDataFrame, cells: np.ndarray, res: int) -> pd.D
     owner = np.repeat(owner_rows, np.diff(offsets))
     uniq, first = np.unique(filled, return_index=True)
     pos = unit_codes(cells, uniq)
-    row = np.where(pos >= 0, owner[first][np.maximum(pos, 0)], -1)
+    row = np.full(len(cells), -1, dtype=np.int64)
+    row[pos >= 0] = owner[first][pos[pos >= 0]]
+    lost = np.flatnonzero(row < 0)
+    if res < CENTRE_RULE_FROM and lost.size and owner_rows.size:
+        # a coarse study cell meets the layer, but its centre may lie outside it (along the
+        # edge, or over a small area): the nearest mahalla names its place
+        lon, lat = cell_centers(cells[lost])
+        tree = shapely.STRtree(geoms[ok])
+        near = tree.query_nearest(shapely.points(lon, lat), all_matches=False)
+        row[lost[near[0]]] = owner_rows[near[1]]
     out = {}
     for col in ("mahalla_id", "district", "region"):
         values = (mahallas[col].astype("string").to_numpy(dtype=object, na_value=None)
@@ -177,7 +190,7 @@ def hotspot_layers(
     incidents: pd.DataFrame,
     mahallas: gpd.GeoDataFrame,
     *,
-    resolutions: tuple[int, ...] = (7, 8, 9),
+    resolutions: tuple[int, ...] = HOTSPOT_RESOLUTIONS,
     months: int = 12,
     fdr: bool = True,
     top_share: float = 0.10,
@@ -287,7 +300,7 @@ def build(store: Any, settings: Any, *, progress: bool = False) -> dict[str, Any
     from riskmap.etl.progress import progress_bar
 
     geo = getattr(settings, "geo", None)
-    resolutions = tuple(int(r) for r in getattr(geo, "hotspot_resolutions", (7, 8, 9)))
+    resolutions = tuple(int(r) for r in getattr(geo, "hotspot_resolutions", HOTSPOT_RESOLUTIONS))
     months = int(getattr(geo, "status_months", 12))
     with progress_bar(desc="hotspots", unit="steps", total=3, enabled=progress) as bar:
         incidents = store.read("incidents", columns=["h3", "mahalla_id", "occurred_at",

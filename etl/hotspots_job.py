@@ -40,6 +40,7 @@ from riskmap.geo.forecast import (
 )
 from riskmap.geo.h3index import cell_centers
 from riskmap.geo.hotspots import (
+    CENTRE_RULE_FROM,
     QuietSplit,
     _binary_star,
     benjamini_hochberg,
@@ -182,6 +183,8 @@ def _layer_key(mahallas: gpd.GeoDataFrame, level: str, res: int) -> tuple[Any, .
     digest.update(np.asarray(mahallas["mahalla_id"].astype(str).to_numpy(), dtype="U").tobytes())
     for wkb in shapely.to_wkb(mahallas.geometry.to_numpy()):
         digest.update(wkb if wkb is not None else b"-")
+    if level == "h3" and res < CENTRE_RULE_FROM:  # cells that meet the layer (a stored
+        digest.update(b"meets")                    # lattice made by the centre rule is stale)
     return (level, int(res), len(mahallas), digest.hexdigest())
 
 

@@ -55,6 +55,7 @@ from riskmap.geo.status import StatusRule, status_from_monthly
 from riskmap.geo.trends import EmergingHotSpots
 from riskmap.layers.spec import NON_SPATIAL_CATEGORIES
 from riskmap.layers.store import DIRTY, NO_MONTH, month_bounds, month_codes
+from riskmap.settings import HOTSPOT_RESOLUTIONS
 
 __all__ = ["CUBE_LAYERS", "STATE", "UNITS", "Touched", "consume", "cube_frames", "history_layer",
            "read_state", "read_touched", "refresh_cube", "window_layers", "write_state"]
@@ -518,7 +519,7 @@ def build_hotspots(store: Any, settings: Any, touched: Touched, *, full: bool = 
     geo = _geo(settings)
     months = int(getattr(geo, "status_months", 12))
     params = {
-        "resolutions": [int(r) for r in getattr(geo, "hotspot_resolutions", (7, 8, 9))],
+        "resolutions": [int(r) for r in getattr(geo, "hotspot_resolutions", HOTSPOT_RESOLUTIONS)],
         "months": months, "fdr": bool(getattr(geo, "fdr", True)),
         "top_share": float(getattr(geo, "status_red_top_share", 0.10)),
         "bandwidth_m": float(getattr(geo, "kde_bandwidth_m", 300.0)),

@@ -20,6 +20,7 @@ from libpysal.weights import Queen, W
 from riskmap.geo.aggregate import sorted_unique
 
 __all__ = [
+    "CENTRE_RULE_FROM",
     "GI_CLASSES",
     "GiStar",
     "QuietSplit",
@@ -57,12 +58,21 @@ _ROWS = 65_536  # rows per block where a (units, months) matrix is worked on in 
 # --------------------------------------------------------------------------- study area + W
 
 
-def study_cells(mahallas: gpd.GeoDataFrame, resolution: int = 9) -> np.ndarray:
-    """All H3 cells at ``resolution`` whose centre lies inside the mahalla layer.
+#: the finest resolution at which a study cell is one whose centre lies in the mahalla layer
+#: (res 7: 5 km² cells); the coarser ones (which a zoomed-out map draws) are those that meet it
+CENTRE_RULE_FROM = 7
 
-    Each polygon is filled with h3ronpy (``ContainsCentroid``), then the cells are
-    de-duplicated; this equals filling the dissolved area except for centres lying exactly on
-    a shared boundary, which are kept once.
+
+def study_cells(mahallas: gpd.GeoDataFrame, resolution: int = 9) -> np.ndarray:
+    """The H3 study cells at ``resolution``: from :data:`CENTRE_RULE_FROM` on, every cell whose
+    centre lies inside the mahalla layer; coarser, every cell that meets it.
+
+    Each polygon is filled with h3ronpy (``ContainsCentroid``, or ``IntersectsBoundary`` for
+    the coarse cells), then the cells are de-duplicated; with the centre rule this equals
+    filling the dissolved area except for centres lying exactly on a shared boundary, which
+    are kept once. A coarse cell (res 6 is 36 km²) along the layer's edge, or over an area
+    smaller than itself, holds incidents while its centre may lie outside: the centre rule
+    would leave them out of the analysis, and the maps that draw such cells without a trend.
 
     Parameters
     ----------
@@ -83,7 +93,8 @@ def study_cells(mahallas: gpd.GeoDataFrame, resolution: int = 9) -> np.ndarray:
     cells = wkb_to_cells(
         shapely.to_wkb(geoms),
         resolution,
-        containment_mode=ContainmentMode.ContainsCentroid,
+        containment_mode=(ContainmentMode.ContainsCentroid if resolution >= CENTRE_RULE_FROM
+                          else ContainmentMode.IntersectsBoundary),
         flatten=True,
     )
     return sorted_unique(np.asarray(cells).view(np.int64))

@@ -16,7 +16,7 @@ def _hotspot_specs() -> list[LayerSpec]:
     gi = (Column("count", "int"), Column("gi_z", "float"), Column("gi_p", "float"),
           Column("gi_class", "str"), Column("trend", "str"), Column("status", "str"))
     specs = [
-        LayerSpec(name="hotspots_h3", doc="Gi* hot spots, trend and status per H3 cell (7-9).",
+        LayerSpec(name="hotspots_h3", doc="Gi* hot spots, trend and status per H3 cell (res 5-9).",
                   columns=(Column("h3", "int", required=True), Column("res", "int"), *gi,
                            *where),
                   indexes=("res", "region")),

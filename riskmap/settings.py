@@ -38,10 +38,15 @@ class EtlSettings(BaseModel):
     chunk_rows: int = Field(250_000, ge=1000, description="rows per chunk for progress and memory")
 
 
+#: H3 resolutions of the hot-spot layers: every resolution the maps draw (a zoomed-out map
+#: falls back to res 5, ``app.h3_view.MIN_RES``), so Gi* and the trend are known at each
+HOTSPOT_RESOLUTIONS = (5, 6, 7, 8, 9)
+
+
 class GeoSettings(BaseModel):
     """Defaults for analytics (plain parameters are passed to geo/ functions)."""
 
-    hotspot_resolutions: list[int] = Field(default_factory=lambda: [7, 8, 9])
+    hotspot_resolutions: list[int] = Field(default_factory=lambda: list(HOTSPOT_RESOLUTIONS))
     kde_bandwidth_m: float = Field(300.0, gt=0)
     kde_cell_m: float = Field(100.0, gt=0)
     fdr: bool = True

@@ -188,6 +188,36 @@ def test_h3_cells_beyond_the_cap_are_drawn_coarser_until_zoomed_in(
     assert _mark_coarser(fig9, view, dash.no_update, None) is dash.no_update
 
 
+def test_every_resolution_a_map_draws_has_the_trend(make_store: Any) -> None:
+    """A zoomed-out H3 map falls back as far as res 5 (``MIN_RES``): a build with the default
+    settings puts each of those resolutions in the hot-spot layer, so colour-by-trend shows a
+    class for each cell drawn, not "n/a" (the layer held only res 7-9: a region's res-5 or
+    res-6 cells had no trend)."""
+    from riskmap.app.commanders_data import Viewport
+    from riskmap.app.h3_view import MIN_RES
+    from riskmap.etl.build import build_all
+    from riskmap.geo.hotspots import CENTRE_RULE_FROM, study_cells
+    from riskmap.settings import Settings
+
+    store = make_store()
+    settings = Settings(_env_file=None, store=store.url)  # type: ignore[call-arg]
+    assert build_all(store, settings, only=("hotspots",)).ok
+    data = CommandersData(AppModel(DataAccess(store, user="test", audit=False)))
+    layer = store.read("hotspots_h3", columns=["h3", "res", "trend"])
+    assert set(layer["res"]) == set(range(MIN_RES, 10))
+    for res in range(MIN_RES, 10):
+        units = data.h3_units(CommandersView(level="h3", metric="trend"), Viewport(res=res))
+        known = units["trend"].notna().to_numpy()
+        # a finer cell is a study cell when its centre is in a mahalla: the tiny grid's edge
+        # cells are not (nor were they before); every coarse cell drawn is
+        lattice = np.isin(units["h3"].to_numpy(), study_cells(store.read("mahallas"), res))
+        assert len(units) and (known == lattice).all() and known.any(), res
+        assert known.all() or res >= CENTRE_RULE_FROM
+        at = layer[layer["res"] == res].set_index("h3")["trend"]
+        assert (units["trend"][known].to_numpy()
+                == at.reindex(units["h3"][known]).to_numpy()).all()
+
+
 def test_red_list_is_the_status_rule(data: CommandersData, incidents: pd.DataFrame) -> None:
     rows, tips = red_list_rows(data, CommandersView())
     hist = status_history_frame(incidents, data.model.mahallas, start="2025-01-01",

@@ -9,6 +9,7 @@ import h3.api.basic_int as h3
 import shapely
 
 from riskmap.geo.hotspots import (
+    CENTRE_RULE_FROM,
     GiStar,
     benjamini_hochberg,
     classify_gi,
@@ -54,6 +55,24 @@ def test_study_cells_centres_inside(cells):
 def test_study_cells_empty_layer():
     empty = gpd.GeoDataFrame({"mahalla_id": []}, geometry=[], crs=4326)
     assert study_cells(empty).size == 0
+
+
+def test_coarse_study_cells_are_those_that_meet_the_layer(area):
+    """Below ``CENTRE_RULE_FROM`` every cell that meets the layer is a study cell: the box
+    (5 x 4 km) holds no res-5 or res-6 cell centre, yet each of its points lies in one of the
+    cells returned."""
+    pts = shapely.points(np.random.default_rng(3).uniform((69.20, 41.28), (69.26, 41.32),
+                                                          (500, 2)))
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    for res in range(5, CENTRE_RULE_FROM):
+        got = study_cells(area, res)
+        held = np.array([h3.latlng_to_cell(b, a, res) for a, b in zip(x, y, strict=True)])
+        assert got.size and np.isin(held, got).all(), res
+        # the centre rule would have found none: the box holds no centre at res 5 or 6
+        centres = shapely.points([h3.cell_to_latlng(int(c))[::-1] for c in got])
+        assert not shapely.contains(BOX, centres).any()
+    # from CENTRE_RULE_FROM on: the centre rule (test_study_cells_centres_inside)
+    assert study_cells(area, CENTRE_RULE_FROM).size
 
 
 def test_h3_weights_are_edge_neighbours(cells):

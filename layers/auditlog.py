@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["FIELDS", "GENESIS", "MAX_DETAIL", "ChainCheck", "bound_detail", "chain", "verify"]
+__all__ = ["FIELDS", "GENESIS", "MAX_DETAIL", "VERIFY_BATCH", "ChainCheck", "bound_detail", "chain",
+           "verify", "verify_log"]
 
 #: the record fields the hash covers, in order
 FIELDS = ("at", "user", "action", "layer", "scope", "detail", "rows", "client", "outcome")
@@ -22,6 +25,8 @@ FIELDS = ("at", "user", "action", "layer", "scope", "detail", "rows", "client", 
 GENESIS = "0" * 64
 #: longest detail kept (characters of JSON); longer requests are cut, saying so
 MAX_DETAIL = 2000
+#: records :func:`verify_log` reads at a time (a country's log holds tens of millions)
+VERIFY_BATCH = 50_000
 
 
 def bound_detail(detail: object, limit: int = MAX_DETAIL) -> str | None:
@@ -160,3 +165,55 @@ def verify(audit: pd.DataFrame, *, after: tuple[int, str] | None = None) -> Chai
         prev, expected = str(row["hash"]), expected + 1
         last = (seq, prev)
     return ChainCheck(n + n_unchained, n, n_unchained, None, first=first, last=last)
+
+
+def verify_log(read: Callable[[Sequence[tuple[str, str, Any]], list[str] | None], pd.DataFrame],
+               total: int, *, batch: int = VERIFY_BATCH) -> ChainCheck:
+    """:func:`verify` on a whole log, read ``batch`` records at a time in ``seq`` order: the
+    memory of a batch, however long the log (reading a log of tens of millions whole took
+    gigabytes).
+
+    ``read(filters, columns)`` reads records of the log (``store.read("audit", ...)``);
+    ``total`` is how many records it holds (``store.count("audit")``): those the chained ones
+    do not account for predate the chain. A record with a ``seq`` below 1, and a gap of any
+    length (even longer than a batch) before records that follow it, break the chain as they
+    do in :func:`verify`.
+
+    Examples
+    --------
+    >>> from riskmap.layers.store import apply_filters
+    >>> log = chain(pd.DataFrame({"at": [pd.Timestamp("2026-01-01", tz="UTC")] * 5,
+    ...                           "user": list("abcde")}), 0, GENESIS)
+    >>> def read(filters, columns):
+    ...     return apply_filters(log, filters)
+    >>> check = verify_log(read, len(log), batch=2)
+    >>> check.ok, check.chained, check.last[0]
+    (True, 5, 5)
+    >>> log = log[log["seq"] != 4]
+    >>> verify_log(read, len(log), batch=2).broken_at
+    4
+    """
+    stray = read([("seq", "<", 1)], ["seq"])
+    if len(stray):
+        seq = int(pd.to_numeric(stray["seq"]).min())
+        return ChainCheck(total, 0, 0, seq, "a sequence number repeats", None, None)
+    after: tuple[int, str] | None = None
+    first = None
+    chained = 0
+    while True:
+        lo = 1 if after is None else after[0] + 1
+        frame = read([("seq", ">=", lo), ("seq", "<", lo + batch)], None)
+        if not len(frame):
+            if len(read([("seq", ">=", lo)], ["seq"])):  # records after a gap of a batch or more
+                return ChainCheck(total, chained, max(0, total - chained), lo,
+                                  "a record is missing", first or lo, after)
+            break
+        check = verify(frame, after=after)
+        first = first or check.first
+        chained += check.chained
+        if not check.ok:
+            return ChainCheck(total, chained, max(0, total - chained), check.broken_at,
+                              check.reason, first, check.last)
+        after = check.last
+    unchained = max(0, total - chained)  # (records appended meanwhile are not counted)
+    return ChainCheck(chained + unchained, chained, unchained, None, first=first, last=after)

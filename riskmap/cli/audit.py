@@ -27,12 +27,17 @@ def audit() -> None:
 @store_option
 @fail_cleanly
 def audit_verify(store_url: str | None) -> None:
-    """Recompute the hash chain: exit 0 when no record was edited, removed or inserted."""
-    from riskmap.layers.auditlog import verify
+    """Recompute the hash chain: exit 0 when no record was edited, removed or inserted.
+
+    The log is read a batch of records at a time, so a log of any length fits in memory.
+    """
+    from riskmap.layers.auditlog import verify_log
 
     settings = settings_from(store_url)
     with open_from(settings) as store:
-        check = verify(store.read("audit"))
+        total = store.count("audit")
+        check = verify_log(lambda filters, columns: store.read(
+            "audit", filters=filters, columns=columns), total)
     note = f" ({check.unchained} older records predate the chain)" if check.unchained else ""
     if not check.ok:
         raise CommandError(f"the audit log was altered at record {check.broken_at}: "

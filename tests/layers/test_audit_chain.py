@@ -7,7 +7,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -18,7 +20,7 @@ import pytest
 from riskmap.errors import StoreError
 from riskmap.layers import auditlog
 from riskmap.layers.embedded import EmbeddedStore
-from riskmap.layers.store import Store, open_store
+from riskmap.layers.store import Store, apply_filters, open_store
 from tests.conftest import _libpq
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,6 +112,43 @@ def test_records_before_the_chain_stay_unchained(store: Store) -> None:
     store.append_audit(records("new", 2))
     check = auditlog.verify(store.read("audit"))
     assert check.ok and (check.chained, check.unchained) == (2, 2)
+
+
+def test_the_whole_log_is_verified_a_batch_at_a_time(store: Store) -> None:
+    """``riskmap audit verify`` reads the log a batch of ``seq`` at a time (``verify_log``):
+    the same answer as :func:`verify` on the whole log, for any batch, through each store's
+    filters; a removed run of records longer than a batch, an edited record in a later batch
+    and a record slipped in before the first are each found where they are."""
+    store.append("audit", records("old", 2))  # as written before revision 0005
+    for i in range(7):
+        store.append_audit(records(f"u{i}", 3))
+    whole = auditlog.verify(store.read("audit"))
+    assert whole.ok and (whole.chained, whole.unchained) == (21, 2)
+
+    def read(filters: Any, columns: Any) -> pd.DataFrame:
+        return store.read("audit", filters=filters, columns=columns)
+
+    for batch in (1, 4, 21, 1000):
+        assert auditlog.verify_log(read, store.count("audit"), batch=batch) == whole
+
+    def altered(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Any:
+        """A reader of the log as it would read after ``change`` (the store refuses it)."""
+        log = change(store.read("audit"))
+        return lambda filters, columns: apply_filters(log, filters)[columns or list(log)]
+
+    gap = auditlog.verify_log(altered(lambda f: f[~f["seq"].between(5, 12)]), 15, batch=4)
+    assert (gap.broken_at, gap.reason) == (5, "a record is missing")
+
+    def edit(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.loc[frame["seq"] == 17, "user"] = "someone else"
+        return frame
+
+    edited = auditlog.verify_log(altered(edit), 23, batch=4)
+    assert (edited.broken_at, edited.reason) == (17, "its fields do not match its hash (edited)")
+    assert edited.last is not None and edited.last[0] == 16
+    early = auditlog.verify_log(altered(lambda f: pd.concat([f, f.tail(1).assign(seq=0)])), 24,
+                                batch=4)
+    assert (early.broken_at, early.reason) == (0, "a sequence number repeats")
 
 
 @pytest.mark.parametrize("change", ["replace", "delete", "upsert"])

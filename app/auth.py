@@ -254,6 +254,10 @@ def install_auth(server: Flask, store: Store, *, mode: str = "accounts",
             message = (i18n.gettext(result.reason, lang)
                        + (f" ({wait})" if result.wait_s else ""))
             message = message[:1].upper() + message[1:] + "."
+            if result.busy:  # the login was not checked: the browser may send it again
+                busy = _form(message, 503, username)
+                busy.headers["Retry-After"] = f"{result.wait_s:.0f}"
+                return busy
             return _form(message, 401, username)
         token, csrf = accounts.start_session(store, result.principal, policy=policy)
         target = _safe_next(request.form.get("next"))

@@ -286,21 +286,33 @@ class Commander(HttpUser):
 
     # ---- requests
     def _login(self) -> None:
-        with self.client.get("/login", name="GET /login", catch_response=True) as resp:
-            m = _TOKEN.search(resp.text or "")
-            if resp.status_code != 200 or m is None:
-                resp.failure(f"no login form (HTTP {resp.status_code})")
-                raise StopUser()
-        form = {"form_token": m.group(1), "next": PAGE,
-                "username": os.environ["LOADTEST_USER"],
-                "password": os.environ["LOADTEST_PASSWORD"]}
-        with self.client.post("/login", data=form, name="POST /login", allow_redirects=False,
-                              headers={"Origin": self.origin,
-                                       "Referer": f"{self.origin}/login?next={PAGE}"},
-                              catch_response=True) as resp:
-            if resp.status_code != 303 or "riskmap_session" not in self.client.cookies:
-                resp.failure(f"login failed (HTTP {resp.status_code})")
-                raise StopUser()
+        """Log in as a person does; a "busy" page (503: the worker's password queue is full,
+        :data:`riskmap.auth.passwords.MAX_WAITING`) is answered by trying again after its
+        ``Retry-After``, as the page asks, up to ten times."""
+        for _ in range(10):
+            with self.client.get("/login", name="GET /login", catch_response=True) as resp:
+                m = _TOKEN.search(resp.text or "")
+                if resp.status_code != 200 or m is None:
+                    resp.failure(f"no login form (HTTP {resp.status_code})")
+                    raise StopUser()
+            form = {"form_token": m.group(1), "next": PAGE,
+                    "username": os.environ["LOADTEST_USER"],
+                    "password": os.environ["LOADTEST_PASSWORD"]}
+            with self.client.post("/login", data=form, name="POST /login",
+                                  allow_redirects=False,
+                                  headers={"Origin": self.origin,
+                                           "Referer": f"{self.origin}/login?next={PAGE}"},
+                                  catch_response=True) as resp:
+                if resp.status_code == 503:  # busy: not a failure of the app
+                    resp.success()
+                    wait = float(resp.headers.get("Retry-After") or 2)
+                elif resp.status_code != 303 or "riskmap_session" not in self.client.cookies:
+                    resp.failure(f"login failed (HTTP {resp.status_code})")
+                    raise StopUser()
+                else:
+                    return
+            gevent.sleep(wait)
+        raise StopUser()
 
     def _callback(self, name: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """POST one callback; its ``response`` (None for 204 or a failure)."""

@@ -48,6 +48,12 @@ class LoginResult:
     principal: Principal | None
     reason: str = ""
     wait_s: float = 0.0
+    busy: bool = False  # refused because the server is busy checking other logins
+
+
+#: what a login refused for a busy server says, and how long to wait
+BUSY = "the server is busy checking other logins: try again in a moment"
+BUSY_WAIT_S = 2.0
 
 
 def _now() -> pd.Timestamp:
@@ -263,6 +269,42 @@ def authenticate(store: Store, username: str, password: str, *, client: str,
                detail={"reason": "throttled", "wait_s": round(wait, 1)},
                defer=defer_audit)
         return LoginResult(None, "too many failed logins: try again later", wait)
+    try:
+        principal, user = _check_password(store, name, password, client=client, valid=valid,
+                                          directory=directory, now=now)
+    except passwords.LaneBusy:  # not the user's failure: nothing counts against them
+        _audit(store, "login", name, actor=name, client=client, outcome="denied",
+               detail={"reason": "busy"}, defer=defer_audit)
+        return LoginResult(None, BUSY, BUSY_WAIT_S, busy=True)
+    if principal is None:
+        with store.transaction() as txn:
+            txn.upsert("login_failures", pd.DataFrame([{
+                "failure_id": uuid.uuid4().hex, "at": now, "username": name,
+                "client": client}]))
+        recent = _failures(store, "username", name, since)
+        if user is not None and len(recent) >= policy.lock_after:
+            until = now + pd.Timedelta(seconds=policy.lock_s)
+            _update(store, name, name, "user_locked", detail={"until": str(until)},
+                    locked_until=until)
+        _audit(store, "login", name, actor=name, client=client, outcome="denied",
+               detail={"reason": "wrong name or password"},
+               defer=defer_audit)
+        return LoginResult(None, "wrong user name or password")
+    _audit(store, "login", name, actor=name, client=client, defer=defer_audit)
+    return LoginResult(principal)
+
+
+def _check_password(store: Store, name: str, password: str, *, client: str, valid: bool,
+                    directory: Any, now: pd.Timestamp
+                    ) -> tuple[Principal | None, dict[str, Any] | None]:
+    """The principal whose password this is (None: refused), and the local user of ``name``.
+    Every path costs one password check, so a refusal cannot tell names apart.
+
+    Raises
+    ------
+    passwords.LaneBusy
+        Too many checks are waiting in this process.
+    """
     user = get_user(store, name)
     principal = None
     if user is not None and user.get("source") == "local":
@@ -281,22 +323,7 @@ def authenticate(store: Store, username: str, password: str, *, client: str,
                 principal = None
     else:
         passwords.verify(None, password)
-    if principal is None:
-        with store.transaction() as txn:
-            txn.upsert("login_failures", pd.DataFrame([{
-                "failure_id": uuid.uuid4().hex, "at": now, "username": name,
-                "client": client}]))
-        recent = _failures(store, "username", name, since)
-        if user is not None and len(recent) >= policy.lock_after:
-            until = now + pd.Timedelta(seconds=policy.lock_s)
-            _update(store, name, name, "user_locked", detail={"until": str(until)},
-                    locked_until=until)
-        _audit(store, "login", name, actor=name, client=client, outcome="denied",
-               detail={"reason": "wrong name or password"},
-               defer=defer_audit)
-        return LoginResult(None, "wrong user name or password")
-    _audit(store, "login", name, actor=name, client=client, defer=defer_audit)
-    return LoginResult(principal)
+    return principal, user
 
 
 def start_session(store: Store, principal: Principal, *,

@@ -19,8 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from riskmap.errors import ConfigError
 
-__all__ = ["MIN_LENGTH", "check_rules", "hash_password", "needs_rehash", "random_password",
-           "verify"]
+__all__ = ["MAX_WAITING", "MIN_LENGTH", "LaneBusy", "check_rules", "hash_password",
+           "needs_rehash", "random_password", "verify"]
 
 #: the shortest password accepted
 MIN_LENGTH = 12
@@ -58,8 +58,18 @@ def hash_password(password: str, *, username: str = "") -> str:
 #: the CPU priority (nice, 0-19) of the thread that checks passwords (Linux; elsewhere 0)
 LANE_NICENESS = 10
 
+#: checks that may wait for a process's lane at once (each takes ~0.1 s); one more is refused
+#: at once (:class:`LaneBusy`): a flood of logins holds at most this many of a server
+#: process's threads (``riskmap serve --threads``, 8 by default), never all of them
+MAX_WAITING = 4
+
 _LANE: ThreadPoolExecutor | None = None
 _LANE_LOCK = threading.Lock()
+_WAITING = 0
+
+
+class LaneBusy(Exception):
+    """:data:`MAX_WAITING` password checks are already waiting in this process."""
 
 
 def _lower_priority() -> None:
@@ -82,6 +92,8 @@ def _lane() -> ThreadPoolExecutor:
 def _forget_lane() -> None:
     global _LANE
     _LANE = None  # a forked child has no threads: it starts its own lane on first use
+    global _WAITING
+    _WAITING = 0
 
 
 if hasattr(os, "register_at_fork"):
@@ -102,8 +114,23 @@ def verify(stored_hash: str | None, password: str) -> bool:
     (:data:`LANE_NICENESS`): a burst of logins (fifty users arriving, or a guessing attack
     from many addresses) queues behind itself instead of taking the CPU from the pages of
     the users already logged in, and holds at most one hash's memory (46 MiB) per process.
+
+    Raises
+    ------
+    LaneBusy
+        When :data:`MAX_WAITING` checks are already waiting: the login is refused at once
+        (the user tries again in a moment) rather than holding one more server thread.
     """
-    return _lane().submit(_check, stored_hash, password).result()
+    global _WAITING
+    with _LANE_LOCK:
+        if _WAITING >= MAX_WAITING:
+            raise LaneBusy(f"{_WAITING} password checks are waiting")
+        _WAITING += 1
+    try:
+        return _lane().submit(_check, stored_hash, password).result()
+    finally:
+        with _LANE_LOCK:
+            _WAITING -= 1
 
 
 def needs_rehash(stored_hash: str) -> bool:

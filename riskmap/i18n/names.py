@@ -186,7 +186,8 @@ def column_label(column: object) -> str:
 
 
 #: messages made outside the app that it shows (riskmap/auth/accounts.py login refusals)
-MESSAGES = (N_("wrong user name or password"), N_("too many failed logins: try again later"))
+MESSAGES = (N_("wrong user name or password"), N_("too many failed logins: try again later"),
+            N_("the server is busy checking other logins: try again in a moment"))
 
 _GI = {"hot": N_("hot spot {confidence}%"), "cold": N_("cold spot {confidence}%")}
 

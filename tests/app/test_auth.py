@@ -179,6 +179,24 @@ def test_password_guessing_is_throttled_and_audited(store: Store) -> None:
         "wrong name or password", "throttled"}
 
 
+def test_a_login_beyond_the_password_queue_is_refused_as_busy(store: Store) -> None:
+    """A flood of logins fills the process's password queue: the next login is answered at
+    once with 503 and Retry-After (nothing checked, nothing counted against the user, the
+    refusal audited); when the queue drains, the same login gets in."""
+    from riskmap.auth.passwords import MAX_WAITING
+    from tests.auth.lane import lane_full, within
+
+    client = _app(store).server.test_client()
+    with lane_full(MAX_WAITING):
+        busy = within(10, lambda: _login(client, "jiz"))
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "2"
+    assert b"The server is busy checking other logins" in busy.data
+    assert not len(store.read("login_failures"))
+    denied = _audit(store).query("action == 'login' and outcome == 'denied'")
+    assert [json.loads(d)["reason"] for d in denied["detail"]] == ["busy"]
+    assert _login(client, "jiz").status_code == 303
+
+
 def test_ten_failures_lock_the_account_until_an_admin_enables_it(store: Store) -> None:
     from riskmap.auth.throttle import Policy
 

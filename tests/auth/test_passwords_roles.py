@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from riskmap.auth.passwords import (
+    MAX_WAITING,
     MIN_LENGTH,
+    LaneBusy,
     check_rules,
     hash_password,
     needs_rehash,
@@ -14,6 +16,7 @@ from riskmap.auth.passwords import (
 )
 from riskmap.auth.roles import PERMISSIONS, ROLES, Principal, Visibility
 from riskmap.errors import ConfigError
+from tests.auth.lane import lane_full, queued, within
 
 
 def test_hash_verifies_and_never_holds_the_password() -> None:
@@ -62,3 +65,17 @@ def test_roles_and_scope() -> None:
     assert Principal("root", "admin").scope_text == "all regions"
     with pytest.raises(ValueError, match="role"):
         Principal("x", "superuser")
+
+
+def test_the_password_lane_refuses_a_check_beyond_its_queue() -> None:
+    """At most ``MAX_WAITING`` checks wait for a process's lane (each ~0.1 s): one more is
+    refused at once, so a flood of logins never holds every server thread; once the queue
+    drains, checks are taken again and answer as before."""
+    assert 0 < MAX_WAITING < 8  # fewer than `riskmap serve`'s default threads per process
+    stored = hash_password("Qashqadaryo-2025-tun")
+    with lane_full(MAX_WAITING):
+        with pytest.raises(LaneBusy):
+            within(5, lambda: verify(stored, "Qashqadaryo-2025-tun"))
+        assert queued() == MAX_WAITING  # the refused check took no place
+    assert queued() == 0
+    assert verify(stored, "Qashqadaryo-2025-tun") and not verify(stored, "wrong-password-1")

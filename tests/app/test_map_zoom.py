@@ -186,3 +186,72 @@ def test_overview_draws_coarser_cells_zoomed_out_and_the_chosen_ones_zoomed_in(
         wheel(browser, 120, lambda s: s > 0.7)
         wait(browser, lambda d: "res 9 when zoomed in" in summary(d))
         assert browser.execute_script(_DRAWN_JS, _OVERVIEW) <= 400
+
+
+#: the views (``[west, east, south, north]``) the page's callback requests set off by the
+#: map's view (``overview-range``) sent to the server, in order
+_RANGE_CALLS_JS = """
+if (!window.__rangeCalls) {
+    window.__rangeCalls = [];
+    const orig = window.fetch;
+    window.fetch = function (url, opts) {
+        let body = null;
+        try { body = opts && opts.body ? JSON.parse(opts.body) : null; } catch (e) {}
+        if (String(url).includes("_dash-update-component") && body
+                && (body.changedPropIds || []).includes("overview-range.data")) {
+            const got = (body.inputs || []).find(i => i.id === "overview-range");
+            window.__rangeCalls.push(got && got.value ? got.value.range : null);
+        }
+        return orig.apply(this, arguments);
+    };
+}
+return window.__rangeCalls;
+"""
+#: the bounds the overview's MapLibre map shows
+_BOUNDS_JS = """
+const b = document.querySelector(arguments[0])._fullLayout.map._subplot.map.getBounds();
+return [b.getWest(), b.getEast(), b.getSouth(), b.getNorth()];
+"""
+
+
+def test_overview_a_new_area_is_fitted_without_a_round_trip(browser: Any, wait: Any,
+                                                            tmp_path: Path) -> None:
+    """A district chosen on the overview is drawn whole and the map moves to it: that move is
+    not reported to the server (its summary already counts what the fitted view shows; the
+    round trip cost a region change 0.5 s); the user's next zoom is."""
+    store = wide_world(tmp_path / "store")
+    incidents = store.read("incidents")
+
+    def summary(d: Any) -> str:
+        return d.find_element("id", "overview-summary").text
+
+    def sent(d: Any, view: list[float]) -> bool:
+        return any(r is not None and np.allclose(r, view, atol=1e-9)
+                   for r in d.execute_script(_RANGE_CALLS_JS))
+
+    with serve_app(store, "t", map_settings={"max_cells": 400}) as url:
+        browser.get(url + "/?lang=en&level=h3_9")
+        wait(browser, lambda d: "(res " in summary(d) and d.execute_script(_DRAWN_JS, _OVERVIEW))
+        settle(browser, wait)
+        browser.execute_script(_RANGE_CALLS_JS)
+        browser.find_element("css selector", "#overview-district").click()
+        option = wait(browser, lambda d: next((e for e in d.find_elements(
+            "css selector", ".dash-dropdown-option") if "G'arb" in e.text), None))
+        option.click()
+        n = int((incidents["district"] == "G'arb tumani").sum())
+        wait(browser, lambda d: summary(d).startswith(f"{n:,} incidents in "))
+        settle(browser, wait)
+        # the map moved to the district (its first view, centred on it), and that view was
+        # not sent (a resize of the page may send the view it had before)
+        west = store.read("mahallas").query("district == \"G'arb tumani\"").total_bounds
+        fitted = browser.execute_script(_BOUNDS_JS, _OVERVIEW)
+        assert west[0] < (fitted[0] + fitted[1]) / 2 < west[2], (fitted, west)
+        assert not sent(browser, fitted)
+        c = browser.execute_script("""
+            const c = document.querySelector(arguments[0])._fullLayout.map._subplot.map
+                .getCanvas().getBoundingClientRect();
+            return [c.left + c.width / 2, c.top + c.height / 2];""", _OVERVIEW)
+        _notch_in(browser, c[0], c[1], 0.4)
+        settle(browser, wait)
+        # a user's zoom is sent: the server counts what that view shows
+        wait(browser, lambda d: sent(d, d.execute_script(_BOUNDS_JS, _OVERVIEW)))

@@ -169,8 +169,13 @@ class DataAccess:
             raise ValueError(f"n must be at least 1, got {n!r}")
         n = int(n)
         order = [at] + ([tiebreak] if tiebreak else [])
-        keys = self.store.read(layer, columns=order, filters=self._scoped(layer, filters))
-        matched = len(keys)
+        scoped = self._scoped(layer, filters)
+        tail = self._chain_tail(layer, n) if not scoped and tiebreak == "seq" else None
+        if tail is not None:
+            keys, matched = tail
+        else:
+            keys = self.store.read(layer, columns=order, filters=scoped)
+            matched = len(keys)
         when = pd.to_datetime(keys[at], utc=True) if matched else None
         wanted = list(filters or ())
         if when is not None and int(when.notna().sum()) >= n:
@@ -188,6 +193,48 @@ class DataAccess:
         if columns is not None:
             frame = frame[[c for c in frame.columns if c in columns or c == "geometry"]]
         return frame, matched
+
+    def last_seq(self, layer: str = "audit", *, purpose: str = "read") -> int | None:
+        """The highest ``seq`` of a chained layer (None: no chained record), audited as a read
+        of ``purpose``. The tail the store's count points at is read, not the whole column
+        (a log of tens of millions); the whole column only when the chain does not end
+        there (records from before the chain, or a gap)."""
+        total = self.store.count(layer) if self.regions is None else 0
+        got = self.read(layer, columns=["seq"], filters=[("seq", ">=", total)] if total else None,
+                        purpose=purpose)
+        seqs = pd.to_numeric(got["seq"], errors="coerce")
+        if total and not (seqs == total).any():
+            got = self.read(layer, columns=["seq"], purpose=purpose)
+            seqs = pd.to_numeric(got["seq"], errors="coerce")
+        top = seqs.max() if len(seqs) else None
+        return int(top) if top is not None and pd.notna(top) else None
+
+    #: sequence numbers :meth:`_chain_tail` reads at the least (the newest records by time
+    #: are the last appended but for a second or so of buffered records)
+    TAIL_WINDOW = 10_000
+
+    def _chain_tail(self, layer: str, n: int) -> tuple[pd.DataFrame, int] | None:
+        """The ``at`` and ``seq`` of the last appended records of the whole audit log (at
+        least ``4 n`` and :data:`TAIL_WINDOW` of them), and how many records it holds; None
+        when that cannot be told without reading the whole log (another layer, records from
+        before the chain, a log shorter than the window).
+
+        A log of tens of millions of records is never read whole for its newest page: its
+        count is the store's, and its chain numbers records 1, 2, ... in the order appended.
+        """
+        if layer != "audit":
+            return None
+        total = self.store.count(layer)
+        first = total - max(4 * n, self.TAIL_WINDOW) + 1
+        if first <= 1:
+            return None
+        keys = self.store.read(layer, columns=["at", "seq"], filters=[("seq", ">=", first)])
+        # every record from `first` to `total` is there: none predates the chain, none is
+        # missing (otherwise the general read, which finds them where they are)
+        seqs = pd.to_numeric(keys["seq"], errors="coerce")
+        if seqs.notna().sum() < total - first + 1 or seqs.min() != first:
+            return None
+        return keys, total
 
     def _read_unregistered(self, layer: str, columns: Sequence[str] | None,
                            filters: Sequence[Filter] | None, purpose: str) -> pd.DataFrame:

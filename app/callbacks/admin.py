@@ -444,9 +444,8 @@ def chain_status(access: DataAccess, *,
         else:  # the log was replaced, or that record changed: check the newest again
             known = None
     if known is None:
-        seqs = access.read("audit", columns=["seq"], purpose=AUDIT_READ)
-        top = pd.to_numeric(seqs["seq"], errors="coerce").max() if len(seqs) else None
-        start = max(1, int(top) - window + 1) if pd.notna(top) else 1
+        top = access.last_seq("audit", purpose=AUDIT_READ)
+        start = max(1, top - window + 1) if top is not None else 1
         # a log within the window is read whole: its records from before the chain too
         frame = access.read("audit", filters=[("seq", ">=", start)] if start > 1 else None,
                             purpose=AUDIT_READ)

@@ -65,3 +65,43 @@ def test_the_newest_rows_are_read_without_holding_the_whole_log(store):
         access.read_newest("audit", 0)
     with pytest.raises(PermissionError, match="audit"):
         DataAccess(store, user="cmdr", regions=["Jizzakh"]).read_newest("audit", 5)
+
+
+def test_the_newest_page_of_a_long_log_reads_its_tail(store, monkeypatch):
+    """Unfiltered, the newest records of the audit log are found from its tail: the store's
+    count says where the chain ends, and only the last ``TAIL_WINDOW`` records' times are
+    read (a national log holds tens of millions); the page and the count are those of a
+    whole read. A log with records from before the chain is read whole, and still right."""
+    monkeypatch.setattr(DataAccess, "TAIL_WINDOW", 200)
+    t0 = pd.Timestamp("2026-03-01", tz="UTC")
+
+    def log(n, user, first=0):
+        return pd.DataFrame({
+            "at": [t0 + pd.Timedelta(seconds=first + i) for i in range(n)], "user": user,
+            "action": "view", "layer": "overview", "scope": "all regions",
+            "detail": [str(first + i) for i in range(n)], "rows": None, "client": "cli",
+            "outcome": "ok"})
+
+    store.append_audit(log(3_000, "ali"))
+    rows_read = []
+    read = store.read
+
+    def counted(layer, **kw):
+        frame = read(layer, **kw)
+        rows_read.append(len(frame))
+        return frame
+
+    monkeypatch.setattr(store, "read", counted)
+    access = DataAccess(store, user="hq", audit=False)
+    got, matched = access.read_newest("audit", 7, columns=["detail"])
+    assert matched == 3_000
+    assert got["detail"].tolist() == [str(i) for i in range(2999, 2992, -1)]
+    assert max(rows_read) <= 200  # the tail's times, then the 7 newest rows
+    assert access.last_seq("audit") == 3_000 and max(rows_read) <= 200
+    # records from before the chain: the count is not where the chain ends; read whole
+    store.append("audit", log(5, "old", first=-100))
+    rows_read.clear()
+    got, matched = access.read_newest("audit", 3, columns=["detail"])
+    assert matched == 3_005 and got["detail"].tolist() == ["2999", "2998", "2997"]
+    assert max(rows_read) == 3_005
+    assert access.last_seq("audit") == 3_000

@@ -45,6 +45,10 @@ def audit_verify(store_url: str | None) -> None:
     click.echo(f"audit log intact: {check.chained} chained records checked{note}")
 
 
+#: records ``riskmap audit export`` reads at a time
+EXPORT_BATCH = 50_000
+
+
 @audit.command("export")
 @store_option
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
@@ -54,21 +58,47 @@ def audit_verify(store_url: str | None) -> None:
 @fail_cleanly
 def audit_export(store_url: str | None, out: Path, date_from: str | None,
                  who: str | None) -> None:
-    """Write the audit log (or part of it) as CSV, safe to open in a spreadsheet."""
+    """Write the audit log (or part of it) as CSV, safe to open in a spreadsheet.
+
+    The records are written in the order of the chain, a batch at a time, so a log of any
+    length is exported in the memory of a batch.
+    """
     import pandas as pd
 
     from riskmap.cli.export import write_frame
+    from riskmap.csvsafe import to_csv
 
     settings = settings_from(store_url)
-    filters = []
+    filters: list[tuple[str, str, object]] = []
     if date_from:
         filters.append(("at", ">=", pd.Timestamp(date_from, tz="UTC")))
     if who:
         filters.append(("user", "=", who))
     with open_from(settings) as store:
-        frame = store.read("audit", filters=filters)
-    write_frame(frame.sort_values("seq", na_position="first"), out, "csv")
-    click.echo(f"wrote {len(frame)} audit records to {out}")
+        total = store.count("audit")
+        tail = store.read("audit", columns=["seq"], filters=[("seq", ">=", total)]) \
+            if total else None
+        seqs = pd.to_numeric(tail["seq"]) if tail is not None else pd.Series([], dtype=float)
+        if not (seqs == total).any():  # records from before the chain (or none): read whole
+            frame = store.read("audit", filters=filters)
+            write_frame(frame.sort_values("seq", na_position="first"), out, "csv")
+            click.echo(f"wrote {len(frame)} audit records to {out}")
+            return
+        top, written = int(seqs.max()), 0
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                for lo in range(1, top + 1, EXPORT_BATCH):
+                    frame = store.read("audit", filters=[
+                        *filters, ("seq", ">=", lo), ("seq", "<", lo + EXPORT_BATCH)])
+                    to_csv(frame.sort_values("seq"), fh, header=lo == 1)
+                    written += len(frame)
+            tmp.replace(out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk or an interrupt leaves no half-written file
+            raise
+    click.echo(f"wrote {written} audit records to {out}")
 
 
 COMMANDS = [audit]

@@ -75,3 +75,57 @@ def test_the_demo_user_gets_a_new_random_password_each_run(tmp_path) -> None:
         assert accounts.get_user(store, DEMO_USER)["role"] == "admin"
         assert accounts.authenticate(store, DEMO_USER, first, client="a").principal is None
         assert accounts.authenticate(store, DEMO_USER, second, client="b").principal is not None
+
+
+def test_audit_export_writes_the_log_a_batch_at_a_time(store_url: str, tmp_path,
+                                                       monkeypatch) -> None:
+    """``riskmap audit export`` writes the log in the chain's order a batch of ``seq`` at a
+    time (the memory of a batch for a log of any length): the same CSV as the whole log read
+    at once, with ``--user`` and ``--from``; a formula a user supplied is neutralised; a log
+    with records from before the chain is read whole and written as before."""
+    import pandas as pd
+
+    from riskmap.cli import audit as audit_cli
+
+    monkeypatch.setattr(audit_cli, "EXPORT_BATCH", 4)
+    t0 = pd.Timestamp("2026-03-01", tz="UTC")
+    records = pd.DataFrame({
+        "at": [t0 + pd.Timedelta(days=i) for i in range(11)],
+        "user": ["=HYPERLINK(1)" if i == 5 else ("ali" if i % 2 else "vali") for i in range(11)],
+        "action": "view", "layer": "overview", "scope": "all regions",
+        "detail": [f"d{i}" for i in range(11)], "rows": None, "client": "cli",
+        "outcome": "ok"})
+    with open_store(store_url) as store:
+        store.append_audit(records)
+
+    def exported(*args: str) -> pd.DataFrame:
+        out = tmp_path / "audit.csv"
+        got = _run(store_url, "audit", "export", "-o", str(out), *args)
+        assert got.exit_code == 0, got.output
+        return pd.read_csv(out, dtype=str, keep_default_na=False)
+
+    with open_store(store_url) as store:
+        kind = type(store)
+    sizes: list[int] = []
+    read = kind.read
+
+    def counted(self, layer, **kw):  # what each read of the store held
+        frame = read(self, layer, **kw)
+        sizes.append(len(frame))
+        return frame
+
+    monkeypatch.setattr(kind, "read", counted)
+    whole = exported()
+    assert max(sizes) <= 4  # batches of 4, never the whole log
+    assert whole["detail"].tolist() == [f"d{i}" for i in range(11)]
+    assert whole["seq"].tolist() == [str(i) for i in range(1, 12)]
+    assert whole.loc[5, "user"] == "'=HYPERLINK(1)"  # not run as a formula
+    ali = exported("--user", "ali", "--from", "2026-03-04")
+    assert ali["detail"].tolist() == ["d3", "d7", "d9"]
+    assert list(ali.columns) == list(whole.columns)
+    nobody = exported("--user", "nobody")
+    assert len(nobody) == 0 and list(nobody.columns) == list(whole.columns)
+    with open_store(store_url) as store:  # as written before revision 0005: no seq
+        store.append("audit", records.head(2).assign(detail=["old0", "old1"]))
+    mixed = exported()
+    assert mixed["detail"].tolist() == ["old0", "old1", *[f"d{i}" for i in range(11)]]

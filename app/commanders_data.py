@@ -53,6 +53,7 @@ from riskmap.geo.basemap import (
 from riskmap.geo.focus import FOCUS_FIELDS, focus_bits, group_mask
 from riskmap.geo.h3index import cell_centers
 from riskmap.geo.hotspots import (
+    CENTRE_RULE_FROM,
     benjamini_hochberg,
     classify_gi,
     gi_star_z,
@@ -465,7 +466,14 @@ class CommandersData:
         frame["share"] = frame["count"] * 100.0 / total if total else 0.0
         frame["rate"] = np.nan
         trend = self._trend_lookup("h3", res)
-        frame["trend"] = frame["h3"].map(trend).astype(object) if trend is not None else None
+        if trend is not None and len(trend):
+            got = frame["h3"].map(trend).to_numpy(dtype=object, copy=True)
+            # the build leaves out the study cells with nothing to show (no count in the
+            # window, not significant, no pattern): such a cell has no pattern, not "n/a"
+            got[pd.isna(got) & self._study_mask(res)[upos]] = "no_pattern"
+            frame["trend"] = got
+        else:  # no layer, or one built without this resolution: unknown
+            frame["trend"] = None
         frame["status"] = None
         frame["x"], frame["y"] = cx[upos], cy[upos]
         out = gpd.GeoDataFrame(frame, geometry=polys[upos], crs="EPSG:4326")
@@ -541,6 +549,24 @@ class CommandersData:
             cells, upos = self._present(view, res)
             return cells, upos, h3_weights(cells).sparse
         return self._cached(("universe", res, *self._area(view)), build)
+
+    def _study_mask(self, res: int) -> np.ndarray:
+        """Whether each of the model's cells at ``res`` is a study cell of the hot-spot layers
+        (:func:`geo.hotspots.study_cells`: from ``CENTRE_RULE_FROM`` on, its centre lies in a
+        mahalla; coarser, it meets one, as every cell holding an incident does)."""
+        def build() -> np.ndarray:
+            _, cx, cy, _ = self.model.cell_shapes(res)
+            if res < CENTRE_RULE_FROM:
+                return np.ones(len(cx), dtype=bool)
+            geoms = self.model.mahallas.geometry.to_numpy()
+            geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+            inside = np.zeros(len(cx), dtype=bool)
+            if len(geoms) and len(cx):
+                hit = shapely.STRtree(geoms).query(shapely.points(cx, cy),
+                                                   predicate="intersects")
+                inside[hit[0]] = True
+            return inside
+        return self._cached(("study", res), build)
 
     def _trend_lookup(self, level: str, res: int | None) -> pd.Series | None:
         if level == "mahalla":

@@ -194,10 +194,12 @@ def test_search_by_cyrillic_name_opens_and_zooms_to_the_mahalla(
     wait(browser, lambda d: d.execute_script("return !!window.store && "
                                              "!window.store.getState().isLoading;"))
     settle(browser, wait)
-    before = wait(browser, _map_state)
+    # the whole (tiny) area: every mahalla named by the base map's tiles (MapLibre places the
+    # names in a frame after the tiles have loaded: waited for, as a person would look)
+    names = sorted(world_store.read("mahallas")["name"])
+    before = wait(browser, lambda d: (s := _map_state(d)) and sorted(set(s["shown"])) == names
+                  and s)
     assert before["png"].startswith("riskmap-commanders-map-")
-    # the whole (tiny) area: every mahalla named by the base map's tiles
-    assert sorted(set(before["shown"])) == sorted(world_store.read("mahallas")["name"])
 
     browser.find_element("id", _IDS.SEARCH).click()
     box = wait(browser, lambda d: d.find_element(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from riskmap.layers.auditbuffer import buffer_for
-from riskmap.layers.auditlog import bound_detail
+from riskmap.layers.auditlog import bound_detail, chain_end
 from riskmap.layers.spec import get_spec
 from riskmap.layers.store import Filter, Store, Transaction, apply_filters
 
@@ -199,13 +199,14 @@ class DataAccess:
         of ``purpose``. The tail the store's count points at is read, not the whole column
         (a log of tens of millions); the whole column only when the chain does not end
         there (records from before the chain, or a gap)."""
-        total = self.store.count(layer) if self.regions is None else 0
-        got = self.read(layer, columns=["seq"], filters=[("seq", ">=", total)] if total else None,
-                        purpose=purpose)
-        seqs = pd.to_numeric(got["seq"], errors="coerce")
-        if total and not (seqs == total).any():
-            got = self.read(layer, columns=["seq"], purpose=purpose)
-            seqs = pd.to_numeric(got["seq"], errors="coerce")
+        if self.regions is None:
+            end = chain_end(lambda filters, columns: self.read(
+                layer, columns=columns, filters=filters, purpose=purpose),
+                self.store.count(layer))
+            if end is not None:
+                return end
+        seqs = pd.to_numeric(self.read(layer, columns=["seq"], purpose=purpose)["seq"],
+                             errors="coerce")
         top = seqs.max() if len(seqs) else None
         return int(top) if top is not None and pd.notna(top) else None
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = ["FIELDS", "GENESIS", "MAX_DETAIL", "VERIFY_BATCH", "ChainCheck", "bound_detail", "chain",
-           "verify", "verify_log"]
+           "chain_end", "verify", "verify_log"]
 
 #: the record fields the hash covers, in order
 FIELDS = ("at", "user", "action", "layer", "scope", "detail", "rows", "client", "outcome")
@@ -307,3 +307,23 @@ def verify_log(read: Callable[[Sequence[tuple[str, str, Any]], list[str] | None]
         after = check.last
     unchained = max(0, total - chained)  # (records appended meanwhile are not counted)
     return ChainCheck(chained + unchained, chained, unchained, None, first=first, last=after)
+
+
+def chain_end(read: Callable[[Sequence[tuple[str, str, Any]], list[str] | None], pd.DataFrame],
+              total: int) -> int | None:
+    """The last ``seq`` of a log of ``total`` records when its chain numbers every record
+    (1 to ``total``, and any appended since): found by reading the records from ``total`` on,
+    not the whole log. None when it does not end there (records from before the chain, a
+    gap) or the log is empty: the caller then reads it whole.
+
+    Examples
+    --------
+    >>> from riskmap.layers.store import apply_filters
+    >>> log = chain(pd.DataFrame({"at": [pd.Timestamp("2026-01-01", tz="UTC")] * 3}), 0, GENESIS)
+    >>> chain_end(lambda f, c: apply_filters(log, f), 3), chain_end(lambda f, c: log[:0], 0)
+    (3, None)
+    """
+    if total < 1:
+        return None
+    seqs = pd.to_numeric(read([("seq", ">=", total)], ["seq"])["seq"], errors="coerce")
+    return int(seqs.max()) if (seqs == total).any() else None

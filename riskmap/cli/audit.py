@@ -67,6 +67,7 @@ def audit_export(store_url: str | None, out: Path, date_from: str | None,
 
     from riskmap.cli.export import write_frame
     from riskmap.csvsafe import to_csv
+    from riskmap.layers.auditlog import chain_end
 
     settings = settings_from(store_url)
     filters: list[tuple[str, str, object]] = []
@@ -75,16 +76,14 @@ def audit_export(store_url: str | None, out: Path, date_from: str | None,
     if who:
         filters.append(("user", "=", who))
     with open_from(settings) as store:
-        total = store.count("audit")
-        tail = store.read("audit", columns=["seq"], filters=[("seq", ">=", total)]) \
-            if total else None
-        seqs = pd.to_numeric(tail["seq"]) if tail is not None else pd.Series([], dtype=float)
-        if not (seqs == total).any():  # records from before the chain (or none): read whole
+        top = chain_end(lambda f, columns: store.read("audit", columns=columns, filters=f),
+                        store.count("audit"))
+        if top is None:  # records from before the chain (or none): read whole
             frame = store.read("audit", filters=filters)
             write_frame(frame.sort_values("seq", na_position="first"), out, "csv")
             click.echo(f"wrote {len(frame)} audit records to {out}")
             return
-        top, written = int(seqs.max()), 0
+        written = 0
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp")
         try:

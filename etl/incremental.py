@@ -685,12 +685,11 @@ def build_coverage(store: Any, settings: Any, touched: Touched, *, full: bool = 
 
 
 def build_zones(store: Any, settings: Any, touched: Touched, *, full: bool = False,
-                progress: bool = False, coverage_ran: bool = False) -> dict[str, Any]:
+                progress: bool = False) -> dict[str, Any]:
     """The ``zones`` step: in full when cameras, infrastructure, mahallas or the camera
     polygons changed; after loads of incidents alone, the incident figures of the zones
-    patched (:func:`etl.derive_zones.update`). ``coverage_ran`` is no longer needed (the
-    coverage step's state says when it made the camera polygons again)."""
-    del coverage_ran
+    patched (:func:`etl.derive_zones.update`). The coverage step's state says when it made
+    the camera polygons again."""
     from riskmap.etl import derive_zones
 
     tz = str(getattr(getattr(settings, "etl", None), "timezone", "Asia/Tashkent"))

@@ -271,11 +271,12 @@ def _bin_xy(grid: Grid, x: np.ndarray, y: np.ndarray, wts: np.ndarray) -> np.nda
 def smooth_counts(grid: Grid, counts: np.ndarray, bandwidth_m: float) -> Surface:
     """The density surface (per km²) of binned ``counts`` (``nrow x ncol``): a Gaussian filter."""
     sigma = bandwidth_m / grid.cell
-    smooth = ndimage.gaussian_filter(np.asarray(counts, dtype=float), sigma=sigma,
-                                     mode="constant", truncate=4.0)
-    cell_km2 = (grid.cell / 1000.0) ** 2
-    return Surface((smooth / cell_km2).astype(np.float32),
-                   grid_transform(grid.x0, grid.y1, grid.cell), grid.crs)
+    # in float32, the surface's own type: a national grid of 30 M cells then needs 4 bytes a
+    # cell more than its counts, not 20 (SciPy sums each pass in double precision)
+    smooth = ndimage.gaussian_filter(np.asarray(counts, dtype=np.float32), sigma=sigma,
+                                     output=np.float32, mode="constant", truncate=4.0)
+    smooth /= np.float32((grid.cell / 1000.0) ** 2)
+    return Surface(smooth, grid_transform(grid.x0, grid.y1, grid.cell), grid.crs)
 
 
 def sample_surface(surface: Surface, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

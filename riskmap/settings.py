@@ -36,6 +36,11 @@ class EtlSettings(BaseModel):
     category_aliases_file: Path | None = Field(
         None, description="JSON or CSV (alias,category) file of extra category aliases")
     chunk_rows: int = Field(250_000, ge=1000, description="rows per chunk for progress and memory")
+    build_threads: int = Field(
+        2, ge=1, le=4,
+        description="build steps run side by side (the hot spots beside the camera coverage "
+                    "and the zones, which need no result of theirs); 1 runs them one after "
+                    "the other, holding one step's memory at a time")
 
 
 #: H3 resolutions of the hot-spot layers: every resolution the maps draw (a zoomed-out map

@@ -157,12 +157,16 @@ def run_ingest(layer: str, file: Path, store, settings, mapping, *, replace: boo
     ``settings.user`` from ``client`` (see :func:`riskmap.etl.runs.recorded_run`).
     """
     from riskmap.etl.runs import recorded_run
+    from riskmap.memory import give_back
 
-    with recorded_run(store, user=settings.user, client=client, layer=layer,
-                      path=file) as run:
-        run.report = _dispatch(layer, file, store, settings, mapping, replace=replace,
-                               progress=progress, crs=crs, sheet=sheet, defaults=defaults,
-                               prepared=prepared)
+    try:
+        with recorded_run(store, user=settings.user, client=client, layer=layer,
+                          path=file) as run:
+            run.report = _dispatch(layer, file, store, settings, mapping, replace=replace,
+                                   progress=progress, crs=crs, sheet=sheet, defaults=defaults,
+                                   prepared=prepared)
+    finally:  # the next file, or the demo's build, starts without this load's freed memory
+        give_back()
     return run.report
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -108,6 +109,7 @@ def create_app(settings: Settings, access: DataAccess, *, demo: bool = False,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.server.extensions[EXTENSION_KEY] = registry
+    _serialise_setup(app)
     if settings.app.trusted_proxies:
         # behind N proxies the client is the address the last of them saw (the audit log's
         # client and login throttling are per person, not per proxy); a header sent by the
@@ -131,6 +133,37 @@ def create_app(settings: Settings, access: DataAccess, *, demo: bool = False,
     shown_demo = demo or (model.demo if model is not None else False)
     app.layout = lambda: _frame(shown_demo)  # per request: the user's pages and scope
     return app
+
+
+def _serialise_setup(app: dash.Dash) -> None:
+    """Make the requests that arrive while Dash sets itself up wait until it has finished.
+
+    Dash sets itself up on the first request of each server process (``_setup_server``, a
+    ``before_request`` hook) and raises its "done" flag *before* the work: under gunicorn's
+    threads, the other requests of a worker's first page load (the page's scripts) find the
+    flag raised and the registry of script paths still empty, and get a 500 ("dash is not a
+    registered library"). The page then stays blank until reloaded. It happened on the first
+    load of a freshly started server (plotly/dash#3971). Here the first request does the setup
+    under a lock, and the others wait for it.
+    """
+    hooks = app.server.before_request_funcs.setdefault(None, [])
+    original = app._setup_server
+    if original not in hooks:  # a Dash that no longer sets up this way: nothing to guard
+        return
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def setup_once() -> None:
+        if done.is_set():
+            return
+        with lock:
+            if not done.is_set():
+                try:
+                    original()
+                finally:  # as Dash's own flag: set up once, even when that raised
+                    done.set()
+
+    hooks[hooks.index(original)] = setup_once
 
 
 def _within_app_limit(access: DataAccess, regions: list[str]) -> DataAccess:

@@ -9,7 +9,11 @@ file, going back in time, as a history is loaded), until the store holds each si
 ``--sizes`` (millions). Every file is ingested in its own process, so its time and peak memory
 are its own. At each size the script prints: the time and peak memory of the files of that
 step, a daily load of 1,000 rows (median of 3), a read of one month filtered on
-``occurred_at``, a read of 1,000 incidents by id, and the size on disk.
+``occurred_at``, a read of 1,000 incidents by id, the size on disk, then ``riskmap build``
+after those loads (what a deployment runs after them) and ``riskmap build --full``, each in
+its own process (time per step, peak memory), and, unless ``--app-repeat 0``, the commanders'
+page in headless Chromium (``riskmap bench app --pages commanders``: p50 and p95 of every
+interaction, and of the first load).
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ def _reads(url: str, loaded_ids: list[str]) -> tuple[float, float]:
 
 
 def grow(kind: str, url: str, folder: Path, sizes: list[int], file_rows: int,
-         repeat: int = 3) -> None:
+         repeat: int = 3, app_repeat: int = 2) -> None:
     """Load files until the store at ``url`` holds each size; print a line per size."""
     mpath = folder / "mahallas.parquet"
     loaded, year, day = 0, 0, 100
@@ -98,6 +102,39 @@ def grow(kind: str, url: str, folder: Path, sizes: list[int], file_rows: int,
               f"daily 1,000 rows {daily['median_s'] * 1000:6.0f} ms | one month read "
               f"{month_s:5.2f} s | 1,000 ids {by_id_s * 1000:5.0f} ms | "
               f"{_size(url) / 2**30:5.2f} GiB | {machine_load()}", flush=True)
+        for full in (False, True):
+            built = child("build", url, "1" if full else "0")
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in built["steps_s"].items())
+            modes = ", ".join(sorted({str(m) for m in built["modes"].values() if m}))
+            print(f"{kind:8s} {size:>4d} M rows | build{' --full' if full else ''} "
+                  f"{built['build_s']:6.1f} s ({steps}; {modes}), peak "
+                  f"{built['peak_rss_mib']:6.0f} MiB | {machine_load()}", flush=True)
+        if app_repeat:
+            print(f"{kind:8s} {size:>4d} M rows | commanders' page: "
+                  f"{_page_latency(url, app_repeat, folder)} | {machine_load()}", flush=True)
+
+
+def _page_latency(url: str, repeat: int, folder: Path) -> str:
+    """The commanders' page in headless Chromium (``riskmap bench app``): the slowest
+    interaction's p95, the median of the interactions' p50, and the first load."""
+    import json
+    import subprocess
+
+    out = folder / "bench-app.json"
+    run = subprocess.run([sys.executable, "-m", "riskmap", "bench", "app", "--store", url,
+                          "--pages", "commanders", "--repeat", str(repeat), "--json", str(out)],
+                         check=False, capture_output=True, text=True)
+    if run.returncode or not out.exists():
+        return f"not measured ({(run.stderr or run.stdout).strip().splitlines()[-1:]})"
+    figures = json.loads(out.read_text())
+    inter = {k: v for k, v in figures["interactions"].items() if v["n"]}
+    worst = max(inter, key=lambda k: inter[k]["p95"])
+    p50 = float(np.median([v["p50"] for v in inter.values()]))
+    met = sum(v["p95"] <= v["target_s"] for v in inter.values())
+    first = figures["first_load"].get("commanders", {})
+    return (f"{len(inter)} interactions x {repeat}: median p50 {p50:.2f} s, {met} within "
+            f"{inter[worst]['target_s']:g} s at p95, slowest {worst} p95 {inter[worst]['p95']:.2f}"
+            f" s; first load p50 {first.get('p50')} s")
 
 
 @contextlib.contextmanager
@@ -119,6 +156,8 @@ def main() -> None:
     ap.add_argument("--postgis", default=None, metavar="URL", help="also grow a PostGIS store")
     ap.add_argument("--no-embedded", action="store_true", help="only PostGIS")
     ap.add_argument("--folder", type=Path, default=None, help="work folder (default: temp)")
+    ap.add_argument("--app-repeat", type=int, default=2,
+                    help="rounds of the commanders' page in Chromium at each size (0: none)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     folder = args.folder or Path(tempfile.mkdtemp(prefix="riskmap-growth-"))
@@ -128,10 +167,10 @@ def main() -> None:
           f"python {sys.version.split()[0]}", flush=True)
     if not args.no_embedded:
         with _embedded(folder) as url:
-            grow("embedded", url, folder, sizes, args.file_rows)
+            grow("embedded", url, folder, sizes, args.file_rows, app_repeat=args.app_repeat)
     if args.postgis:
         with scratch_database(args.postgis) as url:
-            grow("PostGIS", url, folder, sizes, args.file_rows)
+            grow("PostGIS", url, folder, sizes, args.file_rows, app_repeat=args.app_repeat)
     if args.folder is None:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -306,7 +306,26 @@ def _job_fill(url: str, mahallas: str, rows: str, first: str) -> dict[str, Any]:
     return {"fill_s": seconds, "rows": int(rows), "peak_rss_mib": _peak_mib()}
 
 
-_JOBS = {"ingest": _job_ingest, "daily": _job_daily, "fill": _job_fill}
+def _job_build(url: str, full: str) -> dict[str, Any]:
+    """Time ``riskmap build`` on the store (``full``: "1" for ``--full``): seconds per step,
+    the whole build, its peak memory (the steps run side by side as by default)."""
+    from riskmap.etl.build import build_all
+    from riskmap.layers import open_store
+    from riskmap.settings import load_settings
+
+    settings = load_settings(store=url)
+    with open_store(url) as store:
+        t0 = time.perf_counter()
+        result = build_all(store, settings, full=full == "1")
+        seconds = time.perf_counter() - t0
+    if not result.ok:
+        raise RuntimeError(f"build failed: {result.summary}")
+    return {"build_s": seconds, "steps_s": {k: v["seconds"] for k, v in result.summary.items()},
+            "modes": {k: v.get("mode") for k, v in result.summary.items()},
+            "peak_rss_mib": _peak_mib()}
+
+
+_JOBS = {"ingest": _job_ingest, "daily": _job_daily, "fill": _job_fill, "build": _job_build}
 
 
 def _child_main(job: str, *args: str) -> None:

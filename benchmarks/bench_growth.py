@@ -128,6 +128,8 @@ def _page_latency(url: str, repeat: int, folder: Path) -> str:
         return f"not measured ({(run.stderr or run.stdout).strip().splitlines()[-1:]})"
     figures = json.loads(out.read_text())
     inter = {k: v for k, v in figures["interactions"].items() if v["n"]}
+    if not inter:  # the page never drew (the bench's notes say why): a figure, not a crash
+        return f"not measured ({'; '.join(figures.get('notes', [])) or 'no interaction timed'})"
     worst = max(inter, key=lambda k: inter[k]["p95"])
     p50 = float(np.median([v["p50"] for v in inter.values()]))
     met = sum(v["p95"] <= v["target_s"] for v in inter.values())
